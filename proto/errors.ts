@@ -1,0 +1,70 @@
+// The one error table. Every surface (storage, gRPC, HTTP, the client, the CLI) names its errors
+// from here, so a code means the same thing wherever a user meets it.
+//
+// Ids are Kafka's where Kafka has the same error, so people who know Kafka's error numbers read
+// weir's at a glance; weir-only errors take ids from 1000 up. Ids never change once released.
+// grpc is the numeric gRPC status code (google.rpc.Code), http the HTTP status.
+
+export interface ErrorSpec {
+  readonly id: number;
+  readonly retriable: boolean;
+  readonly grpc: number;
+  readonly http: number;
+  readonly message: string;
+}
+
+// gRPC status codes, named here so the table reads without a dependency on a gRPC package.
+const INVALID_ARGUMENT = 3;
+const DEADLINE_EXCEEDED = 4;
+const NOT_FOUND = 5;
+const ALREADY_EXISTS = 6;
+const RESOURCE_EXHAUSTED = 8;
+const FAILED_PRECONDITION = 9;
+const OUT_OF_RANGE = 11;
+const UNIMPLEMENTED = 12;
+const INTERNAL = 13;
+const UNAVAILABLE = 14;
+const DATA_LOSS = 15;
+
+// One row per error, kept on one line each so the table reads as a table (hence prettier-ignore).
+// prettier-ignore
+export const ERRORS = {
+  UNKNOWN_SERVER_ERROR: { id: -1, retriable: false, grpc: INTERNAL, http: 500, message: 'unexpected server error' },
+  OFFSET_OUT_OF_RANGE: { id: 1, retriable: false, grpc: OUT_OF_RANGE, http: 416, message: 'offset is outside the log' },
+  CORRUPT_MESSAGE: { id: 2, retriable: false, grpc: DATA_LOSS, http: 400, message: 'record batch is corrupt' },
+  UNKNOWN_TOPIC_OR_PARTITION: { id: 3, retriable: false, grpc: NOT_FOUND, http: 404, message: 'unknown topic or partition' },
+  REQUEST_TIMED_OUT: { id: 7, retriable: true, grpc: DEADLINE_EXCEEDED, http: 504, message: 'request timed out' },
+  MESSAGE_TOO_LARGE: { id: 10, retriable: false, grpc: RESOURCE_EXHAUSTED, http: 413, message: 'record batch is larger than allowed' },
+  INVALID_TOPIC_EXCEPTION: { id: 17, retriable: false, grpc: INVALID_ARGUMENT, http: 400, message: 'invalid topic name' },
+  INVALID_TIMESTAMP: { id: 32, retriable: false, grpc: INVALID_ARGUMENT, http: 400, message: 'invalid timestamp' },
+  TOPIC_ALREADY_EXISTS: { id: 36, retriable: false, grpc: ALREADY_EXISTS, http: 409, message: 'topic already exists' },
+  INVALID_PARTITIONS: { id: 37, retriable: false, grpc: INVALID_ARGUMENT, http: 400, message: 'invalid partition count' },
+  INVALID_CONFIG: { id: 40, retriable: false, grpc: INVALID_ARGUMENT, http: 400, message: 'invalid configuration' },
+  INVALID_REQUEST: { id: 42, retriable: false, grpc: INVALID_ARGUMENT, http: 400, message: 'invalid request' },
+  KAFKA_STORAGE_ERROR: { id: 56, retriable: true, grpc: UNAVAILABLE, http: 503, message: 'storage error on the broker' },
+  UNSUPPORTED_COMPRESSION_TYPE: { id: 76, retriable: false, grpc: UNIMPLEMENTED, http: 400, message: 'unsupported compression type' },
+  INVALID_RECORD: { id: 87, retriable: false, grpc: INVALID_ARGUMENT, http: 400, message: 'invalid record' },
+  LOG_CLOSED: { id: 1000, retriable: true, grpc: FAILED_PRECONDITION, http: 503, message: 'partition log is closed' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** An expected failure, carrying a code from the table. Bugs are assertions, not WeirErrors. */
+export class WeirError extends Error {
+  override readonly name = 'WeirError';
+  readonly code: ErrorCode;
+  readonly id: number;
+  readonly retriable: boolean;
+
+  constructor(code: ErrorCode, detail?: string, options?: { cause?: unknown }) {
+    const spec: ErrorSpec = ERRORS[code];
+    super(detail === undefined ? `${code}: ${spec.message}` : `${code}: ${spec.message}: ${detail}`, options);
+    this.code = code;
+    this.id = spec.id;
+    this.retriable = spec.retriable;
+  }
+}
+
+export function isWeirError(err: unknown, code?: ErrorCode): err is WeirError {
+  return err instanceof WeirError && (code === undefined || err.code === code);
+}
