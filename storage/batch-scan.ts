@@ -1,0 +1,78 @@
+// Walks the record batches of a `.log` file region in large chunks, validating each header (and,
+// for recovery, its CRC) before handing it to a visitor. A bad batch ends the walk with the reason
+// and the byte position where the damage starts, so callers can truncate there (STYLE 8).
+
+import {
+  LOG_OVERHEAD,
+  MAX_BATCH_LENGTH,
+  MIN_BATCH_LENGTH,
+  batchSize,
+  invalidBatch,
+  invalidBatchHeader,
+} from '../proto/batch-header.js';
+import { BATCH_HEADER_SIZE } from '../proto/batch-header.js';
+import type { StorageFs } from './fs.js';
+
+export const SCAN_CHUNK_BYTES = 1024 * 1024;
+
+/** Return false to stop the walk. `buf` is only valid during the call. */
+export type BatchVisitor = (buf: Buffer, off: number, position: number) => boolean;
+
+export type ScanOutcome =
+  | { readonly kind: 'ok'; readonly position: number }
+  | { readonly kind: 'corrupt'; readonly reason: string; readonly position: number };
+
+export function readAt(fs: StorageFs, fd: number, position: number, length: number): Buffer {
+  const buf = Buffer.allocUnsafe(length);
+  let done = 0;
+  while (done < length) {
+    const n = fs.readSync(fd, buf, done, length - done, position + done);
+    if (n === 0) break;
+    done += n;
+  }
+  return done === length ? buf : buf.subarray(0, done);
+}
+
+/**
+ * Visits batches in [start, end) of the file. Returns where the walk stopped: `ok` at `end` or where
+ * the visitor stopped, `corrupt` at the first byte of a batch that is torn or fails validation.
+ */
+export function scanBatches(
+  fs: StorageFs,
+  fd: number,
+  start: number,
+  end: number,
+  checkCrc: boolean,
+  visit: BatchVisitor,
+): ScanOutcome {
+  let chunk: Buffer = Buffer.alloc(0);
+  let chunkPos = start;
+  let pos = start;
+  while (pos < end) {
+    let off = pos - chunkPos;
+    if (off + BATCH_HEADER_SIZE > chunk.length && chunkPos + chunk.length < end) {
+      chunk = readAt(fs, fd, pos, Math.min(SCAN_CHUNK_BYTES, end - pos));
+      chunkPos = pos;
+      off = 0;
+    }
+    if (chunk.length - off < LOG_OVERHEAD) {
+      return { kind: 'corrupt', reason: invalidBatchHeader(chunk, off) ?? 'truncated batch', position: pos };
+    }
+    const length = chunk.readInt32BE(off + 8);
+    if (length >= MIN_BATCH_LENGTH && length <= MAX_BATCH_LENGTH) {
+      const size = batchSize(chunk, off);
+      if (off + size > chunk.length && pos + size <= end) {
+        chunk = readAt(fs, fd, pos, Math.min(Math.max(SCAN_CHUNK_BYTES, size), end - pos));
+        chunkPos = pos;
+        off = 0;
+      }
+    }
+    const reason = checkCrc
+      ? invalidBatch(chunk, off, chunk.length)
+      : invalidBatchHeader(chunk, off, chunk.length);
+    if (reason !== null) return { kind: 'corrupt', reason, position: pos };
+    if (!visit(chunk, off, pos)) return { kind: 'ok', position: pos };
+    pos += batchSize(chunk, off);
+  }
+  return { kind: 'ok', position: pos };
+}

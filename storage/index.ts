@@ -1,0 +1,40 @@
+// The storage layer's public surface: what broker/ and tests import.
+
+export { systemClock, ManualClock, type Clock, type TimerHandle } from './clock.js';
+export { nodeFs, type StorageFs } from './fs.js';
+export {
+  DEFAULT_LOG_CONFIG,
+  LOG_CONFIG_NAMES,
+  LOG_CONFIG_NUMBERS,
+  logConfigEntries,
+  logConfigFrom,
+  type CleanupPolicy,
+  type LogConfig,
+} from './log-config.js';
+export {
+  invalidTopicName,
+  assertTopicName,
+  partitionDir,
+  parsePartitionDirName,
+  type TopicPartition,
+} from './names.js';
+export {
+  PartitionLog,
+  type AppendOptions,
+  type AppendResult,
+  type LogDeps,
+  type LogEvent,
+  type OpenOptions,
+  type ReadOptions,
+  type ReadResult,
+} from './partition-log.js';
+export { applyRetention, expiredByTime, excessBySize, type RetentionOutcome } from './retention.js';
+export { compactLog, dirtyRatio, type CompactionOutcome } from './compaction.js';
+export {
+  CLEAN_SHUTDOWN_MARKER,
+  DEFAULT_LOG_MANAGER_CONFIG,
+  LogManager,
+  type LogManagerConfig,
+  type LogManagerDeps,
+  type LogManagerEvent,
+} from './log-manager.js';

@@ -1,0 +1,672 @@
+// The log of one partition: an ordered list of segments, the last of which takes appends.
+//
+// Offsets: logStartOffset is the first offset a reader may ask for; logEndOffset (LEO) the offset
+// the next append gets. Durability is tracked by two marks:
+//   - flushedOffset: every offset below it has its log bytes fsynced. Appends acknowledged under
+//     flush.messages=1 wait for it (group commit: one fdatasync covers all appends written while
+//     the previous one ran).
+//   - recoveryPoint: every segment below it has its log and both indexes fsynced. After an unclean
+//     stop, recovery re-reads only from the segment holding the recovery point.
+//
+// Opening a log first resolves leftovers of an interrupted compaction (see compaction.ts), then
+// loads segments: after a clean stop by trusting their indexes, after an unclean one by scanning
+// every segment from the recovery point on, truncating at the first bad batch and removing any
+// later segments.
+
+import assert from 'node:assert/strict';
+import {
+  batchBaseOffset,
+  batchLastOffsetDelta,
+  batchMaxTimestamp,
+  batchRecordsCount,
+  batchSize,
+  invalidBatch,
+  stampBaseOffset,
+  stampLeaderEpoch,
+} from '../proto/batch-header.js';
+import { WeirError } from '../proto/errors.js';
+import type { Clock, TimerHandle } from './clock.js';
+import type { StorageFs } from './fs.js';
+import type { LogConfig } from './log-config.js';
+import { LOG_SUFFIX, LogSegment, parseSegmentFileName, type SegmentRead } from './segment.js';
+
+export const SWAP_SUFFIX = '.swap';
+export const CLEANED_SUFFIX = '.cleaned';
+
+export interface LogDeps {
+  readonly fs: StorageFs;
+  readonly clock: Clock;
+  /** Where recovery reports what it found; the broker passes a pino logger. */
+  readonly log?: (event: LogEvent) => void;
+}
+
+export type LogEvent =
+  | { kind: 'recovered'; dir: string; segment: number; bytes: number }
+  | {
+      kind: 'truncated';
+      dir: string;
+      segment: number;
+      reason: string;
+      validBytes: number;
+      truncatedBytes: number;
+    }
+  | { kind: 'segments-removed'; dir: string; baseOffsets: number[]; reason: string }
+  | { kind: 'index-rebuilt'; dir: string; segment: number; reason: string }
+  | { kind: 'leftover-removed'; dir: string; file: string }
+  | { kind: 'swap-completed'; dir: string; segment: number }
+  | { kind: 'flush-failed'; dir: string; error: unknown };
+
+export interface OpenOptions {
+  /** Offset recovery starts from after an unclean stop (from the recovery-point checkpoint). */
+  readonly recoveryPoint: number;
+  /** Checkpointed log start offset (may be above the first segment's base). */
+  readonly logStartOffset: number;
+  /** Whether the data directory was shut down cleanly. */
+  readonly cleanShutdown: boolean;
+}
+
+export interface AppendOptions {
+  /** Stamped into every batch's partitionLeaderEpoch; left as it is when undefined. */
+  readonly leaderEpoch?: number;
+  /** false for a follower: keep the batches' offsets (they must start at or past the LEO). */
+  readonly assignOffsets?: boolean;
+}
+
+export interface AppendResult {
+  readonly baseOffset: number;
+  readonly lastOffset: number;
+  readonly logAppendTime: number;
+  readonly logEndOffset: number;
+  readonly records: number;
+}
+
+export interface ReadOptions {
+  /** Batches whose last offset reaches this are not returned (the high watermark for consumers). */
+  readonly maxOffset?: number;
+  /** Return the first batch even if it is larger than maxBytes (Kafka's fetch rule). Default true. */
+  readonly minOneBatch?: boolean;
+}
+
+export interface ReadResult {
+  /** Whole record batches, as stored; empty when there is nothing to read yet. */
+  readonly records: Buffer;
+  readonly firstOffset: number;
+  readonly lastOffset: number;
+  readonly logStartOffset: number;
+  readonly logEndOffset: number;
+}
+
+interface SyncWaiter {
+  offset: number;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+export class PartitionLog {
+  readonly dir: string;
+  private config: LogConfig;
+  private readonly deps: LogDeps;
+  /** Sorted by base offset; the last one is active. Never empty while open. */
+  private segmentList: LogSegment[] = [];
+  private startOffset = 0;
+  private endOffset = 0;
+  private recovery = 0;
+  private flushed = 0;
+  private unflushedMessages = 0;
+  private flushTimer: TimerHandle | null = null;
+  private syncWaiters: SyncWaiter[] = [];
+  private syncRunning = false;
+  private flushChain: Promise<void> = Promise.resolve();
+  /** Bumped by anything that removes data, so an in-flight flush does not advance marks past it. */
+  private epoch = 0;
+  private closed = false;
+  private readonly readScratch: SegmentRead = { buf: Buffer.alloc(0), firstOffset: 0, lastOffset: 0 };
+
+  private constructor(dir: string, config: LogConfig, deps: LogDeps) {
+    this.dir = dir;
+    this.config = config;
+    this.deps = deps;
+  }
+
+  /** Opens (or creates) the log in `dir`, recovering it if needed. */
+  static open(dir: string, config: LogConfig, deps: LogDeps, options: OpenOptions): PartitionLog {
+    const log = new PartitionLog(dir, config, deps);
+    log.load(options);
+    return log;
+  }
+
+  get logStartOffset(): number {
+    return this.startOffset;
+  }
+  get logEndOffset(): number {
+    return this.endOffset;
+  }
+  get recoveryPoint(): number {
+    return this.recovery;
+  }
+  get flushedOffset(): number {
+    return this.flushed;
+  }
+  get logConfig(): LogConfig {
+    return this.config;
+  }
+  get isClosed(): boolean {
+    return this.closed;
+  }
+  /** Bytes in all segment files. */
+  get size(): number {
+    let total = 0;
+    for (const s of this.segmentList) total += s.size;
+    return total;
+  }
+  get segments(): readonly LogSegment[] {
+    return this.segmentList;
+  }
+  get activeSegment(): LogSegment {
+    const active = this.segmentList[this.segmentList.length - 1];
+    assert.ok(active !== undefined, 'a log always has an active segment');
+    return active;
+  }
+  /** Bumped whenever data is removed or segments are replaced. */
+  get dataEpoch(): number {
+    return this.epoch;
+  }
+
+  updateConfig(config: LogConfig): void {
+    this.config = config;
+  }
+
+  /**
+   * Appends one or more batches laid end to end in `batches`. Every batch is validated (length,
+   * magic, CRC) before anything is written, so a bad batch writes nothing. Offsets are stamped in
+   * place into the caller's buffer. Bytes reach the page cache; see appendDurable.
+   */
+  append(batches: Buffer, options: AppendOptions = {}): AppendResult {
+    this.assertOpen();
+    const assign = options.assignOffsets ?? true;
+    let count = 0;
+    let records = 0;
+    let expected = this.endOffset;
+    for (let off = 0; off < batches.length;) {
+      const reason = invalidBatch(batches, off, batches.length);
+      if (reason !== null) throw new WeirError('CORRUPT_MESSAGE', reason);
+      const size = batchSize(batches, off);
+      if (size > this.config.maxMessageBytes) {
+        throw new WeirError(
+          'MESSAGE_TOO_LARGE',
+          `batch of ${size} bytes exceeds max.message.bytes ${this.config.maxMessageBytes}`,
+        );
+      }
+      if (!assign) {
+        const base = batchBaseOffset(batches, off);
+        if (base < expected)
+          throw new WeirError(
+            'INVALID_RECORD',
+            `batch offset ${base} is below the log end offset ${expected}`,
+          );
+        expected = base;
+      }
+      expected += batchLastOffsetDelta(batches, off) + 1;
+      records += batchRecordsCount(batches, off);
+      count++;
+      off += size;
+    }
+    if (count === 0) throw new WeirError('CORRUPT_MESSAGE', 'no record batch in the data');
+    if (!Number.isSafeInteger(expected)) throw new WeirError('OFFSET_OUT_OF_RANGE', 'offsets would overflow');
+
+    const baseOffset = assign ? this.endOffset : batchBaseOffset(batches, 0);
+    for (let off = 0; off < batches.length;) {
+      const size = batchSize(batches, off);
+      if (assign) stampBaseOffset(batches, off, this.endOffset);
+      if (options.leaderEpoch !== undefined) stampLeaderEpoch(batches, off, options.leaderEpoch);
+      const base = batchBaseOffset(batches, off);
+      const last = base + batchLastOffsetDelta(batches, off);
+      this.maybeRoll(base, last, size, batchMaxTimestamp(batches, off));
+      this.activeSegment.append(batches, off, size);
+      this.endOffset = last + 1;
+      off += size;
+    }
+    this.unflushedMessages += records;
+    this.afterAppend();
+    return {
+      baseOffset,
+      lastOffset: this.endOffset - 1,
+      logAppendTime: this.deps.clock.now(),
+      logEndOffset: this.endOffset,
+      records,
+    };
+  }
+
+  /** append(), then waits for an fsync when the flush policy is every append (flush.messages=1). */
+  async appendDurable(batches: Buffer, options: AppendOptions = {}): Promise<AppendResult> {
+    const result = this.append(batches, options);
+    if (this.config.flushMessages === 1) await this.waitFlushed(result.logEndOffset);
+    return result;
+  }
+
+  /** Resolves once every offset below `offset` is fsynced; starts a group-commit sync if needed. */
+  waitFlushed(offset: number): Promise<void> {
+    if (this.flushed >= offset) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.syncWaiters.push({ offset, resolve, reject });
+      this.startSync();
+    });
+  }
+
+  /**
+   * Reads whole batches from `offset` up to `maxBytes`. Throws OFFSET_OUT_OF_RANGE below the log
+   * start or past the log end; at the log end returns no records.
+   */
+  read(offset: number, maxBytes: number, options: ReadOptions = {}): ReadResult {
+    this.assertOpen();
+    if (!Number.isSafeInteger(offset) || offset < this.startOffset || offset > this.endOffset) {
+      throw new WeirError(
+        'OFFSET_OUT_OF_RANGE',
+        `offset ${offset} is outside [${this.startOffset}, ${this.endOffset}]`,
+      );
+    }
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 0)
+      throw new WeirError('INVALID_REQUEST', `max bytes ${maxBytes}`);
+    const maxOffset = options.maxOffset ?? this.endOffset;
+    const minOne = options.minOneBatch ?? true;
+    const out = this.readScratch;
+    for (let i = this.segmentIndexFor(offset); i < this.segmentList.length; i++) {
+      const seg = this.segmentList[i] as LogSegment;
+      if (seg.baseOffset >= maxOffset) break;
+      if (seg.read(offset, maxBytes, maxOffset, minOne, out)) {
+        return {
+          records: out.buf,
+          firstOffset: out.firstOffset,
+          lastOffset: out.lastOffset,
+          logStartOffset: this.startOffset,
+          logEndOffset: this.endOffset,
+        };
+      }
+    }
+    return {
+      records: Buffer.alloc(0),
+      firstOffset: offset,
+      lastOffset: offset - 1,
+      logStartOffset: this.startOffset,
+      logEndOffset: this.endOffset,
+    };
+  }
+
+  /** The first offset whose record timestamp is at or after `timestamp`, or null if there is none. */
+  offsetForTimestamp(timestamp: number): number | null {
+    this.assertOpen();
+    for (const seg of this.segmentList) {
+      if (seg.largestTimestamp < timestamp) continue;
+      const found = seg.offsetForTimestamp(timestamp);
+      if (found !== null) return Math.max(found, this.startOffset);
+    }
+    return null;
+  }
+
+  /**
+   * Removes every record at or above `offset` (whole batches: the log may end below `offset`).
+   * Used by replication to drop a diverging suffix. Returns the new log end offset.
+   */
+  truncateTo(offset: number): number {
+    this.assertOpen();
+    assert.ok(Number.isSafeInteger(offset) && offset >= 0);
+    if (offset >= this.endOffset) return this.endOffset;
+    this.epoch++;
+    if (offset <= this.startOffset) {
+      this.truncateFullyAndStartAt(offset);
+      return this.endOffset;
+    }
+    const removed: number[] = [];
+    while (this.segmentList.length > 1 && this.activeSegment.baseOffset >= offset) {
+      const seg = this.segmentList.pop() as LogSegment;
+      removed.push(seg.baseOffset);
+      seg.delete();
+    }
+    if (removed.length > 0)
+      this.emit({
+        kind: 'segments-removed',
+        dir: this.dir,
+        baseOffsets: removed,
+        reason: `truncate to ${offset}`,
+      });
+    this.activeSegment.truncateTo(offset);
+    this.endOffset = this.activeSegment.nextOffset;
+    this.lowerMarksTo(this.endOffset);
+    return this.endOffset;
+  }
+
+  /** Deletes every segment and starts an empty log at `offset`. */
+  truncateFullyAndStartAt(offset: number): void {
+    this.assertOpen();
+    this.epoch++;
+    for (const seg of this.segmentList) seg.delete();
+    this.segmentList = [LogSegment.create(this.deps.fs, this.dir, offset, this.config)];
+    this.deps.fs.fsyncDirSync(this.dir);
+    this.startOffset = offset;
+    this.endOffset = offset;
+    this.recovery = offset;
+    this.flushed = offset;
+  }
+
+  /**
+   * Deletes the oldest `count` segments (retention). If that is every segment, a new empty active
+   * segment is rolled first, so the log keeps its end offset. Advances the log start offset.
+   */
+  deleteOldestSegments(count: number): number {
+    this.assertOpen();
+    if (count <= 0) return 0;
+    if (count >= this.segmentList.length) {
+      if (this.activeSegment.isEmpty) count = this.segmentList.length - 1;
+      else this.roll();
+    }
+    if (count <= 0) return 0;
+    this.epoch++;
+    const doomed = this.segmentList.splice(0, count);
+    for (const seg of doomed) seg.delete();
+    this.startOffset = Math.max(this.startOffset, this.segmentList[0]?.baseOffset ?? this.endOffset);
+    this.recovery = Math.max(this.recovery, this.startOffset);
+    this.flushed = Math.max(this.flushed, this.startOffset);
+    return doomed.length;
+  }
+
+  /**
+   * Swaps `replacement` (a segment under the `.cleaned` suffix, already fsynced) in for the run of
+   * segments it was built from, crash-safely: `.cleaned` -> `.swap` (the point of no return), old
+   * files removed, `.swap` -> live. See resolveLeftovers for how a crash at each step recovers.
+   */
+  replaceSegments(replacement: LogSegment, replaced: readonly LogSegment[]): void {
+    this.assertOpen();
+    const first = this.segmentList.indexOf(replaced[0] as LogSegment);
+    assert.ok(first >= 0 && replaced.length > 0, 'replaced segments must be in the log');
+    for (let i = 0; i < replaced.length; i++) assert.equal(this.segmentList[first + i], replaced[i]);
+    assert.ok(first + replaced.length < this.segmentList.length, 'the active segment is never replaced');
+    assert.equal(replacement.baseOffset, (replaced[0] as LogSegment).baseOffset);
+    const nextAfter = (this.segmentList[first + replaced.length] as LogSegment).baseOffset;
+    assert.ok(replacement.nextOffset <= nextAfter, 'replacement runs into the next segment');
+    this.epoch++;
+    replacement.renameSuffix(SWAP_SUFFIX);
+    try {
+      this.deps.fs.fsyncDirSync(this.dir);
+      for (const seg of replaced) seg.delete();
+      replacement.renameSuffix('');
+      this.deps.fs.fsyncDirSync(this.dir);
+    } catch (err) {
+      // Past the point of no return the files on disk are right but this object is not: take the
+      // log offline. Opening it again completes the swap (resolveLeftovers).
+      this.closeNow();
+      throw new WeirError(
+        'KAFKA_STORAGE_ERROR',
+        `segment swap in ${this.dir} failed; reopen the log to finish it`,
+        { cause: err },
+      );
+    }
+    this.segmentList.splice(first, replaced.length, replacement);
+  }
+
+  /** fsyncs every segment that has data past the recovery point, log and indexes, and advances it. */
+  flush(): Promise<void> {
+    const run = this.flushChain.then(() => this.flushNow());
+    this.flushChain = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Flushes, writes every index, and closes the files. The log cannot be used afterwards. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.flush();
+    this.closeNow();
+  }
+
+  /** Closes without flushing (a simulated crash in tests; a dead disk). */
+  closeNow(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.flushTimer?.cancel();
+    this.flushTimer = null;
+    for (const seg of this.segmentList) seg.close();
+    const err = new WeirError('LOG_CLOSED', this.dir);
+    for (const w of this.syncWaiters.splice(0)) w.reject(err);
+  }
+
+  /** Closes and removes the log's directory. */
+  async delete(): Promise<void> {
+    this.closeNow();
+    for (const seg of this.segmentList) seg.delete();
+    this.deps.fs.rmSync(this.dir);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new WeirError('LOG_CLOSED', this.dir);
+  }
+
+  private emit(event: LogEvent): void {
+    this.deps.log?.(event);
+  }
+
+  /** Index of the last segment whose base offset is <= offset (0 if none). */
+  private segmentIndexFor(offset: number): number {
+    let lo = 0;
+    let hi = this.segmentList.length - 1;
+    let found = 0;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.segmentList[mid] as LogSegment).baseOffset <= offset) {
+        found = mid;
+        lo = mid + 1;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    return found;
+  }
+
+  private maybeRoll(baseOffset: number, lastOffset: number, size: number, maxTimestamp: number): void {
+    const active = this.activeSegment;
+    if (active.isEmpty) return;
+    const timeDue =
+      active.firstBatchTimestamp >= 0 && maxTimestamp - active.firstBatchTimestamp >= this.config.segmentMs;
+    if (timeDue || !active.canHold(lastOffset, size, this.config.segmentBytes)) this.roll(baseOffset);
+  }
+
+  /** Starts a new active segment at `baseOffset` (default: the log end offset). */
+  roll(baseOffset: number = this.endOffset): LogSegment {
+    const old = this.activeSegment;
+    assert.ok(baseOffset >= old.nextOffset, 'a new segment starts past the old one');
+    old.onRoll();
+    const seg = LogSegment.create(this.deps.fs, this.dir, baseOffset, this.config);
+    // fdatasync of the new file does not make its directory entry durable; this does.
+    this.deps.fs.fsyncDirSync(this.dir);
+    this.segmentList.push(seg);
+    // The closed segment is fsynced in the background so the recovery point can move past it.
+    this.flush().catch((error: unknown) => this.emit({ kind: 'flush-failed', dir: this.dir, error }));
+    return seg;
+  }
+
+  private afterAppend(): void {
+    const cfg = this.config;
+    if (this.unflushedMessages >= cfg.flushMessages) {
+      this.startSync();
+    } else if (cfg.flushMs < Number.MAX_SAFE_INTEGER && this.flushTimer === null) {
+      this.flushTimer = this.deps.clock.schedule(cfg.flushMs, () => {
+        this.flushTimer = null;
+        if (!this.closed) this.startSync();
+      });
+    }
+  }
+
+  /** Group commit: fsync the log files up to the current end; waiters at or below it resolve. */
+  private startSync(): void {
+    if (this.syncRunning || this.closed) return;
+    this.syncRunning = true;
+    const target = this.endOffset;
+    const epoch = this.epoch;
+    this.unflushedMessages = 0;
+    const pending: LogSegment[] = [];
+    for (let i = this.segmentList.length - 1; i >= 0; i--) {
+      const seg = this.segmentList[i] as LogSegment;
+      if (seg.nextOffset <= this.flushed && !seg.isEmpty) break;
+      pending.push(seg);
+    }
+    Promise.all(pending.map((seg) => seg.syncLog())).then(
+      () => {
+        this.syncRunning = false;
+        if (epoch === this.epoch) this.flushed = Math.max(this.flushed, target);
+        else this.flushed = Math.min(Math.max(this.flushed, target), this.endOffset);
+        this.settleWaiters(null);
+      },
+      (err: unknown) => {
+        this.syncRunning = false;
+        this.emit({ kind: 'flush-failed', dir: this.dir, error: err });
+        this.settleWaiters(
+          new WeirError('KAFKA_STORAGE_ERROR', `fsync failed in ${this.dir}`, { cause: err }),
+        );
+      },
+    );
+  }
+
+  private settleWaiters(err: WeirError | null): void {
+    const keep: SyncWaiter[] = [];
+    for (const w of this.syncWaiters) {
+      if (err !== null) w.reject(err);
+      else if (w.offset <= this.flushed) w.resolve();
+      else keep.push(w);
+    }
+    this.syncWaiters = keep;
+    if (keep.length > 0 || this.unflushedMessages >= this.config.flushMessages) this.startSync();
+  }
+
+  private async flushNow(): Promise<void> {
+    if (this.closed) return;
+    const target = this.endOffset;
+    const epoch = this.epoch;
+    const pending = this.segmentList.filter((s) => s.nextOffset > this.recovery || s === this.activeSegment);
+    for (const seg of pending) await seg.flush();
+    if (epoch !== this.epoch) return;
+    this.recovery = Math.max(this.recovery, target);
+    this.flushed = Math.max(this.flushed, target);
+    this.unflushedMessages = 0;
+    this.settleWaiters(null);
+  }
+
+  private lowerMarksTo(offset: number): void {
+    this.recovery = Math.min(this.recovery, offset);
+    this.flushed = Math.min(this.flushed, offset);
+  }
+
+  // ---- opening and recovery ----
+
+  private load(options: OpenOptions): void {
+    const { fs } = this.deps;
+    fs.mkdirSync(this.dir);
+    const bases = this.resolveLeftovers();
+    for (const base of bases) this.segmentList.push(LogSegment.open(fs, this.dir, base, this.config));
+
+    if (this.segmentList.length === 0) {
+      const start = Math.max(0, options.logStartOffset);
+      this.segmentList.push(LogSegment.create(fs, this.dir, start, this.config));
+      fs.fsyncDirSync(this.dir);
+    }
+
+    // After a clean stop every segment is trusted; otherwise from the one holding the recovery point.
+    const recoverFrom = options.cleanShutdown
+      ? this.segmentList.length
+      : this.segmentIndexFor(options.recoveryPoint);
+    for (let i = 0; i < this.segmentList.length; i++) {
+      const seg = this.segmentList[i] as LogSegment;
+      if (i < recoverFrom) {
+        const bad = seg.loadClean();
+        if (bad === null) continue;
+        this.emit({ kind: 'index-rebuilt', dir: this.dir, segment: seg.baseOffset, reason: bad });
+      }
+      const outcome = seg.recover();
+      if (outcome.kind === 'ok') {
+        this.emit({ kind: 'recovered', dir: this.dir, segment: seg.baseOffset, bytes: outcome.bytes });
+        continue;
+      }
+      const { reason, validBytes, truncatedBytes } = outcome;
+      this.emit({
+        kind: 'truncated',
+        dir: this.dir,
+        segment: seg.baseOffset,
+        reason,
+        validBytes,
+        truncatedBytes,
+      });
+      const later = this.segmentList.splice(i + 1);
+      if (later.length > 0) {
+        for (const s of later) s.delete();
+        this.emit({
+          kind: 'segments-removed',
+          dir: this.dir,
+          baseOffsets: later.map((s) => s.baseOffset),
+          reason: 'after a corrupt batch',
+        });
+      }
+      break;
+    }
+    const active = this.activeSegment;
+    this.endOffset = active.isEmpty ? active.baseOffset : active.nextOffset;
+    const first = this.segmentList[0] as LogSegment;
+    this.startOffset = Math.min(Math.max(options.logStartOffset, first.baseOffset), this.endOffset);
+    // After an unclean stop, what recovery re-read may sit only in the page cache: the recovery
+    // point stays where it was until a flush (the log manager flushes recovered logs at once).
+    this.recovery = options.cleanShutdown
+      ? this.endOffset
+      : Math.min(this.endOffset, Math.max(options.recoveryPoint, first.baseOffset));
+    this.flushed = this.recovery;
+  }
+
+  /**
+   * Deletes `.cleaned` files (an unfinished compaction) and stray indexes, completes every `.swap`
+   * (a finished compaction interrupted before the rename), and returns the live segments' bases.
+   */
+  private resolveLeftovers(): number[] {
+    const { fs } = this.deps;
+    const names = fs.readdirSync(this.dir).sort();
+    const remove = (file: string): void => {
+      fs.unlinkSync(`${this.dir}/${file}`);
+      this.emit({ kind: 'leftover-removed', dir: this.dir, file });
+    };
+    for (const name of names) {
+      if (name.endsWith(CLEANED_SUFFIX) || name.endsWith('.deleted') || name.endsWith('.tmp')) remove(name);
+    }
+    const swaps = names
+      .map(parseSegmentFileName)
+      .filter(
+        (p): p is { baseOffset: number; suffix: string } =>
+          p !== null && p.suffix === LOG_SUFFIX + SWAP_SUFFIX,
+      );
+    for (const name of names) {
+      if (name.endsWith(SWAP_SUFFIX) && !name.endsWith(LOG_SUFFIX + SWAP_SUFFIX)) remove(name);
+    }
+    const live = (): number[] =>
+      fs
+        .readdirSync(this.dir)
+        .map(parseSegmentFileName)
+        .filter((p): p is { baseOffset: number; suffix: string } => p !== null && p.suffix === LOG_SUFFIX)
+        .map((p) => p.baseOffset)
+        .sort((a, b) => a - b);
+    for (const swap of swaps) {
+      const seg = LogSegment.open(fs, this.dir, swap.baseOffset, this.config, SWAP_SUFFIX);
+      seg.recover();
+      const end = seg.nextOffset;
+      for (const base of live()) {
+        if (base >= swap.baseOffset && base < end) {
+          const old = LogSegment.open(fs, this.dir, base, this.config);
+          old.delete();
+        }
+      }
+      seg.renameSuffix('');
+      seg.close();
+      fs.fsyncDirSync(this.dir);
+      this.emit({ kind: 'swap-completed', dir: this.dir, segment: swap.baseOffset });
+    }
+    // Index files whose log is gone are stray.
+    const bases = new Set(live());
+    for (const name of fs.readdirSync(this.dir)) {
+      const parsed = parseSegmentFileName(name);
+      if (parsed !== null && parsed.suffix !== LOG_SUFFIX && !bases.has(parsed.baseOffset)) remove(name);
+    }
+    return [...bases].sort((a, b) => a - b);
+  }
+}

@@ -1,0 +1,517 @@
+// One log segment: `<base>.log` (record batches, append only), `<base>.index` and `<base>.timeindex`,
+// where <base> is the segment's base offset padded to 20 digits so that names sort by offset.
+//
+// The segment tracks what an append needs without touching the disk: its size, the next offset,
+// the largest timestamp and the bytes since the last index entry. Index entries are added every
+// index.interval.bytes (see offset-index.ts and time-index.ts). Loading a segment after a clean
+// stop trusts its indexes and reads only the tail past the last offset-index entry; recovery after
+// an unclean stop re-reads the whole segment, checks every batch (length, magic, CRC, offsets) and
+// truncates at the first bad one.
+//
+// Compaction builds a segment under a suffix (`.cleaned`, then `.swap`) and renames it live.
+
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import {
+  BATCH_HEADER_SIZE,
+  batchBaseOffset,
+  batchLastOffset,
+  batchMaxTimestamp,
+  batchSize,
+  invalidBatchHeader,
+} from '../proto/batch-header.js';
+import { WeirError } from '../proto/errors.js';
+import { decodeBatch } from '../proto/record-batch.js';
+import { readAt, scanBatches, type ScanOutcome } from './batch-scan.js';
+import type { StorageFs } from './fs.js';
+import { OFFSET_INDEX_SUFFIX, OffsetIndex } from './offset-index.js';
+import { TIME_INDEX_SUFFIX, TimeIndex } from './time-index.js';
+
+export const LOG_SUFFIX = '.log';
+export const INT32_MAX = 0x7fff_ffff;
+
+export interface SegmentConfig {
+  readonly indexIntervalBytes: number;
+  readonly segmentIndexBytes: number;
+}
+
+export type SegmentRecovery =
+  | { readonly kind: 'ok'; readonly bytes: number }
+  | {
+      readonly kind: 'corrupt';
+      readonly reason: string;
+      readonly validBytes: number;
+      readonly truncatedBytes: number;
+    };
+
+export function segmentFileName(baseOffset: number, suffix: string): string {
+  return String(baseOffset).padStart(20, '0') + suffix;
+}
+
+/** The base offset of a segment file name such as `00000000000000000042.log`, or null. */
+export function parseSegmentFileName(name: string): { baseOffset: number; suffix: string } | null {
+  const m = /^(\d{20})(\..+)$/.exec(name);
+  if (m === null) return null;
+  const baseOffset = Number(m[1]);
+  return Number.isSafeInteger(baseOffset) ? { baseOffset, suffix: m[2] as string } : null;
+}
+
+/** Scratch the read path reuses to hand back a result without allocating a wrapper each time. */
+export interface SegmentRead {
+  buf: Buffer;
+  /** Offset of the first batch returned. */
+  firstOffset: number;
+  /** Last offset of the last batch returned. */
+  lastOffset: number;
+}
+
+export class LogSegment {
+  readonly baseOffset: number;
+  readonly dir: string;
+  private readonly fs: StorageFs;
+  private readonly config: SegmentConfig;
+  private logFd: number;
+  private fileSuffix: string;
+  readonly offsetIndex: OffsetIndex;
+  readonly timeIndex: TimeIndex;
+
+  /** Bytes in the log file. */
+  size = 0;
+  /** One past the last offset in the segment; the base offset when empty. */
+  nextOffset: number;
+  /** Largest record timestamp in the segment, -1 when empty. */
+  maxTimestamp = -1;
+  /** Base offset of the batch that holds maxTimestamp. */
+  private offsetOfMaxTimestamp: number;
+  /** maxTimestamp of the first batch: segment.ms is measured from it. */
+  firstBatchTimestamp = -1;
+  private bytesSinceLastIndexEntry = 0;
+  private closed = false;
+  /** fsyncs in flight on logFd; closing waits for them so the fd number is never reused under one. */
+  private syncsInFlight = 0;
+  private closeWhenIdle = false;
+
+  private constructor(
+    fs: StorageFs,
+    dir: string,
+    baseOffset: number,
+    config: SegmentConfig,
+    suffix: string,
+    exists: boolean,
+  ) {
+    assert.ok(Number.isSafeInteger(baseOffset) && baseOffset >= 0);
+    this.fs = fs;
+    this.dir = dir;
+    this.baseOffset = baseOffset;
+    this.config = config;
+    this.fileSuffix = suffix;
+    this.nextOffset = baseOffset;
+    this.offsetOfMaxTimestamp = baseOffset;
+    const indexPath = this.path(OFFSET_INDEX_SUFFIX);
+    const timePath = this.path(TIME_INDEX_SUFFIX);
+    this.offsetIndex = new OffsetIndex(
+      fs,
+      indexPath,
+      config.segmentIndexBytes,
+      exists && fs.existsSync(indexPath),
+    );
+    this.timeIndex = new TimeIndex(fs, timePath, config.segmentIndexBytes, exists && fs.existsSync(timePath));
+    this.logFd = fs.openSync(this.path(LOG_SUFFIX), exists ? 'r+' : 'wx+');
+    this.size = fs.fstatSizeSync(this.logFd);
+  }
+
+  /** A new, empty segment. `suffix` is appended to every file name ('' for a live segment). */
+  static create(
+    fs: StorageFs,
+    dir: string,
+    baseOffset: number,
+    config: SegmentConfig,
+    suffix = '',
+  ): LogSegment {
+    return new LogSegment(fs, dir, baseOffset, config, suffix, false);
+  }
+
+  /** Opens an existing segment; call loadClean() or recover() before use. */
+  static open(
+    fs: StorageFs,
+    dir: string,
+    baseOffset: number,
+    config: SegmentConfig,
+    suffix = '',
+  ): LogSegment {
+    return new LogSegment(fs, dir, baseOffset, config, suffix, true);
+  }
+
+  path(kind: string): string {
+    return join(this.dir, segmentFileName(this.baseOffset, kind + this.fileSuffix));
+  }
+
+  get suffix(): string {
+    return this.fileSuffix;
+  }
+
+  get isEmpty(): boolean {
+    return this.size === 0;
+  }
+
+  /** Largest timestamp, for retention; -1 when empty. */
+  get largestTimestamp(): number {
+    return this.maxTimestamp;
+  }
+
+  /**
+   * After a clean stop: trusts the indexes if they agree with the log, and reads only the tail past
+   * the last offset-index entry. Returns why the segment needs recover() instead, or null.
+   */
+  loadClean(): string | null {
+    const bad = this.offsetIndex.invalid(this.size);
+    if (bad !== null) return bad;
+    const last = this.offsetIndex.entries - 1;
+    const from = last < 0 ? 0 : this.offsetIndex.positionAt(last);
+    if (from > 0) {
+      const first = this.readFirstHeader();
+      if (typeof first === 'string') return first;
+    }
+    const outcome = this.walk(from, false, true);
+    if (outcome.kind === 'corrupt') return outcome.reason;
+    const timeBad = this.timeIndex.invalid(this.nextOffset - this.baseOffset);
+    if (timeBad !== null) return timeBad;
+    this.mergeTimeIndexMax();
+    return null;
+  }
+
+  /**
+   * Re-reads the whole log, checking every batch's length, magic, CRC and offsets, rebuilds both
+   * indexes, and truncates the log at the first torn or corrupt batch.
+   */
+  recover(): SegmentRecovery {
+    this.offsetIndex.file.reset();
+    this.timeIndex.file.reset();
+    this.resetCounters();
+    const outcome = this.walk(0, true, false);
+    if (outcome.kind === 'ok') return { kind: 'ok', bytes: this.size };
+    const truncatedBytes = this.size - outcome.position;
+    this.fs.ftruncateSync(this.logFd, outcome.position);
+    this.size = outcome.position;
+    return { kind: 'corrupt', reason: outcome.reason, validBytes: outcome.position, truncatedBytes };
+  }
+
+  /** Whether a batch ending at `lastOffset` still fits this segment's relative offsets and indexes. */
+  canHold(lastOffset: number, batchBytes: number, segmentBytes: number): boolean {
+    if (this.isEmpty) return true;
+    return (
+      this.size + batchBytes <= segmentBytes &&
+      lastOffset - this.baseOffset <= INT32_MAX &&
+      !this.offsetIndex.isFull &&
+      !this.timeIndex.isFull
+    );
+  }
+
+  /**
+   * Appends one batch that the caller has validated and stamped. `buf[off, off + len)` is exactly
+   * the batch. Writes go to the page cache; flush() makes them durable.
+   */
+  append(buf: Buffer, off: number, len: number): void {
+    assert.ok(!this.closed, 'append to a closed segment');
+    const baseOffset = batchBaseOffset(buf, off);
+    const lastOffset = batchLastOffset(buf, off);
+    assert.ok(baseOffset >= this.nextOffset, 'offsets must increase within a segment');
+    assert.ok(lastOffset - this.baseOffset <= INT32_MAX, 'relative offset overflow');
+    assert.equal(batchSize(buf, off), len);
+    const position = this.size;
+    let written = 0;
+    // Positional writes: the file position is not moved by ftruncate, the size we track is.
+    while (written < len)
+      written += this.fs.writeSync(this.logFd, buf, off + written, len - written, position + written);
+    this.track(baseOffset, lastOffset, batchMaxTimestamp(buf, off), position, len);
+  }
+
+  /**
+   * Reads whole batches starting with the one that holds `startOffset`, up to `maxBytes` (but at
+   * least one batch when `minOneBatch`), and none whose last offset reaches `maxOffset`.
+   * Returns false when no batch qualifies.
+   */
+  read(
+    startOffset: number,
+    maxBytes: number,
+    maxOffset: number,
+    minOneBatch: boolean,
+    out: SegmentRead,
+  ): boolean {
+    if (startOffset >= this.nextOffset || startOffset >= maxOffset) return false;
+    const from = this.offsetIndex.lookup(Math.max(0, startOffset - this.baseOffset));
+    // One read covers the distance from the index entry (at most an interval and a batch) and the
+    // requested bytes in the usual case; a second read handles batches larger than that window.
+    const window = Math.min(this.size - from, maxBytes + this.config.indexIntervalBytes + 65536);
+    let chunk = readAt(this.fs, this.logFd, from, window);
+    let chunkPos = from;
+    let pos = from;
+    let startPos = -1;
+    let firstOffset = 0;
+    let lastOffset = 0;
+    let end = -1;
+    while (pos < this.size) {
+      let off = pos - chunkPos;
+      const available = chunk.length - off;
+      if (available < BATCH_HEADER_SIZE || available < batchSize(chunk, off)) {
+        chunk = readAt(
+          this.fs,
+          this.logFd,
+          pos,
+          Math.min(this.size - pos, Math.max(maxBytes, 65536) + BATCH_HEADER_SIZE),
+        );
+        const size = chunk.length >= BATCH_HEADER_SIZE ? batchSize(chunk, 0) : 0;
+        if (size > chunk.length && pos + size <= this.size) chunk = readAt(this.fs, this.logFd, pos, size);
+        chunkPos = pos;
+        off = 0;
+      }
+      const reason = invalidBatchHeader(chunk, off, chunk.length);
+      if (reason !== null)
+        throw new WeirError('KAFKA_STORAGE_ERROR', `${this.path(LOG_SUFFIX)} at ${pos}: ${reason}`);
+      const size = batchSize(chunk, off);
+      const batchLast = batchLastOffset(chunk, off);
+      if (batchLast >= maxOffset) break;
+      if (startPos < 0) {
+        if (batchLast >= startOffset) {
+          startPos = pos;
+          firstOffset = batchBaseOffset(chunk, off);
+        }
+      }
+      if (startPos >= 0) {
+        const total = pos + size - startPos;
+        if (total > maxBytes && !(minOneBatch && end < 0)) break;
+        end = pos + size;
+        lastOffset = batchLast;
+        if (total >= maxBytes) break;
+      }
+      pos += size;
+    }
+    if (startPos < 0 || end < 0) return false;
+    out.firstOffset = firstOffset;
+    out.lastOffset = lastOffset;
+    if (startPos >= chunkPos && end <= chunkPos + chunk.length) {
+      out.buf = chunk.subarray(startPos - chunkPos, end - chunkPos);
+    } else {
+      out.buf = readAt(this.fs, this.logFd, startPos, end - startPos);
+    }
+    return true;
+  }
+
+  /** The first offset in this segment whose record timestamp is >= `timestamp`, or null. */
+  offsetForTimestamp(timestamp: number): number | null {
+    if (this.maxTimestamp < timestamp) return null;
+    const rel = this.timeIndex.lookup(timestamp);
+    const from = rel < 0 ? 0 : this.offsetIndex.lookup(rel);
+    let found: number | null = null;
+    const outcome = scanBatches(this.fs, this.logFd, from, this.size, false, (buf, off) => {
+      if (batchMaxTimestamp(buf, off) < timestamp) return true;
+      const decoded = decodeBatch(buf, off, off + batchSize(buf, off));
+      if (!decoded.ok)
+        throw new WeirError('KAFKA_STORAGE_ERROR', `${this.path(LOG_SUFFIX)}: ${decoded.reason}`);
+      for (const record of decoded.batch.records) {
+        if (record.timestamp >= timestamp) {
+          found = record.offset;
+          return false;
+        }
+      }
+      return true;
+    });
+    if (outcome.kind === 'corrupt')
+      throw new WeirError('KAFKA_STORAGE_ERROR', `${this.path(LOG_SUFFIX)}: ${outcome.reason}`);
+    return found;
+  }
+
+  /** Visits every batch in the segment (compaction, tests). */
+  forEachBatch(visit: (buf: Buffer, off: number, position: number) => boolean): void {
+    const outcome = scanBatches(this.fs, this.logFd, 0, this.size, false, visit);
+    if (outcome.kind === 'corrupt')
+      throw new WeirError('KAFKA_STORAGE_ERROR', `${this.path(LOG_SUFFIX)}: ${outcome.reason}`);
+  }
+
+  /**
+   * Removes every batch whose last offset is >= `offset` (a batch is removed whole, so the segment
+   * may end below `offset`). Returns the bytes removed.
+   */
+  truncateTo(offset: number): number {
+    if (offset >= this.nextOffset) return 0;
+    let cut = -1;
+    let cutBase = 0;
+    this.forEachFrom(this.offsetIndex.lookup(Math.max(0, offset - this.baseOffset)), (buf, off, position) => {
+      if (batchLastOffset(buf, off) < offset) return true;
+      cut = position;
+      cutBase = batchBaseOffset(buf, off);
+      return false;
+    });
+    if (cut < 0) return 0;
+    const removed = this.size - cut;
+    this.fs.ftruncateSync(this.logFd, cut);
+    this.size = cut;
+    // Drop index entries at or past the cut, then recount the tail from the last entry kept.
+    let keep = this.offsetIndex.entries;
+    while (keep > 0 && this.offsetIndex.positionAt(keep - 1) >= cut) keep--;
+    this.offsetIndex.file.truncateToEntries(keep);
+    this.timeIndex.truncateFrom(cutBase - this.baseOffset);
+    this.resetCounters();
+    if (cut === 0) return removed;
+    const lastIndexed = keep === 0 ? 0 : this.offsetIndex.positionAt(keep - 1);
+    if (lastIndexed > 0) this.readFirstHeader();
+    const outcome = this.walk(lastIndexed, false, true);
+    assert.equal(outcome.kind, 'ok', 'a truncated segment must walk cleanly');
+    this.mergeTimeIndexMax();
+    return removed;
+  }
+
+  /** Called when the segment stops being the active one: records its final largest timestamp. */
+  onRoll(): void {
+    this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp - this.baseOffset);
+    this.offsetIndex.file.writeOut();
+    this.timeIndex.file.writeOut();
+  }
+
+  /** Writes pending index entries and fsyncs the log and both indexes. */
+  async flush(): Promise<void> {
+    if (this.closed) return;
+    await this.syncLog();
+    if (this.closed) return;
+    await this.offsetIndex.file.flush(true);
+    await this.timeIndex.file.flush(true);
+  }
+
+  /** fsync of the log file only (the group-commit path of flush.messages=1). */
+  async syncLog(): Promise<void> {
+    if (this.closed) return;
+    this.syncsInFlight++;
+    try {
+      await this.fs.fdatasync(this.logFd);
+    } finally {
+      this.syncsInFlight--;
+      if (this.closeWhenIdle && this.syncsInFlight === 0) this.fs.closeSync(this.logFd);
+    }
+  }
+
+  private closeFd(): void {
+    this.closed = true;
+    if (this.syncsInFlight > 0) this.closeWhenIdle = true;
+    else this.fs.closeSync(this.logFd);
+  }
+
+  /** Changes the files' suffix (compaction: '.cleaned' -> '.swap' -> ''). */
+  renameSuffix(suffix: string): void {
+    const target = (kind: string): string => join(this.dir, segmentFileName(this.baseOffset, kind + suffix));
+    this.offsetIndex.file.writeOut();
+    this.timeIndex.file.writeOut();
+    this.offsetIndex.file.rename(target(OFFSET_INDEX_SUFFIX));
+    this.timeIndex.file.rename(target(TIME_INDEX_SUFFIX));
+    this.fs.renameSync(this.path(LOG_SUFFIX), target(LOG_SUFFIX));
+    this.fileSuffix = suffix;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    if (!this.isEmpty)
+      this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp - this.baseOffset);
+    this.offsetIndex.file.writeOut();
+    this.timeIndex.file.writeOut();
+    this.closeFd();
+  }
+
+  /** Closes and removes the segment's files. */
+  delete(): void {
+    if (!this.closed) this.closeFd();
+    const log = this.path(LOG_SUFFIX);
+    if (this.fs.existsSync(log)) this.fs.unlinkSync(log);
+    this.offsetIndex.file.delete();
+    this.timeIndex.file.delete();
+  }
+
+  private resetCounters(): void {
+    this.nextOffset = this.baseOffset;
+    this.maxTimestamp = -1;
+    this.offsetOfMaxTimestamp = this.baseOffset;
+    this.firstBatchTimestamp = -1;
+    this.bytesSinceLastIndexEntry = 0;
+  }
+
+  /** Updates the in-memory state for a batch at `position`, adding index entries where due. */
+  private track(
+    baseOffset: number,
+    lastOffset: number,
+    maxTimestamp: number,
+    position: number,
+    len: number,
+  ): void {
+    if (this.firstBatchTimestamp < 0 && position === 0) this.firstBatchTimestamp = maxTimestamp;
+    if (maxTimestamp > this.maxTimestamp) {
+      this.maxTimestamp = maxTimestamp;
+      this.offsetOfMaxTimestamp = baseOffset;
+    }
+    if (this.bytesSinceLastIndexEntry > this.config.indexIntervalBytes && !this.offsetIndex.isFull) {
+      this.offsetIndex.append(baseOffset - this.baseOffset, position);
+      this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp - this.baseOffset);
+      this.bytesSinceLastIndexEntry = 0;
+    }
+    this.bytesSinceLastIndexEntry += len;
+    this.nextOffset = lastOffset + 1;
+    this.size = position + len;
+  }
+
+  /**
+   * Walks from `from` to the end, checking offsets increase and, with `checkCrc`, each CRC. With
+   * `indexesKept`, the indexes already cover everything up to the batch at `from`, so that batch is
+   * only counted; otherwise index entries are rebuilt as append would add them.
+   */
+  private walk(from: number, checkCrc: boolean, indexesKept: boolean): ScanOutcome {
+    let prevLast = from === 0 ? this.baseOffset - 1 : -1;
+    let atIndexEntry = indexesKept;
+    let stop = null as ScanOutcome | null;
+    const outcome = scanBatches(this.fs, this.logFd, from, this.size, checkCrc, (buf, off, position) => {
+      const base = batchBaseOffset(buf, off);
+      const last = batchLastOffset(buf, off);
+      if (base <= prevLast || base < this.baseOffset || last - this.baseOffset > INT32_MAX) {
+        const reason = `batch offsets ${base}..${last} out of order (previous ${prevLast}, segment base ${this.baseOffset})`;
+        stop = { kind: 'corrupt', reason, position };
+        return false;
+      }
+      const len = batchSize(buf, off);
+      const maxTimestamp = batchMaxTimestamp(buf, off);
+      if (atIndexEntry) {
+        atIndexEntry = false;
+        if (position === 0) this.firstBatchTimestamp = maxTimestamp;
+        if (maxTimestamp > this.maxTimestamp) {
+          this.maxTimestamp = maxTimestamp;
+          this.offsetOfMaxTimestamp = base;
+        }
+        this.bytesSinceLastIndexEntry = len;
+        this.nextOffset = last + 1;
+      } else {
+        this.track(base, last, maxTimestamp, position, len);
+      }
+      prevLast = last;
+      return true;
+    });
+    return stop ?? outcome;
+  }
+
+  /** The time index's last entry holds the largest timestamp of batches before the tail walked. */
+  private mergeTimeIndexMax(): void {
+    const n = this.timeIndex.entries;
+    if (n > 0 && this.timeIndex.lastTimestamp() > this.maxTimestamp) {
+      this.maxTimestamp = this.timeIndex.lastTimestamp();
+      this.offsetOfMaxTimestamp = this.baseOffset + this.timeIndex.relativeOffsetAt(n - 1);
+    }
+  }
+
+  private forEachFrom(from: number, visit: (buf: Buffer, off: number, position: number) => boolean): void {
+    const outcome = scanBatches(this.fs, this.logFd, from, this.size, false, visit);
+    if (outcome.kind === 'corrupt')
+      throw new WeirError('KAFKA_STORAGE_ERROR', `${this.path(LOG_SUFFIX)}: ${outcome.reason}`);
+  }
+
+  /** Reads the first batch's header to learn the timestamp segment.ms is measured from. */
+  private readFirstHeader(): string | null {
+    const head = readAt(this.fs, this.logFd, 0, Math.min(this.size, BATCH_HEADER_SIZE));
+    if (head.length < BATCH_HEADER_SIZE) return 'log shorter than one batch header';
+    this.firstBatchTimestamp = batchMaxTimestamp(head, 0);
+    return null;
+  }
+}
