@@ -176,6 +176,9 @@ export class LogSegment {
     if (outcome.kind === 'corrupt') return outcome.reason;
     const timeBad = this.timeIndex.invalid(this.nextOffset - this.baseOffset);
     if (timeBad !== null) return timeBad;
+    // Rolling and closing always leave an entry with the segment's largest timestamp; without
+    // one, that timestamp is unknown and retention or a time lookup could act on a wrong one.
+    if (!this.isEmpty && this.timeIndex.entries === 0) return 'time index missing or empty';
     this.mergeTimeIndexMax();
     return null;
   }
