@@ -13,6 +13,7 @@ import {
 import { BATCH_HEADER_SIZE } from '../proto/batch-header.js';
 import type { StorageFs } from './fs.js';
 
+/** The largest read of a walk; walks that start near their target begin smaller and double. */
 export const SCAN_CHUNK_BYTES = 1024 * 1024;
 
 /** Return false to stop the walk. `buf` is only valid during the call. */
@@ -36,6 +37,8 @@ export function readAt(fs: StorageFs, fd: number, position: number, length: numb
 /**
  * Visits batches in [start, end) of the file. Returns where the walk stopped: `ok` at `end` or where
  * the visitor stopped, `corrupt` at the first byte of a batch that is torn or fails validation.
+ * `firstChunkBytes` sizes the first read (a lookup that starts at an index entry needs little);
+ * each later read doubles, up to SCAN_CHUNK_BYTES.
  */
 export function scanBatches(
   fs: StorageFs,
@@ -44,14 +47,17 @@ export function scanBatches(
   end: number,
   checkCrc: boolean,
   visit: BatchVisitor,
+  firstChunkBytes: number = SCAN_CHUNK_BYTES,
 ): ScanOutcome {
+  let chunkBytes = Math.min(Math.max(firstChunkBytes, BATCH_HEADER_SIZE), SCAN_CHUNK_BYTES);
   let chunk: Buffer = Buffer.alloc(0);
   let chunkPos = start;
   let pos = start;
   while (pos < end) {
     let off = pos - chunkPos;
     if (off + BATCH_HEADER_SIZE > chunk.length && chunkPos + chunk.length < end) {
-      chunk = readAt(fs, fd, pos, Math.min(SCAN_CHUNK_BYTES, end - pos));
+      chunk = readAt(fs, fd, pos, Math.min(chunkBytes, end - pos));
+      chunkBytes = Math.min(chunkBytes * 2, SCAN_CHUNK_BYTES);
       chunkPos = pos;
       off = 0;
     }
@@ -62,7 +68,8 @@ export function scanBatches(
     if (length >= MIN_BATCH_LENGTH && length <= MAX_BATCH_LENGTH) {
       const size = batchSize(chunk, off);
       if (off + size > chunk.length && pos + size <= end) {
-        chunk = readAt(fs, fd, pos, Math.min(Math.max(SCAN_CHUNK_BYTES, size), end - pos));
+        chunk = readAt(fs, fd, pos, Math.min(Math.max(chunkBytes, size), end - pos));
+        chunkBytes = Math.min(chunkBytes * 2, SCAN_CHUNK_BYTES);
         chunkPos = pos;
         off = 0;
       }

@@ -403,9 +403,12 @@ export class PartitionLog {
     this.segmentList.splice(first, replaced.length, replacement);
   }
 
-  /** fsyncs every segment that has data past the recovery point, log and indexes, and advances it. */
-  flush(): Promise<void> {
-    const run = this.flushChain.then(() => this.flushNow());
+  /**
+   * fsyncs, log and indexes, every segment that starts below `upTo` (default: all) and has data past
+   * the recovery point, and advances the recovery point to `upTo`.
+   */
+  flush(upTo?: number): Promise<void> {
+    const run = this.flushChain.then(() => this.flushNow(upTo ?? this.endOffset));
     this.flushChain = run.catch(() => undefined);
     return run;
   }
@@ -478,7 +481,9 @@ export class PartitionLog {
     this.deps.fs.fsyncDirSync(this.dir);
     this.segmentList.push(seg);
     // The closed segment is fsynced in the background so the recovery point can move past it.
-    this.flush().catch((error: unknown) => this.emit({ kind: 'flush-failed', dir: this.dir, error }));
+    this.flush(baseOffset).catch((error: unknown) =>
+      this.emit({ kind: 'flush-failed', dir: this.dir, error }),
+    );
     return seg;
   }
 
@@ -535,16 +540,18 @@ export class PartitionLog {
     if (keep.length > 0 || this.unflushedMessages >= this.config.flushMessages) this.startSync();
   }
 
-  private async flushNow(): Promise<void> {
+  private async flushNow(upTo: number): Promise<void> {
     if (this.closed) return;
-    const target = this.endOffset;
+    const target = Math.min(upTo, this.endOffset);
     const epoch = this.epoch;
-    const pending = this.segmentList.filter((s) => s.nextOffset > this.recovery || s === this.activeSegment);
+    const pending = this.segmentList.filter(
+      (s) => s.baseOffset < target && (s.nextOffset > this.recovery || s === this.activeSegment),
+    );
     for (const seg of pending) await seg.flush();
     if (epoch !== this.epoch) return;
     this.recovery = Math.max(this.recovery, target);
     this.flushed = Math.max(this.flushed, target);
-    this.unflushedMessages = 0;
+    if (target === this.endOffset) this.unflushedMessages = 0;
     this.settleWaiters(null);
   }
 

@@ -21,13 +21,26 @@ import {
   invalidBatchHeader,
 } from '../proto/batch-header.js';
 import { WeirError } from '../proto/errors.js';
-import { decodeBatch } from '../proto/record-batch.js';
+import { forEachRecord, type RecordEntry } from '../proto/record-batch.js';
 import { readAt, scanBatches, type ScanOutcome } from './batch-scan.js';
 import type { StorageFs } from './fs.js';
 import { OFFSET_INDEX_SUFFIX, OffsetIndex } from './offset-index.js';
 import { TIME_INDEX_SUFFIX, TimeIndex } from './time-index.js';
 
 export const LOG_SUFFIX = '.log';
+/** A lookup from an index entry reads the interval plus this much in its first read. */
+const LOOKUP_SLACK_BYTES = 64 * 1024;
+
+interface TimestampSearch {
+  target: number;
+  found: number | null;
+}
+
+function findTimestamp(entry: RecordEntry, search: TimestampSearch): boolean {
+  if (entry.timestamp < search.target) return true;
+  search.found = entry.offset;
+  return false;
+}
 export const INT32_MAX = 0x7fff_ffff;
 
 export interface SegmentConfig {
@@ -305,23 +318,26 @@ export class LogSegment {
     if (this.maxTimestamp < timestamp) return null;
     const rel = this.timeIndex.lookup(timestamp);
     const from = rel < 0 ? 0 : this.offsetIndex.lookup(rel);
-    let found: number | null = null;
-    const outcome = scanBatches(this.fs, this.logFd, from, this.size, false, (buf, off) => {
-      if (batchMaxTimestamp(buf, off) < timestamp) return true;
-      const decoded = decodeBatch(buf, off, off + batchSize(buf, off));
-      if (!decoded.ok)
-        throw new WeirError('KAFKA_STORAGE_ERROR', `${this.path(LOG_SUFFIX)}: ${decoded.reason}`);
-      for (const record of decoded.batch.records) {
-        if (record.timestamp >= timestamp) {
-          found = record.offset;
-          return false;
-        }
-      }
-      return true;
-    });
-    if (outcome.kind === 'corrupt')
+    const search: TimestampSearch = { target: timestamp, found: null };
+    const outcome = scanBatches(
+      this.fs,
+      this.logFd,
+      from,
+      this.size,
+      false,
+      (buf, off) => {
+        if (batchMaxTimestamp(buf, off) < timestamp) return true;
+        const reason = forEachRecord(buf, off, findTimestamp, search, off + batchSize(buf, off));
+        if (reason !== null)
+          throw new WeirError('KAFKA_STORAGE_ERROR', `${this.path(LOG_SUFFIX)}: ${reason}`);
+        return search.found === null;
+      },
+      this.config.indexIntervalBytes + LOOKUP_SLACK_BYTES,
+    );
+    if (outcome.kind === 'corrupt') {
       throw new WeirError('KAFKA_STORAGE_ERROR', `${this.path(LOG_SUFFIX)}: ${outcome.reason}`);
-    return found;
+    }
+    return search.found;
   }
 
   /** Visits every batch in the segment (compaction, tests). */
@@ -505,7 +521,15 @@ export class LogSegment {
   }
 
   private forEachFrom(from: number, visit: (buf: Buffer, off: number, position: number) => boolean): void {
-    const outcome = scanBatches(this.fs, this.logFd, from, this.size, false, visit);
+    const outcome = scanBatches(
+      this.fs,
+      this.logFd,
+      from,
+      this.size,
+      false,
+      visit,
+      this.config.indexIntervalBytes + LOOKUP_SLACK_BYTES,
+    );
     if (outcome.kind === 'corrupt')
       throw new WeirError('KAFKA_STORAGE_ERROR', `${this.path(LOG_SUFFIX)}: ${outcome.reason}`);
   }
