@@ -3,7 +3,8 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**'] },
+  // proto/generated is written by scripts/gen-proto-types.sh.
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'proto/generated/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -14,6 +14,7 @@ export interface ErrorSpec {
 }
 
 // gRPC status codes, named here so the table reads without a dependency on a gRPC package.
+const CANCELLED = 1;
 const INVALID_ARGUMENT = 3;
 const DEADLINE_EXCEEDED = 4;
 const NOT_FOUND = 5;
@@ -33,18 +34,29 @@ export const ERRORS = {
   OFFSET_OUT_OF_RANGE: { id: 1, retriable: false, grpc: OUT_OF_RANGE, http: 416, message: 'offset is outside the log' },
   CORRUPT_MESSAGE: { id: 2, retriable: false, grpc: DATA_LOSS, http: 400, message: 'record batch is corrupt' },
   UNKNOWN_TOPIC_OR_PARTITION: { id: 3, retriable: false, grpc: NOT_FOUND, http: 404, message: 'unknown topic or partition' },
+  LEADER_NOT_AVAILABLE: { id: 5, retriable: true, grpc: UNAVAILABLE, http: 503, message: 'no leader for this partition' },
+  NOT_LEADER_OR_FOLLOWER: { id: 6, retriable: true, grpc: FAILED_PRECONDITION, http: 421, message: 'this broker does not lead this partition' },
   REQUEST_TIMED_OUT: { id: 7, retriable: true, grpc: DEADLINE_EXCEEDED, http: 504, message: 'request timed out' },
   MESSAGE_TOO_LARGE: { id: 10, retriable: false, grpc: RESOURCE_EXHAUSTED, http: 413, message: 'record batch is larger than allowed' },
+  NETWORK_EXCEPTION: { id: 13, retriable: true, grpc: UNAVAILABLE, http: 503, message: 'broker unreachable' },
   INVALID_TOPIC_EXCEPTION: { id: 17, retriable: false, grpc: INVALID_ARGUMENT, http: 400, message: 'invalid topic name' },
+  INVALID_REQUIRED_ACKS: { id: 21, retriable: false, grpc: INVALID_ARGUMENT, http: 400, message: 'invalid acks setting' },
   INVALID_TIMESTAMP: { id: 32, retriable: false, grpc: INVALID_ARGUMENT, http: 400, message: 'invalid timestamp' },
   TOPIC_ALREADY_EXISTS: { id: 36, retriable: false, grpc: ALREADY_EXISTS, http: 409, message: 'topic already exists' },
   INVALID_PARTITIONS: { id: 37, retriable: false, grpc: INVALID_ARGUMENT, http: 400, message: 'invalid partition count' },
+  INVALID_REPLICATION_FACTOR: { id: 38, retriable: false, grpc: INVALID_ARGUMENT, http: 400, message: 'invalid replication factor' },
   INVALID_CONFIG: { id: 40, retriable: false, grpc: INVALID_ARGUMENT, http: 400, message: 'invalid configuration' },
   INVALID_REQUEST: { id: 42, retriable: false, grpc: INVALID_ARGUMENT, http: 400, message: 'invalid request' },
+  POLICY_VIOLATION: { id: 44, retriable: false, grpc: FAILED_PRECONDITION, http: 403, message: 'not allowed by the broker' },
+  OUT_OF_ORDER_SEQUENCE_NUMBER: { id: 45, retriable: false, grpc: FAILED_PRECONDITION, http: 409, message: 'producer sequence number out of order' },
+  INVALID_PRODUCER_EPOCH: { id: 47, retriable: false, grpc: FAILED_PRECONDITION, http: 409, message: 'producer epoch is fenced by a newer one' },
   KAFKA_STORAGE_ERROR: { id: 56, retriable: true, grpc: UNAVAILABLE, http: 503, message: 'storage error on the broker' },
+  UNKNOWN_PRODUCER_ID: { id: 59, retriable: false, grpc: FAILED_PRECONDITION, http: 409, message: 'the broker has no state for this producer id' },
   UNSUPPORTED_COMPRESSION_TYPE: { id: 76, retriable: false, grpc: UNIMPLEMENTED, http: 400, message: 'unsupported compression type' },
   INVALID_RECORD: { id: 87, retriable: false, grpc: INVALID_ARGUMENT, http: 400, message: 'invalid record' },
   LOG_CLOSED: { id: 1000, retriable: true, grpc: FAILED_PRECONDITION, http: 503, message: 'partition log is closed' },
+  REQUEST_CANCELLED: { id: 1001, retriable: true, grpc: CANCELLED, http: 499, message: 'request cancelled' },
+  BROKER_SHUTTING_DOWN: { id: 1002, retriable: true, grpc: UNAVAILABLE, http: 503, message: 'broker is shutting down' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;
@@ -62,6 +74,13 @@ export class WeirError extends Error {
     this.code = code;
     this.id = spec.id;
     this.retriable = spec.retriable;
+  }
+
+  /** Rebuilds an error that crossed the wire, keeping the message the broker wrote. */
+  static fromMessage(code: ErrorCode, message: string, cause?: unknown): WeirError {
+    const err = new WeirError(code, undefined, cause === undefined ? undefined : { cause });
+    if (message) err.message = message.startsWith(`${code}:`) ? message : `${code}: ${message}`;
+    return err;
   }
 }
 

@@ -23,19 +23,12 @@ export function checkpointKey(topic: string, partition: number): string {
   return `${topic} ${partition}`;
 }
 
-export function writeCheckpoint(
-  fs: StorageFs,
-  dir: string,
-  name: string,
-  entries: ReadonlyMap<string, number>,
-): void {
-  const lines = [String(VERSION), String(entries.size)];
-  for (const [key, offset] of entries) lines.push(`${key} ${offset}`);
+/** Replaces `dir/name` atomically: temp file, fsync, rename, directory fsync. */
+export function writeFileAtomic(fs: StorageFs, dir: string, name: string, data: Buffer): void {
   const path = join(dir, name);
   const tmp = `${path}.tmp`;
   const fd = fs.openSync(tmp, 'w');
   try {
-    const data = Buffer.from(lines.join('\n') + '\n');
     let done = 0;
     while (done < data.length) done += fs.writeSync(fd, data, done, data.length - done, done);
     fs.fsyncSync(fd);
@@ -44,6 +37,17 @@ export function writeCheckpoint(
   }
   fs.renameSync(tmp, path);
   fs.fsyncDirSync(dir);
+}
+
+export function writeCheckpoint(
+  fs: StorageFs,
+  dir: string,
+  name: string,
+  entries: ReadonlyMap<string, number>,
+): void {
+  const lines = [String(VERSION), String(entries.size)];
+  for (const [key, offset] of entries) lines.push(`${key} ${offset}`);
+  writeFileAtomic(fs, dir, name, Buffer.from(lines.join('\n') + '\n'));
 }
 
 /**

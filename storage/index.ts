@@ -11,6 +11,7 @@ export {
   type CleanupPolicy,
   type LogConfig,
 } from './log-config.js';
+export { writeFileAtomic } from './checkpoint.js';
 export {
   invalidTopicName,
   assertTopicName,

@@ -102,7 +102,7 @@ export class LogManager {
     for (const name of fs.readdirSync(config.dataDir).sort()) {
       const tp = parsePartitionDirName(name);
       if (tp === null) {
-        if (name !== CLEAN_SHUTDOWN_MARKER && !name.endsWith('checkpoint'))
+        if (name !== CLEAN_SHUTDOWN_MARKER && !name.endsWith('checkpoint') && !name.endsWith('.json'))
           manager.emit({ kind: 'ignored-dir', dataDir: config.dataDir, name });
         continue;
       }

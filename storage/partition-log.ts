@@ -21,6 +21,7 @@ import {
   batchRecordsCount,
   batchSize,
   invalidBatch,
+  invalidBatchHeader,
   stampBaseOffset,
   stampLeaderEpoch,
 } from '../proto/batch-header.js';
@@ -70,6 +71,8 @@ export interface AppendOptions {
   readonly leaderEpoch?: number;
   /** false for a follower: keep the batches' offsets (they must start at or past the LEO). */
   readonly assignOffsets?: boolean;
+  /** The caller already checked every batch's CRC (the broker's produce path): check headers only. */
+  readonly crcChecked?: boolean;
 }
 
 export interface AppendResult {
@@ -188,7 +191,9 @@ export class PartitionLog {
     let records = 0;
     let expected = this.endOffset;
     for (let off = 0; off < batches.length;) {
-      const reason = invalidBatch(batches, off, batches.length);
+      const reason = options.crcChecked
+        ? invalidBatchHeader(batches, off, batches.length)
+        : invalidBatch(batches, off, batches.length);
       if (reason !== null) throw new WeirError('CORRUPT_MESSAGE', reason);
       const size = batchSize(batches, off);
       if (size > this.config.maxMessageBytes) {

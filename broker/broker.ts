@@ -1,0 +1,518 @@
+// The broker's core, independent of any transport: topics, produce, fetch, offsets, metadata.
+// gRPC handlers and HTTP routes decode their input, call these methods and map the WeirErrors they
+// throw; they hold no logic of their own (STYLE 14).
+
+import { WeirError } from '../proto/errors.js';
+import { encodeBatch, type RecordInput } from '../proto/record-batch.js';
+import { partitionForKey } from '../proto/partitioner.js';
+import {
+  LogManager,
+  logConfigEntries,
+  logConfigFrom,
+  nodeFs,
+  systemClock,
+  invalidTopicName,
+  type Clock,
+  type LogConfig,
+  type LogManagerEvent,
+  type StorageFs,
+} from '../storage/index.js';
+import type { BrokerConfig } from './config.js';
+import { Partition, type Acks, type ProduceOutcome } from './partition.js';
+import { TopicRegistry, type TopicRecord } from './topic-registry.js';
+
+export const MAX_PARTITIONS_PER_TOPIC = 10_000;
+export const INTERNAL_PREFIX = '__';
+
+export interface BrokerDeps {
+  readonly fs?: StorageFs;
+  readonly clock?: Clock;
+  readonly onStorageEvent?: (event: LogManagerEvent) => void;
+}
+
+export interface PartitionStats {
+  readonly partition: number;
+  readonly leader: number;
+  readonly replicas: number[];
+  readonly logStartOffset: number;
+  readonly highWatermark: number;
+  readonly logEndOffset: number;
+  readonly sizeBytes: number;
+  readonly segments: number;
+}
+
+export interface TopicDescription {
+  readonly name: string;
+  readonly partitions: PartitionStats[];
+  readonly configs: Record<string, string>;
+  readonly overrides: Record<string, string>;
+  readonly internal: boolean;
+  readonly replicationFactor: number;
+}
+
+export interface FetchPartitionRequest {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly maxBytes: number;
+}
+
+export interface FetchPartitionResult {
+  readonly topic: string;
+  readonly partition: number;
+  readonly batches: Buffer;
+  readonly highWatermark: number;
+  readonly logStartOffset: number;
+  readonly nextOffset: number;
+  readonly error: WeirError | null;
+}
+
+export interface ProducedRecord {
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly headers: { key: string; value: Buffer | null }[];
+  /** 0 = now. */
+  readonly timestamp: number;
+}
+
+export const EARLIEST = -2;
+export const LATEST = -1;
+
+export class Broker {
+  readonly config: BrokerConfig;
+  readonly clock: Clock;
+  private readonly registry: TopicRegistry;
+  private readonly logs: LogManager;
+  private readonly partitions = new Map<string, Partition[]>();
+  private closing = false;
+  /** Where records without a key go when the broker partitions them: round robin per request. */
+  private roundRobin = 0;
+
+  private constructor(config: BrokerConfig, clock: Clock, registry: TopicRegistry, logs: LogManager) {
+    this.config = config;
+    this.clock = clock;
+    this.registry = registry;
+    this.logs = logs;
+  }
+
+  /** Opens the data directory: metadata, every log (recovering as needed), background tasks. */
+  static open(config: BrokerConfig, deps: BrokerDeps = {}): Broker {
+    const fs = deps.fs ?? nodeFs;
+    const clock = deps.clock ?? systemClock;
+    const registry = TopicRegistry.open(fs, config.dataDir);
+    const configFor = (topic: string): LogConfig =>
+      logConfigFrom(registry.get(topic)?.configs ?? {}, config.topicDefaults);
+    const logs = LogManager.open(
+      {
+        dataDir: config.dataDir,
+        checkpointIntervalMs: config.checkpointIntervalMs,
+        retentionCheckIntervalMs: config.retentionCheckIntervalMs,
+        cleanerBackoffMs: config.cleanerBackoffMs,
+      },
+      { fs, clock, configFor, ...(deps.onStorageEvent ? { log: deps.onStorageEvent } : {}) },
+    );
+    const broker = new Broker(config, clock, registry, logs);
+    broker.reconcile();
+    logs.startBackgroundTasks();
+    return broker;
+  }
+
+  get clusterId(): string {
+    return this.registry.clusterId;
+  }
+
+  get cleanShutdown(): boolean {
+    return this.logs.cleanShutdown;
+  }
+
+  /** Makes the logs match the metadata: creates missing logs, deletes logs no topic owns. */
+  private reconcile(): void {
+    const owned = new Set<string>();
+    for (const topic of this.registry.all()) {
+      const list: Partition[] = [];
+      for (let p = 0; p < topic.partitions; p++) {
+        list.push(
+          new Partition(topic.name, p, this.logs.getLog(topic.name, p) ?? this.logs.createLog(topic.name, p)),
+        );
+        owned.add(`${topic.name}\u0000${p}`);
+      }
+      this.partitions.set(topic.name, list);
+    }
+    for (const { topic, partition } of this.logs.allLogs()) {
+      if (!owned.has(`${topic}\u0000${partition}`)) void this.logs.deleteLog(topic, partition);
+    }
+  }
+
+  // ---- topics ----
+
+  createTopic(
+    name: string,
+    partitions: number,
+    replicationFactor: number,
+    configs: Readonly<Record<string, string>>,
+    validateOnly = false,
+  ): TopicDescription {
+    this.assertOpen();
+    const reason = invalidTopicName(name);
+    if (reason !== null) throw new WeirError('INVALID_TOPIC_EXCEPTION', reason);
+    if (name.startsWith(INTERNAL_PREFIX)) {
+      throw new WeirError(
+        'POLICY_VIOLATION',
+        `topic names starting with '${INTERNAL_PREFIX}' are reserved for the broker`,
+      );
+    }
+    if (this.registry.get(name) !== undefined)
+      throw new WeirError('TOPIC_ALREADY_EXISTS', `topic '${name}' already exists`);
+    // '.' and '_' collide in metric names, as in Kafka.
+    const normal = name.replaceAll('.', '_');
+    const clash = this.registry.all().find((t) => t.name.replaceAll('.', '_') === normal);
+    if (clash !== undefined) {
+      throw new WeirError(
+        'INVALID_TOPIC_EXCEPTION',
+        `topic '${name}' collides with '${clash.name}' ('.' and '_' are the same in metric names)`,
+      );
+    }
+    if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS_PER_TOPIC) {
+      throw new WeirError(
+        'INVALID_PARTITIONS',
+        `a topic needs 1 to ${MAX_PARTITIONS_PER_TOPIC} partitions, got ${partitions}`,
+      );
+    }
+    const rf = replicationFactor === 0 ? this.config.defaultReplicationFactor : replicationFactor;
+    if (rf !== 1)
+      throw new WeirError(
+        'INVALID_REPLICATION_FACTOR',
+        `this cluster has 1 broker; replication factor ${rf} is impossible`,
+      );
+    logConfigFrom(configs, this.config.topicDefaults);
+    if (validateOnly)
+      return this.describeRecord(
+        {
+          name,
+          partitions,
+          replicationFactor: rf,
+          configs: { ...configs },
+          internal: false,
+          topicId: '',
+          createdAt: 0,
+        },
+        true,
+      );
+    const record = this.registry.add(
+      { name, partitions, replicationFactor: rf, configs: { ...configs }, internal: false },
+      this.clock.now(),
+    );
+    this.partitions.set(name, this.openPartitions(record, 0));
+    return this.describeTopic(name);
+  }
+
+  async deleteTopic(name: string): Promise<void> {
+    this.assertOpen();
+    const topic = this.registry.require(name);
+    if (topic.internal) throw new WeirError('POLICY_VIOLATION', `internal topic '${name}' cannot be deleted`);
+    this.registry.remove(name);
+    const list = this.partitions.get(name) ?? [];
+    this.partitions.delete(name);
+    for (const p of list) {
+      await this.logs.deleteLog(name, p.id);
+      p.wakeAll();
+    }
+  }
+
+  listTopics(includeInternal: boolean): { name: string; partitions: number; internal: boolean }[] {
+    return this.registry
+      .all()
+      .filter((t) => includeInternal || !t.internal)
+      .map((t) => ({ name: t.name, partitions: t.partitions, internal: t.internal }));
+  }
+
+  describeTopic(name: string): TopicDescription {
+    return this.describeRecord(this.registry.require(name), false);
+  }
+
+  alterTopicConfig(
+    name: string,
+    set: Readonly<Record<string, string>>,
+    remove: readonly string[],
+  ): TopicDescription {
+    this.assertOpen();
+    const topic = this.registry.require(name);
+    const overrides: Record<string, string> = { ...topic.configs, ...set };
+    for (const key of remove) delete overrides[key];
+    const config = logConfigFrom(overrides, this.config.topicDefaults);
+    this.registry.update(name, { configs: overrides });
+    for (const p of this.partitions.get(name) ?? []) p.log.updateConfig(config);
+    return this.describeTopic(name);
+  }
+
+  createPartitions(name: string, count: number): TopicDescription {
+    this.assertOpen();
+    const topic = this.registry.require(name);
+    if (!Number.isInteger(count) || count <= topic.partitions || count > MAX_PARTITIONS_PER_TOPIC) {
+      throw new WeirError(
+        'INVALID_PARTITIONS',
+        `topic '${name}' has ${topic.partitions} partitions; the new count must be larger (and at most ${MAX_PARTITIONS_PER_TOPIC}), got ${count}`,
+      );
+    }
+    const record = this.registry.update(name, { partitions: count });
+    const list = this.partitions.get(name) ?? [];
+    list.push(...this.openPartitions(record, list.length));
+    this.partitions.set(name, list);
+    return this.describeTopic(name);
+  }
+
+  /** The partition, creating the topic first when auto-create is on. */
+  partition(topic: string, partition: number): Partition {
+    let list = this.partitions.get(topic);
+    if (list === undefined) {
+      const reason = invalidTopicName(topic);
+      if (reason !== null) throw new WeirError('INVALID_TOPIC_EXCEPTION', reason);
+      if (!this.config.autoCreateTopics || topic.startsWith(INTERNAL_PREFIX)) {
+        throw new WeirError('UNKNOWN_TOPIC_OR_PARTITION', `topic '${topic}' does not exist`);
+      }
+      this.createTopic(topic, this.config.defaultPartitions, 0, {});
+      list = this.partitions.get(topic) as Partition[];
+    }
+    const p = Number.isInteger(partition) ? list[partition] : undefined;
+    if (p === undefined) {
+      throw new WeirError(
+        'UNKNOWN_TOPIC_OR_PARTITION',
+        `topic '${topic}' has no partition ${partition} (it has ${list.length})`,
+      );
+    }
+    return p;
+  }
+
+  partitionCount(topic: string): number {
+    return this.partitions.get(topic)?.length ?? 0;
+  }
+
+  // ---- producing ----
+
+  initProducerId(): { producerId: number; producerEpoch: number } {
+    this.assertOpen();
+    return { producerId: this.registry.allocateProducerId(), producerEpoch: 0 };
+  }
+
+  /** Appends RecordBatch bytes to one partition. */
+  produce(topic: string, partition: number, batches: Buffer, acks: Acks): Promise<ProduceOutcome> {
+    this.assertOpen();
+    return this.partition(topic, partition).produce(batches, acks, this.clock.now());
+  }
+
+  /**
+   * Appends plain records. With partition -1 the broker partitions them: by Kafka's murmur2 of the
+   * key, and records without a key all to one partition chosen round robin per request.
+   */
+  async produceRecords(
+    topic: string,
+    partition: number,
+    records: readonly ProducedRecord[],
+    acks: Acks,
+  ): Promise<{ partition: number; outcome: ProduceOutcome }[]> {
+    this.assertOpen();
+    if (records.length === 0) throw new WeirError('INVALID_REQUEST', 'no records to produce');
+    const now = this.clock.now();
+    const groups = new Map<number, RecordInput[]>();
+    let count = 0;
+    let unkeyed = partition;
+    if (partition === -1) {
+      this.partition(topic, 0); // the topic must exist (or be auto-created) before it is counted
+      count = this.partitionCount(topic);
+      unkeyed = this.roundRobin++ % count;
+    }
+    for (const r of records) {
+      const target = partition !== -1 ? partition : r.key === null ? unkeyed : partitionForKey(r.key, count);
+      let group = groups.get(target);
+      if (group === undefined) groups.set(target, (group = []));
+      group.push({
+        key: r.key,
+        value: r.value,
+        headers: r.headers,
+        timestamp: r.timestamp === 0 ? now : r.timestamp,
+      });
+    }
+    const out: { partition: number; outcome: ProduceOutcome }[] = [];
+    for (const [p, group] of groups)
+      out.push({ partition: p, outcome: await this.produce(topic, p, encodeBatch(group), acks) });
+    return out;
+  }
+
+  // ---- fetching ----
+
+  /**
+   * Reads each requested partition from its offset, up to its max bytes and the response's. If fewer
+   * than `minBytes` came back, waits up to `maxWaitMs` for new data, then reads once more.
+   */
+  async fetch(
+    requests: readonly FetchPartitionRequest[],
+    maxBytes: number,
+    minBytes: number,
+    maxWaitMs: number,
+    signal?: AbortSignal,
+  ): Promise<FetchPartitionResult[]> {
+    this.assertOpen();
+    if (!Number.isInteger(maxBytes) || maxBytes < 0)
+      throw new WeirError('INVALID_REQUEST', `max_bytes ${maxBytes}`);
+    let results = this.readAll(requests, maxBytes);
+    const wait = Math.min(Math.max(0, maxWaitMs), this.config.maxFetchWaitMs);
+    if (wait === 0 || bytesOf(results) >= Math.max(1, minBytes) || results.some((r) => r.error !== null))
+      return results;
+    await this.waitForData(requests, wait, signal);
+    if (!this.closing) results = this.readAll(requests, maxBytes);
+    return results;
+  }
+
+  private readAll(requests: readonly FetchPartitionRequest[], maxBytes: number): FetchPartitionResult[] {
+    let budget = maxBytes === 0 ? Number.MAX_SAFE_INTEGER : maxBytes;
+    let nothingYet = true;
+    const results: FetchPartitionResult[] = [];
+    for (const req of requests) {
+      try {
+        const p = this.partition(req.topic, req.partition);
+        const limit = Math.min(req.maxBytes > 0 ? req.maxBytes : budget, budget);
+        // The first partition with data always gets at least one batch, as Kafka's fetch does.
+        const read = p.log.read(req.offset, limit, { maxOffset: p.highWatermark, minOneBatch: nothingYet });
+        budget = Math.max(0, budget - read.records.length);
+        if (read.records.length > 0) nothingYet = false;
+        results.push({
+          topic: req.topic,
+          partition: req.partition,
+          batches: read.records,
+          highWatermark: p.highWatermark,
+          logStartOffset: read.logStartOffset,
+          nextOffset: read.records.length > 0 ? read.lastOffset + 1 : req.offset,
+          error: null,
+        });
+      } catch (err) {
+        if (!(err instanceof WeirError)) throw err;
+        results.push({
+          topic: req.topic,
+          partition: req.partition,
+          batches: EMPTY,
+          highWatermark: -1,
+          logStartOffset: -1,
+          nextOffset: req.offset,
+          error: err,
+        });
+      }
+    }
+    return results;
+  }
+
+  /** Resolves when any of the partitions gets data, after `ms`, or when `signal` aborts. */
+  waitForData(
+    requests: readonly { topic: string; partition: number }[],
+    ms: number,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const unsubscribes: (() => void)[] = [];
+      let timer: ReturnType<typeof setTimeout> | null = null;
+      const done = (): void => {
+        for (const u of unsubscribes) u();
+        if (timer !== null) clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      for (const req of requests) {
+        const p = this.partitions.get(req.topic)?.[req.partition];
+        if (p !== undefined) unsubscribes.push(p.onData(done));
+      }
+      // Long-poll waits are real time even under a simulated clock: they bound a client's wait.
+      timer = setTimeout(done, ms);
+      signal?.addEventListener('abort', done);
+      if (signal?.aborted || this.closing) done();
+    });
+  }
+
+  /** Earliest (-2), latest (-1), or the first offset at or after a timestamp (-1 if none). */
+  listOffset(topic: string, partition: number, timestamp: number): { offset: number; timestamp: number } {
+    const p = this.partition(topic, partition);
+    if (timestamp === EARLIEST) return { offset: p.log.logStartOffset, timestamp: -1 };
+    if (timestamp === LATEST) return { offset: p.highWatermark, timestamp: -1 };
+    if (!Number.isSafeInteger(timestamp) || timestamp < 0)
+      throw new WeirError('INVALID_TIMESTAMP', `timestamp ${timestamp}`);
+    const offset = p.log.offsetForTimestamp(timestamp);
+    return {
+      offset: offset === null || offset >= p.highWatermark ? -1 : offset,
+      timestamp: offset === null ? -1 : timestamp,
+    };
+  }
+
+  // ---- metadata ----
+
+  metadata(
+    topics: readonly string[],
+  ): { name: string; partitions: number; internal: boolean; error: WeirError | null }[] {
+    const names = topics.length === 0 ? this.registry.all().map((t) => t.name) : topics;
+    return names.map((name) => {
+      const t = this.registry.get(name);
+      if (t !== undefined) return { name, partitions: t.partitions, internal: t.internal, error: null };
+      const reason = invalidTopicName(name);
+      const error =
+        reason !== null
+          ? new WeirError('INVALID_TOPIC_EXCEPTION', reason)
+          : new WeirError('UNKNOWN_TOPIC_OR_PARTITION', `topic '${name}' does not exist`);
+      return { name, partitions: 0, internal: false, error };
+    });
+  }
+
+  /** Refuses new work (BROKER_SHUTTING_DOWN) and wakes waiting fetches and subscriptions. */
+  stopAccepting(): void {
+    this.closing = true;
+    for (const list of this.partitions.values()) for (const p of list) p.wakeAll();
+  }
+
+  /** Stops taking work and closes the logs cleanly (flush, checkpoints, clean-shutdown marker). */
+  async close(): Promise<void> {
+    this.stopAccepting();
+    await this.logs.close();
+  }
+
+  get isClosing(): boolean {
+    return this.closing;
+  }
+
+  private assertOpen(): void {
+    if (this.closing) throw new WeirError('BROKER_SHUTTING_DOWN', 'the broker is shutting down');
+  }
+
+  private openPartitions(topic: TopicRecord, from: number): Partition[] {
+    const config = logConfigFrom(topic.configs, this.config.topicDefaults);
+    const list: Partition[] = [];
+    for (let p = from; p < topic.partitions; p++)
+      list.push(new Partition(topic.name, p, this.logs.createLog(topic.name, p, config)));
+    return list;
+  }
+
+  private describeRecord(topic: TopicRecord, dryRun: boolean): TopicDescription {
+    const config = logConfigFrom(topic.configs, this.config.topicDefaults);
+    const list = dryRun ? [] : (this.partitions.get(topic.name) ?? []);
+    return {
+      name: topic.name,
+      internal: topic.internal,
+      replicationFactor: topic.replicationFactor,
+      configs: logConfigEntries(config),
+      overrides: { ...topic.configs },
+      partitions: list.map((p) => ({
+        partition: p.id,
+        leader: this.config.nodeId,
+        replicas: [this.config.nodeId],
+        logStartOffset: p.log.logStartOffset,
+        highWatermark: p.highWatermark,
+        logEndOffset: p.log.logEndOffset,
+        sizeBytes: p.log.size,
+        segments: p.log.segments.length,
+      })),
+    };
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function bytesOf(results: readonly FetchPartitionResult[]): number {
+  let n = 0;
+  for (const r of results) n += r.batches.length;
+  return n;
+}

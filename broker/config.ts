@@ -1,0 +1,276 @@
+// Broker configuration: each key is defined once (name, environment variable, type, default,
+// bounds, doc) and resolved into one validated, frozen BrokerConfig (STYLE 9). Sources, lowest
+// first: the defaults, a JSON file (`--config FILE`), `WEIR_*` environment variables, then
+// explicit options (command-line flags or startBroker's arguments). A bad value names its key.
+
+import { readFileSync } from 'node:fs';
+import { WeirError } from '../proto/errors.js';
+import { DEFAULT_LOG_MANAGER_CONFIG, logConfigFrom, type LogConfig } from '../storage/index.js';
+
+export interface BrokerConfig {
+  readonly dataDir: string;
+  readonly host: string;
+  readonly grpcPort: number;
+  readonly httpPort: number;
+  readonly nodeId: number;
+  readonly autoCreateTopics: boolean;
+  readonly defaultPartitions: number;
+  readonly defaultReplicationFactor: number;
+  readonly maxRequestBytes: number;
+  readonly maxFetchWaitMs: number;
+  readonly requestTimeoutMs: number;
+  readonly shutdownTimeoutMs: number;
+  readonly checkpointIntervalMs: number;
+  readonly retentionCheckIntervalMs: number;
+  readonly cleanerBackoffMs: number;
+  readonly logLevel: string;
+  /** Defaults for every topic's log config, Kafka-style keys; a topic's own settings override them. */
+  readonly topicDefaults: LogConfig;
+}
+
+type Scalar = Exclude<keyof BrokerConfig, 'topicDefaults'>;
+
+interface KeyDef {
+  readonly key: Scalar;
+  readonly env: string;
+  readonly kind: 'string' | 'int' | 'bool';
+  readonly default: string | number | boolean;
+  readonly min?: number;
+  readonly max?: number;
+  readonly choices?: readonly string[];
+  readonly doc: string;
+}
+
+const PORT = { min: 0, max: 65535 };
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export const BROKER_CONFIG_KEYS: readonly KeyDef[] = [
+  {
+    key: 'dataDir',
+    env: 'WEIR_DATA_DIR',
+    kind: 'string',
+    default: 'data',
+    doc: 'directory of the partition logs',
+  },
+  {
+    key: 'host',
+    env: 'WEIR_HOST',
+    kind: 'string',
+    default: '127.0.0.1',
+    doc: 'address the gRPC and HTTP servers bind to',
+  },
+  {
+    key: 'grpcPort',
+    env: 'WEIR_GRPC_PORT',
+    kind: 'int',
+    default: 9093,
+    ...PORT,
+    doc: 'gRPC port (0 = any free port)',
+  },
+  {
+    key: 'httpPort',
+    env: 'WEIR_HTTP_PORT',
+    kind: 'int',
+    default: 9094,
+    ...PORT,
+    doc: 'HTTP port for health, metrics and admin (0 = any free port)',
+  },
+  {
+    key: 'nodeId',
+    env: 'WEIR_NODE_ID',
+    kind: 'int',
+    default: 0,
+    min: 0,
+    max: 0x7fff_ffff,
+    doc: "this broker's id in the cluster",
+  },
+  {
+    key: 'autoCreateTopics',
+    env: 'WEIR_AUTO_CREATE_TOPICS',
+    kind: 'bool',
+    default: false,
+    doc: 'create a topic on first produce or fetch',
+  },
+  {
+    key: 'defaultPartitions',
+    env: 'WEIR_DEFAULT_PARTITIONS',
+    kind: 'int',
+    default: 1,
+    min: 1,
+    max: 100_000,
+    doc: 'partitions of auto-created topics',
+  },
+  {
+    key: 'defaultReplicationFactor',
+    env: 'WEIR_DEFAULT_REPLICATION_FACTOR',
+    kind: 'int',
+    default: 1,
+    min: 1,
+    max: 1,
+    doc: 'replicas per partition (one broker: 1)',
+  },
+  {
+    key: 'maxRequestBytes',
+    env: 'WEIR_MAX_REQUEST_BYTES',
+    kind: 'int',
+    default: 100 * 1024 * 1024,
+    min: 1024,
+    max: 0x7fff_ffff,
+    doc: 'largest request accepted; larger ones are refused before they are read',
+  },
+  {
+    key: 'maxFetchWaitMs',
+    env: 'WEIR_MAX_FETCH_WAIT_MS',
+    kind: 'int',
+    default: 30_000,
+    min: 0,
+    max: 3_600_000,
+    doc: "cap on a fetch's max_wait_ms",
+  },
+  {
+    key: 'requestTimeoutMs',
+    env: 'WEIR_REQUEST_TIMEOUT_MS',
+    kind: 'int',
+    default: 30_000,
+    min: 1,
+    max: 3_600_000,
+    doc: 'default produce timeout',
+  },
+  {
+    key: 'shutdownTimeoutMs',
+    env: 'WEIR_SHUTDOWN_TIMEOUT_MS',
+    kind: 'int',
+    default: 10_000,
+    min: 0,
+    max: 3_600_000,
+    doc: 'how long shutdown waits for in-flight requests',
+  },
+  {
+    key: 'checkpointIntervalMs',
+    env: 'WEIR_CHECKPOINT_INTERVAL_MS',
+    kind: 'int',
+    default: DEFAULT_LOG_MANAGER_CONFIG.checkpointIntervalMs,
+    min: 1,
+    max: 86_400_000,
+    doc: 'how often logs are flushed and checkpoints written',
+  },
+  {
+    key: 'retentionCheckIntervalMs',
+    env: 'WEIR_RETENTION_CHECK_INTERVAL_MS',
+    kind: 'int',
+    default: DEFAULT_LOG_MANAGER_CONFIG.retentionCheckIntervalMs,
+    min: 1,
+    max: 86_400_000,
+    doc: 'how often retention runs',
+  },
+  {
+    key: 'cleanerBackoffMs',
+    env: 'WEIR_CLEANER_BACKOFF_MS',
+    kind: 'int',
+    default: DEFAULT_LOG_MANAGER_CONFIG.cleanerBackoffMs,
+    min: 1,
+    max: 86_400_000,
+    doc: 'how often compaction looks for work',
+  },
+  {
+    key: 'logLevel',
+    env: 'WEIR_LOG_LEVEL',
+    kind: 'string',
+    default: 'info',
+    choices: LEVELS,
+    doc: 'pino log level',
+  },
+];
+
+export type BrokerConfigInput = Partial<Record<Scalar, string | number | boolean>> & {
+  topicDefaults?: Readonly<Record<string, string | number>>;
+};
+
+function invalid(source: string, detail: string): never {
+  throw new WeirError('INVALID_CONFIG', `${source}: ${detail}`);
+}
+
+function parseValue(def: KeyDef, raw: unknown, source: string): string | number | boolean {
+  if (def.kind === 'bool') {
+    if (typeof raw === 'boolean') return raw;
+    if (raw === 'true' || raw === '1') return true;
+    if (raw === 'false' || raw === '0') return false;
+    return invalid(source, `${def.key} must be true or false, got '${String(raw)}'`);
+  }
+  if (def.kind === 'int') {
+    const n =
+      typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : Number.NaN;
+    if (!Number.isSafeInteger(n) || n < (def.min ?? -Infinity) || n > (def.max ?? Infinity)) {
+      return invalid(
+        source,
+        `${def.key} must be an integer between ${def.min} and ${def.max}, got '${String(raw)}'`,
+      );
+    }
+    return n;
+  }
+  if (typeof raw !== 'string' || raw === '') return invalid(source, `${def.key} must be a non-empty string`);
+  if (def.choices !== undefined && !def.choices.includes(raw)) {
+    return invalid(source, `${def.key} must be one of ${def.choices.join(', ')}, got '${raw}'`);
+  }
+  return raw;
+}
+
+function apply(
+  out: Record<string, unknown>,
+  input: Readonly<Record<string, unknown>>,
+  source: string,
+  topicDefaults: Record<string, string | number>,
+): void {
+  for (const [key, raw] of Object.entries(input)) {
+    if (raw === undefined) continue;
+    if (key === 'topicDefaults') {
+      if (typeof raw !== 'object' || raw === null)
+        invalid(source, 'topicDefaults must be an object of topic configs');
+      Object.assign(topicDefaults, raw);
+      continue;
+    }
+    const def = BROKER_CONFIG_KEYS.find((d) => d.key === key);
+    if (def === undefined) invalid(source, `unknown key '${key}'`);
+    out[key] = parseValue(def, raw, source);
+  }
+}
+
+export interface ConfigSources {
+  /** Path of a JSON config file. */
+  readonly file?: string;
+  /** Usually process.env; only WEIR_* keys are read. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Explicit settings (flags, startBroker options): they win. */
+  readonly overrides?: BrokerConfigInput;
+}
+
+/** Resolves the broker config from its sources; throws INVALID_CONFIG naming the bad key. */
+export function resolveBrokerConfig(sources: ConfigSources = {}): BrokerConfig {
+  const out: Record<string, unknown> = Object.fromEntries(BROKER_CONFIG_KEYS.map((d) => [d.key, d.default]));
+  const topicDefaults: Record<string, string | number> = {};
+  if (sources.file !== undefined) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(sources.file, 'utf8'));
+    } catch (err) {
+      invalid(`config file ${sources.file}`, err instanceof Error ? err.message : String(err));
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      invalid(`config file ${sources.file}`, 'must hold a JSON object');
+    }
+    apply(out, parsed as Record<string, unknown>, `config file ${sources.file}`, topicDefaults);
+  }
+  const env = sources.env ?? {};
+  for (const def of BROKER_CONFIG_KEYS) {
+    const raw = env[def.env];
+    if (raw !== undefined && raw !== '') out[def.key] = parseValue(def, raw, `environment ${def.env}`);
+  }
+  apply(out, sources.overrides ?? {}, 'option', topicDefaults);
+  let logDefaults: LogConfig;
+  try {
+    logDefaults = logConfigFrom(topicDefaults);
+  } catch (err) {
+    invalid('topicDefaults', err instanceof Error ? err.message : String(err));
+  }
+  return Object.freeze({ ...(out as Omit<BrokerConfig, 'topicDefaults'>), topicDefaults: logDefaults });
+}

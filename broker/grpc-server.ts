@@ -1,0 +1,373 @@
+// The gRPC surface (weir.v1.Weir): each handler decodes the request, calls the Broker, and maps
+// WeirErrors to statuses (whole calls) or per-partition Error messages. No broker logic lives here.
+//
+// Requests larger than maxRequestBytes are refused by grpc-js from the message's length prefix,
+// before the message is read into memory (RESOURCE_EXHAUSTED).
+
+import { once } from 'node:events';
+import * as grpc from '@grpc/grpc-js';
+import { batchSize } from '../proto/batch-header.js';
+import { WeirError } from '../proto/errors.js';
+import type { FetchResponse } from '../proto/generated/weir/v1/FetchResponse.js';
+import type { PartitionFetchResult } from '../proto/generated/weir/v1/PartitionFetchResult.js';
+import type { PartitionProduceResult } from '../proto/generated/weir/v1/PartitionProduceResult.js';
+import type { ProduceRequest__Output } from '../proto/generated/weir/v1/ProduceRequest.js';
+import type { ProduceResponse } from '../proto/generated/weir/v1/ProduceResponse.js';
+import type { Record as WireRecord } from '../proto/generated/weir/v1/Record.js';
+import type { StartPosition__Output } from '../proto/generated/weir/v1/StartPosition.js';
+import type { TopicDescription as WireTopicDescription } from '../proto/generated/weir/v1/TopicDescription.js';
+import type { WeirHandlers } from '../proto/generated/weir/v1/Weir.js';
+import { toServiceError, toWireError, weirProto } from '../proto/grpc.js';
+import { decodeBatch } from '../proto/record-batch.js';
+import { EARLIEST, LATEST, type Broker, type FetchPartitionResult, type TopicDescription } from './broker.js';
+import type { Acks } from './partition.js';
+
+export interface GrpcSurfaceHooks {
+  /** Called for every failure that is not a WeirError (a bug): the broker logs it. */
+  readonly onInternalError: (err: unknown, method: string) => void;
+  readonly onProduce?: (
+    topic: string,
+    partition: number,
+    records: number,
+    bytes: number,
+    seconds: number,
+    error: WeirError | null,
+  ) => void;
+  readonly onFetch?: (
+    topic: string,
+    partition: number,
+    bytes: number,
+    seconds: number,
+    error: WeirError | null,
+  ) => void;
+}
+
+const SUBSCRIBE_POLL_MS = 1000;
+
+function asWeirError(err: unknown, hooks: GrpcSurfaceHooks, method: string): WeirError {
+  if (err instanceof WeirError) return err;
+  hooks.onInternalError(err, method);
+  return new WeirError('UNKNOWN_SERVER_ERROR', err instanceof Error ? err.message : String(err));
+}
+
+function unary<Req, Res>(
+  method: string,
+  hooks: GrpcSurfaceHooks,
+  run: (request: Req, call: grpc.ServerUnaryCall<Req, Res>) => Res | Promise<Res>,
+): grpc.handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    Promise.resolve()
+      .then(() => run(call.request, call))
+      .then(
+        (res) => callback(null, res),
+        (err: unknown) => callback(toServiceError(asWeirError(err, hooks, method))),
+      );
+  };
+}
+
+function acksOf(acks: string): Acks {
+  if (acks === 'ACKS_NONE') return 'none';
+  if (acks === 'ACKS_ALL') return 'all';
+  if (acks === 'ACKS_LEADER') return 'leader';
+  throw new WeirError('INVALID_REQUIRED_ACKS', `unknown acks ${acks}`);
+}
+
+function describeToWire(d: TopicDescription): WireTopicDescription {
+  return { ...d, partitions: d.partitions.map((p) => ({ ...p })) };
+}
+
+/** The records of `batches` from `fromOffset` on, in the plain form. */
+function recordsOf(batches: Buffer, fromOffset: number): WireRecord[] {
+  const out: WireRecord[] = [];
+  for (let off = 0; off < batches.length; off += batchSize(batches, off)) {
+    const decoded = decodeBatch(batches, off, off + batchSize(batches, off));
+    if (!decoded.ok)
+      throw new WeirError('KAFKA_STORAGE_ERROR', `stored batch does not decode: ${decoded.reason}`);
+    for (const r of decoded.batch.records) {
+      if (r.offset < fromOffset) continue;
+      const record: WireRecord = {
+        headers: r.headers.map((h) => (h.value === null ? { key: h.key } : { key: h.key, value: h.value })),
+        timestamp: r.timestamp,
+        offset: r.offset,
+      };
+      if (r.key !== null) record.key = r.key;
+      if (r.value !== null) record.value = r.value;
+      out.push(record);
+    }
+  }
+  return out;
+}
+
+function fetchResultToWire(
+  r: FetchPartitionResult,
+  fromOffset: number,
+  asRecords: boolean,
+): PartitionFetchResult {
+  const base: PartitionFetchResult = {
+    topic: r.topic,
+    partition: r.partition,
+    highWatermark: r.highWatermark,
+    logStartOffset: r.logStartOffset,
+    nextOffset: r.nextOffset,
+  };
+  if (r.error !== null) base.error = toWireError(r.error);
+  else if (asRecords) base.records = recordsOf(r.batches, fromOffset);
+  else base.batches = r.batches;
+  return base;
+}
+
+async function produce(
+  broker: Broker,
+  request: ProduceRequest__Output,
+  hooks: GrpcSurfaceHooks,
+): Promise<ProduceResponse> {
+  const acks = acksOf(request.acks);
+  const results: PartitionProduceResult[] = [];
+  for (const data of request.partitions) {
+    const started = process.hrtime.bigint();
+    try {
+      if (data.batches.length > 0) {
+        const outcome = await broker.produce(data.topic, data.partition, data.batches, acks);
+        results.push({
+          topic: data.topic,
+          partition: data.partition,
+          baseOffset: outcome.baseOffset,
+          lastOffset: outcome.lastOffset,
+          logAppendTime: outcome.logAppendTime,
+          logStartOffset: broker.partition(data.topic, data.partition).log.logStartOffset,
+        });
+        hooks.onProduce?.(data.topic, data.partition, outcome.records, outcome.bytes, elapsed(started), null);
+      } else {
+        const records = data.records.map((r) => ({
+          key: r.key ?? null,
+          value: r.value ?? null,
+          headers: r.headers.map((h) => ({ key: h.key, value: h.value ?? null })),
+          timestamp: r.timestamp,
+        }));
+        for (const { partition, outcome } of await broker.produceRecords(
+          data.topic,
+          data.partition,
+          records,
+          acks,
+        )) {
+          results.push({
+            topic: data.topic,
+            partition,
+            baseOffset: outcome.baseOffset,
+            lastOffset: outcome.lastOffset,
+            logAppendTime: outcome.logAppendTime,
+            logStartOffset: broker.partition(data.topic, partition).log.logStartOffset,
+          });
+          hooks.onProduce?.(data.topic, partition, outcome.records, outcome.bytes, elapsed(started), null);
+        }
+      }
+    } catch (err) {
+      const error = asWeirError(err, hooks, 'Produce');
+      results.push({
+        topic: data.topic,
+        partition: data.partition,
+        baseOffset: -1,
+        lastOffset: -1,
+        logAppendTime: -1,
+        logStartOffset: -1,
+        error: toWireError(error),
+      });
+      hooks.onProduce?.(data.topic, data.partition, 0, data.batches.length, elapsed(started), error);
+    }
+  }
+  return { correlationId: request.correlationId, results };
+}
+
+function elapsed(started: bigint): number {
+  return Number(process.hrtime.bigint() - started) / 1e9;
+}
+
+function startOffset(
+  broker: Broker,
+  topic: string,
+  partition: number,
+  start: StartPosition__Output | null,
+): number {
+  switch (start?.position) {
+    case 'offset':
+      return start.offset ?? 0;
+    case 'earliest':
+      return broker.listOffset(topic, partition, EARLIEST).offset;
+    case 'timestamp': {
+      const found = broker.listOffset(topic, partition, start.timestamp ?? 0).offset;
+      return found >= 0 ? found : broker.listOffset(topic, partition, LATEST).offset;
+    }
+    default:
+      return broker.listOffset(topic, partition, LATEST).offset;
+  }
+}
+
+export function grpcHandlers(broker: Broker, hooks: GrpcSurfaceHooks): WeirHandlers {
+  return {
+    GetMetadata: unary('GetMetadata', hooks, (req) => ({
+      brokers: [
+        {
+          nodeId: broker.config.nodeId,
+          host: broker.config.host,
+          grpcPort: broker.config.grpcPort,
+          httpPort: broker.config.httpPort,
+        },
+      ],
+      controllerId: broker.config.nodeId,
+      clusterId: broker.clusterId,
+      topics: broker.metadata(req.topics).map((t) => ({
+        name: t.name,
+        internal: t.internal,
+        ...(t.error !== null ? { error: toWireError(t.error) } : {}),
+        partitions: Array.from({ length: t.partitions }, (_, p) => ({
+          partition: p,
+          leader: broker.config.nodeId,
+          replicas: [broker.config.nodeId],
+          leaderEpoch: 0,
+        })),
+      })),
+    })),
+    CreateTopic: unary('CreateTopic', hooks, (req) =>
+      describeToWire(
+        broker.createTopic(req.name, req.partitions, req.replicationFactor, req.configs, req.validateOnly),
+      ),
+    ),
+    DeleteTopic: unary('DeleteTopic', hooks, async (req) => {
+      await broker.deleteTopic(req.name);
+      return {};
+    }),
+    ListTopics: unary('ListTopics', hooks, (req) => ({ topics: broker.listTopics(req.includeInternal) })),
+    DescribeTopic: unary('DescribeTopic', hooks, (req) => describeToWire(broker.describeTopic(req.name))),
+    AlterTopicConfig: unary('AlterTopicConfig', hooks, (req) =>
+      describeToWire(broker.alterTopicConfig(req.name, req.set, req.delete)),
+    ),
+    CreatePartitions: unary('CreatePartitions', hooks, (req) =>
+      describeToWire(broker.createPartitions(req.name, req.count)),
+    ),
+    InitProducerId: unary('InitProducerId', hooks, () => broker.initProducerId()),
+    Produce: unary('Produce', hooks, (req) => produce(broker, req, hooks)),
+    ProduceStream(call) {
+      call.on('data', (req: ProduceRequest__Output) => {
+        produce(broker, req, hooks).then(
+          (res) => call.write(res),
+          (err: unknown) => call.destroy(err instanceof Error ? err : new Error(String(err))),
+        );
+      });
+      call.on('end', () => call.end());
+      call.on('error', () => undefined);
+    },
+    Fetch: unary('Fetch', hooks, async (req, call) => {
+      const abort = new AbortController();
+      call.on('cancelled', () => abort.abort());
+      const requests = req.partitions.map((p) => ({
+        topic: p.topic,
+        partition: p.partition,
+        offset: p.offset,
+        maxBytes: p.maxBytes,
+      }));
+      const started = process.hrtime.bigint();
+      const results = await broker.fetch(requests, req.maxBytes, req.minBytes, req.maxWaitMs, abort.signal);
+      const seconds = elapsed(started);
+      for (const r of results) hooks.onFetch?.(r.topic, r.partition, r.batches.length, seconds, r.error);
+      return {
+        results: results.map((r, i) => fetchResultToWire(r, requests[i]?.offset ?? 0, req.asRecords)),
+      };
+    }),
+    Subscribe(call) {
+      const abort = new AbortController();
+      call.on('cancelled', () => abort.abort());
+      call.on('error', () => abort.abort());
+      const { topic, start, maxBytes, asRecords } = call.request;
+      const run = async (): Promise<void> => {
+        broker.partition(topic, 0); // the topic must exist (or be auto-created) before it is counted
+        const count = broker.partitionCount(topic);
+        const chosen =
+          call.request.partitions.length > 0
+            ? call.request.partitions
+            : Array.from({ length: count }, (_, p) => p);
+        const positions = chosen.map((p) => ({
+          topic,
+          partition: p,
+          offset: startOffset(broker, topic, p, start),
+          maxBytes: 0,
+        }));
+        while (!abort.signal.aborted && !broker.isClosing) {
+          const results = await broker.fetch(
+            positions,
+            maxBytes > 0 ? maxBytes : 1024 * 1024,
+            1,
+            SUBSCRIBE_POLL_MS,
+            abort.signal,
+          );
+          const failed = results.find((r) => r.error !== null);
+          if (failed?.error) throw failed.error;
+          const withData = results.filter((r) => r.batches.length > 0);
+          if (withData.length === 0) continue;
+          const message: FetchResponse = {
+            results: withData.map((r) =>
+              fetchResultToWire(
+                r,
+                positions.find((p) => p.partition === r.partition)?.offset ?? 0,
+                asRecords,
+              ),
+            ),
+          };
+          for (const r of withData) {
+            const pos = positions.find((p) => p.partition === r.partition);
+            if (pos !== undefined) pos.offset = r.nextOffset;
+          }
+          if (!call.write(message))
+            await once(call, 'drain', { signal: abort.signal }).catch(() => undefined);
+        }
+        if (broker.isClosing && !abort.signal.aborted)
+          throw new WeirError('BROKER_SHUTTING_DOWN', 'the broker is shutting down');
+      };
+      run().then(
+        () => call.end(),
+        (err: unknown) => {
+          if (abort.signal.aborted) return;
+          call.emit('error', { ...toServiceError(asWeirError(err, hooks, 'Subscribe')) });
+        },
+      );
+    },
+    ListOffsets: unary('ListOffsets', hooks, (req) => ({
+      results: req.partitions.map((p) => {
+        try {
+          return {
+            topic: p.topic,
+            partition: p.partition,
+            ...broker.listOffset(p.topic, p.partition, p.timestamp),
+          };
+        } catch (err) {
+          return {
+            topic: p.topic,
+            partition: p.partition,
+            offset: -1,
+            timestamp: -1,
+            error: toWireError(asWeirError(err, hooks, 'ListOffsets')),
+          };
+        }
+      }),
+    })),
+  };
+}
+
+/** A gRPC server with the weir service bound to `host:port`; resolves with the port bound. */
+export async function startGrpcServer(
+  broker: Broker,
+  hooks: GrpcSurfaceHooks,
+  host: string,
+  port: number,
+): Promise<{ server: grpc.Server; port: number }> {
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': broker.config.maxRequestBytes,
+    'grpc.max_send_message_length': -1,
+  });
+  server.addService(weirProto().weir.v1.Weir.service, grpcHandlers(broker, hooks));
+  const bound = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(err) : resolve(p),
+    );
+  });
+  return { server, port: bound };
+}

@@ -1,0 +1,166 @@
+// Starting a broker: `startBroker()` for embedding and tests, `runBroker()` for `weir broker` and
+// `npm start` (signals, pretty logs in a terminal). Both take the same path: resolve the config,
+// open the Broker (recovering the data directory), bind gRPC, then HTTP. Only this module wires
+// the real clock and file system.
+
+import { resolve } from 'node:path';
+import type * as grpc from '@grpc/grpc-js';
+import type { FastifyInstance } from 'fastify';
+import { Broker } from './broker.js';
+import { resolveBrokerConfig, type BrokerConfig, type BrokerConfigInput } from './config.js';
+import { startGrpcServer } from './grpc-server.js';
+import { startHttpServer } from './http-server.js';
+import { createLogger, type Logger } from './logger.js';
+
+export interface StartBrokerOptions extends BrokerConfigInput {
+  /** gRPC port; an alias of grpcPort. Embedded brokers default to 0 (any free port) for both ports. */
+  readonly port?: number;
+  /** A JSON config file, read under the options given here. */
+  readonly configFile?: string;
+  /** Environment to read WEIR_* settings from; embedded brokers read none unless given. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** A pino logger to use; default: JSON at logLevel (embedded default: warn). */
+  readonly logger?: Logger;
+}
+
+export interface RunningBroker {
+  readonly grpcAddress: string;
+  readonly httpAddress: string;
+  readonly nodeId: number;
+  readonly config: BrokerConfig;
+  readonly broker: Broker;
+  readonly logger: Logger;
+  /** Drains in-flight requests, flushes, writes the clean-shutdown marker. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+export async function startBroker(options: StartBrokerOptions): Promise<RunningBroker> {
+  const { port, configFile, env, logger: given, ...rest } = options;
+  const overrides: BrokerConfigInput = {
+    grpcPort: port ?? 0,
+    httpPort: 0,
+    logLevel: 'warn',
+    ...rest,
+  };
+  const config = resolveBrokerConfig({
+    ...(configFile ? { file: configFile } : {}),
+    ...(env ? { env } : {}),
+    overrides,
+  });
+  return launch(config, given ?? createLogger(config.logLevel, false));
+}
+
+async function launch(configIn: BrokerConfig, logger: Logger): Promise<RunningBroker> {
+  const config = { ...configIn, dataDir: resolve(configIn.dataDir) };
+  const started = Date.now();
+  const broker = Broker.open(config, {
+    onStorageEvent: (event) => {
+      if (
+        event.kind === 'background-error' ||
+        event.kind === 'truncated' ||
+        event.kind === 'segments-removed'
+      )
+        logger.warn({ event }, 'storage');
+      else if (event.kind === 'startup') logger.info({ event }, 'storage opened');
+      else logger.debug({ event }, 'storage');
+    },
+  });
+  let ready = false;
+  let grpcServer: grpc.Server | null = null;
+  let http: FastifyInstance | null = null;
+  try {
+    const grpcBound = await startGrpcServer(
+      broker,
+      { onInternalError: (err, method) => logger.error({ err, method }, 'request failed') },
+      config.host,
+      config.grpcPort,
+    );
+    grpcServer = grpcBound.server;
+    const effective: BrokerConfig = Object.freeze({ ...config, grpcPort: grpcBound.port });
+    const httpBound = await startHttpServer(
+      { broker, logger, ready: () => ready },
+      config.host,
+      config.httpPort,
+    );
+    http = httpBound.app;
+    (broker as { config: BrokerConfig }).config = Object.freeze({ ...effective, httpPort: httpBound.port });
+    ready = true;
+    logger.info(
+      {
+        grpc: `${config.host}:${grpcBound.port}`,
+        http: `${config.host}:${httpBound.port}`,
+        dataDir: config.dataDir,
+        cleanShutdown: broker.cleanShutdown,
+        ms: Date.now() - started,
+      },
+      'broker started',
+    );
+    let closing: Promise<void> | null = null;
+    return {
+      grpcAddress: `${config.host}:${grpcBound.port}`,
+      httpAddress: `${config.host}:${httpBound.port}`,
+      nodeId: config.nodeId,
+      config: broker.config,
+      broker,
+      logger,
+      close: () =>
+        (closing ??= shutdown(broker, grpcBound.server, httpBound.app, config.shutdownTimeoutMs, logger)),
+    };
+  } catch (err) {
+    grpcServer?.forceShutdown();
+    await http?.close();
+    await broker.close();
+    throw err;
+  }
+}
+
+async function shutdown(
+  broker: Broker,
+  grpcServer: grpc.Server,
+  http: FastifyInstance,
+  timeoutMs: number,
+  logger: Logger,
+): Promise<void> {
+  broker.stopAccepting();
+  await new Promise<void>((done) => {
+    const timer = setTimeout(() => {
+      logger.warn({ timeoutMs }, 'in-flight requests did not finish in time; closing them');
+      grpcServer.forceShutdown();
+      done();
+    }, timeoutMs);
+    timer.unref();
+    grpcServer.tryShutdown(() => {
+      clearTimeout(timer);
+      done();
+    });
+  });
+  await http.close();
+  await broker.close();
+  logger.info('broker stopped cleanly');
+}
+
+/**
+ * Runs a broker in the foreground until SIGTERM or SIGINT, then shuts down cleanly and exits 0.
+ * A bad config exits 1 with a one-line reason on stderr.
+ */
+export async function runBroker(sources: { file?: string; overrides: BrokerConfigInput }): Promise<void> {
+  const config = resolveBrokerConfig({
+    ...(sources.file ? { file: sources.file } : {}),
+    env: process.env,
+    overrides: sources.overrides,
+  });
+  const logger = createLogger(config.logLevel, process.stdout.isTTY === true);
+  const running = await launch(config, logger);
+  const stop = (signal: string): void => {
+    logger.info({ signal }, 'shutting down');
+    running.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}

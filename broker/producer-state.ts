@@ -1,0 +1,115 @@
+// Idempotent-producer state of one partition: for each producer id, its epoch and the last few
+// batches it wrote (sequence range and offsets), so a retried batch is answered with its original
+// offsets instead of being written twice.
+//
+// Rules, as Kafka's: a batch from an older epoch is fenced (INVALID_PRODUCER_EPOCH); a newer epoch
+// must start at sequence 0; within an epoch a batch is a duplicate of a cached one with the same
+// sequence range, the next one if it starts right after the last, and out of order otherwise. A
+// producer this partition knows nothing of must start at 0 (UNKNOWN_PRODUCER_ID otherwise, which
+// tells the client to take a new producer id). Sequences wrap from int32 max to 0.
+//
+// The state is rebuilt at start-up from the batch headers of the newest segments; a producer whose
+// last batch is older than those is unknown after a restart and starts over with a new id.
+
+import { WeirError } from '../proto/errors.js';
+
+/** How many batches per producer are remembered for de-duplication (Kafka keeps 5 in flight). */
+export const CACHED_BATCHES = 5;
+const INT32_MAX = 0x7fff_ffff;
+
+export interface SequencedBatch {
+  readonly firstSeq: number;
+  readonly lastSeq: number;
+  readonly baseOffset: number;
+  readonly lastOffset: number;
+  readonly appendTime: number;
+}
+
+interface ProducerEntry {
+  epoch: number;
+  batches: SequencedBatch[];
+}
+
+export type SequenceCheck =
+  { readonly kind: 'append' } | { readonly kind: 'duplicate'; readonly batch: SequencedBatch };
+
+const APPEND: SequenceCheck = Object.freeze({ kind: 'append' });
+
+export function lastSequence(firstSeq: number, records: number): number {
+  const last = firstSeq + records - 1;
+  return last > INT32_MAX ? last - INT32_MAX - 1 : last;
+}
+
+function nextSequence(seq: number): number {
+  return seq === INT32_MAX ? 0 : seq + 1;
+}
+
+export class ProducerStateTable {
+  private readonly producers = new Map<number, ProducerEntry>();
+
+  get size(): number {
+    return this.producers.size;
+  }
+
+  /** Decides what to do with a batch; throws the typed error for a fenced or out-of-order one. */
+  check(producerId: number, epoch: number, firstSeq: number, lastSeq: number): SequenceCheck {
+    const entry = this.producers.get(producerId);
+    if (entry === undefined) {
+      if (firstSeq !== 0) {
+        throw new WeirError(
+          'UNKNOWN_PRODUCER_ID',
+          `producer ${producerId} is unknown here and its batch starts at sequence ${firstSeq}`,
+        );
+      }
+      return APPEND;
+    }
+    if (epoch < entry.epoch) {
+      throw new WeirError(
+        'INVALID_PRODUCER_EPOCH',
+        `producer ${producerId} epoch ${epoch} is older than ${entry.epoch}`,
+      );
+    }
+    if (epoch > entry.epoch) {
+      if (firstSeq !== 0) {
+        throw new WeirError(
+          'OUT_OF_ORDER_SEQUENCE_NUMBER',
+          `producer ${producerId} new epoch ${epoch} must start at sequence 0, got ${firstSeq}`,
+        );
+      }
+      return APPEND;
+    }
+    for (const b of entry.batches) {
+      if (b.firstSeq === firstSeq && b.lastSeq === lastSeq) return { kind: 'duplicate', batch: b };
+    }
+    const last = entry.batches[entry.batches.length - 1];
+    const expected = last === undefined ? 0 : nextSequence(last.lastSeq);
+    if (firstSeq !== expected) {
+      throw new WeirError(
+        'OUT_OF_ORDER_SEQUENCE_NUMBER',
+        `producer ${producerId} expected sequence ${expected}, got ${firstSeq}`,
+      );
+    }
+    return APPEND;
+  }
+
+  /** Records a batch that was appended (or found in the log at start-up). */
+  record(producerId: number, epoch: number, batch: SequencedBatch): void {
+    let entry = this.producers.get(producerId);
+    if (entry === undefined || epoch > entry.epoch) {
+      entry = { epoch, batches: [] };
+      this.producers.set(producerId, entry);
+    } else if (epoch < entry.epoch) {
+      return;
+    }
+    entry.batches.push(batch);
+    if (entry.batches.length > CACHED_BATCHES) entry.batches.shift();
+  }
+
+  /** Forgets batches at or above `offset` (the log was truncated). */
+  truncateTo(offset: number): void {
+    for (const [id, entry] of this.producers) {
+      entry.batches = entry.batches.filter((b) => b.lastOffset < offset);
+      if (entry.batches.length === 0) this.producers.delete(id);
+    }
+  }
+}
