@@ -44,6 +44,37 @@ export interface GrpcSurfaceHooks {
 
 const SUBSCRIBE_POLL_MS = 1000;
 
+/** What a request that does not decode becomes, so the handler can answer INVALID_REQUEST. */
+class MalformedRequest {
+  constructor(readonly reason: string) {}
+}
+
+/**
+ * grpc-js answers a request that does not decode with a bare INTERNAL status. Wrapping each
+ * method's deserializer turns it into a value the handlers refuse with INVALID_REQUEST instead.
+ */
+function withMalformedRequests(service: grpc.ServiceDefinition): grpc.ServiceDefinition {
+  const out: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+  for (const [name, method] of Object.entries(service)) {
+    out[name] = {
+      ...method,
+      requestDeserialize: (bytes: Buffer) => {
+        try {
+          return method.requestDeserialize(bytes);
+        } catch (err) {
+          return new MalformedRequest(err instanceof Error ? err.message : String(err));
+        }
+      },
+    };
+  }
+  return out;
+}
+
+function assertWellFormed(request: unknown): void {
+  if (request instanceof MalformedRequest)
+    throw new WeirError('INVALID_REQUEST', `malformed request: ${request.reason}`);
+}
+
 function asWeirError(err: unknown, hooks: GrpcSurfaceHooks, method: string): WeirError {
   if (err instanceof WeirError) return err;
   hooks.onInternalError(err, method);
@@ -57,7 +88,10 @@ function unary<Req, Res>(
 ): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
     Promise.resolve()
-      .then(() => run(call.request, call))
+      .then(() => {
+        assertWellFormed(call.request);
+        return run(call.request, call);
+      })
       .then(
         (res) => callback(null, res),
         (err: unknown) => callback(toServiceError(asWeirError(err, hooks, method))),
@@ -247,13 +281,40 @@ export function grpcHandlers(broker: Broker, hooks: GrpcSurfaceHooks): WeirHandl
     InitProducerId: unary('InitProducerId', hooks, () => broker.initProducerId()),
     Produce: unary('Produce', hooks, (req) => produce(broker, req, hooks)),
     ProduceStream(call) {
+      // Responses go out as requests complete; the stream ends once the client ended it and every
+      // response is written. A request that fails as a whole ends the stream with its status.
+      let pending = 0;
+      let clientEnded = false;
+      let failed = false;
+      const settle = (): void => {
+        if (clientEnded && pending === 0 && !failed) call.end();
+      };
       call.on('data', (req: ProduceRequest__Output) => {
-        produce(broker, req, hooks).then(
-          (res) => call.write(res),
-          (err: unknown) => call.destroy(err instanceof Error ? err : new Error(String(err))),
-        );
+        pending++;
+        Promise.resolve()
+          .then(() => {
+            assertWellFormed(req);
+            return produce(broker, req, hooks);
+          })
+          .then(
+            (res) => {
+              if (!failed) call.write(res);
+            },
+            (err: unknown) => {
+              if (failed) return;
+              failed = true;
+              call.emit('error', toServiceError(asWeirError(err, hooks, 'ProduceStream')));
+            },
+          )
+          .finally(() => {
+            pending--;
+            settle();
+          });
       });
-      call.on('end', () => call.end());
+      call.on('end', () => {
+        clientEnded = true;
+        settle();
+      });
       call.on('error', () => undefined);
     },
     Fetch: unary('Fetch', hooks, async (req, call) => {
@@ -279,6 +340,7 @@ export function grpcHandlers(broker: Broker, hooks: GrpcSurfaceHooks): WeirHandl
       call.on('error', () => abort.abort());
       const { topic, start, maxBytes, asRecords } = call.request;
       const run = async (): Promise<void> => {
+        assertWellFormed(call.request);
         broker.partition(topic, 0); // the topic must exist (or be auto-created) before it is counted
         const count = broker.partitionCount(topic);
         const chosen =
@@ -363,7 +425,7 @@ export async function startGrpcServer(
     'grpc.max_receive_message_length': broker.config.maxRequestBytes,
     'grpc.max_send_message_length': -1,
   });
-  server.addService(weirProto().weir.v1.Weir.service, grpcHandlers(broker, hooks));
+  server.addService(withMalformedRequests(weirProto().weir.v1.Weir.service), grpcHandlers(broker, hooks));
   const bound = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
       err ? reject(err) : resolve(p),

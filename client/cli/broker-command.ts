@@ -1,0 +1,38 @@
+// `weir broker`: runs a broker in the foreground until SIGTERM or SIGINT.
+
+import { Command } from 'commander';
+import { parseIntArg } from './common.js';
+
+interface BrokerFlags {
+  dataDir?: string;
+  host?: string;
+  grpcPort?: number;
+  httpPort?: number;
+  nodeId?: number;
+  config?: string;
+  autoCreateTopics?: boolean;
+  logLevel?: string;
+}
+
+export function brokerCommand(): Command {
+  return new Command('broker')
+    .description('run a broker (settings: flags, then WEIR_* environment, then --config file, then defaults)')
+    .option('--data-dir <dir>', 'directory of the partition logs (default ./data)')
+    .option('--host <host>', 'address to bind (default 127.0.0.1)')
+    .option('--grpc-port <n>', 'gRPC port (default 9093)', parseIntArg(0, 65535))
+    .option(
+      '--http-port <n>',
+      'HTTP port for health, metrics and admin (default 9094)',
+      parseIntArg(0, 65535),
+    )
+    .option('--node-id <n>', "this broker's id (default 0)", parseIntArg(0, 0x7fff_ffff))
+    .option('--config <file>', 'JSON config file')
+    .option('--auto-create-topics', 'create topics on first use')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
+    .action(async (flags: BrokerFlags) => {
+      // The broker is loaded only for this command, so the client commands stay light.
+      const { runBroker } = await import('../../broker/main.js');
+      const { config, ...overrides } = flags;
+      await runBroker({ ...(config ? { file: config } : {}), overrides });
+    });
+}

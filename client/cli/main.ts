@@ -1,0 +1,40 @@
+// The `weir` command. Every command takes --bootstrap (default WEIR_BOOTSTRAP, else
+// 127.0.0.1:9093) and --help, exits 0 on success, and non-zero with a one-line reason on stderr.
+// `weir broker` runs a broker in this process; the other commands are clients of one.
+
+import { Command, CommanderError } from 'commander';
+import { WeirError } from '../../proto/errors.js';
+import { brokerCommand } from './broker-command.js';
+import { EXIT_FAILURE, EXIT_USAGE, UsageError } from './common.js';
+
+export function buildProgram(): Command {
+  const program = new Command('weir')
+    .description('weir: a Kafka-style commit-log broker for Node.js')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  program.addCommand(brokerCommand());
+  return program;
+}
+
+/** One line a person can act on. */
+export function describeFailure(err: unknown): string {
+  if (err instanceof WeirError)
+    return `error: ${err.message}${err.retriable ? ' (retriable: is the broker running?)' : ''}`;
+  if (err instanceof Error) return `error: ${err.message}`;
+  return `error: ${String(err)}`;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Commander printed the message (or the help) already.
+      return err.exitCode === 0 ? 0 : EXIT_USAGE;
+    }
+    process.stderr.write(describeFailure(err).split('\n')[0] + '\n');
+    return err instanceof UsageError ? EXIT_USAGE : EXIT_FAILURE;
+  }
+}

@@ -1,0 +1,105 @@
+// `weir broker` as a real child process: it starts on the given ports, serves, and on SIGTERM
+// drains, writes the clean-shutdown marker and exits 0; a bad setting exits non-zero with one line
+// naming the key.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const BIN = join(import.meta.dirname, '../../dist/client/cli/bin.js');
+const children: ChildProcess[] = [];
+const dirs: string[] = [];
+
+afterEach(() => {
+  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function run(args: string[], env: Record<string, string> = {}): ChildProcess {
+  if (!existsSync(BIN))
+    throw new Error('dist/client/cli/bin.js is missing: run `npm run build` first (npm test does)');
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  return child;
+}
+
+function exited(child: ChildProcess, ms = 20_000): Promise<{ code: number | null; stderr: string }> {
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no exit within ${ms} ms; stderr: ${stderr}`)), ms);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr });
+    });
+  });
+}
+
+/** Resolves with the first JSON log line whose msg is `msg`. */
+function logLine(child: ChildProcess, msg: string, ms = 20_000): Promise<Record<string, unknown>> {
+  const lines = createInterface({ input: child.stdout! });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no '${msg}' log line within ${ms} ms`)), ms);
+    lines.on('line', (line) => {
+      try {
+        const parsed = JSON.parse(line) as Record<string, unknown>;
+        if (parsed['msg'] === msg) {
+          clearTimeout(timer);
+          resolve(parsed);
+        }
+      } catch {
+        /* not a log line */
+      }
+    });
+  });
+}
+
+describe('weir broker', () => {
+  it('serves, then on SIGTERM shuts down cleanly and exits 0', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'weir-cli-'));
+    dirs.push(dataDir);
+    const child = run([
+      'broker',
+      '--data-dir',
+      dataDir,
+      '--grpc-port',
+      '0',
+      '--http-port',
+      '0',
+      '--log-level',
+      'info',
+    ]);
+    const started = await logLine(child, 'broker started');
+    const http = started['http'] as string;
+    const health = await fetch(`http://${http}/readyz`);
+    expect(health.status).toBe(200);
+    const done = exited(child);
+    child.kill('SIGTERM');
+    expect((await done).code).toBe(0);
+    expect(existsSync(join(dataDir, '.weir-clean-shutdown'))).toBe(true);
+  });
+
+  it.each([
+    [['broker', '--grpc-port', 'lots'], {}, /grpc-port/],
+    [['broker', '--grpc-port', '0', '--http-port', '0'], { WEIR_NODE_ID: '-4' }, /WEIR_NODE_ID.*nodeId/],
+    [['broker', '--config', '/nonexistent/weir.json'], {}, /config file/],
+  ])('refuses %j with a one-line reason', async (args, env, reason) => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'weir-cli-'));
+    dirs.push(dataDir);
+    const { code, stderr } = await exited(run([...args, '--data-dir', dataDir], env));
+    expect(code).not.toBe(0);
+    expect(stderr).toMatch(reason);
+    expect(
+      stderr
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('error')).length,
+    ).toBe(1);
+  });
+});
