@@ -75,6 +75,19 @@ export interface ProducedRecord {
   readonly timestamp: number;
 }
 
+export interface BrokerInfo {
+  readonly nodeId: number;
+  readonly host: string;
+  readonly grpcPort: number;
+  readonly httpPort: number;
+}
+
+export interface ClusterView {
+  readonly clusterId: string;
+  readonly controllerId: number;
+  readonly brokers: BrokerInfo[];
+}
+
 export const EARLIEST = -2;
 export const LATEST = -1;
 
@@ -442,6 +455,36 @@ export class Broker {
 
   // ---- metadata ----
 
+  /** The brokers of the cluster and its controller (one broker: this one). */
+  cluster(): ClusterView {
+    const { nodeId, host, grpcPort, httpPort } = this.config;
+    return {
+      clusterId: this.clusterId,
+      controllerId: nodeId,
+      brokers: [{ nodeId, host, grpcPort, httpPort }],
+    };
+  }
+
+  /** One partition's stats and offsets; never creates a topic. */
+  describePartition(
+    topic: string,
+    partition: number,
+  ): PartitionStats & { earliestOffset: number; latestOffset: number } {
+    this.registry.require(topic);
+    const p = Number.isInteger(partition) ? this.partitions.get(topic)?.[partition] : undefined;
+    if (p === undefined)
+      throw new WeirError('UNKNOWN_TOPIC_OR_PARTITION', `topic '${topic}' has no partition ${partition}`);
+    return { ...this.statsOf(p), earliestOffset: p.log.logStartOffset, latestOffset: p.highWatermark };
+  }
+
+  /** Every partition's stats, for a metrics scrape (no configs computed). */
+  allPartitionStats(): { topic: string; stats: PartitionStats }[] {
+    const out: { topic: string; stats: PartitionStats }[] = [];
+    for (const [topic, list] of this.partitions)
+      for (const p of list) out.push({ topic, stats: this.statsOf(p) });
+    return out;
+  }
+
   metadata(
     topics: readonly string[],
   ): { name: string; partitions: number; internal: boolean; error: WeirError | null }[] {
@@ -495,16 +538,20 @@ export class Broker {
       replicationFactor: topic.replicationFactor,
       configs: logConfigEntries(config),
       overrides: { ...topic.configs },
-      partitions: list.map((p) => ({
-        partition: p.id,
-        leader: this.config.nodeId,
-        replicas: [this.config.nodeId],
-        logStartOffset: p.log.logStartOffset,
-        highWatermark: p.highWatermark,
-        logEndOffset: p.log.logEndOffset,
-        sizeBytes: p.log.size,
-        segments: p.log.segments.length,
-      })),
+      partitions: list.map((p) => this.statsOf(p)),
+    };
+  }
+
+  private statsOf(p: Partition): PartitionStats {
+    return {
+      partition: p.id,
+      leader: this.config.nodeId,
+      replicas: [this.config.nodeId],
+      logStartOffset: p.log.logStartOffset,
+      highWatermark: p.highWatermark,
+      logEndOffset: p.log.logEndOffset,
+      sizeBytes: p.log.size,
+      segments: p.log.segments.length,
     };
   }
 }

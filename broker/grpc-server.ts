@@ -241,16 +241,7 @@ function startOffset(
 export function grpcHandlers(broker: Broker, hooks: GrpcSurfaceHooks): WeirHandlers {
   return {
     GetMetadata: unary('GetMetadata', hooks, (req) => ({
-      brokers: [
-        {
-          nodeId: broker.config.nodeId,
-          host: broker.config.host,
-          grpcPort: broker.config.grpcPort,
-          httpPort: broker.config.httpPort,
-        },
-      ],
-      controllerId: broker.config.nodeId,
-      clusterId: broker.clusterId,
+      ...broker.cluster(),
       topics: broker.metadata(req.topics).map((t) => ({
         name: t.name,
         internal: t.internal,
@@ -356,6 +347,7 @@ export function grpcHandlers(broker: Broker, hooks: GrpcSurfaceHooks): WeirHandl
           maxBytes: 0,
         }));
         while (!abort.signal.aborted && !broker.isClosing) {
+          const started = process.hrtime.bigint();
           const results = await broker.fetch(
             positions,
             maxBytes > 0 ? maxBytes : 1024 * 1024,
@@ -367,6 +359,8 @@ export function grpcHandlers(broker: Broker, hooks: GrpcSurfaceHooks): WeirHandl
           if (failed?.error) throw failed.error;
           const withData = results.filter((r) => r.batches.length > 0);
           if (withData.length === 0) continue;
+          const seconds = elapsed(started);
+          for (const r of withData) hooks.onFetch?.(r.topic, r.partition, r.batches.length, seconds, null);
           const message: FetchResponse = {
             results: withData.map((r) =>
               fetchResultToWire(

@@ -11,6 +11,7 @@ import { resolveBrokerConfig, type BrokerConfig, type BrokerConfigInput } from '
 import { startGrpcServer } from './grpc-server.js';
 import { startHttpServer } from './http-server.js';
 import { createLogger, type Logger } from './logger.js';
+import { BrokerMetrics } from './metrics.js';
 
 export interface StartBrokerOptions extends BrokerConfigInput {
   /** gRPC port; an alias of grpcPort. Embedded brokers default to 0 (any free port) for both ports. */
@@ -65,20 +66,26 @@ async function launch(configIn: BrokerConfig, logger: Logger): Promise<RunningBr
       else logger.debug({ event }, 'storage');
     },
   });
+  const metrics = new BrokerMetrics(broker);
   let ready = false;
   let grpcServer: grpc.Server | null = null;
   let http: FastifyInstance | null = null;
   try {
     const grpcBound = await startGrpcServer(
       broker,
-      { onInternalError: (err, method) => logger.error({ err, method }, 'request failed') },
+      {
+        onInternalError: (err, method) => logger.error({ err, method }, 'request failed'),
+        onWarning: (message) => logger.warn(message),
+        onProduce: metrics.onProduce,
+        onFetch: metrics.onFetch,
+      },
       config.host,
       config.grpcPort,
     );
     grpcServer = grpcBound.server;
     const effective: BrokerConfig = Object.freeze({ ...config, grpcPort: grpcBound.port });
     const httpBound = await startHttpServer(
-      { broker, logger, ready: () => ready },
+      { broker, logger, ready: () => ready, metrics },
       config.host,
       config.httpPort,
     );

@@ -1,0 +1,165 @@
+// JSON schemas of the HTTP surface: validated on the way in (ajv, unknown body fields refused),
+// and used by fastify to serialize the way out. Shapes mirror the Broker's results, so the admin
+// API and gRPC describe a topic the same way.
+//
+// Bounds that belong to the broker (partition counts, replication factor, topic names, config
+// values) are not repeated here: the core checks them and answers with its own error code
+// (INVALID_PARTITIONS, INVALID_TOPIC_EXCEPTION, INVALID_CONFIG...), the same on every surface.
+// The schemas check only shape and types; a violation is INVALID_REQUEST.
+
+import { ERRORS } from '../proto/errors.js';
+
+const integer = { type: 'integer' } as const;
+const string = { type: 'string' } as const;
+const boolean = { type: 'boolean' } as const;
+
+/** `{ "error": { code, id, retriable, message } }`: every error answer, on every route. */
+export const errorBody = {
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object',
+      required: ['code', 'id', 'retriable', 'message'],
+      properties: {
+        code: { type: 'string', enum: Object.keys(ERRORS) },
+        id: integer,
+        retriable: boolean,
+        message: string,
+      },
+    },
+  },
+} as const;
+
+/** Error answers, merged into every route's response schemas. */
+export const errorResponses = { '4xx': errorBody, '5xx': errorBody } as const;
+
+/** Config names to values, as strings (Kafka-style keys: `retention.ms`, `cleanup.policy`...). */
+const configMap = { type: 'object', additionalProperties: string } as const;
+
+/** Config values may be sent as strings or numbers; the broker keeps them as strings. */
+const configInput = { type: 'object', additionalProperties: { type: ['string', 'number'] } } as const;
+
+export const statusBody = {
+  type: 'object',
+  required: ['status'],
+  properties: { status: string },
+} as const;
+
+export const clusterBody = {
+  type: 'object',
+  required: ['clusterId', 'controllerId', 'brokers'],
+  properties: {
+    clusterId: string,
+    controllerId: integer,
+    brokers: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['nodeId', 'host', 'grpcPort', 'httpPort'],
+        properties: { nodeId: integer, host: string, grpcPort: integer, httpPort: integer },
+      },
+    },
+  },
+} as const;
+
+export const topicListBody = {
+  type: 'array',
+  items: {
+    type: 'object',
+    required: ['name', 'partitions', 'internal'],
+    properties: { name: string, partitions: integer, internal: boolean },
+  },
+} as const;
+
+const partitionStatsProperties = {
+  partition: integer,
+  leader: integer,
+  replicas: { type: 'array', items: integer },
+  logStartOffset: integer,
+  highWatermark: integer,
+  logEndOffset: integer,
+  sizeBytes: integer,
+  segments: integer,
+} as const;
+
+const partitionStatsRequired = Object.keys(partitionStatsProperties);
+
+export const topicDetailBody = {
+  type: 'object',
+  required: ['name', 'internal', 'replicationFactor', 'configs', 'overrides', 'partitions'],
+  properties: {
+    name: string,
+    internal: boolean,
+    replicationFactor: integer,
+    configs: configMap,
+    overrides: configMap,
+    partitions: {
+      type: 'array',
+      items: { type: 'object', required: partitionStatsRequired, properties: partitionStatsProperties },
+    },
+  },
+} as const;
+
+export const topicConfigsBody = {
+  type: 'object',
+  required: ['configs', 'overrides'],
+  properties: { configs: configMap, overrides: configMap },
+} as const;
+
+export const partitionDetailBody = {
+  type: 'object',
+  required: [...partitionStatsRequired, 'earliestOffset', 'latestOffset'],
+  properties: { ...partitionStatsProperties, earliestOffset: integer, latestOffset: integer },
+} as const;
+
+// ---- requests ----
+
+export const topicNameParams = {
+  type: 'object',
+  required: ['name'],
+  properties: { name: string },
+} as const;
+
+export const partitionParams = {
+  type: 'object',
+  required: ['name', 'partition'],
+  // A path segment is a string; its digits are checked here and turned into a number by the route.
+  properties: { name: string, partition: { type: 'string', pattern: '^[0-9]{1,10}$' } },
+} as const;
+
+export const listTopicsQuery = {
+  type: 'object',
+  properties: { internal: { type: 'string', enum: ['true', 'false'] } },
+} as const;
+
+export const createTopicBody = {
+  type: 'object',
+  required: ['name', 'partitions'],
+  additionalProperties: false,
+  properties: {
+    name: string,
+    partitions: integer,
+    /** Absent or 0: the broker's default. */
+    replicationFactor: integer,
+    configs: configInput,
+    /** Checks everything and answers 200 with the topic as it would be, creating nothing. */
+    validateOnly: boolean,
+  },
+} as const;
+
+export const alterConfigsBody = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    set: configInput,
+    delete: { type: 'array', items: string },
+  },
+} as const;
+
+export const createPartitionsBody = {
+  type: 'object',
+  required: ['count'],
+  additionalProperties: false,
+  properties: { count: integer },
+} as const;

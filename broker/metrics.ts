@@ -1,0 +1,248 @@
+// The broker's Prometheus metrics, in a registry of its own so several brokers in one process (tests,
+// users' embedded brokers) never share or collide on series.
+//
+// Counters and latency histograms are fed by the gRPC surface's hooks (onProduce, onFetch): one
+// call per topic-partition in a Produce or Fetch request. Partition gauges are read from the Broker
+// when scraped, so they are never stale and cost nothing between scrapes.
+//
+// Process metrics are prom-client's defaults under their standard names (process_cpu_seconds_total,
+// process_resident_memory_bytes, nodejs_eventloop_lag_seconds, nodejs_heap_size_used_bytes, ...),
+// not prefixed, so the usual Node.js dashboards and alerts work unchanged; weir's own metrics all
+// start with `weir_`. Each broker process is its own scrape target, so the unprefixed names do not
+// clash between brokers.
+//
+// Labels are bounded: `topic` is only ever the name of a topic that exists (requests for unknown
+// topics are counted under UNKNOWN_TOPIC_LABEL, which no topic can be named, so a client sending
+// random names cannot grow the series without bound), `code` is a name from the error table, and
+// the series of a deleted topic are removed at the next scrape, as Kafka removes its topic metrics.
+
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { WeirError } from '../proto/errors.js';
+import type { PartitionStats } from './broker.js';
+
+/** The `topic` label for requests naming a topic that does not exist ('<' is illegal in names). */
+export const UNKNOWN_TOPIC_LABEL = '<unknown>';
+
+/** 100 µs to 10 s, roughly 1-2.5-5 per decade: appends to the page cache up to long-poll waits. */
+export const LATENCY_BUCKETS_SECONDS: readonly number[] = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
+
+/** What the metrics read from the broker; the Broker itself fits. */
+export interface MetricsSource {
+  listTopics(includeInternal: boolean): { name: string }[];
+  /** Every partition's stats, read in one pass. */
+  allPartitionStats(): { topic: string; stats: PartitionStats }[];
+  /** 0 when the topic does not exist. */
+  partitionCount(topic: string): number;
+}
+
+export interface BrokerMetricsOptions {
+  /** prom-client's process and Node.js metrics; default true. */
+  readonly defaultMetrics?: boolean;
+}
+
+type TopicLabel = 'topic';
+type PartitionLabel = 'topic' | 'partition';
+
+export class BrokerMetrics {
+  readonly registry = new Registry();
+  private readonly source: MetricsSource;
+
+  private readonly produceRequests: Counter<TopicLabel>;
+  private readonly produceRecords: Counter<TopicLabel>;
+  private readonly produceBytes: Counter<TopicLabel>;
+  private readonly produceErrors: Counter<TopicLabel | 'code'>;
+  private readonly produceLatency: Histogram;
+  private readonly fetchRequests: Counter<TopicLabel>;
+  private readonly fetchBytes: Counter<TopicLabel>;
+  private readonly fetchErrors: Counter<TopicLabel | 'code'>;
+  private readonly fetchLatency: Histogram;
+
+  private readonly sizeBytes: Gauge<PartitionLabel>;
+  private readonly highWatermark: Gauge<PartitionLabel>;
+  private readonly logStartOffset: Gauge<PartitionLabel>;
+  private readonly logEndOffset: Gauge<PartitionLabel>;
+  private readonly segments: Gauge<PartitionLabel>;
+
+  /** Topics that have counter series, with the error codes each has, to remove them on deletion. */
+  private readonly labelled = new Map<string, Set<string>>();
+  /** Set during one scrape's collection, so its metrics share one read of the broker. */
+  private refreshed = false;
+
+  constructor(source: MetricsSource, options: BrokerMetricsOptions = {}) {
+    this.source = source;
+    const registers = [this.registry];
+    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+
+    // Every weir_ metric collects through refresh, so whichever prom-client reads first brings the
+    // partition gauges up to date and drops a deleted topic's series before any of them is written.
+    const collect = (): void => this.refresh();
+    const counter = <L extends string>(name: string, help: string, labelNames: L[]): Counter<L> =>
+      new Counter({ name, help, labelNames, registers, collect });
+    this.produceRequests = counter(
+      'weir_produce_requests_total',
+      'Partition produce requests (one per topic-partition of a Produce call), failed ones included.',
+      ['topic'],
+    );
+    this.produceRecords = counter('weir_produce_records_total', 'Records appended by produce.', ['topic']);
+    this.produceBytes = counter('weir_produce_bytes_total', 'Record batch bytes appended by produce.', [
+      'topic',
+    ]);
+    this.produceErrors = counter('weir_produce_errors_total', 'Failed partition produce requests.', [
+      'topic',
+      'code',
+    ]);
+    this.fetchRequests = counter(
+      'weir_fetch_requests_total',
+      'Partition fetch requests (one per topic-partition of a Fetch call), failed ones included.',
+      ['topic'],
+    );
+    this.fetchBytes = counter('weir_fetch_bytes_total', 'Record batch bytes returned by fetch.', ['topic']);
+    this.fetchErrors = counter('weir_fetch_errors_total', 'Failed partition fetch requests.', [
+      'topic',
+      'code',
+    ]);
+
+    const buckets = [...LATENCY_BUCKETS_SECONDS];
+    this.produceLatency = new Histogram({
+      name: 'weir_produce_latency_seconds',
+      help: 'Time to produce to one partition, from the request to its acknowledgement, failures included.',
+      buckets,
+      registers,
+      collect,
+    });
+    this.fetchLatency = new Histogram({
+      name: 'weir_fetch_latency_seconds',
+      help: 'Time to answer a Fetch, observed once per partition in it; includes the long-poll wait (max_wait_ms).',
+      buckets,
+      registers,
+      collect,
+    });
+
+    const gauge = (name: string, help: string): Gauge<PartitionLabel> =>
+      new Gauge({ name, help, labelNames: ['topic', 'partition'], registers, collect });
+    this.sizeBytes = gauge('weir_partition_size_bytes', 'Bytes of the partition log on disk.');
+    this.highWatermark = gauge(
+      'weir_partition_high_watermark',
+      'High watermark: the offset after the last committed record.',
+    );
+    this.logStartOffset = gauge('weir_partition_log_start_offset', 'First offset still in the log.');
+    this.logEndOffset = gauge('weir_partition_log_end_offset', 'The offset the next append gets.');
+    this.segments = gauge('weir_partition_segments', 'Segments of the partition log.');
+  }
+
+  /** Matches GrpcSurfaceHooks.onProduce; a field so it can be handed over as it is. */
+  readonly onProduce = (
+    topic: string,
+    _partition: number,
+    records: number,
+    bytes: number,
+    seconds: number,
+    error: WeirError | null,
+  ): void => {
+    const label = this.topicLabel(topic, error);
+    this.produceRequests.inc({ topic: label });
+    this.produceLatency.observe(seconds);
+    if (error !== null) {
+      this.produceErrors.inc({ topic: label, code: error.code });
+      this.noteCode(label, error.code);
+      return;
+    }
+    // Counted only once appended, as Kafka's BytesInPerSec: refused bytes are not traffic in the log.
+    this.produceRecords.inc({ topic: label }, records);
+    this.produceBytes.inc({ topic: label }, bytes);
+  };
+
+  /** Matches GrpcSurfaceHooks.onFetch; a field so it can be handed over as it is. */
+  readonly onFetch = (
+    topic: string,
+    _partition: number,
+    bytes: number,
+    seconds: number,
+    error: WeirError | null,
+  ): void => {
+    const label = this.topicLabel(topic, error);
+    this.fetchRequests.inc({ topic: label });
+    this.fetchLatency.observe(seconds);
+    if (error !== null) {
+      this.fetchErrors.inc({ topic: label, code: error.code });
+      this.noteCode(label, error.code);
+      return;
+    }
+    this.fetchBytes.inc({ topic: label }, bytes);
+  };
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** The Prometheus text exposition of every metric. */
+  scrape(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  private topicLabel(topic: string, error: WeirError | null): string {
+    const known = error === null || this.source.partitionCount(topic) > 0;
+    const label = known ? topic : UNKNOWN_TOPIC_LABEL;
+    if (!this.labelled.has(label)) this.labelled.set(label, new Set());
+    return label;
+  }
+
+  private noteCode(label: string, code: string): void {
+    this.labelled.get(label)?.add(code);
+  }
+
+  /**
+   * Reads every partition's stats into the gauges and forgets deleted topics, once per scrape:
+   * prom-client calls every metric's collect in one synchronous pass, so the first does the work
+   * and the flag is cleared in the microtask after the pass. (Were collects ever spread over
+   * several ticks, each would only read the broker again: more work, never stale values.)
+   */
+  private refresh(): void {
+    if (this.refreshed) return;
+    this.refreshed = true;
+    queueMicrotask(() => {
+      this.refreshed = false;
+    });
+    const gauges = [
+      this.sizeBytes,
+      this.highWatermark,
+      this.logStartOffset,
+      this.logEndOffset,
+      this.segments,
+    ];
+    for (const g of gauges) g.reset();
+    const present = new Set<string>([UNKNOWN_TOPIC_LABEL]);
+    for (const { name } of this.source.listTopics(true)) present.add(name);
+    for (const { topic, stats: p } of this.source.allPartitionStats()) {
+      const labels = { topic, partition: String(p.partition) };
+      this.sizeBytes.set(labels, p.sizeBytes);
+      this.highWatermark.set(labels, p.highWatermark);
+      this.logStartOffset.set(labels, p.logStartOffset);
+      this.logEndOffset.set(labels, p.logEndOffset);
+      this.segments.set(labels, p.segments);
+    }
+    for (const [topic, codes] of this.labelled) {
+      if (present.has(topic)) continue;
+      this.forget(topic, codes);
+    }
+  }
+
+  /** Removes a deleted topic's counter and error series. */
+  private forget(topic: string, codes: ReadonlySet<string>): void {
+    for (const c of [
+      this.produceRequests,
+      this.produceRecords,
+      this.produceBytes,
+      this.fetchRequests,
+      this.fetchBytes,
+    ])
+      c.remove({ topic });
+    for (const code of codes) {
+      this.produceErrors.remove({ topic, code });
+      this.fetchErrors.remove({ topic, code });
+    }
+    this.labelled.delete(topic);
+  }
+}
