@@ -345,10 +345,11 @@ export class Broker {
         timestamp: r.timestamp === 0 ? now : r.timestamp,
       });
     }
-    const out: { partition: number; outcome: ProduceOutcome }[] = [];
-    for (const [p, group] of groups)
-      out.push({ partition: p, outcome: await this.produce(topic, p, encodeBatch(group), acks) });
-    return out;
+    // All groups are appended before any fsync is awaited, in one synchronous pass.
+    const appends = [...groups].map(([p, group]) =>
+      this.produce(topic, p, encodeBatch(group), acks).then((outcome) => ({ partition: p, outcome })),
+    );
+    return Promise.all(appends);
   }
 
   // ---- fetching ----
@@ -439,18 +440,19 @@ export class Broker {
     });
   }
 
-  /** Earliest (-2), latest (-1), or the first offset at or after a timestamp (-1 if none). */
+  /**
+   * Earliest (-2), latest (-1), or the first record at or after a timestamp: its offset and its own
+   * timestamp (-1 and -1 if there is none).
+   */
   listOffset(topic: string, partition: number, timestamp: number): { offset: number; timestamp: number } {
     const p = this.partition(topic, partition);
     if (timestamp === EARLIEST) return { offset: p.log.logStartOffset, timestamp: -1 };
     if (timestamp === LATEST) return { offset: p.highWatermark, timestamp: -1 };
     if (!Number.isSafeInteger(timestamp) || timestamp < 0)
       throw new WeirError('INVALID_TIMESTAMP', `timestamp ${timestamp}`);
-    const offset = p.log.offsetForTimestamp(timestamp);
-    return {
-      offset: offset === null || offset >= p.highWatermark ? -1 : offset,
-      timestamp: offset === null ? -1 : timestamp,
-    };
+    const found = p.log.recordAtOrAfter(timestamp);
+    if (found === null || found.offset >= p.highWatermark) return { offset: -1, timestamp: -1 };
+    return found;
   }
 
   // ---- metadata ----

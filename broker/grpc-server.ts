@@ -12,6 +12,7 @@ import { WeirError } from '../proto/errors.js';
 import type { FetchResponse } from '../proto/generated/weir/v1/FetchResponse.js';
 import type { PartitionFetchResult } from '../proto/generated/weir/v1/PartitionFetchResult.js';
 import type { PartitionProduceResult } from '../proto/generated/weir/v1/PartitionProduceResult.js';
+import type { PartitionData__Output } from '../proto/generated/weir/v1/PartitionData.js';
 import type { ProduceRequest__Output } from '../proto/generated/weir/v1/ProduceRequest.js';
 import type { ProduceResponse } from '../proto/generated/weir/v1/ProduceResponse.js';
 import type { Record as WireRecord } from '../proto/generated/weir/v1/Record.js';
@@ -21,7 +22,7 @@ import type { WeirHandlers } from '../proto/generated/weir/v1/Weir.js';
 import { toServiceError, toWireError, weirProto } from '../proto/grpc.js';
 import { decodeBatch } from '../proto/record-batch.js';
 import { EARLIEST, LATEST, type Broker, type FetchPartitionResult, type TopicDescription } from './broker.js';
-import type { Acks } from './partition.js';
+import type { Acks, ProduceOutcome } from './partition.js';
 
 export interface GrpcSurfaceHooks {
   /** Called for every failure that is not a WeirError (a bug): the broker logs it. */
@@ -152,50 +153,66 @@ function fetchResultToWire(
   return base;
 }
 
+/**
+ * One partition's part of a produce request, settled: a rejection is caught at once, so none is
+ * left unhandled while earlier partitions of the request are still being awaited.
+ */
+type PartitionAppends = Promise<{ partition: number; outcome: ProduceOutcome }[] | { failed: unknown }>;
+
+function startAppends(broker: Broker, data: PartitionData__Output, acks: Acks): PartitionAppends {
+  return appendsOf(broker, data, acks).catch((failed: unknown) => ({ failed }));
+}
+
+function appendsOf(
+  broker: Broker,
+  data: PartitionData__Output,
+  acks: Acks,
+): Promise<{ partition: number; outcome: ProduceOutcome }[]> {
+  try {
+    if (data.batches.length > 0) {
+      return broker
+        .produce(data.topic, data.partition, data.batches, acks)
+        .then((outcome) => [{ partition: data.partition, outcome }]);
+    }
+    const records = data.records.map((r) => ({
+      key: r.key ?? null,
+      value: r.value ?? null,
+      headers: r.headers.map((h) => ({ key: h.key, value: h.value ?? null })),
+      timestamp: r.timestamp,
+    }));
+    return broker.produceRecords(data.topic, data.partition, records, acks);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
 async function produce(
   broker: Broker,
   request: ProduceRequest__Output,
   hooks: GrpcSurfaceHooks,
 ): Promise<ProduceResponse> {
   const acks = acksOf(request.acks);
+  const started = process.hrtime.bigint();
+  // Every append of the request happens here, synchronously and in order, before anything waits
+  // (only the wait for an fsync is asynchronous): requests on one stream append in arrival order.
+  const appends = request.partitions.map((data) => startAppends(broker, data, acks));
   const results: PartitionProduceResult[] = [];
-  for (const data of request.partitions) {
-    const started = process.hrtime.bigint();
+  for (let i = 0; i < appends.length; i++) {
+    const data = request.partitions[i] as PartitionData__Output;
     try {
-      if (data.batches.length > 0) {
-        const outcome = await broker.produce(data.topic, data.partition, data.batches, acks);
+      const settled = await (appends[i] as PartitionAppends);
+      if ('failed' in settled) throw settled.failed;
+      for (const { partition, outcome } of settled) {
         results.push({
           topic: data.topic,
-          partition: data.partition,
+          partition,
           baseOffset: outcome.baseOffset,
           lastOffset: outcome.lastOffset,
-          logAppendTime: outcome.logAppendTime,
-          logStartOffset: broker.partition(data.topic, data.partition).log.logStartOffset,
+          // Batches keep the producer's timestamps (CreateTime), so, as Kafka, no append time is reported.
+          logAppendTime: -1,
+          logStartOffset: broker.partition(data.topic, partition).log.logStartOffset,
         });
-        hooks.onProduce?.(data.topic, data.partition, outcome.records, outcome.bytes, elapsed(started), null);
-      } else {
-        const records = data.records.map((r) => ({
-          key: r.key ?? null,
-          value: r.value ?? null,
-          headers: r.headers.map((h) => ({ key: h.key, value: h.value ?? null })),
-          timestamp: r.timestamp,
-        }));
-        for (const { partition, outcome } of await broker.produceRecords(
-          data.topic,
-          data.partition,
-          records,
-          acks,
-        )) {
-          results.push({
-            topic: data.topic,
-            partition,
-            baseOffset: outcome.baseOffset,
-            lastOffset: outcome.lastOffset,
-            logAppendTime: outcome.logAppendTime,
-            logStartOffset: broker.partition(data.topic, partition).log.logStartOffset,
-          });
-          hooks.onProduce?.(data.topic, partition, outcome.records, outcome.bytes, elapsed(started), null);
-        }
+        hooks.onProduce?.(data.topic, partition, outcome.records, outcome.bytes, elapsed(started), null);
       }
     } catch (err) {
       const error = asWeirError(err, hooks, 'Produce');
@@ -238,7 +255,14 @@ function startOffset(
   }
 }
 
-export function grpcHandlers(broker: Broker, hooks: GrpcSurfaceHooks): WeirHandlers {
+/** Ends every open ProduceStream once its answers are written (shutdown). */
+export type DrainStreams = () => void;
+
+export function grpcHandlers(
+  broker: Broker,
+  hooks: GrpcSurfaceHooks,
+  streams = new Set<() => void>(),
+): WeirHandlers {
   return {
     GetMetadata: unary('GetMetadata', hooks, (req) => ({
       ...broker.cluster(),
@@ -279,9 +303,29 @@ export function grpcHandlers(broker: Broker, hooks: GrpcSurfaceHooks): WeirHandl
       let pending = 0;
       let clientEnded = false;
       let failed = false;
-      const settle = (): void => {
-        if (clientEnded && pending === 0 && !failed) call.end();
+      let draining = false;
+      const fail = (err: WeirError): void => {
+        if (failed) return;
+        failed = true;
+        streams.delete(drain);
+        call.emit('error', toServiceError(err));
       };
+      const settle = (): void => {
+        if (failed || pending > 0) return;
+        if (clientEnded) {
+          streams.delete(drain);
+          call.end();
+        } else if (draining) {
+          fail(new WeirError('BROKER_SHUTTING_DOWN', 'the broker is shutting down'));
+        }
+      };
+      // At shutdown an idle stream ends at once and a busy one after its last answer, so the
+      // server's drain does not wait on a producer that merely keeps its stream open.
+      const drain = (): void => {
+        draining = true;
+        settle();
+      };
+      streams.add(drain);
       call.on('data', (req: ProduceRequest__Output) => {
         pending++;
         Promise.resolve()
@@ -293,11 +337,7 @@ export function grpcHandlers(broker: Broker, hooks: GrpcSurfaceHooks): WeirHandl
             (res) => {
               if (!failed) call.write(res);
             },
-            (err: unknown) => {
-              if (failed) return;
-              failed = true;
-              call.emit('error', toServiceError(asWeirError(err, hooks, 'ProduceStream')));
-            },
+            (err: unknown) => fail(asWeirError(err, hooks, 'ProduceStream')),
           )
           .finally(() => {
             pending--;
@@ -309,6 +349,7 @@ export function grpcHandlers(broker: Broker, hooks: GrpcSurfaceHooks): WeirHandl
         settle();
       });
       call.on('error', () => undefined);
+      call.on('cancelled', () => streams.delete(drain));
     },
     Fetch: unary('Fetch', hooks, async (req, call) => {
       const abort = new AbortController();
@@ -445,12 +486,16 @@ export async function startGrpcServer(
   hooks: GrpcSurfaceHooks,
   host: string,
   port: number,
-): Promise<{ server: grpc.Server; port: number }> {
+): Promise<{ server: grpc.Server; port: number; drainStreams: DrainStreams }> {
   const server = new grpc.Server({
     'grpc.max_receive_message_length': broker.config.maxRequestBytes,
     'grpc.max_send_message_length': -1,
   });
-  server.addService(withMalformedRequests(weirProto().weir.v1.Weir.service), grpcHandlers(broker, hooks));
+  const streams = new Set<() => void>();
+  server.addService(
+    withMalformedRequests(weirProto().weir.v1.Weir.service),
+    grpcHandlers(broker, hooks, streams),
+  );
   const bound = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
       err ? reject(err) : resolve(p),
@@ -458,5 +503,8 @@ export async function startGrpcServer(
   });
   if (!widenFlowControlWindow(server, FLOW_CONTROL_WINDOW_BYTES))
     hooks.onWarning?.('could not widen the HTTP/2 flow-control window; produce throughput will be lower');
-  return { server, port: bound };
+  const drainStreams = (): void => {
+    for (const drain of [...streams]) drain();
+  };
+  return { server, port: bound, drainStreams };
 }

@@ -111,7 +111,14 @@ async function launch(configIn: BrokerConfig, logger: Logger): Promise<RunningBr
       broker,
       logger,
       close: () =>
-        (closing ??= shutdown(broker, grpcBound.server, httpBound.app, config.shutdownTimeoutMs, logger)),
+        (closing ??= shutdown(
+          broker,
+          grpcBound.server,
+          grpcBound.drainStreams,
+          httpBound.app,
+          config.shutdownTimeoutMs,
+          logger,
+        )),
     };
   } catch (err) {
     grpcServer?.forceShutdown();
@@ -124,11 +131,13 @@ async function launch(configIn: BrokerConfig, logger: Logger): Promise<RunningBr
 async function shutdown(
   broker: Broker,
   grpcServer: grpc.Server,
+  drainStreams: () => void,
   http: FastifyInstance,
   timeoutMs: number,
   logger: Logger,
 ): Promise<void> {
   broker.stopAccepting();
+  drainStreams();
   await new Promise<void>((done) => {
     const timer = setTimeout(() => {
       logger.warn({ timeoutMs }, 'in-flight requests did not finish in time; closing them');

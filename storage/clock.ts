@@ -1,25 +1,9 @@
-// Time comes in through this interface (STYLE 10): the broker's main wires the system clock, tests
-// and simulations a ManualClock that only moves when told to.
+// The storage layer's clocks: the Clock interface and the system clock come from proto/clock.ts;
+// ManualClock is for tests and simulation, where time moves only by advance().
 
-export interface TimerHandle {
-  cancel(): void;
-}
+import type { Clock, TimerHandle } from '../proto/clock.js';
 
-export interface Clock {
-  /** Wall-clock milliseconds since the epoch. */
-  now(): number;
-  /** Runs `fn` once after `delayMs`. Timers must not keep the process alive on their own. */
-  schedule(delayMs: number, fn: () => void): TimerHandle;
-}
-
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  schedule(delayMs, fn) {
-    const t = setTimeout(fn, delayMs);
-    t.unref();
-    return { cancel: () => clearTimeout(t) };
-  },
-};
+export { systemClock, type Clock, type TimerHandle } from '../proto/clock.js';
 
 interface PendingTimer {
   at: number;

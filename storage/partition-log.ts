@@ -299,11 +299,19 @@ export class PartitionLog {
 
   /** The first offset whose record timestamp is at or after `timestamp`, or null if there is none. */
   offsetForTimestamp(timestamp: number): number | null {
+    return this.recordAtOrAfter(timestamp)?.offset ?? null;
+  }
+
+  /** The first record at or after `timestamp`: its offset and its own timestamp, or null. */
+  recordAtOrAfter(timestamp: number): { offset: number; timestamp: number } | null {
     this.assertOpen();
     for (const seg of this.segmentList) {
       if (seg.largestTimestamp < timestamp) continue;
-      const found = seg.offsetForTimestamp(timestamp);
-      if (found !== null) return Math.max(found, this.startOffset);
+      const found = seg.recordAtOrAfter(timestamp);
+      if (found !== null)
+        return found.offset >= this.startOffset
+          ? found
+          : { offset: this.startOffset, timestamp: found.timestamp };
     }
     return null;
   }

@@ -34,11 +34,13 @@ const LOOKUP_SLACK_BYTES = 64 * 1024;
 interface TimestampSearch {
   target: number;
   found: number | null;
+  foundTimestamp: number;
 }
 
 function findTimestamp(entry: RecordEntry, search: TimestampSearch): boolean {
   if (entry.timestamp < search.target) return true;
   search.found = entry.offset;
+  search.foundTimestamp = entry.timestamp;
   return false;
 }
 export const INT32_MAX = 0x7fff_ffff;
@@ -313,12 +315,12 @@ export class LogSegment {
     return true;
   }
 
-  /** The first offset in this segment whose record timestamp is >= `timestamp`, or null. */
-  offsetForTimestamp(timestamp: number): number | null {
+  /** The first record in this segment whose timestamp is >= `timestamp` (its offset and timestamp), or null. */
+  recordAtOrAfter(timestamp: number): { offset: number; timestamp: number } | null {
     if (this.maxTimestamp < timestamp) return null;
     const rel = this.timeIndex.lookup(timestamp);
     const from = rel < 0 ? 0 : this.offsetIndex.lookup(rel);
-    const search: TimestampSearch = { target: timestamp, found: null };
+    const search: TimestampSearch = { target: timestamp, found: null, foundTimestamp: -1 };
     const outcome = scanBatches(
       this.fs,
       this.logFd,
@@ -337,7 +339,7 @@ export class LogSegment {
     if (outcome.kind === 'corrupt') {
       throw new WeirError('KAFKA_STORAGE_ERROR', `${this.path(LOG_SUFFIX)}: ${outcome.reason}`);
     }
-    return search.found;
+    return search.found === null ? null : { offset: search.found, timestamp: search.foundTimestamp };
   }
 
   /** Visits every batch in the segment (compaction, tests). */

@@ -96,14 +96,17 @@ describe('produce and fetch', () => {
   });
 
   it('lists earliest, latest and by-timestamp offsets', async () => {
-    const res = await b.call<unknown, { results: { offset: number }[] }>('ListOffsets', {
+    const res = await b.call<unknown, { results: { offset: number; timestamp: number }[] }>('ListOffsets', {
       partitions: [
         { topic: 'orders', partition: 1, timestamp: -2 },
         { topic: 'orders', partition: 1, timestamp: -1 },
         { topic: 'orders', partition: 1, timestamp: 1000 },
         { topic: 'orders', partition: 1, timestamp: 5000 },
+        { topic: 'orders', partition: 1, timestamp: 400 },
       ],
     });
-    expect(res.results.map((r) => r.offset)).toEqual([0, 3, 0, -1]);
+    expect(res.results.map((r) => r.offset)).toEqual([0, 3, 0, -1, 0]);
+    // By time, the timestamp is the found record's own, not the one asked for.
+    expect(res.results[4]).toMatchObject({ offset: 0, timestamp: 1000 });
   });
 });

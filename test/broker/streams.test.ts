@@ -152,3 +152,27 @@ describe('ProduceStream', () => {
     expect(byId.get(2)?.error).toBeFalsy();
   });
 });
+
+describe('shutdown', () => {
+  it('ends an idle ProduceStream with BROKER_SHUTTING_DOWN instead of waiting on it', async () => {
+    // A long drain timeout: were the stream not ended by the broker, close() would sit on it and
+    // the forced shutdown at the end would cancel it with another code.
+    const other = await startTestBroker({ shutdownTimeoutMs: 600_000 });
+    await other.call('CreateTopic', { name: 'idle', partitions: 1 });
+    const stream = other.client.ProduceStream();
+    const answered = new Promise<void>((resolve) => {
+      stream.on('data', () => resolve());
+    });
+    stream.write({
+      correlationId: 1,
+      partitions: [{ topic: 'idle', partition: 0, records: [{ value: Buffer.from('x') }] }],
+    });
+    await answered;
+    const ended = new Promise<unknown>((resolve) =>
+      stream.on('error', (err: grpc.ServiceError) => resolve(fromServiceError(err))),
+    );
+    await other.close();
+    expect(await ended).toMatchObject({ code: 'BROKER_SHUTTING_DOWN', retriable: true });
+    removeDir(other.dataDir);
+  });
+});

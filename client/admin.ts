@@ -1,0 +1,265 @@
+// Topic administration and cluster metadata. Each method is one RPC; the answers are copied into
+// the SDK's own types so callers never see generated message types (whose shape follows the
+// proto loader's options, not a promise of this API).
+
+import { WeirError } from '../proto/errors.js';
+import { fromWireError } from '../proto/grpc.js';
+import type { PartitionDescription__Output } from '../proto/generated/weir/v1/PartitionDescription.js';
+import type { TopicDescription__Output } from '../proto/generated/weir/v1/TopicDescription.js';
+import { Connection, type CallOptions, type ClientConnectionOptions } from './connection.js';
+import { listOffsetsTimestamp, resolveOffsets, type OffsetSpec } from './offsets.js';
+import { checkTopic, checkTopicPartition, type TopicPartition } from './records.js';
+
+export type AdminOptions = ClientConnectionOptions;
+
+export interface CreateTopicOptions {
+  partitions: number;
+  /** Default: the broker's. */
+  replicationFactor?: number;
+  /** Kafka-style names: retention.ms, cleanup.policy, ... */
+  configs?: Readonly<Record<string, string | number | boolean>>;
+  /** Check everything, create nothing. */
+  validateOnly?: boolean;
+}
+
+export interface PartitionDescription {
+  partition: number;
+  leader: number;
+  replicas: number[];
+  logStartOffset: number;
+  highWatermark: number;
+  logEndOffset: number;
+  sizeBytes: number;
+  segments: number;
+}
+
+export interface TopicDescription {
+  name: string;
+  partitions: PartitionDescription[];
+  /** Every config key with the value in force. */
+  configs: Record<string, string>;
+  /** Only the keys set on this topic. */
+  overrides: Record<string, string>;
+  internal: boolean;
+  replicationFactor: number;
+}
+
+export interface TopicSummary {
+  name: string;
+  partitions: number;
+  internal: boolean;
+}
+
+export interface AlterConfigOptions {
+  set?: Readonly<Record<string, string | number | boolean>>;
+  /** Keys to put back to the broker default. */
+  delete?: readonly string[];
+}
+
+export interface PartitionOffset {
+  topic: string;
+  partition: number;
+  /** -1 when looking up by time and no record is at or after it. */
+  offset: number;
+  timestamp: number;
+}
+
+export interface BrokerInfo {
+  nodeId: number;
+  host: string;
+  grpcPort: number;
+  httpPort: number;
+}
+
+export interface PartitionMetadata {
+  partition: number;
+  leader: number;
+  replicas: number[];
+  leaderEpoch: number;
+}
+
+export interface TopicMetadata {
+  name: string;
+  internal: boolean;
+  partitions: PartitionMetadata[];
+  /** Set for a topic asked for by name that cannot be described (e.g. UNKNOWN_TOPIC_OR_PARTITION). */
+  error: WeirError | null;
+}
+
+export interface ClusterMetadata {
+  clusterId: string;
+  controllerId: number;
+  brokers: BrokerInfo[];
+  topics: TopicMetadata[];
+}
+
+function stringMap(
+  values: Readonly<Record<string, string | number | boolean>> | undefined,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (values === undefined) return out;
+  if (values === null || typeof values !== 'object')
+    throw new WeirError('INVALID_CONFIG', 'configs must be an object');
+  for (const [k, v] of Object.entries(values)) {
+    if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') {
+      throw new WeirError('INVALID_CONFIG', `config ${k} must be a string, number or boolean`);
+    }
+    out[k] = String(v);
+  }
+  return out;
+}
+
+function partitionOf(p: PartitionDescription__Output): PartitionDescription {
+  return {
+    partition: p.partition,
+    leader: p.leader,
+    replicas: [...p.replicas],
+    logStartOffset: p.logStartOffset,
+    highWatermark: p.highWatermark,
+    logEndOffset: p.logEndOffset,
+    sizeBytes: p.sizeBytes,
+    segments: p.segments,
+  };
+}
+
+function topicOf(t: TopicDescription__Output): TopicDescription {
+  return {
+    name: t.name,
+    partitions: t.partitions.map(partitionOf),
+    configs: { ...t.configs },
+    overrides: { ...t.overrides },
+    internal: t.internal,
+    replicationFactor: t.replicationFactor,
+  };
+}
+
+function positiveInt(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 0x7fffffff) {
+    throw new WeirError('INVALID_PARTITIONS', `${name} must be a positive integer, got ${String(value)}`);
+  }
+  return value;
+}
+
+export class Admin {
+  readonly connection: Connection;
+  private readonly ownsConnection: boolean;
+
+  constructor(options: AdminOptions = {}) {
+    const { connection, owned } = Connection.from(options);
+    this.connection = connection;
+    this.ownsConnection = owned;
+  }
+
+  async createTopic(
+    name: string,
+    options: CreateTopicOptions,
+    call?: CallOptions,
+  ): Promise<TopicDescription> {
+    checkTopic(name);
+    if (options === null || typeof options !== 'object') {
+      throw new WeirError('INVALID_PARTITIONS', 'createTopic needs { partitions }');
+    }
+    const replicationFactor = options.replicationFactor ?? 0;
+    if (!Number.isInteger(replicationFactor) || replicationFactor < 0) {
+      throw new WeirError('INVALID_REPLICATION_FACTOR', `replication factor ${String(replicationFactor)}`);
+    }
+    const response = await this.connection.createTopic(
+      {
+        name,
+        partitions: positiveInt('partitions', options.partitions),
+        replicationFactor,
+        configs: stringMap(options.configs),
+        validateOnly: options.validateOnly === true,
+      },
+      call,
+    );
+    return topicOf(response);
+  }
+
+  async deleteTopic(name: string, call?: CallOptions): Promise<void> {
+    await this.connection.deleteTopic(checkTopic(name), call);
+  }
+
+  async listTopics(options: { includeInternal?: boolean } = {}, call?: CallOptions): Promise<TopicSummary[]> {
+    const response = await this.connection.listTopics(options.includeInternal === true, call);
+    return response.topics.map((t) => ({ name: t.name, partitions: t.partitions, internal: t.internal }));
+  }
+
+  async describeTopic(name: string, call?: CallOptions): Promise<TopicDescription> {
+    return topicOf(await this.connection.describeTopic(checkTopic(name), call));
+  }
+
+  async alterTopicConfig(
+    name: string,
+    changes: AlterConfigOptions,
+    call?: CallOptions,
+  ): Promise<TopicDescription> {
+    checkTopic(name);
+    const remove = changes?.delete ?? [];
+    if (!Array.isArray(remove) || remove.some((k) => typeof k !== 'string')) {
+      throw new WeirError('INVALID_CONFIG', 'delete must be a list of config names');
+    }
+    const response = await this.connection.alterTopicConfig(
+      { name, set: stringMap(changes?.set), delete: [...remove] },
+      call,
+    );
+    return topicOf(response);
+  }
+
+  /** Raises the topic's partition count to `count` (the new total). */
+  async createPartitions(name: string, count: number, call?: CallOptions): Promise<TopicDescription> {
+    checkTopic(name);
+    return topicOf(
+      await this.connection.createPartitions({ name, count: positiveInt('count', count) }, call),
+    );
+  }
+
+  /**
+   * The earliest offset, the latest (the high watermark, where the next record will go), or the
+   * first at or after a time, for each partition. Throws the first partition's error, if any.
+   */
+  async listOffsets(
+    partitions: readonly TopicPartition[],
+    spec: OffsetSpec,
+    call?: CallOptions,
+  ): Promise<PartitionOffset[]> {
+    const timestamp = listOffsetsTimestamp(spec);
+    const asked = partitions.map((tp) => ({ ...checkTopicPartition(tp), timestamp }));
+    const results = await resolveOffsets(this.connection, asked, call);
+    return results.map((r) => {
+      if (r.error !== null) throw r.error;
+      return { topic: r.topic, partition: r.partition, offset: r.offset, timestamp: r.timestamp };
+    });
+  }
+
+  /** Brokers, and the topics asked for (default: every topic) with their partitions' leaders. */
+  async metadata(topics: readonly string[] = [], call?: CallOptions): Promise<ClusterMetadata> {
+    const response = await this.connection.getMetadata(topics.map(checkTopic), call);
+    return {
+      clusterId: response.clusterId,
+      controllerId: response.controllerId,
+      brokers: response.brokers.map((b) => ({
+        nodeId: b.nodeId,
+        host: b.host,
+        grpcPort: b.grpcPort,
+        httpPort: b.httpPort,
+      })),
+      topics: response.topics.map((t) => ({
+        name: t.name,
+        internal: t.internal,
+        partitions: t.partitions.map((p) => ({
+          partition: p.partition,
+          leader: p.leader,
+          replicas: [...p.replicas],
+          leaderEpoch: p.leaderEpoch,
+        })),
+        error: fromWireError(t.error),
+      })),
+    };
+  }
+
+  close(): Promise<void> {
+    if (this.ownsConnection) this.connection.close();
+    return Promise.resolve();
+  }
+}

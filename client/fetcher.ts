@@ -1,0 +1,248 @@
+// The consumer's fetch loop: resolves the positions seeks and resets asked for (one ListOffsets),
+// then long-polls with one Fetch covering every assigned, unpaused partition, decodes what comes
+// back into the buffer, and goes again while someone iterates and the buffer has room.
+//
+// Errors. A whole call that fails retriably is retried with backoff; anything else is handed to
+// the iterators. A partition's error backs that partition off alone, so one bad partition does not
+// stall the others. OFFSET_OUT_OF_RANGE resets the position per autoOffsetReset (Kafka's
+// auto.offset.reset), or with 'none' reaches the iterators until the caller seeks.
+
+import { WeirError, isWeirError } from '../proto/errors.js';
+import { fromWireError } from '../proto/grpc.js';
+import type { FetchPartition } from '../proto/generated/weir/v1/FetchPartition.js';
+import { backoffMs, type Clock, type Random, type TimerHandle } from './clock.js';
+import type { Connection } from './connection.js';
+import type { FetchBuffer, PartitionState, PendingReset } from './fetch-buffer.js';
+import { decodeFetched } from './fetch-decoder.js';
+import { listOffsetsTimestamp, resolveOffsets } from './offsets.js';
+import type { ConsumerRecord } from './records.js';
+import type { ChangeSignal } from './signal.js';
+
+export type AutoOffsetReset = 'earliest' | 'latest' | 'none';
+
+export interface FetcherOptions {
+  connection: Connection;
+  /** The assignment; the fetcher reads it afresh on every round. */
+  states: Map<string, PartitionState>;
+  buffer: FetchBuffer;
+  changes: ChangeSignal;
+  /** Whether anyone is iterating (no one: no point fetching). */
+  wanted: () => boolean;
+  autoOffsetReset: AutoOffsetReset;
+  maxWaitMs: number;
+  minBytes: number;
+  maxBytes: number;
+  maxPartitionBytes: number;
+  maxBufferedBytes: number;
+  retryBackoffMs: number;
+  retryBackoffMaxMs: number;
+  clock: Clock;
+  random: Random;
+}
+
+export function partitionKey(topic: string, partition: number): string {
+  return `${topic}\u0000${partition}`;
+}
+
+export class Fetcher {
+  private readonly o: FetcherOptions;
+  private readonly closed = new AbortController();
+  private loop: Promise<void> | null = null;
+  /** Aborts the fetch in progress (a long-poll) when new work makes it outdated. */
+  private fetchInterrupt: AbortController | null = null;
+
+  constructor(options: FetcherOptions) {
+    this.o = options;
+  }
+
+  /** Starts the loop unless it runs, nobody iterates, or the buffer is full. */
+  start(): void {
+    if (this.loop !== null || this.closed.signal.aborted || !this.o.wanted()) return;
+    if (this.o.buffer.bytes >= this.o.maxBufferedBytes) return;
+    this.loop = this.run().finally(() => {
+      this.loop = null;
+      this.o.changes.notify();
+    });
+  }
+
+  /** Cuts a long-poll short so new positions (seek, assign, resume) are fetched at once. */
+  interrupt(): void {
+    this.fetchInterrupt?.abort();
+    this.o.changes.notify();
+  }
+
+  async close(): Promise<void> {
+    this.closed.abort();
+    this.o.changes.notify();
+    await this.loop;
+  }
+
+  private get isClosed(): boolean {
+    return this.closed.signal.aborted;
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    const { buffer, maxBufferedBytes } = this.o;
+    while (!this.isClosed && this.o.wanted() && buffer.bytes < maxBufferedBytes) {
+      try {
+        await this.resolvePositions();
+        const fetched = await this.fetchOnce();
+        failures = 0;
+        if (fetched === 'idle') await this.idle();
+      } catch (err) {
+        if (this.isClosed) return;
+        const error = isWeirError(err)
+          ? err
+          : new WeirError('UNKNOWN_SERVER_ERROR', String(err), { cause: err });
+        if (!error.retriable) buffer.pushError(null, error);
+        this.o.changes.notify();
+        await this.sleep(
+          backoffMs(++failures, this.o.retryBackoffMs, this.o.retryBackoffMaxMs, this.o.random),
+        );
+      }
+    }
+  }
+
+  /** Waits for a change (assign, seek, resume, close) or the earliest partition backoff to end. */
+  private async idle(): Promise<void> {
+    let wake = Infinity;
+    for (const s of this.o.states.values()) {
+      const wantsWork = s.fetchable || (s.reset !== null && !s.paused);
+      if (wantsWork) wake = Math.min(wake, s.retryAt); // 0: due now (a lookup found another lookup to do)
+    }
+    if (wake <= this.o.clock.now()) return;
+    if (wake === Infinity) {
+      await this.o.changes.wait();
+      return;
+    }
+    await this.sleep(Math.max(0, wake - this.o.clock.now()));
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let timer: TimerHandle | null = null;
+      const done = (): void => {
+        timer?.cancel();
+        resolve();
+      };
+      timer = this.o.clock.schedule(ms, done);
+      void this.o.changes.wait().then(done);
+    });
+  }
+
+  /** Looks up the positions that seeks and resets asked for (one ListOffsets for all). */
+  private async resolvePositions(): Promise<void> {
+    const wanted: { state: PartitionState; epoch: number; reset: PendingReset }[] = [];
+    const now = this.o.clock.now();
+    for (const state of this.o.states.values()) {
+      if (state.reset !== null && !state.paused && state.retryAt <= now) {
+        wanted.push({ state, epoch: state.epoch, reset: state.reset });
+      }
+    }
+    if (wanted.length === 0) return;
+    const asked = wanted.map((w) => ({
+      topic: w.state.topic,
+      partition: w.state.partition,
+      timestamp: listOffsetsTimestamp(w.reset),
+    }));
+    const results = await resolveOffsets(this.o.connection, asked, { signal: this.closed.signal });
+    for (let i = 0; i < wanted.length; i++) {
+      const { state, epoch, reset } = wanted[i]!;
+      const result = results[i]!;
+      if (state.epoch !== epoch) continue; // seeked again meanwhile
+      if (result.error !== null) {
+        this.partitionError(state, result.error);
+      } else if (result.offset < 0 && typeof reset === 'object') {
+        state.lookUp('latest'); // nothing at or after that time: wait at the end for new records
+      } else {
+        state.retries = 0;
+        state.retryAt = 0;
+        state.moveTo(result.offset);
+      }
+    }
+    this.o.changes.notify();
+  }
+
+  /** One Fetch over every fetchable partition; 'idle' when there was nothing to fetch. */
+  private async fetchOnce(): Promise<'fetched' | 'idle'> {
+    const now = this.o.clock.now();
+    const targets: { state: PartitionState; epoch: number; offset: number }[] = [];
+    const partitions: FetchPartition[] = [];
+    for (const state of this.o.states.values()) {
+      if (!state.fetchable || state.retryAt > now) continue;
+      const offset = state.fetchOffset!;
+      targets.push({ state, epoch: state.epoch, offset });
+      partitions.push({
+        topic: state.topic,
+        partition: state.partition,
+        offset,
+        maxBytes: this.o.maxPartitionBytes,
+      });
+    }
+    if (targets.length === 0) return 'idle';
+    const interrupt = new AbortController();
+    this.fetchInterrupt = interrupt;
+    const onClose = (): void => interrupt.abort();
+    this.closed.signal.addEventListener('abort', onClose, { once: true });
+    let response;
+    try {
+      response = await this.o.connection.fetch(
+        { partitions, maxWaitMs: this.o.maxWaitMs, minBytes: this.o.minBytes, maxBytes: this.o.maxBytes },
+        { timeoutMs: this.o.maxWaitMs + this.o.connection.requestTimeoutMs, signal: interrupt.signal },
+      );
+    } catch (err) {
+      // Cut short by a seek, an assignment or a resume: fetch again at once with the new positions.
+      if (interrupt.signal.aborted && !this.isClosed) return 'fetched';
+      throw err;
+    } finally {
+      this.fetchInterrupt = null;
+      this.closed.signal.removeEventListener('abort', onClose);
+    }
+    for (let i = 0; i < targets.length; i++) {
+      const { state, epoch, offset } = targets[i]!;
+      const current = this.o.states.get(partitionKey(state.topic, state.partition)) === state;
+      if (state.epoch !== epoch || !current) continue; // moved, paused or unassigned meanwhile
+      const result = response.results[i];
+      if (result === undefined || result.topic !== state.topic || result.partition !== state.partition) {
+        const detail = `no fetch result for ${state.topic}-${state.partition}`;
+        this.partitionError(state, new WeirError('UNKNOWN_SERVER_ERROR', detail));
+        continue;
+      }
+      const error = fromWireError(result.error);
+      if (error !== null) {
+        this.partitionError(state, error);
+        continue;
+      }
+      state.retries = 0;
+      state.retryAt = 0;
+      state.highWatermark = result.highWatermark;
+      const records: ConsumerRecord[] = [];
+      const decoded = decodeFetched(state.topic, state.partition, result.batches, offset, records);
+      if (decoded.nextOffset > offset) state.fetchOffset = decoded.nextOffset;
+      else if (result.batches.length === 0 && result.nextOffset > offset)
+        state.fetchOffset = result.nextOffset;
+      if (records.length > 0) {
+        const bytes = result.batches.length;
+        this.o.buffer.push({ state, epoch, records, highWatermark: result.highWatermark, bytes, index: 0 });
+      }
+      if (decoded.corrupt !== null) {
+        const detail = `${state.topic}-${state.partition}: ${decoded.corrupt}`;
+        this.partitionError(state, new WeirError('CORRUPT_MESSAGE', detail));
+      }
+    }
+    this.o.changes.notify();
+    return 'fetched';
+  }
+
+  private partitionError(state: PartitionState, error: WeirError): void {
+    if (error.code === 'OFFSET_OUT_OF_RANGE' && this.o.autoOffsetReset !== 'none') {
+      state.lookUp(this.o.autoOffsetReset);
+      return;
+    }
+    const { retryBackoffMs, retryBackoffMaxMs, random } = this.o;
+    state.retryAt =
+      this.o.clock.now() + backoffMs(++state.retries, retryBackoffMs, retryBackoffMaxMs, random);
+    if (!error.retriable) this.o.buffer.pushError(state, error);
+  }
+}

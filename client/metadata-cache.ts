@@ -1,0 +1,141 @@
+// The producer's view of topic partition counts, from GetMetadata. A topic is looked up the first
+// time it is sent to and refreshed in the background once older than metadataMaxAgeMs (Kafka's
+// metadata.max.age.ms), so partitions added with createPartitions are picked up without restarting
+// the producer. Lookups asked for while one is in flight wait and go out together in the next.
+
+import { WeirError, isWeirError } from '../proto/errors.js';
+import { fromWireError } from '../proto/grpc.js';
+import type { MetadataResponse__Output } from '../proto/generated/weir/v1/MetadataResponse.js';
+import { backoffMs, type Clock, type Random, type TimerHandle } from './clock.js';
+
+export interface TopicInfo {
+  partitionCount: number;
+  fetchedAt: number;
+}
+
+export interface MetadataCacheOptions {
+  fetch: (topics: string[]) => Promise<MetadataResponse__Output>;
+  clock: Clock;
+  random: Random;
+  maxAgeMs: number;
+  retryBackoffMs: number;
+  retryBackoffMaxMs: number;
+  /** Called after every lookup, successful or not. */
+  onUpdate: () => void;
+}
+
+export class MetadataCache {
+  private readonly options: MetadataCacheOptions;
+  private readonly topics = new Map<string, TopicInfo>();
+  private readonly errors = new Map<string, WeirError>();
+  private readonly wanted = new Set<string>();
+  private inFlight = false;
+  private failures = 0;
+  private retryTimer: TimerHandle | null = null;
+  private closed = false;
+  /** Counts completed lookups, so a caller can wait for one that started after it asked. */
+  generation = 0;
+
+  constructor(options: MetadataCacheOptions) {
+    this.options = options;
+  }
+
+  get(topic: string): TopicInfo | undefined {
+    const info = this.topics.get(topic);
+    if (info !== undefined && this.options.clock.now() - info.fetchedAt > this.options.maxAgeMs) {
+      this.request(topic); // stale: refresh in the background, use what we have meanwhile
+    }
+    return info;
+  }
+
+  /** The last lookup's error for a topic that has no info. */
+  error(topic: string): WeirError | undefined {
+    return this.errors.get(topic);
+  }
+
+  clearError(topic: string): void {
+    this.errors.delete(topic);
+  }
+
+  /** Looks the topic up (again) soon; onUpdate tells when. */
+  request(topic: string): void {
+    this.wanted.add(topic);
+    this.kick();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.retryTimer?.cancel();
+    this.retryTimer = null;
+  }
+
+  private lookup(): void {
+    if (this.closed || this.wanted.size === 0) return;
+    const topics = [...this.wanted];
+    this.wanted.clear();
+    this.inFlight = true;
+    this.options.fetch(topics).then(
+      (response) => {
+        this.failures = 0;
+        const now = this.options.clock.now();
+        const seen = new Set<string>();
+        for (const topic of response.topics) {
+          seen.add(topic.name);
+          const err = fromWireError(topic.error);
+          if (err !== null) {
+            this.errors.set(topic.name, err);
+            this.topics.delete(topic.name);
+          } else if (topic.partitions.length === 0) {
+            this.errors.set(
+              topic.name,
+              new WeirError('LEADER_NOT_AVAILABLE', `${topic.name} has no partitions`),
+            );
+          } else {
+            this.errors.delete(topic.name);
+            this.topics.set(topic.name, { partitionCount: topic.partitions.length, fetchedAt: now });
+          }
+        }
+        for (const topic of topics) {
+          if (!seen.has(topic)) {
+            this.errors.set(
+              topic,
+              new WeirError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${topic} not in metadata`),
+            );
+          }
+        }
+        this.finish();
+      },
+      (err: unknown) => {
+        const error = isWeirError(err) ? err : new WeirError('NETWORK_EXCEPTION', String(err));
+        for (const topic of topics) this.errors.set(topic, error);
+        this.failures++;
+        this.finish();
+      },
+    );
+  }
+
+  private finish(): void {
+    this.inFlight = false;
+    this.generation++;
+    this.options.onUpdate(); // callers still waiting ask again from here
+    this.kick();
+  }
+
+  private kick(): void {
+    if (this.inFlight || this.retryTimer !== null || this.closed || this.wanted.size === 0) return;
+    if (this.failures === 0) {
+      this.lookup();
+      return;
+    }
+    const delay = backoffMs(
+      this.failures,
+      this.options.retryBackoffMs,
+      this.options.retryBackoffMaxMs,
+      this.options.random,
+    );
+    this.retryTimer = this.options.clock.schedule(delay, () => {
+      this.retryTimer = null;
+      this.lookup();
+    });
+  }
+}

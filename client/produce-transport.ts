@@ -1,0 +1,201 @@
+// How produce requests reach the broker. The sender sees only ProduceTransport, so its retry and
+// ordering logic runs against an in-memory fake in tests; the real one pipelines requests over
+// the bidirectional ProduceStream RPC.
+//
+// Why a stream: many requests can be in flight on it at once, each answered with the request's
+// correlation id (in request order per partition), with none of the per-call setup a unary RPC
+// costs. Why the whole stream is dropped on one request's timeout or on any stream error (as
+// Kafka closes the connection): after that the broker's view of the requests in flight is unknown,
+// so every pending request fails with a retriable error and the sender resends in order on a
+// fresh stream; the broker's sequence check makes those resends safe.
+
+import type * as grpc from '@grpc/grpc-js';
+import { WeirError, isWeirError } from '../proto/errors.js';
+import { fromServiceError } from '../proto/grpc.js';
+import type { Acks } from '../proto/generated/weir/v1/Acks.js';
+import type { PartitionProduceResult__Output } from '../proto/generated/weir/v1/PartitionProduceResult.js';
+import type { ProduceRequest } from '../proto/generated/weir/v1/ProduceRequest.js';
+import type { ProduceResponse__Output } from '../proto/generated/weir/v1/ProduceResponse.js';
+import type { Connection } from './connection.js';
+import type { AcksOption } from './producer-config.js';
+
+export const WIRE_ACKS: Readonly<Record<AcksOption, Acks>> = {
+  none: 'ACKS_NONE',
+  leader: 'ACKS_LEADER',
+  all: 'ACKS_ALL',
+};
+
+export interface ProduceTransport {
+  /**
+   * Sends one request (the transport sets its correlation id). Resolves with the broker's
+   * response; with `expectResponse` false (acks 'none') resolves with null once written. Rejects
+   * with a WeirError when the request's fate is unknown.
+   */
+  send(request: ProduceRequest, expectResponse: boolean): Promise<ProduceResponse__Output | null>;
+  /** Ends the stream after the requests in flight are answered, or at the latest after `graceMs`. */
+  close(graceMs: number): Promise<void>;
+}
+
+type Stream = grpc.ClientDuplexStream<ProduceRequest, ProduceResponse__Output>;
+
+interface Pending {
+  resolve(response: ProduceResponse__Output): void;
+  reject(err: WeirError): void;
+  timer: NodeJS.Timeout;
+}
+
+/** One open ProduceStream call and the requests waiting on it. */
+class StreamState {
+  readonly call: Stream;
+  readonly pending = new Map<number, Pending>();
+  dead = false;
+  /** Called when nothing is pending any more (or the stream died); set while closing. */
+  onIdle: (() => void) | null = null;
+  constructor(call: Stream) {
+    this.call = call;
+  }
+}
+
+function asWeirError(err: unknown): WeirError {
+  if (isWeirError(err)) return err;
+  const serviceError = err as grpc.ServiceError;
+  if (serviceError !== null && typeof serviceError === 'object' && typeof serviceError.code === 'number') {
+    return fromServiceError(serviceError);
+  }
+  return new WeirError('NETWORK_EXCEPTION', String(err), { cause: err });
+}
+
+export class StreamProduceTransport implements ProduceTransport {
+  private readonly connection: Connection;
+  private readonly requestTimeoutMs: number;
+  private current: StreamState | null = null;
+  private nextCorrelationId = 1;
+  private closed = false;
+
+  constructor(connection: Connection, requestTimeoutMs: number) {
+    this.connection = connection;
+    this.requestTimeoutMs = requestTimeoutMs;
+  }
+
+  send(request: ProduceRequest, expectResponse: boolean): Promise<ProduceResponse__Output | null> {
+    return new Promise<ProduceResponse__Output | null>((resolve, reject) => {
+      if (this.closed) {
+        reject(new WeirError('REQUEST_CANCELLED', 'producer transport is closed'));
+        return;
+      }
+      let state: StreamState;
+      try {
+        state = this.stream();
+      } catch (err) {
+        reject(asWeirError(err));
+        return;
+      }
+      const id = this.nextCorrelationId++;
+      request.correlationId = id;
+      if (expectResponse) {
+        const timer = setTimeout(() => this.timedOut(state, id), this.requestTimeoutMs);
+        state.pending.set(id, { resolve, reject, timer });
+      }
+      try {
+        state.call.write(request, (err: unknown) => {
+          if (expectResponse) return; // the response (or the stream's end) settles it
+          if (err === null || err === undefined) resolve(null);
+          else reject(asWeirError(err));
+        });
+      } catch (err) {
+        this.kill(state, asWeirError(err));
+        if (!expectResponse) reject(asWeirError(err));
+      }
+    });
+  }
+
+  async close(graceMs: number): Promise<void> {
+    this.closed = true;
+    const state = this.current;
+    this.current = null;
+    if (state === null || state.dead) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.kill(state, new WeirError('REQUEST_CANCELLED', 'producer closed'));
+        resolve();
+      }, graceMs);
+      timer.unref();
+      const finish = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      // Half-closing while answers are still due could race them; end after the last one.
+      state.onIdle = () => {
+        state.onIdle = null;
+        if (state.dead) return finish();
+        state.call.once('close', finish);
+        state.call.end();
+      };
+      if (state.pending.size === 0) state.onIdle();
+    });
+  }
+
+  private stream(): StreamState {
+    if (this.current !== null && !this.current.dead) return this.current;
+    const state = new StreamState(this.connection.openProduceStream());
+    this.current = state;
+    state.call.on('data', (response: ProduceResponse__Output) => {
+      const pending = state.pending.get(response.correlationId);
+      if (pending === undefined) return; // acks 'none', or an answer after we gave up on it
+      state.pending.delete(response.correlationId);
+      clearTimeout(pending.timer);
+      pending.resolve(response);
+      if (state.pending.size === 0) state.onIdle?.();
+    });
+    state.call.on('error', (err: grpc.ServiceError) => this.kill(state, fromServiceError(err)));
+    state.call.on('end', () =>
+      this.kill(state, new WeirError('NETWORK_EXCEPTION', 'the broker ended the produce stream')),
+    );
+    state.call.on('close', () =>
+      this.kill(state, new WeirError('NETWORK_EXCEPTION', 'the produce stream closed')),
+    );
+    return state;
+  }
+
+  private timedOut(state: StreamState, id: number): void {
+    const pending = state.pending.get(id);
+    if (pending === undefined) return;
+    state.pending.delete(id);
+    pending.reject(new WeirError('REQUEST_TIMED_OUT', `no produce response in ${this.requestTimeoutMs} ms`));
+    this.kill(state, new WeirError('REQUEST_CANCELLED', 'produce stream dropped after a timeout'));
+  }
+
+  /** Fails everything pending on the stream and drops it; the next send opens a new one. */
+  private kill(state: StreamState, err: WeirError): void {
+    if (this.current === state) this.current = null;
+    const wasDead = state.dead;
+    state.dead = true;
+    const pending = [...state.pending.values()];
+    state.pending.clear();
+    for (const p of pending) {
+      clearTimeout(p.timer);
+      p.reject(err);
+    }
+    if (!wasDead) {
+      // Errors after this point (e.g. the CANCELLED status cancel() causes) have no one to reach.
+      state.call.on('error', () => {});
+      state.call.cancel();
+    }
+    state.onIdle?.();
+  }
+}
+
+/** The result for the i-th partition of the request: normally at the same index. */
+export function findResult(
+  response: ProduceResponse__Output,
+  index: number,
+  batch: { topic: string; partition: number },
+): PartitionProduceResult__Output | null {
+  const results = response.results;
+  const same = results[index];
+  if (same !== undefined && same.topic === batch.topic && same.partition === batch.partition) return same;
+  for (const result of results) {
+    if (result.topic === batch.topic && result.partition === batch.partition) return result;
+  }
+  return null;
+}
