@@ -61,6 +61,9 @@ export interface ClientConnectionOptions extends ConnectionOptions {
   connection?: Connection;
 }
 
+/** HTTP/2 receive window of the client's channel (the broker widens its own the same way). */
+const FLOW_CONTROL_WINDOW_BYTES = 32 * 1024 * 1024;
+
 /** Validates `host:port` (IPv6 hosts in brackets) and returns it. */
 export function parseBootstrap(value: string): string {
   const match = /^(\[[0-9a-fA-F:.]+\]|[^\s:/,[\]]+):(\d{1,5})$/.exec(value.trim());
@@ -121,6 +124,9 @@ export class Connection {
       // long after the broker is back.
       'grpc.initial_reconnect_backoff_ms': 50,
       'grpc.max_reconnect_backoff_ms': 1000,
+      // HTTP/2 lets the broker send only 64 KiB per stream before this client grants more, so a
+      // 1 MiB fetch answer would take many round trips; a wide window lets it arrive at once.
+      'grpc-node.flow_control_window': FLOW_CONTROL_WINDOW_BYTES,
       ...options.channelOptions,
     });
   }

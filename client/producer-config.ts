@@ -9,6 +9,9 @@ import { boolOption, countOption, enumOption, functionOption, intOption } from '
 import type { Partitioner } from './partitioner.js';
 import type { ProduceTransport } from './produce-transport.js';
 
+/** See ProducerOptions.batchBytes. */
+export const DEFAULT_BATCH_BYTES = 65_536;
+
 export type AcksOption = 'none' | 'leader' | 'all';
 
 /** Kafka caps in-flight batches per partition at 5 under idempotence: the broker dedupes that many. */
@@ -27,7 +30,11 @@ export interface ProducerOptions extends ClientConnectionOptions {
   acks?: AcksOption;
   /** Producer id and sequence numbers, so retries never duplicate. Default true (false under acks 'none'). */
   idempotent?: boolean;
-  /** A batch is sent once it holds this many bytes. Default 16384 (Kafka's batch.size). */
+  /**
+   * A batch is sent once it holds this many bytes. Default 65536: four times Kafka's batch.size,
+   * because each batch costs one gRPC message and one CRC-checked append on the broker; measured
+   * with `weir bench produce`, 100-byte records went from about 0.4 to 0.9 million/s.
+   */
   batchBytes?: number;
   /**
    * How long a batch waits for more records before it is sent. Default 5 ms, Kafka's default since
@@ -97,7 +104,7 @@ export function resolveProducerConfig(options: ProducerOptions): ProducerConfig 
     );
   }
   const maxInFlightCap = idempotent ? MAX_IDEMPOTENT_IN_FLIGHT : 1000;
-  const batchBytes = intOption('batchBytes', options.batchBytes, 16_384, 1, 2 ** 30);
+  const batchBytes = intOption('batchBytes', options.batchBytes, DEFAULT_BATCH_BYTES, 1, 2 ** 30);
   const retryBackoffMs = intOption('retryBackoffMs', options.retryBackoffMs, 100, 0, INT32_MAX);
   const maxRequestBytes = intOption('maxRequestBytes', options.maxRequestBytes, 1024 * 1024, 1, INT32_MAX);
   return Object.freeze({
