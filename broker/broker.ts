@@ -492,6 +492,14 @@ export class Broker {
   ): { name: string; partitions: number; internal: boolean; error: WeirError | null }[] {
     const names = topics.length === 0 ? this.registry.all().map((t) => t.name) : topics;
     return names.map((name) => {
+      // As Kafka's metadata request: a topic asked for by name is created when auto-create is on.
+      if (this.config.autoCreateTopics && !this.closing && this.registry.get(name) === undefined) {
+        try {
+          this.partition(name, 0);
+        } catch (err) {
+          if (!(err instanceof WeirError)) throw err;
+        }
+      }
       const t = this.registry.get(name);
       if (t !== undefined) return { name, partitions: t.partitions, internal: t.internal, error: null };
       const reason = invalidTopicName(name);

@@ -2,7 +2,15 @@
 // backoff and sticky partition choice can be tested without real waits or luck. The Clock itself is
 // shared with the broker side through proto/clock.ts.
 
-export { systemClock, type Clock, type TimerHandle } from '../proto/clock.js';
+import { realClock, type Clock } from '../proto/clock.js';
+
+export type { Clock, TimerHandle } from '../proto/clock.js';
+
+/**
+ * The client's real clock. Its timers keep the process alive: each one guards records not yet sent
+ * or answered (linger, retry, backoff), and all of them are short.
+ */
+export const systemClock: Clock = realClock(false);
 
 /** A number in [0, 1), like Math.random. */
 export type Random = () => number;

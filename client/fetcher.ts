@@ -106,6 +106,8 @@ export class Fetcher {
 
   /** Waits for a change (assign, seek, resume, close) or the earliest partition backoff to end. */
   private async idle(): Promise<void> {
+    // close() may have notified before this wait began; a notification is not remembered.
+    if (this.isClosed) return;
     let wake = Infinity;
     for (const s of this.o.states.values()) {
       const wantsWork = s.fetchable || (s.reset !== null && !s.paused);
@@ -113,7 +115,10 @@ export class Fetcher {
     }
     if (wake <= this.o.clock.now()) return;
     if (wake === Infinity) {
-      await this.o.changes.wait();
+      await new Promise<void>((resolve) => {
+        this.closed.signal.addEventListener('abort', () => resolve(), { once: true });
+        void this.o.changes.wait().then(resolve);
+      });
       return;
     }
     await this.sleep(Math.max(0, wake - this.o.clock.now()));
@@ -126,7 +131,9 @@ export class Fetcher {
         timer?.cancel();
         resolve();
       };
+      if (this.isClosed) return done();
       timer = this.o.clock.schedule(ms, done);
+      this.closed.signal.addEventListener('abort', done, { once: true });
       void this.o.changes.wait().then(done);
     });
   }

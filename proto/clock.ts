@@ -13,13 +13,22 @@ export interface Clock {
   schedule(delayMs: number, fn: () => void): TimerHandle;
 }
 
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  schedule(delayMs, fn) {
-    // unref: a pending timer (a linger, a retention check) must not hold a finished process open;
-    // the work it guards is awaited through flush()/close() where it matters.
-    const t = setTimeout(fn, delayMs);
-    t.unref();
-    return { cancel: () => clearTimeout(t) };
-  },
-};
+/**
+ * The real clock. `background` timers do not keep the process alive (storage's periodic flush,
+ * retention and compaction: a process that is done must not wait on them); foreground timers do
+ * (a client's linger and retry timers guard records not sent yet: a script that awaits a send must
+ * not exit before the timer fires).
+ */
+export function realClock(background: boolean): Clock {
+  return {
+    now: () => Date.now(),
+    schedule(delayMs, fn) {
+      const t = setTimeout(fn, delayMs);
+      if (background) t.unref();
+      return { cancel: () => clearTimeout(t) };
+    },
+  };
+}
+
+/** The real clock for background work (unref'd timers). */
+export const systemClock: Clock = realClock(true);

@@ -4,15 +4,31 @@
 
 import { Command, CommanderError } from 'commander';
 import { WeirError } from '../../proto/errors.js';
+import { benchCommand } from './bench-command.js';
 import { brokerCommand } from './broker-command.js';
 import { EXIT_FAILURE, EXIT_USAGE, UsageError } from './common.js';
+import { consumeCommand } from './consume-command.js';
+import { produceCommand } from './produce-command.js';
+import { topicCommand } from './topic-command.js';
+
+/**
+ * Commands added with addCommand do not inherit the parent's settings, so they are applied to the
+ * whole tree: a usage error anywhere throws (exit 2 from main) instead of calling process.exit.
+ */
+function configureTree(command: Command): void {
+  command.showHelpAfterError('(run with --help for usage)').exitOverride();
+  for (const sub of command.commands) configureTree(sub);
+}
 
 export function buildProgram(): Command {
-  const program = new Command('weir')
-    .description('weir: a Kafka-style commit-log broker for Node.js')
-    .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
-  program.addCommand(brokerCommand());
+  const program = new Command('weir').description('weir: a Kafka-style commit-log broker for Node.js');
+  program
+    .addCommand(brokerCommand())
+    .addCommand(topicCommand())
+    .addCommand(produceCommand())
+    .addCommand(consumeCommand())
+    .addCommand(benchCommand());
+  configureTree(program);
   return program;
 }
 

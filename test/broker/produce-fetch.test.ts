@@ -110,3 +110,31 @@ describe('produce and fetch', () => {
     expect(res.results[4]).toMatchObject({ offset: 0, timestamp: 1000 });
   });
 });
+
+describe('auto-create', () => {
+  it('creates a topic named in a metadata request or a produce, only when it is on', async () => {
+    const auto = await startTestBroker({ autoCreateTopics: true, defaultPartitions: 2 });
+    try {
+      const meta = await auto.call<
+        unknown,
+        { topics: { name: string; partitions: unknown[]; error?: unknown }[] }
+      >('GetMetadata', { topics: ['fresh'] });
+      expect(meta.topics[0]).toMatchObject({
+        name: 'fresh',
+        partitions: [expect.anything(), expect.anything()],
+      });
+      expect(meta.topics[0]?.error).toBeFalsy();
+      const produced = await auto.call<unknown, ProduceResponse__Output>('Produce', {
+        partitions: [{ topic: 'also-fresh', partition: 1, records: [{ value: Buffer.from('x') }] }],
+      });
+      expect(produced.results[0]).toMatchObject({ partition: 1, baseOffset: 0 });
+    } finally {
+      await auto.close();
+      removeDir(auto.dataDir);
+    }
+    const meta = await b.call<unknown, { topics: { error?: { code: string } }[] }>('GetMetadata', {
+      topics: ['not-auto'],
+    });
+    expect(meta.topics[0]?.error?.code).toBe('UNKNOWN_TOPIC_OR_PARTITION');
+  });
+});

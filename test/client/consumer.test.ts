@@ -264,3 +264,23 @@ describe('errors and offset reset', () => {
     expect(() => c.seek({ topic: name, partition: 0 }, { timestamp: -5 })).toThrow(/INVALID_TIMESTAMP/);
   });
 });
+
+describe('Consumer.close', () => {
+  it('returns when every assigned partition is paused', async () => {
+    const topic = uniqueTopic('paused-close');
+    await admin.createTopic(topic, { partitions: 1 });
+    await producer.send({ topic, value: 'x' });
+    const consumer = new Consumer({ bootstrap: broker.bootstrap, maxWaitMs: 200 });
+    const tp = { topic, partition: 0 };
+    consumer.assign([tp]);
+    consumer.seek(tp, 'earliest');
+    for await (const batch of consumer.batches()) {
+      expect(batch.records.length).toBeGreaterThan(0);
+      consumer.pause([tp]);
+      break;
+    }
+    // Hung for ever before: the fetch loop went idle and missed close()'s wake-up.
+    await within(consumer.close(), 10_000, 'close of a consumer with every partition paused');
+    expect(consumer.paused()).toEqual([tp]);
+  });
+});

@@ -1,0 +1,213 @@
+// `weir topic create|list|describe|alter|delete`: topic administration through the SDK's Admin.
+// Results go to stdout (names, a table, or one JSON document with --format json); nothing else
+// does, so the output can be piped.
+
+import { Command, Option } from 'commander';
+import { Admin, isWeirError, type TopicDescription } from '../index.js';
+import {
+  UsageError,
+  bootstrapOption,
+  collect,
+  collectKeyValue,
+  parseIntArg,
+  withConnection,
+} from './common.js';
+import { formatBytes } from './units.js';
+
+type Format = 'text' | 'json';
+
+function formatOption(): Option {
+  return new Option('--format <format>', 'text or json').choices(['text', 'json']).default('text');
+}
+
+function configMap(pairs: readonly [string, string][] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of pairs ?? []) out[k] = v;
+  return out;
+}
+
+function print(line: string): void {
+  process.stdout.write(line + '\n');
+}
+
+/** Left-aligned columns, two spaces apart. */
+function table(rows: readonly (readonly string[])[]): string {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows
+    .map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  '))
+    .join('\n');
+}
+
+function describeText(t: TopicDescription): string {
+  const overrides = Object.entries(t.overrides)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(', ');
+  const head = [
+    `Topic: ${t.name}   partitions: ${t.partitions.length}   replication factor: ${t.replicationFactor}` +
+      (t.internal ? '   internal' : ''),
+    `Config overrides: ${overrides === '' ? '(none)' : overrides}`,
+    '',
+  ];
+  const rows = [
+    ['PARTITION', 'LEADER', 'REPLICAS', 'LOG-START', 'HIGH-WATERMARK', 'LOG-END', 'SIZE', 'SEGMENTS'],
+    ...t.partitions.map((p) => [
+      String(p.partition),
+      String(p.leader),
+      p.replicas.join(','),
+      String(p.logStartOffset),
+      String(p.highWatermark),
+      String(p.logEndOffset),
+      formatBytes(p.sizeBytes),
+      String(p.segments),
+    ]),
+  ];
+  return head.join('\n') + '\n' + table(rows);
+}
+
+function admin<T>(bootstrap: string, fn: (admin: Admin) => Promise<T>): Promise<T> {
+  return withConnection(bootstrap, (connection) => fn(new Admin({ connection })));
+}
+
+interface CreateFlags {
+  bootstrap: string;
+  partitions: number;
+  replicationFactor?: number;
+  config?: [string, string][];
+  ifNotExists?: boolean;
+}
+
+function createCommand(): Command {
+  return new Command('create')
+    .description('create a topic')
+    .argument('<name>', 'topic name')
+    .addOption(bootstrapOption())
+    .requiredOption('--partitions <n>', 'number of partitions', parseIntArg(1, 0x7fffffff))
+    .option(
+      '--replication-factor <r>',
+      "replicas per partition (default: the broker's)",
+      parseIntArg(1, 0x7fff),
+    )
+    .option(
+      '--config <key=value>',
+      'a topic config such as retention.ms=3600000 (repeatable)',
+      collectKeyValue,
+    )
+    .option('--if-not-exists', 'succeed without change when the topic exists')
+    .action(async (name: string, flags: CreateFlags) => {
+      await admin(flags.bootstrap, async (a) => {
+        try {
+          const created = await a.createTopic(name, {
+            partitions: flags.partitions,
+            ...(flags.replicationFactor === undefined ? {} : { replicationFactor: flags.replicationFactor }),
+            configs: configMap(flags.config),
+          });
+          print(`created topic ${created.name} with ${created.partitions.length} partitions`);
+        } catch (err) {
+          if (flags.ifNotExists === true && isWeirError(err, 'TOPIC_ALREADY_EXISTS')) {
+            print(`topic ${name} exists`);
+            return;
+          }
+          if (isWeirError(err, 'TOPIC_ALREADY_EXISTS')) err.message += ' (--if-not-exists accepts that)';
+          throw err;
+        }
+      });
+    });
+}
+
+function listCommand(): Command {
+  return new Command('list')
+    .description('list topics, one name per line')
+    .addOption(bootstrapOption())
+    .addOption(formatOption())
+    .option('--internal', 'include internal topics')
+    .action(async (flags: { bootstrap: string; format: Format; internal?: boolean }) => {
+      const topics = await admin(flags.bootstrap, (a) =>
+        a.listTopics({ includeInternal: flags.internal === true }),
+      );
+      topics.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
+      if (flags.format === 'json') print(JSON.stringify(topics));
+      else for (const t of topics) print(t.name);
+    });
+}
+
+function describeCommand(): Command {
+  return new Command('describe')
+    .description('show partitions, offsets, sizes and config overrides of a topic')
+    .argument('<name>', 'topic name')
+    .addOption(bootstrapOption())
+    .addOption(formatOption())
+    .action(async (name: string, flags: { bootstrap: string; format: Format }) => {
+      const topic = await admin(flags.bootstrap, (a) => a.describeTopic(name));
+      print(flags.format === 'json' ? JSON.stringify(topic) : describeText(topic));
+    });
+}
+
+function deleteCommand(): Command {
+  return new Command('delete')
+    .description('delete a topic and its data')
+    .argument('<name>', 'topic name')
+    .addOption(bootstrapOption())
+    .option('--if-exists', 'succeed when there is no such topic')
+    .action(async (name: string, flags: { bootstrap: string; ifExists?: boolean }) => {
+      await admin(flags.bootstrap, async (a) => {
+        try {
+          await a.deleteTopic(name);
+          print(`deleted topic ${name}`);
+        } catch (err) {
+          if (flags.ifExists === true && isWeirError(err, 'UNKNOWN_TOPIC_OR_PARTITION')) {
+            print(`no topic ${name}`);
+            return;
+          }
+          throw err;
+        }
+      });
+    });
+}
+
+interface AlterFlags {
+  bootstrap: string;
+  config?: [string, string][];
+  deleteConfig?: string[];
+  partitions?: number;
+}
+
+function alterCommand(): Command {
+  return new Command('alter')
+    .description('change topic configs, or add partitions')
+    .argument('<name>', 'topic name')
+    .addOption(bootstrapOption())
+    .option('--config <key=value>', 'set a topic config (repeatable)', collectKeyValue)
+    .option('--delete-config <key>', "put a config back to the broker's default (repeatable)", collect)
+    .option('--partitions <n>', 'raise the partition count to n (the new total)', parseIntArg(1, 0x7fffffff))
+    .action(async (name: string, flags: AlterFlags) => {
+      const set = configMap(flags.config);
+      const remove = flags.deleteConfig ?? [];
+      const hasConfig = Object.keys(set).length > 0 || remove.length > 0;
+      if (!hasConfig && flags.partitions === undefined) {
+        throw new UsageError('topic alter needs --config, --delete-config or --partitions');
+      }
+      await admin(flags.bootstrap, async (a) => {
+        const changes: string[] = [];
+        if (hasConfig) {
+          await a.alterTopicConfig(name, { set, delete: remove });
+          changes.push(...Object.entries(set).map(([k, v]) => `${k}=${v}`), ...remove.map((k) => `-${k}`));
+        }
+        if (flags.partitions !== undefined) {
+          const altered = await a.createPartitions(name, flags.partitions);
+          changes.push(`partitions=${altered.partitions.length}`);
+        }
+        print(`altered topic ${name}: ${changes.join(' ')}`);
+      });
+    });
+}
+
+export function topicCommand(): Command {
+  return new Command('topic')
+    .description('create, list, describe, alter and delete topics')
+    .addCommand(createCommand())
+    .addCommand(listCommand())
+    .addCommand(describeCommand())
+    .addCommand(alterCommand())
+    .addCommand(deleteCommand());
+}

@@ -1,0 +1,57 @@
+// The CLI contract of DESIGN.md: every command answers --help with exit 0, takes --bootstrap, and
+// has the flags scripts depend on.
+
+import { describe, expect, it } from 'vitest';
+import { okLines, weir } from './cli-support.js';
+
+const CONTRACT: [string[], string[]][] = [
+  [
+    ['topic', 'create'],
+    ['--partitions', '--replication-factor', '--config'],
+  ],
+  [['topic', 'list'], ['--format']],
+  [['topic', 'describe'], ['--format']],
+  [['topic', 'delete'], []],
+  [
+    ['topic', 'alter'],
+    ['--config', '--delete-config', '--partitions'],
+  ],
+  [['produce'], ['--key-separator', '--header', '--partition', '--acks', '--file']],
+  [
+    ['consume'],
+    [
+      '--from-beginning',
+      '--offset',
+      '--from-time',
+      '--since',
+      '-f, --follow',
+      '--partition',
+      '--group',
+      '--max-messages',
+      '--key',
+      '--header',
+      '--format',
+    ],
+  ],
+  [
+    ['bench', 'produce'],
+    ['--topic', '--records', '--record-size', '--acks', '--rate', '--json'],
+  ],
+  [
+    ['bench', 'consume'],
+    ['--topic', '--records', '--json'],
+  ],
+];
+
+describe.concurrent('weir --help', () => {
+  it.each(CONTRACT)('weir %j --help lists --bootstrap and the contract flags', async (path, flags) => {
+    const help = okLines(await weir([...path, '--help'])).join('\n');
+    expect(help).toContain(`Usage: weir ${path.join(' ')}`);
+    for (const flag of ['--bootstrap', '--help', ...flags]) expect(help).toContain(flag);
+  });
+
+  it.each([[['topic']], [['bench']], [[]]])('weir %j --help lists the subcommands', async (path) => {
+    const help = okLines(await weir([...path, '--help'])).join('\n');
+    expect(help).toMatch(/Commands:/);
+  });
+});
