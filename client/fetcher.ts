@@ -114,26 +114,25 @@ export class Fetcher {
       if (wantsWork) wake = Math.min(wake, s.retryAt); // 0: due now (a lookup found another lookup to do)
     }
     if (wake <= this.o.clock.now()) return;
-    if (wake === Infinity) {
-      await new Promise<void>((resolve) => {
-        this.closed.signal.addEventListener('abort', () => resolve(), { once: true });
-        void this.o.changes.wait().then(resolve);
-      });
-      return;
-    }
-    await this.sleep(Math.max(0, wake - this.o.clock.now()));
+    await this.sleep(wake === Infinity ? null : Math.max(0, wake - this.o.clock.now()));
   }
 
-  private sleep(ms: number): Promise<void> {
+  /**
+   * Waits `ms` (null: no time limit) or until a change or close. The abort listener is removed
+   * when the wait ends, so a loop that backs off many times does not pile listeners up.
+   */
+  private sleep(ms: number | null): Promise<void> {
     return new Promise<void>((resolve) => {
       let timer: TimerHandle | null = null;
+      const signal = this.closed.signal;
       const done = (): void => {
         timer?.cancel();
+        signal.removeEventListener('abort', done);
         resolve();
       };
-      if (this.isClosed) return done();
-      timer = this.o.clock.schedule(ms, done);
-      this.closed.signal.addEventListener('abort', done, { once: true });
+      if (signal.aborted) return done();
+      if (ms !== null) timer = this.o.clock.schedule(ms, done);
+      signal.addEventListener('abort', done, { once: true });
       void this.o.changes.wait().then(done);
     });
   }

@@ -76,7 +76,9 @@ export class MetadataCache {
     this.inFlight = true;
     this.options.fetch(topics).then(
       (response) => {
-        this.failures = 0;
+        // A topic that came back with a retriable error counts as a failure, so the next lookup
+        // backs off instead of following at once (a new topic without a leader yet, say).
+        let retriable = false;
         const now = this.options.clock.now();
         const seen = new Set<string>();
         for (const topic of response.topics) {
@@ -85,7 +87,9 @@ export class MetadataCache {
           if (err !== null) {
             this.errors.set(topic.name, err);
             this.topics.delete(topic.name);
+            retriable ||= err.retriable;
           } else if (topic.partitions.length === 0) {
+            retriable = true;
             this.errors.set(
               topic.name,
               new WeirError('LEADER_NOT_AVAILABLE', `${topic.name} has no partitions`),
@@ -103,6 +107,7 @@ export class MetadataCache {
             );
           }
         }
+        this.failures = retriable ? this.failures + 1 : 0;
         this.finish();
       },
       (err: unknown) => {

@@ -92,6 +92,7 @@ export class PartitionQueue {
   }
 }
 
+/** Never sent: only such batches may be merged (a split piece of a refused batch must not be). */
 function unsent(batch: ProducerBatch): boolean {
-  return batch.bytes === null && batch.baseSequence < 0;
+  return batch.bytes === null && batch.baseSequence < 0 && batch.attempts === 0;
 }

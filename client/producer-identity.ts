@@ -71,6 +71,12 @@ export class ProducerIdentityKeeper {
     );
   }
 
+  /** Cancels a pending retry: the producer is closing or has failed for good. */
+  stop(): void {
+    this.retryTimer?.cancel();
+    this.retryTimer = null;
+  }
+
   /** Drops the id held and asks for a new one. */
   renew(): void {
     this.current = null;

@@ -131,6 +131,7 @@ export class Sender {
   /** Fails every batch not yet settled and every later one (the producer is unusable). */
   failAll(err: WeirError): void {
     if (this.fatalError === null) this.fatalError = err;
+    this.identity.stop();
     for (const queue of this.allQueues()) {
       queue.requeueRetries();
       for (const batch of queue.queued.drain()) this.settle(batch, err);

@@ -14,9 +14,13 @@ export const CONNECT_TIMEOUT_MS = 5_000;
 export class UsageError extends Error {}
 
 export function bootstrapOption(): Option {
-  return new Option('--bootstrap <host:port>', 'broker to connect to')
-    .env('WEIR_BOOTSTRAP')
-    .default(DEFAULT_BOOTSTRAP);
+  return (
+    new Option('--bootstrap <host:port>', 'broker to connect to')
+      .env('WEIR_BOOTSTRAP')
+      .default(DEFAULT_BOOTSTRAP)
+      // An empty WEIR_BOOTSTRAP means unset, as the SDK reads it.
+      .argParser((value: string) => (value.trim() === '' ? DEFAULT_BOOTSTRAP : value))
+  );
 }
 
 export function parseIntArg(min: number, max: number) {

@@ -273,17 +273,21 @@ describe('retries and ordering', () => {
     expect(log[5]!.producerId).not.toBe(log[0]!.producerId);
   });
 
-  it('splits a merged batch the broker finds too large back into the batches it was made of', async () => {
-    const h = harness({ t: 1 }, { batchBytes: 300 });
-    h.transport.maxBatchBytes = 350;
-    const calls = Array.from({ length: 6 }, (_, c) =>
-      h.producer.send({ topic: 't', records: messages(`c${c}-`, 8) }),
-    );
-    await settle(h, calls);
-    const expected = Array.from({ length: 6 }, (_, c) => messages(`c${c}-`, 8).map((m) => m.value)).flat();
-    expect(values(h.transport.log('t', 0))).toEqual(expected);
-    expect(new Set(h.transport.log('t', 0).map((r) => r.producerId)).size).toBe(1); // no reset needed
-  });
+  it.each([true, false])(
+    'splits a merged batch the broker finds too large back into the batches it was made of (idempotent %s)',
+    async (idempotent) => {
+      // Without idempotence the pieces carry no sequence; they must still never be merged again.
+      const h = harness({ t: 1 }, { batchBytes: 300, idempotent });
+      h.transport.maxBatchBytes = 350;
+      const calls = Array.from({ length: 6 }, (_, c) =>
+        h.producer.send({ topic: 't', records: messages(`c${c}-`, 8) }),
+      );
+      await settle(h, calls);
+      const expected = Array.from({ length: 6 }, (_, c) => messages(`c${c}-`, 8).map((m) => m.value)).flat();
+      expect(values(h.transport.log('t', 0))).toEqual(expected);
+      expect(new Set(h.transport.log('t', 0).map((r) => r.producerId)).size).toBe(1); // no reset needed
+    },
+  );
 
   it('fails every pending and later send once the producer is fenced (INVALID_PRODUCER_EPOCH)', async () => {
     const h = harness({ t: 1 });
