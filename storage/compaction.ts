@@ -113,7 +113,10 @@ function keeps(entry: RecordEntry, map: KeyMap, tombstoneHorizon: number): boole
 interface BatchFilter {
   readonly map: KeyMap;
   readonly horizon: number;
+  /** Byte ranges (start, end pairs) of the records kept, in the batch's (decompressed) records. */
   ranges: number[];
+  /** Offsets of the records kept: a compressed batch is rebuilt from exactly these. */
+  kept: number[];
   dropped: number;
   tombstonesDropped: number;
 }
@@ -121,6 +124,7 @@ interface BatchFilter {
 /** The batch at `off` with only the records `keeps` allows, or null when every record is kept. */
 function filterBatch(buf: Buffer, off: number, state: BatchFilter, seg: LogSegment): Buffer | null {
   state.ranges.length = 0;
+  state.kept.length = 0;
   state.dropped = 0;
   const size = batchSize(buf, off);
   const reason = forEachRecord(
@@ -129,6 +133,7 @@ function filterBatch(buf: Buffer, off: number, state: BatchFilter, seg: LogSegme
     (entry, s: BatchFilter) => {
       if (keeps(entry, s.map, s.horizon)) {
         s.ranges.push(entry.view.start, entry.view.end);
+        s.kept.push(entry.offset);
       } else {
         s.dropped++;
         if (entry.view.valueLength < 0 && s.map.latest.get(keyOf(entry) as string) === entry.offset)
@@ -162,12 +167,8 @@ function reencode(buf: Buffer, off: number, state: BatchFilter, seg: LogSegment)
   const decoded = decodeBatch(buf, off, off + batchSize(buf, off));
   if (!decoded.ok) corrupt(seg, decoded.reason);
   const b = decoded.batch;
-  const kept = b.records.filter((r) => {
-    const key = r.key === null ? null : r.key.toString('latin1');
-    if (key === null) return true;
-    if (state.map.latest.get(key) !== r.offset) return false;
-    return !(r.value === null && r.timestamp < state.horizon);
-  });
+  const keep = new Set(state.kept);
+  const kept = b.records.filter((r) => keep.has(r.offset));
   return encodeBatch(
     kept.map((r) => ({
       timestamp: r.timestamp,
@@ -242,6 +243,7 @@ export async function compactLog(
     map,
     horizon: now - config.deleteRetentionMs,
     ranges: [],
+    kept: [],
     dropped: 0,
     tombstonesDropped: 0,
   };

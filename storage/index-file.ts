@@ -104,13 +104,13 @@ export class IndexFile {
     this.fs.closeSync(fd);
   }
 
-  /** Writes the entries not yet on disk; with `sync`, also fsyncs the file. */
-  async flush(sync: boolean): Promise<void> {
-    if (!this.loaded || this.deleted) return;
-    const fd = this.fs.openSync(this.path, this.fs.existsSync(this.path) ? 'r+' : 'w+');
+  /** Writes the entries not yet on disk and fsyncs the file. */
+  async flush(): Promise<void> {
+    this.writeOut();
+    if (!this.loaded || this.deleted || !this.fs.existsSync(this.path)) return;
+    const fd = this.fs.openSync(this.path, 'r');
     try {
-      this.writePending(fd);
-      if (sync) await this.fs.fdatasync(fd);
+      await this.fs.fdatasync(fd);
     } finally {
       this.fs.closeSync(fd);
     }

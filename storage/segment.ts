@@ -22,7 +22,7 @@ import {
 } from '../proto/batch-header.js';
 import { WeirError } from '../proto/errors.js';
 import { forEachRecord, type RecordEntry } from '../proto/record-batch.js';
-import { readAt, scanBatches, type ScanOutcome } from './batch-scan.js';
+import { SCAN_CHUNK_BYTES, readAt, scanBatches, type ScanOutcome } from './batch-scan.js';
 import type { StorageFs } from './fs.js';
 import { OFFSET_INDEX_SUFFIX, OffsetIndex } from './offset-index.js';
 import { TIME_INDEX_SUFFIX, TimeIndex } from './time-index.js';
@@ -321,32 +321,18 @@ export class LogSegment {
     const rel = this.timeIndex.lookup(timestamp);
     const from = rel < 0 ? 0 : this.offsetIndex.lookup(rel);
     const search: TimestampSearch = { target: timestamp, found: null, foundTimestamp: -1 };
-    const outcome = scanBatches(
-      this.fs,
-      this.logFd,
-      from,
-      this.size,
-      false,
-      (buf, off) => {
-        if (batchMaxTimestamp(buf, off) < timestamp) return true;
-        const reason = forEachRecord(buf, off, findTimestamp, search, off + batchSize(buf, off));
-        if (reason !== null)
-          throw new WeirError('KAFKA_STORAGE_ERROR', `${this.path(LOG_SUFFIX)}: ${reason}`);
-        return search.found === null;
-      },
-      this.config.indexIntervalBytes + LOOKUP_SLACK_BYTES,
-    );
-    if (outcome.kind === 'corrupt') {
-      throw new WeirError('KAFKA_STORAGE_ERROR', `${this.path(LOG_SUFFIX)}: ${outcome.reason}`);
-    }
+    this.forEachFrom(from, (buf, off) => {
+      if (batchMaxTimestamp(buf, off) < timestamp) return true;
+      const reason = forEachRecord(buf, off, findTimestamp, search, off + batchSize(buf, off));
+      if (reason !== null) throw new WeirError('KAFKA_STORAGE_ERROR', `${this.path(LOG_SUFFIX)}: ${reason}`);
+      return search.found === null;
+    });
     return search.found === null ? null : { offset: search.found, timestamp: search.foundTimestamp };
   }
 
   /** Visits every batch in the segment (compaction, tests). */
   forEachBatch(visit: (buf: Buffer, off: number, position: number) => boolean): void {
-    const outcome = scanBatches(this.fs, this.logFd, 0, this.size, false, visit);
-    if (outcome.kind === 'corrupt')
-      throw new WeirError('KAFKA_STORAGE_ERROR', `${this.path(LOG_SUFFIX)}: ${outcome.reason}`);
+    this.forEachFrom(0, visit, SCAN_CHUNK_BYTES);
   }
 
   /**
@@ -384,7 +370,13 @@ export class LogSegment {
 
   /** Called when the segment stops being the active one: records its final largest timestamp. */
   onRoll(): void {
-    this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp - this.baseOffset);
+    this.sealIndexes();
+  }
+
+  /** The final time-index entry (the largest timestamp) and every pending entry, written out. */
+  private sealIndexes(): void {
+    if (!this.isEmpty)
+      this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp - this.baseOffset);
     this.offsetIndex.file.writeOut();
     this.timeIndex.file.writeOut();
   }
@@ -394,8 +386,8 @@ export class LogSegment {
     if (this.closed) return;
     await this.syncLog();
     if (this.closed) return;
-    await this.offsetIndex.file.flush(true);
-    await this.timeIndex.file.flush(true);
+    await this.offsetIndex.file.flush();
+    await this.timeIndex.file.flush();
   }
 
   /** fsync of the log file only (the group-commit path of flush.messages=1). */
@@ -429,10 +421,7 @@ export class LogSegment {
 
   close(): void {
     if (this.closed) return;
-    if (!this.isEmpty)
-      this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp - this.baseOffset);
-    this.offsetIndex.file.writeOut();
-    this.timeIndex.file.writeOut();
+    this.sealIndexes();
     this.closeFd();
   }
 
@@ -522,18 +511,16 @@ export class LogSegment {
     }
   }
 
-  private forEachFrom(from: number, visit: (buf: Buffer, off: number, position: number) => boolean): void {
-    const outcome = scanBatches(
-      this.fs,
-      this.logFd,
-      from,
-      this.size,
-      false,
-      visit,
-      this.config.indexIntervalBytes + LOOKUP_SLACK_BYTES,
-    );
-    if (outcome.kind === 'corrupt')
+  /** Visits batches from byte `from`; a walk from an index entry starts with a small read. */
+  private forEachFrom(
+    from: number,
+    visit: (buf: Buffer, off: number, position: number) => boolean,
+    firstChunkBytes = this.config.indexIntervalBytes + LOOKUP_SLACK_BYTES,
+  ): void {
+    const outcome = scanBatches(this.fs, this.logFd, from, this.size, false, visit, firstChunkBytes);
+    if (outcome.kind === 'corrupt') {
       throw new WeirError('KAFKA_STORAGE_ERROR', `${this.path(LOG_SUFFIX)}: ${outcome.reason}`);
+    }
   }
 
   /** Reads the first batch's header to learn the timestamp segment.ms is measured from. */

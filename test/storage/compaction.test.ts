@@ -114,6 +114,28 @@ describe('compaction', () => {
     await reopened.close();
   });
 
+  it('rebuilds a gzip batch that keeps some of its records, still gzip, with the same records', async () => {
+    const log = openLog(join(root, `c-${n++}`));
+    // Each batch: a key written again and again, and a key of its own; most batches lose one record.
+    for (let i = 0; i < 60; i++) {
+      const records = [
+        { timestamp: 5_000, key: Buffer.from('hot'), value: Buffer.from(`hot-${i}-${'y'.repeat(30)}`) },
+        { timestamp: 5_000, key: Buffer.from(`u${i}`), value: Buffer.from(`unique-${i}-${'z'.repeat(30)}`) },
+      ];
+      log.append(encodeBatch(records, { compression: 'gzip' }));
+    }
+    const before = readAll(log);
+    const activeBase = log.activeSegment.baseOffset;
+    expect(activeBase).toBeGreaterThan(10);
+    const outcome = await compactLog(log, 5_500, { fs: nodeFs, pause: noPause });
+    expect(outcome.recordsRemoved).toBeGreaterThan(0);
+    expect(readAll(log)).toEqual(expectedAfter(before, activeBase, null, 5_000));
+    const { records } = log.read(log.logStartOffset, 1 << 20);
+    const first = decodeBatch(records, 0, batchSize(records, 0));
+    expect(first.ok && first.batch.compression).toBe(1);
+    await log.close();
+  });
+
   it('drops tombstones older than delete.retention.ms', async () => {
     const log = openLog(join(root, `c-${n++}`));
     fill(log, 8, 4, 5_000);

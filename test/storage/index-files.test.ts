@@ -42,7 +42,7 @@ describe('OffsetIndex', () => {
     const index = new OffsetIndex(nodeFs, file, 1 << 20, false);
     const entries = fc.sample(entriesArb, { numRuns: 1, seed: 3 })[0] as [number, number][];
     for (const [o, p] of entries) index.append(o, p);
-    await index.file.flush(true);
+    await index.file.flush();
     expect(statSync(file).size).toBe(entries.length * 8);
     const reloaded = new OffsetIndex(nodeFs, file, 1 << 20, true);
     expect(reloaded.entries).toBe(entries.length);
@@ -57,7 +57,7 @@ describe('OffsetIndex', () => {
     const file = path('.index');
     const index = new OffsetIndex(nodeFs, file, 1 << 20, false);
     for (let i = 0; i < 10; i++) index.append(i * 10, i * 100);
-    await index.file.flush(true);
+    await index.file.flush();
     index.truncateFrom(45);
     expect(index.entries).toBe(5);
     expect(statSync(file).size).toBe(40);
@@ -68,7 +68,7 @@ describe('OffsetIndex', () => {
     const file = path('.index');
     const index = new OffsetIndex(nodeFs, file, 1 << 20, false);
     for (let i = 0; i < 4; i++) index.append(i, i * 100);
-    await index.file.flush(true);
+    await index.file.flush();
     expect(new OffsetIndex(nodeFs, file, 1 << 20, true).invalid(250)).toMatch(/past the log/);
     truncateSync(file, 29);
     expect(new OffsetIndex(nodeFs, file, 1 << 20, true).invalid(1000)).toMatch(/torn/);
@@ -109,7 +109,7 @@ describe('TimeIndex', () => {
     const file = path('.timeindex');
     const index = new TimeIndex(nodeFs, file, 1 << 20, false);
     for (let i = 0; i < 6; i++) index.maybeAppend(1000 + i, i * 10);
-    await index.file.flush(true);
+    await index.file.flush();
     const reloaded = new TimeIndex(nodeFs, file, 1 << 20, true);
     expect(reloaded.entries).toBe(6);
     expect(reloaded.timestampAt(5)).toBe(1005);
