@@ -170,12 +170,6 @@ export class Partition {
     };
   }
 
-  /** Drops producer state above a truncation point (replication will use it). */
-  truncateTo(offset: number): void {
-    this.log.truncateTo(offset);
-    this.producers.truncateTo(this.log.logEndOffset);
-  }
-
   private rebuildProducerState(): void {
     const segments = this.log.segments;
     for (const seg of segments.slice(Math.max(0, segments.length - PRODUCER_STATE_SEGMENTS))) {

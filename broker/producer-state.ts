@@ -47,10 +47,6 @@ function nextSequence(seq: number): number {
 export class ProducerStateTable {
   private readonly producers = new Map<number, ProducerEntry>();
 
-  get size(): number {
-    return this.producers.size;
-  }
-
   /** Decides what to do with a batch; throws the typed error for a fenced or out-of-order one. */
   check(producerId: number, epoch: number, firstSeq: number, lastSeq: number): SequenceCheck {
     const entry = this.producers.get(producerId);
@@ -103,13 +99,5 @@ export class ProducerStateTable {
     }
     entry.batches.push(batch);
     if (entry.batches.length > CACHED_BATCHES) entry.batches.shift();
-  }
-
-  /** Forgets batches at or above `offset` (the log was truncated). */
-  truncateTo(offset: number): void {
-    for (const [id, entry] of this.producers) {
-      entry.batches = entry.batches.filter((b) => b.lastOffset < offset);
-      if (entry.batches.length === 0) this.producers.delete(id);
-    }
   }
 }

@@ -140,14 +140,6 @@ export class IndexFile {
     this.persisted = 0;
   }
 
-  /** Frees the memory copy of a closed segment's index; it is read again on next use. */
-  unload(): void {
-    if (this.persisted === this.count && this.fs.existsSync(this.path)) {
-      this.loaded = false;
-      this.buf = Buffer.alloc(0);
-    }
-  }
-
   private writePending(fd: number): void {
     if (this.persisted === this.count) return;
     const start = this.persisted * this.entrySize;
