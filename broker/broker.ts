@@ -2,6 +2,7 @@
 // gRPC handlers and HTTP routes decode their input, call these methods and map the WeirErrors they
 // throw; they hold no logic of their own (STYLE 14).
 
+import assert from 'node:assert/strict';
 import { WeirError } from '../proto/errors.js';
 import { encodeBatch, type RecordInput } from '../proto/record-batch.js';
 import { partitionForKey } from '../proto/partitioner.js';
@@ -20,6 +21,7 @@ import {
 import type { BrokerConfig } from './config.js';
 import { Partition, type Acks, type ProduceOutcome } from './partition.js';
 import { TopicRegistry, type TopicRecord } from './topic-registry.js';
+import { GroupCoordinator } from './group/coordinator.js';
 
 export const MAX_PARTITIONS_PER_TOPIC = 10_000;
 export const INTERNAL_PREFIX = '__';
@@ -28,6 +30,8 @@ export interface BrokerDeps {
   readonly fs?: StorageFs;
   readonly clock?: Clock;
   readonly onStorageEvent?: (event: LogManagerEvent) => void;
+  /** Group coordinator news: evictions, offsets loaded at start-up. */
+  readonly onGroupEvent?: (message: string) => void;
 }
 
 export interface PartitionStats {
@@ -94,18 +98,28 @@ export const LATEST = -1;
 export class Broker {
   readonly config: BrokerConfig;
   readonly clock: Clock;
+  /** Consumer groups this broker coordinates, and their committed offsets. */
+  readonly groups: GroupCoordinator;
   private readonly registry: TopicRegistry;
   private readonly logs: LogManager;
   private readonly partitions = new Map<string, Partition[]>();
   private closing = false;
+  private readonly topicListeners: (() => void)[] = [];
   /** Where records without a key go when the broker partitions them: round robin per request. */
   private roundRobin = 0;
 
-  private constructor(config: BrokerConfig, clock: Clock, registry: TopicRegistry, logs: LogManager) {
+  private constructor(
+    config: BrokerConfig,
+    clock: Clock,
+    registry: TopicRegistry,
+    logs: LogManager,
+    onGroupEvent: ((message: string) => void) | undefined,
+  ) {
     this.config = config;
     this.clock = clock;
     this.registry = registry;
     this.logs = logs;
+    this.groups = new GroupCoordinator(this, onGroupEvent);
   }
 
   /** Opens the data directory: metadata, every log (recovering as needed), background tasks. */
@@ -124,8 +138,9 @@ export class Broker {
       },
       { fs, clock, configFor, ...(deps.onStorageEvent ? { log: deps.onStorageEvent } : {}) },
     );
-    const broker = new Broker(config, clock, registry, logs);
+    const broker = new Broker(config, clock, registry, logs, deps.onGroupEvent);
     broker.reconcile();
+    broker.groups.start();
     logs.startBackgroundTasks();
     return broker;
   }
@@ -174,6 +189,33 @@ export class Broker {
         `topic names starting with '${INTERNAL_PREFIX}' are reserved for the broker`,
       );
     }
+    return this.addTopic(name, partitions, replicationFactor, configs, false, validateOnly);
+  }
+
+  /** Creates one of the broker's own topics (`__consumer_offsets`); users cannot. */
+  createInternalTopic(name: string, partitions: number, configs: Readonly<Record<string, string>>): void {
+    this.assertOpen();
+    if (!name.startsWith(INTERNAL_PREFIX)) throw new Error(`internal topic '${name}' must start with '__'`);
+    if (this.registry.get(name) === undefined) this.addTopic(name, partitions, 0, configs, true, false);
+  }
+
+  /** Calls `listener` after a topic is created or deleted, or its partition count grows. */
+  onTopicsChanged(listener: () => void): void {
+    this.topicListeners.push(listener);
+  }
+
+  private topicsChanged(): void {
+    for (const listener of this.topicListeners) listener();
+  }
+
+  private addTopic(
+    name: string,
+    partitions: number,
+    replicationFactor: number,
+    configs: Readonly<Record<string, string>>,
+    internal: boolean,
+    validateOnly: boolean,
+  ): TopicDescription {
     if (this.registry.get(name) !== undefined)
       throw new WeirError('TOPIC_ALREADY_EXISTS', `topic '${name}' already exists`);
     // '.' and '_' collide in metric names, as in Kafka.
@@ -212,10 +254,11 @@ export class Broker {
         true,
       );
     const record = this.registry.add(
-      { name, partitions, replicationFactor: rf, configs: { ...configs }, internal: false },
+      { name, partitions, replicationFactor: rf, configs: { ...configs }, internal },
       this.clock.now(),
     );
     this.partitions.set(name, this.openPartitions(record, 0));
+    this.topicsChanged();
     return this.describeTopic(name);
   }
 
@@ -226,6 +269,7 @@ export class Broker {
     this.registry.remove(name);
     const list = this.partitions.get(name) ?? [];
     this.partitions.delete(name);
+    this.topicsChanged();
     for (const p of list) {
       await this.logs.deleteLog(name, p.id);
       p.wakeAll();
@@ -271,6 +315,7 @@ export class Broker {
     const list = this.partitions.get(name) ?? [];
     list.push(...this.openPartitions(record, list.length));
     this.partitions.set(name, list);
+    this.topicsChanged();
     return this.describeTopic(name);
   }
 
@@ -467,6 +512,14 @@ export class Broker {
     };
   }
 
+  /** The broker leading a partition (one broker: this one, for every partition). */
+  leaderOf(topic: string, partition: number): BrokerInfo {
+    this.partition(topic, partition);
+    const self = this.cluster().brokers.find((b) => b.nodeId === this.config.nodeId);
+    assert(self !== undefined, 'this broker is missing from its own cluster view');
+    return self;
+  }
+
   /** One partition's stats and offsets; never creates a topic. */
   describePartition(
     topic: string,
@@ -514,6 +567,7 @@ export class Broker {
   /** Refuses new work (BROKER_SHUTTING_DOWN) and wakes waiting fetches and subscriptions. */
   stopAccepting(): void {
     this.closing = true;
+    this.groups.close();
     for (const list of this.partitions.values()) for (const p of list) p.wakeAll();
   }
 

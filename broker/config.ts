@@ -24,6 +24,13 @@ export interface BrokerConfig {
   readonly retentionCheckIntervalMs: number;
   readonly cleanerBackoffMs: number;
   readonly logLevel: string;
+  readonly offsetsTopicPartitions: number;
+  readonly groupHeartbeatIntervalMs: number;
+  readonly groupSessionTimeoutMs: number;
+  readonly groupMinSessionTimeoutMs: number;
+  readonly groupMaxSessionTimeoutMs: number;
+  readonly groupRebalanceTimeoutMs: number;
+  readonly groupMaxRebalanceHistory: number;
   /** Defaults for every topic's log config, Kafka-style keys; a topic's own settings override them. */
   readonly topicDefaults: LogConfig;
 }
@@ -173,6 +180,69 @@ export const BROKER_CONFIG_KEYS: readonly KeyDef[] = [
     doc: 'how often compaction looks for work',
   },
   {
+    key: 'offsetsTopicPartitions',
+    env: 'WEIR_OFFSETS_TOPIC_PARTITIONS',
+    kind: 'int',
+    default: 16,
+    min: 1,
+    max: 1000,
+    doc: 'partitions of __consumer_offsets when it is created (fixed after that)',
+  },
+  {
+    key: 'groupHeartbeatIntervalMs',
+    env: 'WEIR_GROUP_HEARTBEAT_INTERVAL_MS',
+    kind: 'int',
+    default: 3000,
+    min: 10,
+    max: 60_000,
+    doc: 'how often group members heartbeat (capped at a third of their session timeout)',
+  },
+  {
+    key: 'groupSessionTimeoutMs',
+    env: 'WEIR_GROUP_SESSION_TIMEOUT_MS',
+    kind: 'int',
+    default: 45_000,
+    min: 30,
+    max: 3_600_000,
+    doc: 'a member silent this long is evicted, unless it asks for another timeout',
+  },
+  {
+    key: 'groupMinSessionTimeoutMs',
+    env: 'WEIR_GROUP_MIN_SESSION_TIMEOUT_MS',
+    kind: 'int',
+    default: 6000,
+    min: 30,
+    max: 3_600_000,
+    doc: 'the shortest session timeout a member may ask for',
+  },
+  {
+    key: 'groupMaxSessionTimeoutMs',
+    env: 'WEIR_GROUP_MAX_SESSION_TIMEOUT_MS',
+    kind: 'int',
+    default: 1_800_000,
+    min: 30,
+    max: 3_600_000,
+    doc: 'the longest session timeout a member may ask for',
+  },
+  {
+    key: 'groupRebalanceTimeoutMs',
+    env: 'WEIR_GROUP_REBALANCE_TIMEOUT_MS',
+    kind: 'int',
+    default: 300_000,
+    min: 30,
+    max: 3_600_000,
+    doc: 'a member that does not revoke partitions this long after being asked is evicted, unless it asks for another timeout',
+  },
+  {
+    key: 'groupMaxRebalanceHistory',
+    env: 'WEIR_GROUP_MAX_REBALANCE_HISTORY',
+    kind: 'int',
+    default: 20,
+    min: 1,
+    max: 1000,
+    doc: 'rebalances remembered per group (with their reasons) for describe',
+  },
+  {
     key: 'logLevel',
     env: 'WEIR_LOG_LEVEL',
     kind: 'string',
@@ -266,6 +336,17 @@ export function resolveBrokerConfig(sources: ConfigSources = {}): BrokerConfig {
     if (raw !== undefined && raw !== '') out[def.key] = parseValue(def, raw, `environment ${def.env}`);
   }
   apply(out, sources.overrides ?? {}, 'option', topicDefaults);
+  const session = out.groupSessionTimeoutMs as number;
+  const [minSession, maxSession] = [
+    out.groupMinSessionTimeoutMs as number,
+    out.groupMaxSessionTimeoutMs as number,
+  ];
+  if (session < minSession || session > maxSession) {
+    invalid(
+      'groupSessionTimeoutMs',
+      `${session} is outside groupMinSessionTimeoutMs..groupMaxSessionTimeoutMs (${minSession}..${maxSession})`,
+    );
+  }
   let logDefaults: LogConfig;
   try {
     logDefaults = logConfigFrom(topicDefaults);

@@ -21,86 +21,18 @@ import type { TopicDescription as WireTopicDescription } from '../proto/generate
 import type { WeirHandlers } from '../proto/generated/weir/v1/Weir.js';
 import { toServiceError, toWireError, weirProto } from '../proto/grpc.js';
 import { decodeBatch } from '../proto/record-batch.js';
+import {
+  asWeirError,
+  assertWellFormed,
+  unary,
+  withMalformedRequests,
+  type GrpcSurfaceHooks,
+} from './grpc-unary.js';
+import { groupHandlers } from './grpc-group-handlers.js';
 import { EARLIEST, LATEST, type Broker, type FetchPartitionResult, type TopicDescription } from './broker.js';
 import type { Acks, ProduceOutcome } from './partition.js';
 
-export interface GrpcSurfaceHooks {
-  /** Called for every failure that is not a WeirError (a bug): the broker logs it. */
-  readonly onInternalError: (err: unknown, method: string) => void;
-  readonly onWarning?: (message: string) => void;
-  readonly onProduce?: (
-    topic: string,
-    partition: number,
-    records: number,
-    bytes: number,
-    seconds: number,
-    error: WeirError | null,
-  ) => void;
-  readonly onFetch?: (
-    topic: string,
-    partition: number,
-    bytes: number,
-    seconds: number,
-    error: WeirError | null,
-  ) => void;
-}
-
 const SUBSCRIBE_POLL_MS = 1000;
-
-/** What a request that does not decode becomes, so the handler can answer INVALID_REQUEST. */
-class MalformedRequest {
-  constructor(readonly reason: string) {}
-}
-
-/**
- * grpc-js answers a request that does not decode with a bare INTERNAL status. Wrapping each
- * method's deserializer turns it into a value the handlers refuse with INVALID_REQUEST instead.
- */
-function withMalformedRequests(service: grpc.ServiceDefinition): grpc.ServiceDefinition {
-  const out: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
-  for (const [name, method] of Object.entries(service)) {
-    out[name] = {
-      ...method,
-      requestDeserialize: (bytes: Buffer) => {
-        try {
-          return method.requestDeserialize(bytes);
-        } catch (err) {
-          return new MalformedRequest(err instanceof Error ? err.message : String(err));
-        }
-      },
-    };
-  }
-  return out;
-}
-
-function assertWellFormed(request: unknown): void {
-  if (request instanceof MalformedRequest)
-    throw new WeirError('INVALID_REQUEST', `malformed request: ${request.reason}`);
-}
-
-function asWeirError(err: unknown, hooks: GrpcSurfaceHooks, method: string): WeirError {
-  if (err instanceof WeirError) return err;
-  hooks.onInternalError(err, method);
-  return new WeirError('UNKNOWN_SERVER_ERROR', err instanceof Error ? err.message : String(err));
-}
-
-function unary<Req, Res>(
-  method: string,
-  hooks: GrpcSurfaceHooks,
-  run: (request: Req, call: grpc.ServerUnaryCall<Req, Res>) => Res | Promise<Res>,
-): grpc.handleUnaryCall<Req, Res> {
-  return (call, callback) => {
-    Promise.resolve()
-      .then(() => {
-        assertWellFormed(call.request);
-        return run(call.request, call);
-      })
-      .then(
-        (res) => callback(null, res),
-        (err: unknown) => callback(toServiceError(asWeirError(err, hooks, method))),
-      );
-  };
-}
 
 function acksOf(acks: string): Acks {
   if (acks === 'ACKS_NONE') return 'none';
@@ -448,6 +380,7 @@ export function grpcHandlers(
         }
       }),
     })),
+    ...groupHandlers(broker, hooks),
   };
 }
 

@@ -65,6 +65,7 @@ async function launch(configIn: BrokerConfig, logger: Logger): Promise<RunningBr
       else if (event.kind === 'startup') logger.info({ event }, 'storage opened');
       else logger.debug({ event }, 'storage');
     },
+    onGroupEvent: (message) => logger.info(message),
   });
   const metrics = new BrokerMetrics(broker);
   let ready = false;

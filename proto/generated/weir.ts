@@ -11,6 +11,10 @@ import type {
   BrokerInfo__Output as _weir_v1_BrokerInfo__Output,
 } from './weir/v1/BrokerInfo.js';
 import type {
+  CommittedOffset as _weir_v1_CommittedOffset,
+  CommittedOffset__Output as _weir_v1_CommittedOffset__Output,
+} from './weir/v1/CommittedOffset.js';
+import type {
   CreatePartitionsRequest as _weir_v1_CreatePartitionsRequest,
   CreatePartitionsRequest__Output as _weir_v1_CreatePartitionsRequest__Output,
 } from './weir/v1/CreatePartitionsRequest.js';
@@ -19,6 +23,14 @@ import type {
   CreateTopicRequest__Output as _weir_v1_CreateTopicRequest__Output,
 } from './weir/v1/CreateTopicRequest.js';
 import type {
+  DeleteGroupRequest as _weir_v1_DeleteGroupRequest,
+  DeleteGroupRequest__Output as _weir_v1_DeleteGroupRequest__Output,
+} from './weir/v1/DeleteGroupRequest.js';
+import type {
+  DeleteGroupResponse as _weir_v1_DeleteGroupResponse,
+  DeleteGroupResponse__Output as _weir_v1_DeleteGroupResponse__Output,
+} from './weir/v1/DeleteGroupResponse.js';
+import type {
   DeleteTopicRequest as _weir_v1_DeleteTopicRequest,
   DeleteTopicRequest__Output as _weir_v1_DeleteTopicRequest__Output,
 } from './weir/v1/DeleteTopicRequest.js';
@@ -26,6 +38,10 @@ import type {
   DeleteTopicResponse as _weir_v1_DeleteTopicResponse,
   DeleteTopicResponse__Output as _weir_v1_DeleteTopicResponse__Output,
 } from './weir/v1/DeleteTopicResponse.js';
+import type {
+  DescribeGroupRequest as _weir_v1_DescribeGroupRequest,
+  DescribeGroupRequest__Output as _weir_v1_DescribeGroupRequest__Output,
+} from './weir/v1/DescribeGroupRequest.js';
 import type {
   DescribeTopicRequest as _weir_v1_DescribeTopicRequest,
   DescribeTopicRequest__Output as _weir_v1_DescribeTopicRequest__Output,
@@ -44,6 +60,38 @@ import type {
   FetchResponse__Output as _weir_v1_FetchResponse__Output,
 } from './weir/v1/FetchResponse.js';
 import type {
+  FindCoordinatorRequest as _weir_v1_FindCoordinatorRequest,
+  FindCoordinatorRequest__Output as _weir_v1_FindCoordinatorRequest__Output,
+} from './weir/v1/FindCoordinatorRequest.js';
+import type {
+  FindCoordinatorResponse as _weir_v1_FindCoordinatorResponse,
+  FindCoordinatorResponse__Output as _weir_v1_FindCoordinatorResponse__Output,
+} from './weir/v1/FindCoordinatorResponse.js';
+import type {
+  GroupDescription as _weir_v1_GroupDescription,
+  GroupDescription__Output as _weir_v1_GroupDescription__Output,
+} from './weir/v1/GroupDescription.js';
+import type {
+  GroupHeartbeatRequest as _weir_v1_GroupHeartbeatRequest,
+  GroupHeartbeatRequest__Output as _weir_v1_GroupHeartbeatRequest__Output,
+} from './weir/v1/GroupHeartbeatRequest.js';
+import type {
+  GroupHeartbeatResponse as _weir_v1_GroupHeartbeatResponse,
+  GroupHeartbeatResponse__Output as _weir_v1_GroupHeartbeatResponse__Output,
+} from './weir/v1/GroupHeartbeatResponse.js';
+import type {
+  GroupMemberDescription as _weir_v1_GroupMemberDescription,
+  GroupMemberDescription__Output as _weir_v1_GroupMemberDescription__Output,
+} from './weir/v1/GroupMemberDescription.js';
+import type {
+  GroupOffsetDescription as _weir_v1_GroupOffsetDescription,
+  GroupOffsetDescription__Output as _weir_v1_GroupOffsetDescription__Output,
+} from './weir/v1/GroupOffsetDescription.js';
+import type {
+  GroupSummary as _weir_v1_GroupSummary,
+  GroupSummary__Output as _weir_v1_GroupSummary__Output,
+} from './weir/v1/GroupSummary.js';
+import type {
   Header as _weir_v1_Header,
   Header__Output as _weir_v1_Header__Output,
 } from './weir/v1/Header.js';
@@ -55,6 +103,14 @@ import type {
   InitProducerIdResponse as _weir_v1_InitProducerIdResponse,
   InitProducerIdResponse__Output as _weir_v1_InitProducerIdResponse__Output,
 } from './weir/v1/InitProducerIdResponse.js';
+import type {
+  ListGroupsRequest as _weir_v1_ListGroupsRequest,
+  ListGroupsRequest__Output as _weir_v1_ListGroupsRequest__Output,
+} from './weir/v1/ListGroupsRequest.js';
+import type {
+  ListGroupsResponse as _weir_v1_ListGroupsResponse,
+  ListGroupsResponse__Output as _weir_v1_ListGroupsResponse__Output,
+} from './weir/v1/ListGroupsResponse.js';
 import type {
   ListOffsetsPartition as _weir_v1_ListOffsetsPartition,
   ListOffsetsPartition__Output as _weir_v1_ListOffsetsPartition__Output,
@@ -83,6 +139,34 @@ import type {
   MetadataResponse as _weir_v1_MetadataResponse,
   MetadataResponse__Output as _weir_v1_MetadataResponse__Output,
 } from './weir/v1/MetadataResponse.js';
+import type {
+  OffsetCommitPartition as _weir_v1_OffsetCommitPartition,
+  OffsetCommitPartition__Output as _weir_v1_OffsetCommitPartition__Output,
+} from './weir/v1/OffsetCommitPartition.js';
+import type {
+  OffsetCommitRequest as _weir_v1_OffsetCommitRequest,
+  OffsetCommitRequest__Output as _weir_v1_OffsetCommitRequest__Output,
+} from './weir/v1/OffsetCommitRequest.js';
+import type {
+  OffsetCommitResponse as _weir_v1_OffsetCommitResponse,
+  OffsetCommitResponse__Output as _weir_v1_OffsetCommitResponse__Output,
+} from './weir/v1/OffsetCommitResponse.js';
+import type {
+  OffsetFetchRequest as _weir_v1_OffsetFetchRequest,
+  OffsetFetchRequest__Output as _weir_v1_OffsetFetchRequest__Output,
+} from './weir/v1/OffsetFetchRequest.js';
+import type {
+  OffsetFetchResponse as _weir_v1_OffsetFetchResponse,
+  OffsetFetchResponse__Output as _weir_v1_OffsetFetchResponse__Output,
+} from './weir/v1/OffsetFetchResponse.js';
+import type {
+  OffsetReset as _weir_v1_OffsetReset,
+  OffsetReset__Output as _weir_v1_OffsetReset__Output,
+} from './weir/v1/OffsetReset.js';
+import type {
+  PartitionCommitResult as _weir_v1_PartitionCommitResult,
+  PartitionCommitResult__Output as _weir_v1_PartitionCommitResult__Output,
+} from './weir/v1/PartitionCommitResult.js';
 import type {
   PartitionData as _weir_v1_PartitionData,
   PartitionData__Output as _weir_v1_PartitionData__Output,
@@ -116,9 +200,21 @@ import type {
   ProduceResponse__Output as _weir_v1_ProduceResponse__Output,
 } from './weir/v1/ProduceResponse.js';
 import type {
+  RebalanceRecord as _weir_v1_RebalanceRecord,
+  RebalanceRecord__Output as _weir_v1_RebalanceRecord__Output,
+} from './weir/v1/RebalanceRecord.js';
+import type {
   Record as _weir_v1_Record,
   Record__Output as _weir_v1_Record__Output,
 } from './weir/v1/Record.js';
+import type {
+  ResetOffsetsRequest as _weir_v1_ResetOffsetsRequest,
+  ResetOffsetsRequest__Output as _weir_v1_ResetOffsetsRequest__Output,
+} from './weir/v1/ResetOffsetsRequest.js';
+import type {
+  ResetOffsetsResponse as _weir_v1_ResetOffsetsResponse,
+  ResetOffsetsResponse__Output as _weir_v1_ResetOffsetsResponse__Output,
+} from './weir/v1/ResetOffsetsResponse.js';
 import type {
   StartPosition as _weir_v1_StartPosition,
   StartPosition__Output as _weir_v1_StartPosition__Output,
@@ -135,6 +231,10 @@ import type {
   TopicMetadata as _weir_v1_TopicMetadata,
   TopicMetadata__Output as _weir_v1_TopicMetadata__Output,
 } from './weir/v1/TopicMetadata.js';
+import type {
+  TopicPartitions as _weir_v1_TopicPartitions,
+  TopicPartitions__Output as _weir_v1_TopicPartitions__Output,
+} from './weir/v1/TopicPartitions.js';
 import type {
   TopicSummary as _weir_v1_TopicSummary,
   TopicSummary__Output as _weir_v1_TopicSummary__Output,
@@ -157,6 +257,7 @@ export interface ProtoGrpcType {
         _weir_v1_AlterTopicConfigRequest__Output
       >;
       BrokerInfo: MessageTypeDefinition<_weir_v1_BrokerInfo, _weir_v1_BrokerInfo__Output>;
+      CommittedOffset: MessageTypeDefinition<_weir_v1_CommittedOffset, _weir_v1_CommittedOffset__Output>;
       CreatePartitionsRequest: MessageTypeDefinition<
         _weir_v1_CreatePartitionsRequest,
         _weir_v1_CreatePartitionsRequest__Output
@@ -164,6 +265,14 @@ export interface ProtoGrpcType {
       CreateTopicRequest: MessageTypeDefinition<
         _weir_v1_CreateTopicRequest,
         _weir_v1_CreateTopicRequest__Output
+      >;
+      DeleteGroupRequest: MessageTypeDefinition<
+        _weir_v1_DeleteGroupRequest,
+        _weir_v1_DeleteGroupRequest__Output
+      >;
+      DeleteGroupResponse: MessageTypeDefinition<
+        _weir_v1_DeleteGroupResponse,
+        _weir_v1_DeleteGroupResponse__Output
       >;
       DeleteTopicRequest: MessageTypeDefinition<
         _weir_v1_DeleteTopicRequest,
@@ -173,6 +282,10 @@ export interface ProtoGrpcType {
         _weir_v1_DeleteTopicResponse,
         _weir_v1_DeleteTopicResponse__Output
       >;
+      DescribeGroupRequest: MessageTypeDefinition<
+        _weir_v1_DescribeGroupRequest,
+        _weir_v1_DescribeGroupRequest__Output
+      >;
       DescribeTopicRequest: MessageTypeDefinition<
         _weir_v1_DescribeTopicRequest,
         _weir_v1_DescribeTopicRequest__Output
@@ -181,6 +294,32 @@ export interface ProtoGrpcType {
       FetchPartition: MessageTypeDefinition<_weir_v1_FetchPartition, _weir_v1_FetchPartition__Output>;
       FetchRequest: MessageTypeDefinition<_weir_v1_FetchRequest, _weir_v1_FetchRequest__Output>;
       FetchResponse: MessageTypeDefinition<_weir_v1_FetchResponse, _weir_v1_FetchResponse__Output>;
+      FindCoordinatorRequest: MessageTypeDefinition<
+        _weir_v1_FindCoordinatorRequest,
+        _weir_v1_FindCoordinatorRequest__Output
+      >;
+      FindCoordinatorResponse: MessageTypeDefinition<
+        _weir_v1_FindCoordinatorResponse,
+        _weir_v1_FindCoordinatorResponse__Output
+      >;
+      GroupDescription: MessageTypeDefinition<_weir_v1_GroupDescription, _weir_v1_GroupDescription__Output>;
+      GroupHeartbeatRequest: MessageTypeDefinition<
+        _weir_v1_GroupHeartbeatRequest,
+        _weir_v1_GroupHeartbeatRequest__Output
+      >;
+      GroupHeartbeatResponse: MessageTypeDefinition<
+        _weir_v1_GroupHeartbeatResponse,
+        _weir_v1_GroupHeartbeatResponse__Output
+      >;
+      GroupMemberDescription: MessageTypeDefinition<
+        _weir_v1_GroupMemberDescription,
+        _weir_v1_GroupMemberDescription__Output
+      >;
+      GroupOffsetDescription: MessageTypeDefinition<
+        _weir_v1_GroupOffsetDescription,
+        _weir_v1_GroupOffsetDescription__Output
+      >;
+      GroupSummary: MessageTypeDefinition<_weir_v1_GroupSummary, _weir_v1_GroupSummary__Output>;
       Header: MessageTypeDefinition<_weir_v1_Header, _weir_v1_Header__Output>;
       InitProducerIdRequest: MessageTypeDefinition<
         _weir_v1_InitProducerIdRequest,
@@ -189,6 +328,14 @@ export interface ProtoGrpcType {
       InitProducerIdResponse: MessageTypeDefinition<
         _weir_v1_InitProducerIdResponse,
         _weir_v1_InitProducerIdResponse__Output
+      >;
+      ListGroupsRequest: MessageTypeDefinition<
+        _weir_v1_ListGroupsRequest,
+        _weir_v1_ListGroupsRequest__Output
+      >;
+      ListGroupsResponse: MessageTypeDefinition<
+        _weir_v1_ListGroupsResponse,
+        _weir_v1_ListGroupsResponse__Output
       >;
       ListOffsetsPartition: MessageTypeDefinition<
         _weir_v1_ListOffsetsPartition,
@@ -212,6 +359,31 @@ export interface ProtoGrpcType {
       >;
       MetadataRequest: MessageTypeDefinition<_weir_v1_MetadataRequest, _weir_v1_MetadataRequest__Output>;
       MetadataResponse: MessageTypeDefinition<_weir_v1_MetadataResponse, _weir_v1_MetadataResponse__Output>;
+      OffsetCommitPartition: MessageTypeDefinition<
+        _weir_v1_OffsetCommitPartition,
+        _weir_v1_OffsetCommitPartition__Output
+      >;
+      OffsetCommitRequest: MessageTypeDefinition<
+        _weir_v1_OffsetCommitRequest,
+        _weir_v1_OffsetCommitRequest__Output
+      >;
+      OffsetCommitResponse: MessageTypeDefinition<
+        _weir_v1_OffsetCommitResponse,
+        _weir_v1_OffsetCommitResponse__Output
+      >;
+      OffsetFetchRequest: MessageTypeDefinition<
+        _weir_v1_OffsetFetchRequest,
+        _weir_v1_OffsetFetchRequest__Output
+      >;
+      OffsetFetchResponse: MessageTypeDefinition<
+        _weir_v1_OffsetFetchResponse,
+        _weir_v1_OffsetFetchResponse__Output
+      >;
+      OffsetReset: MessageTypeDefinition<_weir_v1_OffsetReset, _weir_v1_OffsetReset__Output>;
+      PartitionCommitResult: MessageTypeDefinition<
+        _weir_v1_PartitionCommitResult,
+        _weir_v1_PartitionCommitResult__Output
+      >;
       PartitionData: MessageTypeDefinition<_weir_v1_PartitionData, _weir_v1_PartitionData__Output>;
       PartitionDescription: MessageTypeDefinition<
         _weir_v1_PartitionDescription,
@@ -232,11 +404,21 @@ export interface ProtoGrpcType {
       >;
       ProduceRequest: MessageTypeDefinition<_weir_v1_ProduceRequest, _weir_v1_ProduceRequest__Output>;
       ProduceResponse: MessageTypeDefinition<_weir_v1_ProduceResponse, _weir_v1_ProduceResponse__Output>;
+      RebalanceRecord: MessageTypeDefinition<_weir_v1_RebalanceRecord, _weir_v1_RebalanceRecord__Output>;
       Record: MessageTypeDefinition<_weir_v1_Record, _weir_v1_Record__Output>;
+      ResetOffsetsRequest: MessageTypeDefinition<
+        _weir_v1_ResetOffsetsRequest,
+        _weir_v1_ResetOffsetsRequest__Output
+      >;
+      ResetOffsetsResponse: MessageTypeDefinition<
+        _weir_v1_ResetOffsetsResponse,
+        _weir_v1_ResetOffsetsResponse__Output
+      >;
       StartPosition: MessageTypeDefinition<_weir_v1_StartPosition, _weir_v1_StartPosition__Output>;
       SubscribeRequest: MessageTypeDefinition<_weir_v1_SubscribeRequest, _weir_v1_SubscribeRequest__Output>;
       TopicDescription: MessageTypeDefinition<_weir_v1_TopicDescription, _weir_v1_TopicDescription__Output>;
       TopicMetadata: MessageTypeDefinition<_weir_v1_TopicMetadata, _weir_v1_TopicMetadata__Output>;
+      TopicPartitions: MessageTypeDefinition<_weir_v1_TopicPartitions, _weir_v1_TopicPartitions__Output>;
       TopicSummary: MessageTypeDefinition<_weir_v1_TopicSummary, _weir_v1_TopicSummary__Output>;
       Weir: SubtypeConstructor<typeof grpc.Client, _weir_v1_WeirClient> & {
         service: _weir_v1_WeirDefinition;

@@ -16,6 +16,14 @@ import type {
   CreateTopicRequest__Output as _weir_v1_CreateTopicRequest__Output,
 } from '../../weir/v1/CreateTopicRequest.js';
 import type {
+  DeleteGroupRequest as _weir_v1_DeleteGroupRequest,
+  DeleteGroupRequest__Output as _weir_v1_DeleteGroupRequest__Output,
+} from '../../weir/v1/DeleteGroupRequest.js';
+import type {
+  DeleteGroupResponse as _weir_v1_DeleteGroupResponse,
+  DeleteGroupResponse__Output as _weir_v1_DeleteGroupResponse__Output,
+} from '../../weir/v1/DeleteGroupResponse.js';
+import type {
   DeleteTopicRequest as _weir_v1_DeleteTopicRequest,
   DeleteTopicRequest__Output as _weir_v1_DeleteTopicRequest__Output,
 } from '../../weir/v1/DeleteTopicRequest.js';
@@ -23,6 +31,10 @@ import type {
   DeleteTopicResponse as _weir_v1_DeleteTopicResponse,
   DeleteTopicResponse__Output as _weir_v1_DeleteTopicResponse__Output,
 } from '../../weir/v1/DeleteTopicResponse.js';
+import type {
+  DescribeGroupRequest as _weir_v1_DescribeGroupRequest,
+  DescribeGroupRequest__Output as _weir_v1_DescribeGroupRequest__Output,
+} from '../../weir/v1/DescribeGroupRequest.js';
 import type {
   DescribeTopicRequest as _weir_v1_DescribeTopicRequest,
   DescribeTopicRequest__Output as _weir_v1_DescribeTopicRequest__Output,
@@ -36,6 +48,26 @@ import type {
   FetchResponse__Output as _weir_v1_FetchResponse__Output,
 } from '../../weir/v1/FetchResponse.js';
 import type {
+  FindCoordinatorRequest as _weir_v1_FindCoordinatorRequest,
+  FindCoordinatorRequest__Output as _weir_v1_FindCoordinatorRequest__Output,
+} from '../../weir/v1/FindCoordinatorRequest.js';
+import type {
+  FindCoordinatorResponse as _weir_v1_FindCoordinatorResponse,
+  FindCoordinatorResponse__Output as _weir_v1_FindCoordinatorResponse__Output,
+} from '../../weir/v1/FindCoordinatorResponse.js';
+import type {
+  GroupDescription as _weir_v1_GroupDescription,
+  GroupDescription__Output as _weir_v1_GroupDescription__Output,
+} from '../../weir/v1/GroupDescription.js';
+import type {
+  GroupHeartbeatRequest as _weir_v1_GroupHeartbeatRequest,
+  GroupHeartbeatRequest__Output as _weir_v1_GroupHeartbeatRequest__Output,
+} from '../../weir/v1/GroupHeartbeatRequest.js';
+import type {
+  GroupHeartbeatResponse as _weir_v1_GroupHeartbeatResponse,
+  GroupHeartbeatResponse__Output as _weir_v1_GroupHeartbeatResponse__Output,
+} from '../../weir/v1/GroupHeartbeatResponse.js';
+import type {
   InitProducerIdRequest as _weir_v1_InitProducerIdRequest,
   InitProducerIdRequest__Output as _weir_v1_InitProducerIdRequest__Output,
 } from '../../weir/v1/InitProducerIdRequest.js';
@@ -43,6 +75,14 @@ import type {
   InitProducerIdResponse as _weir_v1_InitProducerIdResponse,
   InitProducerIdResponse__Output as _weir_v1_InitProducerIdResponse__Output,
 } from '../../weir/v1/InitProducerIdResponse.js';
+import type {
+  ListGroupsRequest as _weir_v1_ListGroupsRequest,
+  ListGroupsRequest__Output as _weir_v1_ListGroupsRequest__Output,
+} from '../../weir/v1/ListGroupsRequest.js';
+import type {
+  ListGroupsResponse as _weir_v1_ListGroupsResponse,
+  ListGroupsResponse__Output as _weir_v1_ListGroupsResponse__Output,
+} from '../../weir/v1/ListGroupsResponse.js';
 import type {
   ListOffsetsRequest as _weir_v1_ListOffsetsRequest,
   ListOffsetsRequest__Output as _weir_v1_ListOffsetsRequest__Output,
@@ -68,6 +108,22 @@ import type {
   MetadataResponse__Output as _weir_v1_MetadataResponse__Output,
 } from '../../weir/v1/MetadataResponse.js';
 import type {
+  OffsetCommitRequest as _weir_v1_OffsetCommitRequest,
+  OffsetCommitRequest__Output as _weir_v1_OffsetCommitRequest__Output,
+} from '../../weir/v1/OffsetCommitRequest.js';
+import type {
+  OffsetCommitResponse as _weir_v1_OffsetCommitResponse,
+  OffsetCommitResponse__Output as _weir_v1_OffsetCommitResponse__Output,
+} from '../../weir/v1/OffsetCommitResponse.js';
+import type {
+  OffsetFetchRequest as _weir_v1_OffsetFetchRequest,
+  OffsetFetchRequest__Output as _weir_v1_OffsetFetchRequest__Output,
+} from '../../weir/v1/OffsetFetchRequest.js';
+import type {
+  OffsetFetchResponse as _weir_v1_OffsetFetchResponse,
+  OffsetFetchResponse__Output as _weir_v1_OffsetFetchResponse__Output,
+} from '../../weir/v1/OffsetFetchResponse.js';
+import type {
   ProduceRequest as _weir_v1_ProduceRequest,
   ProduceRequest__Output as _weir_v1_ProduceRequest__Output,
 } from '../../weir/v1/ProduceRequest.js';
@@ -75,6 +131,14 @@ import type {
   ProduceResponse as _weir_v1_ProduceResponse,
   ProduceResponse__Output as _weir_v1_ProduceResponse__Output,
 } from '../../weir/v1/ProduceResponse.js';
+import type {
+  ResetOffsetsRequest as _weir_v1_ResetOffsetsRequest,
+  ResetOffsetsRequest__Output as _weir_v1_ResetOffsetsRequest__Output,
+} from '../../weir/v1/ResetOffsetsRequest.js';
+import type {
+  ResetOffsetsResponse as _weir_v1_ResetOffsetsResponse,
+  ResetOffsetsResponse__Output as _weir_v1_ResetOffsetsResponse__Output,
+} from '../../weir/v1/ResetOffsetsResponse.js';
 import type {
   SubscribeRequest as _weir_v1_SubscribeRequest,
   SubscribeRequest__Output as _weir_v1_SubscribeRequest__Output,
@@ -208,6 +272,47 @@ export interface WeirClient extends grpc.Client {
     callback: grpc.requestCallback<_weir_v1_TopicDescription__Output>,
   ): grpc.ClientUnaryCall;
 
+  DeleteGroup(
+    argument: _weir_v1_DeleteGroupRequest,
+    metadata: grpc.Metadata,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_v1_DeleteGroupResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  DeleteGroup(
+    argument: _weir_v1_DeleteGroupRequest,
+    metadata: grpc.Metadata,
+    callback: grpc.requestCallback<_weir_v1_DeleteGroupResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  DeleteGroup(
+    argument: _weir_v1_DeleteGroupRequest,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_v1_DeleteGroupResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  DeleteGroup(
+    argument: _weir_v1_DeleteGroupRequest,
+    callback: grpc.requestCallback<_weir_v1_DeleteGroupResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  deleteGroup(
+    argument: _weir_v1_DeleteGroupRequest,
+    metadata: grpc.Metadata,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_v1_DeleteGroupResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  deleteGroup(
+    argument: _weir_v1_DeleteGroupRequest,
+    metadata: grpc.Metadata,
+    callback: grpc.requestCallback<_weir_v1_DeleteGroupResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  deleteGroup(
+    argument: _weir_v1_DeleteGroupRequest,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_v1_DeleteGroupResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  deleteGroup(
+    argument: _weir_v1_DeleteGroupRequest,
+    callback: grpc.requestCallback<_weir_v1_DeleteGroupResponse__Output>,
+  ): grpc.ClientUnaryCall;
+
   DeleteTopic(
     argument: _weir_v1_DeleteTopicRequest,
     metadata: grpc.Metadata,
@@ -247,6 +352,47 @@ export interface WeirClient extends grpc.Client {
   deleteTopic(
     argument: _weir_v1_DeleteTopicRequest,
     callback: grpc.requestCallback<_weir_v1_DeleteTopicResponse__Output>,
+  ): grpc.ClientUnaryCall;
+
+  DescribeGroup(
+    argument: _weir_v1_DescribeGroupRequest,
+    metadata: grpc.Metadata,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_v1_GroupDescription__Output>,
+  ): grpc.ClientUnaryCall;
+  DescribeGroup(
+    argument: _weir_v1_DescribeGroupRequest,
+    metadata: grpc.Metadata,
+    callback: grpc.requestCallback<_weir_v1_GroupDescription__Output>,
+  ): grpc.ClientUnaryCall;
+  DescribeGroup(
+    argument: _weir_v1_DescribeGroupRequest,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_v1_GroupDescription__Output>,
+  ): grpc.ClientUnaryCall;
+  DescribeGroup(
+    argument: _weir_v1_DescribeGroupRequest,
+    callback: grpc.requestCallback<_weir_v1_GroupDescription__Output>,
+  ): grpc.ClientUnaryCall;
+  describeGroup(
+    argument: _weir_v1_DescribeGroupRequest,
+    metadata: grpc.Metadata,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_v1_GroupDescription__Output>,
+  ): grpc.ClientUnaryCall;
+  describeGroup(
+    argument: _weir_v1_DescribeGroupRequest,
+    metadata: grpc.Metadata,
+    callback: grpc.requestCallback<_weir_v1_GroupDescription__Output>,
+  ): grpc.ClientUnaryCall;
+  describeGroup(
+    argument: _weir_v1_DescribeGroupRequest,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_v1_GroupDescription__Output>,
+  ): grpc.ClientUnaryCall;
+  describeGroup(
+    argument: _weir_v1_DescribeGroupRequest,
+    callback: grpc.requestCallback<_weir_v1_GroupDescription__Output>,
   ): grpc.ClientUnaryCall;
 
   DescribeTopic(
@@ -331,6 +477,47 @@ export interface WeirClient extends grpc.Client {
     callback: grpc.requestCallback<_weir_v1_FetchResponse__Output>,
   ): grpc.ClientUnaryCall;
 
+  FindCoordinator(
+    argument: _weir_v1_FindCoordinatorRequest,
+    metadata: grpc.Metadata,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_v1_FindCoordinatorResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  FindCoordinator(
+    argument: _weir_v1_FindCoordinatorRequest,
+    metadata: grpc.Metadata,
+    callback: grpc.requestCallback<_weir_v1_FindCoordinatorResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  FindCoordinator(
+    argument: _weir_v1_FindCoordinatorRequest,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_v1_FindCoordinatorResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  FindCoordinator(
+    argument: _weir_v1_FindCoordinatorRequest,
+    callback: grpc.requestCallback<_weir_v1_FindCoordinatorResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  findCoordinator(
+    argument: _weir_v1_FindCoordinatorRequest,
+    metadata: grpc.Metadata,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_v1_FindCoordinatorResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  findCoordinator(
+    argument: _weir_v1_FindCoordinatorRequest,
+    metadata: grpc.Metadata,
+    callback: grpc.requestCallback<_weir_v1_FindCoordinatorResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  findCoordinator(
+    argument: _weir_v1_FindCoordinatorRequest,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_v1_FindCoordinatorResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  findCoordinator(
+    argument: _weir_v1_FindCoordinatorRequest,
+    callback: grpc.requestCallback<_weir_v1_FindCoordinatorResponse__Output>,
+  ): grpc.ClientUnaryCall;
+
   GetMetadata(
     argument: _weir_v1_MetadataRequest,
     metadata: grpc.Metadata,
@@ -370,6 +557,47 @@ export interface WeirClient extends grpc.Client {
   getMetadata(
     argument: _weir_v1_MetadataRequest,
     callback: grpc.requestCallback<_weir_v1_MetadataResponse__Output>,
+  ): grpc.ClientUnaryCall;
+
+  GroupHeartbeat(
+    argument: _weir_v1_GroupHeartbeatRequest,
+    metadata: grpc.Metadata,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_v1_GroupHeartbeatResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  GroupHeartbeat(
+    argument: _weir_v1_GroupHeartbeatRequest,
+    metadata: grpc.Metadata,
+    callback: grpc.requestCallback<_weir_v1_GroupHeartbeatResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  GroupHeartbeat(
+    argument: _weir_v1_GroupHeartbeatRequest,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_v1_GroupHeartbeatResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  GroupHeartbeat(
+    argument: _weir_v1_GroupHeartbeatRequest,
+    callback: grpc.requestCallback<_weir_v1_GroupHeartbeatResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  groupHeartbeat(
+    argument: _weir_v1_GroupHeartbeatRequest,
+    metadata: grpc.Metadata,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_v1_GroupHeartbeatResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  groupHeartbeat(
+    argument: _weir_v1_GroupHeartbeatRequest,
+    metadata: grpc.Metadata,
+    callback: grpc.requestCallback<_weir_v1_GroupHeartbeatResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  groupHeartbeat(
+    argument: _weir_v1_GroupHeartbeatRequest,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_v1_GroupHeartbeatResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  groupHeartbeat(
+    argument: _weir_v1_GroupHeartbeatRequest,
+    callback: grpc.requestCallback<_weir_v1_GroupHeartbeatResponse__Output>,
   ): grpc.ClientUnaryCall;
 
   InitProducerId(
@@ -413,6 +641,47 @@ export interface WeirClient extends grpc.Client {
     callback: grpc.requestCallback<_weir_v1_InitProducerIdResponse__Output>,
   ): grpc.ClientUnaryCall;
 
+  ListGroups(
+    argument: _weir_v1_ListGroupsRequest,
+    metadata: grpc.Metadata,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_v1_ListGroupsResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  ListGroups(
+    argument: _weir_v1_ListGroupsRequest,
+    metadata: grpc.Metadata,
+    callback: grpc.requestCallback<_weir_v1_ListGroupsResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  ListGroups(
+    argument: _weir_v1_ListGroupsRequest,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_v1_ListGroupsResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  ListGroups(
+    argument: _weir_v1_ListGroupsRequest,
+    callback: grpc.requestCallback<_weir_v1_ListGroupsResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  listGroups(
+    argument: _weir_v1_ListGroupsRequest,
+    metadata: grpc.Metadata,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_v1_ListGroupsResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  listGroups(
+    argument: _weir_v1_ListGroupsRequest,
+    metadata: grpc.Metadata,
+    callback: grpc.requestCallback<_weir_v1_ListGroupsResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  listGroups(
+    argument: _weir_v1_ListGroupsRequest,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_v1_ListGroupsResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  listGroups(
+    argument: _weir_v1_ListGroupsRequest,
+    callback: grpc.requestCallback<_weir_v1_ListGroupsResponse__Output>,
+  ): grpc.ClientUnaryCall;
+
   ListOffsets(
     argument: _weir_v1_ListOffsetsRequest,
     metadata: grpc.Metadata,
@@ -493,6 +762,88 @@ export interface WeirClient extends grpc.Client {
   listTopics(
     argument: _weir_v1_ListTopicsRequest,
     callback: grpc.requestCallback<_weir_v1_ListTopicsResponse__Output>,
+  ): grpc.ClientUnaryCall;
+
+  OffsetCommit(
+    argument: _weir_v1_OffsetCommitRequest,
+    metadata: grpc.Metadata,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_v1_OffsetCommitResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  OffsetCommit(
+    argument: _weir_v1_OffsetCommitRequest,
+    metadata: grpc.Metadata,
+    callback: grpc.requestCallback<_weir_v1_OffsetCommitResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  OffsetCommit(
+    argument: _weir_v1_OffsetCommitRequest,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_v1_OffsetCommitResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  OffsetCommit(
+    argument: _weir_v1_OffsetCommitRequest,
+    callback: grpc.requestCallback<_weir_v1_OffsetCommitResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  offsetCommit(
+    argument: _weir_v1_OffsetCommitRequest,
+    metadata: grpc.Metadata,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_v1_OffsetCommitResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  offsetCommit(
+    argument: _weir_v1_OffsetCommitRequest,
+    metadata: grpc.Metadata,
+    callback: grpc.requestCallback<_weir_v1_OffsetCommitResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  offsetCommit(
+    argument: _weir_v1_OffsetCommitRequest,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_v1_OffsetCommitResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  offsetCommit(
+    argument: _weir_v1_OffsetCommitRequest,
+    callback: grpc.requestCallback<_weir_v1_OffsetCommitResponse__Output>,
+  ): grpc.ClientUnaryCall;
+
+  OffsetFetch(
+    argument: _weir_v1_OffsetFetchRequest,
+    metadata: grpc.Metadata,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_v1_OffsetFetchResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  OffsetFetch(
+    argument: _weir_v1_OffsetFetchRequest,
+    metadata: grpc.Metadata,
+    callback: grpc.requestCallback<_weir_v1_OffsetFetchResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  OffsetFetch(
+    argument: _weir_v1_OffsetFetchRequest,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_v1_OffsetFetchResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  OffsetFetch(
+    argument: _weir_v1_OffsetFetchRequest,
+    callback: grpc.requestCallback<_weir_v1_OffsetFetchResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  offsetFetch(
+    argument: _weir_v1_OffsetFetchRequest,
+    metadata: grpc.Metadata,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_v1_OffsetFetchResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  offsetFetch(
+    argument: _weir_v1_OffsetFetchRequest,
+    metadata: grpc.Metadata,
+    callback: grpc.requestCallback<_weir_v1_OffsetFetchResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  offsetFetch(
+    argument: _weir_v1_OffsetFetchRequest,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_v1_OffsetFetchResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  offsetFetch(
+    argument: _weir_v1_OffsetFetchRequest,
+    callback: grpc.requestCallback<_weir_v1_OffsetFetchResponse__Output>,
   ): grpc.ClientUnaryCall;
 
   Produce(
@@ -550,6 +901,47 @@ export interface WeirClient extends grpc.Client {
   produceStream(
     options?: grpc.CallOptions,
   ): grpc.ClientDuplexStream<_weir_v1_ProduceRequest, _weir_v1_ProduceResponse__Output>;
+
+  ResetOffsets(
+    argument: _weir_v1_ResetOffsetsRequest,
+    metadata: grpc.Metadata,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_v1_ResetOffsetsResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  ResetOffsets(
+    argument: _weir_v1_ResetOffsetsRequest,
+    metadata: grpc.Metadata,
+    callback: grpc.requestCallback<_weir_v1_ResetOffsetsResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  ResetOffsets(
+    argument: _weir_v1_ResetOffsetsRequest,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_v1_ResetOffsetsResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  ResetOffsets(
+    argument: _weir_v1_ResetOffsetsRequest,
+    callback: grpc.requestCallback<_weir_v1_ResetOffsetsResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  resetOffsets(
+    argument: _weir_v1_ResetOffsetsRequest,
+    metadata: grpc.Metadata,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_v1_ResetOffsetsResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  resetOffsets(
+    argument: _weir_v1_ResetOffsetsRequest,
+    metadata: grpc.Metadata,
+    callback: grpc.requestCallback<_weir_v1_ResetOffsetsResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  resetOffsets(
+    argument: _weir_v1_ResetOffsetsRequest,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_v1_ResetOffsetsResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  resetOffsets(
+    argument: _weir_v1_ResetOffsetsRequest,
+    callback: grpc.requestCallback<_weir_v1_ResetOffsetsResponse__Output>,
+  ): grpc.ClientUnaryCall;
 
   Subscribe(
     argument: _weir_v1_SubscribeRequest,
@@ -578,26 +970,48 @@ export interface WeirHandlers extends grpc.UntypedServiceImplementation {
 
   CreateTopic: grpc.handleUnaryCall<_weir_v1_CreateTopicRequest__Output, _weir_v1_TopicDescription>;
 
+  DeleteGroup: grpc.handleUnaryCall<_weir_v1_DeleteGroupRequest__Output, _weir_v1_DeleteGroupResponse>;
+
   DeleteTopic: grpc.handleUnaryCall<_weir_v1_DeleteTopicRequest__Output, _weir_v1_DeleteTopicResponse>;
+
+  DescribeGroup: grpc.handleUnaryCall<_weir_v1_DescribeGroupRequest__Output, _weir_v1_GroupDescription>;
 
   DescribeTopic: grpc.handleUnaryCall<_weir_v1_DescribeTopicRequest__Output, _weir_v1_TopicDescription>;
 
   Fetch: grpc.handleUnaryCall<_weir_v1_FetchRequest__Output, _weir_v1_FetchResponse>;
 
+  FindCoordinator: grpc.handleUnaryCall<
+    _weir_v1_FindCoordinatorRequest__Output,
+    _weir_v1_FindCoordinatorResponse
+  >;
+
   GetMetadata: grpc.handleUnaryCall<_weir_v1_MetadataRequest__Output, _weir_v1_MetadataResponse>;
+
+  GroupHeartbeat: grpc.handleUnaryCall<
+    _weir_v1_GroupHeartbeatRequest__Output,
+    _weir_v1_GroupHeartbeatResponse
+  >;
 
   InitProducerId: grpc.handleUnaryCall<
     _weir_v1_InitProducerIdRequest__Output,
     _weir_v1_InitProducerIdResponse
   >;
 
+  ListGroups: grpc.handleUnaryCall<_weir_v1_ListGroupsRequest__Output, _weir_v1_ListGroupsResponse>;
+
   ListOffsets: grpc.handleUnaryCall<_weir_v1_ListOffsetsRequest__Output, _weir_v1_ListOffsetsResponse>;
 
   ListTopics: grpc.handleUnaryCall<_weir_v1_ListTopicsRequest__Output, _weir_v1_ListTopicsResponse>;
 
+  OffsetCommit: grpc.handleUnaryCall<_weir_v1_OffsetCommitRequest__Output, _weir_v1_OffsetCommitResponse>;
+
+  OffsetFetch: grpc.handleUnaryCall<_weir_v1_OffsetFetchRequest__Output, _weir_v1_OffsetFetchResponse>;
+
   Produce: grpc.handleUnaryCall<_weir_v1_ProduceRequest__Output, _weir_v1_ProduceResponse>;
 
   ProduceStream: grpc.handleBidiStreamingCall<_weir_v1_ProduceRequest__Output, _weir_v1_ProduceResponse>;
+
+  ResetOffsets: grpc.handleUnaryCall<_weir_v1_ResetOffsetsRequest__Output, _weir_v1_ResetOffsetsResponse>;
 
   Subscribe: grpc.handleServerStreamingCall<_weir_v1_SubscribeRequest__Output, _weir_v1_FetchResponse>;
 }
@@ -621,11 +1035,23 @@ export interface WeirDefinition extends grpc.ServiceDefinition {
     _weir_v1_CreateTopicRequest__Output,
     _weir_v1_TopicDescription__Output
   >;
+  DeleteGroup: MethodDefinition<
+    _weir_v1_DeleteGroupRequest,
+    _weir_v1_DeleteGroupResponse,
+    _weir_v1_DeleteGroupRequest__Output,
+    _weir_v1_DeleteGroupResponse__Output
+  >;
   DeleteTopic: MethodDefinition<
     _weir_v1_DeleteTopicRequest,
     _weir_v1_DeleteTopicResponse,
     _weir_v1_DeleteTopicRequest__Output,
     _weir_v1_DeleteTopicResponse__Output
+  >;
+  DescribeGroup: MethodDefinition<
+    _weir_v1_DescribeGroupRequest,
+    _weir_v1_GroupDescription,
+    _weir_v1_DescribeGroupRequest__Output,
+    _weir_v1_GroupDescription__Output
   >;
   DescribeTopic: MethodDefinition<
     _weir_v1_DescribeTopicRequest,
@@ -639,17 +1065,35 @@ export interface WeirDefinition extends grpc.ServiceDefinition {
     _weir_v1_FetchRequest__Output,
     _weir_v1_FetchResponse__Output
   >;
+  FindCoordinator: MethodDefinition<
+    _weir_v1_FindCoordinatorRequest,
+    _weir_v1_FindCoordinatorResponse,
+    _weir_v1_FindCoordinatorRequest__Output,
+    _weir_v1_FindCoordinatorResponse__Output
+  >;
   GetMetadata: MethodDefinition<
     _weir_v1_MetadataRequest,
     _weir_v1_MetadataResponse,
     _weir_v1_MetadataRequest__Output,
     _weir_v1_MetadataResponse__Output
   >;
+  GroupHeartbeat: MethodDefinition<
+    _weir_v1_GroupHeartbeatRequest,
+    _weir_v1_GroupHeartbeatResponse,
+    _weir_v1_GroupHeartbeatRequest__Output,
+    _weir_v1_GroupHeartbeatResponse__Output
+  >;
   InitProducerId: MethodDefinition<
     _weir_v1_InitProducerIdRequest,
     _weir_v1_InitProducerIdResponse,
     _weir_v1_InitProducerIdRequest__Output,
     _weir_v1_InitProducerIdResponse__Output
+  >;
+  ListGroups: MethodDefinition<
+    _weir_v1_ListGroupsRequest,
+    _weir_v1_ListGroupsResponse,
+    _weir_v1_ListGroupsRequest__Output,
+    _weir_v1_ListGroupsResponse__Output
   >;
   ListOffsets: MethodDefinition<
     _weir_v1_ListOffsetsRequest,
@@ -663,6 +1107,18 @@ export interface WeirDefinition extends grpc.ServiceDefinition {
     _weir_v1_ListTopicsRequest__Output,
     _weir_v1_ListTopicsResponse__Output
   >;
+  OffsetCommit: MethodDefinition<
+    _weir_v1_OffsetCommitRequest,
+    _weir_v1_OffsetCommitResponse,
+    _weir_v1_OffsetCommitRequest__Output,
+    _weir_v1_OffsetCommitResponse__Output
+  >;
+  OffsetFetch: MethodDefinition<
+    _weir_v1_OffsetFetchRequest,
+    _weir_v1_OffsetFetchResponse,
+    _weir_v1_OffsetFetchRequest__Output,
+    _weir_v1_OffsetFetchResponse__Output
+  >;
   Produce: MethodDefinition<
     _weir_v1_ProduceRequest,
     _weir_v1_ProduceResponse,
@@ -674,6 +1130,12 @@ export interface WeirDefinition extends grpc.ServiceDefinition {
     _weir_v1_ProduceResponse,
     _weir_v1_ProduceRequest__Output,
     _weir_v1_ProduceResponse__Output
+  >;
+  ResetOffsets: MethodDefinition<
+    _weir_v1_ResetOffsetsRequest,
+    _weir_v1_ResetOffsetsResponse,
+    _weir_v1_ResetOffsetsRequest__Output,
+    _weir_v1_ResetOffsetsResponse__Output
   >;
   Subscribe: MethodDefinition<
     _weir_v1_SubscribeRequest,

@@ -1,0 +1,482 @@
+// The group coordinator: membership (consumer-group.ts) for every group this broker coordinates,
+// and committed offsets kept as records in the internal compacted topic __consumer_offsets.
+//
+// A group's coordinator is the leader of partition abs(javaHashCode(groupId)) % N of that topic,
+// Kafka's rule, so a group maps to the same partition number as it would on Kafka. With one broker
+// that is always this broker, but every group call goes through the same lookup so a cluster can
+// move it; a broker asked about a group it does not coordinate answers NOT_COORDINATOR.
+//
+// A commit is written to the log first and enters the in-memory view when the append returns; at
+// start-up the view is rebuilt by replaying the topic, so commits survive restarts and kill -9
+// (under the topic's flush policy). Membership is not persisted: after a restart, members rejoin
+// (their heartbeats get UNKNOWN_MEMBER_ID) and resume from the committed offsets.
+
+import { randomUUID } from 'node:crypto';
+import { WeirError } from '../../proto/errors.js';
+import { encodeBatch, type RecordInput } from '../../proto/record-batch.js';
+import type { TimerHandle } from '../../proto/clock.js';
+import type { Broker, BrokerInfo } from '../broker.js';
+import type { TopicPartition } from './assignors.js';
+import { CommittedOffsets, partitionKey, splitPartitionKey, type Committed } from './committed-offsets.js';
+import {
+  ConsumerGroup,
+  type GroupContext,
+  type GroupLimits,
+  type GroupState,
+  type HeartbeatRequest,
+  type HeartbeatResult,
+  type MemberDescription,
+  type RebalanceRecord,
+  type TopicView,
+} from './consumer-group.js';
+import {
+  MAX_GROUP_ID_BYTES,
+  MAX_METADATA_BYTES,
+  encodeOffsetKey,
+  encodeOffsetValue,
+  type OffsetKey,
+  type OffsetValue,
+} from './offset-record.js';
+
+export const OFFSETS_TOPIC = '__consumer_offsets';
+/** Kafka's settings for its offsets topic: compacted, 100 MiB segments. */
+const OFFSETS_TOPIC_CONFIGS = { 'cleanup.policy': 'compact', 'segment.bytes': String(100 * 1024 * 1024) };
+const LOAD_CHUNK_BYTES = 4 * 1024 * 1024;
+
+interface OffsetEntry {
+  readonly key: OffsetKey;
+  /** null: a tombstone. */
+  readonly value: OffsetValue | null;
+}
+
+export interface CommitRequest {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly metadata: string;
+}
+
+export interface PartitionResult {
+  readonly topic: string;
+  readonly partition: number;
+  readonly error: WeirError | null;
+}
+
+export interface FetchedOffset extends PartitionResult {
+  /** -1 when nothing is committed. */
+  readonly offset: number;
+  readonly metadata: string;
+  readonly commitTimestamp: number;
+}
+
+export interface GroupSummary {
+  readonly groupId: string;
+  readonly state: GroupState;
+  readonly members: number;
+  readonly generation: number;
+}
+
+export interface GroupOffset {
+  readonly topic: string;
+  readonly partition: number;
+  /** -1 when nothing is committed. */
+  readonly committed: number;
+  /** -1 when the topic is gone. */
+  readonly highWatermark: number;
+  /** highWatermark - committed (never below 0); -1 when either is unknown. */
+  readonly lag: number;
+  readonly metadata: string;
+}
+
+export interface GroupDescription extends GroupSummary {
+  readonly assignor: string;
+  readonly memberList: MemberDescription[];
+  readonly offsets: GroupOffset[];
+  readonly rebalances: readonly RebalanceRecord[];
+}
+
+export type ResetTarget =
+  | { readonly kind: 'earliest' }
+  | { readonly kind: 'latest' }
+  | { readonly kind: 'timestamp'; readonly timestamp: number }
+  | { readonly kind: 'offset'; readonly offset: number }
+  | { readonly kind: 'shiftBy'; readonly shiftBy: number };
+
+export interface OffsetReset {
+  readonly topic: string;
+  readonly partition: number;
+  /** -1 when nothing was committed. */
+  readonly previous: number;
+  readonly offset: number;
+}
+
+/** Java's String.hashCode over UTF-16 code units, then Kafka's Utils.abs. */
+export function groupHash(groupId: string): number {
+  let h = 0;
+  for (let i = 0; i < groupId.length; i++) h = (Math.imul(31, h) + groupId.charCodeAt(i)) | 0;
+  return h === -2147483648 ? 0 : Math.abs(h);
+}
+
+export function invalidGroupId(groupId: string): string | null {
+  if (typeof groupId !== 'string' || groupId.length === 0) return 'a group id must not be empty';
+  if (Buffer.byteLength(groupId, 'utf8') > MAX_GROUP_ID_BYTES)
+    return `a group id is at most ${MAX_GROUP_ID_BYTES} bytes`;
+  return null;
+}
+
+export class GroupCoordinator {
+  private readonly broker: Broker;
+  private readonly limits: GroupLimits;
+  private readonly offsets = new CommittedOffsets();
+  private readonly groups = new Map<string, ConsumerGroup>();
+  private readonly topics: TopicView;
+  private sweepTimer: TimerHandle | null = null;
+  private readonly sweepIntervalMs: number;
+  private closed = false;
+  private readonly log: (message: string) => void;
+
+  constructor(broker: Broker, log: (message: string) => void = () => {}) {
+    this.broker = broker;
+    this.log = log;
+    const c = broker.config;
+    this.limits = {
+      heartbeatIntervalMs: c.groupHeartbeatIntervalMs,
+      sessionTimeoutMs: c.groupSessionTimeoutMs,
+      minSessionTimeoutMs: c.groupMinSessionTimeoutMs,
+      maxSessionTimeoutMs: c.groupMaxSessionTimeoutMs,
+      rebalanceTimeoutMs: c.groupRebalanceTimeoutMs,
+      maxHistory: c.groupMaxRebalanceHistory,
+    };
+    // Deadlines are checked a few times per heartbeat interval, never more often than every 10 ms.
+    this.sweepIntervalMs = Math.max(10, Math.min(1000, Math.floor(c.groupHeartbeatIntervalMs / 2)));
+    this.topics = {
+      partitionCount: (topic) => broker.partitionCount(topic),
+      topicNames: () => broker.listTopics(false).map((t) => t.name),
+    };
+    broker.onTopicsChanged(() => this.onTopicsChanged());
+  }
+
+  /** Replays __consumer_offsets (if it exists) and starts checking session deadlines. */
+  start(): void {
+    if (this.broker.partitionCount(OFFSETS_TOPIC) > 0) this.load();
+    this.scheduleSweep();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.sweepTimer?.cancel();
+    this.sweepTimer = null;
+  }
+
+  // ---- routing ----
+
+  /** The coordinator of a group and the group's partition of __consumer_offsets. */
+  findCoordinator(groupId: string): { coordinator: BrokerInfo; partition: number } {
+    const partition = this.partitionFor(groupId);
+    return { coordinator: this.broker.leaderOf(OFFSETS_TOPIC, partition), partition };
+  }
+
+  /** The group's partition, after checking that this broker coordinates the group. */
+  private route(groupId: string): number {
+    const { coordinator, partition } = this.findCoordinator(groupId);
+    if (coordinator.nodeId !== this.broker.config.nodeId)
+      throw new WeirError(
+        'NOT_COORDINATOR',
+        `group '${groupId}' is coordinated by broker ${coordinator.nodeId} at ${coordinator.host}:${coordinator.grpcPort}`,
+      );
+    return partition;
+  }
+
+  private partitionFor(groupId: string): number {
+    const reason = invalidGroupId(groupId);
+    if (reason !== null) throw new WeirError('INVALID_GROUP_ID', reason);
+    // Created on first use, as Kafka does; its partition count is fixed from then on.
+    this.broker.createInternalTopic(
+      OFFSETS_TOPIC,
+      this.broker.config.offsetsTopicPartitions,
+      OFFSETS_TOPIC_CONFIGS,
+    );
+    return groupHash(groupId) % this.broker.partitionCount(OFFSETS_TOPIC);
+  }
+
+  // ---- membership ----
+
+  heartbeat(groupId: string, req: HeartbeatRequest): HeartbeatResult {
+    this.route(groupId);
+    let group = this.groups.get(groupId);
+    if (group === undefined) {
+      if (req.memberEpoch !== 0)
+        throw new WeirError('UNKNOWN_MEMBER_ID', `group '${groupId}' has no member '${req.memberId}'`);
+      group = new ConsumerGroup(groupId);
+      this.groups.set(groupId, group);
+    }
+    return group.heartbeat(req, this.context());
+  }
+
+  private context(): GroupContext {
+    return {
+      now: this.broker.clock.now(),
+      topics: this.topics,
+      limits: this.limits,
+      newMemberId: (clientId) => `${clientId === '' ? 'member' : clientId}-${randomUUID()}`,
+    };
+  }
+
+  private scheduleSweep(): void {
+    if (this.closed) return;
+    this.sweepTimer = this.broker.clock.schedule(this.sweepIntervalMs, () => {
+      this.sweep();
+      this.scheduleSweep();
+    });
+  }
+
+  /** Evicts members whose session or revocation deadline passed. */
+  sweep(): void {
+    const ctx = this.context();
+    for (const group of this.groups.values()) {
+      if (group.nextDeadline() > ctx.now) continue;
+      for (const memberId of group.expire(ctx))
+        this.log(`group '${group.groupId}': evicted member ${memberId}, generation ${group.generation}`);
+    }
+  }
+
+  private onTopicsChanged(): void {
+    if (this.groups.size === 0) return;
+    const ctx = this.context();
+    for (const group of this.groups.values()) group.topicsChanged(ctx);
+  }
+
+  // ---- offsets ----
+
+  async commit(
+    groupId: string,
+    memberId: string,
+    generation: number,
+    requests: readonly CommitRequest[],
+  ): Promise<PartitionResult[]> {
+    const partition = this.route(groupId);
+    const group = this.groups.get(groupId);
+    let refused = new Set<string>();
+    if (group !== undefined) refused = group.checkCommit(memberId, generation, requests);
+    else if (memberId !== '' || generation !== -1)
+      throw new WeirError('UNKNOWN_MEMBER_ID', `group '${groupId}' has no member '${memberId}'`);
+    const now = this.broker.clock.now();
+    const results: PartitionResult[] = [];
+    const entries: OffsetEntry[] = [];
+    for (const req of requests) {
+      const error = this.invalidCommit(req, refused);
+      results.push({ topic: req.topic, partition: req.partition, error });
+      if (error !== null) continue;
+      entries.push({
+        key: { group: groupId, topic: req.topic, partition: req.partition },
+        value: { offset: req.offset, commitTimestamp: now, metadata: req.metadata },
+      });
+    }
+    if (entries.length > 0) await this.append(partition, entries);
+    return results;
+  }
+
+  private invalidCommit(req: CommitRequest, refused: ReadonlySet<string>): WeirError | null {
+    const count = this.broker.partitionCount(req.topic);
+    if (count === 0 || !Number.isInteger(req.partition) || req.partition < 0 || req.partition >= count)
+      return new WeirError('UNKNOWN_TOPIC_OR_PARTITION', `${req.topic}/${req.partition}`);
+    if (!Number.isSafeInteger(req.offset) || req.offset < 0)
+      return new WeirError('INVALID_REQUEST', `offset ${req.offset} for ${req.topic}/${req.partition}`);
+    if (Buffer.byteLength(req.metadata, 'utf8') > MAX_METADATA_BYTES)
+      return new WeirError('OFFSET_METADATA_TOO_LARGE', `at most ${MAX_METADATA_BYTES} bytes`);
+    if (refused.has(partitionKey(req.topic, req.partition)))
+      return new WeirError('NOT_PARTITION_OWNER', `${req.topic}/${req.partition}`);
+    return null;
+  }
+
+  /** Appends commits (or tombstones) to the group's partition, then applies them to the view. */
+  private async append(partition: number, entries: readonly OffsetEntry[]): Promise<void> {
+    const now = this.broker.clock.now();
+    const records: RecordInput[] = entries.map(({ key, value }) => ({
+      key: encodeOffsetKey(key),
+      value: value === null ? null : encodeOffsetValue(value),
+      timestamp: now,
+    }));
+    const outcome = await this.broker.produce(OFFSETS_TOPIC, partition, encodeBatch(records), 'leader');
+    entries.forEach(({ key, value }, i) => this.offsets.apply(key, value, outcome.baseOffset + i));
+  }
+
+  fetchOffsets(groupId: string, partitions: readonly TopicPartition[]): FetchedOffset[] {
+    this.route(groupId);
+    const wanted =
+      partitions.length > 0 ? partitions : [...this.offsets.of(groupId).keys()].map(splitPartitionKey);
+    return wanted.map(({ topic, partition }) => {
+      const c = this.offsets.get(groupId, topic, partition);
+      return {
+        topic,
+        partition,
+        offset: c?.offset ?? -1,
+        metadata: c?.metadata ?? '',
+        commitTimestamp: c?.commitTimestamp ?? -1,
+        error: null,
+      };
+    });
+  }
+
+  // ---- administration ----
+
+  listGroups(): GroupSummary[] {
+    const ids = new Set([...this.groups.keys(), ...this.offsets.groupIds()]);
+    return [...ids].sort().map((id) => this.summary(id));
+  }
+
+  private summary(groupId: string): GroupSummary {
+    const group = this.groups.get(groupId);
+    return {
+      groupId,
+      state: group?.state ?? 'Empty',
+      members: group?.size ?? 0,
+      generation: group?.generation ?? 0,
+    };
+  }
+
+  describeGroup(groupId: string): GroupDescription {
+    this.route(groupId);
+    const group = this.requireGroup(groupId);
+    const committed = this.offsets.of(groupId);
+    const keys = new Set([...committed.keys(), ...(group?.ownedPartitions().keys() ?? [])]);
+    const offsets = [...keys]
+      .map(splitPartitionKey)
+      .sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition))
+      .map(({ topic, partition }) =>
+        this.offsetOf(topic, partition, committed.get(partitionKey(topic, partition))),
+      );
+    return {
+      ...this.summary(groupId),
+      assignor: group?.assignorName ?? '',
+      memberList: group?.describeMembers() ?? [],
+      offsets,
+      rebalances: group?.rebalances() ?? [],
+    };
+  }
+
+  /** Lag of every committed partition of every group, for the metrics scrape. */
+  allOffsets(): { groupId: string; offsets: GroupOffset[] }[] {
+    return this.offsets.groupIds().map((groupId) => ({
+      groupId,
+      offsets: [...this.offsets.of(groupId)].map(([key, c]) => {
+        const { topic, partition } = splitPartitionKey(key);
+        return this.offsetOf(topic, partition, c);
+      }),
+    }));
+  }
+
+  private offsetOf(topic: string, partition: number, c: Committed | undefined): GroupOffset {
+    const highWatermark =
+      partition < this.broker.partitionCount(topic)
+        ? this.broker.partition(topic, partition).highWatermark
+        : -1;
+    const committed = c?.offset ?? -1;
+    const lag = committed < 0 || highWatermark < 0 ? -1 : Math.max(0, highWatermark - committed);
+    return { topic, partition, committed, highWatermark, lag, metadata: c?.metadata ?? '' };
+  }
+
+  private requireGroup(groupId: string): ConsumerGroup | undefined {
+    const group = this.groups.get(groupId);
+    if (group === undefined && !this.offsets.has(groupId))
+      throw new WeirError('GROUP_ID_NOT_FOUND', `group '${groupId}' does not exist`);
+    return group;
+  }
+
+  async deleteGroup(groupId: string): Promise<void> {
+    const partition = this.route(groupId);
+    const group = this.requireGroup(groupId);
+    if (group !== undefined && group.size > 0)
+      throw new WeirError('NON_EMPTY_GROUP', `group '${groupId}' has ${group.size} members`);
+    const tombstones: OffsetEntry[] = [...this.offsets.of(groupId).keys()].map((key) => ({
+      key: { group: groupId, ...splitPartitionKey(key) },
+      value: null,
+    }));
+    if (tombstones.length > 0) await this.append(partition, tombstones);
+    if (this.groups.get(groupId)?.size === 0) this.groups.delete(groupId);
+  }
+
+  /**
+   * Plans (and with `execute`, commits) new offsets for a group with no members, as Kafka's
+   * kafka-consumer-groups --reset-offsets: every target is clamped to the log's current range.
+   */
+  async resetOffsets(
+    groupId: string,
+    topic: string,
+    partitions: readonly number[],
+    to: ResetTarget,
+    execute: boolean,
+  ): Promise<OffsetReset[]> {
+    const groupPartition = this.route(groupId);
+    const group = this.groups.get(groupId);
+    if (group !== undefined && group.size > 0)
+      throw new WeirError(
+        'NON_EMPTY_GROUP',
+        `group '${groupId}' has ${group.size} members; stop them before resetting its offsets`,
+      );
+    const count = this.broker.partitionCount(topic);
+    if (count === 0) throw new WeirError('UNKNOWN_TOPIC_OR_PARTITION', `topic '${topic}' does not exist`);
+    const chosen =
+      partitions.length > 0 ? [...new Set(partitions)].sort((a, b) => a - b) : [...Array(count).keys()];
+    for (const p of chosen) {
+      if (!Number.isInteger(p) || p < 0 || p >= count)
+        throw new WeirError('UNKNOWN_TOPIC_OR_PARTITION', `topic '${topic}' has no partition ${p}`);
+    }
+    const plan = chosen.map((partition) => {
+      const previous = this.offsets.get(groupId, topic, partition)?.offset ?? -1;
+      return { topic, partition, previous, offset: this.resetOffset(topic, partition, previous, to) };
+    });
+    if (execute && plan.length > 0) {
+      const now = this.broker.clock.now();
+      await this.append(
+        groupPartition,
+        plan.map((r) => ({
+          key: { group: groupId, topic, partition: r.partition },
+          value: { offset: r.offset, commitTimestamp: now, metadata: '' },
+        })),
+      );
+    }
+    return plan;
+  }
+
+  private resetOffset(topic: string, partition: number, previous: number, to: ResetTarget): number {
+    const p = this.broker.partition(topic, partition);
+    const earliest = p.log.logStartOffset;
+    const latest = p.highWatermark;
+    const clamp = (n: number): number => Math.min(latest, Math.max(earliest, n));
+    switch (to.kind) {
+      case 'earliest':
+        return earliest;
+      case 'latest':
+        return latest;
+      case 'timestamp': {
+        const found = this.broker.listOffset(topic, partition, to.timestamp).offset;
+        return found < 0 ? latest : found;
+      }
+      case 'offset':
+        return clamp(to.offset);
+      case 'shiftBy':
+        return clamp((previous < 0 ? earliest : previous) + to.shiftBy);
+    }
+  }
+
+  // ---- start-up ----
+
+  private load(): void {
+    let loaded = 0;
+    for (let p = 0; p < this.broker.partitionCount(OFFSETS_TOPIC); p++) {
+      const partition = this.broker.partition(OFFSETS_TOPIC, p);
+      let offset = partition.log.logStartOffset;
+      while (offset < partition.highWatermark) {
+        const read = partition.log.read(offset, LOAD_CHUNK_BYTES, { maxOffset: partition.highWatermark });
+        if (read.records.length === 0) break;
+        const { skipped, lastReason } = this.offsets.replay(read.records);
+        if (skipped > 0)
+          this.log(`${OFFSETS_TOPIC}/${p}: skipped ${skipped} undecodable records (${lastReason})`);
+        offset = read.lastOffset + 1;
+        loaded++;
+      }
+    }
+    this.log(`loaded committed offsets of ${this.offsets.groupIds().length} groups from ${loaded} reads`);
+  }
+}
