@@ -355,7 +355,16 @@ export class Broker {
   /** Appends RecordBatch bytes to one partition. */
   produce(topic: string, partition: number, batches: Buffer, acks: Acks): Promise<ProduceOutcome> {
     this.assertOpen();
+    if (topic.startsWith(INTERNAL_PREFIX))
+      throw new WeirError('POLICY_VIOLATION', `only the broker writes to internal topic '${topic}'`);
     return this.partition(topic, partition).produce(batches, acks, this.clock.now());
+  }
+
+  /** Appends to one of the broker's own topics (the group coordinator's commits). */
+  produceInternal(topic: string, partition: number, batches: Buffer): Promise<ProduceOutcome> {
+    this.assertOpen();
+    assert(topic.startsWith(INTERNAL_PREFIX), `'${topic}' is not an internal topic`);
+    return this.partition(topic, partition).produce(batches, 'leader', this.clock.now());
   }
 
   /**

@@ -241,9 +241,27 @@ export class GroupCoordinator {
   }
 
   private onTopicsChanged(): void {
-    if (this.groups.size === 0) return;
     const ctx = this.context();
     for (const group of this.groups.values()) group.topicsChanged(ctx);
+    this.forgetDeletedTopics().catch((err: unknown) =>
+      this.log(`could not forget the offsets of deleted topics: ${(err as Error).message}`),
+    );
+  }
+
+  /** Commits of a deleted topic are tombstoned, as Kafka does, so its lag does not linger. */
+  private async forgetDeletedTopics(): Promise<void> {
+    const count = this.broker.partitionCount(OFFSETS_TOPIC);
+    if (count === 0 || this.broker.isClosing) return;
+    for (const groupId of this.offsets.groupIds()) {
+      const gone = [...this.offsets.of(groupId).keys()]
+        .map(splitPartitionKey)
+        .filter((tp) => this.broker.partitionCount(tp.topic) === 0);
+      if (gone.length > 0)
+        await this.append(
+          groupHash(groupId) % count,
+          gone.map((tp) => ({ key: { group: groupId, ...tp }, value: null })),
+        );
+    }
   }
 
   // ---- offsets ----
@@ -297,7 +315,7 @@ export class GroupCoordinator {
       value: value === null ? null : encodeOffsetValue(value),
       timestamp: now,
     }));
-    const outcome = await this.broker.produce(OFFSETS_TOPIC, partition, encodeBatch(records), 'leader');
+    const outcome = await this.broker.produceInternal(OFFSETS_TOPIC, partition, encodeBatch(records));
     entries.forEach(({ key, value }, i) => this.offsets.apply(key, value, outcome.baseOffset + i));
   }
 

@@ -381,6 +381,31 @@ describe('administration', () => {
   });
 });
 
+describe('the internal topic', () => {
+  it('cannot be written by clients', async () => {
+    await b.call('FindCoordinator', { groupId: 'any' });
+    const res = await b.call<object, { results: { error: { code: string } | null }[] }>('Produce', {
+      partitions: [{ topic: OFFSETS_TOPIC, partition: 0, records: [{ value: Buffer.from('x') }] }],
+    });
+    expect(res.results[0]?.error?.code).toBe('POLICY_VIOLATION');
+  });
+
+  it('forgets the commits of a deleted topic', async () => {
+    const topic = await newTopic(2);
+    await commit('forget', { memberId: '', epoch: -1 }, [
+      [topic, 0, 1],
+      [topic, 1, 1],
+    ]);
+    await b.call('DeleteTopic', { name: topic });
+    for (let i = 0; i < 100; i++) {
+      const fetched = await b.call<object, OffsetFetchResponse__Output>('OffsetFetch', { groupId: 'forget' });
+      if (fetched.offsets.length === 0) return;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error('the commits of the deleted topic are still there');
+  });
+});
+
 describe('coordinator lookup', () => {
   afterEach(() => {
     delete (b.running.broker as unknown as { leaderOf?: unknown }).leaderOf;
