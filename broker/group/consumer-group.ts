@@ -306,7 +306,7 @@ export class ConsumerGroup {
   // ---- membership ----
 
   private join(req: HeartbeatRequest, ctx: GroupContext): HeartbeatResult {
-    const assignor = this.checkAssignor(req.assignor);
+    const assignor = this.checkAssignorName(req.assignor);
     const sessionTimeoutMs = this.checkSessionTimeout(req.sessionTimeoutMs, ctx.limits);
     const rebalanceTimeoutMs = this.checkRebalanceTimeout(req.rebalanceTimeoutMs, ctx.limits);
     const regex = req.subscribedPattern === '' ? null : compilePattern(req.subscribedPattern);
@@ -315,11 +315,26 @@ export class ConsumerGroup {
     if (req.instanceId !== '') {
       const previous = this.staticMembers.get(req.instanceId);
       const old = previous === undefined ? undefined : this.members.get(previous);
-      if (old !== undefined) return this.rejoinStatic(old, req, ctx, sessionTimeoutMs, rebalanceTimeoutMs);
+      if (old !== undefined) {
+        this.checkSameAssignor(assignor);
+        return this.rejoinStatic(old, req, ctx, sessionTimeoutMs, rebalanceTimeoutMs);
+      }
     }
-    // A member rejoining after being fenced sends its old id with epoch 0: what it held is gone.
+    // A member rejoining after being fenced sends its old id with epoch 0: what it held is gone
+    // (and, were it the only member, the group is empty again and may change assignor).
     const stale = req.memberId === '' ? undefined : this.members.get(req.memberId);
-    if (stale !== undefined && stale.instanceId === '') this.release(stale);
+    if (stale !== undefined && stale.instanceId === '') {
+      this.release(stale);
+      try {
+        this.checkSameAssignor(assignor);
+      } catch (err) {
+        this.bump('fenced', stale.memberId, ctx);
+        this.assertInvariants();
+        throw err;
+      }
+    } else {
+      this.checkSameAssignor(assignor);
+    }
     if (this.members.size === 0) this.assignor = assignor ?? 'sticky';
     const member: Member = {
       memberId: ctx.newMemberId(req.clientId),
@@ -554,16 +569,20 @@ export class ConsumerGroup {
     };
   }
 
-  private checkAssignor(name: string): AssignorName | null {
+  private checkAssignorName(name: string): AssignorName | null {
     if (name === '') return null;
     if (!(ASSIGNORS as readonly string[]).includes(name))
       throw new WeirError('UNSUPPORTED_ASSIGNOR', `'${name}'; the broker has ${ASSIGNORS.join(', ')}`);
-    if (this.members.size > 0 && name !== this.assignor)
+    return name as AssignorName;
+  }
+
+  /** A joining member may name an assignor only if it is the one the (non-empty) group uses. */
+  private checkSameAssignor(name: AssignorName | null): void {
+    if (name !== null && this.members.size > 0 && name !== this.assignor)
       throw new WeirError(
         'INCONSISTENT_GROUP_PROTOCOL',
         `group '${this.groupId}' uses the ${this.assignor} assignor, the member asks for ${name}`,
       );
-    return name as AssignorName;
   }
 
   private checkSessionTimeout(ms: number, limits: GroupLimits): number {
