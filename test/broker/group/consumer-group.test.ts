@@ -9,6 +9,7 @@ import {
   ConsumerGroup,
   JOIN_EPOCH,
   LEAVE_EPOCH,
+  PENDING_HEARTBEAT_DIVISOR,
   STATIC_LEAVE_EPOCH,
   type GroupContext,
   type GroupLimits,
@@ -164,8 +165,8 @@ describe('when a second member joins', () => {
     expect(f.owners()['t-2']).toBe(a.memberId);
     // a may still commit t-2 (before confirming), at its epoch.
     expect(f.group.checkCommit(a.memberId, 1, [tp('t-2')])).toEqual(new Set());
-    // b asks again and still does not get t-2.
-    f.heartbeat(b);
+    // b asks again and still does not get t-2; while it waits it heartbeats five times as often.
+    expect(f.heartbeat(b).heartbeatIntervalMs).toBe(LIMITS.heartbeatIntervalMs / PENDING_HEARTBEAT_DIVISOR);
     expect(b.owned).toEqual([]);
 
     // a confirms by leaving t-2 out of what it owns, and reaches epoch 2.
@@ -175,7 +176,7 @@ describe('when a second member joins', () => {
     expect(f.describe(a).pendingRevocation).toEqual([]);
     expect(f.owners()['t-2']).toBeUndefined();
 
-    f.heartbeat(b);
+    expect(f.heartbeat(b).heartbeatIntervalMs).toBe(LIMITS.heartbeatIntervalMs);
     expect(b.owned).toEqual(['t-2']);
     expect(f.group.state).toBe('Stable');
     expect(f.owners()).toEqual({ 't-0': a.memberId, 't-1': a.memberId, 't-2': b.memberId });
