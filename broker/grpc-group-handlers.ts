@@ -51,8 +51,6 @@ function resetTarget(req: ResetOffsetsRequest__Output): ResetTarget {
     case 'latest':
       return { kind: 'latest' };
     case 'timestamp':
-      if (!Number.isSafeInteger(req.timestamp) || (req.timestamp ?? -1) < 0)
-        throw new WeirError('INVALID_TIMESTAMP', `timestamp ${req.timestamp}`);
       return { kind: 'timestamp', timestamp: req.timestamp ?? 0 };
     case 'offset':
       return { kind: 'offset', offset: req.offset ?? 0 };

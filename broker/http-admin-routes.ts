@@ -1,10 +1,12 @@
-// The JSON admin API, mounted under /v1/: cluster, topics, topic detail with partitions, configs.
+// The JSON admin API, mounted under /v1/: cluster, topics, topic detail with partitions, configs,
+// and consumer groups (http-group-routes.ts, registered here so they share the prefix).
 // Each route decodes its input (validated by its schema), calls one Broker method and returns the
 // result as the schema serializes it; WeirErrors go to the server's error handler, which maps them
 // through the error table. No broker logic lives here (STYLE 14).
 
 import type { FastifyPluginAsync } from 'fastify';
 import type { Broker } from './broker.js';
+import { groupRoutes } from './http-group-routes.js';
 import {
   alterConfigsBody,
   clusterBody,
@@ -133,4 +135,6 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, {
     { schema: { params: partitionParams, response: { 200: partitionDetailBody, ...errorResponses } } },
     async (req) => broker.describePartition(req.params.name, Number(req.params.partition)),
   );
+
+  await app.register(groupRoutes, { broker });
 };

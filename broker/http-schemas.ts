@@ -163,3 +163,156 @@ export const createPartitionsBody = {
   additionalProperties: false,
   properties: { count: integer },
 } as const;
+
+// ---- consumer groups ----
+
+const topicPartition = {
+  type: 'object',
+  required: ['topic', 'partition'],
+  properties: { topic: string, partition: integer },
+} as const;
+
+const topicPartitionList = { type: 'array', items: topicPartition } as const;
+
+/** A string, or null where the broker has none (a dynamic member's instance id, say). */
+const nullableString = { type: ['string', 'null'] } as const;
+
+export const groupIdParams = {
+  type: 'object',
+  required: ['id'],
+  // Any string the broker takes as a group id; the core checks it (INVALID_GROUP_ID).
+  properties: { id: string },
+} as const;
+
+const groupSummaryProperties = {
+  groupId: string,
+  /** Empty, Reconciling or Stable. */
+  state: string,
+  members: integer,
+  generation: integer,
+} as const;
+
+export const groupListBody = {
+  type: 'array',
+  items: {
+    type: 'object',
+    required: [...Object.keys(groupSummaryProperties), 'lag'],
+    properties: {
+      ...groupSummaryProperties,
+      /** The sum of the lags of the partitions the group has committed. */
+      lag: integer,
+    },
+  },
+} as const;
+
+export const groupDetailBody = {
+  type: 'object',
+  required: ['groupId', 'state', 'generation', 'assignor', 'members', 'offsets', 'rebalances'],
+  properties: {
+    groupId: string,
+    state: string,
+    generation: integer,
+    assignor: string,
+    members: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: [
+          'memberId',
+          'instanceId',
+          'clientId',
+          'host',
+          'memberEpoch',
+          'assignment',
+          'pendingRevocation',
+          'subscribedTopics',
+          'subscribedPattern',
+        ],
+        properties: {
+          memberId: string,
+          instanceId: nullableString,
+          clientId: string,
+          host: string,
+          memberEpoch: integer,
+          assignment: topicPartitionList,
+          pendingRevocation: topicPartitionList,
+          subscribedTopics: { type: 'array', items: string },
+          subscribedPattern: nullableString,
+        },
+      },
+    },
+    offsets: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['topic', 'partition', 'committed', 'highWatermark', 'lag', 'metadata'],
+        properties: {
+          topic: string,
+          partition: integer,
+          /** -1: nothing committed. */
+          committed: integer,
+          /** -1: the topic is gone. */
+          highWatermark: integer,
+          /** -1: unknown (nothing committed, or the topic is gone). */
+          lag: integer,
+          metadata: string,
+        },
+      },
+    },
+    rebalances: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['generation', 'reason', 'memberId', 'timestamp'],
+        properties: { generation: integer, reason: string, memberId: nullableString, timestamp: integer },
+      },
+    },
+  },
+} as const;
+
+/** The targets of a reset; a body names exactly one. */
+const RESET_TARGETS = ['earliest', 'latest', 'timestamp', 'offset', 'shiftBy'] as const;
+
+export const resetOffsetsBody = {
+  type: 'object',
+  required: ['topic'],
+  additionalProperties: false,
+  properties: {
+    topic: string,
+    /** Absent or empty: every partition of the topic. */
+    partitions: { type: 'array', items: integer },
+    earliest: { type: 'boolean', enum: [true] },
+    latest: { type: 'boolean', enum: [true] },
+    /** ms since the epoch: the first offset at or after it (the end of the log if none). */
+    timestamp: integer,
+    /** Clamped to the log's range. */
+    offset: integer,
+    /** From the committed offset (or the earliest, if none), clamped. */
+    shiftBy: integer,
+    /** false (the default): a dry run that answers the plan and changes nothing. */
+    execute: boolean,
+  },
+  oneOf: RESET_TARGETS.map((target) => ({ required: [target] })),
+} as const;
+
+export const resetOffsetsResultBody = {
+  type: 'object',
+  required: ['offsets', 'executed'],
+  properties: {
+    offsets: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['topic', 'partition', 'previous', 'offset'],
+        properties: {
+          topic: string,
+          partition: integer,
+          /** -1: nothing was committed. */
+          previous: integer,
+          offset: integer,
+        },
+      },
+    },
+    executed: boolean,
+  },
+} as const;

@@ -15,10 +15,19 @@
 // topics are counted under UNKNOWN_TOPIC_LABEL, which no topic can be named, so a client sending
 // random names cannot grow the series without bound), `code` is a name from the error table, and
 // the series of a deleted topic are removed at the next scrape, as Kafka removes its topic metrics.
+//
+// Consumer-group metrics are read from the group coordinator at scrape time too: lag and committed
+// offset per committed partition, members and generation per group, and rebalances by reason. A
+// group's series exist while the coordinator knows the group (it has members or committed offsets)
+// and go at the first scrape after it is deleted. Rebalances are counted from the coordinator's
+// history of each group (the last groupMaxRebalanceHistory, with reasons): each scrape counts the
+// entries newer than the generation it saw last; generations that left the history before a scrape
+// saw them count under reason "unknown", so a group's counters always add up to its generation.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { WeirError } from '../proto/errors.js';
 import type { PartitionStats } from './broker.js';
+import type { GroupDescription, GroupSummary } from './group/coordinator.js';
 
 /** The `topic` label for requests naming a topic that does not exist ('<' is illegal in names). */
 export const UNKNOWN_TOPIC_LABEL = '<unknown>';
@@ -35,7 +44,20 @@ export interface MetricsSource {
   allPartitionStats(): { topic: string; stats: PartitionStats }[];
   /** 0 when the topic does not exist. */
   partitionCount(topic: string): number;
+  /** The group coordinator (the Broker's `groups`); without it there are no group metrics. */
+  readonly groups?: GroupMetricsSource;
 }
+
+/** What the group metrics read from the coordinator; GroupCoordinator fits. */
+export interface GroupMetricsSource {
+  listGroups(): readonly Pick<GroupSummary, 'groupId'>[];
+  describeGroup(
+    groupId: string,
+  ): Pick<GroupDescription, 'generation' | 'memberList' | 'offsets' | 'rebalances'>;
+}
+
+/** The `reason` label for rebalances that left the coordinator's history before a scrape saw them. */
+export const UNKNOWN_REASON_LABEL = 'unknown';
 
 export interface BrokerMetricsOptions {
   /** prom-client's process and Node.js metrics; default true. */
@@ -44,6 +66,7 @@ export interface BrokerMetricsOptions {
 
 type TopicLabel = 'topic';
 type PartitionLabel = 'topic' | 'partition';
+type GroupPartitionLabel = 'group' | 'topic' | 'partition';
 
 export class BrokerMetrics {
   readonly registry = new Registry();
@@ -64,6 +87,14 @@ export class BrokerMetrics {
   private readonly logStartOffset: Gauge<PartitionLabel>;
   private readonly logEndOffset: Gauge<PartitionLabel>;
   private readonly segments: Gauge<PartitionLabel>;
+
+  private readonly groupLag: Gauge<GroupPartitionLabel>;
+  private readonly groupCommitted: Gauge<GroupPartitionLabel>;
+  private readonly groupMembers: Gauge<'group'>;
+  private readonly groupGeneration: Gauge<'group'>;
+  private readonly groupRebalances: Counter<'group' | 'reason'>;
+  /** Per group: the generation counted into groupRebalances so far, and the reasons it has series for. */
+  private readonly rebalancesSeen = new Map<string, { generation: number; reasons: Set<string> }>();
 
   /** Topics that have counter series, with the error codes each has, to remove them on deletion. */
   private readonly labelled = new Map<string, Set<string>>();
@@ -130,6 +161,31 @@ export class BrokerMetrics {
     this.logStartOffset = gauge('weir_partition_log_start_offset', 'First offset still in the log.');
     this.logEndOffset = gauge('weir_partition_log_end_offset', 'The offset the next append gets.');
     this.segments = gauge('weir_partition_segments', 'Segments of the partition log.');
+
+    const groupGauge = <L extends string>(name: string, help: string, labelNames: L[]): Gauge<L> =>
+      new Gauge({ name, help, labelNames, registers, collect });
+    this.groupLag = groupGauge(
+      'weir_group_lag',
+      "Records a group has yet to consume: the partition's high watermark minus the group's committed offset.",
+      ['group', 'topic', 'partition'],
+    );
+    this.groupCommitted = groupGauge(
+      'weir_group_committed_offset',
+      "The group's committed offset: the next offset it will consume.",
+      ['group', 'topic', 'partition'],
+    );
+    this.groupMembers = groupGauge('weir_group_members', 'Members of the group.', ['group']);
+    this.groupGeneration = groupGauge(
+      'weir_group_generation',
+      'The group epoch: it moves on every change that can change the assignment.',
+      ['group'],
+    );
+    this.groupRebalances = counter(
+      'weir_group_rebalances_total',
+      'Rebalances (group epoch bumps) by reason: join, leave, session-timeout, rebalance-timeout, ' +
+        `fenced, subscription, partitions, or ${UNKNOWN_REASON_LABEL} when not seen in the history.`,
+      ['group', 'reason'],
+    );
   }
 
   /** Matches GrpcSurfaceHooks.onProduce; a field so it can be handed over as it is. */
@@ -227,6 +283,63 @@ export class BrokerMetrics {
       if (present.has(topic)) continue;
       this.forget(topic, codes);
     }
+    this.refreshGroups();
+  }
+
+  private refreshGroups(): void {
+    const groups = this.source.groups;
+    if (groups === undefined) return;
+    for (const g of [this.groupLag, this.groupCommitted, this.groupMembers, this.groupGeneration]) g.reset();
+    const present = new Set<string>();
+    for (const { groupId } of groups.listGroups()) {
+      let d: ReturnType<GroupMetricsSource['describeGroup']>;
+      try {
+        d = groups.describeGroup(groupId);
+      } catch {
+        continue; // deleted since listed, or (in a cluster) coordinated elsewhere now
+      }
+      present.add(groupId);
+      this.groupMembers.set({ group: groupId }, d.memberList.length);
+      this.groupGeneration.set({ group: groupId }, d.generation);
+      for (const o of d.offsets) {
+        if (o.committed < 0) continue; // owned, nothing committed yet
+        const labels = { group: groupId, topic: o.topic, partition: String(o.partition) };
+        this.groupCommitted.set(labels, o.committed);
+        if (o.lag >= 0) this.groupLag.set(labels, o.lag);
+      }
+      this.countRebalances(groupId, d.generation, d.rebalances);
+    }
+    for (const [groupId, seen] of this.rebalancesSeen) {
+      if (present.has(groupId)) continue;
+      for (const reason of seen.reasons) this.groupRebalances.remove({ group: groupId, reason });
+      this.rebalancesSeen.delete(groupId);
+    }
+  }
+
+  /** Counts the group's rebalances since the last scrape; see the file comment. */
+  private countRebalances(
+    groupId: string,
+    generation: number,
+    history: readonly { generation: number; reason: string }[],
+  ): void {
+    let seen = this.rebalancesSeen.get(groupId);
+    if (seen === undefined) this.rebalancesSeen.set(groupId, (seen = { generation: 0, reasons: new Set() }));
+    // A lower generation is a new group under the same id (deleted and made again between scrapes).
+    const since = generation < seen.generation ? 0 : seen.generation;
+    let counted = 0;
+    for (const r of history) {
+      if (r.generation <= since || r.generation > generation) continue;
+      this.incRebalances(seen.reasons, groupId, r.reason, 1);
+      counted++;
+    }
+    this.incRebalances(seen.reasons, groupId, UNKNOWN_REASON_LABEL, generation - since - counted);
+    seen.generation = generation;
+  }
+
+  private incRebalances(reasons: Set<string>, group: string, reason: string, n: number): void {
+    if (n <= 0) return;
+    this.groupRebalances.inc({ group, reason }, n);
+    reasons.add(reason);
   }
 
   /** Removes a deleted topic's counter and error series. */

@@ -300,7 +300,7 @@ export class ConsumerGroup {
       }));
   }
 
-  /** Every partition any member is subscribed to now, as `topic\0partition` keys. */
+  /** Who holds each partition now (given, or being revoked): `topic\0partition` → member id. */
   ownedPartitions(): ReadonlyMap<string, string> {
     return this.owner;
   }

@@ -176,6 +176,16 @@ export class GroupCoordinator {
     return { coordinator: this.broker.leaderOf(OFFSETS_TOPIC, partition), partition };
   }
 
+  /**
+   * For calls that only read: null when __consumer_offsets does not exist yet (so no group has
+   * anything), without creating it; otherwise as route().
+   */
+  private routeRead(groupId: string): number | null {
+    const reason = invalidGroupId(groupId);
+    if (reason !== null) throw new WeirError('INVALID_GROUP_ID', reason);
+    return this.broker.partitionCount(OFFSETS_TOPIC) === 0 ? null : this.route(groupId);
+  }
+
   /** The group's partition, after checking that this broker coordinates the group. */
   private route(groupId: string): number {
     const { coordinator, partition } = this.findCoordinator(groupId);
@@ -320,7 +330,7 @@ export class GroupCoordinator {
   }
 
   fetchOffsets(groupId: string, partitions: readonly TopicPartition[]): FetchedOffset[] {
-    this.route(groupId);
+    this.routeRead(groupId);
     const wanted =
       partitions.length > 0 ? partitions : [...this.offsets.of(groupId).keys()].map(splitPartitionKey);
     return wanted.map(({ topic, partition }) => {
@@ -354,7 +364,7 @@ export class GroupCoordinator {
   }
 
   describeGroup(groupId: string): GroupDescription {
-    this.route(groupId);
+    this.routeRead(groupId);
     const group = this.requireGroup(groupId);
     const committed = this.offsets.of(groupId);
     const keys = new Set([...committed.keys(), ...(group?.ownedPartitions().keys() ?? [])]);
@@ -402,8 +412,9 @@ export class GroupCoordinator {
   }
 
   async deleteGroup(groupId: string): Promise<void> {
-    const partition = this.route(groupId);
+    this.routeRead(groupId);
     const group = this.requireGroup(groupId);
+    const partition = this.route(groupId);
     if (group !== undefined && group.size > 0)
       throw new WeirError('NON_EMPTY_GROUP', `group '${groupId}' has ${group.size} members`);
     const tombstones: OffsetEntry[] = [...this.offsets.of(groupId).keys()].map((key) => ({
@@ -425,6 +436,8 @@ export class GroupCoordinator {
     to: ResetTarget,
     execute: boolean,
   ): Promise<OffsetReset[]> {
+    if (to.kind === 'timestamp' && (!Number.isSafeInteger(to.timestamp) || to.timestamp < 0))
+      throw new WeirError('INVALID_TIMESTAMP', `timestamp ${to.timestamp}`);
     const groupPartition = this.route(groupId);
     const group = this.groups.get(groupId);
     if (group !== undefined && group.size > 0)

@@ -447,6 +447,31 @@ describe('coordinator lookup', () => {
   });
 });
 
+describe('on a broker without groups', () => {
+  it('reads do not create __consumer_offsets; the first membership call does', async () => {
+    const fresh = await startTestBroker(GROUP_CONFIG);
+    try {
+      const internal = async (): Promise<string[]> =>
+        (
+          await fresh.call<object, { topics: { name: string }[] }>('ListTopics', { includeInternal: true })
+        ).topics.map((t) => t.name);
+      await expectCode(fresh.call('DescribeGroup', { groupId: 'g' }), 'GROUP_ID_NOT_FOUND');
+      await expectCode(fresh.call('DeleteGroup', { groupId: 'g' }), 'GROUP_ID_NOT_FOUND');
+      const fetched = await fresh.call<object, OffsetFetchResponse__Output>('OffsetFetch', {
+        groupId: 'g',
+        partitions: [{ topic: 't', partitions: [0] }],
+      });
+      expect(fetched.offsets.map((o) => o.offset)).toEqual([-1]);
+      expect(await internal()).toEqual([]);
+      await fresh.call('FindCoordinator', { groupId: 'g' });
+      expect(await internal()).toEqual([OFFSETS_TOPIC]);
+    } finally {
+      await fresh.close();
+      removeDir(fresh.dataDir);
+    }
+  });
+});
+
 describe('commits across a restart', () => {
   it('are rebuilt from __consumer_offsets', async () => {
     const dir = tempDir();
