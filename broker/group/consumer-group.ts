@@ -79,6 +79,8 @@ export interface HeartbeatResult {
   /** Own exactly these; revoke the rest. Empty after a leave. */
   readonly assignment: TopicPartition[];
   readonly groupEpoch: number;
+  /** The member's session timeout in force (0 after a leave). */
+  readonly sessionTimeoutMs: number;
 }
 
 export interface RebalanceRecord {
@@ -411,6 +413,7 @@ export class ConsumerGroup {
         heartbeatIntervalMs: 0,
         assignment: [],
         groupEpoch: this.epoch,
+        sessionTimeoutMs: 0,
       };
     }
     this.remove(member, 'leave', ctx);
@@ -420,6 +423,7 @@ export class ConsumerGroup {
       heartbeatIntervalMs: 0,
       assignment: [],
       groupEpoch: this.epoch,
+      sessionTimeoutMs: 0,
     };
   }
 
@@ -573,6 +577,7 @@ export class ConsumerGroup {
       heartbeatIntervalMs: interval,
       assignment: sortedTps(member.assigned),
       groupEpoch: this.epoch,
+      sessionTimeoutMs: member.sessionTimeoutMs,
     };
   }
 

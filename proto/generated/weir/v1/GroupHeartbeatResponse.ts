@@ -12,6 +12,7 @@ export interface GroupHeartbeatResponse {
   heartbeatIntervalMs?: number;
   assignment?: _weir_v1_TopicPartitions[];
   groupEpoch?: number;
+  sessionTimeoutMs?: number;
 }
 
 export interface GroupHeartbeatResponse__Output {
@@ -20,4 +21,5 @@ export interface GroupHeartbeatResponse__Output {
   heartbeatIntervalMs: number;
   assignment: _weir_v1_TopicPartitions__Output[];
   groupEpoch: number;
+  sessionTimeoutMs: number;
 }
