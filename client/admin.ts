@@ -1,12 +1,15 @@
-// Topic administration and cluster metadata. Each method is one RPC; the answers are copied into
-// the SDK's own types so callers never see generated message types (whose shape follows the
-// proto loader's options, not a promise of this API).
+// Topic and consumer-group administration and cluster metadata. Each method is one RPC; the answers
+// are copied into the SDK's own types so callers never see generated message types (whose shape
+// follows the proto loader's options, not a promise of this API). The group calls live in
+// group-admin.ts and go over the same Connection.
 
 import { WeirError } from '../proto/errors.js';
+import type { GroupRpc } from './group-rpc.js';
 import { fromWireError } from '../proto/grpc.js';
 import type { PartitionDescription__Output } from '../proto/generated/weir/v1/PartitionDescription.js';
 import type { TopicDescription__Output } from '../proto/generated/weir/v1/TopicDescription.js';
 import { Connection, type CallOptions, type ClientConnectionOptions } from './connection.js';
+import * as groups from './group-admin.js';
 import { listOffsetsTimestamp, resolveOffsets, type OffsetSpec } from './offsets.js';
 import { checkTopic, checkTopicPartition, type TopicPartition } from './records.js';
 
@@ -143,6 +146,7 @@ function positiveInt(name: string, value: unknown): number {
 export class Admin {
   readonly connection: Connection;
   private readonly ownsConnection: boolean;
+  private closed = false;
 
   constructor(options: AdminOptions = {}) {
     const { connection, owned } = Connection.from(options);
@@ -258,8 +262,75 @@ export class Admin {
     };
   }
 
+  // ---- consumer groups ----
+
+  /** Every consumer group the broker coordinates, with its state and member count. */
+  async listGroups(call?: CallOptions): Promise<groups.GroupSummary[]> {
+    return await groups.listGroups(this.groups(), call);
+  }
+
+  /**
+   * Members with their assignments, committed offsets with lag, and recent rebalances.
+   * GROUP_ID_NOT_FOUND if the broker has no such group.
+   */
+  async describeGroup(groupId: string, call?: CallOptions): Promise<groups.GroupDescription> {
+    return await groups.describeGroup(this.groups(), groupId, call);
+  }
+
+  /**
+   * Deletes a group and its committed offsets: NON_EMPTY_GROUP while it has members,
+   * GROUP_ID_NOT_FOUND if the broker has no such group.
+   */
+  async deleteGroup(groupId: string, call?: CallOptions): Promise<void> {
+    return await groups.deleteGroup(this.groups(), groupId, call);
+  }
+
+  /**
+   * Moves a group's committed offsets of one topic (a dry run unless `execute: true`). Only while
+   * the group has no members (NON_EMPTY_GROUP otherwise).
+   */
+  async resetOffsets(
+    groupId: string,
+    options: groups.ResetOffsetsOptions,
+    call?: CallOptions,
+  ): Promise<groups.ResetOffsetsResult> {
+    return await groups.resetOffsets(this.groups(), groupId, options, call);
+  }
+
+  /** The group's committed offsets of these partitions (default: all it has committed). */
+  async fetchOffsets(
+    groupId: string,
+    partitions?: readonly TopicPartition[],
+    call?: CallOptions,
+  ): Promise<groups.CommittedOffset[]> {
+    return await groups.fetchOffsets(this.groups(), groupId, partitions, call);
+  }
+
+  /**
+   * Commits offsets (each the next offset to consume) from outside the group, which the broker
+   * allows only while the group has no members (UNKNOWN_MEMBER_ID otherwise).
+   */
+  async commitOffsets(
+    groupId: string,
+    offsets: readonly groups.OffsetToCommit[],
+    call?: CallOptions,
+  ): Promise<void> {
+    return await groups.commitOffsets(this.groups(), groupId, offsets, call);
+  }
+
+  /** The broker coordinating the group, and the group's partition of __consumer_offsets. */
+  async findCoordinator(groupId: string, call?: CallOptions): Promise<groups.GroupCoordinator> {
+    return await groups.findCoordinator(this.groups(), groupId, call);
+  }
+
   close(): Promise<void> {
+    this.closed = true;
     if (this.ownsConnection) this.connection.close();
     return Promise.resolve();
+  }
+
+  private groups(): GroupRpc {
+    if (this.closed) throw new WeirError('REQUEST_CANCELLED', 'the admin client is closed');
+    return this.connection;
   }
 }

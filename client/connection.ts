@@ -13,6 +13,18 @@ import type { AlterTopicConfigRequest } from '../proto/generated/weir/v1/AlterTo
 import type { CreatePartitionsRequest } from '../proto/generated/weir/v1/CreatePartitionsRequest.js';
 import type { CreateTopicRequest } from '../proto/generated/weir/v1/CreateTopicRequest.js';
 import type { DeleteTopicResponse__Output } from '../proto/generated/weir/v1/DeleteTopicResponse.js';
+import type { DescribeGroupRequest } from '../proto/generated/weir/v1/DescribeGroupRequest.js';
+import type { FindCoordinatorResponse__Output } from '../proto/generated/weir/v1/FindCoordinatorResponse.js';
+import type { GroupDescription__Output } from '../proto/generated/weir/v1/GroupDescription.js';
+import type { GroupHeartbeatRequest } from '../proto/generated/weir/v1/GroupHeartbeatRequest.js';
+import type { GroupHeartbeatResponse__Output } from '../proto/generated/weir/v1/GroupHeartbeatResponse.js';
+import type { ListGroupsResponse__Output } from '../proto/generated/weir/v1/ListGroupsResponse.js';
+import type { OffsetCommitRequest } from '../proto/generated/weir/v1/OffsetCommitRequest.js';
+import type { OffsetCommitResponse__Output } from '../proto/generated/weir/v1/OffsetCommitResponse.js';
+import type { OffsetFetchRequest } from '../proto/generated/weir/v1/OffsetFetchRequest.js';
+import type { OffsetFetchResponse__Output } from '../proto/generated/weir/v1/OffsetFetchResponse.js';
+import type { ResetOffsetsRequest } from '../proto/generated/weir/v1/ResetOffsetsRequest.js';
+import type { ResetOffsetsResponse__Output } from '../proto/generated/weir/v1/ResetOffsetsResponse.js';
 import type { FetchRequest } from '../proto/generated/weir/v1/FetchRequest.js';
 import type { FetchResponse__Output } from '../proto/generated/weir/v1/FetchResponse.js';
 import type { InitProducerIdResponse__Output } from '../proto/generated/weir/v1/InitProducerIdResponse.js';
@@ -190,6 +202,43 @@ export class Connection {
   openProduceStream(): grpc.ClientDuplexStream<ProduceRequest, ProduceResponse__Output> {
     this.checkOpen();
     return this.client.ProduceStream();
+  }
+
+  // ---- consumer groups ----
+
+  findCoordinator(groupId: string, call?: CallOptions): Promise<FindCoordinatorResponse__Output> {
+    return this.unary((m, o, cb) => this.client.FindCoordinator({ groupId }, m, o, cb), call);
+  }
+
+  groupHeartbeat(
+    request: GroupHeartbeatRequest,
+    call?: CallOptions,
+  ): Promise<GroupHeartbeatResponse__Output> {
+    return this.unary((m, o, cb) => this.client.GroupHeartbeat(request, m, o, cb), call);
+  }
+
+  offsetCommit(request: OffsetCommitRequest, call?: CallOptions): Promise<OffsetCommitResponse__Output> {
+    return this.unary((m, o, cb) => this.client.OffsetCommit(request, m, o, cb), call);
+  }
+
+  offsetFetch(request: OffsetFetchRequest, call?: CallOptions): Promise<OffsetFetchResponse__Output> {
+    return this.unary((m, o, cb) => this.client.OffsetFetch(request, m, o, cb), call);
+  }
+
+  listGroups(call?: CallOptions): Promise<ListGroupsResponse__Output> {
+    return this.unary((m, o, cb) => this.client.ListGroups({}, m, o, cb), call);
+  }
+
+  describeGroup(request: DescribeGroupRequest, call?: CallOptions): Promise<GroupDescription__Output> {
+    return this.unary((m, o, cb) => this.client.DescribeGroup(request, m, o, cb), call);
+  }
+
+  async deleteGroup(groupId: string, call?: CallOptions): Promise<void> {
+    await this.unary((m, o, cb) => this.client.DeleteGroup({ groupId }, m, o, cb), call);
+  }
+
+  resetOffsets(request: ResetOffsetsRequest, call?: CallOptions): Promise<ResetOffsetsResponse__Output> {
+    return this.unary((m, o, cb) => this.client.ResetOffsets(request, m, o, cb), call);
   }
 
   close(): void {

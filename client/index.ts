@@ -1,10 +1,16 @@
-// The weir client SDK: Producer, Consumer and Admin over the weir.v1 gRPC API, with the error table
-// every surface shares. Everything a user needs is exported from here; the other modules are
-// internals whose shape may change.
+// The weir client SDK: Producer, Consumer, GroupConsumer and Admin over the weir.v1 gRPC API, with
+// the error table every surface shares. Everything a user needs is exported from here; the other
+// modules are internals whose shape may change.
 
 export { Producer, type ProducerOptions } from './producer.js';
 export { Consumer, type AutoOffsetReset, type ConsumerOptions } from './consumer.js';
 export type { ConsumerBatch, SeekPosition } from './fetch-buffer.js';
+export {
+  GroupConsumer,
+  type GroupAssignor,
+  type GroupConsumerOptions,
+  type RebalanceListener,
+} from './group-consumer.js';
 export {
   Admin,
   type AdminOptions,
@@ -19,6 +25,21 @@ export {
   type TopicMetadata,
   type TopicSummary,
 } from './admin.js';
+export type {
+  CommittedOffset,
+  GroupCoordinator,
+  GroupDescription,
+  GroupMemberDescription,
+  GroupOffsetDescription,
+  GroupRebalance,
+  GroupState,
+  GroupSummary,
+  OffsetResetPlan,
+  OffsetToCommit,
+  ResetOffsetsOptions,
+  ResetOffsetsResult,
+  ResetOffsetsTarget,
+} from './group-admin.js';
 export {
   Connection,
   DEFAULT_BOOTSTRAP,
