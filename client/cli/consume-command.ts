@@ -6,6 +6,10 @@
 // tails until SIGINT or SIGTERM, then exits 0. --max-messages counts printed records, so it counts
 // after the --key and --header filters.
 //
+// With --group the command is a member of a consumer group instead (group-consume.ts): the group
+// says which partitions it reads and where each starts, so --offset, --from-time, --since and
+// --partition do not apply; --from-beginning applies to partitions the group has not committed.
+//
 // The SDK consumer retries retriable fetch failures without telling its caller, so a broker that
 // goes away mid-read would leave a bounded read waiting for ever; a watchdog fails it instead when
 // nothing arrives for --timeout-ms while partitions are still short of their end.
@@ -13,6 +17,7 @@
 import { Command, Option } from 'commander';
 import { Admin, Consumer, type Connection } from '../index.js';
 import { UsageError, bootstrapOption, collect, onStopSignal, parseIntArg, withConnection } from './common.js';
+import { readAsGroup } from './group-consume.js';
 import { Output } from './output.js';
 import { RECORD_FORMATS, RecordFilter, formatRecord, type RecordFormat } from './record-format.js';
 import { resolveRanges, type PartitionRange, type StartSpec } from './start-positions.js';
@@ -117,12 +122,42 @@ async function read(
   if (failure !== null) throw failure;
 }
 
+/** Start options that a group member cannot take: the group's committed offsets say where to start. */
+function checkGroupFlags(flags: ConsumeFlags): void {
+  const given = (
+    [
+      ['--offset', flags.offset],
+      ['--from-time', flags.fromTime],
+      ['--since', flags.since],
+      ['--partition', flags.partition],
+    ] as const
+  ).find(([, value]) => value !== undefined);
+  if (given === undefined) return;
+  const what =
+    given[0] === '--partition' ? 'the group assigns the partitions' : 'a group starts where it committed';
+  throw new UsageError(
+    `${given[0]} cannot be used with --group: ${what} (move its offsets with weir group reset-offsets)`,
+  );
+}
+
+/** As a member of the group: the high watermarks at start bound the read without --follow. */
+async function consumeAsGroup(topic: string, group: string, flags: ConsumeFlags): Promise<void> {
+  checkGroupFlags(flags);
+  const output = new Output();
+  await withConnection(flags.bootstrap, async (connection) => {
+    const admin = new Admin({ connection });
+    const partitions = await partitionsOf(admin, topic, undefined);
+    const tps = partitions.map((partition) => ({ topic, partition }));
+    const ends = new Map<number, number>();
+    if (flags.follow !== true)
+      for (const o of await admin.listOffsets(tps, 'latest')) ends.set(o.partition, o.offset);
+    await readAsGroup(connection, topic, ends, { ...flags, group }, output);
+  });
+  if (output.error !== null) throw new Error(`cannot write output: ${output.error.message}`);
+}
+
 async function consume(topic: string, flags: ConsumeFlags): Promise<void> {
-  if (flags.group !== undefined) {
-    throw new UsageError(
-      '--group: consumer groups are not available yet; without --group the topic is read directly',
-    );
-  }
+  if (flags.group !== undefined) return consumeAsGroup(topic, flags.group, flags);
   const spec = startSpec(flags, Date.now());
   const output = new Output();
   await withConnection(flags.bootstrap, async (connection) => {
@@ -145,7 +180,8 @@ async function consume(topic: string, flags: ConsumeFlags): Promise<void> {
 }
 
 export function consumeCommand(): Command {
-  const starts = ['from-beginning', 'offset', 'from-time', 'since'];
+  // Commander's attribute names: conflicts() compares those, not the flags.
+  const starts = ['fromBeginning', 'offset', 'fromTime', 'since'];
   const others = (name: string): string[] => starts.filter((s) => s !== name);
   return new Command('consume')
     .description("print a topic's records, one per line")
@@ -153,7 +189,7 @@ export function consumeCommand(): Command {
     .addOption(bootstrapOption())
     .addOption(
       new Option('--from-beginning', 'start at the earliest record (default: the end)').conflicts(
-        others('from-beginning'),
+        others('fromBeginning'),
       ),
     )
     .addOption(
@@ -164,7 +200,7 @@ export function consumeCommand(): Command {
     .addOption(
       new Option('--from-time <time>', 'start at the first record at or after an ISO 8601 time or epoch ms')
         .argParser(parseTime)
-        .conflicts(others('from-time')),
+        .conflicts(others('fromTime')),
     )
     .addOption(
       new Option('--since <duration>', 'start this long ago: 30s, 15m, 2h, 7d')
@@ -173,7 +209,7 @@ export function consumeCommand(): Command {
     )
     .option('-f, --follow', 'keep waiting for new records until SIGINT or SIGTERM')
     .option('--partition <n>', 'read only this partition', parseIntArg(0, 0x7fffffff))
-    .option('--group <group>', 'consume as a member of a consumer group (not available yet)')
+    .option('--group <group>', 'consume as a member of this consumer group, committing as it goes')
     .option('--max-messages <n>', 'exit after printing n records', parseIntArg(1, Number.MAX_SAFE_INTEGER))
     .option('--key <key>', 'print only records with this key')
     .option(
@@ -205,6 +241,15 @@ Output, one record per line:
 Without --follow, reading stops at each partition's high watermark as it was at start; the default
 start is the end of the log, so add --from-beginning, --offset, --from-time or --since to read what
 is there. --offset applies to every partition read and is moved into [earliest, high watermark].
+
+With --group G the command joins consumer group G and reads the partitions the group assigns it,
+each from the group's committed offset; a partition with none starts at the end, or at the
+earliest record with --from-beginning. It commits what it has printed (every 5 s, when the group
+moves a partition to another member, and at the end) and leaves the group when it exits, on
+--max-messages, SIGINT or SIGTERM. Without --follow it exits once it has read every partition it
+holds up to the high watermark read at start and the group is stable (records that arrive
+meanwhile are printed too); a member given no partitions exits at once. --offset, --from-time,
+--since and --partition do not apply (use weir group reset-offsets).
 Exit codes: 0 done (also on SIGINT/SIGTERM), 1 failed, 2 usage error.`,
     )
     .action((topic: string, flags: ConsumeFlags) => consume(topic, flags));

@@ -8,6 +8,7 @@ import { benchCommand } from './bench-command.js';
 import { brokerCommand } from './broker-command.js';
 import { EXIT_FAILURE, EXIT_USAGE, UsageError } from './common.js';
 import { consumeCommand } from './consume-command.js';
+import { groupCommand } from './group-command.js';
 import { produceCommand } from './produce-command.js';
 import { topicCommand } from './topic-command.js';
 
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
     .addCommand(topicCommand())
     .addCommand(produceCommand())
     .addCommand(consumeCommand())
+    .addCommand(groupCommand())
     .addCommand(benchCommand());
   configureTree(program);
   return program;

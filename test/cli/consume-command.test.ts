@@ -167,8 +167,9 @@ describe.concurrent('weir consume', () => {
   });
 
   it.each([
-    [['--group', 'g1'], /consumer groups are not available yet/],
     [['--from-beginning', '--offset', '1'], /--from-beginning.*cannot be used with.*--offset/],
+    [['--from-beginning', '--from-time', '2026-01-01'], /--from-beginning.*cannot be used with.*--from-time/],
+    [['--from-time', '2026-01-01', '--since', '1h'], /--from-time.*cannot be used with.*--since/],
     [['--since', '15 minutes'], /--since.*30s, 15m, 2h or 7d/],
     [['--from-time', 'yesterday'], /--from-time.*ISO 8601/],
     [['--partition', '7'], /--partition 7: events has 2 partitions/],

@@ -1,0 +1,316 @@
+// `weir group list|describe|delete|reset-offsets`: consumer-group administration through the SDK's
+// Admin. Results go to stdout (a table, or one JSON document with --format json); nothing else
+// does, so the output can be piped.
+//
+// describe's text form reads like kafka-consumer-groups --describe: one row per partition the group
+// has committed or owns (committed offset, high watermark, lag, and the member that owns it), then
+// the members, then the latest rebalances with their reasons. Its JSON form is the one DESIGN.md
+// promises (group, state, generation, members, offsets) plus assignor and rebalances; "nothing
+// committed" is -1 in `committed` and `lag`, as in the SDK and the HTTP API.
+//
+// reset-offsets is a dry run unless --execute, as Kafka's: it prints the plan and says nothing
+// changed. The broker refuses it (NON_EMPTY_GROUP) while the group has members.
+
+import { Command, Option } from 'commander';
+import {
+  Admin,
+  type GroupDescription,
+  type GroupSummary,
+  type ResetOffsetsResult,
+  type ResetOffsetsTarget,
+} from '../index.js';
+import { UsageError, bootstrapOption, parseIntArg, withConnection } from './common.js';
+import { parseTime } from './units.js';
+
+type Format = 'text' | 'json';
+
+function formatOption(): Option {
+  return new Option('--format <format>', 'text or json').choices(['text', 'json']).default('text');
+}
+
+function print(line: string): void {
+  process.stdout.write(line + '\n');
+}
+
+/** Left-aligned columns, two spaces apart. */
+function table(rows: readonly (readonly string[])[]): string {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows
+    .map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  '))
+    .join('\n');
+}
+
+/** -1 (none) as a dash. */
+function offsetText(n: number): string {
+  return n < 0 ? '-' : String(n);
+}
+
+function admin<T>(bootstrap: string, fn: (admin: Admin) => Promise<T>): Promise<T> {
+  return withConnection(bootstrap, (connection) => fn(new Admin({ connection })));
+}
+
+const tpKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
+
+function listText(groups: readonly GroupSummary[]): string {
+  const rows = [
+    ['GROUP', 'STATE', 'MEMBERS', 'GENERATION'],
+    ...groups.map((g) => [g.groupId, g.state, String(g.members), String(g.generation)]),
+  ];
+  return table(rows);
+}
+
+/** The JSON form of `group describe`: DESIGN.md's fields first, then the extras. */
+export function describeJson(d: GroupDescription): unknown {
+  return {
+    group: d.groupId,
+    state: d.state,
+    generation: d.generation,
+    members: d.members.map((m) => ({
+      memberId: m.memberId,
+      clientId: m.clientId,
+      host: m.host,
+      assignment: m.assignment.map(({ topic, partition }) => ({ topic, partition })),
+      instanceId: m.instanceId,
+      memberEpoch: m.memberEpoch,
+      pendingRevocation: m.pendingRevocation.map(({ topic, partition }) => ({ topic, partition })),
+    })),
+    offsets: d.offsets.map((o) => ({
+      topic: o.topic,
+      partition: o.partition,
+      committed: o.committed,
+      highWatermark: o.highWatermark,
+      lag: o.lag,
+    })),
+    assignor: d.assignor,
+    rebalances: d.rebalances.map((r) => ({
+      generation: r.generation,
+      reason: r.reason,
+      memberId: r.memberId,
+      timestamp: r.timestamp,
+    })),
+  };
+}
+
+export function describeText(d: GroupDescription): string {
+  const owners = new Map<string, { memberId: string; host: string; clientId: string; revoking: boolean }>();
+  for (const m of d.members) {
+    for (const tp of m.assignment) owners.set(tpKey(tp.topic, tp.partition), { ...m, revoking: false });
+    for (const tp of m.pendingRevocation) owners.set(tpKey(tp.topic, tp.partition), { ...m, revoking: true });
+  }
+  const totalLag = d.offsets.reduce((sum, o) => sum + Math.max(0, o.lag), 0);
+  const out = [
+    `Group: ${d.groupId}   state: ${d.state}   generation: ${d.generation}   ` +
+      `assignor: ${d.assignor === '' ? '-' : d.assignor}   members: ${d.members.length}   total lag: ${totalLag}`,
+    '',
+  ];
+  if (d.offsets.length === 0) out.push('No committed or assigned partitions.');
+  else
+    out.push(
+      table([
+        ['TOPIC', 'PARTITION', 'COMMITTED', 'HIGH-WATERMARK', 'LAG', 'MEMBER-ID', 'HOST', 'CLIENT-ID'],
+        ...d.offsets.map((o) => {
+          const owner = owners.get(tpKey(o.topic, o.partition));
+          return [
+            o.topic,
+            String(o.partition),
+            offsetText(o.committed),
+            offsetText(o.highWatermark),
+            offsetText(o.lag),
+            owner === undefined ? '-' : owner.memberId + (owner.revoking ? ' (revoking)' : ''),
+            owner?.host || '-',
+            owner?.clientId || '-',
+          ];
+        }),
+      ]),
+    );
+  out.push('');
+  if (d.members.length === 0) out.push('No members.');
+  else
+    out.push(
+      table([
+        ['MEMBER-ID', 'INSTANCE-ID', 'CLIENT-ID', 'HOST', 'EPOCH', 'PARTITIONS', 'REVOKING'],
+        ...d.members.map((m) => [
+          m.memberId,
+          m.instanceId ?? '-',
+          m.clientId || '-',
+          m.host || '-',
+          String(m.memberEpoch),
+          String(m.assignment.length),
+          String(m.pendingRevocation.length),
+        ]),
+      ]),
+    );
+  out.push('');
+  if (d.rebalances.length === 0) out.push('No rebalances since the broker started.');
+  else {
+    out.push('Latest rebalances (newest last):');
+    out.push(
+      table([
+        ['GENERATION', 'TIME', 'REASON', 'MEMBER-ID'],
+        ...d.rebalances.map((r) => [
+          String(r.generation),
+          new Date(r.timestamp).toISOString(),
+          r.reason,
+          r.memberId ?? '-',
+        ]),
+      ]),
+    );
+  }
+  return out.join('\n');
+}
+
+function listCommand(): Command {
+  return new Command('list')
+    .description('list consumer groups with their state, members and generation')
+    .addOption(bootstrapOption())
+    .addOption(formatOption())
+    .action(async (flags: { bootstrap: string; format: Format }) => {
+      const groups = await admin(flags.bootstrap, (a) => a.listGroups());
+      groups.sort((x, y) => (x.groupId < y.groupId ? -1 : x.groupId > y.groupId ? 1 : 0));
+      if (flags.format === 'json') print(JSON.stringify(groups));
+      else if (groups.length > 0) print(listText(groups));
+    });
+}
+
+function describeCommand(): Command {
+  return new Command('describe')
+    .description("show a group's members, committed offsets with lag, and latest rebalances")
+    .argument('<group>', 'group id')
+    .addOption(bootstrapOption())
+    .addOption(formatOption())
+    .action(async (group: string, flags: { bootstrap: string; format: Format }) => {
+      const d = await admin(flags.bootstrap, (a) => a.describeGroup(group));
+      print(flags.format === 'json' ? JSON.stringify(describeJson(d)) : describeText(d));
+    });
+}
+
+function deleteCommand(): Command {
+  return new Command('delete')
+    .description('delete a group with no members, and its committed offsets')
+    .argument('<group>', 'group id')
+    .addOption(bootstrapOption())
+    .action(async (group: string, flags: { bootstrap: string }) => {
+      await admin(flags.bootstrap, (a) => a.deleteGroup(group));
+      print(`deleted group ${group}`);
+    });
+}
+
+interface ResetFlags {
+  bootstrap: string;
+  topic: string;
+  partition?: number[];
+  toEarliest?: boolean;
+  toLatest?: boolean;
+  toTime?: number;
+  toOffset?: number;
+  shiftBy?: number;
+  execute?: boolean;
+  format: Format;
+}
+
+/** The --to-* options by commander's attribute names, which conflicts() compares. */
+const RESET_TARGETS = ['toEarliest', 'toLatest', 'toTime', 'toOffset', 'shiftBy'];
+
+function resetTarget(flags: ResetFlags): ResetOffsetsTarget {
+  if (flags.toEarliest === true) return { earliest: true };
+  if (flags.toLatest === true) return { latest: true };
+  if (flags.toTime !== undefined) return { timestamp: flags.toTime };
+  if (flags.toOffset !== undefined) return { offset: flags.toOffset };
+  if (flags.shiftBy !== undefined) return { shiftBy: flags.shiftBy };
+  throw new UsageError(
+    'group reset-offsets needs one of --to-earliest, --to-latest, --to-time, --to-offset or --shift-by',
+  );
+}
+
+function collectPartition(raw: string, previous: number[] | undefined): number[] {
+  return [...(previous ?? []), parseIntArg(0, 0x7fffffff)(raw)];
+}
+
+function resetText(group: string, result: ResetOffsetsResult): string {
+  const rows = [
+    ['TOPIC', 'PARTITION', 'PREVIOUS', 'NEW'],
+    ...result.offsets.map((o) => [o.topic, String(o.partition), offsetText(o.previous), String(o.offset)]),
+  ];
+  const outcome = result.executed
+    ? `committed these offsets for group ${group}`
+    : 'dry run: nothing was changed (add --execute to commit these offsets)';
+  return `${table(rows)}\n\n${outcome}`;
+}
+
+function resetCommand(): Command {
+  const others = (name: string): string[] => RESET_TARGETS.filter((t) => t !== name);
+  return new Command('reset-offsets')
+    .description("move a group's committed offsets of one topic (a dry run unless --execute)")
+    .argument('<group>', 'group id')
+    .addOption(bootstrapOption())
+    .requiredOption('--topic <topic>', 'the topic whose offsets move')
+    .option(
+      '--partition <n>',
+      'only this partition (repeatable; default: every partition of the topic)',
+      collectPartition,
+    )
+    .addOption(
+      new Option('--to-earliest', 'the earliest offset still in the log').conflicts(others('toEarliest')),
+    )
+    .addOption(
+      new Option('--to-latest', 'the high watermark: skip everything there now').conflicts(
+        others('toLatest'),
+      ),
+    )
+    .addOption(
+      new Option(
+        '--to-time <time>',
+        'the first record at or after an ISO 8601 time or epoch ms (else the end)',
+      )
+        .argParser(parseTime)
+        .conflicts(others('toTime')),
+    )
+    .addOption(
+      new Option('--to-offset <n>', "this offset, moved into the log's range")
+        .argParser(parseIntArg(0, Number.MAX_SAFE_INTEGER))
+        .conflicts(others('toOffset')),
+    )
+    .addOption(
+      new Option(
+        '--shift-by <n>',
+        'the committed offset (or the earliest, if none) plus n; n may be negative',
+      )
+        .argParser(parseIntArg(-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER))
+        .conflicts(others('shiftBy')),
+    )
+    .option('--execute', 'commit the new offsets (default: print the plan and change nothing)')
+    .addOption(formatOption())
+    .addHelpText(
+      'after',
+      `
+Exactly one of --to-earliest, --to-latest, --to-time, --to-offset or --shift-by. Every new offset
+is moved into the partition's range [earliest, high watermark]. The group must have no members:
+stop its consumers first. Without --execute nothing changes.`,
+    )
+    .action(async (group: string, flags: ResetFlags) => {
+      const to = resetTarget(flags);
+      const result = await admin(flags.bootstrap, (a) =>
+        a.resetOffsets(group, {
+          topic: flags.topic,
+          ...(flags.partition === undefined ? {} : { partitions: flags.partition }),
+          to,
+          execute: flags.execute === true,
+        }),
+      );
+      if (flags.format === 'json')
+        print(
+          JSON.stringify({ group, topic: flags.topic, executed: result.executed, offsets: result.offsets }),
+        );
+      else print(resetText(group, result));
+    });
+}
+
+export function groupCommand(): Command {
+  return new Command('group')
+    .description('list, describe and delete consumer groups, and reset their offsets')
+    .addCommand(listCommand())
+    .addCommand(describeCommand())
+    .addCommand(deleteCommand())
+    .addCommand(resetCommand());
+}
