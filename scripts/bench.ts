@@ -14,16 +14,12 @@
 //
 // Usage: npm run bench -- [--reps N] [--quick] [--peers DIR] [--node PATH]
 
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const BIN = join(root, 'dist', 'client', 'cli', 'bin.js');
+import { BIN, startBrokerProcess } from './broker-process.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -57,33 +53,6 @@ function fmt(n: number): string {
   return Math.round(n).toLocaleString('en-US');
 }
 
-async function startBrokerProcess(dataDir: string): Promise<{ child: ChildProcess; bootstrap: string }> {
-  const child = spawn(
-    node,
-    [BIN, 'broker', '--data-dir', dataDir, '--grpc-port', '0', '--http-port', '0', '--log-level', 'info'],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  const lines = createInterface({ input: child.stdout! });
-  const bootstrap = await new Promise<string>((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error('broker did not start within 30 s')), 30_000);
-    child.once('exit', (code) => fail(new Error(`broker exited with ${code}`)));
-    lines.on('line', (line) => {
-      try {
-        const entry = JSON.parse(line) as { msg?: string; grpc?: string };
-        if (entry.msg === 'broker started' && entry.grpc !== undefined) {
-          clearTimeout(timer);
-          ok(entry.grpc);
-        }
-      } catch {
-        /* not a log line */
-      }
-    });
-  });
-  return { child, bootstrap };
-}
-
 function weir<T>(bootstrap: string, argv: string[]): T {
   const run = spawnSync(node, [BIN, ...argv, '--bootstrap', bootstrap, '--json'], {
     encoding: 'utf8',
@@ -101,7 +70,7 @@ interface SizeResult {
 
 async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'weir-bench-'));
-  const { child, bootstrap } = await startBrokerProcess(dataDir);
+  const { child, bootstrap } = await startBrokerProcess(node, dataDir);
   const results: SizeResult[] = [];
   let latency: { p50: number; p99: number; p999: number } | undefined;
   let version = '';

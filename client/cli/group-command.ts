@@ -20,25 +20,13 @@ import {
   type ResetOffsetsTarget,
 } from '../index.js';
 import { UsageError, bootstrapOption, parseIntArg, withConnection } from './common.js';
+import { print, table } from './table.js';
 import { parseTime } from './units.js';
 
 type Format = 'text' | 'json';
 
 function formatOption(): Option {
   return new Option('--format <format>', 'text or json').choices(['text', 'json']).default('text');
-}
-
-function print(line: string): void {
-  process.stdout.write(line + '\n');
-}
-
-/** Left-aligned columns, two spaces apart. */
-function table(rows: readonly (readonly string[])[]): string {
-  const widths: number[] = [];
-  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
-  return rows
-    .map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  '))
-    .join('\n');
 }
 
 /** -1 (none) as a dash. */

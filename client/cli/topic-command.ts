@@ -12,6 +12,7 @@ import {
   parseIntArg,
   withConnection,
 } from './common.js';
+import { print, table } from './table.js';
 import { formatBytes } from './units.js';
 
 type Format = 'text' | 'json';
@@ -24,19 +25,6 @@ function configMap(pairs: readonly [string, string][] | undefined): Record<strin
   const out: Record<string, string> = {};
   for (const [k, v] of pairs ?? []) out[k] = v;
   return out;
-}
-
-function print(line: string): void {
-  process.stdout.write(line + '\n');
-}
-
-/** Left-aligned columns, two spaces apart. */
-function table(rows: readonly (readonly string[])[]): string {
-  const widths: number[] = [];
-  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
-  return rows
-    .map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  '))
-    .join('\n');
 }
 
 function describeText(t: TopicDescription): string {

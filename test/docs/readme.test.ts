@@ -1,5 +1,5 @@
-// The README's TypeScript example must run as written: it is extracted from README.md, pointed at
-// a broker started here on a free port (and at the built SDK), and run as a real Node process.
+// The README's TypeScript examples must run as written: each is extracted from README.md, pointed
+// at a broker started here on a free port (and at the built SDK), and run as a real Node process.
 
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,25 +23,36 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-it('runs the README example against a real broker', async () => {
+/** Extracts the ```ts block containing `marker`, points it at this broker and the built SDK, runs it. */
+async function runExample(marker: string, name: string): Promise<string[]> {
   if (!existsSync(CLIENT))
     throw new Error('dist/client/index.js is missing: run `npm run build` first (npm test does)');
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
   const example = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)]
     .map((m) => m[1] as string)
-    .find((code) => code.includes('new Producer('));
-  expect(example, 'a ```ts block with the producer example').toBeDefined();
-  // TypeScript-only syntax would not run as JavaScript; the example is kept to the common subset.
+    .find((code) => code.includes(marker));
+  expect(example, `a \`\`\`ts block with ${marker}`).toBeDefined();
+  // TypeScript-only syntax would not run as JavaScript; the examples are kept to the common subset.
   const script = (example as string)
     .replaceAll("from 'weir'", `from ${JSON.stringify(CLIENT)}`)
     .replaceAll("'127.0.0.1:9093'", JSON.stringify(broker.grpcAddress));
-  const file = join(dir, 'example.mjs');
+  const file = join(dir, `${name}.mjs`);
   writeFileSync(file, script);
   // Asynchronously: the broker runs in this process and must keep answering.
   const run = await promisify(execFile)(process.execPath, [file], { timeout: 30_000 });
   expect(run.stderr).toBe('');
-  const lines = run.stdout.trim().split('\n');
+  return run.stdout.trim().split('\n');
+}
+
+it('runs the README example against a real broker', async () => {
+  const lines = await runExample('new Producer(', 'example');
   // The example prints the partition and offset it produced to, then the record it consumed.
   expect(lines[0]).toMatch(/^\d+ 0$/);
   expect(lines[1]).toBe('0 alice hello');
+});
+
+it('runs the README consumer-group example against a real broker', async () => {
+  const lines = await runExample('new GroupConsumer(', 'group-example');
+  // Every record once, then the group empty after the member left.
+  expect(lines).toEqual(['paid by ann, paid by bob, paid by cy', 'Empty 0']);
 });

@@ -1,0 +1,39 @@
+// A `weir broker` child process on a temp data directory and free ports, for the benchmark
+// scripts: resolves once the broker logs that it started, with its gRPC address.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const BIN = join(root, 'dist', 'client', 'cli', 'bin.js');
+
+export async function startBrokerProcess(
+  node: string,
+  dataDir: string,
+  env: Record<string, string> = {},
+): Promise<{ child: ChildProcess; bootstrap: string }> {
+  const child = spawn(
+    node,
+    [BIN, 'broker', '--data-dir', dataDir, '--grpc-port', '0', '--http-port', '0', '--log-level', 'info'],
+    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } },
+  );
+  const lines = createInterface({ input: child.stdout! });
+  const bootstrap = await new Promise<string>((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error('broker did not start within 30 s')), 30_000);
+    child.once('exit', (code) => fail(new Error(`broker exited with ${code}`)));
+    lines.on('line', (line) => {
+      try {
+        const entry = JSON.parse(line) as { msg?: string; grpc?: string };
+        if (entry.msg === 'broker started' && entry.grpc !== undefined) {
+          clearTimeout(timer);
+          ok(entry.grpc);
+        }
+      } catch {
+        /* not a log line */
+      }
+    });
+  });
+  return { child, bootstrap };
+}
