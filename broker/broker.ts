@@ -360,11 +360,15 @@ export class Broker {
     return this.partition(topic, partition).produce(batches, acks, this.clock.now());
   }
 
-  /** Appends to one of the broker's own topics (the group coordinator's commits). */
-  produceInternal(topic: string, partition: number, batches: Buffer): Promise<ProduceOutcome> {
+  /** Appends to one of the broker's own topics (the group coordinator's commits); see Partition. */
+  appendInternal(
+    topic: string,
+    partition: number,
+    batch: Buffer,
+  ): { baseOffset: number; flushed: Promise<void> } {
     this.assertOpen();
     assert(topic.startsWith(INTERNAL_PREFIX), `'${topic}' is not an internal topic`);
-    return this.partition(topic, partition).produce(batches, 'leader', this.clock.now());
+    return this.partition(topic, partition).appendInternal(batch);
   }
 
   /**

@@ -170,6 +170,20 @@ export class Partition {
     };
   }
 
+  /**
+   * Appends the broker's own batch (already encoded, so not validated again) at once, and returns
+   * where it went with a promise of the flush the topic's policy asks for. The append happens
+   * before this returns, so a caller that checks and appends in one synchronous step cannot be
+   * interleaved with another request (the group coordinator's commits).
+   */
+  appendInternal(batch: Buffer): { baseOffset: number; flushed: Promise<void> } {
+    const result = this.log.append(batch, { leaderEpoch: SINGLE_BROKER_LEADER_EPOCH });
+    this.wakeAll();
+    const flushed =
+      this.log.logConfig.flushMessages === 1 ? this.log.waitFlushed(result.logEndOffset) : Promise.resolve();
+    return { baseOffset: result.baseOffset, flushed };
+  }
+
   private rebuildProducerState(): void {
     const segments = this.log.segments;
     for (const seg of segments.slice(Math.max(0, segments.length - PRODUCER_STATE_SEGMENTS))) {

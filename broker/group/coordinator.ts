@@ -317,16 +317,26 @@ export class GroupCoordinator {
     return null;
   }
 
-  /** Appends commits (or tombstones) to the group's partition, then applies them to the view. */
-  private async append(partition: number, entries: readonly OffsetEntry[]): Promise<void> {
+  /**
+   * Appends commits (or tombstones) to the group's partition and applies them to the view at once,
+   * in the same synchronous step as the caller's checks: a commit that passed the ownership check
+   * is in the log before any other request (an eviction, a new owner's OffsetFetch) can run. The
+   * promise waits for the flush the topic's policy asks for.
+   */
+  private append(partition: number, entries: readonly OffsetEntry[]): Promise<void> {
     const now = this.broker.clock.now();
     const records: RecordInput[] = entries.map(({ key, value }) => ({
       key: encodeOffsetKey(key),
       value: value === null ? null : encodeOffsetValue(value),
       timestamp: now,
     }));
-    const outcome = await this.broker.produceInternal(OFFSETS_TOPIC, partition, encodeBatch(records));
-    entries.forEach(({ key, value }, i) => this.offsets.apply(key, value, outcome.baseOffset + i));
+    const { baseOffset, flushed } = this.broker.appendInternal(
+      OFFSETS_TOPIC,
+      partition,
+      encodeBatch(records),
+    );
+    entries.forEach(({ key, value }, i) => this.offsets.apply(key, value, baseOffset + i));
+    return flushed;
   }
 
   fetchOffsets(groupId: string, partitions: readonly TopicPartition[]): FetchedOffset[] {
