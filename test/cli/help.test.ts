@@ -33,6 +33,13 @@ const CONTRACT: [string[], string[]][] = [
       '--format',
     ],
   ],
+  [['group', 'list'], []],
+  [['group', 'describe'], ['--format']],
+  [['group', 'delete'], []],
+  [
+    ['group', 'reset-offsets'],
+    ['--topic', '--to-earliest', '--to-latest', '--to-time', '--to-offset', '--shift-by', '--execute'],
+  ],
   [
     ['bench', 'produce'],
     ['--topic', '--records', '--record-size', '--acks', '--rate', '--json'],
