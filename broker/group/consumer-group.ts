@@ -30,6 +30,7 @@ export type RebalanceReason =
 export const LEAVE_EPOCH = -1;
 export const STATIC_LEAVE_EPOCH = -2;
 export const JOIN_EPOCH = 0;
+export const MAX_MEMBER_ID_BYTES = 255;
 /** How much more often a member heartbeats while partitions it is due are being revoked elsewhere. */
 export const PENDING_HEARTBEAT_DIVISOR = 5;
 
@@ -108,6 +109,8 @@ interface Member {
   clientId: string;
   host: string;
   epoch: number;
+  /** The epoch before the last move (-1: none), accepted once more after a lost answer. */
+  previousEpoch: number;
   topics: string[];
   pattern: string;
   regex: RegExp | null;
@@ -200,7 +203,7 @@ export class ConsumerGroup {
     if (!Number.isInteger(memberEpoch) || memberEpoch < 0)
       throw new WeirError('INVALID_REQUEST', `member epoch ${memberEpoch} is not valid`);
     const member = this.requireMember(req);
-    if (memberEpoch !== member.epoch) {
+    if (memberEpoch !== member.epoch && !this.lostAnswer(member, req)) {
       // The member missed an epoch it must have seen (or was evicted and replaced): it may be
       // consuming partitions that now belong to someone else. It must drop them all and rejoin.
       this.remove(member, 'fenced', ctx);
@@ -220,6 +223,17 @@ export class ConsumerGroup {
     if (member.revoking.size === 0) member.revokeDeadline = Infinity;
     if (this.updateSubscription(member, req)) this.bump('subscription', member.memberId, ctx);
     return this.reconcile(member, ctx);
+  }
+
+  /**
+   * The answer that moved the member to its epoch was lost (a timeout on the client after the
+   * coordinator processed the heartbeat), and it retries with the epoch before. That is safe to
+   * take, as KIP-848 does, when everything it says it owns is still its own: moving to an epoch
+   * never takes partitions away (revocations keep the member at its old epoch until confirmed).
+   */
+  private lostAnswer(member: Member, req: HeartbeatRequest): boolean {
+    if (req.memberEpoch !== member.previousEpoch) return false;
+    return req.owned.every((tp) => this.owner.get(tpKey(tp.topic, tp.partition)) === member.memberId);
   }
 
   /** Evicts members whose session or revocation deadline passed. Returns the evicted ids. */
@@ -310,6 +324,8 @@ export class ConsumerGroup {
   // ---- membership ----
 
   private join(req: HeartbeatRequest, ctx: GroupContext): HeartbeatResult {
+    if (Buffer.byteLength(req.memberId, 'utf8') > MAX_MEMBER_ID_BYTES)
+      throw new WeirError('INVALID_REQUEST', `a member id is at most ${MAX_MEMBER_ID_BYTES} bytes`);
     const assignor = this.checkAssignorName(req.assignor);
     const sessionTimeoutMs = this.checkSessionTimeout(req.sessionTimeoutMs, ctx.limits);
     const rebalanceTimeoutMs = this.checkRebalanceTimeout(req.rebalanceTimeoutMs, ctx.limits);
@@ -341,11 +357,15 @@ export class ConsumerGroup {
     }
     if (this.members.size === 0) this.assignor = assignor ?? 'sticky';
     const member: Member = {
-      memberId: ctx.newMemberId(req.clientId),
+      // A member may name itself (KIP-1082), so a join whose answer was lost and is sent again
+      // finds itself instead of leaving a ghost member holding partitions until its session ends.
+      memberId:
+        req.memberId !== '' && !this.members.has(req.memberId) ? req.memberId : ctx.newMemberId(req.clientId),
       instanceId: req.instanceId,
       clientId: req.clientId,
       host: req.host,
       epoch: 0,
+      previousEpoch: -1,
       topics: [...new Set(req.subscribedTopics)].sort(),
       pattern: req.subscribedPattern,
       regex,
@@ -375,8 +395,11 @@ export class ConsumerGroup {
     sessionTimeoutMs: number,
     rebalanceTimeoutMs: number,
   ): HeartbeatResult {
-    const memberId = ctx.newMemberId(req.clientId);
     const oldId = old.memberId;
+    const memberId =
+      req.memberId !== '' && (req.memberId === oldId || !this.members.has(req.memberId))
+        ? req.memberId
+        : ctx.newMemberId(req.clientId);
     this.members.delete(oldId);
     old.memberId = memberId;
     old.clientId = req.clientId;
@@ -547,6 +570,7 @@ export class ConsumerGroup {
       if (m.revokeDeadline === Infinity) m.revokeDeadline = ctx.now + m.rebalanceTimeoutMs;
       return;
     }
+    if (m.epoch !== 0) m.previousEpoch = m.epoch;
     m.epoch = this.epoch;
   }
 

@@ -351,9 +351,44 @@ describe('refused heartbeats', () => {
     expect(f.group.size).toBe(1);
     f.heartbeat(b);
     expect(b.owned).toEqual(['t-0', 't-1']);
-    // It rejoins with epoch 0 and is a new member.
+    // It rejoins with epoch 0 under the same id, as a new member holding nothing at first.
+    const generation = f.group.generation;
     const again = f.join('a', { memberId: a.memberId });
-    expect(again.memberId).not.toBe(a.memberId);
+    expect(again.memberId).toBe(a.memberId);
+    expect(again.owned).toEqual([]);
+    expect(f.group.generation).toBe(generation + 1);
+  });
+
+  it('a heartbeat resent after its answer was lost is taken, if the member owns what it says', () => {
+    const f = new Fixture({ t: 2 });
+    const a = f.join('a');
+    f.join('b');
+    f.heartbeat(a); // told to give up t-1; a still holds epoch 1
+    expect(a.epoch).toBe(1);
+    // a confirms and moves to epoch 2, but the answer never reaches it.
+    const lost = f.group.heartbeat(f.request(a), f.ctx());
+    expect(lost.memberEpoch).toBe(2);
+    // It sends the same heartbeat again, with epoch 1: taken, and answered with epoch 2.
+    const retried = f.group.heartbeat(f.request(a), f.ctx());
+    expect([retried.memberEpoch, names(retried.assignment)]).toEqual([2, ['t-0']]);
+    // With epoch 1 and a partition that is no longer its own, it is fenced.
+    expect(codeOf(() => f.heartbeat({ ...a, owned: ['t-0', 't-1'] }))).toBe('FENCED_MEMBER_EPOCH');
+  });
+
+  it('a join sent again after its answer was lost finds the member it made, not a second one', () => {
+    const f = new Fixture({ t: 2 });
+    const first = f.group.heartbeat(
+      f.request({ clientId: 'a', instanceId: '', memberId: 'a-chosen', epoch: 0, owned: [] }),
+      f.ctx(),
+    );
+    expect(first.memberId).toBe('a-chosen');
+    const again = f.group.heartbeat(
+      f.request({ clientId: 'a', instanceId: '', memberId: 'a-chosen', epoch: 0, owned: [] }),
+      f.ctx(),
+    );
+    expect(again.memberId).toBe('a-chosen');
+    expect(f.group.size).toBe(1);
+    expect(names(again.assignment)).toEqual(['t-0', 't-1']);
   });
 
   it('a different assignor from a non-empty group is INCONSISTENT_GROUP_PROTOCOL', () => {
