@@ -5,8 +5,8 @@
 //
 // Consumed positions (at least once): a record counts as consumed once the loop body that got it
 // has finished, i.e. when the iterator's next() is called again (for batches: the whole batch).
-// Leaving the loop (break, return, throw) does not count the last record: after a restart or a
-// rebalance it is delivered again. Commits write consumed positions only, and only for partitions
+// Leaving the loop (break, return, throw) does not count the last record: the next iteration, or
+// after a rebalance or a restart the next owner, gets it again. Commits write consumed positions only, and only for partitions
 // still held. A partition being revoked yields nothing from the moment its revocation begins.
 
 import { WeirError, isWeirError } from '../proto/errors.js';
@@ -35,6 +35,8 @@ const ALERT = Symbol('alert');
 /** A record (or batch) handed out whose loop body has not finished yet. */
 interface Unconsumed {
   entry: HeldPartition;
+  tp: TopicPartition;
+  firstOffset: number;
   nextOffset: number;
 }
 
@@ -286,13 +288,22 @@ export class GroupConsumer implements AsyncIterable<ConsumerRecord> {
         // Revoked (or lost) since it was fetched: never yielded once the revocation has begun.
         if (entry === undefined || this.closed) continue;
         entry.consumed ??= shape.first(got.value);
-        unconsumed = { entry, nextOffset: shape.next(got.value) };
+        unconsumed = { entry, tp, firstOffset: shape.first(got.value), nextOffset: shape.next(got.value) };
         return { done: false, value: got.value };
       }
     };
     return {
       next,
       return: (): Promise<IteratorResult<T>> => {
+        // The loop was left (break, return or throw) inside the body that got `unconsumed`: it does
+        // not count as consumed, and the inner consumer, already past it, is put back on it, so the
+        // next iteration (or, after a rebalance, the next owner) gets it again.
+        if (unconsumed !== null) {
+          const { entry, tp, firstOffset } = unconsumed;
+          if (!this.closed && this.held.activeEntry(tp.topic, tp.partition) === entry)
+            this.consumer.seek(tp, firstOffset);
+          unconsumed = null;
+        }
         finish();
         return Promise.resolve(DONE);
       },

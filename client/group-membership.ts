@@ -18,6 +18,7 @@
 //                                           by now) and rejoins once the broker answers again.
 //   anything else                           fatal (a bad session timeout, an unknown assignor...).
 
+import { randomUUID } from 'node:crypto';
 import { WeirError, isWeirError } from '../proto/errors.js';
 import { backoffMs, type Clock, type Random, type TimerHandle } from './clock.js';
 import type { GroupRpc } from './group-rpc.js';
@@ -72,6 +73,12 @@ export class GroupMembership {
   /** Notified on every answer, and when the membership stops. */
   readonly answers = new ChangeSignal();
   private memberIdValue = '';
+  /**
+   * The id this member asks for on its first join (KIP-1082): a join resent after its answer was
+   * lost then finds the member it made, instead of making a second one that holds partitions
+   * nobody consumes until its session ends. Client id first, so assignors order members by it.
+   */
+  private readonly ownId: string;
   private epochValue = JOIN_EPOCH;
   private intervalMs = INITIAL_HEARTBEAT_INTERVAL_MS;
   private sessionInForceMs = 0;
@@ -86,6 +93,7 @@ export class GroupMembership {
     this.s = settings;
     this.handler = handler;
     this.lastAnswerAt = settings.clock.now();
+    this.ownId = `${settings.clientId}-${randomUUID()}`;
   }
 
   /** The member id the coordinator gave; '' until the first answer. */
@@ -147,7 +155,7 @@ export class GroupMembership {
   private request(epoch: number, owned: TopicPartition[]) {
     return {
       groupId: this.s.groupId,
-      memberId: this.memberIdValue,
+      memberId: this.memberIdValue !== '' ? this.memberIdValue : this.ownId,
       memberEpoch: epoch,
       instanceId: this.s.instanceId,
       clientId: this.s.clientId,

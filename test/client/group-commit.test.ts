@@ -47,6 +47,37 @@ describe('commits', () => {
     expect(first.value?.offset).toBe(4);
   });
 
+  it('a record whose loop body threw comes again in the next loop, and is committed only then', async () => {
+    const topic = await f.newTopic(1);
+    const groupId = uniqueGroup();
+    await produceTo(f.producer, topic, 0, 5);
+    const consumer = f.consumers.add({
+      bootstrap: f.broker.bootstrap,
+      groupId,
+      topics: [topic],
+      autoOffsetReset: 'earliest',
+      autoCommit: false,
+    });
+    const seen: number[] = [];
+    await expect(
+      (async () => {
+        for await (const record of consumer) {
+          seen.push(record.offset);
+          if (record.offset === 1) throw new Error('the handler failed');
+        }
+      })(),
+    ).rejects.toThrow('the handler failed');
+    await consumer.commit();
+    expect((await f.admin.fetchOffsets(groupId, [{ topic, partition: 0 }]))[0]?.offset).toBe(1);
+    for await (const record of consumer) {
+      seen.push(record.offset);
+      if (record.offset === 4) break;
+    }
+    expect(seen).toEqual([0, 1, 1, 2, 3, 4]);
+    await consumer.commit();
+    expect((await f.admin.fetchOffsets(groupId, [{ topic, partition: 0 }]))[0]?.offset).toBe(4);
+  });
+
   it('with batches, a batch counts as consumed once the next one is asked for', async () => {
     const topic = await f.newTopic(1);
     const groupId = uniqueGroup();

@@ -124,7 +124,9 @@ describe('GroupMembership', () => {
     await waitFor(() => rpc.sent.length >= 4, 'a few heartbeats');
     await m.leave();
 
-    expect(rpc.sent[0]).toMatchObject({ memberId: '', memberEpoch: 0, owned: [], subscribedTopics: ['t'] });
+    expect(rpc.sent[0]).toMatchObject({ memberEpoch: 0, owned: [], subscribedTopics: ['t'] });
+    // It names itself on the first join (client id first), so a join sent again finds the same member.
+    expect(rpc.sent[0]?.memberId).toMatch(/^c-[0-9a-f-]{36}$/);
     expect(rpc.sent[1]).toMatchObject({
       memberId: 'm-1',
       memberEpoch: 1,
@@ -178,6 +180,23 @@ describe('GroupMembership', () => {
     await waitFor(() => rpc.sent.length > afterLoss + 1 && m.joined, 'the rejoin');
     await m.leave();
     expect(rpc.sent[afterLoss]).toMatchObject({ memberEpoch: 0 });
+  });
+
+  it('a join sent again after a lost answer carries the same member id', async () => {
+    let calls = 0;
+    const rpc = new ScriptedRpc((req) =>
+      ++calls === 1
+        ? new WeirError('REQUEST_TIMED_OUT', 'the answer was lost')
+        : answer(Math.max(1, req.memberEpoch ?? 0), [0]),
+    );
+    const handler = new RecordingHandler();
+    const m = membership(rpc, handler);
+    m.start();
+    await waitFor(() => m.joined, 'the join');
+    await m.leave();
+    expect(rpc.sent[0]?.memberEpoch).toBe(0);
+    expect(rpc.sent[1]?.memberEpoch).toBe(0);
+    expect(rpc.sent[1]?.memberId).toBe(rpc.sent[0]?.memberId);
   });
 
   it('judges its session by the timeout the coordinator says is in force', async () => {
