@@ -184,14 +184,17 @@ export async function readAsGroup(
     // failed commit does not hold the rebalance up; the next owner reads those records again.
     onRevoked: async (tps) => {
       await output.flush();
-      await consumer.commit().catch((err: unknown) => {
-        // On the way out it is the last chance: say so (a rebalance's next owner just re-reads).
-        if (stopping)
-          failure ??= new Error(
-            `could not commit to group '${flags.group}' before leaving, so its next reader reads ` +
-              `again what this one printed since its last commit: ${(err as Error).message}`,
-          );
-      });
+      // Output that could not be written (a full disk, a reader gone) is never committed.
+      const written = !output.closed && output.error === null;
+      if (written)
+        await consumer.commit().catch((err: unknown) => {
+          // On the way out it is the last chance: say so (a rebalance's next owner just re-reads).
+          if (stopping)
+            failure ??= new Error(
+              `could not commit to group '${flags.group}' before leaving, so its next reader reads ` +
+                `again what this one printed since its last commit: ${(err as Error).message}`,
+            );
+        });
       for (const tp of tps) progress.dropped(tp.partition);
     },
     onLost: (tps) => {
@@ -259,7 +262,7 @@ export async function readAsGroup(
         unwritten = 0;
       }
       // Everything consumed so far is written: it may be committed.
-      if (unwritten === 0 && Date.now() - lastCommit >= COMMIT_INTERVAL_MS) {
+      if (unwritten === 0 && !output.closed && Date.now() - lastCommit >= COMMIT_INTERVAL_MS) {
         lastCommit = Date.now();
         consumer.commitAsync();
       }
