@@ -21,87 +21,29 @@
 
 import assert from 'node:assert/strict';
 import { WeirError } from '../../proto/errors.js';
-import { ASSIGNORS, assign, type AssignorName, type TopicPartition } from './assignors.js';
+import type { AssignorName, TopicPartition } from './assignors.js';
+import { sortedTps, subscriptionShape, targetAssignment, tpKey } from './target-assignment.js';
+import {
+  JOIN_EPOCH,
+  LEAVE_EPOCH,
+  MAX_MEMBER_ID_BYTES,
+  PENDING_HEARTBEAT_DIVISOR,
+  STATIC_LEAVE_EPOCH,
+  checkAssignorName,
+  checkRebalanceTimeout,
+  checkSessionTimeout,
+  compilePattern,
+  type GroupContext,
+  type GroupState,
+  type HeartbeatRequest,
+  type HeartbeatResult,
+  type MemberDescription,
+  type RebalanceReason,
+  type RebalanceRecord,
+  type TopicView,
+} from './group-protocol.js';
 
-export type GroupState = 'Empty' | 'Reconciling' | 'Stable';
-export type RebalanceReason =
-  'join' | 'leave' | 'session-timeout' | 'rebalance-timeout' | 'fenced' | 'subscription' | 'partitions';
-
-export const LEAVE_EPOCH = -1;
-export const STATIC_LEAVE_EPOCH = -2;
-export const JOIN_EPOCH = 0;
-export const MAX_MEMBER_ID_BYTES = 255;
-/** How much more often a member heartbeats while partitions it is due are being revoked elsewhere. */
-export const PENDING_HEARTBEAT_DIVISOR = 5;
-
-/** What the group needs to know of the topics: it never reads the broker directly. */
-export interface TopicView {
-  /** Partitions of a topic; 0 when it does not exist. */
-  partitionCount(topic: string): number;
-  /** Every topic a subscription pattern may match (internal topics are left out). */
-  topicNames(): readonly string[];
-}
-
-export interface GroupLimits {
-  readonly heartbeatIntervalMs: number;
-  readonly sessionTimeoutMs: number;
-  readonly minSessionTimeoutMs: number;
-  readonly maxSessionTimeoutMs: number;
-  readonly rebalanceTimeoutMs: number;
-  readonly maxHistory: number;
-}
-
-export interface GroupContext {
-  readonly now: number;
-  readonly topics: TopicView;
-  readonly limits: GroupLimits;
-  /** A fresh member id (the coordinator passes a random one, the simulation a seeded one). */
-  readonly newMemberId: (clientId: string) => string;
-}
-
-export interface HeartbeatRequest {
-  readonly memberId: string;
-  readonly memberEpoch: number;
-  readonly instanceId: string;
-  readonly clientId: string;
-  readonly host: string;
-  readonly sessionTimeoutMs: number;
-  readonly rebalanceTimeoutMs: number;
-  readonly subscribedTopics: readonly string[];
-  readonly subscribedPattern: string;
-  readonly assignor: string;
-  readonly owned: readonly TopicPartition[];
-}
-
-export interface HeartbeatResult {
-  readonly memberId: string;
-  readonly memberEpoch: number;
-  readonly heartbeatIntervalMs: number;
-  /** Own exactly these; revoke the rest. Empty after a leave. */
-  readonly assignment: TopicPartition[];
-  readonly groupEpoch: number;
-  /** The member's session timeout in force (0 after a leave). */
-  readonly sessionTimeoutMs: number;
-}
-
-export interface RebalanceRecord {
-  readonly generation: number;
-  readonly reason: RebalanceReason;
-  readonly memberId: string;
-  readonly timestamp: number;
-}
-
-export interface MemberDescription {
-  readonly memberId: string;
-  readonly instanceId: string;
-  readonly clientId: string;
-  readonly host: string;
-  readonly memberEpoch: number;
-  readonly assignment: TopicPartition[];
-  readonly pendingRevocation: TopicPartition[];
-  readonly subscribedTopics: string[];
-  readonly subscribedPattern: string;
-}
+export * from './group-protocol.js';
 
 interface Member {
   memberId: string;
@@ -122,32 +64,6 @@ interface Member {
   /** Partitions it was asked to give up and has not yet confirmed. */
   readonly revoking: Set<string>;
   revokeDeadline: number;
-}
-
-const SEP = '\u0000';
-const tpKey = (topic: string, partition: number): string => `${topic}${SEP}${partition}`;
-
-function fromKey(key: string): TopicPartition {
-  const i = key.lastIndexOf(SEP);
-  return { topic: key.slice(0, i), partition: Number(key.slice(i + 1)) };
-}
-
-function sortedTps(keys: Iterable<string>): TopicPartition[] {
-  return [...keys]
-    .map(fromKey)
-    .sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition));
-}
-
-/** A subscription pattern matches whole topic names, as Kafka's does. */
-export function compilePattern(pattern: string): RegExp {
-  try {
-    return new RegExp(`^(?:${pattern})$`, 'u');
-  } catch (err) {
-    throw new WeirError(
-      'INVALID_REQUEST',
-      `subscription pattern '${pattern}' is not a valid regular expression: ${(err as Error).message}`,
-    );
-  }
 }
 
 export class ConsumerGroup {
@@ -326,9 +242,9 @@ export class ConsumerGroup {
   private join(req: HeartbeatRequest, ctx: GroupContext): HeartbeatResult {
     if (Buffer.byteLength(req.memberId, 'utf8') > MAX_MEMBER_ID_BYTES)
       throw new WeirError('INVALID_REQUEST', `a member id is at most ${MAX_MEMBER_ID_BYTES} bytes`);
-    const assignor = this.checkAssignorName(req.assignor);
-    const sessionTimeoutMs = this.checkSessionTimeout(req.sessionTimeoutMs, ctx.limits);
-    const rebalanceTimeoutMs = this.checkRebalanceTimeout(req.rebalanceTimeoutMs, ctx.limits);
+    const assignor = checkAssignorName(req.assignor);
+    const sessionTimeoutMs = checkSessionTimeout(req.sessionTimeoutMs, ctx.limits);
+    const rebalanceTimeoutMs = checkRebalanceTimeout(req.rebalanceTimeoutMs, ctx.limits);
     const regex = req.subscribedPattern === '' ? null : compilePattern(req.subscribedPattern);
     if (regex === null && req.subscribedTopics.length === 0)
       throw new WeirError('INVALID_REQUEST', 'a member must subscribe to topics or to a pattern');
@@ -483,8 +399,8 @@ export class ConsumerGroup {
 
   private updateSubscription(member: Member, req: HeartbeatRequest): boolean {
     const topics = [...new Set(req.subscribedTopics)].sort();
-    if (req.subscribedPattern === member.pattern && topics.join(SEP) === member.topics.join(SEP))
-      return false;
+    const same = topics.length === member.topics.length && topics.every((t, i) => t === member.topics[i]);
+    if (req.subscribedPattern === member.pattern && same) return false;
     const regex = req.subscribedPattern === '' ? null : compilePattern(req.subscribedPattern);
     if (regex === null && topics.length === 0)
       throw new WeirError('INVALID_REQUEST', 'a member must subscribe to topics or to a pattern');
@@ -503,43 +419,19 @@ export class ConsumerGroup {
     this.computeTarget(ctx.topics);
   }
 
-  private subscribedTopicsOf(member: Member, topics: TopicView): string[] {
-    const out = new Set<string>();
-    for (const t of member.topics) if (topics.partitionCount(t) > 0) out.add(t);
-    if (member.regex !== null) for (const t of topics.topicNames()) if (member.regex.test(t)) out.add(t);
-    return [...out].sort();
-  }
-
   private shapeOf(topics: TopicView): string {
-    const all = new Set<string>();
-    for (const m of this.members.values()) for (const t of this.subscribedTopicsOf(m, topics)) all.add(t);
-    return [...all]
-      .sort()
-      .map((t) => `${t}:${topics.partitionCount(t)}`)
-      .join(SEP);
+    return subscriptionShape([...this.members.values()], topics);
   }
 
   private computeTarget(topics: TopicView): void {
-    // Assignors order members by id; a static member is known by its instance id, so it keeps
-    // its place (and, with range or round-robin, its partitions) across restarts.
-    const byAssignorId = new Map<string, Member>();
-    const counts = new Map<string, number>();
-    const input = [...this.members.values()].map((m) => {
-      const id = m.instanceId !== '' ? `static${SEP}${m.instanceId}` : `dynamic${SEP}${m.memberId}`;
-      byAssignorId.set(id, m);
-      const subscribed = this.subscribedTopicsOf(m, topics);
-      for (const t of subscribed) counts.set(t, topics.partitionCount(t));
-      const previous = this.target.get(m.memberId) ?? m.assigned;
-      return { memberId: id, topics: subscribed, owned: sortedTps(previous) };
-    });
-    const result = assign(this.assignor, input, counts);
-    const target = new Map<string, Set<string>>();
-    for (const [id, tps] of result) {
-      const m = byAssignorId.get(id);
-      assert(m !== undefined, `assignor returned unknown member ${id}`);
-      target.set(m.memberId, new Set(tps.map((tp) => tpKey(tp.topic, tp.partition))));
-    }
-    this.target = target;
+    const members = [...this.members.values()].map((m) => ({
+      memberId: m.memberId,
+      instanceId: m.instanceId,
+      topics: m.topics,
+      regex: m.regex,
+      current: this.target.get(m.memberId) ?? m.assigned,
+    }));
+    this.target = targetAssignment(this.assignor, members, topics);
     this.targetEpoch = this.epoch;
     this.subscribedShape = this.shapeOf(topics);
   }
@@ -612,13 +504,6 @@ export class ConsumerGroup {
     return false;
   }
 
-  private checkAssignorName(name: string): AssignorName | null {
-    if (name === '') return null;
-    if (!(ASSIGNORS as readonly string[]).includes(name))
-      throw new WeirError('UNSUPPORTED_ASSIGNOR', `'${name}'; the broker has ${ASSIGNORS.join(', ')}`);
-    return name as AssignorName;
-  }
-
   /** A joining member may name an assignor only if it is the one the (non-empty) group uses. */
   private checkSameAssignor(name: AssignorName | null): void {
     if (name !== null && this.members.size > 0 && name !== this.assignor)
@@ -626,23 +511,6 @@ export class ConsumerGroup {
         'INCONSISTENT_GROUP_PROTOCOL',
         `group '${this.groupId}' uses the ${this.assignor} assignor, the member asks for ${name}`,
       );
-  }
-
-  private checkSessionTimeout(ms: number, limits: GroupLimits): number {
-    if (ms === 0) return limits.sessionTimeoutMs;
-    if (!Number.isInteger(ms) || ms < limits.minSessionTimeoutMs || ms > limits.maxSessionTimeoutMs)
-      throw new WeirError(
-        'INVALID_SESSION_TIMEOUT',
-        `${ms} ms is outside ${limits.minSessionTimeoutMs}..${limits.maxSessionTimeoutMs} ms`,
-      );
-    return ms;
-  }
-
-  private checkRebalanceTimeout(ms: number, limits: GroupLimits): number {
-    if (ms === 0) return limits.rebalanceTimeoutMs;
-    if (!Number.isInteger(ms) || ms < 1 || ms > 3_600_000)
-      throw new WeirError('INVALID_REQUEST', `rebalance timeout ${ms} ms is outside 1..3600000 ms`);
-    return ms;
   }
 
   /** No partition has two owners; owner and the members' sets agree; no member is ahead. */

@@ -13,10 +13,13 @@
 
 import { randomUUID } from 'node:crypto';
 import { WeirError } from '../../proto/errors.js';
+
+export type { OffsetReset, ResetTarget } from './offset-reset.js';
 import { encodeBatch, type RecordInput } from '../../proto/record-batch.js';
 import type { TimerHandle } from '../../proto/clock.js';
 import type { Broker, BrokerInfo } from '../broker.js';
 import type { TopicPartition } from './assignors.js';
+import { resetOffset, type OffsetReset, type ResetTarget } from './offset-reset.js';
 import { CommittedOffsets, partitionKey, splitPartitionKey, type Committed } from './committed-offsets.js';
 import {
   ConsumerGroup,
@@ -93,21 +96,6 @@ export interface GroupDescription extends GroupSummary {
   readonly memberList: MemberDescription[];
   readonly offsets: GroupOffset[];
   readonly rebalances: readonly RebalanceRecord[];
-}
-
-export type ResetTarget =
-  | { readonly kind: 'earliest' }
-  | { readonly kind: 'latest' }
-  | { readonly kind: 'timestamp'; readonly timestamp: number }
-  | { readonly kind: 'offset'; readonly offset: number }
-  | { readonly kind: 'shiftBy'; readonly shiftBy: number };
-
-export interface OffsetReset {
-  readonly topic: string;
-  readonly partition: number;
-  /** -1 when nothing was committed. */
-  readonly previous: number;
-  readonly offset: number;
 }
 
 /** Java's String.hashCode over UTF-16 code units, then Kafka's Utils.abs. */
@@ -482,23 +470,15 @@ export class GroupCoordinator {
 
   private resetOffset(topic: string, partition: number, previous: number, to: ResetTarget): number {
     const p = this.broker.partition(topic, partition);
-    const earliest = p.log.logStartOffset;
-    const latest = p.highWatermark;
-    const clamp = (n: number): number => Math.min(latest, Math.max(earliest, n));
-    switch (to.kind) {
-      case 'earliest':
-        return earliest;
-      case 'latest':
-        return latest;
-      case 'timestamp': {
-        const found = this.broker.listOffset(topic, partition, to.timestamp).offset;
-        return found < 0 ? latest : found;
-      }
-      case 'offset':
-        return clamp(to.offset);
-      case 'shiftBy':
-        return clamp((previous < 0 ? earliest : previous) + to.shiftBy);
-    }
+    return resetOffset(
+      {
+        earliest: p.log.logStartOffset,
+        latest: p.highWatermark,
+        atTime: (timestamp) => this.broker.listOffset(topic, partition, timestamp).offset,
+      },
+      previous,
+      to,
+    );
   }
 
   // ---- start-up ----
