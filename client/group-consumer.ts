@@ -187,10 +187,21 @@ export class GroupConsumer implements AsyncIterable<ConsumerRecord> {
     this.closed = true;
     this.alert();
     this.autoCommitTimer?.cancel();
-    try {
+    const goodbye = (async () => {
       if (this.failure === null) await this.held.revokeAll();
       await this.membership.leave();
+    })();
+    // Each step is bounded by its request timeout; together they are bounded by closeTimeoutMs.
+    // Past it, closing the connection below cancels what is still in flight.
+    let timer: TimerHandle | null = null;
+    const late = new Promise<void>((resolve) => {
+      timer = this.clock.schedule(this.settings.closeTimeoutMs, resolve);
+    });
+    try {
+      await Promise.race([goodbye, late]);
     } finally {
+      (timer as TimerHandle | null)?.cancel();
+      goodbye.catch(() => undefined);
       await this.consumer.close();
     }
   }

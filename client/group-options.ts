@@ -40,6 +40,11 @@ export interface GroupConsumerOptions extends Omit<ConsumerOptions, 'autoOffsetR
   autoCommit?: boolean;
   /** Default 5000. */
   autoCommitIntervalMs?: number;
+  /**
+   * The most close() takes for its last commit and its leave (Kafka's close timeout); past it the
+   * member stops without them and the coordinator evicts it after its session. Default 30000.
+   */
+  closeTimeoutMs?: number;
   /** Called with partitions once they are being consumed (their positions known). */
   onAssigned?: RebalanceListener;
   /**
@@ -67,6 +72,7 @@ export interface GroupSettings {
   autoOffsetReset: 'earliest' | 'latest';
   autoCommit: boolean;
   autoCommitIntervalMs: number;
+  closeTimeoutMs: number;
   onAssigned: RebalanceListener | undefined;
   onRevoked: RebalanceListener | undefined;
   onLost: RebalanceListener | undefined;
@@ -128,6 +134,7 @@ export function groupSettings(options: GroupConsumerOptions): GroupSettings {
       1,
       2 ** 31 - 1,
     ),
+    closeTimeoutMs: intOption('closeTimeoutMs', options.closeTimeoutMs, 30_000, 0, 2 ** 31 - 1),
     onAssigned: functionOption<RebalanceListener>('onAssigned', options.onAssigned),
     onRevoked: functionOption<RebalanceListener>('onRevoked', options.onRevoked),
     onLost: functionOption<RebalanceListener>('onLost', options.onLost),

@@ -171,6 +171,7 @@ export async function readAsGroup(
   const consumer: GroupConsumer = new GroupConsumer({
     bootstrap: connection.address,
     requestTimeoutMs: GROUP_REQUEST_TIMEOUT_MS,
+    closeTimeoutMs: GROUP_REQUEST_TIMEOUT_MS,
     groupId: flags.group,
     topics: [topic],
     clientId: CLIENT_ID,

@@ -192,4 +192,29 @@ describe('commits', () => {
       rpc.close();
     }
   });
+
+  it('close() gives up its commit and leave after closeTimeoutMs when the broker stops answering', async () => {
+    const topic = await f.newTopic(1);
+    await produceTo(f.producer, topic, 0, 3);
+    const rpc = new CuttableRpc(f.broker.bootstrap);
+    try {
+      const consumer = f.consumers.add(
+        {
+          bootstrap: f.broker.bootstrap,
+          groupId: uniqueGroup(),
+          topics: [topic],
+          autoOffsetReset: 'earliest',
+          closeTimeoutMs: 200,
+        },
+        rpc,
+      );
+      const loop = new Collector(consumer);
+      await waitFor(() => loop.records.length === 3, 'the records');
+      rpc.hang = true; // its commit, heartbeats and leave now never get an answer
+      await within(consumer.close(), 10_000, 'close with a broker that does not answer');
+      await loop.done;
+    } finally {
+      rpc.close();
+    }
+  });
 });

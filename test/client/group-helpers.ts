@@ -122,7 +122,11 @@ export class CuttableRpc implements GroupRpc {
     this.real = new Connection({ bootstrap });
   }
 
+  /** Once set, every call hangs: no answer and no error, as a broker that stopped answering. */
+  hang = false;
+
   private guard<T>(call: () => Promise<T>): Promise<T> {
+    if (this.hang) return new Promise<T>(() => undefined);
     if (this.cut) return Promise.reject(new WeirError('NETWORK_EXCEPTION', 'cut by the test'));
     return call();
   }
@@ -130,6 +134,7 @@ export class CuttableRpc implements GroupRpc {
   findCoordinator: GroupRpc['findCoordinator'] = (...a) => this.guard(() => this.real.findCoordinator(...a));
   groupHeartbeat: GroupRpc['groupHeartbeat'] = (...a) => this.guard(() => this.real.groupHeartbeat(...a));
   offsetCommit: GroupRpc['offsetCommit'] = (...a) => {
+    if (this.hang) return new Promise(() => undefined);
     const fail = this.failNextCommit;
     this.failNextCommit = null;
     if (fail !== null) return Promise.reject(fail);
