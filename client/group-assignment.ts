@@ -102,10 +102,19 @@ export class GroupAssignment {
   }
 
   /** Partitions whose position may be committed now (active or revoking), with that position. */
-  committable(only?: readonly HeldPartition[]): { entry: HeldPartition; offset: number }[] {
+  committable(
+    only?: readonly HeldPartition[],
+    explicit?: ReadonlyMap<string, number>,
+  ): { entry: HeldPartition; offset: number }[] {
     const out: { entry: HeldPartition; offset: number }[] = [];
     for (const entry of only ?? this.held.values()) {
       if (entry.state === 'starting' || !this.isHeld(entry)) continue;
+      if (explicit !== undefined) {
+        // Offsets the caller chose (Kafka's commitSync(offsets)): only for partitions still held.
+        const chosen = explicit.get(partitionKey(entry.topic, entry.partition));
+        if (chosen !== undefined && chosen !== entry.committed) out.push({ entry, offset: chosen });
+        continue;
+      }
       let offset = entry.consumed;
       // Nothing yielded yet: the position the inner consumer looked up (autoOffsetReset) is
       // committed, so the next owner starts where this one would have, not at a later 'latest'.

@@ -43,11 +43,11 @@ export class GroupCommitter {
 
   /**
    * Commits the consumed positions of `only` (default: every partition held) that moved since
-   * their last commit. Resolves once the broker has answered; commits run one after another.
+   * their last commit, or, with `explicit`, those offsets (by partition key) of partitions held. Resolves once the broker has answered; commits run one after another.
    */
-  commit(only?: HeldPartition[]): Promise<void> {
+  commit(only?: HeldPartition[], explicit?: ReadonlyMap<string, number>): Promise<void> {
     this.inFlight++;
-    const run = this.chain.then(() => this.commitNow(only));
+    const run = this.chain.then(() => this.commitNow(only, explicit));
     this.chain = run.then(
       () => void this.inFlight--,
       () => void this.inFlight--,
@@ -55,11 +55,14 @@ export class GroupCommitter {
     return run;
   }
 
-  private async commitNow(only: HeldPartition[] | undefined): Promise<void> {
+  private async commitNow(
+    only: HeldPartition[] | undefined,
+    explicit: ReadonlyMap<string, number> | undefined,
+  ): Promise<void> {
     const { clock, membership, assignment } = this.s;
     const deadline = clock.now() + this.s.requestTimeoutMs;
     for (let attempt = 1; ; attempt++) {
-      const todo = assignment.committable(only);
+      const todo = assignment.committable(only, explicit);
       if (todo.length === 0) return;
       if (!membership.joined) {
         throw membership.failure ?? new WeirError('UNKNOWN_MEMBER_ID', 'the consumer is not in the group');

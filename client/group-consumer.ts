@@ -17,6 +17,7 @@ import { GroupAssignment, type HeldPartition } from './group-assignment.js';
 import { GroupCommitter } from './group-commit.js';
 import { GroupMembership } from './group-membership.js';
 import { groupSettings, type GroupConsumerOptions, type GroupSettings } from './group-options.js';
+import { partitionKey } from './group-partitions.js';
 import type { GroupRpc } from './group-rpc.js';
 import { intOption } from './options.js';
 import type { ConsumerRecord, TopicPartition } from './records.js';
@@ -158,10 +159,30 @@ export class GroupConsumer implements AsyncIterable<ConsumerRecord> {
   /**
    * Commits the consumed positions of the partitions this member owns; resolves once the broker
    * has answered. Rejects with the broker's error (e.g. UNKNOWN_MEMBER_ID after being fenced).
+   * With `offsets` (each the next offset to read), commits exactly those instead, as Kafka's
+   * commitSync(offsets), for the partitions this member still owns; the others are left out.
    */
-  async commit(): Promise<void> {
+  async commit(offsets?: readonly { topic: string; partition: number; offset: number }[]): Promise<void> {
     if (this.failure !== null) throw this.failure;
-    await this.committer.commit();
+    let explicit: Map<string, number> | undefined;
+    if (offsets !== undefined) {
+      explicit = new Map();
+      for (const { topic, partition, offset } of offsets) {
+        if (!Number.isSafeInteger(offset) || offset < 0)
+          throw new WeirError('INVALID_REQUEST', `offset ${offset} for ${topic}/${partition}`);
+        explicit.set(partitionKey(topic, partition), offset);
+      }
+    }
+    await this.committer.commit(undefined, explicit);
+  }
+
+  /**
+   * The offset of the next record this member will yield for a partition it owns (Kafka's
+   * position); null when it does not own the partition or its start is not looked up yet.
+   */
+  position(tp: TopicPartition): number | null {
+    if (this.held.activeEntry(tp.topic, tp.partition) === undefined) return null;
+    return this.consumer.position(tp);
   }
 
   /** commit() without waiting; its outcome goes to `callback` if one is given. */

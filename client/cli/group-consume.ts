@@ -4,11 +4,11 @@
 // --from-beginning (Kafka's console consumer does the same). The command leaves the group when it
 // ends, so the other members take its partitions over at once.
 //
-// Commits: only what has been written to stdout is committed. A record counts as consumed when
-// the next one is asked for (GroupConsumer's rule), so the SDK's auto-commit could commit a record
-// still in the output buffer; it is off, and the command commits when everything consumed so far
-// is written (at most every COMMIT_INTERVAL_MS), when partitions move to another member
-// (onRevoked, which also runs on close), and so at the end.
+// Commits: only what has been written to stdout is committed. The SDK's auto-commit is off (it
+// commits what the loop has moved past, which may still sit in the output buffer); the command
+// commits explicit positions, those of the records its output has written (or a filter left out
+// before them), at most every COMMIT_INTERVAL_MS, when partitions move to another member
+// (onRevoked, which also runs on close), and so at the end. Output that fails is never committed.
 //
 // Without --follow the command ends once every partition it holds has been read up to the high
 // watermark read at start, and the group is Stable with this member holding exactly those (so a
@@ -166,6 +166,47 @@ export async function readAsGroup(
   let stopping = false;
   let checking = false;
   let lastCommit = Date.now();
+  // Per partition, the position after the last record handled (printed into the output, or left
+  // out by a filter), and after the last one the output has written: only these are committed.
+  const handled = new Map<number, number>();
+  const written = new Map<number, number>();
+  /** Partitions that have yielded a record (handled or not): their position may be past it. */
+  const touched = new Set<number>();
+  const flush = async (): Promise<void> => {
+    const snapshot = [...handled];
+    await output.flush();
+    if (output.closed || output.error !== null) return;
+    for (const [partition, next] of snapshot)
+      if ((written.get(partition) ?? -1) < next) written.set(partition, next);
+  };
+  // A partition that comes back later starts from the group's offset then, not from ours now.
+  const forget = (tps: readonly TopicPartition[]): void => {
+    for (const { partition } of tps) {
+      progress.dropped(partition);
+      handled.delete(partition);
+      written.delete(partition);
+      touched.delete(partition);
+    }
+  };
+  // The start of every partition held that has yielded nothing yet: committed too, as Kafka's
+  // consumer commits its position, so the next reader starts there and not at a later end. Taken
+  // again when the command stops, before closing gives the partitions up.
+  const untouched = (): Map<number, number> => {
+    const out = new Map<number, number>();
+    for (const tp of consumer.assignment()) {
+      if (touched.has(tp.partition) || written.has(tp.partition)) continue;
+      const position = consumer.position(tp);
+      if (position !== null) out.set(tp.partition, position);
+    }
+    return out;
+  };
+  let untouchedAtStop = new Map<number, number>();
+  const toCommit = (): { topic: string; partition: number; offset: number }[] => {
+    const offsets = new Map([...untouchedAtStop, ...untouched()]);
+    for (const p of touched) offsets.delete(p);
+    for (const [p, next] of written) offsets.set(p, next);
+    return [...offsets].map(([partition, offset]) => ({ topic, partition, offset }));
+  };
 
   // A connection of its own (the consumer closes it), for the shorter deadline.
   const consumer: GroupConsumer = new GroupConsumer({
@@ -184,11 +225,10 @@ export async function readAsGroup(
     // Before the partitions move on (or the command ends): write, then commit what was written. A
     // failed commit does not hold the rebalance up; the next owner reads those records again.
     onRevoked: async (tps) => {
-      await output.flush();
       // Output that could not be written (a full disk, a reader gone) is never committed.
-      const written = !output.closed && output.error === null;
-      if (written)
-        await consumer.commit().catch((err: unknown) => {
+      await flush();
+      if (!output.closed && output.error === null)
+        await consumer.commit(toCommit()).catch((err: unknown) => {
           // On the way out it is the last chance: say so (a rebalance's next owner just re-reads).
           if (stopping)
             failure ??= new Error(
@@ -196,14 +236,13 @@ export async function readAsGroup(
                 `again what this one printed since its last commit: ${(err as Error).message}`,
             );
         });
-      for (const tp of tps) progress.dropped(tp.partition);
+      forget(tps);
     },
-    onLost: (tps) => {
-      for (const tp of tps) progress.dropped(tp.partition);
-    },
+    onLost: (tps) => forget(tps),
   });
   const stop = (): void => {
     if (stopping) return;
+    untouchedAtStop = untouched();
     stopping = true;
     // Failures surface from the close awaited at the end.
     consumer.close().catch(() => undefined);
@@ -259,19 +298,21 @@ export async function readAsGroup(
       await nextTick();
       if (unwritten >= MAX_RECORDS_PER_WRITE || (!ready && unwritten > 0)) {
         // A full chunk, or caught up: write before waiting for more.
-        await output.flush();
+        await flush();
         unwritten = 0;
       }
       // Everything consumed so far is written: it may be committed.
       if (unwritten === 0 && !output.closed && Date.now() - lastCommit >= COMMIT_INTERVAL_MS) {
         lastCommit = Date.now();
-        consumer.commitAsync();
+        consumer.commit(toCommit()).catch(() => undefined); // the next one, or the last, catches up
       }
       const got = await next;
+      if (got.done !== true) touched.add(got.value.partition);
       // Handed over after the stop: neither printed nor consumed (the iterator is not asked again).
       if (got.done === true || stopping) break;
       const r = got.value;
       progress.consumed(r);
+      handled.set(r.partition, r.offset + 1);
       if (!filter.matches(r)) continue;
       formatRecord(flags.format, r, output);
       unwritten++;
@@ -286,7 +327,7 @@ export async function readAsGroup(
   } finally {
     clearInterval(timer);
     signals.dispose();
-    await output.flush();
+    await flush();
     stop();
     await consumer.close();
   }

@@ -217,4 +217,37 @@ describe('commits', () => {
       rpc.close();
     }
   });
+
+  it('commit(offsets) commits exactly those, for partitions the member owns; position() is the next to yield', async () => {
+    const topic = await f.newTopic(1);
+    const groupId = uniqueGroup();
+    await produceTo(f.producer, topic, 0, 5);
+    const consumer = f.consumers.add({
+      bootstrap: f.broker.bootstrap,
+      groupId,
+      topics: [topic],
+      autoOffsetReset: 'earliest',
+      autoCommit: false,
+    });
+    const committed = async (): Promise<number | undefined> =>
+      (await f.admin.fetchOffsets(groupId, [{ topic, partition: 0 }]))[0]?.offset;
+    for await (const record of consumer) {
+      if (record.offset === 3) {
+        expect(consumer.position({ topic, partition: 0 })).toBe(4);
+        break;
+      }
+    }
+    expect(consumer.position({ topic: 'not-mine', partition: 0 })).toBeNull();
+    await consumer.commit([
+      { topic, partition: 0, offset: 2 },
+      { topic: 'not-mine', partition: 0, offset: 9 },
+    ]);
+    expect(await committed()).toBe(2);
+    await expect(consumer.commit([{ topic, partition: 0, offset: -1 }])).rejects.toMatchObject({
+      code: 'INVALID_REQUEST',
+    });
+    // Without offsets: the consumed positions (offset 3 was left unfinished by the break).
+    await consumer.commit();
+    expect(await committed()).toBe(3);
+  });
 });
