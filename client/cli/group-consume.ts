@@ -288,7 +288,7 @@ export async function readAsGroup(
   let unwritten = 0;
   try {
     for (;;) {
-      // Asking for the next record marks the last one consumed: it may be committed once written.
+      // The next record is asked for first, so it is on its way while the last ones are written.
       const next = records.next();
       let ready = false;
       void next.then(
@@ -301,7 +301,7 @@ export async function readAsGroup(
         await flush();
         unwritten = 0;
       }
-      // Everything consumed so far is written: it may be committed.
+      // Everything handled so far is written: commit it now and then.
       if (unwritten === 0 && !output.closed && Date.now() - lastCommit >= COMMIT_INTERVAL_MS) {
         lastCommit = Date.now();
         consumer.commit(toCommit()).catch(() => undefined); // the next one, or the last, catches up
@@ -317,7 +317,7 @@ export async function readAsGroup(
       formatRecord(flags.format, r, output);
       unwritten++;
       if (++printed < max) continue;
-      // The last one: asked past (so it counts as consumed), then written and committed on close.
+      // The last one: written and committed on close (asked past, so the SDK counts it too).
       void records.next().catch(() => undefined);
       stop();
       break;
