@@ -3,12 +3,11 @@
 
 import type * as grpc from '@grpc/grpc-js';
 import { WeirError } from '../proto/errors.js';
-import type { TopicPartitions, TopicPartitions__Output } from '../proto/generated/weir/v1/TopicPartitions.js';
 import type { ResetOffsetsRequest__Output } from '../proto/generated/weir/v1/ResetOffsetsRequest.js';
 import type { WeirHandlers } from '../proto/generated/weir/v1/Weir.js';
 import { toWireError } from '../proto/grpc.js';
+import { fromWirePartitions, toWirePartitions } from '../proto/topic-partitions.js';
 import type { Broker } from './broker.js';
-import type { TopicPartition } from './group/assignors.js';
 import type { ResetTarget } from './group/coordinator.js';
 import { unary, type GrpcSurfaceHooks } from './grpc-unary.js';
 
@@ -21,21 +20,6 @@ type GroupMethods =
   | 'DescribeGroup'
   | 'DeleteGroup'
   | 'ResetOffsets';
-
-function flatten(list: readonly TopicPartitions__Output[]): TopicPartition[] {
-  return list.flatMap((t) => t.partitions.map((partition) => ({ topic: t.topic, partition })));
-}
-
-/** Partitions grouped by topic, in the order given (they come sorted). */
-function grouped(list: readonly TopicPartition[]): TopicPartitions[] {
-  const out: { topic: string; partitions: number[] }[] = [];
-  for (const tp of list) {
-    const last = out[out.length - 1];
-    if (last !== undefined && last.topic === tp.topic) last.partitions.push(tp.partition);
-    else out.push({ topic: tp.topic, partitions: [tp.partition] });
-  }
-  return out;
-}
 
 /** The client's address without its port, as the group's description shows it. */
 function hostOf(call: grpc.ServerUnaryCall<unknown, unknown>): string {
@@ -80,9 +64,9 @@ export function groupHandlers(broker: Broker, hooks: GrpcSurfaceHooks): Pick<Wei
         subscribedTopics: req.subscribedTopics,
         subscribedPattern: req.subscribedPattern,
         assignor: req.assignor,
-        owned: flatten(req.owned),
+        owned: fromWirePartitions(req.owned),
       });
-      return { ...result, assignment: grouped(result.assignment) };
+      return { ...result, assignment: toWirePartitions(result.assignment) };
     }),
     OffsetCommit: unary('OffsetCommit', hooks, async (req) => {
       const results = await groups.commit(req.groupId, req.memberId, req.generation, req.partitions);
@@ -95,10 +79,12 @@ export function groupHandlers(broker: Broker, hooks: GrpcSurfaceHooks): Pick<Wei
       };
     }),
     OffsetFetch: unary('OffsetFetch', hooks, (req) => ({
-      offsets: groups.fetchOffsets(req.groupId, flatten(req.partitions)).map(({ error, ...o }) => ({
-        ...o,
-        ...(error !== null ? { error: toWireError(error) } : {}),
-      })),
+      offsets: groups
+        .fetchOffsets(req.groupId, fromWirePartitions(req.partitions))
+        .map(({ error, ...o }) => ({
+          ...o,
+          ...(error !== null ? { error: toWireError(error) } : {}),
+        })),
     })),
     ListGroups: unary('ListGroups', hooks, () => ({ groups: groups.listGroups() })),
     DescribeGroup: unary('DescribeGroup', hooks, (req) => {
@@ -110,8 +96,8 @@ export function groupHandlers(broker: Broker, hooks: GrpcSurfaceHooks): Pick<Wei
         assignor: d.assignor,
         members: d.memberList.map((m) => ({
           ...m,
-          assignment: grouped(m.assignment),
-          pendingRevocation: grouped(m.pendingRevocation),
+          assignment: toWirePartitions(m.assignment),
+          pendingRevocation: toWirePartitions(m.pendingRevocation),
         })),
         offsets: d.offsets,
         rebalances: [...d.rebalances],

@@ -157,8 +157,7 @@ export class Partition {
     }
     if (last !== null) {
       this.wakeAll();
-      if (acks !== 'none' && this.log.logConfig.flushMessages === 1)
-        await this.log.waitFlushed(last.logEndOffset);
+      if (acks !== 'none') await this.flushedThrough(last.logEndOffset);
     }
     return {
       baseOffset,
@@ -179,9 +178,12 @@ export class Partition {
   appendInternal(batch: Buffer): { baseOffset: number; flushed: Promise<void> } {
     const result = this.log.append(batch, { leaderEpoch: SINGLE_BROKER_LEADER_EPOCH });
     this.wakeAll();
-    const flushed =
-      this.log.logConfig.flushMessages === 1 ? this.log.waitFlushed(result.logEndOffset) : Promise.resolve();
-    return { baseOffset: result.baseOffset, flushed };
+    return { baseOffset: result.baseOffset, flushed: this.flushedThrough(result.logEndOffset) };
+  }
+
+  /** Resolves once the log is flushed through `logEndOffset`, if the flush policy waits for it. */
+  private flushedThrough(logEndOffset: number): Promise<void> {
+    return this.log.logConfig.flushMessages === 1 ? this.log.waitFlushed(logEndOffset) : Promise.resolve();
   }
 
   private rebuildProducerState(): void {

@@ -14,6 +14,8 @@
 //
 // Every assignor gives each subscribed partition to exactly one member subscribed to its topic.
 
+import { compareTopicPartitions, partitionKey } from './partition-key.js';
+
 export type AssignorName = 'range' | 'roundrobin' | 'sticky';
 export const ASSIGNORS: readonly AssignorName[] = ['range', 'roundrobin', 'sticky'];
 
@@ -32,10 +34,6 @@ export interface GroupMember {
 /** memberId → its partitions, each list sorted by (topic, partition). */
 export type Assignment = Map<string, TopicPartition[]>;
 
-function compareTp(a: TopicPartition, b: TopicPartition): number {
-  return a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition;
-}
-
 function byId(members: readonly GroupMember[]): GroupMember[] {
   return [...members].sort((a, b) => (a.memberId < b.memberId ? -1 : a.memberId > b.memberId ? 1 : 0));
 }
@@ -45,7 +43,7 @@ function emptyAssignment(members: readonly GroupMember[]): Assignment {
 }
 
 function sorted(assignment: Assignment): Assignment {
-  for (const list of assignment.values()) list.sort(compareTp);
+  for (const list of assignment.values()) list.sort(compareTopicPartitions);
   return assignment;
 }
 
@@ -113,7 +111,7 @@ export function stickyAssign(
   const ordered = byId(members);
   const all = subscribedPartitions(members, partitions);
   if (ordered.length === 0 || all.length === 0) return out;
-  const key = (tp: TopicPartition): string => `${tp.topic}\u0000${tp.partition}`;
+  const key = (tp: TopicPartition): string => partitionKey(tp.topic, tp.partition);
   const valid = new Set(all.map(key));
   const eligible = (m: GroupMember, tp: TopicPartition): boolean => m.topics.includes(tp.topic);
   // A fair share: no member holds more than ceil(partitions / members).
@@ -123,7 +121,7 @@ export function stickyAssign(
   // 1. Keep what is owned, still valid, not claimed twice, and within the ceiling.
   for (const m of ordered) {
     const mine = out.get(m.memberId) as TopicPartition[];
-    for (const tp of [...m.owned].sort(compareTp)) {
+    for (const tp of [...m.owned].sort(compareTopicPartitions)) {
       const k = key(tp);
       if (!valid.has(k) || taken.has(k) || !eligible(m, tp) || mine.length >= ceiling) continue;
       mine.push({ topic: tp.topic, partition: tp.partition });

@@ -5,6 +5,7 @@
 
 import { forEachRecord, type RecordEntry } from '../../proto/record-batch.js';
 import { batchSize } from '../../proto/batch-header.js';
+import { partitionKey } from './partition-key.js';
 import { decodeOffsetKey, decodeOffsetValue, type OffsetKey, type OffsetValue } from './offset-record.js';
 
 export interface Committed extends OffsetValue {
@@ -13,12 +14,6 @@ export interface Committed extends OffsetValue {
 }
 
 const SEP = '\u0000';
-export const partitionKey = (topic: string, partition: number): string => `${topic}${SEP}${partition}`;
-
-export function splitPartitionKey(key: string): { topic: string; partition: number } {
-  const i = key.lastIndexOf(SEP);
-  return { topic: key.slice(0, i), partition: Number(key.slice(i + 1)) };
-}
 
 interface ReplayState {
   readonly target: CommittedOffsets;

@@ -22,7 +22,8 @@
 import assert from 'node:assert/strict';
 import { WeirError } from '../../proto/errors.js';
 import type { AssignorName, TopicPartition } from './assignors.js';
-import { sortedTps, subscriptionShape, targetAssignment, tpKey } from './target-assignment.js';
+import { partitionKey, sortedPartitions } from './partition-key.js';
+import { subscriptionShape, targetAssignment } from './target-assignment.js';
 import {
   JOIN_EPOCH,
   LEAVE_EPOCH,
@@ -129,7 +130,7 @@ export class ConsumerGroup {
       );
     }
     member.sessionDeadline = ctx.now + member.sessionTimeoutMs;
-    const owned = new Set(req.owned.map((tp) => tpKey(tp.topic, tp.partition)));
+    const owned = new Set(req.owned.map((tp) => partitionKey(tp.topic, tp.partition)));
     for (const key of member.revoking) {
       if (!owned.has(key)) {
         member.revoking.delete(key);
@@ -149,7 +150,7 @@ export class ConsumerGroup {
    */
   private lostAnswer(member: Member, req: HeartbeatRequest): boolean {
     if (req.memberEpoch !== member.previousEpoch) return false;
-    return req.owned.every((tp) => this.owner.get(tpKey(tp.topic, tp.partition)) === member.memberId);
+    return req.owned.every((tp) => this.owner.get(partitionKey(tp.topic, tp.partition)) === member.memberId);
   }
 
   /** Evicts members whose session or revocation deadline passed. Returns the evicted ids. */
@@ -208,7 +209,7 @@ export class ConsumerGroup {
         `commit from generation ${generation}; member ${memberId} is at generation ${member.epoch}`,
       );
     for (const tp of partitions) {
-      const key = tpKey(tp.topic, tp.partition);
+      const key = partitionKey(tp.topic, tp.partition);
       if (this.owner.get(key) !== memberId) refused.add(key);
     }
     return refused;
@@ -225,8 +226,8 @@ export class ConsumerGroup {
         clientId: m.clientId,
         host: m.host,
         memberEpoch: m.epoch,
-        assignment: sortedTps(m.assigned),
-        pendingRevocation: sortedTps(m.revoking),
+        assignment: sortedPartitions(m.assigned),
+        pendingRevocation: sortedPartitions(m.revoking),
         subscribedTopics: [...m.topics],
         subscribedPattern: m.pattern,
       }));
@@ -491,7 +492,7 @@ export class ConsumerGroup {
       memberId: member.memberId,
       memberEpoch: member.epoch,
       heartbeatIntervalMs: interval,
-      assignment: sortedTps(member.assigned),
+      assignment: sortedPartitions(member.assigned),
       groupEpoch: this.epoch,
       sessionTimeoutMs: member.sessionTimeoutMs,
     };

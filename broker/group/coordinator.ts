@@ -20,7 +20,8 @@ import type { TimerHandle } from '../../proto/clock.js';
 import type { Broker, BrokerInfo } from '../broker.js';
 import type { TopicPartition } from './assignors.js';
 import { resetOffset, type OffsetReset, type ResetTarget } from './offset-reset.js';
-import { CommittedOffsets, partitionKey, splitPartitionKey, type Committed } from './committed-offsets.js';
+import { CommittedOffsets, type Committed } from './committed-offsets.js';
+import { compareTopicPartitions, partitionKey, splitPartitionKey } from './partition-key.js';
 import {
   ConsumerGroup,
   type GroupContext,
@@ -368,7 +369,7 @@ export class GroupCoordinator {
     const keys = new Set([...committed.keys(), ...(group?.ownedPartitions().keys() ?? [])]);
     const offsets = [...keys]
       .map(splitPartitionKey)
-      .sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition))
+      .sort(compareTopicPartitions)
       .map(({ topic, partition }) =>
         this.offsetOf(topic, partition, committed.get(partitionKey(topic, partition))),
       );

@@ -1,26 +1,14 @@
 // A group's target assignment: which member should own which partition at the current group
 // epoch, computed by the group's assignor from what each member subscribes to (topic names, or a
 // pattern over every non-internal topic) and what it holds now (so sticky moves little). Partitions
-// are keyed `topic\0partition` throughout the group code.
+// are named by partition-key.ts.
 
 import assert from 'node:assert/strict';
-import { assign, type AssignorName, type TopicPartition } from './assignors.js';
+import { assign, type AssignorName } from './assignors.js';
+import { partitionKey, sortedPartitions } from './partition-key.js';
 import type { TopicView } from './group-protocol.js';
 
 const SEP = '\u0000';
-
-export const tpKey = (topic: string, partition: number): string => `${topic}${SEP}${partition}`;
-
-export function fromKey(key: string): TopicPartition {
-  const i = key.lastIndexOf(SEP);
-  return { topic: key.slice(0, i), partition: Number(key.slice(i + 1)) };
-}
-
-export function sortedTps(keys: Iterable<string>): TopicPartition[] {
-  return [...keys]
-    .map(fromKey)
-    .sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition));
-}
 
 /** What the assignment needs to know of a member. */
 export interface Subscriber {
@@ -69,13 +57,13 @@ export function targetAssignment(
     byAssignorId.set(id, m);
     const subscribed = subscribedTopics(m, topics);
     for (const t of subscribed) counts.set(t, topics.partitionCount(t));
-    return { memberId: id, topics: subscribed, owned: sortedTps(m.current) };
+    return { memberId: id, topics: subscribed, owned: sortedPartitions(m.current) };
   });
   const target = new Map<string, Set<string>>();
   for (const [id, tps] of assign(assignor, input, counts)) {
     const m = byAssignorId.get(id);
     assert(m !== undefined, `assignor returned unknown member ${id}`);
-    target.set(m.memberId, new Set(tps.map((tp) => tpKey(tp.topic, tp.partition))));
+    target.set(m.memberId, new Set(tps.map((tp) => partitionKey(tp.topic, tp.partition))));
   }
   return target;
 }

@@ -24,7 +24,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ASSIGNORS, type AssignorName } from '../../../broker/group/assignors.js';
-import { partitionKey } from '../../../broker/group/committed-offsets.js';
+import { partitionKey } from '../../../broker/group/partition-key.js';
 import {
   SIM_LIMITS,
   SUBSCRIPTIONS,

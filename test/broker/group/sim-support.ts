@@ -4,11 +4,8 @@
 // fed through ConsumerGroup.checkCommit as the coordinator feeds it, and the checker of the safety
 // invariants, run after every step. Nothing here reads a clock or Math.random (STYLE 10, 11).
 
-import {
-  CommittedOffsets,
-  partitionKey,
-  splitPartitionKey,
-} from '../../../broker/group/committed-offsets.js';
+import { CommittedOffsets } from '../../../broker/group/committed-offsets.js';
+import { partitionKey, splitPartitionKey } from '../../../broker/group/partition-key.js';
 import type { AssignorName, TopicPartition } from '../../../broker/group/assignors.js';
 import {
   ConsumerGroup,
