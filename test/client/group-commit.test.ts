@@ -12,20 +12,29 @@ import { Collector, CuttableRpc, produceTo, uniqueGroup, useGroupBroker } from '
 
 const f = useGroupBroker();
 
+/** A member of `groupId` on `topic` from its start, that commits only when the test says so. */
+function manualConsumer(groupId: string, topic: string) {
+  return f.consumers.add({
+    bootstrap: f.broker.bootstrap,
+    groupId,
+    topics: [topic],
+    autoOffsetReset: 'earliest',
+    autoCommit: false,
+  });
+}
+
+/** The group's committed offset of partition 0 of `topic`. */
+async function committedOf(groupId: string, topic: string): Promise<number | undefined> {
+  return (await f.admin.fetchOffsets(groupId, [{ topic, partition: 0 }]))[0]?.offset;
+}
+
 describe('commits', () => {
   it('commits consumed positions only: a record counts once its loop body has finished', async () => {
     const topic = await f.newTopic(1);
     const groupId = uniqueGroup();
     await produceTo(f.producer, topic, 0, 10);
-    const consumer = f.consumers.add({
-      bootstrap: f.broker.bootstrap,
-      groupId,
-      topics: [topic],
-      autoOffsetReset: 'earliest',
-      autoCommit: false,
-    });
-    const committed = async (): Promise<number | undefined> =>
-      (await f.admin.fetchOffsets(groupId, [{ topic, partition: 0 }]))[0]?.offset;
+    const consumer = manualConsumer(groupId, topic);
+    const committed = () => committedOf(groupId, topic);
 
     let inBodyOfThird = -2;
     for await (const record of consumer) {
@@ -51,13 +60,7 @@ describe('commits', () => {
     const topic = await f.newTopic(1);
     const groupId = uniqueGroup();
     await produceTo(f.producer, topic, 0, 5);
-    const consumer = f.consumers.add({
-      bootstrap: f.broker.bootstrap,
-      groupId,
-      topics: [topic],
-      autoOffsetReset: 'earliest',
-      autoCommit: false,
-    });
+    const consumer = manualConsumer(groupId, topic);
     const seen: number[] = [];
     await expect(
       (async () => {
@@ -68,27 +71,21 @@ describe('commits', () => {
       })(),
     ).rejects.toThrow('the handler failed');
     await consumer.commit();
-    expect((await f.admin.fetchOffsets(groupId, [{ topic, partition: 0 }]))[0]?.offset).toBe(1);
+    expect(await committedOf(groupId, topic)).toBe(1);
     for await (const record of consumer) {
       seen.push(record.offset);
       if (record.offset === 4) break;
     }
     expect(seen).toEqual([0, 1, 1, 2, 3, 4]);
     await consumer.commit();
-    expect((await f.admin.fetchOffsets(groupId, [{ topic, partition: 0 }]))[0]?.offset).toBe(4);
+    expect(await committedOf(groupId, topic)).toBe(4);
   });
 
   it('with batches, a batch counts as consumed once the next one is asked for', async () => {
     const topic = await f.newTopic(1);
     const groupId = uniqueGroup();
     await produceTo(f.producer, topic, 0, 5);
-    const consumer = f.consumers.add({
-      bootstrap: f.broker.bootstrap,
-      groupId,
-      topics: [topic],
-      autoOffsetReset: 'earliest',
-      autoCommit: false,
-    });
+    const consumer = manualConsumer(groupId, topic);
     let seen = 0;
     let committedInBody: number | undefined;
     for await (const batch of consumer.batches()) {
@@ -222,15 +219,8 @@ describe('commits', () => {
     const topic = await f.newTopic(1);
     const groupId = uniqueGroup();
     await produceTo(f.producer, topic, 0, 5);
-    const consumer = f.consumers.add({
-      bootstrap: f.broker.bootstrap,
-      groupId,
-      topics: [topic],
-      autoOffsetReset: 'earliest',
-      autoCommit: false,
-    });
-    const committed = async (): Promise<number | undefined> =>
-      (await f.admin.fetchOffsets(groupId, [{ topic, partition: 0 }]))[0]?.offset;
+    const consumer = manualConsumer(groupId, topic);
+    const committed = () => committedOf(groupId, topic);
     for await (const record of consumer) {
       if (record.offset === 3) {
         expect(consumer.position({ topic, partition: 0 })).toBe(4);
