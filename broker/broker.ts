@@ -22,6 +22,7 @@ import type { BrokerConfig } from './config.js';
 import { Partition, type Acks, type ProduceOutcome } from './partition.js';
 import { TopicRegistry, type TopicRecord } from './topic-registry.js';
 import { GroupCoordinator } from './group/coordinator.js';
+import { StorageHealth, type StorageReport } from './storage-health.js';
 
 export const MAX_PARTITIONS_PER_TOPIC = 10_000;
 export const INTERNAL_PREFIX = '__';
@@ -32,6 +33,8 @@ export interface BrokerDeps {
   readonly onStorageEvent?: (event: LogManagerEvent) => void;
   /** Group coordinator news: evictions, offsets loaded at start-up. */
   readonly onGroupEvent?: (message: string) => void;
+  /** Storage failures, already rate-limited to a line per episode (see storage-health.ts). */
+  readonly onStorageReport?: (report: StorageReport) => void;
 }
 
 export interface PartitionStats {
@@ -100,6 +103,8 @@ export class Broker {
   readonly clock: Clock;
   /** Consumer groups this broker coordinates, and their committed offsets. */
   readonly groups: GroupCoordinator;
+  /** Storage errors: episodes, counts, and whether storage is failing now. */
+  readonly storageHealth: StorageHealth;
   private readonly registry: TopicRegistry;
   private readonly logs: LogManager;
   private readonly partitions = new Map<string, Partition[]>();
@@ -113,12 +118,14 @@ export class Broker {
     clock: Clock,
     registry: TopicRegistry,
     logs: LogManager,
+    storageHealth: StorageHealth,
     onGroupEvent: ((message: string) => void) | undefined,
   ) {
     this.config = config;
     this.clock = clock;
     this.registry = registry;
     this.logs = logs;
+    this.storageHealth = storageHealth;
     this.groups = new GroupCoordinator(this, onGroupEvent);
   }
 
@@ -129,6 +136,11 @@ export class Broker {
     const registry = TopicRegistry.open(fs, config.dataDir);
     const configFor = (topic: string): LogConfig =>
       logConfigFrom(registry.get(topic)?.configs ?? {}, config.topicDefaults);
+    const storageHealth = new StorageHealth(clock, deps.onStorageReport ?? (() => undefined));
+    const onStorageEvent = (event: LogManagerEvent): void => {
+      storageHealth.observe(event);
+      deps.onStorageEvent?.(event);
+    };
     const logs = LogManager.open(
       {
         dataDir: config.dataDir,
@@ -136,9 +148,9 @@ export class Broker {
         retentionCheckIntervalMs: config.retentionCheckIntervalMs,
         cleanerBackoffMs: config.cleanerBackoffMs,
       },
-      { fs, clock, configFor, ...(deps.onStorageEvent ? { log: deps.onStorageEvent } : {}) },
+      { fs, clock, configFor, log: onStorageEvent },
     );
-    const broker = new Broker(config, clock, registry, logs, deps.onGroupEvent);
+    const broker = new Broker(config, clock, registry, logs, storageHealth, deps.onGroupEvent);
     broker.reconcile();
     broker.groups.start();
     logs.startBackgroundTasks();
@@ -587,7 +599,19 @@ export class Broker {
   /** Stops taking work and closes the logs cleanly (flush, checkpoints, clean-shutdown marker). */
   async close(): Promise<void> {
     this.stopAccepting();
+    this.storageHealth.close();
     await this.logs.close();
+  }
+
+  /** Partitions whose log went offline (a failed fsync, a device error) until the next restart. */
+  offlinePartitions(): { topic: string; partition: number; reason: string }[] {
+    const out: { topic: string; partition: number; reason: string }[] = [];
+    for (const [topic, list] of this.partitions)
+      for (const p of list) {
+        const failure = p.log.failed;
+        if (failure !== null) out.push({ topic, partition: p.id, reason: failure.message });
+      }
+    return out;
   }
 
   get isClosing(): boolean {

@@ -5,10 +5,13 @@
 import type * as grpc from '@grpc/grpc-js';
 import { WeirError } from '../proto/errors.js';
 import { toServiceError } from '../proto/grpc.js';
+import { toStorageError } from '../storage/index.js';
 
 export interface GrpcSurfaceHooks {
   /** Called for every failure that is not a WeirError (a bug): the broker logs it. */
   readonly onInternalError: (err: unknown, method: string) => void;
+  /** Called for a failed system call that reached the surface unconverted (KAFKA_STORAGE_ERROR). */
+  readonly onStorageError?: (err: WeirError) => void;
   readonly onWarning?: (message: string) => void;
   readonly onProduce?: (
     topic: string,
@@ -60,6 +63,11 @@ export function assertWellFormed(request: unknown): void {
 
 export function asWeirError(err: unknown, hooks: GrpcSurfaceHooks, method: string): WeirError {
   if (err instanceof WeirError) return err;
+  const storage = toStorageError(err, method);
+  if (storage instanceof WeirError) {
+    hooks.onStorageError?.(storage);
+    return storage;
+  }
   hooks.onInternalError(err, method);
   return new WeirError('UNKNOWN_SERVER_ERROR', err instanceof Error ? err.message : String(err));
 }

@@ -43,7 +43,7 @@ const configInput = { type: 'object', additionalProperties: { type: ['string', '
 export const statusBody = {
   type: 'object',
   required: ['status'],
-  properties: { status: string },
+  properties: { status: string, reason: string },
 } as const;
 
 export const clusterBody = {

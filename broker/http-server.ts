@@ -17,6 +17,7 @@ import Fastify, {
   type FastifyReply,
 } from 'fastify';
 import { ERRORS, WeirError } from '../proto/errors.js';
+import { toStorageError } from '../storage/index.js';
 import type { Broker } from './broker.js';
 import { adminRoutes } from './http-admin-routes.js';
 import { errorResponses, statusBody } from './http-schemas.js';
@@ -37,6 +38,9 @@ const MAX_PARAM_LENGTH = 1024;
 /** The status and error an HTTP answer carries for a failure, following the table. */
 export function httpErrorOf(err: unknown): { status: number; error: WeirError; internal: boolean } {
   if (err instanceof WeirError) return { status: ERRORS[err.code].http, error: err, internal: false };
+  const storage = toStorageError(err, 'storage');
+  if (storage instanceof WeirError)
+    return { status: ERRORS[storage.code].http, error: storage, internal: false };
   const message = err instanceof Error ? err.message : String(err);
   const status = (err as Partial<FastifyError> | null)?.statusCode;
   if (status === 413) return { status, error: new WeirError('MESSAGE_TOO_LARGE', message), internal: false };
@@ -72,6 +76,8 @@ export function buildHttpApp(options: HttpSurfaceOptions): FastifyInstance {
   app.setErrorHandler((err, req, reply) => {
     const { status, error, internal } = httpErrorOf(err);
     if (internal) req.log.error({ err, method: req.method, url: req.url }, 'request failed');
+    // A failed system call that reached the surface unconverted: counted like storage's own.
+    if (error !== err && error.code === 'KAFKA_STORAGE_ERROR') broker.storageHealth.note(error);
     return sendError(reply, status, error);
   });
   app.setNotFoundHandler((req, reply) =>
@@ -81,6 +87,16 @@ export function buildHttpApp(options: HttpSurfaceOptions): FastifyInstance {
   app.get('/healthz', { schema: { response: { 200: statusBody } } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: { response: { 200: statusBody, 503: statusBody } } }, async (_req, reply) => {
     if (broker.isClosing || !options.ready()) return reply.status(503).send({ status: 'not ready' });
+    const offline = broker.offlinePartitions();
+    if (offline.length > 0) {
+      const first = offline[0] as { topic: string; partition: number };
+      return reply.status(503).send({
+        status: 'not ready',
+        reason: `${offline.length} partition(s) offline after a storage failure (first: ${first.topic}-${first.partition}); restart the broker to recover them`,
+      });
+    }
+    if (broker.storageHealth.failing)
+      return reply.status(503).send({ status: 'not ready', reason: 'storage errors in the last 10 s' });
     return { status: 'ready' };
   });
   // Prometheus text, so no JSON response schema; the content type is the registry's.

@@ -12,6 +12,7 @@ import { startGrpcServer } from './grpc-server.js';
 import { startHttpServer } from './http-server.js';
 import { createLogger, type Logger } from './logger.js';
 import { BrokerMetrics } from './metrics.js';
+import type { StorageFs } from '../storage/index.js';
 
 export interface StartBrokerOptions extends BrokerConfigInput {
   /** gRPC port; an alias of grpcPort. Embedded brokers default to 0 (any free port) for both ports. */
@@ -22,6 +23,8 @@ export interface StartBrokerOptions extends BrokerConfigInput {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** A pino logger to use; default: JSON at logLevel (embedded default: warn). */
   readonly logger?: Logger;
+  /** The file system storage uses; default the real one. Tests inject disk faults through it. */
+  readonly fs?: StorageFs;
 }
 
 export interface RunningBroker {
@@ -36,7 +39,7 @@ export interface RunningBroker {
 }
 
 export async function startBroker(options: StartBrokerOptions): Promise<RunningBroker> {
-  const { port, configFile, env, logger: given, ...rest } = options;
+  const { port, configFile, env, logger: given, fs, ...rest } = options;
   const overrides: BrokerConfigInput = {
     grpcPort: port ?? 0,
     httpPort: 0,
@@ -48,13 +51,15 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     ...(env ? { env } : {}),
     overrides,
   });
-  return launch(config, given ?? createLogger(config.logLevel, false));
+  return launch(config, given ?? createLogger(config.logLevel, false), fs);
 }
 
-async function launch(configIn: BrokerConfig, logger: Logger): Promise<RunningBroker> {
+async function launch(configIn: BrokerConfig, logger: Logger, fs?: StorageFs): Promise<RunningBroker> {
   const config = { ...configIn, dataDir: resolve(configIn.dataDir) };
   const started = Date.now();
   const broker = Broker.open(config, {
+    ...(fs ? { fs } : {}),
+    onStorageReport: (report) => logger[report.level](report.fields, report.message),
     onStorageEvent: (event) => {
       if (
         event.kind === 'background-error' ||
@@ -76,6 +81,7 @@ async function launch(configIn: BrokerConfig, logger: Logger): Promise<RunningBr
       broker,
       {
         onInternalError: (err, method) => logger.error({ err, method }, 'request failed'),
+        onStorageError: (err) => broker.storageHealth.note(err),
         onWarning: (message) => logger.warn(message),
         onProduce: metrics.onProduce,
         onFetch: metrics.onFetch,

@@ -104,7 +104,9 @@ export class Partition {
 
   /**
    * Validates and appends `batches` (one or more, end to end). Nothing is written if any batch is
-   * bad. With acks other than none, waits for the fsync the topic's flush policy asks for.
+   * bad. With acks other than none, waits for the fsync the topic's flush policy asks for: also
+   * for a retry wholly of batches already written, whose original may still wait for its fsync (or
+   * see it fail); answering the retry first would acknowledge what the disk may not keep.
    */
   async produce(batches: Buffer, acks: Acks, now: number): Promise<ProduceOutcome> {
     const maxMessageBytes = this.log.logConfig.maxMessageBytes;
@@ -155,10 +157,8 @@ export class Partition {
       records += n;
       off += size;
     }
-    if (last !== null) {
-      this.wakeAll();
-      if (acks !== 'none') await this.flushedThrough(last.logEndOffset);
-    }
+    if (last !== null) this.wakeAll();
+    if (acks !== 'none') await this.flushedThrough(lastOffset + 1);
     return {
       baseOffset,
       lastOffset,

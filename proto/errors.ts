@@ -81,17 +81,27 @@ export class WeirError extends Error {
   readonly id: number;
   readonly retriable: boolean;
 
-  constructor(code: ErrorCode, detail?: string, options?: { cause?: unknown }) {
+  /**
+   * `retriable` overrides the table for this one error, where the same code can be worth retrying
+   * or not (a storage error from a full disk can heal; one from a log taken offline cannot).
+   */
+  constructor(code: ErrorCode, detail?: string, options?: { cause?: unknown; retriable?: boolean }) {
     const spec: ErrorSpec = ERRORS[code];
-    super(detail === undefined ? `${code}: ${spec.message}` : `${code}: ${spec.message}: ${detail}`, options);
+    super(
+      detail === undefined ? `${code}: ${spec.message}` : `${code}: ${spec.message}: ${detail}`,
+      options?.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.code = code;
     this.id = spec.id;
-    this.retriable = spec.retriable;
+    this.retriable = options?.retriable ?? spec.retriable;
   }
 
-  /** Rebuilds an error that crossed the wire, keeping the message the broker wrote. */
-  static fromMessage(code: ErrorCode, message: string, cause?: unknown): WeirError {
-    const err = new WeirError(code, undefined, cause === undefined ? undefined : { cause });
+  /** Rebuilds an error that crossed the wire, keeping the message and retriability the broker sent. */
+  static fromMessage(code: ErrorCode, message: string, cause?: unknown, retriable?: boolean): WeirError {
+    const err = new WeirError(code, undefined, {
+      ...(cause === undefined ? {} : { cause }),
+      ...(retriable === undefined ? {} : { retriable }),
+    });
     if (message) err.message = message.startsWith(`${code}:`) ? message : `${code}: ${message}`;
     return err;
   }

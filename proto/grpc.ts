@@ -72,7 +72,7 @@ function isErrorCode(code: string): code is ErrorCode {
 export function fromWireError(error: WireError | null | undefined): WeirError | null {
   if (error === null || error === undefined || !error.code) return null;
   const code = isErrorCode(error.code) ? error.code : 'UNKNOWN_SERVER_ERROR';
-  return WeirError.fromMessage(code, error.message ?? '');
+  return WeirError.fromMessage(code, error.message ?? '', undefined, error.retriable ?? undefined);
 }
 
 /**
@@ -81,7 +81,15 @@ export function fromWireError(error: WireError | null | undefined): WeirError | 
  */
 export function fromServiceError(err: grpc.ServiceError): WeirError {
   const name = err.metadata?.get(ERROR_CODE_KEY)[0];
-  if (typeof name === 'string' && isErrorCode(name)) return WeirError.fromMessage(name, err.details, err);
+  if (typeof name === 'string' && isErrorCode(name)) {
+    const retriable = err.metadata.get(ERROR_RETRIABLE_KEY)[0];
+    return WeirError.fromMessage(
+      name,
+      err.details,
+      err,
+      retriable === 'true' ? true : retriable === 'false' ? false : undefined,
+    );
+  }
   switch (err.code) {
     case grpc.status.UNAVAILABLE:
       return new WeirError('NETWORK_EXCEPTION', err.details, { cause: err });

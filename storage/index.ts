@@ -12,6 +12,7 @@ export {
   type LogConfig,
 } from './log-config.js';
 export { writeFileAtomic } from './checkpoint.js';
+export { ioErrorCode, toStorageError } from './storage-error.js';
 export {
   invalidTopicName,
   assertTopicName,

@@ -128,9 +128,14 @@ export class LogManager {
     return manager;
   }
 
-  /** Flushes every log (moving its recovery point to its end) and writes the checkpoints. */
+  /**
+   * Flushes every log (moving its recovery point to its end) and writes the checkpoints. A log
+   * that is offline keeps its last good recovery point; the others are flushed all the same.
+   */
   async flushAll(): Promise<void> {
-    for (const { log } of this.logs.values()) await log.flush();
+    for (const { log } of this.logs.values()) {
+      if (log.failed === null) await log.flush().catch(() => undefined);
+    }
     this.checkpoint();
   }
 
@@ -194,7 +199,7 @@ export class LogManager {
       const now = this.deps.clock.now();
       let changed = false;
       for (const { tp, log } of this.logs.values()) {
-        if (log.isClosed) continue;
+        if (log.isClosed || log.failed !== null) continue;
         const outcome = applyRetention(log, now);
         if (outcome.deletedByTime + outcome.deletedBySize > 0) {
           changed = true;
@@ -209,7 +214,7 @@ export class LogManager {
   runCompaction(): Promise<void> {
     return this.enqueue('compaction', async () => {
       for (const { tp, log } of [...this.logs.values()]) {
-        if (log.isClosed || log.logConfig.cleanupPolicy === 'delete') continue;
+        if (log.isClosed || log.failed !== null || log.logConfig.cleanupPolicy === 'delete') continue;
         const firstDirty = this.firstDirty.get(log) ?? log.logStartOffset;
         if (dirtyRatio(log, firstDirty) < log.logConfig.minCleanableDirtyRatio || log.segments.length < 2)
           continue;
@@ -237,16 +242,24 @@ export class LogManager {
     this.every(this.config.cleanerBackoffMs, 'compaction', () => this.runCompaction());
   }
 
-  /** Stops background work, closes every log (flushing it), writes checkpoints and the clean marker. */
+  /**
+   * Stops background work, closes every log (flushing it), writes checkpoints and the clean marker.
+   * Without the marker when a log is offline or fails its last flush: the next start must then
+   * recover it from what is on disk rather than trust it.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     for (const t of this.timers.values()) t.cancel();
     this.timers.clear();
     await this.maintenance.catch(() => undefined);
-    for (const { log } of this.logs.values()) await log.close();
+    let failed = 0;
+    for (const { log } of this.logs.values()) {
+      await log.close().catch(() => failed++);
+    }
     // Checkpoints are written from the closed logs' final marks, then the marker, last.
     this.checkpoint();
+    if (failed > 0) return;
     const { fs } = this.deps;
     const marker = join(this.config.dataDir, CLEAN_SHUTDOWN_MARKER);
     const fd = fs.openSync(marker, 'w');

@@ -8,6 +8,13 @@
 //   - recoveryPoint: every segment below it has its log and both indexes fsynced. After an unclean
 //     stop, recovery re-reads only from the segment holding the recovery point.
 //
+// A failed fsync is final for the log. The kernel may have dropped the dirty pages it could not
+// write and marked them clean, so a retry can succeed without the data ever reaching the disk
+// (PostgreSQL's "fsyncgate", 2018). The log goes offline: every append waiting for durability
+// fails, and appends and reads fail with a non-retriable KAFKA_STORAGE_ERROR, until the broker
+// restarts and recovers the log from what is on disk. A write that fails with EIO or EROFS does
+// the same; one that fails for lack of space or descriptors fails only that append.
+//
 // Opening a log first resolves leftovers of an interrupted compaction (see compaction.ts), then
 // loads segments: after a clean stop by trusting their indexes, after an unclean one by scanning
 // every segment from the recovery point on, truncating at the first bad batch and removing any
@@ -30,6 +37,7 @@ import type { Clock, TimerHandle } from './clock.js';
 import type { StorageFs } from './fs.js';
 import type { LogConfig } from './log-config.js';
 import { LOG_SUFFIX, LogSegment, parseSegmentFileName, type SegmentRead } from './segment.js';
+import { isFatalWriteError, toStorageError } from './storage-error.js';
 
 export const SWAP_SUFFIX = '.swap';
 export const CLEANED_SUFFIX = '.cleaned';
@@ -55,7 +63,11 @@ export type LogEvent =
   | { kind: 'index-rebuilt'; dir: string; segment: number; reason: string }
   | { kind: 'leftover-removed'; dir: string; file: string }
   | { kind: 'swap-completed'; dir: string; segment: number }
-  | { kind: 'flush-failed'; dir: string; error: unknown };
+  | { kind: 'flush-failed'; dir: string; error: unknown }
+  /** An append or read refused for a storage failure (the log may stay online). */
+  | { kind: 'io-error'; dir: string; error: WeirError }
+  /** The log went offline (a failed fsync, a device error): emitted once. */
+  | { kind: 'log-failed'; dir: string; error: WeirError };
 
 export interface OpenOptions {
   /** Offset recovery starts from after an unclean stop (from the recovery-point checkpoint). */
@@ -123,6 +135,10 @@ export class PartitionLog {
   /** Bumped by anything that removes data, so an in-flight flush does not advance marks past it. */
   private epoch = 0;
   private closed = false;
+  /** Set when the log goes offline (see the top of the file); never cleared while the process runs. */
+  private failure: WeirError | null = null;
+  /** Set when closing could not write the indexes out. */
+  private sealFailure: unknown = null;
   private readonly readScratch: SegmentRead = { buf: Buffer.alloc(0), firstOffset: 0, lastOffset: 0 };
 
   private constructor(dir: string, config: LogConfig, deps: LogDeps) {
@@ -156,6 +172,10 @@ export class PartitionLog {
   get isClosed(): boolean {
     return this.closed;
   }
+  /** Why the log is offline, or null while it serves. */
+  get failed(): WeirError | null {
+    return this.failure;
+  }
   /** Bytes in all segment files. */
   get size(): number {
     let total = 0;
@@ -185,7 +205,7 @@ export class PartitionLog {
    * place into the caller's buffer. Bytes reach the page cache; see appendDurable.
    */
   append(batches: Buffer, options: AppendOptions = {}): AppendResult {
-    this.assertOpen();
+    this.assertServing();
     const assign = options.assignOffsets ?? true;
     let count = 0;
     let records = 0;
@@ -220,16 +240,23 @@ export class PartitionLog {
     if (!Number.isSafeInteger(expected)) throw new WeirError('OFFSET_OUT_OF_RANGE', 'offsets would overflow');
 
     const baseOffset = assign ? this.endOffset : batchBaseOffset(batches, 0);
-    for (let off = 0; off < batches.length;) {
-      const size = batchSize(batches, off);
-      if (assign) stampBaseOffset(batches, off, this.endOffset);
-      if (options.leaderEpoch !== undefined) stampLeaderEpoch(batches, off, options.leaderEpoch);
-      const base = batchBaseOffset(batches, off);
-      const last = base + batchLastOffsetDelta(batches, off);
-      this.maybeRoll(base, last, size, batchMaxTimestamp(batches, off));
-      this.activeSegment.append(batches, off, size);
-      this.endOffset = last + 1;
-      off += size;
+    const startEnd = this.endOffset;
+    try {
+      for (let off = 0; off < batches.length;) {
+        const size = batchSize(batches, off);
+        if (assign) stampBaseOffset(batches, off, this.endOffset);
+        if (options.leaderEpoch !== undefined) stampLeaderEpoch(batches, off, options.leaderEpoch);
+        const base = batchBaseOffset(batches, off);
+        const last = base + batchLastOffsetDelta(batches, off);
+        this.maybeRoll(base, last, size, batchMaxTimestamp(batches, off));
+        this.activeSegment.append(batches, off, size);
+        this.endOffset = last + 1;
+        off += size;
+      }
+    } catch (err) {
+      // Batches written before the failure stay (a segment's size only counts whole batches).
+      if (this.endOffset > startEnd) this.afterAppend();
+      throw this.ioFailure(err, 'append', isFatalWriteError(err));
     }
     this.unflushedMessages += records;
     this.afterAppend();
@@ -252,6 +279,7 @@ export class PartitionLog {
   /** Resolves once every offset below `offset` is fsynced; starts a group-commit sync if needed. */
   waitFlushed(offset: number): Promise<void> {
     if (this.flushed >= offset) return Promise.resolve();
+    if (this.failure !== null) return Promise.reject(this.failure);
     return new Promise<void>((resolve, reject) => {
       this.syncWaiters.push({ offset, resolve, reject });
       this.startSync();
@@ -263,7 +291,7 @@ export class PartitionLog {
    * start or past the log end; at the log end returns no records.
    */
   read(offset: number, maxBytes: number, options: ReadOptions = {}): ReadResult {
-    this.assertOpen();
+    this.assertServing();
     if (!Number.isSafeInteger(offset) || offset < this.startOffset || offset > this.endOffset) {
       throw new WeirError(
         'OFFSET_OUT_OF_RANGE',
@@ -278,7 +306,13 @@ export class PartitionLog {
     for (let i = this.segmentIndexFor(offset); i < this.segmentList.length; i++) {
       const seg = this.segmentList[i] as LogSegment;
       if (seg.baseOffset >= maxOffset) break;
-      if (seg.read(offset, maxBytes, maxOffset, minOne, out)) {
+      let found: boolean;
+      try {
+        found = seg.read(offset, maxBytes, maxOffset, minOne, out);
+      } catch (err) {
+        throw this.ioFailure(err, 'read', false);
+      }
+      if (found) {
         return {
           records: out.buf,
           firstOffset: out.firstOffset,
@@ -429,8 +463,13 @@ export class PartitionLog {
   /** Flushes, writes every index, and closes the files. The log cannot be used afterwards. */
   async close(): Promise<void> {
     if (this.closed) return;
-    await this.flush();
-    this.closeNow();
+    try {
+      if (this.failure === null) await this.flush();
+    } finally {
+      this.closeNow();
+    }
+    if (this.failure !== null) throw this.failure;
+    if (this.sealFailure !== null) throw this.sealFailure;
   }
 
   /** Closes without flushing (a simulated crash in tests; a dead disk). */
@@ -439,9 +478,17 @@ export class PartitionLog {
     this.closed = true;
     this.flushTimer?.cancel();
     this.flushTimer = null;
-    for (const seg of this.segmentList) seg.close();
     const err = new WeirError('LOG_CLOSED', this.dir);
     for (const w of this.syncWaiters.splice(0)) w.reject(err);
+    for (const seg of this.segmentList) {
+      try {
+        seg.close();
+      } catch (sealError) {
+        // Indexes are rebuilt from the log when in doubt; close() reports the failure, so no
+        // clean-shutdown marker vouches for them.
+        this.sealFailure ??= this.ioFailure(sealError, 'index write on close', false);
+      }
+    }
   }
 
   /** Closes and removes the log's directory. */
@@ -453,6 +500,39 @@ export class PartitionLog {
 
   private assertOpen(): void {
     if (this.closed) throw new WeirError('LOG_CLOSED', this.dir);
+  }
+
+  private assertServing(): void {
+    this.assertOpen();
+    if (this.failure !== null) throw this.failure;
+  }
+
+  /**
+   * A failed system call as the error to throw: the log goes offline first when `fatal`. Reported
+   * either way, so the broker can count storage errors and log them once per episode.
+   */
+  private ioFailure(err: unknown, what: string, fatal: boolean): unknown {
+    if (fatal) return this.goOffline(err, what);
+    const mapped = toStorageError(err, `${what} in ${this.dir}`);
+    if (mapped instanceof WeirError && mapped.code === 'KAFKA_STORAGE_ERROR')
+      this.emit({ kind: 'io-error', dir: this.dir, error: mapped });
+    return mapped;
+  }
+
+  /** Takes the log offline (see the top of the file): no retry of the fsync is ever believed. */
+  private goOffline(cause: unknown, what: string): WeirError {
+    if (this.failure !== null) return this.failure;
+    const code = (cause as NodeJS.ErrnoException | null)?.code ?? String(cause);
+    this.failure = new WeirError(
+      'KAFKA_STORAGE_ERROR',
+      `${this.dir} is offline after a failed ${what} (${code}); restart the broker to recover it from disk`,
+      { cause, retriable: false },
+    );
+    this.flushTimer?.cancel();
+    this.flushTimer = null;
+    for (const w of this.syncWaiters.splice(0)) w.reject(this.failure);
+    this.emit({ kind: 'log-failed', dir: this.dir, error: this.failure });
+    return this.failure;
   }
 
   private emit(event: LogEvent): void {
@@ -490,9 +570,13 @@ export class PartitionLog {
     assert.ok(baseOffset >= old.nextOffset, 'a new segment starts past the old one');
     old.onRoll();
     const seg = LogSegment.create(this.deps.fs, this.dir, baseOffset, this.config);
-    // fdatasync of the new file does not make its directory entry durable; this does.
-    this.deps.fs.fsyncDirSync(this.dir);
     this.segmentList.push(seg);
+    // fdatasync of the new file does not make its directory entry durable; this does.
+    try {
+      this.deps.fs.fsyncDirSync(this.dir);
+    } catch (err) {
+      throw this.goOffline(err, 'directory fsync');
+    }
     // The closed segment is fsynced in the background so the recovery point can move past it.
     this.flush(baseOffset).catch((error: unknown) =>
       this.emit({ kind: 'flush-failed', dir: this.dir, error }),
@@ -501,6 +585,7 @@ export class PartitionLog {
   }
 
   private afterAppend(): void {
+    if (this.failure !== null) return;
     const cfg = this.config;
     if (this.unflushedMessages >= cfg.flushMessages) {
       this.startSync();
@@ -514,7 +599,7 @@ export class PartitionLog {
 
   /** Group commit: fsync the log files up to the current end; waiters at or below it resolve. */
   private startSync(): void {
-    if (this.syncRunning || this.closed) return;
+    if (this.syncRunning || this.closed || this.failure !== null) return;
     this.syncRunning = true;
     const target = this.endOffset;
     const epoch = this.epoch;
@@ -530,23 +615,19 @@ export class PartitionLog {
         this.syncRunning = false;
         if (epoch === this.epoch) this.flushed = Math.max(this.flushed, target);
         else this.flushed = Math.min(Math.max(this.flushed, target), this.endOffset);
-        this.settleWaiters(null);
+        this.settleWaiters();
       },
       (err: unknown) => {
         this.syncRunning = false;
-        this.emit({ kind: 'flush-failed', dir: this.dir, error: err });
-        this.settleWaiters(
-          new WeirError('KAFKA_STORAGE_ERROR', `fsync failed in ${this.dir}`, { cause: err }),
-        );
+        this.goOffline(err, 'fsync');
       },
     );
   }
 
-  private settleWaiters(err: WeirError | null): void {
+  private settleWaiters(): void {
     const keep: SyncWaiter[] = [];
     for (const w of this.syncWaiters) {
-      if (err !== null) w.reject(err);
-      else if (w.offset <= this.flushed) w.resolve();
+      if (w.offset <= this.flushed) w.resolve();
       else keep.push(w);
     }
     this.syncWaiters = keep;
@@ -555,17 +636,23 @@ export class PartitionLog {
 
   private async flushNow(upTo: number): Promise<void> {
     if (this.closed) return;
+    if (this.failure !== null) throw this.failure;
     const target = Math.min(upTo, this.endOffset);
     const epoch = this.epoch;
     const pending = this.segmentList.filter(
       (s) => s.baseOffset < target && (s.nextOffset > this.recovery || s === this.activeSegment),
     );
-    for (const seg of pending) await seg.flush();
+    try {
+      for (const seg of pending) await seg.flush();
+    } catch (err) {
+      throw this.goOffline(err, 'fsync');
+    }
+    if (this.failure !== null) throw this.failure;
     if (epoch !== this.epoch) return;
     this.recovery = Math.max(this.recovery, target);
     this.flushed = Math.max(this.flushed, target);
     if (target === this.endOffset) this.unflushedMessages = 0;
-    this.settleWaiters(null);
+    this.settleWaiters();
   }
 
   private lowerMarksTo(offset: number): void {

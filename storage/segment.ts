@@ -421,8 +421,11 @@ export class LogSegment {
 
   close(): void {
     if (this.closed) return;
-    this.sealIndexes();
-    this.closeFd();
+    try {
+      this.sealIndexes();
+    } finally {
+      this.closeFd();
+    }
   }
 
   /** Closes and removes the segment's files. */
