@@ -7,7 +7,7 @@
 // QUIET_MS, with one line giving the count and the errno codes seen. Logs taken offline by a failed
 // fsync are logged when they fail, each at error level: they stay offline until a restart.
 
-import { WeirError } from '../proto/errors.js';
+import type { WeirError } from '../proto/errors.js';
 import { ioErrorCode, type Clock, type LogManagerEvent, type TimerHandle } from '../storage/index.js';
 
 /** An episode ends after this long without a storage error. */
