@@ -148,11 +148,13 @@ export class Partition {
     let count = 0;
     let compressed: number[] | null = null;
     for (let off = 0; off < batches.length; off += batchSize(batches, off)) {
-      const err =
-        producedBatchError(batches, off, batches.length, maxMessageBytes) ??
-        (isCompressed(batches, off) ? null : producedRecordsError(batches, off, null, maxInflatedBytes));
+      const err = producedBatchError(batches, off, batches.length, maxMessageBytes);
       if (err !== null) return Promise.reject(err);
       if (isCompressed(batches, off)) (compressed ??= []).push(off);
+      else {
+        const bad = producedRecordsError(batches, off, null, maxInflatedBytes);
+        if (bad !== null) return Promise.reject(bad);
+      }
       count++;
     }
     if (count === 0)
@@ -161,7 +163,10 @@ export class Partition {
     return this.appendInTurn(batches, count, compressed ?? [], acks, now, maxInflatedBytes);
   }
 
-  /** Inflates the compressed batches at `offsets`, then validates and appends once every earlier produce has. */
+  /**
+   * Inflates and validates the compressed batches at `offsets`, one at a time (so a request holds
+   * at most one inflated batch), then appends once every produce that arrived before has.
+   */
   private appendInTurn(
     batches: Buffer,
     count: number,
@@ -171,14 +176,13 @@ export class Partition {
     maxInflatedBytes: number,
   ): Promise<ProduceOutcome> {
     const before = this.waiting;
-    const inflating = Promise.all(offsets.map((off) => inflateRecords(batches, off, maxInflatedBytes)));
     const turn = (async () => {
-      const inflated = await inflating;
-      if (before !== null) await before;
-      for (let i = 0; i < offsets.length; i++) {
-        const err = producedRecordsError(batches, offsets[i]!, inflated[i]!, maxInflatedBytes);
+      for (const off of offsets) {
+        const inflated = await inflateRecords(batches, off, maxInflatedBytes);
+        const err = producedRecordsError(batches, off, inflated, maxInflatedBytes);
         if (err !== null) throw err;
       }
+      if (before !== null) await before;
     })();
     // Registered on `turn` before `done`, so the append has happened when the next produce's wait
     // on `done` ends; `done` does not wait for this one's fsync.

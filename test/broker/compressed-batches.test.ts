@@ -7,7 +7,7 @@ import { BROKER_CONFIG_KEYS, resolveBrokerConfig } from '../../broker/config.js'
 import { isWeirError } from '../../proto/errors.js';
 import type { FetchResponse__Output } from '../../proto/generated/weir/v1/FetchResponse.js';
 import type { ProduceResponse__Output } from '../../proto/generated/weir/v1/ProduceResponse.js';
-import { encodeBatch, type RecordInput } from '../../proto/record-batch.js';
+import { decodeBatch, encodeBatch, type RecordInput } from '../../proto/record-batch.js';
 import { removeDir, startTestBroker, type TestBroker } from './support.js';
 
 const MiB = 1024 * 1024;
@@ -150,5 +150,31 @@ describe('while a large compressed batch inflates', () => {
     );
     const [first, second] = await Promise.all([big, small]);
     expect(second.baseOffset).toBe(first.baseOffset + 1);
+  });
+});
+
+describe('given a stored batch that inflates past the cap of a broker reopened with a lower one', () => {
+  it('fetching it as records is MESSAGE_TOO_LARGE, even with max_bytes 0, and as batches it comes back', async () => {
+    const first = await startTestBroker({ maxInflatedBatchBytes: CAP });
+    await first.call('CreateTopic', { name: 'old', partitions: 1 });
+    await first.call('Produce', {
+      acks: 'ACKS_LEADER',
+      partitions: [{ topic: 'old', partition: 0, batches: zeros(2 * MiB) }],
+    });
+    await first.close();
+    const reopened = await startTestBroker({ maxInflatedBatchBytes: MiB }, first.dataDir);
+    try {
+      const request = { partitions: [{ topic: 'old', partition: 0, offset: 0 }], maxBytes: 0 };
+      await expect(reopened.call('Fetch', { ...request, asRecords: true })).rejects.toMatchObject({
+        code: 'MESSAGE_TOO_LARGE',
+        message: expect.stringContaining('maxInflatedBatchBytes') as unknown,
+      });
+      const raw = await reopened.call<unknown, FetchResponse__Output>('Fetch', request);
+      const decoded = decodeBatch(raw.results[0]!.batches);
+      expect(decoded.ok && decoded.batch.records[0]?.value?.length).toBe(2 * MiB);
+    } finally {
+      await reopened.close();
+      removeDir(first.dataDir);
+    }
   });
 });
