@@ -4,6 +4,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BROKER_CONFIG_KEYS, resolveBrokerConfig } from '../../broker/config.js';
+import { fetchAnswer } from '../../broker/fetch-records.js';
 import { isWeirError } from '../../proto/errors.js';
 import type { FetchResponse__Output } from '../../proto/generated/weir/v1/FetchResponse.js';
 import type { ProduceResponse__Output } from '../../proto/generated/weir/v1/ProduceResponse.js';
@@ -138,6 +139,27 @@ describe('while a large compressed batch inflates', () => {
     setImmediate(() => order.push('other work'));
     await b.running.broker.produce('loop', 0, batch, 'leader').then(() => order.push('produced'));
     expect(order).toEqual(['other work', 'produced']);
+  });
+
+  it('the event loop runs other work before records decoded from it are answered', async () => {
+    const [stored] = await b.running.broker.fetch(
+      [{ topic: 'loop', partition: 0, offset: 0, maxBytes: 0 }],
+      0,
+      0,
+      0,
+    );
+    const order: string[] = [];
+    setImmediate(() => order.push('other work'));
+    const answer = await fetchAnswer([stored!], [{ offset: 0, maxBytes: 0 }], {
+      asRecords: true,
+      maxBytes: 0,
+      maxInflatedBytes: CAP,
+    }).then((wire) => {
+      order.push('decoded');
+      return wire;
+    });
+    expect(answer[0]?.records?.[0]?.value).toHaveLength(CAP - 64 * 1024);
+    expect(order).toEqual(['other work', 'decoded']);
   });
 
   it('produces to one partition append in arrival order, behind one that inflates', async () => {
