@@ -369,7 +369,12 @@ export class Broker {
     this.assertOpen();
     if (topic.startsWith(INTERNAL_PREFIX))
       throw new WeirError('POLICY_VIOLATION', `only the broker writes to internal topic '${topic}'`);
-    return this.partition(topic, partition).produce(batches, acks, this.clock.now());
+    return this.partition(topic, partition).produce(
+      batches,
+      acks,
+      this.clock.now(),
+      this.config.maxInflatedBatchBytes,
+    );
   }
 
   /** Appends to one of the broker's own topics (the group coordinator's commits); see Partition. */

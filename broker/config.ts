@@ -17,6 +17,7 @@ export interface BrokerConfig {
   readonly defaultPartitions: number;
   readonly defaultReplicationFactor: number;
   readonly maxRequestBytes: number;
+  readonly maxInflatedBatchBytes: number;
   readonly maxFetchWaitMs: number;
   readonly requestTimeoutMs: number;
   readonly shutdownTimeoutMs: number;
@@ -124,6 +125,17 @@ export const BROKER_CONFIG_KEYS: readonly KeyDef[] = [
     min: 1024,
     max: 0x7fff_ffff,
     doc: 'largest request accepted; larger ones are refused before they are read',
+  },
+  {
+    // 64 times the default max.message.bytes (1 MiB): room for gzip's usual 5-20x on full batches of
+    // text, while a batch of a few hundred kilobytes cannot make the broker hold hundreds of MiB.
+    key: 'maxInflatedBatchBytes',
+    env: 'WEIR_MAX_INFLATED_BATCH_BYTES',
+    kind: 'int',
+    default: 64 * 1024 * 1024,
+    min: 1024,
+    max: 1024 * 1024 * 1024,
+    doc: 'largest size the records of a compressed batch may inflate to; larger batches are refused on produce',
   },
   {
     key: 'maxFetchWaitMs',

@@ -7,20 +7,16 @@
 import { once } from 'node:events';
 import type { Http2Server, ServerHttp2Session } from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
-import { batchSize } from '../proto/batch-header.js';
 import { WeirError } from '../proto/errors.js';
 import type { FetchResponse } from '../proto/generated/weir/v1/FetchResponse.js';
-import type { PartitionFetchResult } from '../proto/generated/weir/v1/PartitionFetchResult.js';
 import type { PartitionProduceResult } from '../proto/generated/weir/v1/PartitionProduceResult.js';
 import type { PartitionData__Output } from '../proto/generated/weir/v1/PartitionData.js';
 import type { ProduceRequest__Output } from '../proto/generated/weir/v1/ProduceRequest.js';
 import type { ProduceResponse } from '../proto/generated/weir/v1/ProduceResponse.js';
-import type { Record as WireRecord } from '../proto/generated/weir/v1/Record.js';
 import type { StartPosition__Output } from '../proto/generated/weir/v1/StartPosition.js';
 import type { TopicDescription as WireTopicDescription } from '../proto/generated/weir/v1/TopicDescription.js';
 import type { WeirHandlers } from '../proto/generated/weir/v1/Weir.js';
 import { toServiceError, toWireError, weirProto } from '../proto/grpc.js';
-import { decodeBatch } from '../proto/record-batch.js';
 import {
   asWeirError,
   assertWellFormed,
@@ -29,7 +25,8 @@ import {
   type GrpcSurfaceHooks,
 } from './grpc-unary.js';
 import { groupHandlers } from './grpc-group-handlers.js';
-import { EARLIEST, LATEST, type Broker, type FetchPartitionResult, type TopicDescription } from './broker.js';
+import { EARLIEST, LATEST, type Broker, type TopicDescription } from './broker.js';
+import { fetchAnswer } from './fetch-records.js';
 import type { Acks, ProduceOutcome } from './partition.js';
 
 const SUBSCRIBE_POLL_MS = 1000;
@@ -43,46 +40,6 @@ function acksOf(acks: string): Acks {
 
 function describeToWire(d: TopicDescription): WireTopicDescription {
   return { ...d, partitions: d.partitions.map((p) => ({ ...p })) };
-}
-
-/** The records of `batches` from `fromOffset` on, in the plain form. */
-function recordsOf(batches: Buffer, fromOffset: number): WireRecord[] {
-  const out: WireRecord[] = [];
-  for (let off = 0; off < batches.length; off += batchSize(batches, off)) {
-    const decoded = decodeBatch(batches, off, off + batchSize(batches, off));
-    if (!decoded.ok)
-      throw new WeirError('KAFKA_STORAGE_ERROR', `stored batch does not decode: ${decoded.reason}`);
-    for (const r of decoded.batch.records) {
-      if (r.offset < fromOffset) continue;
-      const record: WireRecord = {
-        headers: r.headers.map((h) => (h.value === null ? { key: h.key } : { key: h.key, value: h.value })),
-        timestamp: r.timestamp,
-        offset: r.offset,
-      };
-      if (r.key !== null) record.key = r.key;
-      if (r.value !== null) record.value = r.value;
-      out.push(record);
-    }
-  }
-  return out;
-}
-
-function fetchResultToWire(
-  r: FetchPartitionResult,
-  fromOffset: number,
-  asRecords: boolean,
-): PartitionFetchResult {
-  const base: PartitionFetchResult = {
-    topic: r.topic,
-    partition: r.partition,
-    highWatermark: r.highWatermark,
-    logStartOffset: r.logStartOffset,
-    nextOffset: r.nextOffset,
-  };
-  if (r.error !== null) base.error = toWireError(r.error);
-  else if (asRecords) base.records = recordsOf(r.batches, fromOffset);
-  else base.batches = r.batches;
-  return base;
 }
 
 /**
@@ -297,7 +254,11 @@ export function grpcHandlers(
       const seconds = elapsed(started);
       for (const r of results) hooks.onFetch?.(r.topic, r.partition, r.batches.length, seconds, r.error);
       return {
-        results: results.map((r, i) => fetchResultToWire(r, requests[i]?.offset ?? 0, req.asRecords)),
+        results: await fetchAnswer(results, requests, {
+          asRecords: req.asRecords,
+          maxBytes: req.maxBytes,
+          maxInflatedBytes: broker.config.maxInflatedBatchBytes,
+        }),
       };
     }),
     Subscribe(call) {
@@ -319,15 +280,10 @@ export function grpcHandlers(
           offset: startOffset(broker, topic, p, start),
           maxBytes: 0,
         }));
+        const budget = maxBytes > 0 ? maxBytes : 1024 * 1024;
         while (!abort.signal.aborted && !broker.isClosing) {
           const started = process.hrtime.bigint();
-          const results = await broker.fetch(
-            positions,
-            maxBytes > 0 ? maxBytes : 1024 * 1024,
-            1,
-            SUBSCRIBE_POLL_MS,
-            abort.signal,
-          );
+          const results = await broker.fetch(positions, budget, 1, SUBSCRIBE_POLL_MS, abort.signal);
           const failed = results.find((r) => r.error !== null);
           if (failed?.error) throw failed.error;
           const withData = results.filter((r) => r.batches.length > 0);
@@ -335,17 +291,19 @@ export function grpcHandlers(
           const seconds = elapsed(started);
           for (const r of withData) hooks.onFetch?.(r.topic, r.partition, r.batches.length, seconds, null);
           const message: FetchResponse = {
-            results: withData.map((r) =>
-              fetchResultToWire(
-                r,
-                positions.find((p) => p.partition === r.partition)?.offset ?? 0,
-                asRecords,
-              ),
+            results: await fetchAnswer(
+              withData,
+              withData.map((r) => ({
+                offset: positions.find((p) => p.partition === r.partition)?.offset ?? 0,
+                maxBytes: 0,
+              })),
+              { asRecords, maxBytes: budget, maxInflatedBytes: broker.config.maxInflatedBatchBytes },
             ),
           };
-          for (const r of withData) {
+          // Records decoded past the budget are not sent, so the next offset is the answer's.
+          for (const r of message.results ?? []) {
             const pos = positions.find((p) => p.partition === r.partition);
-            if (pos !== undefined) pos.offset = r.nextOffset;
+            if (pos !== undefined) pos.offset = Number(r.nextOffset);
           }
           if (!call.write(message))
             await once(call, 'drain', { signal: abort.signal }).catch(() => undefined);

@@ -18,6 +18,7 @@ import {
   batchSize,
   invalidBatch,
 } from '../proto/batch-header.js';
+import { INFLATED_TOO_LARGE, inflateRecords, isCompressed, type Inflated } from '../proto/batch-inflate.js';
 import { WeirError } from '../proto/errors.js';
 import { invalidRecords } from '../proto/record-batch.js';
 import type { AppendResult, PartitionLog } from '../storage/index.js';
@@ -40,7 +41,10 @@ export interface ProduceOutcome {
   readonly duplicate: boolean;
 }
 
-/** Why a produced batch breaks a rule (beyond the codec's), as the error to answer with. */
+/**
+ * Why a produced batch breaks a rule of its header (beyond the codec's), as the error to answer
+ * with. Its records are checked by producedRecordsError.
+ */
 function producedBatchError(
   buf: Buffer,
   off: number,
@@ -60,17 +64,39 @@ function producedBatchError(
   if ((attributes & (CONTROL_BIT | TRANSACTIONAL_BIT)) !== 0) {
     return new WeirError('INVALID_RECORD', 'transactional and control batches are not supported');
   }
-  const records = invalidRecords(buf, off, off + size);
-  if (records !== null) {
-    if (records.startsWith('unsupported compression'))
-      return new WeirError('UNSUPPORTED_COMPRESSION_TYPE', records);
-    return new WeirError('CORRUPT_MESSAGE', records);
+  return null;
+}
+
+/**
+ * Why the records of a produced batch (header already checked) are not valid, as the error to
+ * answer with. `inflated` holds the records of a compressed batch, inflated beforehand.
+ */
+function producedRecordsError(
+  buf: Buffer,
+  off: number,
+  inflated: Inflated | null,
+  maxInflatedBytes: number,
+): WeirError | null {
+  if (inflated === INFLATED_TOO_LARGE) {
+    return new WeirError(
+      'MESSAGE_TOO_LARGE',
+      `compressed batch inflates past the inflated size limit of ${maxInflatedBytes} bytes (maxInflatedBatchBytes)`,
+    );
   }
+  if (typeof inflated === 'string') return recordsError(inflated);
+  const records = invalidRecords(buf, off, off + batchSize(buf, off), inflated);
+  if (records !== null) return recordsError(records);
   // A producer's batch holds offset deltas 0..n-1 exactly (compaction may thin stored batches, not new ones).
   if (batchRecordsCount(buf, off) !== batchLastOffsetDelta(buf, off) + 1) {
     return new WeirError('INVALID_RECORD', 'record count does not match the last offset delta');
   }
   return null;
+}
+
+function recordsError(records: string): WeirError {
+  if (records.startsWith('unsupported compression'))
+    return new WeirError('UNSUPPORTED_COMPRESSION_TYPE', records);
+  return new WeirError('CORRUPT_MESSAGE', records);
 }
 
 export class Partition {
@@ -79,6 +105,12 @@ export class Partition {
   readonly log: PartitionLog;
   private readonly producers = new ProducerStateTable();
   private readonly listeners = new Set<() => void>();
+  /**
+   * Settles once the last produce that had to wait (for its batches to inflate, or for an earlier
+   * one that did) has appended or failed; null when none is waiting. Produces append in arrival
+   * order, so a later one waits behind it even with nothing to inflate.
+   */
+  private waiting: Promise<void> | null = null;
 
   constructor(topic: string, id: number, log: PartitionLog) {
     this.topic = topic;
@@ -107,17 +139,69 @@ export class Partition {
    * bad. With acks other than none, waits for the fsync the topic's flush policy asks for: also
    * for a retry wholly of batches already written, whose original may still wait for its fsync (or
    * see it fail); answering the retry first would acknowledge what the disk may not keep.
+   *
+   * Uncompressed batches are validated and appended in this call, synchronously. Compressed ones
+   * are first inflated on the thread pool (never past maxInflatedBytes), so a large one does not
+   * stall other requests; the records are then validated and the batches appended in one
+   * synchronous step, after every produce that arrived before.
    */
-  async produce(batches: Buffer, acks: Acks, now: number): Promise<ProduceOutcome> {
+  produce(batches: Buffer, acks: Acks, now: number, maxInflatedBytes: number): Promise<ProduceOutcome> {
     const maxMessageBytes = this.log.logConfig.maxMessageBytes;
     let count = 0;
+    let compressed: number[] | null = null;
     for (let off = 0; off < batches.length; off += batchSize(batches, off)) {
       const err = producedBatchError(batches, off, batches.length, maxMessageBytes);
-      if (err !== null) throw err;
+      if (err !== null) return Promise.reject(err);
+      if (isCompressed(batches, off)) (compressed ??= []).push(off);
+      else {
+        const bad = producedRecordsError(batches, off, null, maxInflatedBytes);
+        if (bad !== null) return Promise.reject(bad);
+      }
       count++;
     }
-    if (count === 0) throw new WeirError('CORRUPT_MESSAGE', 'no record batch in the request');
+    if (count === 0)
+      return Promise.reject(new WeirError('CORRUPT_MESSAGE', 'no record batch in the request'));
+    if (compressed === null && this.waiting === null) return this.append(batches, count, acks, now);
+    return this.appendInTurn(batches, count, compressed ?? [], acks, now, maxInflatedBytes);
+  }
 
+  /**
+   * Inflates and validates the compressed batches at `offsets`, one at a time (so a request holds
+   * at most one inflated batch), then appends once every produce that arrived before has.
+   */
+  private appendInTurn(
+    batches: Buffer,
+    count: number,
+    offsets: readonly number[],
+    acks: Acks,
+    now: number,
+    maxInflatedBytes: number,
+  ): Promise<ProduceOutcome> {
+    const before = this.waiting;
+    const turn = (async () => {
+      for (const off of offsets) {
+        const inflated = await inflateRecords(batches, off, maxInflatedBytes);
+        const err = producedRecordsError(batches, off, inflated, maxInflatedBytes);
+        if (err !== null) throw err;
+      }
+      if (before !== null) await before;
+    })();
+    // Registered on `turn` before `done`, so the append has happened when the next produce's wait
+    // on `done` ends; `done` does not wait for this one's fsync.
+    const outcome = turn.then(() => this.append(batches, count, acks, now));
+    const done = turn.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.waiting = done;
+    void done.then(() => {
+      if (this.waiting === done) this.waiting = null;
+    });
+    return outcome;
+  }
+
+  /** Appends validated batches, settling idempotence per batch, in one synchronous step. */
+  private async append(batches: Buffer, count: number, acks: Acks, now: number): Promise<ProduceOutcome> {
     let baseOffset = -1;
     let lastOffset = -1;
     let logAppendTime = now;

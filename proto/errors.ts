@@ -66,6 +66,7 @@ export const ERRORS = {
   FENCED_MEMBER_EPOCH: { id: 110, retriable: false, grpc: FAILED_PRECONDITION, http: 409, message: 'the member epoch is fenced; drop every partition and rejoin' },
   UNSUPPORTED_ASSIGNOR: { id: 112, retriable: false, grpc: INVALID_ARGUMENT, http: 400, message: 'unknown assignor' },
   STALE_MEMBER_EPOCH: { id: 113, retriable: false, grpc: FAILED_PRECONDITION, http: 409, message: 'the generation is stale' },
+  INVALID_REGULAR_EXPRESSION: { id: 128, retriable: false, grpc: INVALID_ARGUMENT, http: 400, message: 'the regular expression is not valid' },
   LOG_CLOSED: { id: 1000, retriable: true, grpc: FAILED_PRECONDITION, http: 503, message: 'partition log is closed' },
   REQUEST_CANCELLED: { id: 1001, retriable: true, grpc: CANCELLED, http: 499, message: 'request cancelled' },
   BROKER_SHUTTING_DOWN: { id: 1002, retriable: true, grpc: UNAVAILABLE, http: 503, message: 'broker is shutting down' },

@@ -319,11 +319,19 @@ function writeRecords(
   assert.equal(pos, buf.length, 'records did not fill the computed size');
 }
 
-/** The record bytes of a batch whose header is valid: the batch itself, or its records inflated. */
-function recordsData(buf: Buffer, off: number): { data: Buffer; start: number; end: number } | string {
+/**
+ * The record bytes of a batch whose header is valid: the batch itself, or its records inflated
+ * (here, or already, by the caller: see batch-inflate.ts).
+ */
+function recordsData(
+  buf: Buffer,
+  off: number,
+  inflated: Buffer | null,
+): { data: Buffer; start: number; end: number } | string {
   const end = off + batchSize(buf, off);
   const codec = batchAttributes(buf, off) & COMPRESSION_MASK;
   if (codec === COMPRESSION_NONE) return { data: buf, start: off + BATCH_HEADER_SIZE, end };
+  if (inflated !== null) return { data: inflated, start: 0, end: inflated.length };
   if (codec !== COMPRESSION_GZIP) return `unsupported compression codec ${codec}`;
   let data: Buffer;
   try {
@@ -340,8 +348,14 @@ function recordsData(buf: Buffer, off: number): { data: Buffer; start: number; e
  * Walks the records of the batch at off (header already valid), validating each before handing it
  * to visit (if any). Returns the first reason, or null. A visitor returning false stops the walk.
  */
-function walkRecords<S>(buf: Buffer, off: number, visit: RecordVisitor<S> | null, state: S): string | null {
-  const located = recordsData(buf, off);
+function walkRecords<S>(
+  buf: Buffer,
+  off: number,
+  visit: RecordVisitor<S> | null,
+  state: S,
+  inflated: Buffer | null = null,
+): string | null {
+  const located = recordsData(buf, off, inflated);
   if (typeof located === 'string') return located;
   const { data, start, end } = located;
   const count = batchRecordsCount(buf, off);
@@ -382,12 +396,18 @@ function walkRecords<S>(buf: Buffer, off: number, visit: RecordVisitor<S> | null
 /**
  * Why the records of the batch at off are not valid, or null. Checks the header (not the CRC:
  * pair with invalidBatch) and then every record, building no objects. gzip batches are inflated
- * to be checked; other codecs are reported as unsupported.
+ * to be checked, unless the caller passes their records already inflated; other codecs are
+ * reported as unsupported.
  */
-export function invalidRecords(buf: Buffer, off = 0, end: number = buf.length): string | null {
+export function invalidRecords(
+  buf: Buffer,
+  off = 0,
+  end: number = buf.length,
+  inflated: Buffer | null = null,
+): string | null {
   const header = invalidBatchHeader(buf, off, end);
   if (header !== null) return header;
-  return walkRecords(buf, off, null, null);
+  return walkRecords(buf, off, null, null, inflated);
 }
 
 /**

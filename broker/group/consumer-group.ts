@@ -20,6 +20,7 @@
 // Partitions that stay with their member are never interrupted by a rebalance.
 
 import assert from 'node:assert/strict';
+import type { RE2JS } from 're2js';
 import { WeirError } from '../../proto/errors.js';
 import type { AssignorName, TopicPartition } from './assignors.js';
 import { partitionKey, sortedPartitions } from './partition-key.js';
@@ -56,7 +57,7 @@ interface Member {
   previousEpoch: number;
   topics: string[];
   pattern: string;
-  regex: RegExp | null;
+  regex: RE2JS | null;
   sessionTimeoutMs: number;
   rebalanceTimeoutMs: number;
   sessionDeadline: number;

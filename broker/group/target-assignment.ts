@@ -4,6 +4,7 @@
 // are named by partition-key.ts.
 
 import assert from 'node:assert/strict';
+import type { RE2JS } from 're2js';
 import { assign, type AssignorName } from './assignors.js';
 import { partitionKey, sortedPartitions } from './partition-key.js';
 import type { TopicView } from './group-protocol.js';
@@ -16,7 +17,7 @@ export interface Subscriber {
   /** '' for a dynamic member. */
   readonly instanceId: string;
   readonly topics: readonly string[];
-  readonly regex: RegExp | null;
+  readonly regex: RE2JS | null;
   /** What it holds now, or its last target: the sticky assignor keeps it where it can. */
   readonly current: Iterable<string>;
 }
@@ -25,7 +26,7 @@ export interface Subscriber {
 export function subscribedTopics(member: Pick<Subscriber, 'topics' | 'regex'>, topics: TopicView): string[] {
   const out = new Set<string>();
   for (const t of member.topics) if (topics.partitionCount(t) > 0) out.add(t);
-  if (member.regex !== null) for (const t of topics.topicNames()) if (member.regex.test(t)) out.add(t);
+  if (member.regex !== null) for (const t of topics.topicNames()) if (member.regex.testExact(t)) out.add(t);
   return [...out].sort();
 }
 

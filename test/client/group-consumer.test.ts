@@ -53,6 +53,31 @@ describe('assignment', () => {
   });
 });
 
+describe('a pattern in RE2/J syntax', () => {
+  it('given an inline flag JavaScript lacks, the broker matches topics by it', async () => {
+    const prefix = uniqueTopic('re2');
+    await f.admin.createTopic(`${prefix}-a`, { partitions: 1 });
+    const m = f.consumers.add({
+      bootstrap: f.broker.bootstrap,
+      groupId: uniqueGroup(),
+      pattern: `(?i)${prefix.toUpperCase()}-A`,
+    });
+    await waitFor(() => m.assignment().length === 1, 'the matching topic');
+    expect(m.assignment().map((tp) => tp.topic)).toEqual([`${prefix}-a`]);
+  });
+
+  it('given a lookahead, which RE2/J refuses, the iterator throws INVALID_REGULAR_EXPRESSION', async () => {
+    const m = f.consumers.add({
+      bootstrap: f.broker.bootstrap,
+      groupId: uniqueGroup(),
+      pattern: `${uniqueTopic('re2')}(?=-a)`,
+    });
+    const loop = new Collector(m);
+    await within(loop.done, 10_000, 'the refused loop to end');
+    expect(isWeirError(loop.error, 'INVALID_REGULAR_EXPRESSION')).toBe(true);
+  });
+});
+
 describe('rebalance', () => {
   it('when a third member joins, a partition that does not move keeps flowing without a gap', async () => {
     const topic = await f.newTopic(3);

@@ -413,10 +413,10 @@ describe('refused heartbeats', () => {
     expect(codeOf(() => f.join('a', { sessionTimeoutMs: 1000 }))).toBe('no error');
   });
 
-  it('a pattern that is not a regular expression, or no subscription at all, is INVALID_REQUEST', () => {
+  it('a pattern that is not a regular expression is INVALID_REGULAR_EXPRESSION, no subscription INVALID_REQUEST', () => {
     const f = new Fixture({ t: 1 });
     expect(codeOf(() => f.join('a', { subscribedTopics: [], subscribedPattern: '(unclosed' }))).toBe(
-      'INVALID_REQUEST',
+      'INVALID_REGULAR_EXPRESSION',
     );
     expect(codeOf(() => f.join('a', { subscribedTopics: [], subscribedPattern: '' }))).toBe(
       'INVALID_REQUEST',

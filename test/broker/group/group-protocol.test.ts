@@ -242,7 +242,7 @@ describe('membership errors', () => {
     await expectCode(join('', 'm', [topic]), 'INVALID_GROUP_ID');
     await expectCode(join('g-bad', 'm', [topic], { assignor: 'fastest' }), 'UNSUPPORTED_ASSIGNOR');
     await expectCode(join('g-bad', 'm', [topic], { sessionTimeoutMs: 5 }), 'INVALID_SESSION_TIMEOUT');
-    await expectCode(join('g-bad', 'm', [], { subscribedPattern: '(' }), 'INVALID_REQUEST');
+    await expectCode(join('g-bad', 'm', [], { subscribedPattern: '(' }), 'INVALID_REGULAR_EXPRESSION');
     await expectCode(join('g-bad', 'm', []), 'INVALID_REQUEST');
     await join('g-bad', 'm', [topic], { assignor: 'range' });
     await expectCode(join('g-bad', 'm2', [topic], { assignor: 'sticky' }), 'INCONSISTENT_GROUP_PROTOCOL');
