@@ -13,6 +13,12 @@ export {
 } from './log-config.js';
 export { writeFileAtomic } from './checkpoint.js';
 export {
+  PARTITION_METADATA_FILE,
+  readPartitionTopicId,
+  writePartitionTopicId,
+} from './partition-metadata.js';
+export { DELETE_DIR_SUFFIX, DELETE_RETRY_MS, ORPHANED_DIR_SUFFIX } from './log-removal.js';
+export {
   invalidTopicName,
   assertTopicName,
   partitionDir,

@@ -419,9 +419,10 @@ export class LogSegment {
     this.fileSuffix = suffix;
   }
 
-  close(): void {
+  /** `sealIndexes` false: the segment is being deleted, so its indexes are not written out. */
+  close(sealIndexes = true): void {
     if (this.closed) return;
-    this.sealIndexes();
+    if (sealIndexes) this.sealIndexes();
     this.closeFd();
   }
 
