@@ -13,6 +13,15 @@ import { startHttpServer } from './http-server.js';
 import { createLogger, type Logger } from './logger.js';
 import { BrokerMetrics } from './metrics.js';
 
+/** Storage events that mean data may be missing or was left unaccounted for: an operator must look. */
+const STORAGE_ERRORS = new Set([
+  'topic-rebuilt',
+  'log-set-aside',
+  'partition-metadata-invalid',
+  'log-start-past-end',
+  'metadata-error',
+]);
+
 export interface StartBrokerOptions extends BrokerConfigInput {
   /** gRPC port; an alias of grpcPort. Embedded brokers default to 0 (any free port) for both ports. */
   readonly port?: number;
@@ -56,8 +65,13 @@ async function launch(configIn: BrokerConfig, logger: Logger): Promise<RunningBr
   const started = Date.now();
   const broker = Broker.open(config, {
     onStorageEvent: (event) => {
-      if (
+      if (STORAGE_ERRORS.has(event.kind) || (event.kind === 'segment-gap' && !event.compacted))
+        logger.error({ event }, 'storage');
+      else if (
         event.kind === 'background-error' ||
+        event.kind === 'segment-gap' ||
+        event.kind === 'delete-retry' ||
+        event.kind === 'orphaned-dir-kept' ||
         event.kind === 'truncated' ||
         event.kind === 'segments-removed'
       )

@@ -14,6 +14,7 @@ export {
 export { writeFileAtomic } from './checkpoint.js';
 export {
   PARTITION_METADATA_FILE,
+  invalidTopicId,
   readPartitionTopicId,
   writePartitionTopicId,
 } from './partition-metadata.js';

@@ -62,6 +62,12 @@ export interface LogManagerDeps {
   readonly log?: (event: LogManagerEvent) => void;
 }
 
+/** `renamed`: the directory is renamed aside; `removed` resolves once its files are gone. */
+export interface RemovalOutcome {
+  readonly renamed: boolean;
+  readonly removed: Promise<void>;
+}
+
 export type LogManagerEvent =
   | LogEvent
   | { kind: 'startup'; dataDir: string; cleanShutdown: boolean; logs: number }
@@ -83,6 +89,8 @@ export class LogManager {
     { tp: TopicPartition; log: PartitionLog; topicId: string | null }
   >();
   private readonly firstDirty = new Map<PartitionLog, number>();
+  /** Logs whose delete waits for background work; a new log of the same name removes them at once. */
+  private readonly deleting = new Map<PartitionLog, RemovalOutcome | null>();
   private readonly timers = new Map<string, TimerHandle>();
   /** Retention and compaction run one at a time, one log at a time. */
   private maintenance: Promise<unknown> = Promise.resolve();
@@ -188,7 +196,9 @@ export class LogManager {
     this.assertOpen();
     const key = checkpointKey(topic, partition);
     const existing = this.logs.get(key);
-    if (existing !== undefined) {
+    if (existing !== undefined && this.deleting.has(existing.log)) {
+      this.deleting.set(existing.log, this.removeLog(topic, partition));
+    } else if (existing !== undefined) {
       if (topicId === undefined || existing.topicId === topicId) return existing.log;
       this.setAside(topic, partition, `it holds topic id ${existing.topicId ?? 'none'}, not ${topicId}`);
     }
@@ -240,15 +250,22 @@ export class LogManager {
    * Closes and removes a log. It resolves once the directory is renamed aside, from when no start-up
    * takes it for a live log; `removed` resolves once its files are gone (retried until they are).
    */
-  async deleteLog(topic: string, partition: number): Promise<{ renamed: boolean; removed: Promise<void> }> {
-    const key = checkpointKey(topic, partition);
-    if (!this.logs.has(key)) throw new WeirError('UNKNOWN_TOPIC_OR_PARTITION', `${topic}-${partition}`);
-    await this.maintenance;
+  async deleteLog(topic: string, partition: number): Promise<RemovalOutcome> {
+    const entry = this.logs.get(checkpointKey(topic, partition));
+    if (entry === undefined) throw new WeirError('UNKNOWN_TOPIC_OR_PARTITION', `${topic}-${partition}`);
+    this.deleting.set(entry.log, null);
+    await this.maintenance.catch(() => undefined);
+    // A new log of the same name may have removed this one meanwhile (see createLog).
+    const done = this.deleting.get(entry.log) ?? null;
+    this.deleting.delete(entry.log);
+    if (done !== null) return done;
+    if (this.logs.get(checkpointKey(topic, partition)) !== entry)
+      throw new WeirError('UNKNOWN_TOPIC_OR_PARTITION', `${topic}-${partition} was removed meanwhile`);
     return this.removeLog(topic, partition);
   }
 
   /** deleteLog without waiting for background work: for start-up, before that work begins. */
-  removeLog(topic: string, partition: number): { renamed: boolean; removed: Promise<void> } {
+  removeLog(topic: string, partition: number): RemovalOutcome {
     const key = checkpointKey(topic, partition);
     const entry = this.logs.get(key);
     if (entry === undefined) throw new WeirError('UNKNOWN_TOPIC_OR_PARTITION', `${topic}-${partition}`);

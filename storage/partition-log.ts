@@ -57,7 +57,7 @@ export type LogEvent =
   | { kind: 'swap-completed'; dir: string; segment: number }
   | { kind: 'flush-failed'; dir: string; error: unknown }
   /** Offsets [from, to) are in no segment; `compacted`: the log is compacted, which leaves such gaps. */
-  | { kind: 'segment-gap'; dir: string; from: number; to: number; compacted: boolean }
+  | { kind: 'segment-gap'; dir: string; from: number; to: number; compacted: boolean; reason: string }
   | { kind: 'log-start-past-end'; dir: string; checkpointed: number; logEndOffset: number };
 
 export interface OpenOptions {
@@ -661,6 +661,9 @@ export class PartitionLog {
    */
   private reportGaps(): void {
     const compacted = this.config.cleanupPolicy !== 'delete';
+    const reason = compacted
+      ? 'the log is compacted: compaction removes records but keeps segment base offsets'
+      : 'records are missing: a segment file was lost or removed';
     for (let i = 1; i < this.segmentList.length; i++) {
       const prev = this.segmentList[i - 1] as LogSegment;
       const next = this.segmentList[i] as LogSegment;
@@ -671,6 +674,7 @@ export class PartitionLog {
           from: prev.nextOffset,
           to: next.baseOffset,
           compacted,
+          reason,
         });
     }
   }

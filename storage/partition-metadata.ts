@@ -18,6 +18,13 @@ export const PARTITION_METADATA_FILE = 'partition.metadata';
 const VERSION = 0;
 const ID = /^[0-9A-Za-z_-]{1,64}$/;
 
+/** Why `topicId` cannot be recorded in a partition directory, or null. */
+export function invalidTopicId(topicId: unknown): string | null {
+  return typeof topicId === 'string' && ID.test(topicId)
+    ? null
+    : `topic id ${JSON.stringify(topicId)} is not 1 to 64 characters of [0-9A-Za-z_-]`;
+}
+
 /** The topic id recorded in `dir`, null when the directory has no file, or a reason it is unreadable. */
 export function readPartitionTopicId(fs: StorageFs, dir: string): { topicId: string | null } | string {
   const path = join(dir, PARTITION_METADATA_FILE);
