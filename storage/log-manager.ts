@@ -242,7 +242,8 @@ export class LogManager {
     if (entry === undefined) throw new WeirError('UNKNOWN_TOPIC_OR_PARTITION', `${topic}-${partition}`);
     this.logs.delete(key);
     this.firstDirty.delete(entry.log);
-    entry.log.closeNow();
+    // Never loaded again as it is, so its indexes need not be written (nor space found for them).
+    entry.log.closeNow(false);
     this.moveAside(entry.log.dir, entry.topicId, reason);
   }
 
