@@ -21,7 +21,8 @@ import {
 import type { BrokerConfig } from './config.js';
 import { Partition, type Acks, type ProduceOutcome } from './partition.js';
 import { TopicRegistry, type TopicRecord } from './topic-registry.js';
-import { GroupCoordinator } from './group/coordinator.js';
+import { GroupCoordinator, OFFSETS_TOPIC, OFFSETS_TOPIC_CONFIGS } from './group/coordinator.js';
+import { reconcileLogs, type MetadataEvent, type PendingDeletes } from './log-reconcile.js';
 import { StorageHealth, type StorageReport } from './storage-health.js';
 
 export const MAX_PARTITIONS_PER_TOPIC = 10_000;
@@ -30,7 +31,7 @@ export const INTERNAL_PREFIX = '__';
 export interface BrokerDeps {
   readonly fs?: StorageFs;
   readonly clock?: Clock;
-  readonly onStorageEvent?: (event: LogManagerEvent) => void;
+  readonly onStorageEvent?: (event: LogManagerEvent | MetadataEvent) => void;
   /** Group coordinator news: evictions, offsets loaded at start-up. */
   readonly onGroupEvent?: (message: string) => void;
   /** Storage failures, already rate-limited to a line per episode (see storage-health.ts). */
@@ -110,6 +111,7 @@ export class Broker {
   private readonly partitions = new Map<string, Partition[]>();
   private closing = false;
   private readonly topicListeners: (() => void)[] = [];
+  private readonly report: (event: MetadataEvent) => void;
   /** Where records without a key go when the broker partitions them: round robin per request. */
   private roundRobin = 0;
 
@@ -120,12 +122,14 @@ export class Broker {
     logs: LogManager,
     storageHealth: StorageHealth,
     onGroupEvent: ((message: string) => void) | undefined,
+    report: (event: MetadataEvent) => void,
   ) {
     this.config = config;
     this.clock = clock;
     this.registry = registry;
     this.logs = logs;
     this.storageHealth = storageHealth;
+    this.report = report;
     this.groups = new GroupCoordinator(this, onGroupEvent);
   }
 
@@ -133,7 +137,10 @@ export class Broker {
   static open(config: BrokerConfig, deps: BrokerDeps = {}): Broker {
     const fs = deps.fs ?? nodeFs;
     const clock = deps.clock ?? systemClock;
-    const registry = TopicRegistry.open(fs, config.dataDir);
+    const registry = TopicRegistry.open(fs, config.dataDir, {
+      maxPartitions: MAX_PARTITIONS_PER_TOPIC,
+      topicDefaults: config.topicDefaults,
+    });
     const configFor = (topic: string): LogConfig =>
       logConfigFrom(registry.get(topic)?.configs ?? {}, config.topicDefaults);
     const storageHealth = new StorageHealth(clock, deps.onStorageReport ?? (() => undefined));
@@ -150,7 +157,9 @@ export class Broker {
       },
       { fs, clock, configFor, log: onStorageEvent },
     );
-    const broker = new Broker(config, clock, registry, logs, storageHealth, deps.onGroupEvent);
+    const broker = new Broker(config, clock, registry, logs, storageHealth, deps.onGroupEvent, (event) =>
+      deps.onStorageEvent?.(event),
+    );
     broker.reconcile();
     broker.groups.start();
     logs.startBackgroundTasks();
@@ -165,22 +174,51 @@ export class Broker {
     return this.logs.cleanShutdown;
   }
 
-  /** Makes the logs match the metadata: creates missing logs, deletes logs no topic owns. */
+  /**
+   * Makes the logs match the metadata (see log-reconcile.ts: nothing is deleted that no explicit
+   * delete asked for), then creates the logs a topic lacks.
+   */
   private reconcile(): void {
-    const owned = new Set<string>();
+    const pending = reconcileLogs(this.registry, this.logs, {
+      now: this.clock.now(),
+      maxPartitions: MAX_PARTITIONS_PER_TOPIC,
+      metadataMissing: this.registry.fileWasMissing,
+      rebuiltAs: (name): { configs: Record<string, string>; internal: boolean } =>
+        name === OFFSETS_TOPIC
+          ? { configs: { ...OFFSETS_TOPIC_CONFIGS }, internal: true }
+          : // Its configs are lost: nothing is deleted by retention until an operator sets them.
+            {
+              configs: { 'retention.ms': '-1', 'retention.bytes': '-1' },
+              internal: name.startsWith(INTERNAL_PREFIX),
+            },
+      report: this.report,
+    });
     for (const topic of this.registry.all()) {
+      const config = logConfigFrom(topic.configs, this.config.topicDefaults);
       const list: Partition[] = [];
       for (let p = 0; p < topic.partitions; p++) {
-        list.push(
-          new Partition(topic.name, p, this.logs.getLog(topic.name, p) ?? this.logs.createLog(topic.name, p)),
-        );
-        owned.add(`${topic.name}\u0000${p}`);
+        const log =
+          this.logs.getLog(topic.name, p) ?? this.logs.createLog(topic.name, p, config, topic.topicId);
+        // A rebuilt topic's logs were opened before its configs existed.
+        log.updateConfig(config);
+        list.push(new Partition(topic.name, p, log));
       }
       this.partitions.set(topic.name, list);
     }
-    for (const { topic, partition } of this.logs.allLogs()) {
-      if (!owned.has(`${topic}\u0000${partition}`)) void this.logs.deleteLog(topic, partition);
-    }
+    this.forgetWhenRemoved(pending);
+  }
+
+  /** Drops the record of deleted topics once their directories are gone. */
+  private forgetWhenRemoved(pending: PendingDeletes): void {
+    if (pending.topicIds.length === 0) return;
+    void Promise.all(pending.removed).then(() => {
+      if (this.closing) return; // the next start-up drops them
+      try {
+        this.registry.forgetDeleted(pending.topicIds);
+      } catch (error) {
+        this.report({ kind: 'metadata-error', task: 'forget deleted topic ids', error });
+      }
+    });
   }
 
   // ---- topics ----
@@ -274,6 +312,11 @@ export class Broker {
     return this.describeTopic(name);
   }
 
+  /**
+   * The registry's save (topic gone, its id recorded as deleted) is the commit point: a failure
+   * before it leaves the topic as it was. Each directory is then renamed aside, which needs no
+   * free space, and removed in the background; a crash at any step is finished at start-up.
+   */
   async deleteTopic(name: string): Promise<void> {
     this.assertOpen();
     const topic = this.registry.require(name);
@@ -282,10 +325,21 @@ export class Broker {
     const list = this.partitions.get(name) ?? [];
     this.partitions.delete(name);
     this.topicsChanged();
+    const removed: Promise<void>[] = [];
+    let failed = false;
     for (const p of list) {
-      await this.logs.deleteLog(name, p.id);
-      p.wakeAll();
+      try {
+        removed.push((await this.logs.deleteLog(name, p.id)).removed);
+      } catch (error) {
+        // Past the commit point: the directory left behind carries a deleted id, so the next
+        // start-up removes it.
+        failed = true;
+        this.report({ kind: 'metadata-error', task: `delete ${name}-${p.id}`, error });
+      } finally {
+        p.wakeAll();
+      }
     }
+    if (!failed) this.forgetWhenRemoved({ topicIds: [topic.topicId], removed });
   }
 
   listTopics(includeInternal: boolean): { name: string; partitions: number; internal: boolean }[] {
@@ -631,7 +685,7 @@ export class Broker {
     const config = logConfigFrom(topic.configs, this.config.topicDefaults);
     const list: Partition[] = [];
     for (let p = from; p < topic.partitions; p++)
-      list.push(new Partition(topic.name, p, this.logs.createLog(topic.name, p, config)));
+      list.push(new Partition(topic.name, p, this.logs.createLog(topic.name, p, config, topic.topicId)));
     return list;
   }
 

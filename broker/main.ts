@@ -14,6 +14,15 @@ import { createLogger, type Logger } from './logger.js';
 import { BrokerMetrics } from './metrics.js';
 import type { StorageFs } from '../storage/index.js';
 
+/** Storage events that mean data may be missing or was left unaccounted for: an operator must look. */
+const STORAGE_ERRORS = new Set([
+  'topic-rebuilt',
+  'log-set-aside',
+  'partition-metadata-invalid',
+  'log-start-past-end',
+  'metadata-error',
+]);
+
 export interface StartBrokerOptions extends BrokerConfigInput {
   /** gRPC port; an alias of grpcPort. Embedded brokers default to 0 (any free port) for both ports. */
   readonly port?: number;
@@ -61,8 +70,13 @@ async function launch(configIn: BrokerConfig, logger: Logger, fs?: StorageFs): P
     ...(fs ? { fs } : {}),
     onStorageReport: (report) => logger[report.level](report.fields, report.message),
     onStorageEvent: (event) => {
-      if (
+      if (STORAGE_ERRORS.has(event.kind) || (event.kind === 'segment-gap' && !event.compacted))
+        logger.error({ event }, 'storage');
+      else if (
         event.kind === 'background-error' ||
+        event.kind === 'segment-gap' ||
+        event.kind === 'delete-retry' ||
+        event.kind === 'orphaned-dir-kept' ||
         event.kind === 'truncated' ||
         event.kind === 'segments-removed'
       )

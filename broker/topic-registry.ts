@@ -3,8 +3,14 @@
 // `<data-dir>/weir-metadata.json`, replaced atomically on every change (temp file, fsync, rename).
 //
 // Order of operations keeps it consistent with the logs across a crash: a topic is written here
-// before its logs are created, and removed here before its logs are deleted. At start-up the broker
-// creates any log a topic lacks and deletes any log no topic owns.
+// before its logs are created, and removed here before its logs are deleted. A removed topic's id
+// is kept in `deletedTopicIds` until its directories are gone: that record is what lets start-up
+// finish a delete a crash interrupted. Nothing else is ever deleted at start-up (see
+// log-reconcile.ts). Every change is saved before it takes effect in memory, so a failed save
+// (a full disk) changes nothing.
+//
+// Entries are validated on load: an invalid one stops the broker with KAFKA_STORAGE_ERROR naming
+// it, rather than breaking every request that lists topics later.
 //
 // Producer ids are handed out in blocks: the end of the current block is written here before any
 // id of it is used, so ids are never reused after a restart.
@@ -13,11 +19,20 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { WeirError } from '../proto/errors.js';
-import { assertTopicName, writeFileAtomic, type StorageFs } from '../storage/index.js';
+import {
+  assertTopicName,
+  invalidTopicId,
+  invalidTopicName,
+  logConfigFrom,
+  writeFileAtomic,
+  type LogConfig,
+  type StorageFs,
+} from '../storage/index.js';
 
 export const METADATA_FILE = 'weir-metadata.json';
 const VERSION = 1;
 const PRODUCER_ID_BLOCK = 1000;
+const MAX_REPLICATION_FACTOR = 32_767;
 
 export interface TopicRecord {
   readonly name: string;
@@ -35,6 +50,14 @@ interface MetadataFile {
   clusterId: string;
   producerIdBlockEnd: number;
   topics: TopicRecord[];
+  /** Ids of deleted topics whose directories may still exist; absent in files of older brokers. */
+  deletedTopicIds?: string[];
+}
+
+/** What entries are checked against on load. */
+export interface TopicLimits {
+  readonly maxPartitions: number;
+  readonly topicDefaults: LogConfig;
 }
 
 export class TopicRegistry {
@@ -44,27 +67,32 @@ export class TopicRegistry {
   readonly clusterId: string;
   private nextProducerId: number;
   private producerIdBlockEnd: number;
+  private readonly deleted = new Set<string>();
+  /** The file was missing at open: the registry started empty. */
+  readonly fileWasMissing: boolean;
 
-  private constructor(fs: StorageFs, dir: string, file: MetadataFile) {
+  private constructor(fs: StorageFs, dir: string, file: MetadataFile, fileWasMissing = false) {
     this.fs = fs;
     this.dir = dir;
+    this.fileWasMissing = fileWasMissing;
     this.clusterId = file.clusterId;
     this.producerIdBlockEnd = file.producerIdBlockEnd;
     this.nextProducerId = file.producerIdBlockEnd;
     for (const t of file.topics) this.topics.set(t.name, t);
+    for (const id of file.deletedTopicIds ?? []) this.deleted.add(id);
   }
 
   /** Loads the registry of `dataDir`, or starts an empty one. A malformed file is an error. */
-  static open(fs: StorageFs, dataDir: string): TopicRegistry {
+  static open(fs: StorageFs, dataDir: string, limits: TopicLimits): TopicRegistry {
     fs.mkdirSync(dataDir);
     const path = join(dataDir, METADATA_FILE);
     if (!fs.existsSync(path)) {
-      const registry = new TopicRegistry(fs, dataDir, {
-        version: VERSION,
-        clusterId: randomUUID(),
-        producerIdBlockEnd: 0,
-        topics: [],
-      });
+      const registry = new TopicRegistry(
+        fs,
+        dataDir,
+        { version: VERSION, clusterId: randomUUID(), producerIdBlockEnd: 0, topics: [] },
+        true,
+      );
       registry.save();
       return registry;
     }
@@ -81,6 +109,19 @@ export class TopicRegistry {
     ) {
       throw new WeirError('KAFKA_STORAGE_ERROR', `${path}: unknown version or malformed content`);
     }
+    const deleted: unknown = file.deletedTopicIds ?? [];
+    if (!Array.isArray(deleted) || deleted.some((id) => invalidTopicId(id) !== null))
+      throw new WeirError('KAFKA_STORAGE_ERROR', `${path}: deletedTopicIds is not a list of topic ids`);
+    const names = new Set<string>();
+    file.topics.forEach((entry: unknown, i) => {
+      const reason = invalidEntry(entry, limits, names);
+      if (reason === null) return;
+      const name = (entry as { name?: unknown } | null)?.name;
+      throw new WeirError(
+        'KAFKA_STORAGE_ERROR',
+        `${path}: topic entry ${i} (${JSON.stringify(name ?? null)}): ${reason}`,
+      );
+    });
     return new TopicRegistry(fs, dataDir, file);
   }
 
@@ -105,33 +146,85 @@ export class TopicRegistry {
     if (this.topics.has(topic.name))
       throw new WeirError('TOPIC_ALREADY_EXISTS', `topic '${topic.name}' already exists`);
     const record: TopicRecord = { ...topic, topicId: randomUUID(), createdAt: now };
-    this.topics.set(topic.name, record);
-    this.save();
+    this.commit(() => this.topics.set(topic.name, record));
     return record;
+  }
+
+  /** Puts back topics rebuilt from their directories (their ids and configs chosen by the caller). */
+  restore(records: readonly TopicRecord[]): void {
+    for (const r of records) assert.ok(!this.topics.has(r.name), `topic '${r.name}' is already known`);
+    this.commit(() => {
+      for (const r of records) this.topics.set(r.name, r);
+    });
   }
 
   update(name: string, change: Partial<Pick<TopicRecord, 'partitions' | 'configs'>>): TopicRecord {
     const current = this.require(name);
     const next: TopicRecord = { ...current, ...change };
     assert.ok(next.partitions >= current.partitions, 'partitions are never removed');
-    this.topics.set(name, next);
-    this.save();
+    this.commit(() => this.topics.set(name, next));
     return next;
   }
 
-  remove(name: string): void {
-    this.require(name);
-    this.topics.delete(name);
-    this.save();
+  /**
+   * Removes a topic and records its id as deleted, in one save: the delete's commit point. Its
+   * directories are removed after; see forgetDeleted.
+   */
+  remove(name: string): TopicRecord {
+    const topic = this.require(name);
+    this.commit(() => {
+      this.topics.delete(name);
+      this.deleted.add(topic.topicId);
+    });
+    return topic;
+  }
+
+  /** Whether `topicId` is of a topic deleted whose directories may still exist. */
+  isDeleted(topicId: string): boolean {
+    return this.deleted.has(topicId);
+  }
+
+  get deletedTopicIds(): readonly string[] {
+    return [...this.deleted];
+  }
+
+  /** Drops the record of deleted topics whose directories are gone. */
+  forgetDeleted(topicIds: readonly string[]): void {
+    const known = topicIds.filter((id) => this.deleted.has(id));
+    if (known.length === 0) return;
+    this.commit(() => {
+      for (const id of known) this.deleted.delete(id);
+    });
   }
 
   /** A producer id never handed out before, on this broker. */
   allocateProducerId(): number {
     if (this.nextProducerId >= this.producerIdBlockEnd) {
-      this.producerIdBlockEnd = this.nextProducerId + PRODUCER_ID_BLOCK;
-      this.save();
+      const end = this.nextProducerId + PRODUCER_ID_BLOCK;
+      this.commit(() => (this.producerIdBlockEnd = end));
     }
     return this.nextProducerId++;
+  }
+
+  /** Applies `change`, saves, and undoes the change if the save fails. */
+  private commit(change: () => void): void {
+    const topics = new Map(this.topics);
+    const deleted = new Set(this.deleted);
+    const blockEnd = this.producerIdBlockEnd;
+    change();
+    try {
+      this.save();
+    } catch (err) {
+      this.topics.clear();
+      for (const [k, v] of topics) this.topics.set(k, v);
+      this.deleted.clear();
+      for (const id of deleted) this.deleted.add(id);
+      this.producerIdBlockEnd = blockEnd;
+      if (err instanceof WeirError) throw err;
+      throw new WeirError('KAFKA_STORAGE_ERROR', `cannot save ${METADATA_FILE}: ${String(err)}`, {
+        cause: err,
+      });
+    }
   }
 
   private save(): void {
@@ -140,7 +233,50 @@ export class TopicRegistry {
       clusterId: this.clusterId,
       producerIdBlockEnd: this.producerIdBlockEnd,
       topics: this.all(),
+      deletedTopicIds: [...this.deleted],
     };
     writeFileAtomic(this.fs, this.dir, METADATA_FILE, Buffer.from(JSON.stringify(file, null, 2) + '\n'));
   }
+}
+
+/** Why a metadata entry cannot be a topic, or null; `names` collects the names seen so far. */
+function invalidEntry(entry: unknown, limits: TopicLimits, names: Set<string>): string | null {
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return 'not an object';
+  const t = entry as Record<string, unknown>;
+  if (typeof t.name !== 'string') return 'name is not a string';
+  const badName = invalidTopicName(t.name);
+  if (badName !== null) return badName;
+  if (names.has(t.name)) return `a second entry named '${t.name}'`;
+  names.add(t.name);
+  const badId = invalidTopicId(t.topicId);
+  if (badId !== null) return badId;
+  const { partitions, replicationFactor, configs } = t;
+  if (
+    !Number.isInteger(partitions) ||
+    (partitions as number) < 1 ||
+    (partitions as number) > limits.maxPartitions
+  )
+    return `partitions ${JSON.stringify(partitions)} is not an integer from 1 to ${limits.maxPartitions}`;
+  if (
+    !Number.isInteger(replicationFactor) ||
+    (replicationFactor as number) < 1 ||
+    (replicationFactor as number) > MAX_REPLICATION_FACTOR
+  )
+    return `replicationFactor ${JSON.stringify(replicationFactor)} is not an integer from 1 to ${MAX_REPLICATION_FACTOR}`;
+  if (
+    typeof configs !== 'object' ||
+    configs === null ||
+    Array.isArray(configs) ||
+    Object.values(configs).some((v) => typeof v !== 'string')
+  )
+    return 'configs is not an object of strings';
+  try {
+    logConfigFrom(configs as Record<string, string>, limits.topicDefaults);
+  } catch (err) {
+    if (!(err instanceof WeirError)) throw err;
+    return `configs: ${err.message}`;
+  }
+  if (typeof t.internal !== 'boolean') return 'internal is not a boolean';
+  if (typeof t.createdAt !== 'number' || !Number.isFinite(t.createdAt)) return 'createdAt is not a number';
+  return null;
 }

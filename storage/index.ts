@@ -14,6 +14,13 @@ export {
 export { writeFileAtomic } from './checkpoint.js';
 export { ioErrorCode, toStorageError } from './storage-error.js';
 export {
+  PARTITION_METADATA_FILE,
+  invalidTopicId,
+  readPartitionTopicId,
+  writePartitionTopicId,
+} from './partition-metadata.js';
+export { DELETE_DIR_SUFFIX, DELETE_RETRY_MS, ORPHANED_DIR_SUFFIX } from './log-removal.js';
+export {
   invalidTopicName,
   assertTopicName,
   partitionDir,

@@ -8,9 +8,15 @@
 //   recovery-point-offset-checkpoint  per partition: recovery starts from here after a crash
 //   log-start-offset-checkpoint       per partition: the first offset readers may ask for
 //   <topic>-<partition>/              one directory per partition log
-//   <topic>-<partition>.<n>-delete/   a log being deleted (renamed first, so a crash midway
-//                                     never leaves half a log that looks live); removed at start-up
+//     partition.metadata              the id of the topic the directory belongs to (see
+//                                     partition-metadata.ts)
+//   <topic>-<partition>.<id>-delete/  a log being deleted (renamed first, so a crash midway
+//                                     never leaves half a log that looks live); removed in the
+//                                     background, retried on failure, and at start-up
+//   <topic>-<partition>.<id>-orphaned/  a log no topic can own (another topic id, or past the
+//                                     topic's partition count): set aside and kept, never loaded
 
+import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { WeirError } from '../proto/errors.js';
 import {
@@ -24,12 +30,13 @@ import type { Clock, TimerHandle } from './clock.js';
 import { compactLog, dirtyRatio, type CompactionOutcome } from './compaction.js';
 import type { StorageFs } from './fs.js';
 import { DEFAULT_LOG_CONFIG, type LogConfig } from './log-config.js';
+import { DELETE_DIR_SUFFIX, LogRemoval, ORPHANED_DIR_SUFFIX, type RemovalEvent } from './log-removal.js';
 import { parsePartitionDirName, partitionDir, type TopicPartition } from './names.js';
+import { readPartitionTopicId, writePartitionTopicId } from './partition-metadata.js';
 import { PartitionLog, type LogEvent } from './partition-log.js';
 import { applyRetention, type RetentionOutcome } from './retention.js';
 
 export const CLEAN_SHUTDOWN_MARKER = '.weir-clean-shutdown';
-const DELETE_DIR_SUFFIX = '-delete';
 
 export interface LogManagerConfig {
   readonly dataDir: string;
@@ -55,10 +62,20 @@ export interface LogManagerDeps {
   readonly log?: (event: LogManagerEvent) => void;
 }
 
+/** `renamed`: the directory is renamed aside; `removed` resolves once its files are gone. */
+export interface RemovalOutcome {
+  readonly renamed: boolean;
+  readonly removed: Promise<void>;
+}
+
 export type LogManagerEvent =
   | LogEvent
   | { kind: 'startup'; dataDir: string; cleanShutdown: boolean; logs: number }
+  | RemovalEvent
   | { kind: 'ignored-dir'; dataDir: string; name: string }
+  | { kind: 'orphaned-dir-kept'; dataDir: string; name: string }
+  | { kind: 'log-set-aside'; dir: string; aside: string; reason: string }
+  | { kind: 'partition-metadata-invalid'; dir: string; reason: string }
   | { kind: 'retention'; topic: string; partition: number; outcome: RetentionOutcome }
   | { kind: 'compaction'; topic: string; partition: number; outcome: CompactionOutcome }
   | { kind: 'background-error'; task: string; error: unknown };
@@ -66,18 +83,26 @@ export type LogManagerEvent =
 export class LogManager {
   readonly config: LogManagerConfig;
   private readonly deps: LogManagerDeps;
-  private readonly logs = new Map<string, { tp: TopicPartition; log: PartitionLog }>();
+  /** topicId: from the log's partition.metadata; null for a directory without one. */
+  private readonly logs = new Map<
+    string,
+    { tp: TopicPartition; log: PartitionLog; topicId: string | null }
+  >();
   private readonly firstDirty = new Map<PartitionLog, number>();
+  /** Logs whose delete waits for background work; a new log of the same name removes them at once. */
+  private readonly deleting = new Map<PartitionLog, RemovalOutcome | null>();
   private readonly timers = new Map<string, TimerHandle>();
   /** Retention and compaction run one at a time, one log at a time. */
   private maintenance: Promise<unknown> = Promise.resolve();
   private closed = false;
   readonly cleanShutdown: boolean;
+  private readonly removal: LogRemoval;
 
   private constructor(config: LogManagerConfig, deps: LogManagerDeps, cleanShutdown: boolean) {
     this.config = config;
     this.deps = deps;
     this.cleanShutdown = cleanShutdown;
+    this.removal = new LogRemoval(deps.fs, deps.clock, config.dataDir, (e) => this.emit(e));
   }
 
   /** Opens every log under the data directory, recovering those that need it. */
@@ -86,8 +111,9 @@ export class LogManager {
     fs.mkdirSync(config.dataDir);
     const marker = join(config.dataDir, CLEAN_SHUTDOWN_MARKER);
     const clean = fs.existsSync(marker);
+    const leftovers: string[] = [];
     for (const name of fs.readdirSync(config.dataDir)) {
-      if (name.endsWith(DELETE_DIR_SUFFIX)) fs.rmSync(join(config.dataDir, name));
+      if (name.endsWith(DELETE_DIR_SUFFIX)) leftovers.push(join(config.dataDir, name));
       else if (name.endsWith('.tmp')) fs.unlinkSync(join(config.dataDir, name));
     }
     const recoveryPoints = readCheckpoint(fs, config.dataDir, RECOVERY_POINT_CHECKPOINT);
@@ -95,6 +121,7 @@ export class LogManager {
     // A bad checkpoint is not trusted: without it every log is recovered from its start.
     const trusted = clean && typeof recoveryPoints !== 'string' && typeof startOffsets !== 'string';
     const manager = new LogManager(config, deps, trusted);
+    for (const aside of leftovers) manager.removal.removeAside(aside);
     if (clean) {
       fs.unlinkSync(marker);
       fs.fsyncDirSync(config.dataDir);
@@ -102,7 +129,14 @@ export class LogManager {
     for (const name of fs.readdirSync(config.dataDir).sort()) {
       const tp = parsePartitionDirName(name);
       if (tp === null) {
-        if (name !== CLEAN_SHUTDOWN_MARKER && !name.endsWith('checkpoint') && !name.endsWith('.json'))
+        if (name.endsWith(ORPHANED_DIR_SUFFIX))
+          manager.emit({ kind: 'orphaned-dir-kept', dataDir: config.dataDir, name });
+        else if (
+          name !== CLEAN_SHUTDOWN_MARKER &&
+          !name.endsWith('checkpoint') &&
+          !name.endsWith('.json') &&
+          !name.endsWith(DELETE_DIR_SUFFIX)
+        )
           manager.emit({ kind: 'ignored-dir', dataDir: config.dataDir, name });
         continue;
       }
@@ -117,7 +151,7 @@ export class LogManager {
           logStartOffset: typeof startOffsets === 'string' ? 0 : (startOffsets.get(key) ?? 0),
         },
       );
-      manager.logs.set(key, { tp, log });
+      manager.logs.set(key, { tp, log, topicId: manager.recordedTopicId(log.dir) });
     }
     manager.emit({
       kind: 'startup',
@@ -148,37 +182,112 @@ export class LogManager {
     return [...this.logs.values()].map(({ tp, log }) => ({ topic: tp.topic, partition: tp.partition, log }));
   }
 
-  /** Opens the log of a new partition (an existing one is returned as it is). */
-  createLog(topic: string, partition: number, config: LogConfig = this.configFor(topic)): PartitionLog {
+  /** The topic id recorded in the log's directory: null if it has none, undefined if no such log. */
+  topicIdOf(topic: string, partition: number): string | null | undefined {
+    return this.logs.get(checkpointKey(topic, partition))?.topicId;
+  }
+
+  /**
+   * Opens the log of a new partition (an existing one is returned as it is). With `topicId`, the
+   * log is that topic's: it is recorded in the directory, and a log or directory there of another
+   * topic id (or of none) is set aside first, never reused.
+   */
+  createLog(
+    topic: string,
+    partition: number,
+    config: LogConfig = this.configFor(topic),
+    topicId?: string,
+  ): PartitionLog {
     this.assertOpen();
     const key = checkpointKey(topic, partition);
     const existing = this.logs.get(key);
-    if (existing !== undefined) return existing.log;
+    if (existing !== undefined && this.deleting.has(existing.log)) {
+      this.deleting.set(existing.log, this.removeLog(topic, partition));
+    } else if (existing !== undefined) {
+      if (topicId === undefined || existing.topicId === topicId) return existing.log;
+      this.setAside(topic, partition, `it holds topic id ${existing.topicId ?? 'none'}, not ${topicId}`);
+    }
     const dir = partitionDir(this.config.dataDir, topic, partition);
+    const { fs } = this.deps;
+    this.removal.clearPath(dir);
+    if (topicId !== undefined && fs.existsSync(dir)) {
+      const found = this.recordedTopicId(dir);
+      if (found !== topicId)
+        this.moveAside(dir, found, `it holds topic id ${found ?? 'none'}, not ${topicId}`);
+    }
+    if (topicId !== undefined) {
+      fs.mkdirSync(dir);
+      writePartitionTopicId(fs, dir, topicId);
+    }
     const log = PartitionLog.open(dir, config, this.logDeps(), {
       cleanShutdown: true,
       recoveryPoint: 0,
       logStartOffset: 0,
     });
-    this.deps.fs.fsyncDirSync(this.config.dataDir);
-    this.logs.set(key, { tp: { topic, partition }, log });
+    fs.fsyncDirSync(this.config.dataDir);
+    this.logs.set(key, { tp: { topic, partition }, log, topicId: topicId ?? null });
     return log;
   }
 
-  /** Closes and removes a log: its directory is renamed aside first, then deleted. */
-  async deleteLog(topic: string, partition: number): Promise<void> {
+  /** Records `topicId` in a log whose directory has none (one made before the file existed). */
+  adoptLog(topic: string, partition: number, topicId: string): void {
+    const entry = this.logs.get(checkpointKey(topic, partition));
+    assert.ok(entry !== undefined && entry.topicId === null, 'only a log without a topic id is adopted');
+    writePartitionTopicId(this.deps.fs, entry.log.dir, topicId);
+    entry.topicId = topicId;
+  }
+
+  /**
+   * Closes a log no topic can own and renames its directory to `<dir>.<topicId>-orphaned`, where
+   * no start-up loads it: it is kept for an operator, never deleted.
+   */
+  setAside(topic: string, partition: number, reason: string): void {
     const key = checkpointKey(topic, partition);
     const entry = this.logs.get(key);
     if (entry === undefined) throw new WeirError('UNKNOWN_TOPIC_OR_PARTITION', `${topic}-${partition}`);
-    await this.maintenance;
     this.logs.delete(key);
     this.firstDirty.delete(entry.log);
-    entry.log.closeNow();
-    const { fs } = this.deps;
-    const aside = `${entry.log.dir}.${this.deps.clock.now()}${DELETE_DIR_SUFFIX}`;
-    fs.renameSync(entry.log.dir, aside);
-    fs.fsyncDirSync(this.config.dataDir);
-    fs.rmSync(aside);
+    // Never loaded again as it is, so its indexes need not be written (nor space found for them).
+    entry.log.closeNow(false);
+    this.moveAside(entry.log.dir, entry.topicId, reason);
+  }
+
+  /**
+   * Closes and removes a log. It resolves once the directory is renamed aside, from when no start-up
+   * takes it for a live log; `removed` resolves once its files are gone (retried until they are).
+   */
+  async deleteLog(topic: string, partition: number): Promise<RemovalOutcome> {
+    const entry = this.logs.get(checkpointKey(topic, partition));
+    if (entry === undefined) throw new WeirError('UNKNOWN_TOPIC_OR_PARTITION', `${topic}-${partition}`);
+    this.deleting.set(entry.log, null);
+    await this.maintenance.catch(() => undefined);
+    // A new log of the same name may have removed this one meanwhile (see createLog).
+    const done = this.deleting.get(entry.log) ?? null;
+    this.deleting.delete(entry.log);
+    if (done !== null) return done;
+    if (this.logs.get(checkpointKey(topic, partition)) !== entry)
+      throw new WeirError('UNKNOWN_TOPIC_OR_PARTITION', `${topic}-${partition} was removed meanwhile`);
+    return this.removeLog(topic, partition);
+  }
+
+  /** deleteLog without waiting for background work: for start-up, before that work begins. */
+  removeLog(topic: string, partition: number): RemovalOutcome {
+    const key = checkpointKey(topic, partition);
+    const entry = this.logs.get(key);
+    if (entry === undefined) throw new WeirError('UNKNOWN_TOPIC_OR_PARTITION', `${topic}-${partition}`);
+    this.logs.delete(key);
+    this.firstDirty.delete(entry.log);
+    entry.log.closeNow(false);
+    const id = entry.topicId ?? String(this.deps.clock.now());
+    const outcome = this.removal.remove(entry.log.dir, `${entry.log.dir}.${id}${DELETE_DIR_SUFFIX}`);
+    // The deleted log's checkpoint lines would be taken by a new log of the same name; this write
+    // needs space, and failing it only leaves lines that the next checkpoint drops.
+    try {
+      this.checkpoint();
+    } catch (error) {
+      this.emit({ kind: 'background-error', task: 'checkpoint', error });
+    }
+    return outcome;
   }
 
   /** Writes the recovery-point and log-start-offset checkpoints for every log. */
@@ -252,6 +361,7 @@ export class LogManager {
     this.closed = true;
     for (const t of this.timers.values()) t.cancel();
     this.timers.clear();
+    this.removal.stop();
     await this.maintenance.catch(() => undefined);
     let failed = 0;
     for (const { log } of this.logs.values()) {
@@ -273,6 +383,7 @@ export class LogManager {
     this.closed = true;
     for (const t of this.timers.values()) t.cancel();
     this.timers.clear();
+    this.removal.stop();
     for (const { log } of this.logs.values()) log.closeNow();
   }
 
@@ -292,6 +403,24 @@ export class LogManager {
     const next = this.maintenance.then(() => (this.closed ? undefined : run()));
     this.maintenance = next.catch((error: unknown) => this.emit({ kind: 'background-error', task, error }));
     return next;
+  }
+
+  /** The topic id in `dir`'s partition.metadata; null if it has none or an unreadable one. */
+  private recordedTopicId(dir: string): string | null {
+    const found = readPartitionTopicId(this.deps.fs, dir);
+    if (typeof found !== 'string') return found.topicId;
+    this.emit({ kind: 'partition-metadata-invalid', dir, reason: found });
+    return null;
+  }
+
+  private moveAside(dir: string, topicId: string | null, reason: string): void {
+    const { fs } = this.deps;
+    let aside = `${dir}.${topicId ?? 'unknown'}${ORPHANED_DIR_SUFFIX}`;
+    if (fs.existsSync(aside))
+      aside = `${dir}.${topicId ?? 'unknown'}.${this.deps.clock.now()}${ORPHANED_DIR_SUFFIX}`;
+    fs.renameSync(dir, aside);
+    fs.fsyncDirSync(this.config.dataDir);
+    this.emit({ kind: 'log-set-aside', dir, aside, reason });
   }
 
   private configFor(topic: string): LogConfig {

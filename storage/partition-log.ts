@@ -67,7 +67,10 @@ export type LogEvent =
   /** An append or read refused for a storage failure (the log may stay online). */
   | { kind: 'io-error'; dir: string; error: WeirError }
   /** The log went offline (a failed fsync, a device error): emitted once. */
-  | { kind: 'log-failed'; dir: string; error: WeirError };
+  | { kind: 'log-failed'; dir: string; error: WeirError }
+  /** Offsets [from, to) are in no segment; `compacted`: the log is compacted, which leaves such gaps. */
+  | { kind: 'segment-gap'; dir: string; from: number; to: number; compacted: boolean; reason: string }
+  | { kind: 'log-start-past-end'; dir: string; checkpointed: number; logEndOffset: number };
 
 export interface OpenOptions {
   /** Offset recovery starts from after an unclean stop (from the recovery-point checkpoint). */
@@ -472,8 +475,11 @@ export class PartitionLog {
     if (this.sealFailure !== null) throw this.sealFailure;
   }
 
-  /** Closes without flushing (a simulated crash in tests; a dead disk). */
-  closeNow(): void {
+  /**
+   * Closes without flushing (a simulated crash in tests; a dead disk). A log being deleted passes
+   * `sealIndexes` false: writing its indexes would only cost space, and fail on a full disk.
+   */
+  closeNow(sealIndexes = true): void {
     if (this.closed) return;
     this.closed = true;
     this.flushTimer?.cancel();
@@ -482,7 +488,7 @@ export class PartitionLog {
     for (const w of this.syncWaiters.splice(0)) w.reject(err);
     for (const seg of this.segmentList) {
       try {
-        seg.close();
+        seg.close(sealIndexes);
       } catch (sealError) {
         // Indexes are rebuilt from the log when in doubt; close() reports the failure, so no
         // clean-shutdown marker vouches for them.
@@ -711,16 +717,53 @@ export class PartitionLog {
       }
       break;
     }
+    this.reportGaps();
     const active = this.activeSegment;
     this.endOffset = active.isEmpty ? active.baseOffset : active.nextOffset;
     const first = this.segmentList[0] as LogSegment;
-    this.startOffset = Math.min(Math.max(options.logStartOffset, first.baseOffset), this.endOffset);
+    if (options.logStartOffset > this.endOffset) {
+      // A start past the end would hide every record on disk without a word; the checkpoint is the
+      // one that is wrong (stale, or of another log), so the records stay readable.
+      this.emit({
+        kind: 'log-start-past-end',
+        dir: this.dir,
+        checkpointed: options.logStartOffset,
+        logEndOffset: this.endOffset,
+      });
+      this.startOffset = first.baseOffset;
+    } else {
+      this.startOffset = Math.max(options.logStartOffset, first.baseOffset);
+    }
     // After an unclean stop, what recovery re-read may sit only in the page cache: the recovery
     // point stays where it was until a flush (the log manager flushes recovered logs at once).
     this.recovery = options.cleanShutdown
       ? this.endOffset
       : Math.min(this.endOffset, Math.max(options.recoveryPoint, first.baseOffset));
     this.flushed = this.recovery;
+  }
+
+  /**
+   * A segment that ends below the next one's base means offsets are missing: a lost segment file,
+   * unless the log is compacted, where removed records legitimately leave such holes.
+   */
+  private reportGaps(): void {
+    const compacted = this.config.cleanupPolicy !== 'delete';
+    const reason = compacted
+      ? 'the log is compacted: compaction removes records but keeps segment base offsets'
+      : 'records are missing: a segment file was lost or removed';
+    for (let i = 1; i < this.segmentList.length; i++) {
+      const prev = this.segmentList[i - 1] as LogSegment;
+      const next = this.segmentList[i] as LogSegment;
+      if (prev.nextOffset < next.baseOffset)
+        this.emit({
+          kind: 'segment-gap',
+          dir: this.dir,
+          from: prev.nextOffset,
+          to: next.baseOffset,
+          compacted,
+          reason,
+        });
+    }
   }
 
   /**

@@ -419,10 +419,11 @@ export class LogSegment {
     this.fileSuffix = suffix;
   }
 
-  close(): void {
+  /** `sealIndexes` false: the segment is being deleted, so its indexes are not written out. */
+  close(sealIndexes = true): void {
     if (this.closed) return;
     try {
-      this.sealIndexes();
+      if (sealIndexes) this.sealIndexes();
     } finally {
       this.closeFd();
     }

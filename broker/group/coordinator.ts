@@ -44,7 +44,10 @@ import {
 
 export const OFFSETS_TOPIC = '__consumer_offsets';
 /** Kafka's settings for its offsets topic: compacted, 100 MiB segments. */
-const OFFSETS_TOPIC_CONFIGS = { 'cleanup.policy': 'compact', 'segment.bytes': String(100 * 1024 * 1024) };
+export const OFFSETS_TOPIC_CONFIGS = {
+  'cleanup.policy': 'compact',
+  'segment.bytes': String(100 * 1024 * 1024),
+};
 const LOAD_CHUNK_BYTES = 4 * 1024 * 1024;
 
 interface OffsetEntry {

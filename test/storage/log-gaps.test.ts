@@ -1,0 +1,99 @@
+// Opening a log reports what would otherwise be silent: a segment missing between two others (an
+// error, or a warning for a compacted log, where compaction leaves such gaps), and a checkpointed
+// log start past the log's end, which must not hide the records on disk.
+
+import { existsSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { encodeBatch } from '../../proto/record-batch.js';
+import type { LogEvent } from '../../storage/index.js';
+import { openLog, readAllBatches, testLogConfig, useTempDirs } from './helpers.js';
+
+const tempDir = useTempDirs();
+
+function segmentFiles(dir: string, base: number): string[] {
+  const name = String(base).padStart(20, '0');
+  return ['.log', '.index', '.timeindex'].map((s) => join(dir, name + s));
+}
+
+/** A closed log of `batches` 1 KiB batches over several 8 KiB segments; returns the segments' bases. */
+async function buildLog(dir: string, policy: string, batches: number): Promise<number[]> {
+  const { log } = openLog(dir, testLogConfig({ 'cleanup.policy': policy }));
+  for (let i = 0; i < batches; i++)
+    log.append(
+      encodeBatch([{ timestamp: 1000 + i, key: Buffer.from(`k${i}`), value: Buffer.alloc(1000, i) }]),
+    );
+  const bases = log.segments.map((s) => s.baseOffset);
+  await log.close();
+  return bases;
+}
+
+describe('a segment missing in the middle of a log', () => {
+  it.each([
+    ['delete', false],
+    ['compact', true],
+    ['compact,delete', true],
+  ] as const)('is reported (cleanup.policy %s, compacted: %s)', async (policy, compacted) => {
+    const dir = tempDir();
+    const bases = await buildLog(dir, policy, 30);
+    expect(bases.length).toBeGreaterThanOrEqual(4);
+    // Given: the second segment's files are gone.
+    for (const f of segmentFiles(dir, bases[1]!)) if (existsSync(f)) unlinkSync(f);
+
+    for (const clean of [true, false]) {
+      const { log, events } = openLog(dir, testLogConfig({ 'cleanup.policy': policy }), {
+        cleanShutdown: clean,
+        recoveryPoint: clean ? 30 : 0,
+      });
+      const gaps = events.filter(
+        (e): e is Extract<LogEvent, { kind: 'segment-gap' }> => e.kind === 'segment-gap',
+      );
+      expect(gaps.map(({ from, to, compacted: c }) => ({ from, to, compacted: c }))).toEqual([
+        { from: bases[1], to: bases[2], compacted },
+      ]);
+      expect(gaps[0]!.reason).toMatch(compacted ? /compact/ : /missing/);
+      // The records around the gap are kept.
+      expect(log.read(0, 1 << 20).firstOffset).toBe(0);
+      expect(log.read(bases[2]!, 1 << 20).firstOffset).toBe(bases[2]);
+      expect(log.logEndOffset).toBe(30);
+      await log.close();
+    }
+  });
+
+  it('a log without a gap reports none', async () => {
+    const dir = tempDir();
+    await buildLog(dir, 'delete', 30);
+    const { log, events } = openLog(dir, testLogConfig(), { cleanShutdown: false, recoveryPoint: 0 });
+    expect(events.filter((e) => e.kind === 'segment-gap')).toEqual([]);
+    await log.close();
+  });
+});
+
+describe('a checkpointed log start past the log end', () => {
+  it('is reported, and every record on disk stays readable', async () => {
+    const dir = tempDir();
+    await buildLog(dir, 'delete', 12);
+    const { log, events } = openLog(dir, testLogConfig(), {
+      cleanShutdown: true,
+      recoveryPoint: 12,
+      logStartOffset: 500,
+    });
+    expect(events).toContainEqual({ kind: 'log-start-past-end', dir, checkpointed: 500, logEndOffset: 12 });
+    expect(log.logStartOffset).toBe(0);
+    expect(readAllBatches(log).map((b) => b.baseOffset)).toEqual([...Array(12).keys()]);
+    await log.close();
+  });
+
+  it('a log start within the log is kept as it is, without a report', async () => {
+    const dir = tempDir();
+    await buildLog(dir, 'delete', 12);
+    const { log, events } = openLog(dir, testLogConfig(), {
+      cleanShutdown: true,
+      recoveryPoint: 12,
+      logStartOffset: 12,
+    });
+    expect(events.filter((e) => e.kind === 'log-start-past-end')).toEqual([]);
+    expect(log.logStartOffset).toBe(12);
+    await log.close();
+  });
+});
