@@ -242,14 +242,22 @@ export class LogManager {
    * no start-up loads it: it is kept for an operator, never deleted.
    */
   setAside(topic: string, partition: number, reason: string): void {
+    const entry = this.detach(topic, partition);
+    this.moveAside(entry.log.dir, entry.topicId, reason);
+  }
+
+  /**
+   * Takes a log out of the manager and closes it without writing its indexes: it is never loaded
+   * again as it is, so they need not be written (nor space found for them on a full disk).
+   */
+  private detach(topic: string, partition: number): { log: PartitionLog; topicId: string | null } {
     const key = checkpointKey(topic, partition);
     const entry = this.logs.get(key);
     if (entry === undefined) throw new WeirError('UNKNOWN_TOPIC_OR_PARTITION', `${topic}-${partition}`);
     this.logs.delete(key);
     this.firstDirty.delete(entry.log);
-    // Never loaded again as it is, so its indexes need not be written (nor space found for them).
     entry.log.closeNow(false);
-    this.moveAside(entry.log.dir, entry.topicId, reason);
+    return entry;
   }
 
   /**
@@ -272,12 +280,7 @@ export class LogManager {
 
   /** deleteLog without waiting for background work: for start-up, before that work begins. */
   removeLog(topic: string, partition: number): RemovalOutcome {
-    const key = checkpointKey(topic, partition);
-    const entry = this.logs.get(key);
-    if (entry === undefined) throw new WeirError('UNKNOWN_TOPIC_OR_PARTITION', `${topic}-${partition}`);
-    this.logs.delete(key);
-    this.firstDirty.delete(entry.log);
-    entry.log.closeNow(false);
+    const entry = this.detach(topic, partition);
     const id = entry.topicId ?? String(this.deps.clock.now());
     const outcome = this.removal.remove(entry.log.dir, `${entry.log.dir}.${id}${DELETE_DIR_SUFFIX}`);
     // The deleted log's checkpoint lines would be taken by a new log of the same name; this write

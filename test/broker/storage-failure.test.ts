@@ -55,6 +55,19 @@ function idempotentBatch(sequence: number): Buffer {
   });
 }
 
+function produceOne(b: TestBroker): Promise<ProduceResponse__Output> {
+  return b.call<unknown, ProduceResponse__Output>('Produce', {
+    acks: 'ACKS_ALL',
+    partitions: [
+      {
+        topic: 't',
+        partition: 0,
+        batches: encodeBatch([{ timestamp: 1, key: null, value: Buffer.from('x') }]),
+      },
+    ],
+  });
+}
+
 /** Lets every pending callback and I/O completion run a few times. */
 async function turns(n = 5): Promise<void> {
   for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
@@ -106,17 +119,7 @@ describe('a partition whose fsync failed', () => {
     const readyz = (): Promise<Response> => fetch(`http://${b.running.httpAddress}/readyz`);
     expect((await readyz()).status).toBe(200);
     fs.failSyncs = 1;
-    const produce = (): Promise<ProduceResponse__Output> =>
-      b.call<unknown, ProduceResponse__Output>('Produce', {
-        acks: 'ACKS_ALL',
-        partitions: [
-          {
-            topic: 't',
-            partition: 0,
-            batches: encodeBatch([{ timestamp: 1, key: null, value: Buffer.from('x') }]),
-          },
-        ],
-      });
+    const produce = (): Promise<ProduceResponse__Output> => produceOne(b);
     for (let i = 0; i < 3; i++) {
       const error = fromWireError((await produce()).results[0]?.error);
       expect(error).toBeInstanceOf(WeirError);
@@ -143,17 +146,7 @@ describe('a full disk', () => {
     const fs = new FaultyFs();
     const { b, lines } = await brokerOn(fs);
     fs.writeError = 'ENOSPC';
-    const produce = (): Promise<ProduceResponse__Output> =>
-      b.call<unknown, ProduceResponse__Output>('Produce', {
-        acks: 'ACKS_ALL',
-        partitions: [
-          {
-            topic: 't',
-            partition: 0,
-            batches: encodeBatch([{ timestamp: 1, key: null, value: Buffer.from('x') }]),
-          },
-        ],
-      });
+    const produce = (): Promise<ProduceResponse__Output> => produceOne(b);
     for (let i = 0; i < 20; i++) {
       const error = fromWireError((await produce()).results[0]?.error);
       expect(error?.code).toBe('KAFKA_STORAGE_ERROR');
