@@ -22,6 +22,7 @@ import {
 } from './checkpoint.js';
 import type { Clock, TimerHandle } from './clock.js';
 import { compactLog, dirtyRatio, type CompactionOutcome } from './compaction.js';
+import { FdCache } from './fd-cache.js';
 import type { StorageFs } from './fs.js';
 import { DEFAULT_LOG_CONFIG, type LogConfig } from './log-config.js';
 import { parsePartitionDirName, partitionDir, type TopicPartition } from './names.js';
@@ -39,7 +40,14 @@ export interface LogManagerConfig {
   readonly retentionCheckIntervalMs: number;
   /** How often compaction looks for a log to clean. */
   readonly cleanerBackoffMs: number;
+  /**
+   * Descriptors kept open for closed segments, across every log (see fd-cache.ts); active
+   * segments hold one each on top of this. Default: DEFAULT_MAX_CACHED_FILES.
+   */
+  readonly maxCachedFiles?: number;
 }
+
+export const DEFAULT_MAX_CACHED_FILES = 1000;
 
 export const DEFAULT_LOG_MANAGER_CONFIG: Omit<LogManagerConfig, 'dataDir'> = Object.freeze({
   checkpointIntervalMs: 60_000,
@@ -73,11 +81,14 @@ export class LogManager {
   private maintenance: Promise<unknown> = Promise.resolve();
   private closed = false;
   readonly cleanShutdown: boolean;
+  /** Closed segments' descriptors, shared by every log here. */
+  readonly fds: FdCache;
 
   private constructor(config: LogManagerConfig, deps: LogManagerDeps, cleanShutdown: boolean) {
     this.config = config;
     this.deps = deps;
     this.cleanShutdown = cleanShutdown;
+    this.fds = new FdCache(deps.fs, config.maxCachedFiles ?? DEFAULT_MAX_CACHED_FILES);
   }
 
   /** Opens every log under the data directory, recovering those that need it. */
@@ -150,14 +161,42 @@ export class LogManager {
     const existing = this.logs.get(key);
     if (existing !== undefined) return existing.log;
     const dir = partitionDir(this.config.dataDir, topic, partition);
-    const log = PartitionLog.open(dir, config, this.logDeps(), {
-      cleanShutdown: true,
-      recoveryPoint: 0,
-      logStartOffset: 0,
-    });
-    this.deps.fs.fsyncDirSync(this.config.dataDir);
+    const { fs } = this.deps;
+    const existed = fs.existsSync(dir);
+    let log: PartitionLog;
+    try {
+      log = PartitionLog.open(dir, config, this.logDeps(), {
+        cleanShutdown: true,
+        recoveryPoint: 0,
+        logStartOffset: 0,
+      });
+    } catch (err) {
+      // A half-made directory would look like a log at the next start.
+      if (!existed) fs.rmSync(dir);
+      throw err;
+    }
     this.logs.set(key, { tp: { topic, partition }, log });
+    try {
+      fs.fsyncDirSync(this.config.dataDir);
+    } catch (err) {
+      this.discardLog(topic, partition);
+      throw err;
+    }
     return log;
+  }
+
+  /**
+   * Closes and removes a log created moments ago that never held data, at once (a create request
+   * being rolled back). No maintenance task can hold it yet, so there is nothing to wait for.
+   */
+  discardLog(topic: string, partition: number): void {
+    const key = checkpointKey(topic, partition);
+    const entry = this.logs.get(key);
+    if (entry === undefined) return;
+    this.logs.delete(key);
+    this.firstDirty.delete(entry.log);
+    entry.log.closeNow();
+    this.deps.fs.rmSync(entry.log.dir);
   }
 
   /** Closes and removes a log: its directory is renamed aside first, then deleted. */
@@ -285,8 +324,8 @@ export class LogManager {
     return this.deps.configFor?.(topic) ?? DEFAULT_LOG_CONFIG;
   }
 
-  private logDeps(): { fs: StorageFs; clock: Clock; log: (e: LogEvent) => void } {
-    return { fs: this.deps.fs, clock: this.deps.clock, log: (e) => this.emit(e) };
+  private logDeps(): { fs: StorageFs; clock: Clock; fds: FdCache; log: (e: LogEvent) => void } {
+    return { fs: this.deps.fs, clock: this.deps.clock, fds: this.fds, log: (e) => this.emit(e) };
   }
 
   private emit(event: LogManagerEvent): void {
