@@ -119,6 +119,13 @@ export class TopicRegistry {
     return next;
   }
 
+  /** Puts a topic back as it was before an update whose logs could not be created. */
+  restore(previous: TopicRecord): void {
+    this.require(previous.name);
+    this.topics.set(previous.name, previous);
+    this.save();
+  }
+
   remove(name: string): void {
     this.require(name);
     this.topics.delete(name);
