@@ -14,6 +14,7 @@
 // across a rename (compaction's `.cleaned` -> `.swap` -> live); `path` is where the next open goes.
 
 import assert from 'node:assert/strict';
+import { WeirError } from '../proto/errors.js';
 import type { StorageFs } from './fs.js';
 
 /** One file the cache may hold a descriptor for; owned by a segment. */
@@ -44,7 +45,6 @@ export class FdCache {
   private newest: CachedFile | null = null;
   private oldest: CachedFile | null = null;
   private listedCount = 0;
-  private opened = 0;
 
   constructor(fs: StorageFs, capacity: number) {
     assert.ok(capacity >= 1, 'an fd cache holds at least one descriptor');
@@ -57,20 +57,15 @@ export class FdCache {
     return this.listedCount;
   }
 
-  /** Opens made by the cache, for tests and metrics. */
-  get opens(): number {
-    return this.opened;
-  }
-
   /** A file with no descriptor yet; it is opened by the first acquire(). */
   file(path: string): CachedFile {
     return new CachedFile(path);
   }
 
-  /** A file already open on `fd`, pinned (a new active segment). */
-  adopt(path: string, fd: number): CachedFile {
+  /** Opens `path` with `flags` (creating it, for a new active segment) and keeps it pinned. */
+  openPinned(path: string, flags: string): CachedFile {
     const f = new CachedFile(path);
-    f.fd = fd;
+    f.fd = this.openFd(path, flags);
     f.pinned = true;
     return f;
   }
@@ -139,15 +134,27 @@ export class FdCache {
   private open(f: CachedFile): void {
     // Room first, so the cache itself never pushes the process past its budget.
     if (this.listedCount >= this.capacity) this.trim(this.capacity - 1);
+    f.fd = this.openFd(f.path, 'r+');
+  }
+
+  private openFd(path: string, flags: string): number {
     try {
-      f.fd = this.fs.openSync(f.path, 'r+');
+      return this.fs.openSync(path, flags);
     } catch (err) {
-      // Out of descriptors elsewhere in the process: give back every idle one and try once more.
       const code = (err as NodeJS.ErrnoException).code;
-      if ((code !== 'EMFILE' && code !== 'ENFILE') || this.trim(0) === 0) throw err;
-      f.fd = this.fs.openSync(f.path, 'r+');
+      if (code !== 'EMFILE' && code !== 'ENFILE') throw err;
+      // Out of descriptors elsewhere in the process: give back every idle one and try once more.
+      if (this.trim(0) > 0) {
+        try {
+          return this.fs.openSync(path, flags);
+        } catch {
+          // reported below, as the first failure
+        }
+      }
+      throw new WeirError('KAFKA_STORAGE_ERROR', `out of file descriptors (${code}) opening ${path}`, {
+        cause: err,
+      });
     }
-    this.opened++;
   }
 
   private closeFd(f: CachedFile): void {

@@ -140,7 +140,7 @@ export class LogSegment {
     // Without a shared cache (a segment used on its own) nothing is ever evicted.
     this.fds = fds ?? new FdCache(fs, Number.POSITIVE_INFINITY);
     const logPath = this.path(LOG_SUFFIX);
-    this.logFile = exists ? this.fds.file(logPath) : this.fds.adopt(logPath, fs.openSync(logPath, 'wx+'));
+    this.logFile = exists ? this.fds.file(logPath) : this.fds.openPinned(logPath, 'wx+');
     const fd = this.fds.acquire(this.logFile);
     try {
       this.size = fs.fstatSizeSync(fd);

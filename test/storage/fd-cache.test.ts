@@ -3,9 +3,10 @@
 // far fewer descriptors than segments: reads, compaction's renames, loading after a clean stop
 // and recovery after an unclean one.
 
-import { closeSync, fstatSync, openSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { fstatSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { isWeirError } from '../../proto/errors.js';
 import { encodeBatch, type RecordInput } from '../../proto/record-batch.js';
 import {
   FdCache,
@@ -102,10 +103,50 @@ describe('FdCache', () => {
     expect(cache.openCount).toBe(0);
   });
 
+  it('gives back its idle descriptors when the process runs out, and says so when none are idle', () => {
+    // The real file system with a process-wide limit of 3 descriptors, as RLIMIT_NOFILE would be.
+    const open = new Set<number>();
+    const limited: StorageFs = {
+      ...nodeFs,
+      openSync(path, flags) {
+        if (open.size >= 3) throw Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' });
+        const fd = nodeFs.openSync(path, flags);
+        open.add(fd);
+        return fd;
+      },
+      closeSync(fd) {
+        open.delete(fd);
+        nodeFs.closeSync(fd);
+      },
+    };
+    const cache = new FdCache(limited, 10);
+    const all = files(tempDir(), 4).map((p) => cache.file(p));
+    for (const f of all.slice(0, 3)) {
+      cache.acquire(f);
+      cache.release(f);
+    }
+    const fourth = all[3]!;
+    expect(cache.acquire(fourth)).toBeGreaterThanOrEqual(0);
+    expect(all.slice(0, 3).map((f) => f.fd)).toEqual([-1, -1, -1]);
+    const busy = all.slice(0, 2);
+    for (const f of busy) cache.acquire(f);
+    let refused: unknown = null;
+    try {
+      cache.acquire(all[2]!);
+    } catch (err) {
+      refused = err;
+    }
+    expect(isWeirError(refused, 'KAFKA_STORAGE_ERROR')).toBe(true);
+    expect(String(refused)).toContain('EMFILE');
+    for (const f of [fourth, ...busy]) cache.release(f);
+    cache.trim(0);
+    expect(open.size).toBe(0);
+  });
+
   it('keeps pinned descriptors out of the LRU order', () => {
     const cache = new FdCache(nodeFs, 1);
     const [p1, p2, p3] = files(tempDir(), 3);
-    const pinned = cache.adopt(p1!, openSync(p1!, 'r+'));
+    const pinned = cache.openPinned(p1!, 'r+');
     const other = cache.file(p2!);
     const third = cache.file(p3!);
     for (const f of [other, third]) {
@@ -118,7 +159,7 @@ describe('FdCache', () => {
     expect(third.fd).toBe(-1);
     expect(cache.openCount).toBe(1);
     cache.close(pinned);
-    closeSync(openSync(p1!, 'r'));
+    expect(pinned.fd).toBe(-1);
   });
 });
 
