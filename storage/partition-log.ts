@@ -346,6 +346,10 @@ export class PartitionLog {
       this.truncateFullyAndStartAt(offset);
       return this.endOffset;
     }
+    // The segment that becomes active takes its descriptor first, so a failure changes nothing.
+    let last = this.segmentList.length - 1;
+    while (last > 0 && (this.segmentList[last] as LogSegment).baseOffset >= offset) last--;
+    (this.segmentList[last] as LogSegment).activate();
     const removed: number[] = [];
     while (this.segmentList.length > 1 && this.activeSegment.baseOffset >= offset) {
       const seg = this.segmentList.pop() as LogSegment;
@@ -359,7 +363,6 @@ export class PartitionLog {
         baseOffsets: removed,
         reason: `truncate to ${offset}`,
       });
-    this.activeSegment.activate();
     this.activeSegment.truncateTo(offset);
     this.endOffset = this.activeSegment.nextOffset;
     this.lowerMarksTo(this.endOffset);
@@ -506,8 +509,14 @@ export class PartitionLog {
   roll(baseOffset: number = this.endOffset): LogSegment {
     const old = this.activeSegment;
     assert.ok(baseOffset >= old.nextOffset, 'a new segment starts past the old one');
-    old.onRoll();
+    // The new segment first: if it cannot be opened (out of descriptors), the old one stays active.
     const seg = LogSegment.create(this.deps.fs, this.dir, baseOffset, this.config, '', this.fds);
+    try {
+      old.onRoll();
+    } catch (err) {
+      seg.delete();
+      throw err;
+    }
     // fdatasync of the new file does not make its directory entry durable; this does.
     this.deps.fs.fsyncDirSync(this.dir);
     this.segmentList.push(seg);

@@ -416,11 +416,6 @@ export class LogSegment {
     this.fds.pin(this.logFile);
   }
 
-  /** Whether this segment holds its descriptor outside the cache's LRU order (it is active). */
-  get isPinned(): boolean {
-    return this.logFile.pinned;
-  }
-
   /** The final time-index entry (the largest timestamp) and every pending entry, written out. */
   private sealIndexes(): void {
     if (!this.isEmpty)

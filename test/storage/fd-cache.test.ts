@@ -237,6 +237,40 @@ describe('logs through a small descriptor cache', () => {
     await reopened.close();
   });
 
+  it('keeps taking appends in the active segment after a roll failed for want of descriptors', () => {
+    const dir = tempDir();
+    let full = false;
+    const fs: StorageFs = {
+      ...nodeFs,
+      openSync(path, flags) {
+        // Only the new segment's `.log` fails to open: the roll gets as far as it can.
+        if (full && flags === 'wx+')
+          throw Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' });
+        return nodeFs.openSync(path, flags);
+      },
+    };
+    const log = open(dir, new FdCache(fs, 4), true, fs);
+    log.append(encodeBatch(records(0)));
+    full = true;
+    // 300 more bytes do not fit segment.bytes 1024 next to the first batch, so this one rolls.
+    const big = encodeBatch([{ timestamp: 1_700_000_000_001, key: null, value: Buffer.alloc(800) }]);
+    let refused: unknown = null;
+    try {
+      log.append(big);
+    } catch (err) {
+      refused = err;
+    }
+    expect(isWeirError(refused, 'KAFKA_STORAGE_ERROR')).toBe(true);
+    // A batch that fits still goes to the segment that stayed active.
+    const small = encodeBatch([{ timestamp: 1_700_000_000_002, key: null, value: Buffer.alloc(10) }]);
+    expect(log.append(small).baseOffset).toBe(1);
+    full = false;
+    log.append(big);
+    expect(log.segments.length).toBe(2);
+    expect(readAllBatches(log).map((b) => b.baseOffset)).toEqual([0, 1, 2]);
+    log.closeNow();
+  });
+
   it('never closes a closed segment while its fdatasync is in flight', async () => {
     const dir = tempDir();
     const waiting: (() => void)[] = [];
