@@ -14,6 +14,8 @@ import { WeirError } from '../proto/errors.js';
 export const FALLBACK_OPEN_FILES_LIMIT = 1024;
 /** The smallest reserve; a quarter of the limit when that is more. */
 export const MIN_RESERVED_FILES = 64;
+/** The bound of the maxOpenFiles key: room for the offsets topic's logs and a few cached files. */
+export const MIN_MAX_OPEN_FILES = 32;
 /** The smallest share of the budget for closed segments; an eighth of it when that is more. */
 export const MIN_CACHED_FILES = 4;
 
@@ -39,9 +41,6 @@ export function defaultMaxOpenFiles(limit: number = openFilesSoftLimit()): numbe
   const reserve = Math.max(MIN_RESERVED_FILES, Math.floor(limit / 4));
   return Math.max(MIN_MAX_OPEN_FILES, limit - reserve);
 }
-
-/** The bound of the maxOpenFiles key: room for the offsets topic's logs and a few cached files. */
-export const MIN_MAX_OPEN_FILES = 32;
 
 /** Descriptors the closed-segment cache may keep open out of `maxOpenFiles`. */
 export function cachedFilesOf(maxOpenFiles: number): number {
