@@ -19,6 +19,7 @@ import {
   type StorageFs,
 } from '../storage/index.js';
 import type { BrokerConfig } from './config.js';
+import { cachedFilesOf, checkFileBudget } from './file-budget.js';
 import { Partition, type Acks, type ProduceOutcome } from './partition.js';
 import { TopicRegistry, type TopicRecord } from './topic-registry.js';
 import { GroupCoordinator, OFFSETS_TOPIC, OFFSETS_TOPIC_CONFIGS } from './group/coordinator.js';
@@ -154,6 +155,7 @@ export class Broker {
         checkpointIntervalMs: config.checkpointIntervalMs,
         retentionCheckIntervalMs: config.retentionCheckIntervalMs,
         cleanerBackoffMs: config.cleanerBackoffMs,
+        maxCachedFiles: cachedFilesOf(config.maxOpenFiles),
       },
       { fs, clock, configFor, log: onStorageEvent },
     );
@@ -290,6 +292,8 @@ export class Broker {
         `this cluster has 1 broker; replication factor ${rf} is impossible`,
       );
     logConfigFrom(configs, this.config.topicDefaults);
+    // The broker's own topics are exempt: it needs them to start, whatever the budget.
+    if (!internal) this.checkFileBudget(partitions, `topic '${name}'`);
     if (validateOnly)
       return this.describeRecord(
         {
@@ -307,7 +311,10 @@ export class Broker {
       { name, partitions, replicationFactor: rf, configs: { ...configs }, internal },
       this.clock.now(),
     );
-    this.partitions.set(name, this.openPartitions(record, 0));
+    this.partitions.set(
+      name,
+      this.openPartitions(record, 0, () => this.registry.remove(name)),
+    );
     this.topicsChanged();
     return this.describeTopic(name);
   }
@@ -377,9 +384,13 @@ export class Broker {
         `topic '${name}' has ${topic.partitions} partitions; the new count must be larger (and at most ${MAX_PARTITIONS_PER_TOPIC}), got ${count}`,
       );
     }
+    this.checkFileBudget(
+      count - topic.partitions,
+      `${count - topic.partitions} more partitions of '${name}'`,
+    );
     const record = this.registry.update(name, { partitions: count });
     const list = this.partitions.get(name) ?? [];
-    list.push(...this.openPartitions(record, list.length));
+    list.push(...this.openPartitions(record, list.length, () => this.registry.revertUpdate(topic)));
     this.partitions.set(name, list);
     this.topicsChanged();
     return this.describeTopic(name);
@@ -681,11 +692,41 @@ export class Broker {
     if (this.closing) throw new WeirError('BROKER_SHUTTING_DOWN', 'the broker is shutting down');
   }
 
-  private openPartitions(topic: TopicRecord, from: number): Partition[] {
+  /** Refuses (FILE_BUDGET_EXCEEDED) partitions whose active segments would pass maxOpenFiles. */
+  private checkFileBudget(adding: number, what: string): void {
+    let inUse = 0;
+    for (const t of this.registry.all()) inUse += t.partitions;
+    checkFileBudget(this.config.maxOpenFiles, inUse, adding, what);
+  }
+
+  /**
+   * Opens the logs of partitions [from, topic.partitions). If one fails, the request is undone
+   * whole: the logs it made are removed, then `undoRegistry` puts the metadata back, and the
+   * failure is a KAFKA_STORAGE_ERROR.
+   */
+  private openPartitions(topic: TopicRecord, from: number, undoRegistry: () => void): Partition[] {
     const config = logConfigFrom(topic.configs, this.config.topicDefaults);
     const list: Partition[] = [];
-    for (let p = from; p < topic.partitions; p++)
-      list.push(new Partition(topic.name, p, this.logs.createLog(topic.name, p, config, topic.topicId)));
+    try {
+      for (let p = from; p < topic.partitions; p++)
+        list.push(new Partition(topic.name, p, this.logs.createLog(topic.name, p, config, topic.topicId)));
+    } catch (err) {
+      // Logs first: the likely failure is running out of descriptors, and removing the new logs
+      // gives them back for the metadata write. A crash in between leaves a topic whose missing
+      // logs the next start creates, never a log without a topic.
+      let undone = 'the request was undone';
+      try {
+        for (const p of list) this.logs.discardLog(topic.name, p.id);
+        undoRegistry();
+      } catch (undoErr) {
+        undone = `undoing it failed too (${String(undoErr)}); the next start repairs it`;
+      }
+      throw new WeirError(
+        'KAFKA_STORAGE_ERROR',
+        `creating partition ${from + list.length} of topic '${topic.name}' failed (${String(err)}); ${undone}`,
+        { cause: err },
+      );
+    }
     return list;
   }
 

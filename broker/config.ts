@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { WeirError } from '../proto/errors.js';
 import { DEFAULT_LOG_MANAGER_CONFIG, logConfigFrom, type LogConfig } from '../storage/index.js';
+import { MIN_MAX_OPEN_FILES, defaultMaxOpenFiles } from './file-budget.js';
 
 export interface BrokerConfig {
   readonly dataDir: string;
@@ -32,6 +33,7 @@ export interface BrokerConfig {
   readonly groupMaxSessionTimeoutMs: number;
   readonly groupRebalanceTimeoutMs: number;
   readonly groupMaxRebalanceHistory: number;
+  readonly maxOpenFiles: number;
   /** Defaults for every topic's log config, Kafka-style keys; a topic's own settings override them. */
   readonly topicDefaults: LogConfig;
 }
@@ -253,6 +255,15 @@ export const BROKER_CONFIG_KEYS: readonly KeyDef[] = [
     min: 1,
     max: 1000,
     doc: 'rebalances remembered per group (with their reasons) for describe',
+  },
+  {
+    key: 'maxOpenFiles',
+    env: 'WEIR_MAX_OPEN_FILES',
+    kind: 'int',
+    default: defaultMaxOpenFiles(),
+    min: MIN_MAX_OPEN_FILES,
+    max: 0x7fff_ffff,
+    doc: "open files the logs may hold: one per partition plus an eighth for closed segments (default: the process's open-file limit less a quarter, at least 64, for sockets and metadata)",
   },
   {
     key: 'logLevel',

@@ -197,6 +197,14 @@ export class TopicRegistry {
     });
   }
 
+  /** Puts a topic back as it was before an update whose logs could not be created. */
+  revertUpdate(previous: TopicRecord): void {
+    this.require(previous.name);
+    this.commit(() => {
+      this.topics.set(previous.name, previous);
+    });
+  }
+
   /** A producer id never handed out before, on this broker. */
   allocateProducerId(): number {
     if (this.nextProducerId >= this.producerIdBlockEnd) {

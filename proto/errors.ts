@@ -71,6 +71,7 @@ export const ERRORS = {
   REQUEST_CANCELLED: { id: 1001, retriable: true, grpc: CANCELLED, http: 499, message: 'request cancelled' },
   BROKER_SHUTTING_DOWN: { id: 1002, retriable: true, grpc: UNAVAILABLE, http: 503, message: 'broker is shutting down' },
   NOT_PARTITION_OWNER: { id: 1003, retriable: false, grpc: FAILED_PRECONDITION, http: 409, message: 'the member does not own this partition in this generation' },
+  FILE_BUDGET_EXCEEDED: { id: 1004, retriable: false, grpc: RESOURCE_EXHAUSTED, http: 507, message: 'the broker would pass its open-file budget (maxOpenFiles)' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -250,7 +250,14 @@ export async function compactLog(
   for (const group of groupSegments(closed, config.segmentBytes)) {
     if (log.isClosed || log.dataEpoch !== epoch) return { ...outcome, aborted: true };
     const first = group[0] as LogSegment;
-    const cleaned = LogSegment.create(deps.fs, log.dir, first.baseOffset, config, CLEANED_SUFFIX);
+    const cleaned = LogSegment.create(
+      deps.fs,
+      log.dir,
+      first.baseOffset,
+      config,
+      CLEANED_SUFFIX,
+      log.fdCache,
+    );
     let dropped = 0;
     let pendingEmpty: Buffer | null = null;
     try {

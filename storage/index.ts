@@ -2,6 +2,7 @@
 
 export { systemClock, ManualClock, type Clock, type TimerHandle } from './clock.js';
 export { nodeFs, type StorageFs } from './fs.js';
+export { FdCache, CachedFile } from './fd-cache.js';
 export {
   DEFAULT_LOG_CONFIG,
   LOG_CONFIG_NAMES,
@@ -42,6 +43,7 @@ export { compactLog, dirtyRatio, type CompactionOutcome } from './compaction.js'
 export {
   CLEAN_SHUTDOWN_MARKER,
   DEFAULT_LOG_MANAGER_CONFIG,
+  DEFAULT_MAX_CACHED_FILES,
   LogManager,
   type LogManagerConfig,
   type LogManagerDeps,

@@ -28,6 +28,7 @@ import {
 } from './checkpoint.js';
 import type { Clock, TimerHandle } from './clock.js';
 import { compactLog, dirtyRatio, type CompactionOutcome } from './compaction.js';
+import { FdCache } from './fd-cache.js';
 import type { StorageFs } from './fs.js';
 import { DEFAULT_LOG_CONFIG, type LogConfig } from './log-config.js';
 import { DELETE_DIR_SUFFIX, LogRemoval, ORPHANED_DIR_SUFFIX, type RemovalEvent } from './log-removal.js';
@@ -46,7 +47,14 @@ export interface LogManagerConfig {
   readonly retentionCheckIntervalMs: number;
   /** How often compaction looks for a log to clean. */
   readonly cleanerBackoffMs: number;
+  /**
+   * Descriptors kept open for closed segments, across every log (see fd-cache.ts); active
+   * segments hold one each on top of this. Default: DEFAULT_MAX_CACHED_FILES.
+   */
+  readonly maxCachedFiles?: number;
 }
+
+export const DEFAULT_MAX_CACHED_FILES = 1000;
 
 export const DEFAULT_LOG_MANAGER_CONFIG: Omit<LogManagerConfig, 'dataDir'> = Object.freeze({
   checkpointIntervalMs: 60_000,
@@ -97,12 +105,15 @@ export class LogManager {
   private closed = false;
   readonly cleanShutdown: boolean;
   private readonly removal: LogRemoval;
+  /** Closed segments' descriptors, shared by every log here. */
+  readonly fds: FdCache;
 
   private constructor(config: LogManagerConfig, deps: LogManagerDeps, cleanShutdown: boolean) {
     this.config = config;
     this.deps = deps;
     this.cleanShutdown = cleanShutdown;
     this.removal = new LogRemoval(deps.fs, deps.clock, config.dataDir, (e) => this.emit(e));
+    this.fds = new FdCache(deps.fs, config.maxCachedFiles ?? DEFAULT_MAX_CACHED_FILES);
   }
 
   /** Opens every log under the data directory, recovering those that need it. */
@@ -215,17 +226,30 @@ export class LogManager {
       if (found !== topicId)
         this.moveAside(dir, found, `it holds topic id ${found ?? 'none'}, not ${topicId}`);
     }
-    if (topicId !== undefined) {
-      fs.mkdirSync(dir);
-      writePartitionTopicId(fs, dir, topicId);
+    const existed = fs.existsSync(dir);
+    let log: PartitionLog;
+    try {
+      if (topicId !== undefined) {
+        fs.mkdirSync(dir);
+        writePartitionTopicId(fs, dir, topicId);
+      }
+      log = PartitionLog.open(dir, config, this.logDeps(), {
+        cleanShutdown: true,
+        recoveryPoint: 0,
+        logStartOffset: 0,
+      });
+    } catch (err) {
+      // A half-made directory would look like a log at the next start.
+      if (!existed) fs.rmSync(dir);
+      throw err;
     }
-    const log = PartitionLog.open(dir, config, this.logDeps(), {
-      cleanShutdown: true,
-      recoveryPoint: 0,
-      logStartOffset: 0,
-    });
-    fs.fsyncDirSync(this.config.dataDir);
     this.logs.set(key, { tp: { topic, partition }, log, topicId: topicId ?? null });
+    try {
+      fs.fsyncDirSync(this.config.dataDir);
+    } catch (err) {
+      this.discardLog(topic, partition);
+      throw err;
+    }
     return log;
   }
 
@@ -244,6 +268,15 @@ export class LogManager {
   setAside(topic: string, partition: number, reason: string): void {
     const entry = this.detach(topic, partition);
     this.moveAside(entry.log.dir, entry.topicId, reason);
+  }
+
+  /**
+   * Closes and removes a log created moments ago that never held data, at once (a create request
+   * being rolled back). No maintenance task can hold it yet, so there is nothing to wait for.
+   */
+  discardLog(topic: string, partition: number): void {
+    if (!this.logs.has(checkpointKey(topic, partition))) return;
+    this.deps.fs.rmSync(this.detach(topic, partition).log.dir);
   }
 
   /**
@@ -430,8 +463,8 @@ export class LogManager {
     return this.deps.configFor?.(topic) ?? DEFAULT_LOG_CONFIG;
   }
 
-  private logDeps(): { fs: StorageFs; clock: Clock; log: (e: LogEvent) => void } {
-    return { fs: this.deps.fs, clock: this.deps.clock, log: (e) => this.emit(e) };
+  private logDeps(): { fs: StorageFs; clock: Clock; fds: FdCache; log: (e: LogEvent) => void } {
+    return { fs: this.deps.fs, clock: this.deps.clock, fds: this.fds, log: (e) => this.emit(e) };
   }
 
   private emit(event: LogManagerEvent): void {

@@ -34,6 +34,7 @@ import {
 } from '../proto/batch-header.js';
 import { WeirError } from '../proto/errors.js';
 import type { Clock, TimerHandle } from './clock.js';
+import { FdCache } from './fd-cache.js';
 import type { StorageFs } from './fs.js';
 import type { LogConfig } from './log-config.js';
 import { LOG_SUFFIX, LogSegment, parseSegmentFileName, type SegmentRead } from './segment.js';
@@ -41,10 +42,14 @@ import { isFatalWriteError, toStorageError } from './storage-error.js';
 
 export const SWAP_SUFFIX = '.swap';
 export const CLEANED_SUFFIX = '.cleaned';
+/** Closed-segment descriptors a log opened without a shared cache keeps open. */
+export const DEFAULT_LOG_FD_CACHE_FILES = 128;
 
 export interface LogDeps {
   readonly fs: StorageFs;
   readonly clock: Clock;
+  /** Descriptors of closed segments, shared by the logs of a data directory (see fd-cache.ts). */
+  readonly fds?: FdCache;
   /** Where recovery reports what it found; the broker passes a pino logger. */
   readonly log?: (event: LogEvent) => void;
 }
@@ -124,6 +129,7 @@ export class PartitionLog {
   readonly dir: string;
   private config: LogConfig;
   private readonly deps: LogDeps;
+  private readonly fds: FdCache;
   /** Sorted by base offset; the last one is active. Never empty while open. */
   private segmentList: LogSegment[] = [];
   private startOffset = 0;
@@ -148,12 +154,19 @@ export class PartitionLog {
     this.dir = dir;
     this.config = config;
     this.deps = deps;
+    this.fds = deps.fds ?? new FdCache(deps.fs, DEFAULT_LOG_FD_CACHE_FILES);
   }
 
   /** Opens (or creates) the log in `dir`, recovering it if needed. */
   static open(dir: string, config: LogConfig, deps: LogDeps, options: OpenOptions): PartitionLog {
     const log = new PartitionLog(dir, config, deps);
-    log.load(options);
+    try {
+      log.load(options);
+    } catch (err) {
+      // A log that failed to open (out of descriptors, a bad disk) must not keep any it took.
+      for (const seg of log.segmentList) seg.dropFd();
+      throw err;
+    }
     return log;
   }
 
@@ -187,6 +200,10 @@ export class PartitionLog {
   }
   get segments(): readonly LogSegment[] {
     return this.segmentList;
+  }
+  /** The descriptor cache this log's segments use; compaction builds its segments in it too. */
+  get fdCache(): FdCache {
+    return this.fds;
   }
   get activeSegment(): LogSegment {
     const active = this.segmentList[this.segmentList.length - 1];
@@ -366,6 +383,10 @@ export class PartitionLog {
       this.truncateFullyAndStartAt(offset);
       return this.endOffset;
     }
+    // The segment that becomes active takes its descriptor first, so a failure changes nothing.
+    let last = this.segmentList.length - 1;
+    while (last > 0 && (this.segmentList[last] as LogSegment).baseOffset >= offset) last--;
+    (this.segmentList[last] as LogSegment).activate();
     const removed: number[] = [];
     while (this.segmentList.length > 1 && this.activeSegment.baseOffset >= offset) {
       const seg = this.segmentList.pop() as LogSegment;
@@ -390,7 +411,7 @@ export class PartitionLog {
     this.assertOpen();
     this.epoch++;
     for (const seg of this.segmentList) seg.delete();
-    this.segmentList = [LogSegment.create(this.deps.fs, this.dir, offset, this.config)];
+    this.segmentList = [LogSegment.create(this.deps.fs, this.dir, offset, this.config, '', this.fds)];
     this.deps.fs.fsyncDirSync(this.dir);
     this.startOffset = offset;
     this.endOffset = offset;
@@ -574,8 +595,14 @@ export class PartitionLog {
   roll(baseOffset: number = this.endOffset): LogSegment {
     const old = this.activeSegment;
     assert.ok(baseOffset >= old.nextOffset, 'a new segment starts past the old one');
-    old.onRoll();
-    const seg = LogSegment.create(this.deps.fs, this.dir, baseOffset, this.config);
+    // The new segment first: if it cannot be opened (out of descriptors), the old one stays active.
+    const seg = LogSegment.create(this.deps.fs, this.dir, baseOffset, this.config, '', this.fds);
+    try {
+      old.onRoll();
+    } catch (err) {
+      seg.delete();
+      throw err;
+    }
     this.segmentList.push(seg);
     // fdatasync of the new file does not make its directory entry durable; this does.
     try {
@@ -672,11 +699,14 @@ export class PartitionLog {
     const { fs } = this.deps;
     fs.mkdirSync(this.dir);
     const bases = this.resolveLeftovers();
-    for (const base of bases) this.segmentList.push(LogSegment.open(fs, this.dir, base, this.config));
+    // Opened unpinned: loading touches each segment's descriptor through the cache, so a log with
+    // thousands of segments never holds more than the cache's capacity while it loads.
+    for (const base of bases)
+      this.segmentList.push(LogSegment.open(fs, this.dir, base, this.config, '', this.fds));
 
     if (this.segmentList.length === 0) {
       const start = Math.max(0, options.logStartOffset);
-      this.segmentList.push(LogSegment.create(fs, this.dir, start, this.config));
+      this.segmentList.push(LogSegment.create(fs, this.dir, start, this.config, '', this.fds));
       fs.fsyncDirSync(this.dir);
     }
 
@@ -719,6 +749,7 @@ export class PartitionLog {
     }
     this.reportGaps();
     const active = this.activeSegment;
+    active.activate();
     this.endOffset = active.isEmpty ? active.baseOffset : active.nextOffset;
     const first = this.segmentList[0] as LogSegment;
     if (options.logStartOffset > this.endOffset) {
@@ -797,12 +828,12 @@ export class PartitionLog {
         .map((p) => p.baseOffset)
         .sort((a, b) => a - b);
     for (const swap of swaps) {
-      const seg = LogSegment.open(fs, this.dir, swap.baseOffset, this.config, SWAP_SUFFIX);
+      const seg = LogSegment.open(fs, this.dir, swap.baseOffset, this.config, SWAP_SUFFIX, this.fds);
       seg.recover();
       const end = seg.nextOffset;
       for (const base of live()) {
         if (base >= swap.baseOffset && base < end) {
-          const old = LogSegment.open(fs, this.dir, base, this.config);
+          const old = LogSegment.open(fs, this.dir, base, this.config, '', this.fds);
           old.delete();
         }
       }

@@ -9,6 +9,11 @@
 // truncates at the first bad one.
 //
 // Compaction builds a segment under a suffix (`.cleaned`, then `.swap`) and renames it live.
+//
+// The `.log` descriptor comes from the data directory's FdCache (fd-cache.ts): a new segment is
+// created pinned (it takes appends), onRoll() hands it to the cache's LRU order, and a segment
+// opened from disk starts unpinned, so loading thousands of segments holds few descriptors. Every
+// use of the descriptor is bracketed by acquire/release, so the cache never closes it mid-use.
 
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -23,6 +28,7 @@ import {
 import { WeirError } from '../proto/errors.js';
 import { forEachRecord, type RecordEntry } from '../proto/record-batch.js';
 import { SCAN_CHUNK_BYTES, readAt, scanBatches, type ScanOutcome } from './batch-scan.js';
+import { FdCache, type CachedFile } from './fd-cache.js';
 import type { StorageFs } from './fs.js';
 import { OFFSET_INDEX_SUFFIX, OffsetIndex } from './offset-index.js';
 import { TIME_INDEX_SUFFIX, TimeIndex } from './time-index.js';
@@ -85,7 +91,9 @@ export class LogSegment {
   readonly dir: string;
   private readonly fs: StorageFs;
   private readonly config: SegmentConfig;
-  private logFd: number;
+  private readonly fds: FdCache;
+  /** The `.log` file's descriptor, through the cache. */
+  private readonly logFile: CachedFile;
   private fileSuffix: string;
   readonly offsetIndex: OffsetIndex;
   readonly timeIndex: TimeIndex;
@@ -102,9 +110,6 @@ export class LogSegment {
   firstBatchTimestamp = -1;
   private bytesSinceLastIndexEntry = 0;
   private closed = false;
-  /** fsyncs in flight on logFd; closing waits for them so the fd number is never reused under one. */
-  private syncsInFlight = 0;
-  private closeWhenIdle = false;
 
   private constructor(
     fs: StorageFs,
@@ -113,6 +118,7 @@ export class LogSegment {
     config: SegmentConfig,
     suffix: string,
     exists: boolean,
+    fds: FdCache | undefined,
   ) {
     assert.ok(Number.isSafeInteger(baseOffset) && baseOffset >= 0);
     this.fs = fs;
@@ -131,8 +137,16 @@ export class LogSegment {
       exists && fs.existsSync(indexPath),
     );
     this.timeIndex = new TimeIndex(fs, timePath, config.segmentIndexBytes, exists && fs.existsSync(timePath));
-    this.logFd = fs.openSync(this.path(LOG_SUFFIX), exists ? 'r+' : 'wx+');
-    this.size = fs.fstatSizeSync(this.logFd);
+    // Without a shared cache (a segment used on its own) nothing is ever evicted.
+    this.fds = fds ?? new FdCache(fs, Number.POSITIVE_INFINITY);
+    const logPath = this.path(LOG_SUFFIX);
+    this.logFile = exists ? this.fds.file(logPath) : this.fds.openPinned(logPath, 'wx+');
+    const fd = this.fds.acquire(this.logFile);
+    try {
+      this.size = fs.fstatSizeSync(fd);
+    } finally {
+      this.fds.release(this.logFile);
+    }
   }
 
   /** A new, empty segment. `suffix` is appended to every file name ('' for a live segment). */
@@ -142,8 +156,9 @@ export class LogSegment {
     baseOffset: number,
     config: SegmentConfig,
     suffix = '',
+    fds?: FdCache,
   ): LogSegment {
-    return new LogSegment(fs, dir, baseOffset, config, suffix, false);
+    return new LogSegment(fs, dir, baseOffset, config, suffix, false, fds);
   }
 
   /** Opens an existing segment; call loadClean() or recover() before use. */
@@ -153,8 +168,9 @@ export class LogSegment {
     baseOffset: number,
     config: SegmentConfig,
     suffix = '',
+    fds?: FdCache,
   ): LogSegment {
-    return new LogSegment(fs, dir, baseOffset, config, suffix, true);
+    return new LogSegment(fs, dir, baseOffset, config, suffix, true, fds);
   }
 
   path(kind: string): string {
@@ -209,7 +225,7 @@ export class LogSegment {
     const outcome = this.walk(0, true, false);
     if (outcome.kind === 'ok') return { kind: 'ok', bytes: this.size };
     const truncatedBytes = this.size - outcome.position;
-    this.fs.ftruncateSync(this.logFd, outcome.position);
+    this.truncateFile(outcome.position);
     this.size = outcome.position;
     return { kind: 'corrupt', reason: outcome.reason, validBytes: outcome.position, truncatedBytes };
   }
@@ -231,6 +247,7 @@ export class LogSegment {
    */
   append(buf: Buffer, off: number, len: number): void {
     assert.ok(!this.closed, 'append to a closed segment');
+    assert.ok(this.logFile.pinned, 'append to a segment that is not active');
     const baseOffset = batchBaseOffset(buf, off);
     const lastOffset = batchLastOffset(buf, off);
     assert.ok(baseOffset >= this.nextOffset, 'offsets must increase within a segment');
@@ -240,7 +257,7 @@ export class LogSegment {
     let written = 0;
     // Positional writes: the file position is not moved by ftruncate, the size we track is.
     while (written < len)
-      written += this.fs.writeSync(this.logFd, buf, off + written, len - written, position + written);
+      written += this.fs.writeSync(this.logFile.fd, buf, off + written, len - written, position + written);
     this.track(baseOffset, lastOffset, batchMaxTimestamp(buf, off), position, len);
   }
 
@@ -257,11 +274,27 @@ export class LogSegment {
     out: SegmentRead,
   ): boolean {
     if (startOffset >= this.nextOffset || startOffset >= maxOffset) return false;
+    const fd = this.fds.acquire(this.logFile);
+    try {
+      return this.readWith(fd, startOffset, maxBytes, maxOffset, minOneBatch, out);
+    } finally {
+      this.fds.release(this.logFile);
+    }
+  }
+
+  private readWith(
+    fd: number,
+    startOffset: number,
+    maxBytes: number,
+    maxOffset: number,
+    minOneBatch: boolean,
+    out: SegmentRead,
+  ): boolean {
     const from = this.offsetIndex.lookup(Math.max(0, startOffset - this.baseOffset));
     // One read covers the distance from the index entry (at most an interval and a batch) and the
     // requested bytes in the usual case; a second read handles batches larger than that window.
     const window = Math.min(this.size - from, maxBytes + this.config.indexIntervalBytes + 65536);
-    let chunk = readAt(this.fs, this.logFd, from, window);
+    let chunk = readAt(this.fs, fd, from, window);
     let chunkPos = from;
     let pos = from;
     let startPos = -1;
@@ -274,12 +307,12 @@ export class LogSegment {
       if (available < BATCH_HEADER_SIZE || available < batchSize(chunk, off)) {
         chunk = readAt(
           this.fs,
-          this.logFd,
+          fd,
           pos,
           Math.min(this.size - pos, Math.max(maxBytes, 65536) + BATCH_HEADER_SIZE),
         );
         const size = chunk.length >= BATCH_HEADER_SIZE ? batchSize(chunk, 0) : 0;
-        if (size > chunk.length && pos + size <= this.size) chunk = readAt(this.fs, this.logFd, pos, size);
+        if (size > chunk.length && pos + size <= this.size) chunk = readAt(this.fs, fd, pos, size);
         chunkPos = pos;
         off = 0;
       }
@@ -310,7 +343,7 @@ export class LogSegment {
     if (startPos >= chunkPos && end <= chunkPos + chunk.length) {
       out.buf = chunk.subarray(startPos - chunkPos, end - chunkPos);
     } else {
-      out.buf = readAt(this.fs, this.logFd, startPos, end - startPos);
+      out.buf = readAt(this.fs, fd, startPos, end - startPos);
     }
     return true;
   }
@@ -351,7 +384,7 @@ export class LogSegment {
     });
     if (cut < 0) return 0;
     const removed = this.size - cut;
-    this.fs.ftruncateSync(this.logFd, cut);
+    this.truncateFile(cut);
     this.size = cut;
     // Drop index entries at or past the cut, then recount the tail from the last entry kept.
     let keep = this.offsetIndex.entries;
@@ -368,9 +401,19 @@ export class LogSegment {
     return removed;
   }
 
-  /** Called when the segment stops being the active one: records its final largest timestamp. */
+  /**
+   * Called when the segment stops being the active one: records its final largest timestamp and
+   * hands its descriptor to the cache, which may close it once it is idle.
+   */
   onRoll(): void {
     this.sealIndexes();
+    this.fds.unpin(this.logFile);
+  }
+
+  /** The segment takes appends again (it became the last after a truncation, or after loading). */
+  activate(): void {
+    assert.ok(!this.closed, 'activate a closed segment');
+    this.fds.pin(this.logFile);
   }
 
   /** The final time-index entry (the largest timestamp) and every pending entry, written out. */
@@ -393,19 +436,33 @@ export class LogSegment {
   /** fsync of the log file only (the group-commit path of flush.messages=1). */
   async syncLog(): Promise<void> {
     if (this.closed) return;
-    this.syncsInFlight++;
+    // Busy while the sync runs: neither close() nor the cache closes the fd under it, so its
+    // number cannot be reused by another open mid-sync.
+    const fd = this.fds.acquire(this.logFile);
     try {
-      await this.fs.fdatasync(this.logFd);
+      await this.fs.fdatasync(fd);
     } finally {
-      this.syncsInFlight--;
-      if (this.closeWhenIdle && this.syncsInFlight === 0) this.fs.closeSync(this.logFd);
+      this.fds.release(this.logFile);
     }
   }
 
   private closeFd(): void {
     this.closed = true;
-    if (this.syncsInFlight > 0) this.closeWhenIdle = true;
-    else this.fs.closeSync(this.logFd);
+    this.fds.close(this.logFile);
+  }
+
+  /** Gives the descriptor back without writing indexes (a log whose opening failed). */
+  dropFd(): void {
+    if (!this.closed) this.closeFd();
+  }
+
+  private truncateFile(length: number): void {
+    const fd = this.fds.acquire(this.logFile);
+    try {
+      this.fs.ftruncateSync(fd, length);
+    } finally {
+      this.fds.release(this.logFile);
+    }
   }
 
   /** Changes the files' suffix (compaction: '.cleaned' -> '.swap' -> ''). */
@@ -417,6 +474,8 @@ export class LogSegment {
     this.timeIndex.file.rename(target(TIME_INDEX_SUFFIX));
     this.fs.renameSync(this.path(LOG_SUFFIX), target(LOG_SUFFIX));
     this.fileSuffix = suffix;
+    // An open descriptor follows the rename; a later open must find the new name.
+    this.logFile.path = target(LOG_SUFFIX);
   }
 
   /** `sealIndexes` false: the segment is being deleted, so its indexes are not written out. */
@@ -478,31 +537,37 @@ export class LogSegment {
     let prevLast = from === 0 ? this.baseOffset - 1 : -1;
     let atIndexEntry = indexesKept;
     let stop = null as ScanOutcome | null;
-    const outcome = scanBatches(this.fs, this.logFd, from, this.size, checkCrc, (buf, off, position) => {
-      const base = batchBaseOffset(buf, off);
-      const last = batchLastOffset(buf, off);
-      if (base <= prevLast || base < this.baseOffset || last - this.baseOffset > INT32_MAX) {
-        const reason = `batch offsets ${base}..${last} out of order (previous ${prevLast}, segment base ${this.baseOffset})`;
-        stop = { kind: 'corrupt', reason, position };
-        return false;
-      }
-      const len = batchSize(buf, off);
-      const maxTimestamp = batchMaxTimestamp(buf, off);
-      if (atIndexEntry) {
-        atIndexEntry = false;
-        if (position === 0) this.firstBatchTimestamp = maxTimestamp;
-        if (maxTimestamp > this.maxTimestamp) {
-          this.maxTimestamp = maxTimestamp;
-          this.offsetOfMaxTimestamp = base;
+    const fd = this.fds.acquire(this.logFile);
+    let outcome: ScanOutcome;
+    try {
+      outcome = scanBatches(this.fs, fd, from, this.size, checkCrc, (buf, off, position) => {
+        const base = batchBaseOffset(buf, off);
+        const last = batchLastOffset(buf, off);
+        if (base <= prevLast || base < this.baseOffset || last - this.baseOffset > INT32_MAX) {
+          const reason = `batch offsets ${base}..${last} out of order (previous ${prevLast}, segment base ${this.baseOffset})`;
+          stop = { kind: 'corrupt', reason, position };
+          return false;
         }
-        this.bytesSinceLastIndexEntry = len;
-        this.nextOffset = last + 1;
-      } else {
-        this.track(base, last, maxTimestamp, position, len);
-      }
-      prevLast = last;
-      return true;
-    });
+        const len = batchSize(buf, off);
+        const maxTimestamp = batchMaxTimestamp(buf, off);
+        if (atIndexEntry) {
+          atIndexEntry = false;
+          if (position === 0) this.firstBatchTimestamp = maxTimestamp;
+          if (maxTimestamp > this.maxTimestamp) {
+            this.maxTimestamp = maxTimestamp;
+            this.offsetOfMaxTimestamp = base;
+          }
+          this.bytesSinceLastIndexEntry = len;
+          this.nextOffset = last + 1;
+        } else {
+          this.track(base, last, maxTimestamp, position, len);
+        }
+        prevLast = last;
+        return true;
+      });
+    } finally {
+      this.fds.release(this.logFile);
+    }
     return stop ?? outcome;
   }
 
@@ -521,7 +586,13 @@ export class LogSegment {
     visit: (buf: Buffer, off: number, position: number) => boolean,
     firstChunkBytes = this.config.indexIntervalBytes + LOOKUP_SLACK_BYTES,
   ): void {
-    const outcome = scanBatches(this.fs, this.logFd, from, this.size, false, visit, firstChunkBytes);
+    const fd = this.fds.acquire(this.logFile);
+    let outcome: ScanOutcome;
+    try {
+      outcome = scanBatches(this.fs, fd, from, this.size, false, visit, firstChunkBytes);
+    } finally {
+      this.fds.release(this.logFile);
+    }
     if (outcome.kind === 'corrupt') {
       throw new WeirError('KAFKA_STORAGE_ERROR', `${this.path(LOG_SUFFIX)}: ${outcome.reason}`);
     }
@@ -529,7 +600,13 @@ export class LogSegment {
 
   /** Reads the first batch's header to learn the timestamp segment.ms is measured from. */
   private readFirstHeader(): string | null {
-    const head = readAt(this.fs, this.logFd, 0, Math.min(this.size, BATCH_HEADER_SIZE));
+    const fd = this.fds.acquire(this.logFile);
+    let head: Buffer;
+    try {
+      head = readAt(this.fs, fd, 0, Math.min(this.size, BATCH_HEADER_SIZE));
+    } finally {
+      this.fds.release(this.logFile);
+    }
     if (head.length < BATCH_HEADER_SIZE) return 'log shorter than one batch header';
     this.firstBatchTimestamp = batchMaxTimestamp(head, 0);
     return null;

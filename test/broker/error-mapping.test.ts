@@ -208,5 +208,7 @@ describe('round trips through a running broker', () => {
     expect(ERRORS.INVALID_TOPIC_EXCEPTION).toMatchObject({ grpc: grpc.status.INVALID_ARGUMENT, http: 400 });
     expect(ERRORS.TOPIC_ALREADY_EXISTS).toMatchObject({ grpc: grpc.status.ALREADY_EXISTS, http: 409 });
     expect(ERRORS.INVALID_CONFIG).toMatchObject({ grpc: grpc.status.INVALID_ARGUMENT, http: 400 });
+    // Past the open-file budget (test/broker/file-budget.test.ts makes it happen on both surfaces).
+    expect(ERRORS.FILE_BUDGET_EXCEEDED).toMatchObject({ grpc: grpc.status.RESOURCE_EXHAUSTED, http: 507 });
   });
 });
