@@ -12,6 +12,11 @@
 // the sync would land on another file. Eviction skips busy entries, so the cache may run over its
 // capacity while many are busy; it shrinks back as they are released. A descriptor stays valid
 // across a rename (compaction's `.cleaned` -> `.swap` -> live); `path` is where the next open goes.
+//
+// Closing the descriptor of a rolled segment before its fsync does not hide a write-back error from
+// that fsync: since Linux 4.16 a descriptor opened after an error sees it as long as no fsync has
+// reported it yet, and every fsync of a segment goes through this one entry. Holding descriptors
+// until their fsync instead would let a burst of rolls pass the bound.
 
 import assert from 'node:assert/strict';
 import type { StorageFs } from './fs.js';
