@@ -27,7 +27,7 @@ const { values: args } = parseArgs({
   options: {
     topics: { type: 'string', default: '50' },
     partitions: { type: 'string', default: '100' },
-    scrapes: { type: 'string', default: '30' },
+    scrapes: { type: 'string', default: '50' },
     warmup: { type: 'string', default: '5' },
   },
 });
