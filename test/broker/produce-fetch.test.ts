@@ -142,17 +142,16 @@ describe('auto-create', () => {
 describe('a fetch outside the log', () => {
   it("answers OFFSET_OUT_OF_RANGE with the partition's real high watermark and log start", async () => {
     // Given a partition whose oldest segments retention has deleted, so its log starts past 0.
+    // Retention is switched on only once every record is written, so one pass deletes all it will
+    // and the log start stays put once it has moved.
     const r = await startTestBroker({ retentionCheckIntervalMs: 20 });
     try {
-      await r.call('CreateTopic', {
-        name: 'short',
-        partitions: 1,
-        configs: { 'segment.bytes': '1024', 'retention.bytes': '1024' },
-      });
+      await r.call('CreateTopic', { name: 'short', partitions: 1, configs: { 'segment.bytes': '1024' } });
       for (let i = 0; i < 20; i++)
         await r.call('Produce', {
           partitions: [{ topic: 'short', partition: 0, records: [{ value: Buffer.alloc(300, i) }] }],
         });
+      await r.call('AlterTopicConfig', { name: 'short', set: { 'retention.bytes': '1024' } });
       const earliest = async (): Promise<number> =>
         (
           await r.call<unknown, { results: { offset: number }[] }>('ListOffsets', {
