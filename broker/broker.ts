@@ -540,12 +540,17 @@ export class Broker {
         });
       } catch (err) {
         if (!(err instanceof WeirError)) throw err;
+        // A client told OFFSET_OUT_OF_RANGE resets from these, so they are the partition's own
+        // whenever it exists; -1 only when there is no such partition.
+        const known = Number.isInteger(req.partition)
+          ? this.partitions.get(req.topic)?.[req.partition]
+          : undefined;
         results.push({
           topic: req.topic,
           partition: req.partition,
           batches: EMPTY,
-          highWatermark: -1,
-          logStartOffset: -1,
+          highWatermark: known?.highWatermark ?? -1,
+          logStartOffset: known?.log.logStartOffset ?? -1,
           nextOffset: req.offset,
           error: err,
         });

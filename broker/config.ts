@@ -22,6 +22,7 @@ export interface BrokerConfig {
   readonly maxFetchWaitMs: number;
   readonly requestTimeoutMs: number;
   readonly shutdownTimeoutMs: number;
+  readonly handshakeTimeoutMs: number;
   readonly checkpointIntervalMs: number;
   readonly retentionCheckIntervalMs: number;
   readonly cleanerBackoffMs: number;
@@ -165,6 +166,15 @@ export const BROKER_CONFIG_KEYS: readonly KeyDef[] = [
     min: 0,
     max: 3_600_000,
     doc: 'how long shutdown waits for in-flight requests',
+  },
+  {
+    key: 'handshakeTimeoutMs',
+    env: 'WEIR_HANDSHAKE_TIMEOUT_MS',
+    kind: 'int',
+    default: 10_000,
+    min: 10,
+    max: 600_000,
+    doc: 'a connection that has not completed the HTTP/2 handshake (gRPC) or sent its request headers (HTTP) by then is closed',
   },
   {
     key: 'checkpointIntervalMs',

@@ -5,7 +5,7 @@
 // before the message is read into memory (RESOURCE_EXHAUSTED).
 
 import { once } from 'node:events';
-import type { Http2Server, ServerHttp2Session } from 'node:http2';
+import type { ServerHttp2Session } from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import { WeirError } from '../proto/errors.js';
 import type { FetchResponse } from '../proto/generated/weir/v1/FetchResponse.js';
@@ -25,6 +25,7 @@ import {
   type GrpcSurfaceHooks,
 } from './grpc-unary.js';
 import { groupHandlers } from './grpc-group-handlers.js';
+import { closeStalledHandshakes, http2ServersOf } from './grpc-handshake.js';
 import { EARLIEST, LATEST, type Broker, type TopicDescription } from './broker.js';
 import { fetchAnswer } from './fetch-records.js';
 import type { Acks, ProduceOutcome } from './partition.js';
@@ -353,10 +354,8 @@ export const FLOW_CONTROL_WINDOW_BYTES = 8 * 1024 * 1024;
  * as expected, the server keeps the default and says so.
  */
 function widenFlowControlWindow(server: grpc.Server, bytes: number): boolean {
-  const internals = (server as unknown as { http2Servers?: unknown }).http2Servers;
-  if (!(internals instanceof Map)) return false;
   let widened = false;
-  for (const h2 of internals.keys() as IterableIterator<Http2Server>) {
+  for (const h2 of http2ServersOf(server) ?? []) {
     if (typeof h2.updateSettings !== 'function') continue;
     h2.updateSettings({ initialWindowSize: bytes });
     h2.on('session', (session: ServerHttp2Session) => {
@@ -394,6 +393,8 @@ export async function startGrpcServer(
   });
   if (!widenFlowControlWindow(server, FLOW_CONTROL_WINDOW_BYTES))
     hooks.onWarning?.('could not widen the HTTP/2 flow-control window; produce throughput will be lower');
+  if (!closeStalledHandshakes(server, broker.config.handshakeTimeoutMs))
+    hooks.onWarning?.('cannot time out HTTP/2 handshakes; connections that never complete one stay open');
   const drainStreams = (): void => {
     for (const drain of [...streams]) drain();
   };

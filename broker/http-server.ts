@@ -34,6 +34,8 @@ export interface HttpSurfaceOptions {
 
 /** Topic names reach 249 characters (more once percent-encoded); fastify's default cap is 100. */
 const MAX_PARAM_LENGTH = 1024;
+/** How often at most Node looks for connections past their headers timeout. */
+const HEADERS_CHECK_MAX_MS = 1000;
 
 /** The status and error an HTTP answer carries for a failure, following the table. */
 export function httpErrorOf(err: unknown): { status: number; error: WeirError; internal: boolean } {
@@ -62,6 +64,13 @@ export function buildHttpApp(options: HttpSurfaceOptions): FastifyInstance {
     loggerInstance: options.logger.child({ surface: 'http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // Node closes a connection that has not sent its request headers after headersTimeout, but
+    // looks only every connectionsCheckingInterval (30 s by default); both follow the handshake
+    // timeout so a silent connection is closed in about the same time as on the gRPC port.
+    http: {
+      headersTimeout: broker.config.handshakeTimeoutMs,
+      connectionsCheckingInterval: Math.min(HEADERS_CHECK_MAX_MS, broker.config.handshakeTimeoutMs),
+    },
     // Unknown body fields are refused rather than dropped (a misspelt `set` must not be a silent
     // no-op), and nothing is coerced: path and query values are strings checked by pattern.
     // Union types (`["string", "number"]` config values) are standard JSON Schema; ajv's strict

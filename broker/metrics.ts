@@ -3,7 +3,8 @@
 //
 // Counters and latency histograms are fed by the gRPC surface's hooks (onProduce, onFetch): one
 // call per topic-partition in a Produce or Fetch request. Partition gauges are read from the Broker
-// when scraped, so they are never stale and cost nothing between scrapes.
+// when scraped, so they are never stale and cost nothing between scrapes; with thousands of
+// partitions they are written by PartitionGauges (partition-gauges.ts says why), not prom-client.
 //
 // Process metrics are prom-client's defaults under their standard names (process_cpu_seconds_total,
 // process_resident_memory_bytes, nodejs_eventloop_lag_seconds, nodejs_heap_size_used_bytes, ...),
@@ -28,6 +29,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { WeirError } from '../proto/errors.js';
 import type { PartitionStats } from './broker.js';
 import type { GroupDescription, GroupSummary } from './group/coordinator.js';
+import { PartitionGauges } from './partition-gauges.js';
 
 /** The `topic` label for requests naming a topic that does not exist ('<' is illegal in names). */
 export const UNKNOWN_TOPIC_LABEL = '<unknown>';
@@ -65,7 +67,6 @@ export interface BrokerMetricsOptions {
 }
 
 type TopicLabel = 'topic';
-type PartitionLabel = 'topic' | 'partition';
 type GroupPartitionLabel = 'group' | 'topic' | 'partition';
 
 export class BrokerMetrics {
@@ -82,11 +83,7 @@ export class BrokerMetrics {
   private readonly fetchErrors: Counter<TopicLabel | 'code'>;
   private readonly fetchLatency: Histogram;
 
-  private readonly sizeBytes: Gauge<PartitionLabel>;
-  private readonly highWatermark: Gauge<PartitionLabel>;
-  private readonly logStartOffset: Gauge<PartitionLabel>;
-  private readonly logEndOffset: Gauge<PartitionLabel>;
-  private readonly segments: Gauge<PartitionLabel>;
+  private readonly partitionGauges = new PartitionGauges();
 
   private readonly groupLag: Gauge<GroupPartitionLabel>;
   private readonly groupCommitted: Gauge<GroupPartitionLabel>;
@@ -106,8 +103,8 @@ export class BrokerMetrics {
     const registers = [this.registry];
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
 
-    // Every weir_ metric collects through refresh, so whichever prom-client reads first brings the
-    // partition gauges up to date and drops a deleted topic's series before any of them is written.
+    // Every weir_ metric collects through refresh, so whichever prom-client reads first drops a
+    // deleted topic's series and brings the group gauges up to date before any of them is written.
     const collect = (): void => this.refresh();
     const counter = <L extends string>(name: string, help: string, labelNames: L[]): Counter<L> =>
       new Counter({ name, help, labelNames, registers, collect });
@@ -150,17 +147,6 @@ export class BrokerMetrics {
       registers,
       collect,
     });
-
-    const gauge = (name: string, help: string): Gauge<PartitionLabel> =>
-      new Gauge({ name, help, labelNames: ['topic', 'partition'], registers, collect });
-    this.sizeBytes = gauge('weir_partition_size_bytes', 'Bytes of the partition log on disk.');
-    this.highWatermark = gauge(
-      'weir_partition_high_watermark',
-      'High watermark: the offset after the last committed record.',
-    );
-    this.logStartOffset = gauge('weir_partition_log_start_offset', 'First offset still in the log.');
-    this.logEndOffset = gauge('weir_partition_log_end_offset', 'The offset the next append gets.');
-    this.segments = gauge('weir_partition_segments', 'Segments of the partition log.');
 
     const groupGauge = <L extends string>(name: string, help: string, labelNames: L[]): Gauge<L> =>
       new Gauge({ name, help, labelNames, registers, collect });
@@ -234,8 +220,10 @@ export class BrokerMetrics {
   }
 
   /** The Prometheus text exposition of every metric. */
-  scrape(): Promise<string> {
-    return this.registry.metrics();
+  async scrape(): Promise<string> {
+    const registered = await this.registry.metrics();
+    const partitions = await this.partitionGauges.render(this.source.allPartitionStats());
+    return `${registered}\n${partitions}`;
   }
 
   private topicLabel(topic: string, error: WeirError | null): string {
@@ -250,10 +238,10 @@ export class BrokerMetrics {
   }
 
   /**
-   * Reads every partition's stats into the gauges and forgets deleted topics, once per scrape:
-   * prom-client calls every metric's collect in one synchronous pass, so the first does the work
-   * and the flag is cleared in the microtask after the pass. (Were collects ever spread over
-   * several ticks, each would only read the broker again: more work, never stale values.)
+   * Forgets deleted topics and reads the groups, once per scrape: prom-client calls every metric's
+   * collect in one synchronous pass, so the first does the work and the flag is cleared in the
+   * microtask after the pass. (Were collects ever spread over several ticks, each would only read
+   * the broker again: more work, never stale values.)
    */
   private refresh(): void {
     if (this.refreshed) return;
@@ -261,24 +249,8 @@ export class BrokerMetrics {
     queueMicrotask(() => {
       this.refreshed = false;
     });
-    const gauges = [
-      this.sizeBytes,
-      this.highWatermark,
-      this.logStartOffset,
-      this.logEndOffset,
-      this.segments,
-    ];
-    for (const g of gauges) g.reset();
     const present = new Set<string>([UNKNOWN_TOPIC_LABEL]);
     for (const { name } of this.source.listTopics(true)) present.add(name);
-    for (const { topic, stats: p } of this.source.allPartitionStats()) {
-      const labels = { topic, partition: String(p.partition) };
-      this.sizeBytes.set(labels, p.sizeBytes);
-      this.highWatermark.set(labels, p.highWatermark);
-      this.logStartOffset.set(labels, p.logStartOffset);
-      this.logEndOffset.set(labels, p.logEndOffset);
-      this.segments.set(labels, p.segments);
-    }
     for (const [topic, codes] of this.labelled) {
       if (present.has(topic)) continue;
       this.forget(topic, codes);

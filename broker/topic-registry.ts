@@ -34,6 +34,10 @@ const VERSION = 1;
 const PRODUCER_ID_BLOCK = 1000;
 const MAX_REPLICATION_FACTOR = 32_767;
 
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
 export interface TopicRecord {
   readonly name: string;
   readonly topicId: string;
@@ -96,11 +100,20 @@ export class TopicRegistry {
       registry.save();
       return registry;
     }
+    let text: string;
+    try {
+      text = fs.readFileSync(path).toString('utf8');
+    } catch (err) {
+      throw new WeirError('KAFKA_STORAGE_ERROR', `cannot read ${path}: ${messageOf(err)}`, { cause: err });
+    }
     let file: MetadataFile;
     try {
-      file = JSON.parse(fs.readFileSync(path).toString('utf8')) as MetadataFile;
+      file = JSON.parse(text) as MetadataFile;
     } catch (err) {
-      throw new WeirError('KAFKA_STORAGE_ERROR', `${path} is not valid JSON`, { cause: err });
+      // The parser's message says where the file went wrong, which tells a torn write from an edit.
+      throw new WeirError('KAFKA_STORAGE_ERROR', `${path} is not valid JSON (${messageOf(err)})`, {
+        cause: err,
+      });
     }
     if (
       file.version !== VERSION ||

@@ -222,9 +222,11 @@ export class LogSegment {
     this.offsetIndex.file.reset();
     this.timeIndex.file.reset();
     this.resetCounters();
+    // walk() moves this.size to the end of the last good batch, so the file's size is read first.
+    const fileBytes = this.size;
     const outcome = this.walk(0, true, false);
     if (outcome.kind === 'ok') return { kind: 'ok', bytes: this.size };
-    const truncatedBytes = this.size - outcome.position;
+    const truncatedBytes = fileBytes - outcome.position;
     this.truncateFile(outcome.position);
     this.size = outcome.position;
     return { kind: 'corrupt', reason: outcome.reason, validBytes: outcome.position, truncatedBytes };

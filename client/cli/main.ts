@@ -3,7 +3,7 @@
 // `weir broker` runs a broker in this process; the other commands are clients of one.
 
 import { Command, CommanderError } from 'commander';
-import { WeirError } from '../../proto/errors.js';
+import { WeirError, type ErrorCode } from '../../proto/errors.js';
 import { benchCommand } from './bench-command.js';
 import { brokerCommand } from './broker-command.js';
 import { EXIT_FAILURE, EXIT_USAGE, UsageError } from './common.js';
@@ -34,10 +34,17 @@ export function buildProgram(): Command {
   return program;
 }
 
+/**
+ * Codes that mean no broker answered. Only these earn the "is the broker running?" hint: on any
+ * other retriable error (a broker that cannot start on a corrupt file, a partition without a
+ * leader) the hint sends the reader looking in the wrong place.
+ */
+const UNREACHABLE: ReadonlySet<ErrorCode> = new Set(['NETWORK_EXCEPTION', 'REQUEST_TIMED_OUT']);
+
 /** One line a person can act on. */
 export function describeFailure(err: unknown): string {
   if (err instanceof WeirError)
-    return `error: ${err.message}${err.retriable ? ' (retriable: is the broker running?)' : ''}`;
+    return `error: ${err.message}${UNREACHABLE.has(err.code) ? ' (retriable: is the broker running?)' : ''}`;
   if (err instanceof Error) return `error: ${err.message}`;
   return `error: ${String(err)}`;
 }

@@ -136,6 +136,39 @@ describe('GET /metrics', () => {
 });
 
 /** A broker stand-in with fixed partitions. */
+/**
+ * The weir_partition_* samples of a scrape as `name topic partition` to value, checking that each
+ * family is announced once (HELP then TYPE) and its samples follow it without interruption.
+ */
+function partitionSeries(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  const announced = new Set<string>();
+  let family: string | null = null;
+  for (const line of text.split('\n')) {
+    const type = /^# TYPE (\S+) (\S+)$/.exec(line);
+    if (type !== null) {
+      family = type[1]!;
+      if (family.startsWith('weir_partition_')) {
+        expect(announced.has(family)).toBe(false);
+        expect(type[2]).toBe('gauge');
+        announced.add(family);
+      }
+      continue;
+    }
+    const m = /^(weir_partition_\w+)\{topic="([^"]*)",partition="(\d+)"\} (\S+)$/.exec(line);
+    if (m === null) {
+      expect(line.startsWith('weir_partition_')).toBe(false);
+      continue;
+    }
+    expect(m[1]).toBe(family);
+    const key = `${m[1]} ${m[2]} ${m[3]}`;
+    expect(out.has(key)).toBe(false);
+    out.set(key, Number(m[4]));
+  }
+  expect(announced.size).toBe(5);
+  return out;
+}
+
 function fakeSource(topics: Record<string, Partial<PartitionStats>[]>) {
   const stats = (p: Partial<PartitionStats>, i: number): PartitionStats => ({
     partition: i,
@@ -223,6 +256,51 @@ describe('BrokerMetrics', () => {
     await m.scrape();
     await m.scrape();
     expect(reads).toBe(2);
+  });
+
+  it('writes every partition of a large broker with its own values, and follows changes', async () => {
+    // More partitions than one slice of the writer, with values that differ per partition and gauge.
+    const many = (n: number, shift: number): Partial<PartitionStats>[] =>
+      Array.from({ length: n }, (_, i) => ({
+        sizeBytes: i * 7 + shift,
+        highWatermark: i * 3 + 1 + shift,
+        logStartOffset: i + shift,
+        logEndOffset: i * 3 + 2 + shift,
+        segments: 1 + ((i + shift) % 4),
+      }));
+    const source = fakeSource({ a: many(2500, 0), b: many(2, 0) });
+    const m = new BrokerMetrics(source, { defaultMetrics: false });
+    const expectAll = (text: string, topics: Record<string, Partial<PartitionStats>[]>): void => {
+      const series = partitionSeries(text);
+      const expected = new Map<string, number>();
+      for (const [topic, list] of Object.entries(topics))
+        list.forEach((p, i) => {
+          expected.set(`weir_partition_size_bytes ${topic} ${i}`, p.sizeBytes!);
+          expected.set(`weir_partition_high_watermark ${topic} ${i}`, p.highWatermark!);
+          expected.set(`weir_partition_log_start_offset ${topic} ${i}`, p.logStartOffset!);
+          expected.set(`weir_partition_log_end_offset ${topic} ${i}`, p.logEndOffset!);
+          expected.set(`weir_partition_segments ${topic} ${i}`, p.segments!);
+        });
+      expect(series).toEqual(expected);
+    };
+
+    expectAll(await m.scrape(), source.topics);
+    source.topics.a = many(2501, 5);
+    delete source.topics.b;
+    source.topics.c = many(1, 9);
+    expectAll(await m.scrape(), source.topics);
+  });
+
+  it('lets other work run while it writes the partitions of a large broker', async () => {
+    const m = new BrokerMetrics(fakeSource({ a: Array.from({ length: 5000 }, () => ({})) }), {
+      defaultMetrics: false,
+    });
+    let ranDuringScrape = false;
+    const scraping = m.scrape();
+    setImmediate(() => (ranDuringScrape = true));
+    const text = await scraping;
+    expect(ranDuringScrape).toBe(true);
+    expect(sample(text, 'weir_partition_segments', { topic: 'a', partition: '4999' })).toBe(1);
   });
 
   it('skips a topic deleted between listing and describing it', async () => {

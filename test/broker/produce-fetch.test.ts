@@ -138,3 +138,50 @@ describe('auto-create', () => {
     expect(meta.topics[0]?.error?.code).toBe('UNKNOWN_TOPIC_OR_PARTITION');
   });
 });
+
+describe('a fetch outside the log', () => {
+  it("answers OFFSET_OUT_OF_RANGE with the partition's real high watermark and log start", async () => {
+    // Given a partition whose oldest segments retention has deleted, so its log starts past 0.
+    // Retention is switched on only once every record is written, so one pass deletes all it will
+    // and the log start stays put once it has moved.
+    const r = await startTestBroker({ retentionCheckIntervalMs: 20 });
+    try {
+      await r.call('CreateTopic', { name: 'short', partitions: 1, configs: { 'segment.bytes': '1024' } });
+      for (let i = 0; i < 20; i++)
+        await r.call('Produce', {
+          partitions: [{ topic: 'short', partition: 0, records: [{ value: Buffer.alloc(300, i) }] }],
+        });
+      await r.call('AlterTopicConfig', { name: 'short', set: { 'retention.bytes': '1024' } });
+      const earliest = async (): Promise<number> =>
+        (
+          await r.call<unknown, { results: { offset: number }[] }>('ListOffsets', {
+            partitions: [{ topic: 'short', partition: 0, timestamp: -2 }],
+          })
+        ).results[0]!.offset;
+      for (let tries = 0; (await earliest()) === 0; tries++) {
+        if (tries > 500) throw new Error('retention never advanced the log start');
+        await new Promise((done) => setTimeout(done, 20));
+      }
+      const logStart = await earliest();
+
+      // When fetching below the log start and past the high watermark.
+      const fetched = await r.call<unknown, FetchResponse__Output>('Fetch', {
+        partitions: [
+          { topic: 'short', partition: 0, offset: 0 },
+          { topic: 'short', partition: 0, offset: 25 },
+        ],
+      });
+
+      // Then both answers carry the offsets a client resets to.
+      for (const result of fetched.results) {
+        expect(result.error?.code).toBe('OFFSET_OUT_OF_RANGE');
+        expect(Number(result.highWatermark)).toBe(20);
+        expect(Number(result.logStartOffset)).toBe(logStart);
+      }
+      expect(logStart).toBeGreaterThan(0);
+    } finally {
+      await r.close();
+      removeDir(r.dataDir);
+    }
+  });
+});

@@ -3,7 +3,7 @@
 // naming the key.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -101,5 +101,21 @@ describe('weir broker', () => {
         .split('\n')
         .filter((l) => l.startsWith('error')).length,
     ).toBe(1);
+  });
+
+  it('refuses a torn metadata file naming the file and the problem, not a missing broker', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'weir-cli-'));
+    dirs.push(dataDir);
+    const metadata = join(dataDir, 'weir-metadata.json');
+    writeFileSync(metadata, '{"version":1,"topics":[');
+    const { code, stderr } = await exited(
+      run(['broker', '--data-dir', dataDir, '--grpc-port', '0', '--http-port', '0']),
+    );
+    expect(code).not.toBe(0);
+    const errors = stderr.split('\n').filter((l) => l.startsWith('error'));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toContain(metadata);
+    expect(errors[0]).toMatch(/not valid JSON \(.*JSON.*\)/);
+    expect(errors[0]).not.toMatch(/broker running/);
   });
 });

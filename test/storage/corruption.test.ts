@@ -452,6 +452,14 @@ describe('a corrupt batch in a middle segment', () => {
         expect(existsSync(segPath(dir, s.base, suffix))).toBe(false);
     }
     expect(events).toContainEqual(
+      expect.objectContaining({
+        kind: 'truncated',
+        segment: victim.base,
+        validBytes: victim.positions[k],
+        truncatedBytes: victim.size - victim.positions[k]!,
+      }),
+    );
+    expect(events).toContainEqual(
       expect.objectContaining({ kind: 'segments-removed', baseOffsets: layouts.slice(3).map((s) => s.base) }),
     );
     await log.close();
