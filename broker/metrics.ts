@@ -48,6 +48,10 @@ export interface MetricsSource {
   partitionCount(topic: string): number;
   /** The group coordinator (the Broker's `groups`); without it there are no group metrics. */
   readonly groups?: GroupMetricsSource;
+  /** Storage errors by errno code since start-up (the Broker's `storageHealth`). */
+  readonly storageHealth?: { readonly errorsByCode: ReadonlyMap<string, number> };
+  /** Partitions offline after a storage failure. */
+  offlinePartitions?(): readonly unknown[];
 }
 
 /** What the group metrics read from the coordinator; GroupCoordinator fits. */
@@ -97,6 +101,8 @@ export class BrokerMetrics {
   private readonly labelled = new Map<string, Set<string>>();
   /** Set during one scrape's collection, so its metrics share one read of the broker. */
   private refreshed = false;
+  /** The storage error counts already added to weir_storage_errors_total, by code. */
+  private readonly storageErrorsSeen = new Map<string, number>();
 
   constructor(source: MetricsSource, options: BrokerMetricsOptions = {}) {
     this.source = source;
@@ -172,6 +178,27 @@ export class BrokerMetrics {
         `fenced, subscription, partitions, or ${UNKNOWN_REASON_LABEL} when not seen in the history.`,
       ['group', 'reason'],
     );
+
+    // Storage health is read from the broker's own counts at scrape time.
+    const storageErrors: Counter<'code'> = new Counter({
+      name: 'weir_storage_errors_total',
+      help: 'Storage errors (failed writes, fsyncs, opens) by errno code, e.g. ENOSPC, EIO, EROFS, EMFILE.',
+      labelNames: ['code'],
+      registers,
+      collect: () => {
+        for (const [code, total] of source.storageHealth?.errorsByCode ?? []) {
+          const seen = this.storageErrorsSeen.get(code) ?? 0;
+          if (total > seen) storageErrors.inc({ code }, total - seen);
+          this.storageErrorsSeen.set(code, total);
+        }
+      },
+    });
+    const offline: Gauge = new Gauge({
+      name: 'weir_offline_partitions',
+      help: 'Partitions offline after a storage failure (a failed fsync, a device error), until the broker restarts.',
+      registers,
+      collect: () => offline.set(source.offlinePartitions?.().length ?? 0),
+    });
   }
 
   /** Matches GrpcSurfaceHooks.onProduce; a field so it can be handed over as it is. */

@@ -133,6 +133,9 @@ describe('a partition whose fsync failed', () => {
     const res = await readyz();
     expect(res.status).toBe(503);
     expect(((await res.json()) as { reason: string }).reason).toMatch(/1 partition\(s\) offline.*t-0/);
+    const metrics = await (await fetch(`http://${b.running.httpAddress}/metrics`)).text();
+    expect(metrics).toMatch(/^weir_offline_partitions 1$/m);
+    expect(metrics).toMatch(/^weir_storage_errors_total\{code="EIO"\} 1$/m);
     // Logged at error level when it went offline, once, and no request logged a stack.
     expect(
       lines.filter((l) => l.level >= 50 && l.msg === 'partition log offline until restart'),
@@ -156,6 +159,9 @@ describe('a full disk', () => {
     expect(lines.filter((l) => l.level >= 50)).toHaveLength(1);
     expect(lines.filter((l) => l.msg === 'request failed')).toHaveLength(0);
     expect(b.running.broker.storageHealth.errorsByCode.get('ENOSPC')).toBe(20);
+    const metrics = await (await fetch(`http://${b.running.httpAddress}/metrics`)).text();
+    expect(metrics).toMatch(/^weir_storage_errors_total\{code="ENOSPC"\} 20$/m);
+    expect(metrics).toMatch(/^weir_offline_partitions 0$/m);
     expect((await fetch(`http://${b.running.httpAddress}/readyz`)).status).toBe(503);
     fs.writeError = null;
     const ok = (await produce()).results[0];
