@@ -8,35 +8,36 @@
 //     timestamps, producer fields) and the kept records' bytes as they were, with a new count,
 //     length and CRC: record bytes carry their own offset and timestamp deltas, so they need no
 //     re-encoding;
-//   - a gzip batch is decoded and re-encoded with the same header fields;
+//   - a gzip batch with records to drop keeps its header too, with its kept records' bytes
+//     deflated again;
 //   - a batch left with no records is dropped, except the last of a run, which stays as an empty
 //     batch so the run's last offset is still known when a crash leaves a `.swap` behind.
 // The cleaned segment is fsynced, then swapped in by PartitionLog.replaceSegments
 // (`.cleaned` -> `.swap` -> live). A crash before the `.swap` rename loses only the cleaned copy; a
 // crash after it completes the swap on the next open. Either way no record is lost or duplicated.
 //
+// Both passes read a segment a bounded chunk of whole batches at a time, and a gzip batch is
+// inflated and deflated on the thread pool (compaction-filter.ts): the walk awaits, so the log is
+// checked for changes after every await, as around pause().
+//
 // The active segment is never compacted, and records without a key are kept. Which closed bytes
 // are dirty (written since the last compaction) is kept in memory: after a restart the first pass
 // treats the whole log as dirty.
 
 import assert from 'node:assert/strict';
+import { RECORDS_COUNT_OFFSET, batchIsControl, batchSize } from '../proto/batch-header.js';
+import { MAX_DECOMPRESSED_BYTES } from '../proto/record-batch.js';
 import {
-  BATCH_HEADER_SIZE,
-  BATCH_LENGTH_OFFSET,
-  COMPRESSION_MASK,
-  CRC_OFFSET,
-  LOG_OVERHEAD,
-  RECORDS_COUNT_OFFSET,
-  batchAttributes,
-  batchIsControl,
-  batchSize,
-  computeBatchCrc,
-} from '../proto/batch-header.js';
-import { WeirError } from '../proto/errors.js';
-import { decodeBatch, encodeBatch, forEachRecord, type RecordEntry } from '../proto/record-batch.js';
+  filterBatch,
+  mapBatch,
+  type BatchFilter,
+  type KeyMap,
+  type KeyMapWalk,
+  type WalkState,
+} from './compaction-filter.js';
 import type { PartitionLog } from './partition-log.js';
 import { CLEANED_SUFFIX } from './partition-log.js';
-import { INT32_MAX, LogSegment } from './segment.js';
+import { INT32_MAX, LogSegment, type SegmentRead } from './segment.js';
 import type { StorageFs } from './fs.js';
 
 export interface CompactionOutcome {
@@ -53,143 +54,116 @@ export interface CompactionDeps {
   readonly fs: StorageFs;
   /** Lets other work run between segments; the default yields to the event loop. */
   readonly pause?: () => Promise<void>;
+  /** Past this many inflated bytes a compressed batch is corrupt; default MAX_DECOMPRESSED_BYTES. */
+  readonly maxInflatedBytes?: number;
 }
 
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-function keyOf(entry: RecordEntry): string | null {
-  const { view, data } = entry;
-  return view.keyLength < 0 ? null : data.toString('latin1', view.keyStart, view.keyStart + view.keyLength);
+/** Bytes of whole batches read at a time: bounds a walk's memory (a larger batch is read alone). */
+const WALK_READ_BYTES = 1024 * 1024;
+
+/** The log a walk reads and the data epoch it started from. */
+interface Watch {
+  readonly log: PartitionLog;
+  epoch: number;
 }
 
-interface KeyMap {
-  /** Latest offset of each key in the closed segments. */
-  readonly latest: Map<string, number>;
-  /** Timestamp of each key whose latest record is a tombstone. */
-  readonly tombstones: Map<string, number>;
-  records: number;
-  superseded: number;
+function changed(w: Watch): boolean {
+  return w.log.isClosed || w.log.dataEpoch !== w.epoch;
 }
 
-function corrupt(seg: LogSegment, reason: string): never {
-  throw new WeirError('KAFKA_STORAGE_ERROR', `compaction of ${seg.path('.log')}: ${reason}`);
+/**
+ * Visits the batches of state.seg in order, awaiting a visit that returns a promise. Returns false if
+ * the log changed during an await: the segment may be gone, and the walk stopped there.
+ */
+async function walkBatches<S extends WalkState>(
+  watch: Watch,
+  visit: (buf: Buffer, off: number, state: S) => Promise<unknown> | unknown,
+  state: S,
+): Promise<boolean> {
+  const seg = state.seg;
+  const read: SegmentRead = { buf: Buffer.alloc(0), firstOffset: 0, lastOffset: 0 };
+  // Offsets may have gaps (an earlier compaction): each read starts past the last one returned.
+  let next = seg.baseOffset;
+  while (seg.read(next, WALK_READ_BYTES, Number.MAX_SAFE_INTEGER, true, read)) {
+    const chunk = read.buf;
+    for (let off = 0; off < chunk.length; off += batchSize(chunk, off)) {
+      const pending = visit(chunk, off, state);
+      if (pending instanceof Promise) {
+        await pending;
+        if (changed(watch)) return false;
+      }
+    }
+    assert.ok(read.lastOffset >= next, 'a segment read moves forward');
+    next = read.lastOffset + 1;
+  }
+  return true;
 }
 
-function buildKeyMap(segments: readonly LogSegment[]): KeyMap {
+function mapUnlessControl(buf: Buffer, off: number, s: KeyMapWalk): Promise<void> | undefined {
+  return batchIsControl(buf, off) ? undefined : mapBatch(buf, off, s);
+}
+
+/** The key map of the closed segments, or null if the log changed while it was built. */
+async function buildKeyMap(
+  watch: Watch,
+  segments: readonly LogSegment[],
+  maxInflatedBytes: number,
+): Promise<KeyMap | null> {
   const map: KeyMap = { latest: new Map(), tombstones: new Map(), records: 0, superseded: 0 };
+  const walk: KeyMapWalk = {
+    seg: segments[0] as LogSegment,
+    maxInflatedBytes,
+    previous: -1,
+    last: -1,
+    reason: null,
+    map,
+  };
   for (const seg of segments) {
-    seg.forEachBatch((buf, off) => {
-      if (batchIsControl(buf, off)) return true;
-      const reason = forEachRecord(
-        buf,
-        off,
-        (entry, m: KeyMap) => {
-          m.records++;
-          const key = keyOf(entry);
-          if (key === null) return;
-          if (m.latest.has(key)) m.superseded++;
-          m.latest.set(key, entry.offset);
-          if (entry.view.valueLength < 0) m.tombstones.set(key, entry.timestamp);
-          else m.tombstones.delete(key);
-        },
-        map,
-        off + batchSize(buf, off),
-      );
-      if (reason !== null) corrupt(seg, reason);
-      return true;
-    });
+    walk.seg = seg;
+    if (!(await walkBatches(watch, mapUnlessControl, walk))) return null;
   }
   return map;
 }
 
-/** Whether the record is kept: the latest of its key, and not a tombstone past its retention. */
-function keeps(entry: RecordEntry, map: KeyMap, tombstoneHorizon: number): boolean {
-  const key = keyOf(entry);
-  if (key === null) return true;
-  if (map.latest.get(key) !== entry.offset) return false;
-  return !(entry.view.valueLength < 0 && entry.timestamp < tombstoneHorizon);
+/** A run being rewritten into one cleaned segment. */
+interface Run extends BatchFilter {
+  readonly watch: Watch;
+  cleaned: LogSegment;
+  /** Records dropped from the run so far. */
+  droppedInRun: number;
+  /** An empty batch held back: written only if it turns out to be the last batch of the run. */
+  pendingEmpty: Buffer | null;
 }
 
-interface BatchFilter {
-  readonly map: KeyMap;
-  readonly horizon: number;
-  /** Byte ranges (start, end pairs) of the records kept, in the batch's (decompressed) records. */
-  ranges: number[];
-  /** Offsets of the records kept: a compressed batch is rebuilt from exactly these. */
-  kept: number[];
-  dropped: number;
-  tombstonesDropped: number;
+function place(buf: Buffer, off: number, out: Buffer | null, run: Run): void {
+  run.droppedInRun += out === null ? 0 : run.dropped;
+  if (out !== null && out.readInt32BE(RECORDS_COUNT_OFFSET) === 0) {
+    run.pendingEmpty = out;
+    return;
+  }
+  run.pendingEmpty = null;
+  if (out === null) run.cleaned.append(buf, off, batchSize(buf, off));
+  else run.cleaned.append(out, 0, out.length);
 }
 
-/** The batch at `off` with only the records `keeps` allows, or null when every record is kept. */
-function filterBatch(buf: Buffer, off: number, state: BatchFilter, seg: LogSegment): Buffer | null {
-  state.ranges.length = 0;
-  state.kept.length = 0;
-  state.dropped = 0;
-  const size = batchSize(buf, off);
-  const reason = forEachRecord(
-    buf,
-    off,
-    (entry, s: BatchFilter) => {
-      if (keeps(entry, s.map, s.horizon)) {
-        s.ranges.push(entry.view.start, entry.view.end);
-        s.kept.push(entry.offset);
-      } else {
-        s.dropped++;
-        if (entry.view.valueLength < 0 && s.map.latest.get(keyOf(entry) as string) === entry.offset)
-          s.tombstonesDropped++;
-      }
-    },
-    state,
-    off + size,
-  );
-  if (reason !== null) corrupt(seg, reason);
-  if (state.dropped === 0) return null;
-  const compressed = (batchAttributes(buf, off) & COMPRESSION_MASK) !== 0;
-  if (compressed && state.ranges.length > 0) return reencode(buf, off, state, seg);
-  // Header as it was (compression bits cleared if nothing is left to compress), then kept records.
-  let length = BATCH_HEADER_SIZE;
-  for (let i = 0; i < state.ranges.length; i += 2)
-    length += (state.ranges[i + 1] as number) - (state.ranges[i] as number);
-  const out = Buffer.allocUnsafe(length);
-  buf.copy(out, 0, off, off + BATCH_HEADER_SIZE);
-  let pos = BATCH_HEADER_SIZE;
-  for (let i = 0; i < state.ranges.length; i += 2)
-    pos += buf.copy(out, pos, state.ranges[i], state.ranges[i + 1]);
-  if (compressed) out.writeInt16BE(batchAttributes(out, 0) & ~COMPRESSION_MASK, 21);
-  out.writeInt32BE(length - LOG_OVERHEAD, BATCH_LENGTH_OFFSET);
-  out.writeInt32BE(state.ranges.length / 2, RECORDS_COUNT_OFFSET);
-  out.writeUInt32BE(computeBatchCrc(out, 0), CRC_OFFSET);
-  return out;
+async function placeInflated(
+  buf: Buffer,
+  off: number,
+  pending: Promise<Buffer | null>,
+  run: Run,
+): Promise<void> {
+  const out = await pending;
+  // The walk stops on a change; until then the cleaned segment is still ours to write.
+  if (!changed(run.watch)) place(buf, off, out, run);
 }
 
-function reencode(buf: Buffer, off: number, state: BatchFilter, seg: LogSegment): Buffer {
-  const decoded = decodeBatch(buf, off, off + batchSize(buf, off));
-  if (!decoded.ok) corrupt(seg, decoded.reason);
-  const b = decoded.batch;
-  const keep = new Set(state.kept);
-  const kept = b.records.filter((r) => keep.has(r.offset));
-  return encodeBatch(
-    kept.map((r) => ({
-      timestamp: r.timestamp,
-      key: r.key,
-      value: r.value,
-      headers: r.headers,
-      offsetDelta: r.offset - b.baseOffset,
-    })),
-    {
-      baseOffset: b.baseOffset,
-      partitionLeaderEpoch: b.partitionLeaderEpoch,
-      producerId: b.producerId,
-      producerEpoch: b.producerEpoch,
-      baseSequence: b.baseSequence,
-      compression: 'gzip',
-      timestampType: b.timestampType,
-      maxTimestamp: b.maxTimestamp,
-      lastOffsetDelta: b.lastOffsetDelta,
-      transactional: b.transactional,
-    },
-  );
+function copyFiltered(buf: Buffer, off: number, run: Run): Promise<void> | undefined {
+  const out = batchIsControl(buf, off) ? null : filterBatch(buf, off, run);
+  if (out instanceof Promise) return placeInflated(buf, off, out, run);
+  place(buf, off, out, run);
+  return undefined;
 }
 
 /** Consecutive closed segments that fit one cleaned segment. */
@@ -226,7 +200,7 @@ export async function compactLog(
 ): Promise<CompactionOutcome> {
   const pause = deps.pause ?? yieldToLoop;
   const closed = log.segments.slice(0, -1);
-  let epoch = log.dataEpoch;
+  const watch: Watch = { log, epoch: log.dataEpoch };
   let outcome = {
     segmentsRewritten: 0,
     bytesBefore: 0,
@@ -236,19 +210,32 @@ export async function compactLog(
     aborted: false,
   };
   if (closed.length === 0) return outcome;
-  const map = buildKeyMap(closed);
+  const maxInflatedBytes = deps.maxInflatedBytes ?? MAX_DECOMPRESSED_BYTES;
+  const map = await buildKeyMap(watch, closed, maxInflatedBytes);
+  if (map === null) return { ...outcome, aborted: true };
   await pause();
   const config = log.logConfig;
-  const filter: BatchFilter = {
+  const run: Run = {
+    watch,
+    seg: closed[0] as LogSegment,
+    maxInflatedBytes,
+    previous: -1,
+    last: -1,
+    reason: null,
     map,
     horizon: now - config.deleteRetentionMs,
     ranges: [],
-    kept: [],
+    plain: Buffer.alloc(0),
+    plainBytes: 0,
+    kept: 0,
     dropped: 0,
     tombstonesDropped: 0,
+    cleaned: closed[0] as LogSegment,
+    droppedInRun: 0,
+    pendingEmpty: null,
   };
   for (const group of groupSegments(closed, config.segmentBytes)) {
-    if (log.isClosed || log.dataEpoch !== epoch) return { ...outcome, aborted: true };
+    if (changed(watch)) return { ...outcome, aborted: true };
     const first = group[0] as LogSegment;
     const cleaned = LogSegment.create(
       deps.fs,
@@ -258,50 +245,45 @@ export async function compactLog(
       CLEANED_SUFFIX,
       log.fdCache,
     );
-    let dropped = 0;
-    let pendingEmpty: Buffer | null = null;
+    run.cleaned = cleaned;
+    run.droppedInRun = 0;
+    run.pendingEmpty = null;
     try {
+      let complete = true;
       for (const seg of group) {
-        seg.forEachBatch((buf, off) => {
-          const size = batchSize(buf, off);
-          const out = batchIsControl(buf, off) ? null : filterBatch(buf, off, filter, seg);
-          dropped += filter.dropped;
-          if (out !== null && out.readInt32BE(RECORDS_COUNT_OFFSET) === 0) {
-            // Held back: written only if it turns out to be the last batch of the run.
-            pendingEmpty = out;
-            return true;
-          }
-          pendingEmpty = null;
-          if (out === null) cleaned.append(buf, off, size);
-          else cleaned.append(out, 0, out.length);
-          return true;
-        });
+        run.seg = seg;
+        complete = await walkBatches(watch, copyFiltered, run);
+        if (!complete) break;
       }
-      const lastEmpty = pendingEmpty as Buffer | null;
-      if (lastEmpty !== null) cleaned.append(lastEmpty, 0, lastEmpty.length);
+      const dropped = run.droppedInRun;
+      const lastEmpty = run.pendingEmpty as Buffer | null;
+      if (complete && lastEmpty !== null) cleaned.append(lastEmpty, 0, lastEmpty.length);
       const groupNext = (group[group.length - 1] as LogSegment).nextOffset;
-      assert.ok(dropped === 0 || cleaned.nextOffset === groupNext, 'a cleaned run keeps its last offset');
-      if (dropped === 0 || log.isClosed || log.dataEpoch !== epoch) {
+      assert.ok(
+        !complete || dropped === 0 || cleaned.nextOffset === groupNext,
+        'a cleaned run keeps its last offset',
+      );
+      if (!complete || dropped === 0 || changed(watch)) {
         cleaned.delete();
-        if (dropped !== 0) return { ...outcome, aborted: true };
+        if (!complete || dropped !== 0) return { ...outcome, aborted: true };
         continue;
       }
       cleaned.onRoll();
       await cleaned.flush();
-      if (log.isClosed || log.dataEpoch !== epoch) {
+      if (changed(watch)) {
         cleaned.delete();
         return { ...outcome, aborted: true };
       }
       const before = group.reduce((n, s) => n + s.size, 0);
       log.replaceSegments(cleaned, group);
       // Our own swap changed the log; only someone else's change aborts the rest.
-      epoch = log.dataEpoch;
+      watch.epoch = log.dataEpoch;
       outcome = {
         segmentsRewritten: outcome.segmentsRewritten + group.length,
         bytesBefore: outcome.bytesBefore + before,
         bytesAfter: outcome.bytesAfter + cleaned.size,
         recordsRemoved: outcome.recordsRemoved + dropped,
-        tombstonesRemoved: filter.tombstonesDropped,
+        tombstonesRemoved: run.tombstonesDropped,
         aborted: false,
       };
     } catch (err) {

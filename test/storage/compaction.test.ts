@@ -2,11 +2,12 @@
 // tombstones after delete.retention.ms, and a crash at any file-system step of a compaction (or of
 // a roll) leaves a log that recovers with no record lost and none duplicated.
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { batchSize } from '../../proto/batch-header.js';
+import { CRC_OFFSET, batchBaseOffset, batchSize, computeBatchCrc } from '../../proto/batch-header.js';
 import { decodeBatch, encodeBatch } from '../../proto/record-batch.js';
 import {
   ManualClock,
@@ -173,6 +174,197 @@ describe('compaction', () => {
     expect(outcome.aborted).toBe(true);
     const after = readAll(log);
     expect(after.every((r, i) => i === 0 || r.offset > (after[i - 1] as Rec).offset)).toBe(true);
+    await log.close();
+  });
+});
+
+const KiB = 1024;
+
+/** Every file of the log's directory and its bytes. */
+function snapshot(dir: string): Map<string, Buffer> {
+  return new Map(readdirSync(dir).map((name) => [name, readFileSync(join(dir, name))]));
+}
+
+function rec(
+  key: string | null,
+  value: string | null,
+): { timestamp: number; key: Buffer | null; value: Buffer | null } {
+  return {
+    timestamp: 5_000,
+    key: key === null ? null : Buffer.from(key),
+    value: value === null ? null : Buffer.from(value),
+  };
+}
+
+/** The closed segments' batches, copied, by base offset. */
+function storedBatches(log: PartitionLog): Map<number, Buffer> {
+  const batches = new Map<number, Buffer>();
+  for (const seg of log.segments.slice(0, -1)) {
+    seg.forEachBatch((buf, off) => {
+      batches.set(batchBaseOffset(buf, off), Buffer.from(buf.subarray(off, off + batchSize(buf, off))));
+      return true;
+    });
+  }
+  return batches;
+}
+
+/** Appends small uncompressed batches until the segments so far are closed. */
+function roll(log: PartitionLog): void {
+  const base = log.activeSegment.baseOffset;
+  for (let i = 0; log.activeSegment.baseOffset === base; i++)
+    log.append(encodeBatch([rec(null, `pad-${i}-${'p'.repeat(200)}`)]));
+}
+
+describe('compaction of gzip batches', () => {
+  it('given gzip batches that lose some records and batches that lose none, keeps exactly the latest records', async () => {
+    const log = openLog(join(root, `gz-${n++}`));
+    // A batch whose records span many inflate chunks, half of them superseded later.
+    const big = [];
+    for (let i = 0; i < 40; i++)
+      big.push(rec(`big-${i}`, `${i}-${String.fromCharCode(97 + (i % 26)).repeat(20 * KiB)}`));
+    log.append(encodeBatch(big, { compression: 'gzip' }));
+    log.append(
+      encodeBatch([rec('a', 'a0'), rec('b', 'b0'), rec(null, 'free'), rec('c', 'c0')], {
+        compression: 'gzip',
+      }),
+    );
+    log.append(encodeBatch([rec('d', 'd0'), rec('e', 'e0')], { compression: 'gzip' }));
+    log.append(encodeBatch([rec('a', 'a1'), rec('c', null)]));
+    const superseding = [];
+    for (let i = 0; i < 40; i += 2) superseding.push(rec(`big-${i}`, `again-${i}`));
+    log.append(encodeBatch(superseding, { compression: 'gzip' }));
+    log.append(encodeBatch([rec('b', 'b1'), rec('a', 'a2')], { compression: 'gzip' }));
+    roll(log);
+    const before = readAll(log);
+    const activeBase = log.activeSegment.baseOffset;
+    const storedBefore = storedBatches(log);
+
+    const outcome = await compactLog(log, 5_500, { fs: nodeFs, pause: noPause });
+
+    expect(outcome.aborted).toBe(false);
+    expect(outcome.recordsRemoved).toBe(20 + 4);
+    expect(readAll(log)).toEqual(expectedAfter(before, activeBase, null, 5_000));
+    // The batches that lost nothing are their stored bytes; those that lost some are still gzip.
+    const after = storedBatches(log);
+    const dEBase = 40 + 4;
+    expect(after.get(dEBase)).toEqual(storedBefore.get(dEBase));
+    for (const base of [0, 40]) {
+      const d = decodeBatch(after.get(base) as Buffer);
+      expect(d.ok && d.batch.compression).toBe(1);
+    }
+    await log.close();
+  });
+
+  it('while it inflates a large gzip batch, other callbacks run', async () => {
+    const events: string[] = [];
+    const fs: StorageFs = {
+      ...nodeFs,
+      writeSync: (...a) => (events.push('write'), nodeFs.writeSync(...a)),
+    };
+    const log = openLog(join(root, `gz-${n++}`), fs);
+    // 16 MiB of records that deflate to a few KiB; a quarter of them superseded within the batch.
+    const records = [];
+    for (let i = 0; i < 32; i++) records.push(rec(`k${i % 24}`, 'v'.repeat(512 * KiB)));
+    log.append(encodeBatch(records, { compression: 'gzip' }));
+    roll(log);
+    events.length = 0;
+    setImmediate(() => events.push('immediate before compaction'));
+
+    const outcome = await compactLog(log, 5_500, {
+      fs,
+      pause: () => {
+        events.push('key map built');
+        setImmediate(() => events.push('immediate after the key map'));
+        return Promise.resolve();
+      },
+    });
+
+    expect(outcome.recordsRemoved).toBe(8);
+    // The only batch that takes any time to walk is the large one, first in the log: in each pass
+    // a callback queued before it ran while it was inflating.
+    expect(events.indexOf('immediate before compaction')).toBeLessThan(events.indexOf('key map built'));
+    expect(events.indexOf('immediate after the key map')).toBeGreaterThan(events.indexOf('key map built'));
+    expect(events.indexOf('immediate after the key map')).toBeLessThan(events.indexOf('write'));
+    await log.close();
+  });
+
+  /** A gzip batch with the given records, its compressed bytes spoiled and its CRC made right again. */
+  function spoiledGzipBatch(): Buffer {
+    const batch = encodeBatch([rec('x', 'x'.repeat(4 * KiB)), rec('y', 'y0')], { compression: 'gzip' });
+    batch.fill(0xee, 61 + 12, batch.length - 8);
+    batch.writeUInt32BE(computeBatchCrc(batch, 0), CRC_OFFSET);
+    return batch;
+  }
+
+  /** A gzip batch (CRC right) whose two records come in the wrong offset order. */
+  function swappedGzipBatch(): Buffer {
+    const plain = encodeBatch([rec('x', 'x1'), rec('y', 'y1')]);
+    const records = plain.subarray(61);
+    // The first record alone, at offset delta 0, is the same bytes.
+    const first = encodeBatch([rec('x', 'x1')]).length - 61;
+    const swapped = Buffer.concat([records.subarray(first), records.subarray(0, first)]);
+    const compressed = gzipSync(swapped);
+    const batch = Buffer.concat([plain.subarray(0, 61), compressed]);
+    batch.writeInt32BE(batch.length - 12, 8);
+    batch.writeInt16BE(plain.readInt16BE(21) | 1, 21);
+    batch.writeUInt32BE(computeBatchCrc(batch, 0), CRC_OFFSET);
+    return batch;
+  }
+
+  it.each([
+    ['records out of offset order', (): Buffer => swappedGzipBatch(), undefined, /record offset/],
+    ['corrupt gzip data', (): Buffer => spoiledGzipBatch(), undefined, /gzip/],
+    [
+      'records inflating past maxInflatedBytes',
+      (): Buffer => encodeBatch([rec('x', 'x0'), rec('x', 'x'.repeat(256 * KiB))], { compression: 'gzip' }),
+      64 * KiB,
+      /inflate past/,
+    ],
+  ])(
+    'given a stored batch with %s, aborts with KAFKA_STORAGE_ERROR and leaves the log as it was',
+    async (_, batch, maxInflatedBytes, message) => {
+      const log = openLog(join(root, `gz-${n++}`));
+      log.append(encodeBatch([rec('x', 'old'), rec('y', 'old')]));
+      log.append(batch());
+      log.append(encodeBatch([rec('x', 'new')], { compression: 'gzip' }));
+      roll(log);
+      const files = snapshot(log.dir);
+      const segments = [...log.segments];
+
+      await expect(
+        compactLog(log, 5_500, { fs: nodeFs, pause: noPause, maxInflatedBytes }),
+      ).rejects.toMatchObject({
+        code: 'KAFKA_STORAGE_ERROR',
+        message,
+      });
+
+      expect(log.segments).toEqual(segments);
+      expect(snapshot(log.dir)).toEqual(files);
+      await log.close();
+    },
+  );
+
+  it('stops without harm when the log is truncated while a gzip batch inflates', async () => {
+    const log = openLog(join(root, `gz-${n++}`));
+    log.append(encodeBatch([rec('a', 'a0')]));
+    roll(log);
+    const cut = log.logEndOffset;
+    const records = [];
+    for (let i = 0; i < 16; i++) records.push(rec(`k${i % 8}`, 'w'.repeat(256 * KiB)));
+    log.append(encodeBatch(records, { compression: 'gzip' }));
+    roll(log);
+    log.append(encodeBatch([rec('a', 'a1')]));
+    roll(log);
+    const before = readAll(log);
+    // Removes the segment being walked while its batch inflates.
+    setImmediate(() => log.truncateTo(cut));
+
+    const outcome = await compactLog(log, 5_500, { fs: nodeFs, pause: noPause });
+
+    expect(outcome.aborted).toBe(true);
+    expect(readAll(log)).toEqual(before.filter((r) => r.offset < cut));
+    expect(log.logEndOffset).toBe(cut);
+    expect(readdirSync(log.dir).filter((f) => f.endsWith('.cleaned'))).toEqual([]);
     await log.close();
   });
 });
