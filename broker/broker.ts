@@ -156,6 +156,7 @@ export class Broker {
         retentionCheckIntervalMs: config.retentionCheckIntervalMs,
         cleanerBackoffMs: config.cleanerBackoffMs,
         maxCachedFiles: cachedFilesOf(config.maxOpenFiles),
+        maxInflatedBatchBytes: config.maxInflatedBatchBytes,
       },
       { fs, clock, configFor, log: onStorageEvent },
     );

@@ -52,6 +52,8 @@ export interface LogManagerConfig {
    * segments hold one each on top of this. Default: DEFAULT_MAX_CACHED_FILES.
    */
   readonly maxCachedFiles?: number;
+  /** Compaction refuses (as corrupt) a stored batch whose records inflate past this. */
+  readonly maxInflatedBatchBytes?: number;
 }
 
 export const DEFAULT_MAX_CACHED_FILES = 1000;
@@ -364,7 +366,12 @@ export class LogManager {
         if (dirtyRatio(log, firstDirty) < log.logConfig.minCleanableDirtyRatio || log.segments.length < 2)
           continue;
         const dirtyEnd = log.activeSegment.baseOffset;
-        const outcome = await compactLog(log, this.deps.clock.now(), { fs: this.deps.fs });
+        const outcome = await compactLog(log, this.deps.clock.now(), {
+          fs: this.deps.fs,
+          ...(this.config.maxInflatedBatchBytes === undefined
+            ? {}
+            : { maxInflatedBytes: this.config.maxInflatedBatchBytes }),
+        });
         if (!outcome.aborted) this.firstDirty.set(log, dirtyEnd);
         this.emit({ kind: 'compaction', topic: tp.topic, partition: tp.partition, outcome });
       }
