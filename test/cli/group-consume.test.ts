@@ -131,8 +131,10 @@ describe('weir consume --group --follow', () => {
   it('members share the partitions, each record printed once; one leaving hands its partition over', async () => {
     const topic = await topicWith([0, 0]);
     const group = 'sharers';
-    const one = startWeir(['consume', topic, '--group', group, '-f', ...b]);
-    const two = startWeir(['consume', topic, '--group', group, '-f', ...b]);
+    // From the beginning: a member holding its partition may not have looked up "latest" yet
+    // when the records below arrive, and would then start after them.
+    const one = startWeir(['consume', topic, '--group', group, '-f', '--from-beginning', ...b]);
+    const two = startWeir(['consume', topic, '--group', group, '-f', '--from-beginning', ...b]);
     const settledWithTwo = async (): Promise<boolean> => {
       const d = await admin.describeGroup(group).catch(() => null);
       return (
