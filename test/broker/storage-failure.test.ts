@@ -13,7 +13,8 @@ import type { FetchResponse__Output } from '../../proto/generated/weir/v1/FetchR
 import { WeirError } from '../../proto/errors.js';
 import { fromWireError } from '../../proto/grpc.js';
 import { encodeBatch } from '../../proto/record-batch.js';
-import { FaultyFs } from '../storage/faulty-fs.js';
+import { FaultyFs, type SyncGate } from '../storage/faulty-fs.js';
+import type { ProduceOutcome } from '../../broker/partition.js';
 import { removeDir, startTestBroker, type TestBroker } from './support.js';
 
 const started: TestBroker[] = [];
@@ -81,7 +82,12 @@ function track<T>(p: Promise<T>): { settled: () => boolean; result: Promise<T> }
 }
 
 describe('a retry of a batch still waiting for its fsync', () => {
-  it('is answered only after the original is durable, with the same offsets', async () => {
+  /** Given a batch whose fsync is held, and its retry sent meanwhile. */
+  async function originalAndRetry(): Promise<{
+    gate: SyncGate;
+    original: ReturnType<typeof track<ProduceOutcome>>;
+    retry: ReturnType<typeof track<ProduceOutcome>>;
+  }> {
     const fs = new FaultyFs();
     const { b } = await brokerOn(fs);
     const broker = b.running.broker;
@@ -89,6 +95,11 @@ describe('a retry of a batch still waiting for its fsync', () => {
     const original = track(broker.produce('t', 0, idempotentBatch(0), 'all'));
     const retry = track(broker.produce('t', 0, idempotentBatch(0), 'all'));
     await turns();
+    return { gate, original, retry };
+  }
+
+  it('is answered only after the original is durable, with the same offsets', async () => {
+    const { gate, original, retry } = await originalAndRetry();
     expect(original.settled()).toBe(false);
     expect(retry.settled()).toBe(false);
     gate.open();
@@ -98,13 +109,7 @@ describe('a retry of a batch still waiting for its fsync', () => {
   });
 
   it('fails when the original fsync fails', async () => {
-    const fs = new FaultyFs();
-    const { b } = await brokerOn(fs);
-    const broker = b.running.broker;
-    const gate = fs.holdSyncs();
-    const original = track(broker.produce('t', 0, idempotentBatch(0), 'all'));
-    const retry = track(broker.produce('t', 0, idempotentBatch(0), 'all'));
-    await turns();
+    const { gate, original, retry } = await originalAndRetry();
     expect(retry.settled()).toBe(false);
     gate.fail('EIO');
     await expect(original.result).rejects.toMatchObject({ code: 'KAFKA_STORAGE_ERROR', retriable: false });
