@@ -333,20 +333,24 @@ export class Broker {
     const list = this.partitions.get(name) ?? [];
     this.partitions.delete(name);
     this.topicsChanged();
+    let outcomes: Awaited<ReturnType<LogManager['deleteLogs']>>;
+    try {
+      outcomes = await this.logs.deleteLogs(
+        name,
+        list.map((p) => p.id),
+      );
+    } finally {
+      for (const p of list) p.wakeAll();
+    }
     const removed: Promise<void>[] = [];
     let failed = false;
-    for (const p of list) {
-      try {
-        removed.push((await this.logs.deleteLog(name, p.id)).removed);
-      } catch (error) {
-        // Past the commit point: the directory left behind carries a deleted id, so the next
-        // start-up removes it.
-        failed = true;
-        this.report({ kind: 'metadata-error', task: `delete ${name}-${p.id}`, error });
-      } finally {
-        p.wakeAll();
-      }
-    }
+    outcomes.forEach((outcome, i) => {
+      if (!(outcome instanceof Error)) return void removed.push(outcome.removed);
+      // Past the commit point: the directory left behind carries a deleted id, so the next
+      // start-up removes it.
+      failed = true;
+      this.report({ kind: 'metadata-error', task: `delete ${name}-${list[i]?.id}`, error: outcome });
+    });
     if (!failed) this.forgetWhenRemoved({ topicIds: [topic.topicId], removed });
   }
 

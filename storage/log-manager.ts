@@ -300,17 +300,38 @@ export class LogManager {
    * takes it for a live log; `removed` resolves once its files are gone (retried until they are).
    */
   async deleteLog(topic: string, partition: number): Promise<RemovalOutcome> {
-    const entry = this.logs.get(checkpointKey(topic, partition));
-    if (entry === undefined) throw new WeirError('UNKNOWN_TOPIC_OR_PARTITION', `${topic}-${partition}`);
-    this.deleting.set(entry.log, null);
+    const [outcome] = await this.deleteLogs(topic, [partition]);
+    if (outcome instanceof Error) throw outcome;
+    return outcome as RemovalOutcome;
+  }
+
+  /**
+   * deleteLog for several partitions of a topic, each outcome or error in order. Every log is marked
+   * as being deleted before the first wait, so a new topic of the same name created meanwhile
+   * finishes these deletes (see createLog) rather than having its own logs taken for them.
+   */
+  async deleteLogs(topic: string, partitions: readonly number[]): Promise<(RemovalOutcome | Error)[]> {
+    const entries = partitions.map((partition) => {
+      const entry = this.logs.get(checkpointKey(topic, partition));
+      if (entry === undefined) throw new WeirError('UNKNOWN_TOPIC_OR_PARTITION', `${topic}-${partition}`);
+      return entry;
+    });
+    for (const entry of entries) this.deleting.set(entry.log, null);
     await this.maintenance.catch(() => undefined);
-    // A new log of the same name may have removed this one meanwhile (see createLog).
-    const done = this.deleting.get(entry.log) ?? null;
-    this.deleting.delete(entry.log);
-    if (done !== null) return done;
-    if (this.logs.get(checkpointKey(topic, partition)) !== entry)
-      throw new WeirError('UNKNOWN_TOPIC_OR_PARTITION', `${topic}-${partition} was removed meanwhile`);
-    return this.removeLog(topic, partition);
+    return entries.map((entry) => {
+      const { topic: t, partition } = entry.tp;
+      // A new log of the same name may have removed this one meanwhile (see createLog).
+      const done = this.deleting.get(entry.log) ?? null;
+      this.deleting.delete(entry.log);
+      if (done !== null) return done;
+      if (this.logs.get(checkpointKey(t, partition)) !== entry)
+        return new WeirError('UNKNOWN_TOPIC_OR_PARTITION', `${t}-${partition} was removed meanwhile`);
+      try {
+        return this.removeLog(t, partition);
+      } catch (err) {
+        return err instanceof Error ? err : new Error(String(err));
+      }
+    });
   }
 
   /** deleteLog without waiting for background work: for start-up, before that work begins. */

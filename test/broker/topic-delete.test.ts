@@ -234,3 +234,37 @@ describe('a crash at each step of a delete', () => {
     expect(k).toBeGreaterThan(8);
   });
 });
+
+describe('a topic created again while its delete waits for background work', () => {
+  it('keeps the new topic whole: the delete takes only the old logs', async () => {
+    const dir = dataDir();
+    const fs = new FaultyFs();
+    const clock = new ManualClock();
+    const { broker } = open(dir, fs, clock);
+    await givenTwoTopics(broker);
+    // Given the periodic flush held at its fsync, so the delete has to wait for it,
+    const gate = fs.holdSyncs();
+    clock.advance(broker.config.checkpointIntervalMs);
+    const deleting = broker.deleteTopic('victim');
+    // when the name is used again before the delete goes on,
+    broker.createTopic('victim', 2, 0, CONFIGS);
+    const fresh = ['new-1', 'new-2'];
+    for (const p of [0, 1])
+      await produce(
+        broker,
+        'victim',
+        p,
+        fresh.map((v) => `${v}/${p}`),
+      );
+    gate.open();
+    await deleting;
+    // then both new partitions serve exactly what was written to them, now and after a restart.
+    for (const p of [0, 1]) expect(await served(broker, 'victim', p)).toEqual(fresh.map((v) => `${v}/${p}`));
+    expect(readdirSync(dir).filter((n) => n.endsWith('-orphaned'))).toEqual([]);
+    await broker.close();
+    const again = open(dir, nodeFs).broker;
+    for (const p of [0, 1]) expect(await served(again, 'victim', p)).toEqual(fresh.map((v) => `${v}/${p}`));
+    expect(await served(again, 'other', 1)).toEqual(KEPT);
+    await again.close();
+  });
+});
