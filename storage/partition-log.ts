@@ -276,7 +276,7 @@ export class PartitionLog {
     } catch (err) {
       // Batches written before the failure stay (a segment's size only counts whole batches).
       if (this.endOffset > startEnd) this.afterAppend();
-      throw this.ioFailure(err, 'append', isFatalWriteError(err));
+      throw this.ioFailure(err, 'append', isFatalWriteError(err) || this.activeSegment.tornTail);
     }
     this.unflushedMessages += records;
     this.afterAppend();

@@ -108,6 +108,11 @@ export class LogSegment {
   private offsetOfMaxTimestamp: number;
   /** maxTimestamp of the first batch: segment.ms is measured from it. */
   firstBatchTimestamp = -1;
+  /**
+   * Set when a failed append left bytes past `size` that could not be cut off: the segment must
+   * take no more appends (its log goes offline until recovery cuts them at the next start).
+   */
+  tornTail = false;
   private bytesSinceLastIndexEntry = 0;
   private closed = false;
 
@@ -257,9 +262,23 @@ export class LogSegment {
     assert.equal(batchSize(buf, off), len);
     const position = this.size;
     let written = 0;
-    // Positional writes: the file position is not moved by ftruncate, the size we track is.
-    while (written < len)
-      written += this.fs.writeSync(this.logFile.fd, buf, off + written, len - written, position + written);
+    try {
+      // Positional writes: the file position is not moved by ftruncate, the size we track is.
+      while (written < len)
+        written += this.fs.writeSync(this.logFile.fd, buf, off + written, len - written, position + written);
+    } catch (err) {
+      // A write cut short (a full disk) leaves part of the batch past `size`. Left there, a roll
+      // would seal it into a closed segment, where recovery would take it for a torn batch and
+      // remove every later segment: cut it off now, or say the tail could not be cut.
+      if (written > 0) {
+        try {
+          this.fs.ftruncateSync(this.logFile.fd, position);
+        } catch {
+          this.tornTail = true;
+        }
+      }
+      throw err;
+    }
     this.track(baseOffset, lastOffset, batchMaxTimestamp(buf, off), position, len);
   }
 

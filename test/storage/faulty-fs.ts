@@ -38,6 +38,13 @@ export class FaultyFs implements StorageFs {
   failSyncs = 0;
   /** While set, writes fail with this errno. */
   writeError: string | null = null;
+  /**
+   * When set, the next write is cut short (half of it reaches the file) and every write after it
+   * fails with this errno, as a disk filling up mid-write does.
+   */
+  shortWriteThenFail: string | null = null;
+  /** While set, ftruncate fails with this errno. */
+  truncateError: string | null = null;
   /** While set, directory fsyncs fail with this errno. */
   dirSyncError: string | null = null;
   /** fdatasync calls started (whether they succeeded or not). */
@@ -59,6 +66,7 @@ export class FaultyFs implements StorageFs {
     this.enospc = null;
     this.writeError = null;
     this.dirSyncError = null;
+    this.truncateError = null;
   }
 
   /** The k-th mutating call from now (1-based) throws, and every later one is dropped. */
@@ -113,6 +121,7 @@ export class FaultyFs implements StorageFs {
     if (this.enospc?.(call, path)) return 'ENOSPC';
     if (call === 'write') return this.writeError;
     if (call === 'fsync-dir') return this.dirSyncError;
+    if (call === 'truncate') return this.truncateError;
     return null;
   }
 
@@ -135,6 +144,11 @@ export class FaultyFs implements StorageFs {
   }
   writeSync(fd: number, buf: Uint8Array, off: number, len: number, position: number | null): number {
     if (this.fault('write', this.paths.get(fd) ?? '')) return len;
+    if (this.shortWriteThenFail !== null && len > 1) {
+      this.writeError = this.shortWriteThenFail;
+      this.shortWriteThenFail = null;
+      return nodeFs.writeSync(fd, buf, off, len >> 1, position);
+    }
     return nodeFs.writeSync(fd, buf, off, len, position);
   }
   readSync(fd: number, buf: Uint8Array, off: number, len: number, position: number): number {

@@ -183,6 +183,59 @@ describe('a failed write', () => {
     log.closeNow();
   });
 
+  it('cut short by a full disk leaves no bytes behind: later batches survive rolls and a restart', async () => {
+    const dir = tempDir();
+    const fs = new FaultyFs();
+    const config = testLogConfig({ 'segment.bytes': 1024 });
+    const log = PartitionLog.open(
+      dir,
+      config,
+      { fs, clock: new ManualClock() },
+      { recoveryPoint: 0, logStartOffset: 0, cleanShutdown: false },
+    );
+    const bigValue = Buffer.alloc(600, 7);
+    const first = expectedBatch([{ timestamp: 1, key: null, value: Buffer.from('first') }], 0);
+    log.append(unstamped(first));
+    // Half of this batch reaches the file before the disk is full.
+    fs.shortWriteThenFail = 'ENOSPC';
+    const torn = expectedBatch([{ timestamp: 2, key: null, value: bigValue }], 1);
+    expect(() => log.append(unstamped(torn))).toThrow(/ENOSPC/);
+    expect(log.failed).toBeNull();
+    fs.heal();
+    // The segment holding the torn bytes is closed before anything overwrites them.
+    log.roll();
+    const later: ExpectedBatch[] = [];
+    for (let i = 0; i < 12; i++) {
+      const b = expectedBatch([{ timestamp: 10 + i, key: null, value: Buffer.alloc(300, i) }], 1 + i);
+      log.append(unstamped(b));
+      later.push(b);
+    }
+    expect(log.segments.length).toBeGreaterThan(3);
+    await log.close();
+    const events: LogEvent[] = [];
+    const reopened = PartitionLog.open(
+      dir,
+      config,
+      { fs: new FaultyFs(), clock: new ManualClock(), log: (e) => events.push(e) },
+      { recoveryPoint: 0, logStartOffset: 0, cleanShutdown: false },
+    );
+    expect(readAllBatches(reopened).map((b) => b.bytes)).toEqual([first, ...later].map((b) => b.bytes));
+    expect(events.filter((e) => e.kind === 'truncated' || e.kind === 'segments-removed')).toEqual([]);
+    await reopened.close();
+  });
+
+  it('cut short, when the torn bytes cannot be cut off either, takes the log offline', () => {
+    const dir = tempDir();
+    const fs = new FaultyFs();
+    const log = openFaulty(dir, fs, []);
+    fs.shortWriteThenFail = 'ENOSPC';
+    fs.truncateError = 'EIO';
+    expect(() => log.append(unstamped(batchOf(0, 0)))).toThrow(/offline/);
+    fs.heal();
+    expect(() => log.append(unstamped(batchOf(0, 0)))).toThrow(/offline/);
+    log.closeNow();
+  });
+
   it('with EROFS takes the log offline', () => {
     const dir = tempDir();
     const fs = new FaultyFs();
