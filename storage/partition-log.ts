@@ -38,7 +38,7 @@ import { FdCache } from './fd-cache.js';
 import type { StorageFs } from './fs.js';
 import type { LogConfig } from './log-config.js';
 import { LOG_SUFFIX, LogSegment, parseSegmentFileName, type SegmentRead } from './segment.js';
-import { isFatalWriteError, toStorageError } from './storage-error.js';
+import { isFatalFlushError, isFatalWriteError, toStorageError } from './storage-error.js';
 
 export const SWAP_SUFFIX = '.swap';
 export const CLEANED_SUFFIX = '.cleaned';
@@ -643,18 +643,25 @@ export class PartitionLog {
       if (seg.nextOffset <= this.flushed && !seg.isEmpty) break;
       pending.push(seg);
     }
-    Promise.all(pending.map((seg) => seg.syncLog())).then(
-      () => {
-        this.syncRunning = false;
+    // Every sync is waited for, not only the first to fail: a failed fdatasync must never go unseen
+    // behind another segment's lesser failure.
+    void Promise.allSettled(pending.map((seg) => seg.syncLog())).then((outcomes) => {
+      this.syncRunning = false;
+      const failures = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as unknown] : []));
+      const fatal = failures.find(isFatalFlushError);
+      if (fatal !== undefined) {
+        this.goOffline(fatal, 'fsync');
+      } else if (failures.length > 0) {
+        // Nothing was synced wrongly (a descriptor could not be opened): the waiters fail with a
+        // retriable error, the marks stay, and the next sync tries again.
+        const err = this.ioFailure(failures[0], 'fsync', false);
+        for (const w of this.syncWaiters.splice(0)) w.reject(err);
+      } else {
         if (epoch === this.epoch) this.flushed = Math.max(this.flushed, target);
         else this.flushed = Math.min(Math.max(this.flushed, target), this.endOffset);
         this.settleWaiters();
-      },
-      (err: unknown) => {
-        this.syncRunning = false;
-        this.goOffline(err, 'fsync');
-      },
-    );
+      }
+    });
   }
 
   private settleWaiters(): void {
@@ -678,7 +685,8 @@ export class PartitionLog {
     try {
       for (const seg of pending) await seg.flush();
     } catch (err) {
-      throw this.goOffline(err, 'fsync');
+      if (isFatalFlushError(err)) throw this.goOffline(err, 'fsync');
+      throw this.ioFailure(err, 'flush', false);
     }
     if (this.failure !== null) throw this.failure;
     if (epoch !== this.epoch) return;

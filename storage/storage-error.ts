@@ -47,3 +47,17 @@ export function isFatalWriteError(err: unknown): boolean {
   const code = ioErrorCode(err);
   return code === 'EIO' || code === 'EROFS';
 }
+
+/**
+ * Whether a failure while flushing leaves what was written unknown, so the log must go offline: an
+ * fsync or fdatasync that failed (never to be retried and believed), a write with EIO or EROFS, or
+ * anything not recognisable as a failed system call. Opening a file for the flush (out of
+ * descriptors) or writing out an index (out of space) touched none of the data already written.
+ */
+export function isFatalFlushError(err: unknown): boolean {
+  const base = err instanceof WeirError && err.cause !== undefined ? err.cause : err;
+  if (ioErrorCode(base) === null) return true;
+  const syscall = (base as NodeJS.ErrnoException).syscall;
+  if (syscall === undefined || syscall === 'fsync' || syscall === 'fdatasync') return true;
+  return isFatalWriteError(base);
+}

@@ -43,6 +43,8 @@ export class FaultyFs implements StorageFs {
    * fails with this errno, as a disk filling up mid-write does.
    */
   shortWriteThenFail: string | null = null;
+  /** While set, opening a file for writing fails with this errno (EMFILE: out of descriptors). */
+  openError: string | null = null;
   /** While set, ftruncate fails with this errno. */
   truncateError: string | null = null;
   /** While set, directory fsyncs fail with this errno. */
@@ -67,6 +69,7 @@ export class FaultyFs implements StorageFs {
     this.writeError = null;
     this.dirSyncError = null;
     this.truncateError = null;
+    this.openError = null;
   }
 
   /** The k-th mutating call from now (1-based) throws, and every later one is dropped. */
@@ -122,6 +125,7 @@ export class FaultyFs implements StorageFs {
     if (call === 'write') return this.writeError;
     if (call === 'fsync-dir') return this.dirSyncError;
     if (call === 'truncate') return this.truncateError;
+    if (call === 'open-write') return this.openError;
     return null;
   }
 

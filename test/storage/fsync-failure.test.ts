@@ -14,6 +14,7 @@ import {
   PartitionLog,
   CLEAN_SHUTDOWN_MARKER,
   DEFAULT_LOG_MANAGER_CONFIG,
+  FdCache,
   type LogEvent,
   type LogManagerEvent,
 } from '../../storage/index.js';
@@ -246,6 +247,38 @@ describe('a failed write', () => {
     expect(() => log.append(unstamped(batchOf(0, 0)))).toThrow(/offline/);
     expect(log.failed?.retriable).toBe(false);
     log.closeNow();
+  });
+});
+
+describe('a flush that cannot open a descriptor', () => {
+  it('fails with a retriable error and leaves the log online: no fsync failed', async () => {
+    const dir = tempDir();
+    const fs = new FaultyFs();
+    const log = PartitionLog.open(
+      dir,
+      testLogConfig({ 'segment.bytes': 1024 }),
+      { fs, clock: new ManualClock(), fds: new FdCache(fs, 1) },
+      { recoveryPoint: 0, logStartOffset: 0, cleanShutdown: false },
+    );
+    // Given rolled segments whose descriptors the one-slot cache has closed,
+    for (let i = 0; i < 12; i++)
+      log.append(unstamped(expectedBatch([{ timestamp: i, key: null, value: Buffer.alloc(300, i) }], i)));
+    expect(log.segments.length).toBeGreaterThan(3);
+    // when the process is out of descriptors as the flush reopens them,
+    fs.openError = 'EMFILE';
+    const failed = await settle(log.flush());
+    // then the flush fails, retriably, and the log stays online with its recovery point;
+    expect('err' in failed).toBe(true);
+    if ('err' in failed) {
+      expect((failed.err as WeirError).code).toBe('KAFKA_STORAGE_ERROR');
+      expect((failed.err as WeirError).retriable).toBe(true);
+    }
+    expect(log.failed).toBeNull();
+    // once descriptors are free again, the next flush goes through.
+    fs.heal();
+    await log.flush();
+    expect(log.recoveryPoint).toBe(log.logEndOffset);
+    await log.close();
   });
 });
 
