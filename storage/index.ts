@@ -12,7 +12,13 @@ export {
   type CleanupPolicy,
   type LogConfig,
 } from './log-config.js';
-export { writeFileAtomic } from './checkpoint.js';
+export {
+  REPLICATION_OFFSET_CHECKPOINT,
+  checkpointKey,
+  readCheckpoint,
+  writeCheckpoint,
+  writeFileAtomic,
+} from './checkpoint.js';
 export { ioErrorCode, toStorageError } from './storage-error.js';
 export {
   PARTITION_METADATA_FILE,
