@@ -19,6 +19,14 @@ export {
   writeCheckpoint,
   writeFileAtomic,
 } from './checkpoint.js';
+export {
+  LEADER_EPOCH_CHECKPOINT,
+  LeaderEpochCache,
+  UNDEFINED_EPOCH,
+  UNDEFINED_EPOCH_OFFSET,
+  type EpochEndOffset,
+  type EpochEntry,
+} from './leader-epoch-cache.js';
 export { ioErrorCode, toStorageError } from './storage-error.js';
 export {
   PARTITION_METADATA_FILE,
