@@ -27,6 +27,15 @@ export {
   type EpochEndOffset,
   type EpochEntry,
 } from './leader-epoch-cache.js';
+export {
+  INITIAL_RAFT_STATE,
+  NO_VOTE,
+  RAFT_STATE_FILE,
+  RaftStateFile,
+  decodeRaftState,
+  encodeRaftState,
+  type RaftState,
+} from './raft-state.js';
 export { ioErrorCode, toStorageError } from './storage-error.js';
 export {
   PARTITION_METADATA_FILE,
