@@ -12,7 +12,30 @@ export {
   type CleanupPolicy,
   type LogConfig,
 } from './log-config.js';
-export { writeFileAtomic } from './checkpoint.js';
+export {
+  REPLICATION_OFFSET_CHECKPOINT,
+  checkpointKey,
+  readCheckpoint,
+  writeCheckpoint,
+  writeFileAtomic,
+} from './checkpoint.js';
+export {
+  LEADER_EPOCH_CHECKPOINT,
+  LeaderEpochCache,
+  UNDEFINED_EPOCH,
+  UNDEFINED_EPOCH_OFFSET,
+  type EpochEndOffset,
+  type EpochEntry,
+} from './leader-epoch-cache.js';
+export {
+  INITIAL_RAFT_STATE,
+  NO_VOTE,
+  RAFT_STATE_FILE,
+  RaftStateFile,
+  decodeRaftState,
+  encodeRaftState,
+  type RaftState,
+} from './raft-state.js';
 export { ioErrorCode, toStorageError } from './storage-error.js';
 export {
   PARTITION_METADATA_FILE,
