@@ -64,7 +64,8 @@ function describeBody(d: GroupDescription): unknown {
       instanceId: orNull(m.instanceId),
       subscribedPattern: orNull(m.subscribedPattern),
     })),
-    offsets: d.offsets,
+    // The core's -1 for an unknown lag is null here, so a sum of lags counts only known ones.
+    offsets: d.offsets.map((o) => ({ ...o, lag: o.lag < 0 ? null : o.lag })),
     rebalances: d.rebalances.map((r) => ({ ...r, memberId: orNull(r.memberId) })),
   };
 }
@@ -77,7 +78,7 @@ export const groupRoutes: FastifyPluginAsync<GroupRoutesOptions> = async (app, {
     for (const { groupId, offsets } of groups.allOffsets())
       lag.set(
         groupId,
-        offsets.reduce((sum, o) => sum + Math.max(0, o.lag), 0),
+        offsets.reduce((sum, o) => (o.lag < 0 ? sum : sum + o.lag), 0),
       );
     return groups.listGroups().map((g) => ({ ...g, lag: lag.get(g.groupId) ?? 0 }));
   });

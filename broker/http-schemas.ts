@@ -176,6 +176,7 @@ const topicPartitionList = { type: 'array', items: topicPartition } as const;
 
 /** A string, or null where the broker has none (a dynamic member's instance id, say). */
 const nullableString = { type: ['string', 'null'] } as const;
+const nullableInteger = { type: ['integer', 'null'] } as const;
 
 export const groupIdParams = {
   type: 'object',
@@ -199,7 +200,7 @@ export const groupListBody = {
     required: [...Object.keys(groupSummaryProperties), 'lag'],
     properties: {
       ...groupSummaryProperties,
-      /** The sum of the lags of the partitions the group has committed. */
+      /** The sum of the known lags of the partitions the group has committed. */
       lag: integer,
     },
   },
@@ -253,8 +254,8 @@ export const groupDetailBody = {
           committed: integer,
           /** -1: the topic is gone. */
           highWatermark: integer,
-          /** -1: unknown (nothing committed, or the topic is gone). */
-          lag: integer,
+          /** null: unknown (nothing committed, or the topic is gone). */
+          lag: nullableInteger,
           metadata: string,
         },
       },

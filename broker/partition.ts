@@ -200,8 +200,13 @@ export class Partition {
     return outcome;
   }
 
-  /** Appends validated batches, settling idempotence per batch, in one synchronous step. */
+  /**
+   * Appends validated batches, settling idempotence per batch, in one synchronous step. Every
+   * batch's sequence is checked before the first is written, so a refused one leaves the log and
+   * the producer state as they were.
+   */
   private async append(batches: Buffer, count: number, acks: Acks, now: number): Promise<ProduceOutcome> {
+    if (count > 1) this.checkSequences(batches);
     let baseOffset = -1;
     let lastOffset = -1;
     let logAppendTime = now;
@@ -251,6 +256,30 @@ export class Partition {
       bytes: batches.length,
       duplicate: duplicates === count,
     };
+  }
+
+  /**
+   * Throws the error idempotence answers for the first batch it refuses, each checked as if the
+   * ones before it in `batches` had been appended (batch k+1 follows batch k of the same producer).
+   */
+  private checkSequences(batches: Buffer): void {
+    const trial = this.producers.trial();
+    for (let off = 0; off < batches.length; off += batchSize(batches, off)) {
+      const producerId = batchProducerId(batches, off);
+      if (producerId < 0) continue;
+      const epoch = batchProducerEpoch(batches, off);
+      const firstSeq = batchBaseSequence(batches, off);
+      const lastSeq = lastSequence(firstSeq, batchRecordsCount(batches, off));
+      if (trial.check(producerId, epoch, firstSeq, lastSeq).kind === 'append') {
+        trial.record(producerId, epoch, {
+          firstSeq,
+          lastSeq,
+          baseOffset: -1,
+          lastOffset: -1,
+          appendTime: -1,
+        });
+      }
+    }
   }
 
   /**

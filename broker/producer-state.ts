@@ -46,10 +46,25 @@ function nextSequence(seq: number): number {
 
 export class ProducerStateTable {
   private readonly producers = new Map<number, ProducerEntry>();
+  /** The table this one is a scratch copy of (see trial), read through until a producer is touched. */
+  private readonly base: ProducerStateTable | null;
+
+  constructor(base: ProducerStateTable | null = null) {
+    this.base = base;
+  }
+
+  /**
+   * A scratch copy to check a request's batches against, each as if the ones before it had been
+   * appended, so a request is refused whole before any of it is written. Recording in the copy
+   * leaves this table as it is.
+   */
+  trial(): ProducerStateTable {
+    return new ProducerStateTable(this);
+  }
 
   /** Decides what to do with a batch; throws the typed error for a fenced or out-of-order one. */
   check(producerId: number, epoch: number, firstSeq: number, lastSeq: number): SequenceCheck {
-    const entry = this.producers.get(producerId);
+    const entry = this.entry(producerId);
     if (entry === undefined) {
       if (firstSeq !== 0) {
         throw new WeirError(
@@ -90,7 +105,7 @@ export class ProducerStateTable {
 
   /** Records a batch that was appended (or found in the log at start-up). */
   record(producerId: number, epoch: number, batch: SequencedBatch): void {
-    let entry = this.producers.get(producerId);
+    let entry = this.entry(producerId);
     if (entry === undefined || epoch > entry.epoch) {
       entry = { epoch, batches: [] };
       this.producers.set(producerId, entry);
@@ -99,5 +114,15 @@ export class ProducerStateTable {
     }
     entry.batches.push(batch);
     if (entry.batches.length > CACHED_BATCHES) entry.batches.shift();
+  }
+
+  private entry(producerId: number): ProducerEntry | undefined {
+    const entry = this.producers.get(producerId);
+    if (entry !== undefined || this.base === null) return entry;
+    const original = this.base.entry(producerId);
+    if (original === undefined) return undefined;
+    const copy = { epoch: original.epoch, batches: [...original.batches] };
+    this.producers.set(producerId, copy);
+    return copy;
   }
 }

@@ -45,8 +45,8 @@ export interface GroupOffsetDescription {
   /** The next offset the group will consume; -1 when nothing is committed. */
   committed: number;
   highWatermark: number;
-  /** highWatermark - committed; -1 when nothing is committed. */
-  lag: number;
+  /** highWatermark - committed; null when unknown (nothing committed, or the topic is gone). */
+  lag: number | null;
   metadata: string;
 }
 
@@ -155,7 +155,8 @@ function descriptionOf(d: GroupDescription__Output): GroupDescription {
       partition: o.partition,
       committed: o.committed,
       highWatermark: o.highWatermark,
-      lag: o.lag,
+      // The wire's -1 for "unknown" would add into a sum of lags as a real value.
+      lag: o.lag < 0 ? null : o.lag,
       metadata: o.metadata,
     })),
     rebalances: d.rebalances.map((r) => ({

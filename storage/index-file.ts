@@ -7,6 +7,10 @@
 // truth: every segment past the recovery point has its indexes rebuilt from the log after an
 // unclean stop, and the recovery point only moves past a segment after flush() has written and
 // synced its indexes. Closed segments load their index on first use, not at start-up.
+//
+// A new segment creates its index files empty (reset()), so they are listed with its log from the
+// start; entries are only ever added at the end or cut whole (truncateToEntries), so a reader from
+// outside sees whole entries, a prefix of those in memory.
 
 import assert from 'node:assert/strict';
 import type { StorageFs } from './fs.js';

@@ -152,6 +152,26 @@ export class LogSegment {
     } finally {
       this.fds.release(this.logFile);
     }
+    if (!exists) this.createIndexFiles();
+  }
+
+  /**
+   * A new segment's index files are created empty with its log (after it, so a log that already
+   * exists is never stripped of its indexes), so the directory always shows all three files;
+   * their entries follow lazily (index-file.ts). A failure removes what was created.
+   */
+  private createIndexFiles(): void {
+    try {
+      this.offsetIndex.file.reset();
+      this.timeIndex.file.reset();
+    } catch (err) {
+      try {
+        this.delete();
+      } catch {
+        // The creation failure is the one to report.
+      }
+      throw err;
+    }
   }
 
   /** A new, empty segment. `suffix` is appended to every file name ('' for a live segment). */

@@ -90,7 +90,7 @@ export interface GroupOffset {
   readonly committed: number;
   /** -1 when the topic is gone. */
   readonly highWatermark: number;
-  /** highWatermark - committed (never below 0); -1 when either is unknown. */
+  /** highWatermark - committed (never below 0); -1 when either is unknown (null over HTTP and in the SDK). */
   readonly lag: number;
   readonly metadata: string;
 }

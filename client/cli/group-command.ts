@@ -6,7 +6,8 @@
 // has committed or owns (committed offset, high watermark, lag, and the member that owns it), then
 // the members, then the latest rebalances with their reasons. Its JSON form is the one DESIGN.md
 // promises (group, state, generation, members, offsets) plus assignor and rebalances; "nothing
-// committed" is -1 in `committed` and `lag`, as in the SDK and the HTTP API.
+// committed" is -1 in `committed`, and an unknown lag (nothing committed, or the topic is gone) is
+// null, as in the SDK and the HTTP API, so a script summing lags gets the sum of the known ones.
 //
 // reset-offsets is a dry run unless --execute, as Kafka's: it prints the plan and says nothing
 // changed. The broker refuses it (NON_EMPTY_GROUP) while the group has members.
@@ -29,9 +30,9 @@ function formatOption(): Option {
   return new Option('--format <format>', 'text or json').choices(['text', 'json']).default('text');
 }
 
-/** -1 (none) as a dash. */
-function offsetText(n: number): string {
-  return n < 0 ? '-' : String(n);
+/** -1 (none) or null (unknown) as a dash. */
+function offsetText(n: number | null): string {
+  return n === null || n < 0 ? '-' : String(n);
 }
 
 function admin<T>(bootstrap: string, fn: (admin: Admin) => Promise<T>): Promise<T> {
@@ -86,7 +87,7 @@ export function describeText(d: GroupDescription): string {
     for (const tp of m.assignment) owners.set(tpKey(tp.topic, tp.partition), { ...m, revoking: false });
     for (const tp of m.pendingRevocation) owners.set(tpKey(tp.topic, tp.partition), { ...m, revoking: true });
   }
-  const totalLag = d.offsets.reduce((sum, o) => sum + Math.max(0, o.lag), 0);
+  const totalLag = d.offsets.reduce((sum, o) => (o.lag === null ? sum : sum + o.lag), 0);
   const out = [
     `Group: ${d.groupId}   state: ${d.state}   generation: ${d.generation}   ` +
       `assignor: ${d.assignor === '' ? '-' : d.assignor}   members: ${d.members.length}   total lag: ${totalLag}`,

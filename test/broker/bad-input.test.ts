@@ -220,6 +220,65 @@ describe('idempotent producers', () => {
     expect(stranger.error?.code).toBe('UNKNOWN_PRODUCER_ID');
   });
 
+  it('given a request whose later batch is out of sequence, writes none of it and takes a correct retry', async () => {
+    const { producerId, producerEpoch } = await b.call<
+      unknown,
+      { producerId: number; producerEpoch: number }
+    >('InitProducerId', {});
+    const seq = (values: string[], baseSequence: number): Buffer =>
+      batch(values, { producerId, producerEpoch, baseSequence });
+    const hw = await highWatermark(1);
+    // Batch 0 starts the producer, batch 1 follows it, batch 2 skips a sequence.
+    const refused = await produce(
+      1,
+      Buffer.concat([seq(['m-0', 'm-1'], 0), seq(['m-2'], 2), seq(['m-4'], 4)]),
+    );
+    expect(refused.error?.code).toBe('OUT_OF_ORDER_SEQUENCE_NUMBER');
+    expect(await highWatermark(1)).toBe(hw);
+    const retry = await produce(1, Buffer.concat([seq(['m-0', 'm-1'], 0), seq(['m-2'], 2), seq(['m-3'], 3)]));
+    expect(retry.error).toBeFalsy();
+    expect(retry).toMatchObject({ baseOffset: hw, lastOffset: hw + 3 });
+    expect(await highWatermark(1)).toBe(hw + 4);
+  });
+
+  it('given a multi-batch produce through the broker with a fenced later batch, leaves the partition as it was', async () => {
+    const broker = b.running.broker;
+    const { producerId } = broker.initProducerId();
+    const seq = (values: string[], producerEpoch: number, baseSequence: number): Buffer =>
+      batch(values, { producerId, producerEpoch, baseSequence });
+    await broker.produce('t', 1, seq(['e1-0'], 1, 0), 'leader');
+    const log = broker.partition('t', 1).log;
+    const end = log.logEndOffset;
+    // A new epoch first, then the old one: the old batch is fenced by the batch just before it.
+    await rejects(
+      broker.produce('t', 1, Buffer.concat([seq(['e2-0'], 2, 0), seq(['e1-1'], 1, 1)]), 'leader'),
+      'INVALID_PRODUCER_EPOCH',
+    );
+    expect(log.logEndOffset).toBe(end);
+    // The producer state did not move to epoch 2: epoch 1 carries on where it was.
+    const next = await broker.produce(
+      't',
+      1,
+      Buffer.concat([seq(['e1-1'], 1, 1), seq(['e1-2'], 1, 2)]),
+      'leader',
+    );
+    expect(next).toMatchObject({ baseOffset: end, lastOffset: end + 1, duplicate: false });
+    // A retry of that request with a stranger's batch after it is refused whole, not half-answered.
+    await rejects(
+      broker.produce(
+        't',
+        1,
+        Buffer.concat([
+          seq(['e1-1'], 1, 1),
+          batch(['?'], { producerId: producerId + 900, producerEpoch: 0, baseSequence: 3 }),
+        ]),
+        'leader',
+      ),
+      'UNKNOWN_PRODUCER_ID',
+    );
+    expect(log.logEndOffset).toBe(end + 2);
+  });
+
   it('hands out a new producer id every time', async () => {
     const ids = new Set<number>();
     for (let i = 0; i < 5; i++)

@@ -1,5 +1,7 @@
 // Produce and fetch through the real gRPC server: batches and the records form, offsets, long-poll.
 
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { batchSize } from '../../proto/batch-header.js';
 import type { FetchResponse__Output } from '../../proto/generated/weir/v1/FetchResponse.js';
@@ -108,6 +110,17 @@ describe('produce and fetch', () => {
     expect(res.results.map((r) => r.offset)).toEqual([0, 3, 0, -1, 0]);
     // By time, the timestamp is the found record's own, not the one asked for.
     expect(res.results[4]).toMatchObject({ offset: 0, timestamp: 1000 });
+  });
+});
+
+describe('a partition directory', () => {
+  it('given a new topic, shows the .log, .index and .timeindex of its segment while the broker runs', async () => {
+    await b.call('CreateTopic', { name: 'listed', partitions: 1 });
+    const dir = join(b.dataDir, 'listed-0');
+    const segment = (suffix: string): string => `${'0'.repeat(20)}${suffix}`;
+    expect(readdirSync(dir).filter((name) => name.startsWith('0'))).toEqual(
+      [segment('.index'), segment('.log'), segment('.timeindex')].sort(),
+    );
   });
 });
 

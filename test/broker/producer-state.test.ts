@@ -49,4 +49,16 @@ describe('ProducerStateTable', () => {
     record(t, 1, 0, 1, 3);
     expect(() => t.check(7, 0, 3, 3)).toThrow(/INVALID_PRODUCER_EPOCH/);
   });
+  it('checks in a trial copy without touching the table', () => {
+    const t = new ProducerStateTable();
+    record(t, 0, 0, 2, 0);
+    const trial = t.trial();
+    expect(trial.check(7, 0, 2, 2)).toEqual({ kind: 'append' });
+    trial.record(7, 0, { firstSeq: 2, lastSeq: 2, baseOffset: -1, lastOffset: -1, appendTime: -1 });
+    expect(trial.check(7, 0, 3, 3)).toEqual({ kind: 'append' });
+    expect(() => trial.check(7, 0, 2, 3)).toThrow(/OUT_OF_ORDER_SEQUENCE_NUMBER/);
+    trial.record(7, 1, { firstSeq: 0, lastSeq: 0, baseOffset: -1, lastOffset: -1, appendTime: -1 });
+    expect(t.check(7, 0, 2, 2)).toEqual({ kind: 'append' });
+    expect(() => t.check(7, 0, 3, 3)).toThrow(/OUT_OF_ORDER_SEQUENCE_NUMBER/);
+  });
 });

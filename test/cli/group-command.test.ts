@@ -134,7 +134,8 @@ describe('weir group describe', () => {
       ],
       offsets: [
         { topic: 'orders', partition: 0, committed: 2, highWatermark: 5, lag: 3 },
-        { topic: 'orders', partition: 1, committed: -1, highWatermark: 3, lag: -1 },
+        // Owned but never committed: its lag is unknown, so null, not -1 (which would count in a sum).
+        { topic: 'orders', partition: 1, committed: -1, highWatermark: 3, lag: null },
       ],
       rebalances: [{ generation: 1, reason: 'join', memberId: m.memberId }],
     });
@@ -349,8 +350,8 @@ describe('describeText', () => {
       ],
       offsets: [
         { topic: 't', partition: 0, committed: 7, highWatermark: 9, lag: 2, metadata: '' },
-        { topic: 't', partition: 1, committed: -1, highWatermark: 4, lag: -1, metadata: '' },
-        { topic: 'gone', partition: 0, committed: 3, highWatermark: -1, lag: -1, metadata: '' },
+        { topic: 't', partition: 1, committed: -1, highWatermark: 4, lag: null, metadata: '' },
+        { topic: 'gone', partition: 0, committed: 3, highWatermark: -1, lag: null, metadata: '' },
       ],
       rebalances: [{ generation: 3, reason: 'partitions', memberId: null, timestamp: 0 }],
     });
