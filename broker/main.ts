@@ -21,6 +21,7 @@ const STORAGE_ERRORS = new Set([
   'partition-metadata-invalid',
   'log-start-past-end',
   'metadata-error',
+  'segment-gap',
 ]);
 
 export interface StartBrokerOptions extends BrokerConfigInput {
@@ -70,11 +71,9 @@ async function launch(configIn: BrokerConfig, logger: Logger, fs?: StorageFs): P
     ...(fs ? { fs } : {}),
     onStorageReport: (report) => logger[report.level](report.fields, report.message),
     onStorageEvent: (event) => {
-      if (STORAGE_ERRORS.has(event.kind) || (event.kind === 'segment-gap' && !event.compacted))
-        logger.error({ event }, 'storage');
+      if (STORAGE_ERRORS.has(event.kind)) logger.error({ event }, 'storage');
       else if (
         event.kind === 'background-error' ||
-        event.kind === 'segment-gap' ||
         event.kind === 'delete-retry' ||
         event.kind === 'orphaned-dir-kept' ||
         event.kind === 'truncated' ||

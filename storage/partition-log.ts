@@ -73,8 +73,8 @@ export type LogEvent =
   | { kind: 'io-error'; dir: string; error: WeirError }
   /** The log went offline (a failed fsync, a device error): emitted once. */
   | { kind: 'log-failed'; dir: string; error: WeirError }
-  /** Offsets [from, to) are in no segment; `compacted`: the log is compacted, which leaves such gaps. */
-  | { kind: 'segment-gap'; dir: string; from: number; to: number; compacted: boolean; reason: string }
+  /** Offsets [from, to) are in no segment (see reportGaps). */
+  | { kind: 'segment-gap'; dir: string; from: number; to: number; reason: string }
   | { kind: 'log-start-past-end'; dir: string; checkpointed: number; logEndOffset: number };
 
 export interface OpenOptions {
@@ -785,11 +785,16 @@ export class PartitionLog {
    * A segment that ends below the next one's base means offsets are missing: a lost segment file,
    * unless the log is compacted, where removed records legitimately leave such holes.
    */
+  /**
+   * Reports offsets that lie in no segment. Nothing the broker does leaves such a gap (a roll starts
+   * the next segment at the log end, retention removes the oldest segments, and compaction keeps
+   * each rewritten run's last offset), so one means a segment file was lost or removed, or that a
+   * power loss kept a later segment's writes but not the end of an earlier, unflushed one. The
+   * records around it are kept: a missing file is no reason to delete others.
+   */
   private reportGaps(): void {
-    const compacted = this.config.cleanupPolicy !== 'delete';
-    const reason = compacted
-      ? 'the log is compacted: compaction removes records but keeps segment base offsets'
-      : 'records are missing: a segment file was lost or removed';
+    const reason =
+      'records are missing: a segment file was lost or removed, or a power loss took the unflushed end of a segment';
     for (let i = 1; i < this.segmentList.length; i++) {
       const prev = this.segmentList[i - 1] as LogSegment;
       const next = this.segmentList[i] as LogSegment;
@@ -799,7 +804,6 @@ export class PartitionLog {
           dir: this.dir,
           from: prev.nextOffset,
           to: next.baseOffset,
-          compacted,
           reason,
         });
     }

@@ -147,7 +147,7 @@ function recover(run: PowerLoss): Recovery {
       if (b.baseOffset > from) {
         holes++;
         const to = b.baseOffset;
-        if (!events.some((e) => e.kind === 'segment-gap' && e.from === from && e.to === to && !e.compacted))
+        if (!events.some((e) => e.kind === 'segment-gap' && e.from === from && e.to === to))
           return result(`offsets [${from}, ${to}) are missing and no segment gap was reported`);
       }
       from = b.lastOffset + 1;
