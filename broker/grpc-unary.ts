@@ -5,7 +5,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import { WeirError } from '../proto/errors.js';
 import { toServiceError } from '../proto/grpc.js';
-import { toStorageError } from '../storage/index.js';
+import { escapedStorageError } from '../storage/index.js';
 
 export interface GrpcSurfaceHooks {
   /** Called for every failure that is not a WeirError (a bug): the broker logs it. */
@@ -63,8 +63,8 @@ export function assertWellFormed(request: unknown): void {
 
 export function asWeirError(err: unknown, hooks: GrpcSurfaceHooks, method: string): WeirError {
   if (err instanceof WeirError) return err;
-  const storage = toStorageError(err, method);
-  if (storage instanceof WeirError) {
+  const storage = escapedStorageError(err, method);
+  if (storage !== null) {
     hooks.onStorageError?.(storage);
     return storage;
   }

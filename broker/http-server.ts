@@ -17,7 +17,7 @@ import Fastify, {
   type FastifyReply,
 } from 'fastify';
 import { ERRORS, WeirError } from '../proto/errors.js';
-import { toStorageError } from '../storage/index.js';
+import { escapedStorageError } from '../storage/index.js';
 import type { Broker } from './broker.js';
 import { adminRoutes } from './http-admin-routes.js';
 import { errorResponses, statusBody } from './http-schemas.js';
@@ -40,9 +40,8 @@ const HEADERS_CHECK_MAX_MS = 1000;
 /** The status and error an HTTP answer carries for a failure, following the table. */
 export function httpErrorOf(err: unknown): { status: number; error: WeirError; internal: boolean } {
   if (err instanceof WeirError) return { status: ERRORS[err.code].http, error: err, internal: false };
-  const storage = toStorageError(err, 'storage');
-  if (storage instanceof WeirError)
-    return { status: ERRORS[storage.code].http, error: storage, internal: false };
+  const storage = escapedStorageError(err, 'storage');
+  if (storage !== null) return { status: ERRORS[storage.code].http, error: storage, internal: false };
   const message = err instanceof Error ? err.message : String(err);
   const status = (err as Partial<FastifyError> | null)?.statusCode;
   if (status === 413) return { status, error: new WeirError('MESSAGE_TOO_LARGE', message), internal: false };

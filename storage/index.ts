@@ -36,7 +36,7 @@ export {
   encodeRaftState,
   type RaftState,
 } from './raft-state.js';
-export { ioErrorCode, toStorageError } from './storage-error.js';
+export { escapedStorageError, ioErrorCode, toStorageError } from './storage-error.js';
 export {
   PARTITION_METADATA_FILE,
   invalidTopicId,

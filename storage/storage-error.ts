@@ -48,6 +48,30 @@ export function isFatalWriteError(err: unknown): boolean {
   return code === 'EIO' || code === 'EROFS';
 }
 
+/** Codes that only a disk or the file table gives: a network error (ECONNRESET...) is never one. */
+const DISK_CODES: ReadonlySet<string> = new Set([
+  'ENOSPC',
+  'EDQUOT',
+  'EROFS',
+  'EIO',
+  'EFBIG',
+  'EMFILE',
+  'ENFILE',
+]);
+
+/**
+ * For the surfaces: `err` as a KAFKA_STORAGE_ERROR when it is a file-system failure that escaped
+ * storage (one naming a path, or a disk-only code), else null. A client hanging up mid-request
+ * also fails a system call (ECONNRESET on read), and must not count as the disk failing.
+ */
+export function escapedStorageError(err: unknown, what: string): WeirError | null {
+  const code = ioErrorCode(err);
+  if (code === null || err instanceof WeirError) return null;
+  const path = (err as NodeJS.ErrnoException).path;
+  if (typeof path !== 'string' && !DISK_CODES.has(code)) return null;
+  return toStorageError(err, what) as WeirError;
+}
+
 /**
  * Whether a failure while flushing leaves what was written unknown, so the log must go offline: an
  * fsync or fdatasync that failed (never to be retried and believed), a write with EIO or EROFS, or

@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { STORAGE_EPISODE_QUIET_MS, StorageHealth, type StorageReport } from '../../broker/storage-health.js';
-import { ManualClock, toStorageError } from '../../storage/index.js';
+import { ManualClock, escapedStorageError, toStorageError } from '../../storage/index.js';
 import { WeirError } from '../../proto/errors.js';
 import { errnoError } from '../storage/faulty-fs.js';
 
@@ -47,6 +47,12 @@ describe('StorageHealth', () => {
     expect(storageError('EROFS').retriable).toBe(false);
     expect(storageError('EIO').retriable).toBe(false);
     expect(storageError('ENOSPC').code).toBe('KAFKA_STORAGE_ERROR');
+    // At the surfaces only file-system failures count: a client hanging up is no disk failing.
+    const reset = Object.assign(errnoError('ECONNRESET', 'read'), { path: undefined });
+    expect(escapedStorageError(reset, 'Produce')).toBeNull();
+    expect(escapedStorageError(errnoError('ENOSPC', 'write'), 'Produce')?.code).toBe('KAFKA_STORAGE_ERROR');
+    const missing = Object.assign(errnoError('ENOENT', 'open'), { path: '/data/weir-metadata.json' });
+    expect(escapedStorageError(missing, 'CreateTopic')?.retriable).toBe(false);
     // Anything that is not a failed system call is left alone (a bug stays a bug).
     const bug = new TypeError('x is undefined');
     expect(toStorageError(bug, 'append')).toBe(bug);
