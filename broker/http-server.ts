@@ -32,6 +32,9 @@ export interface HttpSurfaceOptions {
   readonly metrics: BrokerMetrics;
 }
 
+/** Node's default requestTimeout, kept unless the handshake timeout is longer. */
+const NODE_REQUEST_TIMEOUT_MS = 300_000;
+
 /** Topic names reach 249 characters (more once percent-encoded); fastify's default cap is 100. */
 const MAX_PARAM_LENGTH = 1024;
 /** How often at most Node looks for connections past their headers timeout. */
@@ -66,8 +69,10 @@ export function buildHttpApp(options: HttpSurfaceOptions): FastifyInstance {
     // Node closes a connection that has not sent its request headers after headersTimeout, but
     // looks only every connectionsCheckingInterval (30 s by default); both follow the handshake
     // timeout so a silent connection is closed in about the same time as on the gRPC port.
+    // Node refuses a headersTimeout above requestTimeout (300 s by default).
     http: {
       headersTimeout: broker.config.handshakeTimeoutMs,
+      requestTimeout: Math.max(NODE_REQUEST_TIMEOUT_MS, broker.config.handshakeTimeoutMs),
       connectionsCheckingInterval: Math.min(HEADERS_CHECK_MAX_MS, broker.config.handshakeTimeoutMs),
     },
     // Unknown body fields are refused rather than dropped (a misspelt `set` must not be a silent

@@ -91,4 +91,10 @@ describe('the handshake timeout', () => {
     const health = await fetch(`http://${address}/healthz`);
     expect(health.status).toBe(200);
   });
+
+  it("accepts the largest timeout its bounds allow (above Node's default request timeout)", async () => {
+    broker = await startTestBroker({ handshakeTimeoutMs: 600_000 });
+    const health = await fetch(`http://${broker.running.httpAddress}/healthz`);
+    expect(health.status).toBe(200);
+  });
 });
