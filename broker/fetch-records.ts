@@ -125,7 +125,19 @@ export async function fetchAnswer(
       lastOffset: -1,
       full: false,
     };
-    await gatherBatches(r.batches, g, options.maxInflatedBytes);
+    try {
+      await gatherBatches(r.batches, g, options.maxInflatedBytes);
+    } catch (err) {
+      if (!(err instanceof WeirError)) throw err;
+      // This partition's answer only: the records before the batch that cannot be decoded are
+      // served, and the next fetch, starting at that batch, gets the error.
+      if (g.records.length === 0) {
+        wire.error = toWireError(err);
+        wire.nextOffset = g.fromOffset;
+        continue;
+      }
+      g.full = true;
+    }
     wire.records = g.records;
     if (g.full) wire.nextOffset = g.records.length > 0 ? g.lastOffset + 1 : g.fromOffset;
     budget = Math.max(0, budget - g.bytes);

@@ -176,22 +176,40 @@ describe('while a large compressed batch inflates', () => {
 });
 
 describe('given a stored batch that inflates past the cap of a broker reopened with a lower one', () => {
-  it('fetching it as records is MESSAGE_TOO_LARGE, even with max_bytes 0, and as batches it comes back', async () => {
+  it('fetching it as records is MESSAGE_TOO_LARGE for that partition only, and as batches it comes back', async () => {
     const first = await startTestBroker({ maxInflatedBatchBytes: CAP });
-    await first.call('CreateTopic', { name: 'old', partitions: 1 });
+    await first.call('CreateTopic', { name: 'old', partitions: 2 });
     await first.call('Produce', {
       acks: 'ACKS_LEADER',
-      partitions: [{ topic: 'old', partition: 0, batches: zeros(2 * MiB) }],
+      partitions: [
+        { topic: 'old', partition: 0, batches: zeros(2 * MiB) },
+        {
+          topic: 'old',
+          partition: 1,
+          batches: encodeBatch([{ timestamp: 1, key: null, value: Buffer.from('fine') }]),
+        },
+      ],
     });
     await first.close();
     const reopened = await startTestBroker({ maxInflatedBatchBytes: MiB }, first.dataDir);
     try {
-      const request = { partitions: [{ topic: 'old', partition: 0, offset: 0 }], maxBytes: 0 };
-      await expect(reopened.call('Fetch', { ...request, asRecords: true })).rejects.toMatchObject({
+      const partitions = [0, 1].map((partition) => ({ topic: 'old', partition, offset: 0 }));
+      const asRecords = await reopened.call<unknown, FetchResponse__Output>('Fetch', {
+        partitions,
+        maxBytes: 0,
+        asRecords: true,
+      });
+      expect(asRecords.results[0]?.error).toMatchObject({
         code: 'MESSAGE_TOO_LARGE',
         message: expect.stringContaining('maxInflatedBatchBytes') as unknown,
       });
-      const raw = await reopened.call<unknown, FetchResponse__Output>('Fetch', request);
+      expect(asRecords.results[0]?.nextOffset).toBe(0);
+      expect(asRecords.results[1]?.error ?? null).toBeNull();
+      expect(asRecords.results[1]?.records.map((r) => r.value?.toString())).toEqual(['fine']);
+      const raw = await reopened.call<unknown, FetchResponse__Output>('Fetch', {
+        partitions: partitions.slice(0, 1),
+        maxBytes: 0,
+      });
       const decoded = decodeBatch(raw.results[0]!.batches);
       expect(decoded.ok && decoded.batch.records[0]?.value?.length).toBe(2 * MiB);
     } finally {
