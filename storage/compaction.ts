@@ -69,8 +69,9 @@ interface Watch {
   epoch: number;
 }
 
+/** The log changed under the run, or went offline: either way the run stops and writes nothing more. */
 function changed(w: Watch): boolean {
-  return w.log.isClosed || w.log.dataEpoch !== w.epoch;
+  return w.log.isClosed || w.log.failed !== null || w.log.dataEpoch !== w.epoch;
 }
 
 /**

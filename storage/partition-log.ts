@@ -446,7 +446,7 @@ export class PartitionLog {
    * files removed, `.swap` -> live. See resolveLeftovers for how a crash at each step recovers.
    */
   replaceSegments(replacement: LogSegment, replaced: readonly LogSegment[]): void {
-    this.assertOpen();
+    this.assertServing();
     const first = this.segmentList.indexOf(replaced[0] as LogSegment);
     assert.ok(first >= 0 && replaced.length > 0, 'replaced segments must be in the log');
     for (let i = 0; i < replaced.length; i++) assert.equal(this.segmentList[first + i], replaced[i]);

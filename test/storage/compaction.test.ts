@@ -18,6 +18,7 @@ import {
   type LogConfig,
   type StorageFs,
 } from '../../storage/index.js';
+import { FaultyFs } from './faulty-fs.js';
 
 const root = mkdtempSync(join(tmpdir(), 'weir-compaction-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -95,6 +96,29 @@ function expectedAfter(before: Rec[], activeBase: number, horizon: number | null
 }
 
 describe('compaction', () => {
+  it('stops when the log goes offline during the run, and swaps nothing in', async () => {
+    const fs = new FaultyFs();
+    const log = openLog(join(root, `c-${n++}`), fs);
+    fill(log, 10, 6, 5_000);
+    const before = readAll(log);
+    const files = readdirSync(log.dir).sort();
+    // At the run's first pause, a write fails with EIO: the log goes offline.
+    const goOffline = (): Promise<void> => {
+      fs.writeError = 'EIO';
+      expect(() =>
+        log.append(encodeBatch([{ timestamp: 5_000, key: null, value: Buffer.from('x') }])),
+      ).toThrow(/offline/);
+      fs.heal();
+      return Promise.resolve();
+    };
+    const outcome = await compactLog(log, 5_500, { fs, pause: goOffline });
+    expect(outcome.aborted).toBe(true);
+    expect(outcome.segmentsRewritten).toBe(0);
+    expect(readdirSync(log.dir).sort()).toEqual(files);
+    log.closeNow();
+    expect(readAll(openLog(log.dir, nodeFs, false))).toEqual(before);
+  });
+
   it('keeps the latest record per key, all keyless records and the active segment, at their offsets', async () => {
     const log = openLog(join(root, `c-${n++}`));
     fill(log, 10, 6, 5_000);
