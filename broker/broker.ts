@@ -680,6 +680,11 @@ export class Broker {
   async close(): Promise<void> {
     this.stopAccepting();
     this.storageHealth.close();
+    // Produces accepted before the stop may still be inflating: they append before the logs'
+    // final flush, not after it.
+    const accepted: Promise<void>[] = [];
+    for (const list of this.partitions.values()) for (const p of list) accepted.push(p.appended());
+    await Promise.all(accepted);
     await this.logs.close();
   }
 

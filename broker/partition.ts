@@ -119,6 +119,11 @@ export class Partition {
     this.rebuildProducerState();
   }
 
+  /** Settles once every produce accepted so far has appended or failed (shutdown waits for it). */
+  appended(): Promise<void> {
+    return this.waiting ?? Promise.resolve();
+  }
+
   get highWatermark(): number {
     return this.log.logEndOffset;
   }

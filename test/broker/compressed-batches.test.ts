@@ -218,3 +218,23 @@ describe('given a stored batch that inflates past the cap of a broker reopened w
     }
   });
 });
+
+describe('a compressed produce still inflating when the broker shuts down', () => {
+  it('is appended before the final flush, answered, and there after a restart', async () => {
+    const first = await startTestBroker({ maxInflatedBatchBytes: CAP });
+    await first.call('CreateTopic', { name: 'late', partitions: 1 });
+    const broker = first.running.broker;
+    const produced = broker.produce('late', 0, zeros(CAP - 64 * 1024), 'leader');
+    await broker.close();
+    expect((await produced).baseOffset).toBe(0);
+    await first.close();
+    const reopened = await startTestBroker({}, first.dataDir);
+    try {
+      expect(reopened.running.broker.cleanShutdown).toBe(true);
+      expect(reopened.running.broker.listOffset('late', 0, -1).offset).toBe(1);
+    } finally {
+      await reopened.close();
+      removeDir(first.dataDir);
+    }
+  });
+});
