@@ -13,10 +13,11 @@
 // capacity while many are busy; it shrinks back as they are released. A descriptor stays valid
 // across a rename (compaction's `.cleaned` -> `.swap` -> live); `path` is where the next open goes.
 //
-// Closing the descriptor of a rolled segment before its fsync does not hide a write-back error from
-// that fsync: since Linux 4.16 a descriptor opened after an error sees it as long as no fsync has
-// reported it yet, and every fsync of a segment goes through this one entry. Holding descriptors
-// until their fsync instead would let a burst of rolls pass the bound.
+// A rolled segment's descriptor is held (busy) until the fsync that follows the roll, within half
+// the capacity: the write-back error an fsync must report is kept on the inode, which the kernel
+// may evict (and the error with it) once no descriptor is open and no page is dirty. Past that
+// half, a burst of rolls lets the descriptor go rather than pass the bound: since Linux 4.16 a
+// descriptor opened later still sees an error no fsync has reported, while the inode stays.
 
 import assert from 'node:assert/strict';
 import type { StorageFs } from './fs.js';
@@ -43,6 +44,8 @@ export class CachedFile {
   }
 }
 
+const NOTHING_HELD = (): void => undefined;
+
 export class FdCache {
   readonly capacity: number;
   private readonly fs: StorageFs;
@@ -50,6 +53,8 @@ export class FdCache {
   private newest: CachedFile | null = null;
   private oldest: CachedFile | null = null;
   private listedCount = 0;
+  /** Descriptors held by holdUntilSynced. */
+  private held = 0;
 
   constructor(fs: StorageFs, capacity: number) {
     assert.ok(capacity >= 1, 'an fd cache holds at least one descriptor');
@@ -110,6 +115,23 @@ export class FdCache {
     f.pinned = false;
     this.pushNewest(f);
     this.trim(this.capacity);
+  }
+
+  /**
+   * Keeps `f`'s descriptor open until the returned function is called, if fewer than half the
+   * capacity are held so; otherwise holds nothing (see the top of the file).
+   */
+  holdUntilSynced(f: CachedFile): () => void {
+    if (this.held >= this.capacity / 2) return NOTHING_HELD;
+    this.acquire(f);
+    this.held++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.held--;
+      this.release(f);
+    };
   }
 
   /** The file's descriptor is closed now, or when its last use ends. */

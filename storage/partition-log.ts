@@ -597,9 +597,12 @@ export class PartitionLog {
     assert.ok(baseOffset >= old.nextOffset, 'a new segment starts past the old one');
     // The new segment first: if it cannot be opened (out of descriptors), the old one stays active.
     const seg = LogSegment.create(this.deps.fs, this.dir, baseOffset, this.config, '', this.fds);
+    // The descriptor the old segment's writes went through stays open until the flush below.
+    const release = old.holdDescriptorUntilSynced();
     try {
       old.onRoll();
     } catch (err) {
+      release();
       seg.delete();
       throw err;
     }
@@ -611,9 +614,9 @@ export class PartitionLog {
       throw this.goOffline(err, 'directory fsync');
     }
     // The closed segment is fsynced in the background so the recovery point can move past it.
-    this.flush(baseOffset).catch((error: unknown) =>
-      this.emit({ kind: 'flush-failed', dir: this.dir, error }),
-    );
+    this.flush(baseOffset)
+      .catch((error: unknown) => this.emit({ kind: 'flush-failed', dir: this.dir, error }))
+      .finally(release);
     return seg;
   }
 

@@ -451,6 +451,11 @@ export class LogSegment {
     this.fds.unpin(this.logFile);
   }
 
+  /** Keeps the descriptor open until its fsync after a roll, within the cache's bound (fd-cache.ts). */
+  holdDescriptorUntilSynced(): () => void {
+    return this.fds.holdUntilSynced(this.logFile);
+  }
+
   /** The segment takes appends again (it became the last after a truncation, or after loading). */
   activate(): void {
     assert.ok(!this.closed, 'activate a closed segment');

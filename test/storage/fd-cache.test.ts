@@ -92,6 +92,33 @@ describe('FdCache', () => {
     cache.trim(0);
   });
 
+  it('holds rolled descriptors until their sync, but never more than half its capacity', () => {
+    const cache = new FdCache(nodeFs, 4);
+    const [a, b, c, ...others] = files(tempDir(), 8).map((p) => cache.file(p));
+    const releases = [a!, b!, c!].map((f) => {
+      cache.acquire(f);
+      const release = cache.holdUntilSynced(f);
+      cache.release(f);
+      return release;
+    });
+    // Many other files come and go: the two held stay open, the third (past half) may go.
+    for (const f of others) {
+      cache.acquire(f);
+      cache.release(f);
+    }
+    expect(a!.fd >= 0 && b!.fd >= 0).toBe(true);
+    expect(c!.fd).toBe(-1);
+    expect(cache.openCount).toBeLessThanOrEqual(4);
+    for (const release of releases) release();
+    for (const f of others) {
+      cache.acquire(f);
+      cache.release(f);
+    }
+    expect(a!.fd).toBe(-1);
+    expect(b!.fd).toBe(-1);
+    cache.trim(0);
+  });
+
   it('closes a file closed while busy when its last use ends', () => {
     const cache = new FdCache(nodeFs, 4);
     const [a] = files(tempDir(), 1).map((p) => cache.file(p));
@@ -202,6 +229,9 @@ describe('logs through a small descriptor cache', () => {
     expect(readAllBatches(log)).toEqual(written);
     log.append(encodeBatch(records(200)));
     log.closeNow();
+    // A rolled segment's descriptor held for its post-roll flush goes once that flush settles.
+    await log.flush();
+    await new Promise((resolve) => setImmediate(resolve));
     expect(fdsUnder(dir)).toBe(0);
     log = open(dir, fds, false);
     expect(fdsUnder(dir)).toBeLessThanOrEqual(1 + 3);
