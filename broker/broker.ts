@@ -13,6 +13,7 @@ import {
   nodeFs,
   systemClock,
   invalidTopicName,
+  toStorageError,
   type Clock,
   type LogConfig,
   type LogManagerEvent,
@@ -739,7 +740,8 @@ export class Broker {
       throw new WeirError(
         'KAFKA_STORAGE_ERROR',
         `creating partition ${from + list.length} of topic '${topic.name}' failed (${String(err)}); ${undone}`,
-        { cause: err },
+        // As retriable as the failure behind it: a full disk can drain, a read-only one cannot.
+        { cause: err, retriable: (toStorageError(err, 'create') as Partial<WeirError>).retriable ?? false },
       );
     }
     return list;

@@ -4,7 +4,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { isWeirError } from '../../proto/errors.js';
+import { isWeirError, type WeirError } from '../../proto/errors.js';
 import { Broker } from '../../broker/broker.js';
 import { resolveBrokerConfig } from '../../broker/config.js';
 import {
@@ -88,16 +88,15 @@ describe('a create past the budget', () => {
   });
 });
 
-/** The real file system, except that opening the `.log` of `failDir` fails as if out of descriptors. */
-function failingFs(failDir: () => string | null): StorageFs {
+/** The real file system, except that opening the `.log` of `failDir` fails with `code()`. */
+function failingFs(failDir: () => string | null, code: () => string = () => 'EMFILE'): StorageFs {
   return {
     ...nodeFs,
     openSync(path, flags) {
       const dir = failDir();
       if (dir !== null && path.includes(`/${dir}/`) && path.endsWith('.log')) {
-        throw Object.assign(new Error(`EMFILE: too many open files, open '${path}'`), {
-          code: 'EMFILE',
-          errno: -24,
+        throw Object.assign(new Error(`${code()}: injected, open '${path}'`), {
+          code: code(),
           syscall: 'open',
           path,
         });
@@ -121,8 +120,14 @@ describe('a create whose logs fail part-way', () => {
     const dataDir = tempDir();
     dirs.push(dataDir);
     let fail: string | null = null;
+    let failCode = 'EMFILE';
     const config = resolveBrokerConfig({ overrides: { dataDir, maxOpenFiles: 10_000 } });
-    const broker = Broker.open(config, { fs: failingFs(() => fail) });
+    const broker = Broker.open(config, {
+      fs: failingFs(
+        () => fail,
+        () => failCode,
+      ),
+    });
     broker.createTopic('grow', 2, 1, {});
 
     fail = 'big-5';
@@ -135,11 +140,14 @@ describe('a create whose logs fail part-way', () => {
     })();
     expect(isWeirError(created, 'KAFKA_STORAGE_ERROR')).toBe(true);
     expect((created as Error).message).toMatch(/partition 5 of topic 'big'.*EMFILE.*undone/);
+    // Out of descriptors can clear: the client may retry.
+    expect((created as WeirError).retriable).toBe(true);
     expect(broker.listTopics(true).map((t) => t.name)).toEqual(['grow']);
     expect(topicDirs(dataDir, 'big')).toEqual([]);
     expect(readFileSync(join(dataDir, METADATA_FILE), 'utf8')).not.toContain('"big"');
 
     fail = 'grow-4';
+    failCode = 'EROFS';
     const grown = (() => {
       try {
         return broker.createPartitions('grow', 6);
@@ -148,6 +156,8 @@ describe('a create whose logs fail part-way', () => {
       }
     })();
     expect(isWeirError(grown, 'KAFKA_STORAGE_ERROR')).toBe(true);
+    // A read-only file system does not clear by itself: no retry.
+    expect((grown as WeirError).retriable).toBe(false);
     expect(broker.describeTopic('grow').partitions).toHaveLength(2);
     expect(topicDirs(dataDir, 'grow').sort()).toEqual(['grow-0', 'grow-1']);
 
