@@ -31,10 +31,11 @@ import { compactLog, dirtyRatio, type CompactionOutcome } from './compaction.js'
 import { FdCache } from './fd-cache.js';
 import type { StorageFs } from './fs.js';
 import { DEFAULT_LOG_CONFIG, type LogConfig } from './log-config.js';
+import type { LogEvent } from './log-event.js';
 import { DELETE_DIR_SUFFIX, LogRemoval, ORPHANED_DIR_SUFFIX, type RemovalEvent } from './log-removal.js';
 import { parsePartitionDirName, partitionDir, type TopicPartition } from './names.js';
 import { readPartitionTopicId, writePartitionTopicId } from './partition-metadata.js';
-import { PartitionLog, type LogEvent } from './partition-log.js';
+import { PartitionLog } from './partition-log.js';
 import { applyRetention, type RetentionOutcome } from './retention.js';
 
 export const CLEAN_SHUTDOWN_MARKER = '.weir-clean-shutdown';

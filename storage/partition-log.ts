@@ -37,7 +37,14 @@ import type { Clock, TimerHandle } from './clock.js';
 import { FdCache } from './fd-cache.js';
 import type { StorageFs } from './fs.js';
 import type { LogConfig } from './log-config.js';
-import { LOG_SUFFIX, LogSegment, parseSegmentFileName, type SegmentRead } from './segment.js';
+import type { LogEvent } from './log-event.js';
+import {
+  LOG_SUFFIX,
+  LogSegment,
+  parseSegmentFileName,
+  segmentIndexFor,
+  type SegmentRead,
+} from './segment.js';
 import { isFatalFlushError, isFatalWriteError, toStorageError } from './storage-error.js';
 
 export const SWAP_SUFFIX = '.swap';
@@ -53,29 +60,6 @@ export interface LogDeps {
   /** Where recovery reports what it found; the broker passes a pino logger. */
   readonly log?: (event: LogEvent) => void;
 }
-
-export type LogEvent =
-  | { kind: 'recovered'; dir: string; segment: number; bytes: number }
-  | {
-      kind: 'truncated';
-      dir: string;
-      segment: number;
-      reason: string;
-      validBytes: number;
-      truncatedBytes: number;
-    }
-  | { kind: 'segments-removed'; dir: string; baseOffsets: number[]; reason: string }
-  | { kind: 'index-rebuilt'; dir: string; segment: number; reason: string }
-  | { kind: 'leftover-removed'; dir: string; file: string }
-  | { kind: 'swap-completed'; dir: string; segment: number }
-  | { kind: 'flush-failed'; dir: string; error: unknown }
-  /** An append or read refused for a storage failure (the log may stay online). */
-  | { kind: 'io-error'; dir: string; error: WeirError }
-  /** The log went offline (a failed fsync, a device error): emitted once. */
-  | { kind: 'log-failed'; dir: string; error: WeirError }
-  /** Offsets [from, to) are in no segment (see reportGaps). */
-  | { kind: 'segment-gap'; dir: string; from: number; to: number; reason: string }
-  | { kind: 'log-start-past-end'; dir: string; checkpointed: number; logEndOffset: number };
 
 export interface OpenOptions {
   /** Offset recovery starts from after an unclean stop (from the recovery-point checkpoint). */
@@ -323,7 +307,7 @@ export class PartitionLog {
     const maxOffset = options.maxOffset ?? this.endOffset;
     const minOne = options.minOneBatch ?? true;
     const out = this.readScratch;
-    for (let i = this.segmentIndexFor(offset); i < this.segmentList.length; i++) {
+    for (let i = segmentIndexFor(this.segmentList, offset); i < this.segmentList.length; i++) {
       const seg = this.segmentList[i] as LogSegment;
       if (seg.baseOffset >= maxOffset) break;
       let found: boolean;
@@ -566,23 +550,6 @@ export class PartitionLog {
     this.deps.log?.(event);
   }
 
-  /** Index of the last segment whose base offset is <= offset (0 if none). */
-  private segmentIndexFor(offset: number): number {
-    let lo = 0;
-    let hi = this.segmentList.length - 1;
-    let found = 0;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      if ((this.segmentList[mid] as LogSegment).baseOffset <= offset) {
-        found = mid;
-        lo = mid + 1;
-      } else {
-        hi = mid - 1;
-      }
-    }
-    return found;
-  }
-
   private maybeRoll(baseOffset: number, lastOffset: number, size: number, maxTimestamp: number): void {
     const active = this.activeSegment;
     if (active.isEmpty) return;
@@ -724,7 +691,7 @@ export class PartitionLog {
     // After a clean stop every segment is trusted; otherwise from the one holding the recovery point.
     const recoverFrom = options.cleanShutdown
       ? this.segmentList.length
-      : this.segmentIndexFor(options.recoveryPoint);
+      : segmentIndexFor(this.segmentList, options.recoveryPoint);
     for (let i = 0; i < this.segmentList.length; i++) {
       const seg = this.segmentList[i] as LogSegment;
       if (i < recoverFrom) {

@@ -658,3 +658,23 @@ export class LogSegment {
     return null;
   }
 }
+
+/**
+ * Index of the last of `segments` (sorted by base offset) whose base offset is <= offset (0 if
+ * none): the segment a read of `offset` starts in, and the one recovery starts from.
+ */
+export function segmentIndexFor(segments: readonly LogSegment[], offset: number): number {
+  let lo = 0;
+  let hi = segments.length - 1;
+  let found = 0;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((segments[mid] as LogSegment).baseOffset <= offset) {
+      found = mid;
+      lo = mid + 1;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return found;
+}

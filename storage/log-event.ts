@@ -1,0 +1,28 @@
+// What a partition log reports about itself: recovery findings, leftovers it cleaned up, and storage
+// failures. Its own file so that each part of the log that emits these (opening, flushing, the log
+// itself) can name the type without importing the others.
+
+import type { WeirError } from '../proto/errors.js';
+
+export type LogEvent =
+  | { kind: 'recovered'; dir: string; segment: number; bytes: number }
+  | {
+      kind: 'truncated';
+      dir: string;
+      segment: number;
+      reason: string;
+      validBytes: number;
+      truncatedBytes: number;
+    }
+  | { kind: 'segments-removed'; dir: string; baseOffsets: number[]; reason: string }
+  | { kind: 'index-rebuilt'; dir: string; segment: number; reason: string }
+  | { kind: 'leftover-removed'; dir: string; file: string }
+  | { kind: 'swap-completed'; dir: string; segment: number }
+  | { kind: 'flush-failed'; dir: string; error: unknown }
+  /** An append or read refused for a storage failure (the log may stay online). */
+  | { kind: 'io-error'; dir: string; error: WeirError }
+  /** The log went offline (a failed fsync, a device error): emitted once. */
+  | { kind: 'log-failed'; dir: string; error: WeirError }
+  /** Offsets [from, to) are in no segment (see reportGaps). */
+  | { kind: 'segment-gap'; dir: string; from: number; to: number; reason: string }
+  | { kind: 'log-start-past-end'; dir: string; checkpointed: number; logEndOffset: number };
