@@ -35,8 +35,8 @@ import {
   type KeyMapWalk,
   type WalkState,
 } from './compaction-filter.js';
+import { CLEANED_SUFFIX } from './log-loader.js';
 import type { PartitionLog } from './partition-log.js';
-import { CLEANED_SUFFIX } from './partition-log.js';
 import { INT32_MAX, LogSegment, type SegmentRead } from './segment.js';
 import type { StorageFs } from './fs.js';
 

@@ -56,11 +56,11 @@ export {
   type AppendOptions,
   type AppendResult,
   type LogDeps,
-  type OpenOptions,
   type ReadOptions,
   type ReadResult,
 } from './partition-log.js';
 export type { LogEvent } from './log-event.js';
+export type { OpenOptions } from './log-loader.js';
 export { applyRetention, expiredByTime, excessBySize, type RetentionOutcome } from './retention.js';
 export { compactLog, dirtyRatio, type CompactionOutcome } from './compaction.js';
 export {

@@ -23,6 +23,6 @@ export type LogEvent =
   | { kind: 'io-error'; dir: string; error: WeirError }
   /** The log went offline (a failed fsync, a device error): emitted once. */
   | { kind: 'log-failed'; dir: string; error: WeirError }
-  /** Offsets [from, to) are in no segment (see reportGaps). */
+  /** Offsets [from, to) are in no segment (see reportGaps in log-loader.ts). */
   | { kind: 'segment-gap'; dir: string; from: number; to: number; reason: string }
   | { kind: 'log-start-past-end'; dir: string; checkpointed: number; logEndOffset: number };

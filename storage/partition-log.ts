@@ -15,10 +15,7 @@
 // restarts and recovers the log from what is on disk. A write that fails with EIO or EROFS does
 // the same; one that fails for lack of space or descriptors fails only that append.
 //
-// Opening a log first resolves leftovers of an interrupted compaction (see compaction.ts), then
-// loads segments: after a clean stop by trusting their indexes, after an unclean one by scanning
-// every segment from the recovery point on, truncating at the first bad batch and removing any
-// later segments.
+// Opening a log, with its recovery, lives in log-loader.ts.
 
 import assert from 'node:assert/strict';
 import {
@@ -38,17 +35,10 @@ import { FdCache } from './fd-cache.js';
 import type { StorageFs } from './fs.js';
 import type { LogConfig } from './log-config.js';
 import type { LogEvent } from './log-event.js';
-import {
-  LOG_SUFFIX,
-  LogSegment,
-  parseSegmentFileName,
-  segmentIndexFor,
-  type SegmentRead,
-} from './segment.js';
+import { LogLoader, SWAP_SUFFIX, type OpenOptions } from './log-loader.js';
+import { LogSegment, segmentIndexFor, type SegmentRead } from './segment.js';
 import { isFatalFlushError, isFatalWriteError, toStorageError } from './storage-error.js';
 
-export const SWAP_SUFFIX = '.swap';
-export const CLEANED_SUFFIX = '.cleaned';
 /** Closed-segment descriptors a log opened without a shared cache keeps open. */
 export const DEFAULT_LOG_FD_CACHE_FILES = 128;
 
@@ -59,15 +49,6 @@ export interface LogDeps {
   readonly fds?: FdCache;
   /** Where recovery reports what it found; the broker passes a pino logger. */
   readonly log?: (event: LogEvent) => void;
-}
-
-export interface OpenOptions {
-  /** Offset recovery starts from after an unclean stop (from the recovery-point checkpoint). */
-  readonly recoveryPoint: number;
-  /** Checkpointed log start offset (may be above the first segment's base). */
-  readonly logStartOffset: number;
-  /** Whether the data directory was shut down cleanly. */
-  readonly cleanShutdown: boolean;
 }
 
 export interface AppendOptions {
@@ -145,7 +126,12 @@ export class PartitionLog {
   static open(dir: string, config: LogConfig, deps: LogDeps, options: OpenOptions): PartitionLog {
     const log = new PartitionLog(dir, config, deps);
     try {
-      log.load(options);
+      const loader = new LogLoader(dir, config, deps.fs, log.fds, deps.log);
+      const marks = loader.load(options, log.segmentList);
+      log.startOffset = marks.logStartOffset;
+      log.endOffset = marks.logEndOffset;
+      log.recovery = marks.recoveryPoint;
+      log.flushed = log.recovery;
     } catch (err) {
       // A log that failed to open (out of descriptors, a bad disk) must not keep any it took.
       for (const seg of log.segmentList) seg.dropFd();
@@ -427,7 +413,7 @@ export class PartitionLog {
   /**
    * Swaps `replacement` (a segment under the `.cleaned` suffix, already fsynced) in for the run of
    * segments it was built from, crash-safely: `.cleaned` -> `.swap` (the point of no return), old
-   * files removed, `.swap` -> live. See resolveLeftovers for how a crash at each step recovers.
+   * files removed, `.swap` -> live. See resolveLeftovers in log-loader.ts for how a crash at each step recovers.
    */
   replaceSegments(replacement: LogSegment, replaced: readonly LogSegment[]): void {
     this.assertServing();
@@ -447,7 +433,7 @@ export class PartitionLog {
       this.deps.fs.fsyncDirSync(this.dir);
     } catch (err) {
       // Past the point of no return the files on disk are right but this object is not: take the
-      // log offline. Opening it again completes the swap (resolveLeftovers).
+      // log offline. Opening it again completes the swap (log-loader.ts).
       this.closeNow();
       throw new WeirError(
         'KAFKA_STORAGE_ERROR',
@@ -669,167 +655,5 @@ export class PartitionLog {
   private lowerMarksTo(offset: number): void {
     this.recovery = Math.min(this.recovery, offset);
     this.flushed = Math.min(this.flushed, offset);
-  }
-
-  // ---- opening and recovery ----
-
-  private load(options: OpenOptions): void {
-    const { fs } = this.deps;
-    fs.mkdirSync(this.dir);
-    const bases = this.resolveLeftovers();
-    // Opened unpinned: loading touches each segment's descriptor through the cache, so a log with
-    // thousands of segments never holds more than the cache's capacity while it loads.
-    for (const base of bases)
-      this.segmentList.push(LogSegment.open(fs, this.dir, base, this.config, '', this.fds));
-
-    if (this.segmentList.length === 0) {
-      const start = Math.max(0, options.logStartOffset);
-      this.segmentList.push(LogSegment.create(fs, this.dir, start, this.config, '', this.fds));
-      fs.fsyncDirSync(this.dir);
-    }
-
-    // After a clean stop every segment is trusted; otherwise from the one holding the recovery point.
-    const recoverFrom = options.cleanShutdown
-      ? this.segmentList.length
-      : segmentIndexFor(this.segmentList, options.recoveryPoint);
-    for (let i = 0; i < this.segmentList.length; i++) {
-      const seg = this.segmentList[i] as LogSegment;
-      if (i < recoverFrom) {
-        const bad = seg.loadClean();
-        if (bad === null) continue;
-        this.emit({ kind: 'index-rebuilt', dir: this.dir, segment: seg.baseOffset, reason: bad });
-      }
-      const outcome = seg.recover();
-      if (outcome.kind === 'ok') {
-        this.emit({ kind: 'recovered', dir: this.dir, segment: seg.baseOffset, bytes: outcome.bytes });
-        continue;
-      }
-      const { reason, validBytes, truncatedBytes } = outcome;
-      this.emit({
-        kind: 'truncated',
-        dir: this.dir,
-        segment: seg.baseOffset,
-        reason,
-        validBytes,
-        truncatedBytes,
-      });
-      const later = this.segmentList.splice(i + 1);
-      if (later.length > 0) {
-        for (const s of later) s.delete();
-        this.emit({
-          kind: 'segments-removed',
-          dir: this.dir,
-          baseOffsets: later.map((s) => s.baseOffset),
-          reason: 'after a corrupt batch',
-        });
-      }
-      break;
-    }
-    this.reportGaps();
-    const active = this.activeSegment;
-    active.activate();
-    this.endOffset = active.isEmpty ? active.baseOffset : active.nextOffset;
-    const first = this.segmentList[0] as LogSegment;
-    if (options.logStartOffset > this.endOffset) {
-      // A start past the end would hide every record on disk without a word; the checkpoint is the
-      // one that is wrong (stale, or of another log), so the records stay readable.
-      this.emit({
-        kind: 'log-start-past-end',
-        dir: this.dir,
-        checkpointed: options.logStartOffset,
-        logEndOffset: this.endOffset,
-      });
-      this.startOffset = first.baseOffset;
-    } else {
-      this.startOffset = Math.max(options.logStartOffset, first.baseOffset);
-    }
-    // After an unclean stop, what recovery re-read may sit only in the page cache: the recovery
-    // point stays where it was until a flush (the log manager flushes recovered logs at once).
-    this.recovery = options.cleanShutdown
-      ? this.endOffset
-      : Math.min(this.endOffset, Math.max(options.recoveryPoint, first.baseOffset));
-    this.flushed = this.recovery;
-  }
-
-  /**
-   * A segment that ends below the next one's base means offsets are missing: a lost segment file,
-   * unless the log is compacted, where removed records legitimately leave such holes.
-   */
-  /**
-   * Reports offsets that lie in no segment. Nothing the broker does leaves such a gap (a roll starts
-   * the next segment at the log end, retention removes the oldest segments, and compaction keeps
-   * each rewritten run's last offset), so one means a segment file was lost or removed, or that a
-   * power loss kept a later segment's writes but not the end of an earlier, unflushed one. The
-   * records around it are kept: a missing file is no reason to delete others.
-   */
-  private reportGaps(): void {
-    const reason =
-      'records are missing: a segment file was lost or removed, or a power loss took the unflushed end of a segment';
-    for (let i = 1; i < this.segmentList.length; i++) {
-      const prev = this.segmentList[i - 1] as LogSegment;
-      const next = this.segmentList[i] as LogSegment;
-      if (prev.nextOffset < next.baseOffset)
-        this.emit({
-          kind: 'segment-gap',
-          dir: this.dir,
-          from: prev.nextOffset,
-          to: next.baseOffset,
-          reason,
-        });
-    }
-  }
-
-  /**
-   * Deletes `.cleaned` files (an unfinished compaction) and stray indexes, completes every `.swap`
-   * (a finished compaction interrupted before the rename), and returns the live segments' bases.
-   */
-  private resolveLeftovers(): number[] {
-    const { fs } = this.deps;
-    const names = fs.readdirSync(this.dir).sort();
-    const remove = (file: string): void => {
-      fs.unlinkSync(`${this.dir}/${file}`);
-      this.emit({ kind: 'leftover-removed', dir: this.dir, file });
-    };
-    for (const name of names) {
-      if (name.endsWith(CLEANED_SUFFIX) || name.endsWith('.deleted') || name.endsWith('.tmp')) remove(name);
-    }
-    const swaps = names
-      .map(parseSegmentFileName)
-      .filter(
-        (p): p is { baseOffset: number; suffix: string } =>
-          p !== null && p.suffix === LOG_SUFFIX + SWAP_SUFFIX,
-      );
-    for (const name of names) {
-      if (name.endsWith(SWAP_SUFFIX) && !name.endsWith(LOG_SUFFIX + SWAP_SUFFIX)) remove(name);
-    }
-    const live = (): number[] =>
-      fs
-        .readdirSync(this.dir)
-        .map(parseSegmentFileName)
-        .filter((p): p is { baseOffset: number; suffix: string } => p !== null && p.suffix === LOG_SUFFIX)
-        .map((p) => p.baseOffset)
-        .sort((a, b) => a - b);
-    for (const swap of swaps) {
-      const seg = LogSegment.open(fs, this.dir, swap.baseOffset, this.config, SWAP_SUFFIX, this.fds);
-      seg.recover();
-      const end = seg.nextOffset;
-      for (const base of live()) {
-        if (base >= swap.baseOffset && base < end) {
-          const old = LogSegment.open(fs, this.dir, base, this.config, '', this.fds);
-          old.delete();
-        }
-      }
-      seg.renameSuffix('');
-      seg.close();
-      fs.fsyncDirSync(this.dir);
-      this.emit({ kind: 'swap-completed', dir: this.dir, segment: swap.baseOffset });
-    }
-    // Index files whose log is gone are stray.
-    const bases = new Set(live());
-    for (const name of fs.readdirSync(this.dir)) {
-      const parsed = parseSegmentFileName(name);
-      if (parsed !== null && parsed.suffix !== LOG_SUFFIX && !bases.has(parsed.baseOffset)) remove(name);
-    }
-    return [...bases].sort((a, b) => a - b);
   }
 }
