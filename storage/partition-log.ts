@@ -1,21 +1,9 @@
 // The log of one partition: an ordered list of segments, the last of which takes appends.
 //
 // Offsets: logStartOffset is the first offset a reader may ask for; logEndOffset (LEO) the offset
-// the next append gets. Durability is tracked by two marks:
-//   - flushedOffset: every offset below it has its log bytes fsynced. Appends acknowledged under
-//     flush.messages=1 wait for it (group commit: one fdatasync covers all appends written while
-//     the previous one ran).
-//   - recoveryPoint: every segment below it has its log and both indexes fsynced. After an unclean
-//     stop, recovery re-reads only from the segment holding the recovery point.
-//
-// A failed fsync is final for the log. The kernel may have dropped the dirty pages it could not
-// write and marked them clean, so a retry can succeed without the data ever reaching the disk
-// (PostgreSQL's "fsyncgate", 2018). The log goes offline: every append waiting for durability
-// fails, and appends and reads fail with a non-retriable KAFKA_STORAGE_ERROR, until the broker
-// restarts and recovers the log from what is on disk. A write that fails with EIO or EROFS does
-// the same; one that fails for lack of space or descriptors fails only that append.
-//
-// Opening a log, with its recovery, lives in log-loader.ts.
+// the next append gets. Two more marks track durability (flushedOffset, recoveryPoint); they, group
+// commit and the offline state a failed fsync leaves live in log-flusher.ts. Opening a log, with its
+// recovery, lives in log-loader.ts.
 
 import assert from 'node:assert/strict';
 import {
@@ -30,14 +18,15 @@ import {
   stampLeaderEpoch,
 } from '../proto/batch-header.js';
 import { WeirError } from '../proto/errors.js';
-import type { Clock, TimerHandle } from './clock.js';
+import type { Clock } from './clock.js';
 import { FdCache } from './fd-cache.js';
 import type { StorageFs } from './fs.js';
 import type { LogConfig } from './log-config.js';
 import type { LogEvent } from './log-event.js';
+import { LogFlusher } from './log-flusher.js';
 import { LogLoader, SWAP_SUFFIX, type OpenOptions } from './log-loader.js';
 import { LogSegment, segmentIndexFor, type SegmentRead } from './segment.js';
-import { isFatalFlushError, isFatalWriteError, toStorageError } from './storage-error.js';
+import { isFatalWriteError } from './storage-error.js';
 
 /** Closed-segment descriptors a log opened without a shared cache keeps open. */
 export const DEFAULT_LOG_FD_CACHE_FILES = 128;
@@ -84,12 +73,6 @@ export interface ReadResult {
   readonly logEndOffset: number;
 }
 
-interface SyncWaiter {
-  offset: number;
-  resolve: () => void;
-  reject: (err: unknown) => void;
-}
-
 export class PartitionLog {
   readonly dir: string;
   private config: LogConfig;
@@ -99,18 +82,11 @@ export class PartitionLog {
   private segmentList: LogSegment[] = [];
   private startOffset = 0;
   private endOffset = 0;
-  private recovery = 0;
-  private flushed = 0;
-  private unflushedMessages = 0;
-  private flushTimer: TimerHandle | null = null;
-  private syncWaiters: SyncWaiter[] = [];
-  private syncRunning = false;
-  private flushChain: Promise<void> = Promise.resolve();
+  /** The durability marks, group commit and the offline state. */
+  private readonly flusher: LogFlusher;
   /** Bumped by anything that removes data, so an in-flight flush does not advance marks past it. */
   private epoch = 0;
   private closed = false;
-  /** Set when the log goes offline (see the top of the file); never cleared while the process runs. */
-  private failure: WeirError | null = null;
   /** Set when closing could not write the indexes out. */
   private sealFailure: unknown = null;
   private readonly readScratch: SegmentRead = { buf: Buffer.alloc(0), firstOffset: 0, lastOffset: 0 };
@@ -120,6 +96,7 @@ export class PartitionLog {
     this.config = config;
     this.deps = deps;
     this.fds = deps.fds ?? new FdCache(deps.fs, DEFAULT_LOG_FD_CACHE_FILES);
+    this.flusher = new LogFlusher(this, deps.clock, deps.log);
   }
 
   /** Opens (or creates) the log in `dir`, recovering it if needed. */
@@ -130,8 +107,7 @@ export class PartitionLog {
       const marks = loader.load(options, log.segmentList);
       log.startOffset = marks.logStartOffset;
       log.endOffset = marks.logEndOffset;
-      log.recovery = marks.recoveryPoint;
-      log.flushed = log.recovery;
+      log.flusher.resetMarks(marks.recoveryPoint);
     } catch (err) {
       // A log that failed to open (out of descriptors, a bad disk) must not keep any it took.
       for (const seg of log.segmentList) seg.dropFd();
@@ -147,10 +123,10 @@ export class PartitionLog {
     return this.endOffset;
   }
   get recoveryPoint(): number {
-    return this.recovery;
+    return this.flusher.recoveryPoint;
   }
   get flushedOffset(): number {
-    return this.flushed;
+    return this.flusher.flushedOffset;
   }
   get logConfig(): LogConfig {
     return this.config;
@@ -160,7 +136,7 @@ export class PartitionLog {
   }
   /** Why the log is offline, or null while it serves. */
   get failed(): WeirError | null {
-    return this.failure;
+    return this.flusher.failed;
   }
   /** Bytes in all segment files. */
   get size(): number {
@@ -245,11 +221,10 @@ export class PartitionLog {
       }
     } catch (err) {
       // Batches written before the failure stay (a segment's size only counts whole batches).
-      if (this.endOffset > startEnd) this.afterAppend();
-      throw this.ioFailure(err, 'append', isFatalWriteError(err) || this.activeSegment.tornTail);
+      if (this.endOffset > startEnd) this.flusher.afterAppend(0);
+      throw this.flusher.ioFailure(err, 'append', isFatalWriteError(err) || this.activeSegment.tornTail);
     }
-    this.unflushedMessages += records;
-    this.afterAppend();
+    this.flusher.afterAppend(records);
     return {
       baseOffset,
       lastOffset: this.endOffset - 1,
@@ -268,12 +243,7 @@ export class PartitionLog {
 
   /** Resolves once every offset below `offset` is fsynced; starts a group-commit sync if needed. */
   waitFlushed(offset: number): Promise<void> {
-    if (this.flushed >= offset) return Promise.resolve();
-    if (this.failure !== null) return Promise.reject(this.failure);
-    return new Promise<void>((resolve, reject) => {
-      this.syncWaiters.push({ offset, resolve, reject });
-      this.startSync();
-    });
+    return this.flusher.waitFlushed(offset);
   }
 
   /**
@@ -300,7 +270,7 @@ export class PartitionLog {
       try {
         found = seg.read(offset, maxBytes, maxOffset, minOne, out);
       } catch (err) {
-        throw this.ioFailure(err, 'read', false);
+        throw this.flusher.ioFailure(err, 'read', false);
       }
       if (found) {
         return {
@@ -372,7 +342,7 @@ export class PartitionLog {
       });
     this.activeSegment.truncateTo(offset);
     this.endOffset = this.activeSegment.nextOffset;
-    this.lowerMarksTo(this.endOffset);
+    this.flusher.lowerMarksTo(this.endOffset);
     return this.endOffset;
   }
 
@@ -385,8 +355,7 @@ export class PartitionLog {
     this.deps.fs.fsyncDirSync(this.dir);
     this.startOffset = offset;
     this.endOffset = offset;
-    this.recovery = offset;
-    this.flushed = offset;
+    this.flusher.resetMarks(offset);
   }
 
   /**
@@ -405,8 +374,7 @@ export class PartitionLog {
     const doomed = this.segmentList.splice(0, count);
     for (const seg of doomed) seg.delete();
     this.startOffset = Math.max(this.startOffset, this.segmentList[0]?.baseOffset ?? this.endOffset);
-    this.recovery = Math.max(this.recovery, this.startOffset);
-    this.flushed = Math.max(this.flushed, this.startOffset);
+    this.flusher.raiseMarksTo(this.startOffset);
     return doomed.length;
   }
 
@@ -449,20 +417,18 @@ export class PartitionLog {
    * the recovery point, and advances the recovery point to `upTo`.
    */
   flush(upTo?: number): Promise<void> {
-    const run = this.flushChain.then(() => this.flushNow(upTo ?? this.endOffset));
-    this.flushChain = run.catch(() => undefined);
-    return run;
+    return this.flusher.flush(upTo);
   }
 
   /** Flushes, writes every index, and closes the files. The log cannot be used afterwards. */
   async close(): Promise<void> {
     if (this.closed) return;
     try {
-      if (this.failure === null) await this.flush();
+      if (this.flusher.failed === null) await this.flush();
     } finally {
       this.closeNow();
     }
-    if (this.failure !== null) throw this.failure;
+    if (this.flusher.failed !== null) throw this.flusher.failed;
     if (this.sealFailure !== null) throw this.sealFailure;
   }
 
@@ -473,17 +439,15 @@ export class PartitionLog {
   closeNow(sealIndexes = true): void {
     if (this.closed) return;
     this.closed = true;
-    this.flushTimer?.cancel();
-    this.flushTimer = null;
-    const err = new WeirError('LOG_CLOSED', this.dir);
-    for (const w of this.syncWaiters.splice(0)) w.reject(err);
+    // Waiters are rejected before the segments close under them.
+    this.flusher.close();
     for (const seg of this.segmentList) {
       try {
         seg.close(sealIndexes);
       } catch (sealError) {
         // Indexes are rebuilt from the log when in doubt; close() reports the failure, so no
         // clean-shutdown marker vouches for them.
-        this.sealFailure ??= this.ioFailure(sealError, 'index write on close', false);
+        this.sealFailure ??= this.flusher.ioFailure(sealError, 'index write on close', false);
       }
     }
   }
@@ -501,35 +465,7 @@ export class PartitionLog {
 
   private assertServing(): void {
     this.assertOpen();
-    if (this.failure !== null) throw this.failure;
-  }
-
-  /**
-   * A failed system call as the error to throw: the log goes offline first when `fatal`. Reported
-   * either way, so the broker can count storage errors and log them once per episode.
-   */
-  private ioFailure(err: unknown, what: string, fatal: boolean): unknown {
-    if (fatal) return this.goOffline(err, what);
-    const mapped = toStorageError(err, `${what} in ${this.dir}`);
-    if (mapped instanceof WeirError && mapped.code === 'KAFKA_STORAGE_ERROR')
-      this.emit({ kind: 'io-error', dir: this.dir, error: mapped });
-    return mapped;
-  }
-
-  /** Takes the log offline (see the top of the file): no retry of the fsync is ever believed. */
-  private goOffline(cause: unknown, what: string): WeirError {
-    if (this.failure !== null) return this.failure;
-    const code = (cause as NodeJS.ErrnoException | null)?.code ?? String(cause);
-    this.failure = new WeirError(
-      'KAFKA_STORAGE_ERROR',
-      `${this.dir} is offline after a failed ${what} (${code}); restart the broker to recover it from disk`,
-      { cause, retriable: false },
-    );
-    this.flushTimer?.cancel();
-    this.flushTimer = null;
-    for (const w of this.syncWaiters.splice(0)) w.reject(this.failure);
-    this.emit({ kind: 'log-failed', dir: this.dir, error: this.failure });
-    return this.failure;
+    if (this.flusher.failed !== null) throw this.flusher.failed;
   }
 
   private emit(event: LogEvent): void {
@@ -564,96 +500,12 @@ export class PartitionLog {
     try {
       this.deps.fs.fsyncDirSync(this.dir);
     } catch (err) {
-      throw this.goOffline(err, 'directory fsync');
+      throw this.flusher.goOffline(err, 'directory fsync');
     }
     // The closed segment is fsynced in the background so the recovery point can move past it.
     this.flush(baseOffset)
       .catch((error: unknown) => this.emit({ kind: 'flush-failed', dir: this.dir, error }))
       .finally(release);
     return seg;
-  }
-
-  private afterAppend(): void {
-    if (this.failure !== null) return;
-    const cfg = this.config;
-    if (this.unflushedMessages >= cfg.flushMessages) {
-      this.startSync();
-    } else if (cfg.flushMs < Number.MAX_SAFE_INTEGER && this.flushTimer === null) {
-      this.flushTimer = this.deps.clock.schedule(cfg.flushMs, () => {
-        this.flushTimer = null;
-        if (!this.closed) this.startSync();
-      });
-    }
-  }
-
-  /** Group commit: fsync the log files up to the current end; waiters at or below it resolve. */
-  private startSync(): void {
-    if (this.syncRunning || this.closed || this.failure !== null) return;
-    this.syncRunning = true;
-    const target = this.endOffset;
-    const epoch = this.epoch;
-    this.unflushedMessages = 0;
-    const pending: LogSegment[] = [];
-    for (let i = this.segmentList.length - 1; i >= 0; i--) {
-      const seg = this.segmentList[i] as LogSegment;
-      if (seg.nextOffset <= this.flushed && !seg.isEmpty) break;
-      pending.push(seg);
-    }
-    // Every sync is waited for, not only the first to fail: a failed fdatasync must never go unseen
-    // behind another segment's lesser failure.
-    void Promise.allSettled(pending.map((seg) => seg.syncLog())).then((outcomes) => {
-      this.syncRunning = false;
-      const failures = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as unknown] : []));
-      const fatal = failures.find(isFatalFlushError);
-      if (fatal !== undefined) {
-        this.goOffline(fatal, 'fsync');
-      } else if (failures.length > 0) {
-        // Nothing was synced wrongly (a descriptor could not be opened): the waiters fail with a
-        // retriable error, the marks stay, and the next sync tries again.
-        const err = this.ioFailure(failures[0], 'fsync', false);
-        for (const w of this.syncWaiters.splice(0)) w.reject(err);
-      } else {
-        if (epoch === this.epoch) this.flushed = Math.max(this.flushed, target);
-        else this.flushed = Math.min(Math.max(this.flushed, target), this.endOffset);
-        this.settleWaiters();
-      }
-    });
-  }
-
-  private settleWaiters(): void {
-    const keep: SyncWaiter[] = [];
-    for (const w of this.syncWaiters) {
-      if (w.offset <= this.flushed) w.resolve();
-      else keep.push(w);
-    }
-    this.syncWaiters = keep;
-    if (keep.length > 0 || this.unflushedMessages >= this.config.flushMessages) this.startSync();
-  }
-
-  private async flushNow(upTo: number): Promise<void> {
-    if (this.closed) return;
-    if (this.failure !== null) throw this.failure;
-    const target = Math.min(upTo, this.endOffset);
-    const epoch = this.epoch;
-    const pending = this.segmentList.filter(
-      (s) => s.baseOffset < target && (s.nextOffset > this.recovery || s === this.activeSegment),
-    );
-    try {
-      for (const seg of pending) await seg.flush();
-    } catch (err) {
-      if (isFatalFlushError(err)) throw this.goOffline(err, 'fsync');
-      throw this.ioFailure(err, 'flush', false);
-    }
-    if (this.failure !== null) throw this.failure;
-    if (epoch !== this.epoch) return;
-    this.recovery = Math.max(this.recovery, target);
-    this.flushed = Math.max(this.flushed, target);
-    if (target === this.endOffset) this.unflushedMessages = 0;
-    this.settleWaiters();
-  }
-
-  private lowerMarksTo(offset: number): void {
-    this.recovery = Math.min(this.recovery, offset);
-    this.flushed = Math.min(this.flushed, offset);
   }
 }
