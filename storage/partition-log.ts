@@ -10,14 +10,12 @@ import {
   batchBaseOffset,
   batchLastOffsetDelta,
   batchMaxTimestamp,
-  batchRecordsCount,
   batchSize,
-  invalidBatch,
-  invalidBatchHeader,
   stampBaseOffset,
   stampLeaderEpoch,
 } from '../proto/batch-header.js';
 import { WeirError } from '../proto/errors.js';
+import { validateAppend } from './append-validation.js';
 import type { Clock } from './clock.js';
 import { FdCache } from './fd-cache.js';
 import type { StorageFs } from './fs.js';
@@ -167,43 +165,20 @@ export class PartitionLog {
 
   /**
    * Appends one or more batches laid end to end in `batches`. Every batch is validated (length,
-   * magic, CRC) before anything is written, so a bad batch writes nothing. Offsets are stamped in
-   * place into the caller's buffer. Bytes reach the page cache; see appendDurable.
+   * magic, CRC; see append-validation.ts) before anything is written, so a bad batch writes nothing.
+   * Offsets are stamped in place into the caller's buffer. Bytes reach the page cache; see
+   * appendDurable.
    */
   append(batches: Buffer, options: AppendOptions = {}): AppendResult {
     this.assertServing();
     const assign = options.assignOffsets ?? true;
-    let count = 0;
-    let records = 0;
-    let expected = this.endOffset;
-    for (let off = 0; off < batches.length;) {
-      const reason = options.crcChecked
-        ? invalidBatchHeader(batches, off, batches.length)
-        : invalidBatch(batches, off, batches.length);
-      if (reason !== null) throw new WeirError('CORRUPT_MESSAGE', reason);
-      const size = batchSize(batches, off);
-      if (size > this.config.maxMessageBytes) {
-        throw new WeirError(
-          'MESSAGE_TOO_LARGE',
-          `batch of ${size} bytes exceeds max.message.bytes ${this.config.maxMessageBytes}`,
-        );
-      }
-      if (!assign) {
-        const base = batchBaseOffset(batches, off);
-        if (base < expected)
-          throw new WeirError(
-            'INVALID_RECORD',
-            `batch offset ${base} is below the log end offset ${expected}`,
-          );
-        expected = base;
-      }
-      expected += batchLastOffsetDelta(batches, off) + 1;
-      records += batchRecordsCount(batches, off);
-      count++;
-      off += size;
-    }
-    if (count === 0) throw new WeirError('CORRUPT_MESSAGE', 'no record batch in the data');
-    if (!Number.isSafeInteger(expected)) throw new WeirError('OFFSET_OUT_OF_RANGE', 'offsets would overflow');
+    const records = validateAppend(
+      batches,
+      assign,
+      options.crcChecked === true,
+      this.endOffset,
+      this.config.maxMessageBytes,
+    );
 
     const baseOffset = assign ? this.endOffset : batchBaseOffset(batches, 0);
     const startEnd = this.endOffset;
