@@ -1,4 +1,4 @@
-// A failed fsync is final for the log (see the top of storage/partition-log.ts). Given a disk whose
+// A failed fsync is final for the log (see the top of storage/log-flusher.ts). Given a disk whose
 // fdatasync fails once and drops the pages it could not write, as Linux does, then:
 //   - every append waiting for that fsync fails, with a non-retriable KAFKA_STORAGE_ERROR;
 //   - the log takes no more appends and serves no reads, even though a retried fsync would succeed;
