@@ -21,7 +21,7 @@ import {
 } from '../storage/index.js';
 import type { BrokerConfig } from './config.js';
 import { cachedFilesOf, checkFileBudget } from './file-budget.js';
-import { Partition, type Acks, type ProduceOutcome } from './partition.js';
+import { Partition, type Acks, type LogStats, type ProduceOutcome } from './partition.js';
 import { TopicRegistry, type TopicRecord } from './topic-registry.js';
 import { GroupCoordinator, OFFSETS_TOPIC, OFFSETS_TOPIC_CONFIGS } from './group/coordinator.js';
 import { reconcileLogs, type MetadataEvent, type PendingDeletes } from './log-reconcile.js';
@@ -40,15 +40,10 @@ export interface BrokerDeps {
   readonly onStorageReport?: (report: StorageReport) => void;
 }
 
-export interface PartitionStats {
+export interface PartitionStats extends LogStats {
   readonly partition: number;
   readonly leader: number;
   readonly replicas: number[];
-  readonly logStartOffset: number;
-  readonly highWatermark: number;
-  readonly logEndOffset: number;
-  readonly sizeBytes: number;
-  readonly segments: number;
 }
 
 export interface TopicDescription {
@@ -377,7 +372,7 @@ export class Broker {
     for (const key of remove) delete overrides[key];
     const config = logConfigFrom(overrides, this.config.topicDefaults);
     this.registry.update(name, { configs: overrides });
-    for (const p of this.partitions.get(name) ?? []) p.log.updateConfig(config);
+    for (const p of this.partitions.get(name) ?? []) p.updateConfig(config);
     return this.describeTopic(name);
   }
 
@@ -532,7 +527,7 @@ export class Broker {
         const p = this.partition(req.topic, req.partition);
         const limit = Math.min(req.maxBytes > 0 ? req.maxBytes : budget, budget);
         // The first partition with data always gets at least one batch, as Kafka's fetch does.
-        const read = p.log.read(req.offset, limit, { maxOffset: p.highWatermark, minOneBatch: nothingYet });
+        const read = p.read(req.offset, limit, { maxOffset: p.highWatermark, minOneBatch: nothingYet });
         budget = Math.max(0, budget - read.records.length);
         if (read.records.length > 0) nothingYet = false;
         results.push({
@@ -556,7 +551,7 @@ export class Broker {
           partition: req.partition,
           batches: EMPTY,
           highWatermark: known?.highWatermark ?? -1,
-          logStartOffset: known?.log.logStartOffset ?? -1,
+          logStartOffset: known?.logStartOffset ?? -1,
           nextOffset: req.offset,
           error: err,
         });
@@ -597,11 +592,11 @@ export class Broker {
    */
   listOffset(topic: string, partition: number, timestamp: number): { offset: number; timestamp: number } {
     const p = this.partition(topic, partition);
-    if (timestamp === EARLIEST) return { offset: p.log.logStartOffset, timestamp: -1 };
+    if (timestamp === EARLIEST) return { offset: p.logStartOffset, timestamp: -1 };
     if (timestamp === LATEST) return { offset: p.highWatermark, timestamp: -1 };
     if (!Number.isSafeInteger(timestamp) || timestamp < 0)
       throw new WeirError('INVALID_TIMESTAMP', `timestamp ${timestamp}`);
-    const found = p.log.recordAtOrAfter(timestamp);
+    const found = p.recordAtOrAfter(timestamp);
     if (found === null || found.offset >= p.highWatermark) return { offset: -1, timestamp: -1 };
     return found;
   }
@@ -635,7 +630,7 @@ export class Broker {
     const p = Number.isInteger(partition) ? this.partitions.get(topic)?.[partition] : undefined;
     if (p === undefined)
       throw new WeirError('UNKNOWN_TOPIC_OR_PARTITION', `topic '${topic}' has no partition ${partition}`);
-    return { ...this.statsOf(p), earliestOffset: p.log.logStartOffset, latestOffset: p.highWatermark };
+    return { ...this.statsOf(p), earliestOffset: p.logStartOffset, latestOffset: p.highWatermark };
   }
 
   /** Every partition's stats, for a metrics scrape (no configs computed). */
@@ -694,7 +689,7 @@ export class Broker {
     const out: { topic: string; partition: number; reason: string }[] = [];
     for (const [topic, list] of this.partitions)
       for (const p of list) {
-        const failure = p.log.failed;
+        const failure = p.failed;
         if (failure !== null) out.push({ topic, partition: p.id, reason: failure.message });
       }
     return out;
@@ -765,11 +760,7 @@ export class Broker {
       partition: p.id,
       leader: this.config.nodeId,
       replicas: [this.config.nodeId],
-      logStartOffset: p.log.logStartOffset,
-      highWatermark: p.highWatermark,
-      logEndOffset: p.log.logEndOffset,
-      sizeBytes: p.log.size,
-      segments: p.log.segments.length,
+      ...p.stats(),
     };
   }
 }

@@ -476,7 +476,7 @@ export class GroupCoordinator {
     const p = this.broker.partition(topic, partition);
     return resetOffset(
       {
-        earliest: p.log.logStartOffset,
+        earliest: p.logStartOffset,
         latest: p.highWatermark,
         atTime: (timestamp) => this.broker.listOffset(topic, partition, timestamp).offset,
       },
@@ -491,9 +491,9 @@ export class GroupCoordinator {
     let loaded = 0;
     for (let p = 0; p < this.broker.partitionCount(OFFSETS_TOPIC); p++) {
       const partition = this.broker.partition(OFFSETS_TOPIC, p);
-      let offset = partition.log.logStartOffset;
+      let offset = partition.logStartOffset;
       while (offset < partition.highWatermark) {
-        const read = partition.log.read(offset, LOAD_CHUNK_BYTES, { maxOffset: partition.highWatermark });
+        const read = partition.read(offset, LOAD_CHUNK_BYTES, { maxOffset: partition.highWatermark });
         if (read.records.length === 0) break;
         const { skipped, lastReason } = this.offsets.replay(read.records);
         if (skipped > 0)
