@@ -1,6 +1,6 @@
 // A partition as the broker serves it: its log (private: everything else goes through the methods
-// here), its replica state (role, leader epoch, high watermark), the idempotent-producer state, and
-// the fetches waiting for new data.
+// here), its replica state (role, leader epoch, high watermark) and the idempotent-producer state.
+// Requests waiting on it wait in the replica manager's queue, which it tells when data arrives.
 //
 // Produce validates each incoming batch once (header, CRC, every record, Kafka's produce rules),
 // settles idempotence per batch, and appends with the CRC already checked. On a single broker the
@@ -123,7 +123,8 @@ export class Partition {
   /** Offsets below it are committed: readable by consumers, never truncated. */
   private hw: number;
   private readonly producers = new ProducerStateTable();
-  private readonly listeners = new Set<() => void>();
+  /** Told after an append moved the high watermark: waiting fetches can read more. */
+  private readonly dataArrived: (partition: Partition) => void;
   /**
    * Settles once the last produce that had to wait (for its batches to inflate, or for an earlier
    * one that did) has appended or failed; null when none is waiting. Produces append in arrival
@@ -131,10 +132,11 @@ export class Partition {
    */
   private waiting: Promise<void> | null = null;
 
-  constructor(topic: string, id: number, log: PartitionLog) {
+  constructor(topic: string, id: number, log: PartitionLog, dataArrived: (partition: Partition) => void) {
     this.topic = topic;
     this.id = id;
     this.log = log;
+    this.dataArrived = dataArrived;
     // A log opened on a single broker holds only what its own leader appended, all committed.
     this.hw = log.logEndOffset;
     this.rebuildProducerState();
@@ -206,17 +208,6 @@ export class Partition {
     const end = this.log.logEndOffset;
     assert(end >= this.hw, `the log end ${end} went below the high watermark ${this.hw}`);
     this.hw = end;
-  }
-
-  /** Calls `listener` after every append (and when the partition goes away) until unsubscribed. */
-  onData(listener: () => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
-  /** Wakes every waiting fetch (deletion, shutdown). */
-  wakeAll(): void {
-    for (const l of [...this.listeners]) l();
   }
 
   /**
@@ -331,7 +322,7 @@ export class Partition {
       records += n;
       off += size;
     }
-    if (last !== null) this.wakeAll();
+    if (last !== null) this.dataArrived(this);
     if (acks !== 'none') await this.flushedThrough(lastOffset + 1);
     return {
       baseOffset,
@@ -375,7 +366,7 @@ export class Partition {
    */
   appendInternal(batch: Buffer): { baseOffset: number; flushed: Promise<void> } {
     const result = this.appendToLog(batch, false);
-    this.wakeAll();
+    this.dataArrived(this);
     return { baseOffset: result.baseOffset, flushed: this.flushedThrough(result.logEndOffset) };
   }
 

@@ -38,6 +38,9 @@ function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** Topic names starting with it are the broker's own (`__consumer_offsets`): users cannot make them. */
+export const INTERNAL_PREFIX = '__';
+
 export interface TopicRecord {
   readonly name: string;
   readonly topicId: string;
