@@ -19,7 +19,8 @@ import {
 } from '../storage/index.js';
 import type { BrokerConfig } from './config.js';
 import { cachedFilesOf } from './file-budget.js';
-import { GroupCoordinator } from './group/coordinator.js';
+import { GroupCoordinator, OFFSETS_TOPIC } from './group/coordinator.js';
+import type { GroupBroker } from './group/group-broker.js';
 import { Lifecycle } from './lifecycle.js';
 import type { MetadataEvent } from './log-reconcile.js';
 import { MetadataCache, type BrokerInfo, type ClusterView } from './metadata-cache.js';
@@ -62,7 +63,7 @@ export interface BrokerDeps {
   readonly onStorageReport?: (report: StorageReport) => void;
 }
 
-export class Broker {
+export class Broker implements GroupBroker {
   readonly config: BrokerConfig;
   readonly clock: Clock;
   /** Consumer groups this broker coordinates, and their committed offsets. */
@@ -104,7 +105,18 @@ export class Broker {
       topics: registry,
       requirePartition: (topic, partition) => void this.replicas.partition(topic, partition),
     });
-    this.groups = new GroupCoordinator(this, onGroupEvent);
+    const groups = new GroupCoordinator(this, onGroupEvent);
+    this.groups = groups;
+    // The coordinator serves the partitions of its topic that this broker leads; subscribed before
+    // the logs are opened, so it hears of every partition led from start-up on.
+    this.replicas.onLeadership({
+      becameLeader(topic, partitions) {
+        if (topic === OFFSETS_TOPIC) groups.onBecomeLeader(partitions);
+      },
+      resigned(topic, partitions) {
+        if (topic === OFFSETS_TOPIC) groups.onResign(partitions);
+      },
+    });
   }
 
   /** Opens the data directory: metadata, every log (recovering as needed), background tasks. */
