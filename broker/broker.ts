@@ -21,6 +21,7 @@ import type { BrokerConfig } from './config.js';
 import { cachedFilesOf } from './file-budget.js';
 import { GroupCoordinator, OFFSETS_TOPIC } from './group/coordinator.js';
 import type { GroupBroker } from './group/group-broker.js';
+import { randomIds, type Ids } from './ids.js';
 import { Lifecycle } from './lifecycle.js';
 import type { MetadataEvent } from './log-reconcile.js';
 import { MetadataCache, type BrokerInfo, type ClusterView } from './metadata-cache.js';
@@ -56,6 +57,8 @@ export interface BrokerDeps {
    * client waits. Foreground timers, as a waiting request keeps the process alive.
    */
   readonly waitClock?: Clock;
+  /** Cluster, topic and member ids. */
+  readonly ids?: Ids;
   readonly onStorageEvent?: (event: LogManagerEvent | MetadataEvent) => void;
   /** Group coordinator news: evictions, offsets loaded at start-up. */
   readonly onGroupEvent?: (message: string) => void;
@@ -66,6 +69,7 @@ export interface BrokerDeps {
 export class Broker implements GroupBroker {
   readonly config: BrokerConfig;
   readonly clock: Clock;
+  readonly ids: Ids;
   /** Consumer groups this broker coordinates, and their committed offsets. */
   readonly groups: GroupCoordinator;
   /** Storage errors: episodes, counts, and whether storage is failing now. */
@@ -80,6 +84,7 @@ export class Broker implements GroupBroker {
     config: BrokerConfig,
     clock: Clock,
     waitClock: Clock,
+    ids: Ids,
     registry: TopicRegistry,
     logs: LogManager,
     storageHealth: StorageHealth,
@@ -88,6 +93,7 @@ export class Broker implements GroupBroker {
   ) {
     this.config = config;
     this.clock = clock;
+    this.ids = ids;
     this.logs = logs;
     this.storageHealth = storageHealth;
     const lifecycle = this.lifecycle;
@@ -98,7 +104,7 @@ export class Broker implements GroupBroker {
       lifecycle,
       ensureTopic: (topic) => this.topics.ensureTopic(topic),
     });
-    this.topics = new TopicAdmin({ config, clock, registry, logs, lifecycle, report }, this.replicas);
+    this.topics = new TopicAdmin({ config, clock, registry, logs, lifecycle, ids, report }, this.replicas);
     this.metadataCache = new MetadataCache({
       config: () => this.config,
       lifecycle,
@@ -123,10 +129,13 @@ export class Broker implements GroupBroker {
   static open(config: BrokerConfig, deps: BrokerDeps = {}): Broker {
     const fs = deps.fs ?? nodeFs;
     const clock = deps.clock ?? systemClock;
-    const registry = TopicRegistry.open(fs, config.dataDir, {
-      maxPartitions: MAX_PARTITIONS_PER_TOPIC,
-      topicDefaults: config.topicDefaults,
-    });
+    const ids = deps.ids ?? randomIds;
+    const registry = TopicRegistry.open(
+      fs,
+      config.dataDir,
+      { maxPartitions: MAX_PARTITIONS_PER_TOPIC, topicDefaults: config.topicDefaults },
+      ids,
+    );
     const configFor = (topic: string): LogConfig =>
       logConfigFrom(registry.get(topic)?.configs ?? {}, config.topicDefaults);
     const storageHealth = new StorageHealth(clock, deps.onStorageReport ?? (() => undefined));
@@ -149,6 +158,7 @@ export class Broker implements GroupBroker {
       config,
       clock,
       deps.waitClock ?? realClock(false),
+      ids,
       registry,
       logs,
       storageHealth,

@@ -16,6 +16,7 @@ import {
 import type { BrokerConfig } from './config.js';
 import { checkFileBudget } from './file-budget.js';
 import { OFFSETS_TOPIC, OFFSETS_TOPIC_CONFIGS } from './group/coordinator.js';
+import type { Ids } from './ids.js';
 import type { Lifecycle } from './lifecycle.js';
 import { reconcileLogs, type MetadataEvent, type PendingDeletes } from './log-reconcile.js';
 import type { PartitionStats, ReplicaManager } from './replica/replica-manager.js';
@@ -38,6 +39,7 @@ export interface TopicAdminDeps {
   readonly registry: TopicRegistry;
   readonly logs: LogManager;
   readonly lifecycle: Lifecycle;
+  readonly ids: Ids;
   readonly report: (event: MetadataEvent) => void;
 }
 
@@ -47,6 +49,7 @@ export class TopicAdmin {
   private readonly registry: TopicRegistry;
   private readonly logs: LogManager;
   private readonly lifecycle: Lifecycle;
+  private readonly ids: Ids;
   private readonly report: (event: MetadataEvent) => void;
   private readonly replicas: ReplicaManager;
   private readonly topicListeners: (() => void)[] = [];
@@ -57,6 +60,7 @@ export class TopicAdmin {
     this.registry = deps.registry;
     this.logs = deps.logs;
     this.lifecycle = deps.lifecycle;
+    this.ids = deps.ids;
     this.report = deps.report;
     this.replicas = replicas;
   }
@@ -80,6 +84,7 @@ export class TopicAdmin {
               internal: name.startsWith(INTERNAL_PREFIX),
             },
       report: this.report,
+      ids: this.ids,
     });
     for (const topic of this.registry.all()) {
       const config = logConfigFrom(topic.configs, this.config.topicDefaults);

@@ -13,7 +13,6 @@
 // (their heartbeats get UNKNOWN_MEMBER_ID) and resume from the committed offsets.
 
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { WeirError } from '../../proto/errors.js';
 
 export type { OffsetReset, ResetTarget } from './offset-reset.js';
@@ -254,7 +253,7 @@ export class GroupCoordinator {
       now: this.broker.clock.now(),
       topics: this.topics,
       limits: this.limits,
-      newMemberId: (clientId) => `${clientId === '' ? 'member' : clientId}-${randomUUID()}`,
+      newMemberId: (clientId) => `${clientId === '' ? 'member' : clientId}-${this.broker.ids.uuid()}`,
     };
   }
 

@@ -7,6 +7,7 @@
 import type { Clock } from '../../proto/clock.js';
 import type { ReadOptions, ReadResult } from '../../storage/index.js';
 import type { BrokerConfig } from '../config.js';
+import type { Ids } from '../ids.js';
 import type { BrokerInfo } from '../metadata-cache.js';
 
 /** The settings the coordinator reads. */
@@ -32,6 +33,8 @@ export interface GroupPartitionView {
 export interface GroupBroker {
   readonly config: GroupConfig;
   readonly clock: Clock;
+  /** Member ids. */
+  readonly ids: Ids;
   readonly isClosing: boolean;
 
   // ---- topics ----
