@@ -8,6 +8,7 @@
 // end offset after every append: a batch is committed when the leader has it. The high watermark is
 // kept as a field rather than read from the log because with followers it lags the log end.
 
+import assert from 'node:assert/strict';
 import {
   CONTROL_BIT,
   TRANSACTIONAL_BIT,
@@ -24,7 +25,6 @@ import {
 import { INFLATED_TOO_LARGE, inflateRecords, isCompressed, type Inflated } from '../proto/batch-inflate.js';
 import { WeirError } from '../proto/errors.js';
 import { invalidRecords } from '../proto/record-batch.js';
-import assert from 'node:assert/strict';
 import type { AppendResult, LogConfig, PartitionLog, ReadOptions, ReadResult } from '../storage/index.js';
 import { ProducerStateTable, lastSequence } from './producer-state.js';
 
@@ -123,7 +123,7 @@ export class Partition {
   /** Offsets below it are committed: readable by consumers, never truncated. */
   private hw: number;
   private readonly producers = new ProducerStateTable();
-  /** Told after an append moved the high watermark: waiting fetches can read more. */
+  /** Told after each append (which moves the high watermark): waiting fetches can read more. */
   private readonly dataArrived: (partition: Partition) => void;
   /**
    * Settles once the last produce that had to wait (for its batches to inflate, or for an earlier
@@ -200,8 +200,9 @@ export class Partition {
 
   /**
    * As the leader of a replica group of one, commits everything appended: the high watermark
-   * moves to the log end. Called after every append, also one that failed part way (the batches
-   * written before the failure stay in the log, and readers saw them before this field existed).
+   * moves to the log end. Called after every append, also one that failed part way: the batches
+   * written before the failure stay in the log, and stay readable as when the high watermark was
+   * read from the log end.
    */
   private advanceHighWatermark(): void {
     if (this.replicaRole !== 'leader') return;

@@ -79,6 +79,8 @@ export class ReplicaManager {
   /** Where records without a key go when the broker partitions them: round robin per request. */
   private roundRobin = 0;
   private stopped = false;
+  /** Each partition's way to wake the requests waiting on it (one function for all of them). */
+  private readonly dataArrived = (p: Partition): void => this.waiting.notify(p);
 
   constructor(deps: ReplicaManagerDeps) {
     this.config = deps.config;
@@ -354,8 +356,6 @@ export class ReplicaManager {
     if (found === null || found.offset >= p.highWatermark) return { offset: -1, timestamp: -1 };
     return found;
   }
-
-  private readonly dataArrived = (p: Partition): void => this.waiting.notify(p);
 }
 
 const EMPTY = Buffer.alloc(0);
