@@ -90,7 +90,11 @@ export default tseslint.config(
   layer(['storage/**'], STORAGE),
   layer(['broker/**'], BROKER),
   layer(['broker/*.ts'], [...BROKER, { regex: `^\\./${SURFACE_FILE}`, message: SURFACES }]),
-  layer(['broker/group/**'], [...BROKER, { regex: `^\\.\\./${SURFACE_FILE}`, message: SURFACES }]),
+  // The core's subfolders, one level down (group/, replica/), likewise.
+  layer(
+    ['broker/group/**', 'broker/replica/**'],
+    [...BROKER, { regex: `^\\.\\./${SURFACE_FILE}`, message: SURFACES }],
+  ),
   // The surfaces themselves are above the core: only the layer rule applies to them.
   layer(['broker/grpc-*.ts', 'broker/http-*.ts', 'broker/main.ts'], BROKER),
   layer(['client/**'], CLIENT),

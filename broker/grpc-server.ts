@@ -100,7 +100,7 @@ async function produce(
           lastOffset: outcome.lastOffset,
           // Batches keep the producer's timestamps (CreateTime), so, as Kafka, no append time is reported.
           logAppendTime: -1,
-          logStartOffset: broker.partition(data.topic, partition).log.logStartOffset,
+          logStartOffset: broker.partition(data.topic, partition).logStartOffset,
         });
         hooks.onProduce?.(data.topic, partition, outcome.records, outcome.bytes, elapsed(started), null);
       }

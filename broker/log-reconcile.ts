@@ -12,8 +12,8 @@
 //     directories, with configs that delete nothing (retention.ms=-1, retention.bytes=-1) until an
 //     operator sets them, and reported.
 
-import { randomUUID } from 'node:crypto';
 import type { LogManager } from '../storage/index.js';
+import type { Ids } from './ids.js';
 import type { TopicRecord, TopicRegistry } from './topic-registry.js';
 
 export type MetadataEvent =
@@ -35,6 +35,8 @@ export interface ReconcileOptions {
   /** The configs and internal flag of a topic rebuilt from its directories. */
   readonly rebuiltAs: (topic: string) => { configs: Record<string, string>; internal: boolean };
   readonly report: (event: MetadataEvent) => void;
+  /** The id of a topic rebuilt from directories that carry none. */
+  readonly ids: Ids;
 }
 
 /** Deleted topics whose directories are being removed, and the removals to wait for. */
@@ -108,7 +110,7 @@ function rebuild(
     const { configs, internal } = options.rebuiltAs(name);
     const record: TopicRecord = {
       name,
-      topicId: topicId ?? randomUUID(),
+      topicId: topicId ?? options.ids.uuid(),
       partitions: Math.max(...kept.map((d) => d.partition)) + 1,
       replicationFactor: 1,
       configs,

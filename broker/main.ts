@@ -1,15 +1,17 @@
 // Starting a broker: `startBroker()` for embedding and tests, `runBroker()` for `weir broker` and
 // `npm start` (signals, pretty logs in a terminal). Both take the same path: resolve the config,
 // open the Broker (recovering the data directory), bind gRPC, then HTTP. Only this module wires
-// the real clock and file system.
+// the real clock, file system and ids (Broker.open falls back to the same for embedders).
 
 import { resolve } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import type { FastifyInstance } from 'fastify';
+import { realClock, systemClock } from '../proto/clock.js';
 import { Broker } from './broker.js';
 import { resolveBrokerConfig, type BrokerConfig, type BrokerConfigInput } from './config.js';
 import { startGrpcServer } from './grpc-server.js';
 import { startHttpServer } from './http-server.js';
+import { randomIds } from './ids.js';
 import { createLogger, type Logger } from './logger.js';
 import { BrokerMetrics } from './metrics.js';
 import type { StorageFs } from '../storage/index.js';
@@ -69,6 +71,10 @@ async function launch(configIn: BrokerConfig, logger: Logger, fs?: StorageFs): P
   const started = Date.now();
   const broker = Broker.open(config, {
     ...(fs ? { fs } : {}),
+    clock: systemClock,
+    // Long-poll waits bound how long a client waits: real time, and they keep the process alive.
+    waitClock: realClock(false),
+    ids: randomIds,
     onStorageReport: (report) => logger[report.level](report.fields, report.message),
     onStorageEvent: (event) => {
       if (STORAGE_ERRORS.has(event.kind)) logger.error({ event }, 'storage');

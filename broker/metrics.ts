@@ -27,7 +27,7 @@
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { WeirError } from '../proto/errors.js';
-import type { PartitionStats } from './broker.js';
+import type { PartitionStats } from './replica/replica-manager.js';
 import type { GroupDescription, GroupSummary } from './group/coordinator.js';
 import { PartitionGauges } from './partition-gauges.js';
 

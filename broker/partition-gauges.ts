@@ -9,7 +9,7 @@
 // with a turn of the event loop between slices, so requests are served while a scrape is written.
 
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import type { PartitionStats } from './broker.js';
+import type { PartitionStats } from './replica/replica-manager.js';
 
 /** Partitions written per event-loop turn: about a millisecond of work. */
 export const PARTITIONS_PER_SLICE = 1000;

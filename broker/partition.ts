@@ -1,10 +1,14 @@
-// A partition as the broker serves it: its log, its high watermark, the idempotent-producer state,
-// and the fetches waiting for new data.
+// A partition as the broker serves it: its log (private: everything else goes through the methods
+// here), its replica state (role, leader epoch, high watermark) and the idempotent-producer state.
+// Requests waiting on it wait in the replica manager's queue, which it tells when data arrives.
 //
 // Produce validates each incoming batch once (header, CRC, every record, Kafka's produce rules),
 // settles idempotence per batch, and appends with the CRC already checked. On a single broker the
-// high watermark is the log end offset: a batch is committed when the leader has it.
+// partition is a leader whose replica group is itself, so the high watermark is advanced to the log
+// end offset after every append: a batch is committed when the leader has it. The high watermark is
+// kept as a field rather than read from the log because with followers it lags the log end.
 
+import assert from 'node:assert/strict';
 import {
   CONTROL_BIT,
   TRANSACTIONAL_BIT,
@@ -21,10 +25,12 @@ import {
 import { INFLATED_TOO_LARGE, inflateRecords, isCompressed, type Inflated } from '../proto/batch-inflate.js';
 import { WeirError } from '../proto/errors.js';
 import { invalidRecords } from '../proto/record-batch.js';
-import type { AppendResult, PartitionLog } from '../storage/index.js';
+import type { AppendResult, LogConfig, PartitionLog, ReadOptions, ReadResult } from '../storage/index.js';
 import { ProducerStateTable, lastSequence } from './producer-state.js';
 
 export type Acks = 'none' | 'leader' | 'all';
+/** A single broker is always the leader; followers come with replication. */
+export type ReplicaRole = 'leader' | 'follower';
 
 /** The leader epoch stamped into every batch; one broker never changes leader. */
 export const SINGLE_BROKER_LEADER_EPOCH = 0;
@@ -99,12 +105,26 @@ function recordsError(records: string): WeirError {
   return new WeirError('CORRUPT_MESSAGE', records);
 }
 
+/** A partition's log as stats and gauges show it. */
+export interface LogStats {
+  readonly logStartOffset: number;
+  readonly highWatermark: number;
+  readonly logEndOffset: number;
+  readonly sizeBytes: number;
+  readonly segments: number;
+}
+
 export class Partition {
   readonly topic: string;
   readonly id: number;
-  readonly log: PartitionLog;
+  private readonly log: PartitionLog;
+  private replicaRole: ReplicaRole = 'leader';
+  private epoch = SINGLE_BROKER_LEADER_EPOCH;
+  /** Offsets below it are committed: readable by consumers, never truncated. */
+  private hw: number;
   private readonly producers = new ProducerStateTable();
-  private readonly listeners = new Set<() => void>();
+  /** Told after each append (which moves the high watermark): waiting fetches can read more. */
+  private readonly dataArrived: (partition: Partition) => void;
   /**
    * Settles once the last produce that had to wait (for its batches to inflate, or for an earlier
    * one that did) has appended or failed; null when none is waiting. Produces append in arrival
@@ -112,10 +132,13 @@ export class Partition {
    */
   private waiting: Promise<void> | null = null;
 
-  constructor(topic: string, id: number, log: PartitionLog) {
+  constructor(topic: string, id: number, log: PartitionLog, dataArrived: (partition: Partition) => void) {
     this.topic = topic;
     this.id = id;
     this.log = log;
+    this.dataArrived = dataArrived;
+    // A log opened on a single broker holds only what its own leader appended, all committed.
+    this.hw = log.logEndOffset;
     this.rebuildProducerState();
   }
 
@@ -124,19 +147,68 @@ export class Partition {
     return this.waiting ?? Promise.resolve();
   }
 
+  get role(): ReplicaRole {
+    return this.replicaRole;
+  }
+
+  /** The epoch stamped into every batch this replica appends as leader. */
+  get leaderEpoch(): number {
+    return this.epoch;
+  }
+
   get highWatermark(): number {
+    assert(this.hw <= this.log.logEndOffset, `high watermark ${this.hw} passed the log end`);
+    return this.hw;
+  }
+
+  get logStartOffset(): number {
+    return this.log.logStartOffset;
+  }
+
+  get logEndOffset(): number {
     return this.log.logEndOffset;
   }
 
-  /** Calls `listener` after every append (and when the partition goes away) until unsubscribed. */
-  onData(listener: () => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+  /** The log's failure once it went offline (a failed fsync, a device error), else null. */
+  get failed(): WeirError | null {
+    return this.log.failed;
   }
 
-  /** Wakes every waiting fetch (deletion, shutdown). */
-  wakeAll(): void {
-    for (const l of [...this.listeners]) l();
+  stats(): LogStats {
+    return {
+      logStartOffset: this.log.logStartOffset,
+      highWatermark: this.highWatermark,
+      logEndOffset: this.log.logEndOffset,
+      sizeBytes: this.log.size,
+      segments: this.log.segments.length,
+    };
+  }
+
+  /** Reads from `offset`; callers that serve consumers pass `maxOffset: highWatermark`. */
+  read(offset: number, maxBytes: number, options?: ReadOptions): ReadResult {
+    return this.log.read(offset, maxBytes, options);
+  }
+
+  /** The first record at or after `timestamp`: its offset and its own timestamp, or null. */
+  recordAtOrAfter(timestamp: number): { offset: number; timestamp: number } | null {
+    return this.log.recordAtOrAfter(timestamp);
+  }
+
+  updateConfig(config: LogConfig): void {
+    this.log.updateConfig(config);
+  }
+
+  /**
+   * As the leader of a replica group of one, commits everything appended: the high watermark
+   * moves to the log end. Called after every append, also one that failed part way: the batches
+   * written before the failure stay in the log, and stay readable as when the high watermark was
+   * read from the log end.
+   */
+  private advanceHighWatermark(): void {
+    if (this.replicaRole !== 'leader') return;
+    const end = this.log.logEndOffset;
+    assert(end >= this.hw, `the log end ${end} went below the high watermark ${this.hw}`);
+    this.hw = end;
   }
 
   /**
@@ -233,7 +305,7 @@ export class Partition {
           duplicates++;
           result = check.batch;
         } else {
-          last = this.log.append(batch, { leaderEpoch: SINGLE_BROKER_LEADER_EPOCH, crcChecked: true });
+          last = this.appendToLog(batch, true);
           result = {
             baseOffset: last.baseOffset,
             lastOffset: last.lastOffset,
@@ -242,7 +314,7 @@ export class Partition {
           this.producers.record(producerId, epoch, { firstSeq, lastSeq, ...result });
         }
       } else {
-        last = this.log.append(batch, { leaderEpoch: SINGLE_BROKER_LEADER_EPOCH, crcChecked: true });
+        last = this.appendToLog(batch, true);
         result = { baseOffset: last.baseOffset, lastOffset: last.lastOffset, appendTime: last.logAppendTime };
       }
       if (baseOffset < 0) baseOffset = result.baseOffset;
@@ -251,7 +323,7 @@ export class Partition {
       records += n;
       off += size;
     }
-    if (last !== null) this.wakeAll();
+    if (last !== null) this.dataArrived(this);
     if (acks !== 'none') await this.flushedThrough(lastOffset + 1);
     return {
       baseOffset,
@@ -294,9 +366,19 @@ export class Partition {
    * interleaved with another request (the group coordinator's commits).
    */
   appendInternal(batch: Buffer): { baseOffset: number; flushed: Promise<void> } {
-    const result = this.log.append(batch, { leaderEpoch: SINGLE_BROKER_LEADER_EPOCH });
-    this.wakeAll();
+    const result = this.appendToLog(batch, false);
+    this.dataArrived(this);
     return { baseOffset: result.baseOffset, flushed: this.flushedThrough(result.logEndOffset) };
+  }
+
+  /** Appends as the leader, stamping its epoch, and advances the high watermark. */
+  private appendToLog(batch: Buffer, crcChecked: boolean): AppendResult {
+    assert(this.replicaRole === 'leader', `${this.topic}/${this.id} appended as a ${this.replicaRole}`);
+    try {
+      return this.log.append(batch, { leaderEpoch: this.epoch, crcChecked });
+    } finally {
+      this.advanceHighWatermark();
+    }
   }
 
   /** Resolves once the log is flushed through `logEndOffset`, if the flush policy waits for it. */

@@ -15,7 +15,6 @@
 // Producer ids are handed out in blocks: the end of the current block is written here before any
 // id of it is used, so ids are never reused after a restart.
 
-import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { WeirError } from '../proto/errors.js';
@@ -28,6 +27,7 @@ import {
   type LogConfig,
   type StorageFs,
 } from '../storage/index.js';
+import type { Ids } from './ids.js';
 
 export const METADATA_FILE = 'weir-metadata.json';
 const VERSION = 1;
@@ -37,6 +37,9 @@ const MAX_REPLICATION_FACTOR = 32_767;
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/** Topic names starting with it are the broker's own (`__consumer_offsets`): users cannot make them. */
+export const INTERNAL_PREFIX = '__';
 
 export interface TopicRecord {
   readonly name: string;
@@ -67,6 +70,7 @@ export interface TopicLimits {
 export class TopicRegistry {
   private readonly fs: StorageFs;
   private readonly dir: string;
+  private readonly ids: Ids;
   private readonly topics = new Map<string, TopicRecord>();
   readonly clusterId: string;
   private nextProducerId: number;
@@ -75,9 +79,10 @@ export class TopicRegistry {
   /** The file was missing at open: the registry started empty. */
   readonly fileWasMissing: boolean;
 
-  private constructor(fs: StorageFs, dir: string, file: MetadataFile, fileWasMissing = false) {
+  private constructor(fs: StorageFs, dir: string, ids: Ids, file: MetadataFile, fileWasMissing = false) {
     this.fs = fs;
     this.dir = dir;
+    this.ids = ids;
     this.fileWasMissing = fileWasMissing;
     this.clusterId = file.clusterId;
     this.producerIdBlockEnd = file.producerIdBlockEnd;
@@ -87,14 +92,15 @@ export class TopicRegistry {
   }
 
   /** Loads the registry of `dataDir`, or starts an empty one. A malformed file is an error. */
-  static open(fs: StorageFs, dataDir: string, limits: TopicLimits): TopicRegistry {
+  static open(fs: StorageFs, dataDir: string, limits: TopicLimits, ids: Ids): TopicRegistry {
     fs.mkdirSync(dataDir);
     const path = join(dataDir, METADATA_FILE);
     if (!fs.existsSync(path)) {
       const registry = new TopicRegistry(
         fs,
         dataDir,
-        { version: VERSION, clusterId: randomUUID(), producerIdBlockEnd: 0, topics: [] },
+        ids,
+        { version: VERSION, clusterId: ids.uuid(), producerIdBlockEnd: 0, topics: [] },
         true,
       );
       registry.save();
@@ -135,7 +141,7 @@ export class TopicRegistry {
         `${path}: topic entry ${i} (${JSON.stringify(name ?? null)}): ${reason}`,
       );
     });
-    return new TopicRegistry(fs, dataDir, file);
+    return new TopicRegistry(fs, dataDir, ids, file);
   }
 
   get(name: string): TopicRecord | undefined {
@@ -158,7 +164,7 @@ export class TopicRegistry {
   add(topic: Omit<TopicRecord, 'topicId' | 'createdAt'>, now: number): TopicRecord {
     if (this.topics.has(topic.name))
       throw new WeirError('TOPIC_ALREADY_EXISTS', `topic '${topic.name}' already exists`);
-    const record: TopicRecord = { ...topic, topicId: randomUUID(), createdAt: now };
+    const record: TopicRecord = { ...topic, topicId: this.ids.uuid(), createdAt: now };
     this.commit(() => this.topics.set(topic.name, record));
     return record;
   }

@@ -6,18 +6,20 @@
 // that is always this broker, but every group call goes through the same lookup so a cluster can
 // move it; a broker asked about a group it does not coordinate answers NOT_COORDINATOR.
 //
-// A commit is written to the log first and enters the in-memory view when the append returns; at
-// start-up the view is rebuilt by replaying the topic, so commits survive restarts and kill -9
-// (under the topic's flush policy). Membership is not persisted: after a restart, members rejoin
+// A commit is written to the log first and enters the in-memory view when the append returns; when
+// this broker becomes the leader of a partition of the topic (on one broker: every partition, at
+// start-up or when the topic is created) the view is rebuilt by replaying that partition, so
+// commits survive restarts and kill -9 (under the topic's flush policy). Membership is not persisted: after a restart, members rejoin
 // (their heartbeats get UNKNOWN_MEMBER_ID) and resume from the committed offsets.
 
-import { randomUUID } from 'node:crypto';
+import assert from 'node:assert/strict';
 import { WeirError } from '../../proto/errors.js';
 
 export type { OffsetReset, ResetTarget } from './offset-reset.js';
 import { encodeBatch, type RecordInput } from '../../proto/record-batch.js';
 import type { TimerHandle } from '../../proto/clock.js';
-import type { Broker, BrokerInfo } from '../broker.js';
+import type { BrokerInfo } from '../metadata-cache.js';
+import type { GroupBroker } from './group-broker.js';
 import type { TopicPartition } from './assignors.js';
 import { resetOffset, type OffsetReset, type ResetTarget } from './offset-reset.js';
 import { CommittedOffsets, type Committed } from './committed-offsets.js';
@@ -117,7 +119,7 @@ export function invalidGroupId(groupId: string): string | null {
 }
 
 export class GroupCoordinator {
-  private readonly broker: Broker;
+  private readonly broker: GroupBroker;
   private readonly limits: GroupLimits;
   private readonly offsets = new CommittedOffsets();
   private readonly groups = new Map<string, ConsumerGroup>();
@@ -125,9 +127,12 @@ export class GroupCoordinator {
   private sweepTimer: TimerHandle | null = null;
   private readonly sweepIntervalMs: number;
   private closed = false;
+  private started = false;
+  /** The partitions of __consumer_offsets this broker leads, whose commits are in the view. */
+  private readonly led = new Set<number>();
   private readonly log: (message: string) => void;
 
-  constructor(broker: Broker, log: (message: string) => void = () => {}) {
+  constructor(broker: GroupBroker, log: (message: string) => void = () => {}) {
     this.broker = broker;
     this.log = log;
     const c = broker.config;
@@ -148,10 +153,36 @@ export class GroupCoordinator {
     broker.onTopicsChanged(() => this.onTopicsChanged());
   }
 
-  /** Replays __consumer_offsets (if it exists) and starts checking session deadlines. */
+  /** Starts checking session deadlines (the partitions already led were loaded when they became so). */
   start(): void {
-    if (this.broker.partitionCount(OFFSETS_TOPIC) > 0) this.load();
+    this.started = true;
     this.scheduleSweep();
+  }
+
+  /**
+   * This broker became the leader of `partitions` of __consumer_offsets: their commits are replayed
+   * into the view before any group call routed to them is served.
+   */
+  onBecomeLeader(partitions: readonly number[]): void {
+    let loaded = 0;
+    for (const p of partitions) {
+      assert(!this.led.has(p), `${OFFSETS_TOPIC}/${p} became leader twice`);
+      loaded += this.load(p);
+      this.led.add(p);
+    }
+    // At start-up the line confirms the replay even when there was nothing to read; a partition
+    // led later is worth a line only when it had commits.
+    if (!this.started || loaded > 0)
+      this.log(`loaded committed offsets of ${this.offsets.groupIds().length} groups from ${loaded} reads`);
+  }
+
+  /**
+   * This broker no longer leads `partitions` of __consumer_offsets (on one broker: at shutdown).
+   * Their groups are no longer routed here. Dropping their state from the view comes with
+   * replication, when another broker takes them over; at shutdown nothing is served after this.
+   */
+  onResign(partitions: readonly number[]): void {
+    for (const p of partitions) this.led.delete(p);
   }
 
   close(): void {
@@ -186,6 +217,8 @@ export class GroupCoordinator {
         'NOT_COORDINATOR',
         `group '${groupId}' is coordinated by broker ${coordinator.nodeId} at ${coordinator.host}:${coordinator.grpcPort}`,
       );
+    if (!this.led.has(partition))
+      throw new WeirError('NOT_COORDINATOR', `${OFFSETS_TOPIC}/${partition} is not led by this broker now`);
     return partition;
   }
 
@@ -220,7 +253,7 @@ export class GroupCoordinator {
       now: this.broker.clock.now(),
       topics: this.topics,
       limits: this.limits,
-      newMemberId: (clientId) => `${clientId === '' ? 'member' : clientId}-${randomUUID()}`,
+      newMemberId: (clientId) => `${clientId === '' ? 'member' : clientId}-${this.broker.ids.uuid()}`,
     };
   }
 
@@ -476,7 +509,7 @@ export class GroupCoordinator {
     const p = this.broker.partition(topic, partition);
     return resetOffset(
       {
-        earliest: p.log.logStartOffset,
+        earliest: p.logStartOffset,
         latest: p.highWatermark,
         atTime: (timestamp) => this.broker.listOffset(topic, partition, timestamp).offset,
       },
@@ -485,23 +518,22 @@ export class GroupCoordinator {
     );
   }
 
-  // ---- start-up ----
+  // ---- leadership ----
 
-  private load(): void {
-    let loaded = 0;
-    for (let p = 0; p < this.broker.partitionCount(OFFSETS_TOPIC); p++) {
-      const partition = this.broker.partition(OFFSETS_TOPIC, p);
-      let offset = partition.log.logStartOffset;
-      while (offset < partition.highWatermark) {
-        const read = partition.log.read(offset, LOAD_CHUNK_BYTES, { maxOffset: partition.highWatermark });
-        if (read.records.length === 0) break;
-        const { skipped, lastReason } = this.offsets.replay(read.records);
-        if (skipped > 0)
-          this.log(`${OFFSETS_TOPIC}/${p}: skipped ${skipped} undecodable records (${lastReason})`);
-        offset = read.lastOffset + 1;
-        loaded++;
-      }
+  /** Replays one partition's committed records into the view; returns how many reads it took. */
+  private load(p: number): number {
+    let reads = 0;
+    const partition = this.broker.partition(OFFSETS_TOPIC, p);
+    let offset = partition.logStartOffset;
+    while (offset < partition.highWatermark) {
+      const read = partition.read(offset, LOAD_CHUNK_BYTES, { maxOffset: partition.highWatermark });
+      if (read.records.length === 0) break;
+      const { skipped, lastReason } = this.offsets.replay(read.records);
+      if (skipped > 0)
+        this.log(`${OFFSETS_TOPIC}/${p}: skipped ${skipped} undecodable records (${lastReason})`);
+      offset = read.lastOffset + 1;
+      reads++;
     }
-    this.log(`loaded committed offsets of ${this.offsets.groupIds().length} groups from ${loaded} reads`);
+    return reads;
   }
 }

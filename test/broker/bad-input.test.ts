@@ -247,14 +247,14 @@ describe('idempotent producers', () => {
     const seq = (values: string[], producerEpoch: number, baseSequence: number): Buffer =>
       batch(values, { producerId, producerEpoch, baseSequence });
     await broker.produce('t', 1, seq(['e1-0'], 1, 0), 'leader');
-    const log = broker.partition('t', 1).log;
-    const end = log.logEndOffset;
+    const partition = broker.partition('t', 1);
+    const end = partition.logEndOffset;
     // A new epoch first, then the old one: the old batch is fenced by the batch just before it.
     await rejects(
       broker.produce('t', 1, Buffer.concat([seq(['e2-0'], 2, 0), seq(['e1-1'], 1, 1)]), 'leader'),
       'INVALID_PRODUCER_EPOCH',
     );
-    expect(log.logEndOffset).toBe(end);
+    expect(partition.logEndOffset).toBe(end);
     // The producer state did not move to epoch 2: epoch 1 carries on where it was.
     const next = await broker.produce(
       't',
@@ -276,7 +276,7 @@ describe('idempotent producers', () => {
       ),
       'UNKNOWN_PRODUCER_ID',
     );
-    expect(log.logEndOffset).toBe(end + 2);
+    expect(partition.logEndOffset).toBe(end + 2);
   });
 
   it('hands out a new producer id every time', async () => {

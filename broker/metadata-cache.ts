@@ -1,0 +1,99 @@
+// The cluster as this broker sees it: the brokers, the controller, the topics and who leads each
+// partition. On one broker it is read straight from the topic registry and the broker's own
+// config; with a replicated metadata log it becomes the applied state of that log.
+
+import assert from 'node:assert/strict';
+import { WeirError } from '../proto/errors.js';
+import { invalidTopicName } from '../storage/index.js';
+import type { BrokerConfig } from './config.js';
+import type { Lifecycle } from './lifecycle.js';
+import type { TopicRecord } from './topic-registry.js';
+
+export interface BrokerInfo {
+  readonly nodeId: number;
+  readonly host: string;
+  readonly grpcPort: number;
+  readonly httpPort: number;
+}
+
+export interface ClusterView {
+  readonly clusterId: string;
+  readonly controllerId: number;
+  readonly brokers: BrokerInfo[];
+}
+
+export interface MetadataCacheDeps {
+  /**
+   * The broker's config as it is now: read on every call, because the ports a broker advertises
+   * are known only once its listeners are bound, after it opened (main.ts).
+   */
+  readonly config: () => Pick<BrokerConfig, 'nodeId' | 'host' | 'grpcPort' | 'httpPort' | 'autoCreateTopics'>;
+  readonly lifecycle: Lifecycle;
+  /** The topics as the registry holds them. */
+  readonly topics: {
+    readonly clusterId: string;
+    get(name: string): TopicRecord | undefined;
+    all(): readonly TopicRecord[];
+  };
+  /** Checks that a partition exists, creating its topic first when auto-create is on. */
+  readonly requirePartition: (topic: string, partition: number) => void;
+}
+
+export class MetadataCache {
+  private readonly deps: MetadataCacheDeps;
+
+  constructor(deps: MetadataCacheDeps) {
+    this.deps = deps;
+  }
+
+  get clusterId(): string {
+    return this.deps.topics.clusterId;
+  }
+
+  /** The brokers of the cluster and its controller (one broker: this one). */
+  cluster(): ClusterView {
+    const { nodeId, host, grpcPort, httpPort } = this.deps.config();
+    return {
+      clusterId: this.clusterId,
+      controllerId: nodeId,
+      brokers: [{ nodeId, host, grpcPort, httpPort }],
+    };
+  }
+
+  /** The broker leading a partition (one broker: this one, for every partition). */
+  leaderOf(topic: string, partition: number): BrokerInfo {
+    this.deps.requirePartition(topic, partition);
+    const self = this.cluster().brokers.find((b) => b.nodeId === this.deps.config().nodeId);
+    assert(self !== undefined, 'this broker is missing from its own cluster view');
+    return self;
+  }
+
+  metadata(
+    topics: readonly string[],
+  ): { name: string; partitions: number; internal: boolean; error: WeirError | null }[] {
+    const registry = this.deps.topics;
+    const names = topics.length === 0 ? registry.all().map((t) => t.name) : topics;
+    return names.map((name) => {
+      // As Kafka's metadata request: a topic asked for by name is created when auto-create is on.
+      if (
+        this.deps.config().autoCreateTopics &&
+        !this.deps.lifecycle.closing &&
+        registry.get(name) === undefined
+      ) {
+        try {
+          this.deps.requirePartition(name, 0);
+        } catch (err) {
+          if (!(err instanceof WeirError)) throw err;
+        }
+      }
+      const t = registry.get(name);
+      if (t !== undefined) return { name, partitions: t.partitions, internal: t.internal, error: null };
+      const reason = invalidTopicName(name);
+      const error =
+        reason !== null
+          ? new WeirError('INVALID_TOPIC_EXCEPTION', reason)
+          : new WeirError('UNKNOWN_TOPIC_OR_PARTITION', `topic '${name}' does not exist`);
+      return { name, partitions: 0, internal: false, error };
+    });
+  }
+}

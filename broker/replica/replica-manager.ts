@@ -1,0 +1,371 @@
+// The replicas this broker holds, and the requests served from them: produce, fetch and list
+// offsets over the local partitions, with one queue for the requests that wait on them (see
+// waiting-requests.ts). Topic administration adds and removes partitions here; whoever serves a
+// partition's data as its leader (the group coordinator for __consumer_offsets) hears of it
+// through the leadership listeners. On one broker every partition is led here from the moment it
+// is added until the broker stops.
+
+import assert from 'node:assert/strict';
+import type { Clock } from '../../proto/clock.js';
+import { WeirError } from '../../proto/errors.js';
+import { partitionForKey } from '../../proto/partitioner.js';
+import { encodeBatch, type RecordInput } from '../../proto/record-batch.js';
+import type { PartitionLog } from '../../storage/index.js';
+import type { BrokerConfig } from '../config.js';
+import type { Lifecycle } from '../lifecycle.js';
+import { Partition, type Acks, type LogStats, type ProduceOutcome } from '../partition.js';
+import { INTERNAL_PREFIX } from '../topic-registry.js';
+import { WaitingRequests } from './waiting-requests.js';
+
+export const EARLIEST = -2;
+export const LATEST = -1;
+
+export interface PartitionStats extends LogStats {
+  readonly partition: number;
+  readonly leader: number;
+  readonly replicas: number[];
+}
+
+export interface FetchPartitionRequest {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly maxBytes: number;
+}
+
+export interface FetchPartitionResult {
+  readonly topic: string;
+  readonly partition: number;
+  readonly batches: Buffer;
+  readonly highWatermark: number;
+  readonly logStartOffset: number;
+  readonly nextOffset: number;
+  readonly error: WeirError | null;
+}
+
+export interface ProducedRecord {
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly headers: { key: string; value: Buffer | null }[];
+  /** 0 = now. */
+  readonly timestamp: number;
+}
+
+/** Told when this broker starts or stops leading partitions of a topic. */
+export interface LeadershipListener {
+  becameLeader(topic: string, partitions: readonly number[]): void;
+  resigned(topic: string, partitions: readonly number[]): void;
+}
+
+export interface ReplicaManagerDeps {
+  readonly config: Pick<BrokerConfig, 'nodeId' | 'maxInflatedBatchBytes' | 'maxFetchWaitMs'>;
+  /** Record timestamps. */
+  readonly clock: Clock;
+  /** Timers of waiting requests: real time, even when `clock` is simulated. */
+  readonly waitClock: Clock;
+  readonly lifecycle: Lifecycle;
+  /** Makes a topic this broker has no partitions of (auto-create), or throws why it cannot. */
+  readonly ensureTopic: (topic: string) => void;
+}
+
+export class ReplicaManager {
+  private readonly config: ReplicaManagerDeps['config'];
+  private readonly clock: Clock;
+  private readonly lifecycle: Lifecycle;
+  private readonly ensureTopic: (topic: string) => void;
+  private readonly partitions = new Map<string, Partition[]>();
+  private readonly waiting: WaitingRequests<Partition>;
+  private readonly leadership: LeadershipListener[] = [];
+  /** Where records without a key go when the broker partitions them: round robin per request. */
+  private roundRobin = 0;
+  private stopped = false;
+  /** Each partition's way to wake the requests waiting on it (one function for all of them). */
+  private readonly dataArrived = (p: Partition): void => this.waiting.notify(p);
+
+  constructor(deps: ReplicaManagerDeps) {
+    this.config = deps.config;
+    this.clock = deps.clock;
+    this.lifecycle = deps.lifecycle;
+    this.ensureTopic = deps.ensureTopic;
+    this.waiting = new WaitingRequests(deps.waitClock);
+  }
+
+  // ---- the local partitions ----
+
+  onLeadership(listener: LeadershipListener): void {
+    this.leadership.push(listener);
+  }
+
+  /**
+   * Serves `logs` as partitions `from`, `from + 1`, ... of `topic`, led here (one broker is the
+   * leader of every partition it holds).
+   */
+  addPartitions(topic: string, from: number, logs: readonly PartitionLog[]): void {
+    const list = this.partitions.get(topic) ?? [];
+    assert.equal(list.length, from, `partitions of '${topic}' added out of order`);
+    const added = logs.map((log, i) => new Partition(topic, from + i, log, this.dataArrived));
+    list.push(...added);
+    this.partitions.set(topic, list);
+    for (const l of this.leadership) l.becameLeader(topic, added.map(idOf));
+  }
+
+  /** Stops serving a deleted topic; its waiting requests are woken by wake() once its logs are gone. */
+  removeTopic(topic: string): Partition[] {
+    const list = this.partitions.get(topic) ?? [];
+    this.partitions.delete(topic);
+    if (list.length > 0) for (const l of this.leadership) l.resigned(topic, list.map(idOf));
+    return list;
+  }
+
+  /** Wakes the requests waiting on `partitions` (the partitions went away). */
+  wake(partitions: readonly Partition[]): void {
+    for (const p of partitions) this.waiting.notify(p);
+  }
+
+  /** The partition, creating the topic first when auto-create is on. */
+  partition(topic: string, partition: number): Partition {
+    let list = this.partitions.get(topic);
+    if (list === undefined) {
+      this.ensureTopic(topic);
+      list = this.partitions.get(topic);
+      assert(list !== undefined, `topic '${topic}' was created without partitions`);
+    }
+    const p = Number.isInteger(partition) ? list[partition] : undefined;
+    if (p === undefined) {
+      throw new WeirError(
+        'UNKNOWN_TOPIC_OR_PARTITION',
+        `topic '${topic}' has no partition ${partition} (it has ${list.length})`,
+      );
+    }
+    return p;
+  }
+
+  /** The partition if this broker has it; never creates a topic. */
+  find(topic: string, partition: number): Partition | undefined {
+    return Number.isInteger(partition) ? this.partitions.get(topic)?.[partition] : undefined;
+  }
+
+  partitionCount(topic: string): number {
+    return this.partitions.get(topic)?.length ?? 0;
+  }
+
+  partitionsOf(topic: string): readonly Partition[] {
+    return this.partitions.get(topic) ?? [];
+  }
+
+  statsOf(p: Partition): PartitionStats {
+    return {
+      partition: p.id,
+      leader: this.config.nodeId,
+      replicas: [this.config.nodeId],
+      ...p.stats(),
+    };
+  }
+
+  /** Every partition's stats, for a metrics scrape (no configs computed). */
+  allPartitionStats(): { topic: string; stats: PartitionStats }[] {
+    const out: { topic: string; stats: PartitionStats }[] = [];
+    for (const [topic, list] of this.partitions)
+      for (const p of list) out.push({ topic, stats: this.statsOf(p) });
+    return out;
+  }
+
+  /** Partitions whose log went offline (a failed fsync, a device error) until the next restart. */
+  offlinePartitions(): { topic: string; partition: number; reason: string }[] {
+    const out: { topic: string; partition: number; reason: string }[] = [];
+    for (const [topic, list] of this.partitions)
+      for (const p of list) {
+        const failure = p.failed;
+        if (failure !== null) out.push({ topic, partition: p.id, reason: failure.message });
+      }
+    return out;
+  }
+
+  /** Wakes every waiting request and resigns every partition (shutdown). */
+  stop(): void {
+    this.waiting.notifyAll();
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const [topic, list] of this.partitions)
+      for (const l of this.leadership) l.resigned(topic, list.map(idOf));
+  }
+
+  /** Settles once every produce accepted so far has appended or failed (shutdown waits for it). */
+  async appended(): Promise<void> {
+    const accepted: Promise<void>[] = [];
+    for (const list of this.partitions.values()) for (const p of list) accepted.push(p.appended());
+    await Promise.all(accepted);
+  }
+
+  // ---- producing ----
+
+  /** Appends RecordBatch bytes to one partition. */
+  produce(topic: string, partition: number, batches: Buffer, acks: Acks): Promise<ProduceOutcome> {
+    this.lifecycle.assertOpen();
+    if (topic.startsWith(INTERNAL_PREFIX))
+      throw new WeirError('POLICY_VIOLATION', `only the broker writes to internal topic '${topic}'`);
+    return this.partition(topic, partition).produce(
+      batches,
+      acks,
+      this.clock.now(),
+      this.config.maxInflatedBatchBytes,
+    );
+  }
+
+  /** Appends to one of the broker's own topics (the group coordinator's commits); see Partition. */
+  appendInternal(
+    topic: string,
+    partition: number,
+    batch: Buffer,
+  ): { baseOffset: number; flushed: Promise<void> } {
+    this.lifecycle.assertOpen();
+    assert(topic.startsWith(INTERNAL_PREFIX), `'${topic}' is not an internal topic`);
+    return this.partition(topic, partition).appendInternal(batch);
+  }
+
+  /**
+   * Appends plain records. With partition -1 the broker partitions them: by Kafka's murmur2 of the
+   * key, and records without a key all to one partition chosen round robin per request.
+   */
+  async produceRecords(
+    topic: string,
+    partition: number,
+    records: readonly ProducedRecord[],
+    acks: Acks,
+  ): Promise<{ partition: number; outcome: ProduceOutcome }[]> {
+    this.lifecycle.assertOpen();
+    if (records.length === 0) throw new WeirError('INVALID_REQUEST', 'no records to produce');
+    const now = this.clock.now();
+    const groups = new Map<number, RecordInput[]>();
+    let count = 0;
+    let unkeyed = partition;
+    if (partition === -1) {
+      this.partition(topic, 0); // the topic must exist (or be auto-created) before it is counted
+      count = this.partitionCount(topic);
+      unkeyed = this.roundRobin++ % count;
+    }
+    for (const r of records) {
+      const target = partition !== -1 ? partition : r.key === null ? unkeyed : partitionForKey(r.key, count);
+      let group = groups.get(target);
+      if (group === undefined) groups.set(target, (group = []));
+      group.push({
+        key: r.key,
+        value: r.value,
+        headers: r.headers,
+        timestamp: r.timestamp === 0 ? now : r.timestamp,
+      });
+    }
+    // All groups are appended before any fsync is awaited, in one synchronous pass.
+    const appends = [...groups].map(([p, group]) =>
+      this.produce(topic, p, encodeBatch(group), acks).then((outcome) => ({ partition: p, outcome })),
+    );
+    return Promise.all(appends);
+  }
+
+  // ---- fetching ----
+
+  /**
+   * Reads each requested partition from its offset, up to its max bytes and the response's. If fewer
+   * than `minBytes` came back, waits up to `maxWaitMs` for new data, then reads once more.
+   */
+  async fetch(
+    requests: readonly FetchPartitionRequest[],
+    maxBytes: number,
+    minBytes: number,
+    maxWaitMs: number,
+    signal?: AbortSignal,
+  ): Promise<FetchPartitionResult[]> {
+    this.lifecycle.assertOpen();
+    if (!Number.isInteger(maxBytes) || maxBytes < 0)
+      throw new WeirError('INVALID_REQUEST', `max_bytes ${maxBytes}`);
+    let results = this.readAll(requests, maxBytes);
+    const wait = Math.min(Math.max(0, maxWaitMs), this.config.maxFetchWaitMs);
+    if (wait === 0 || bytesOf(results) >= Math.max(1, minBytes) || results.some((r) => r.error !== null))
+      return results;
+    await this.waitForData(requests, wait, signal);
+    if (!this.lifecycle.closing) results = this.readAll(requests, maxBytes);
+    return results;
+  }
+
+  private readAll(requests: readonly FetchPartitionRequest[], maxBytes: number): FetchPartitionResult[] {
+    let budget = maxBytes === 0 ? Number.MAX_SAFE_INTEGER : maxBytes;
+    let nothingYet = true;
+    const results: FetchPartitionResult[] = [];
+    for (const req of requests) {
+      try {
+        const p = this.partition(req.topic, req.partition);
+        const limit = Math.min(req.maxBytes > 0 ? req.maxBytes : budget, budget);
+        // The first partition with data always gets at least one batch, as Kafka's fetch does.
+        const read = p.read(req.offset, limit, { maxOffset: p.highWatermark, minOneBatch: nothingYet });
+        budget = Math.max(0, budget - read.records.length);
+        if (read.records.length > 0) nothingYet = false;
+        results.push({
+          topic: req.topic,
+          partition: req.partition,
+          batches: read.records,
+          highWatermark: p.highWatermark,
+          logStartOffset: read.logStartOffset,
+          nextOffset: read.records.length > 0 ? read.lastOffset + 1 : req.offset,
+          error: null,
+        });
+      } catch (err) {
+        if (!(err instanceof WeirError)) throw err;
+        // A client told OFFSET_OUT_OF_RANGE resets from these, so they are the partition's own
+        // whenever it exists; -1 only when there is no such partition.
+        const known = this.find(req.topic, req.partition);
+        results.push({
+          topic: req.topic,
+          partition: req.partition,
+          batches: EMPTY,
+          highWatermark: known?.highWatermark ?? -1,
+          logStartOffset: known?.logStartOffset ?? -1,
+          nextOffset: req.offset,
+          error: err,
+        });
+      }
+    }
+    return results;
+  }
+
+  /** Resolves when any of the partitions gets data, after `ms`, or when `signal` aborts. */
+  waitForData(
+    requests: readonly { topic: string; partition: number }[],
+    ms: number,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    if (this.lifecycle.closing) return Promise.resolve();
+    const watched: Partition[] = [];
+    for (const req of requests) {
+      const p = this.partitions.get(req.topic)?.[req.partition];
+      if (p !== undefined) watched.push(p);
+    }
+    return this.waiting.wait(watched, ms, signal);
+  }
+
+  /**
+   * Earliest (-2), latest (-1), or the first record at or after a timestamp: its offset and its own
+   * timestamp (-1 and -1 if there is none).
+   */
+  listOffset(topic: string, partition: number, timestamp: number): { offset: number; timestamp: number } {
+    const p = this.partition(topic, partition);
+    if (timestamp === EARLIEST) return { offset: p.logStartOffset, timestamp: -1 };
+    if (timestamp === LATEST) return { offset: p.highWatermark, timestamp: -1 };
+    if (!Number.isSafeInteger(timestamp) || timestamp < 0)
+      throw new WeirError('INVALID_TIMESTAMP', `timestamp ${timestamp}`);
+    const found = p.recordAtOrAfter(timestamp);
+    if (found === null || found.offset >= p.highWatermark) return { offset: -1, timestamp: -1 };
+    return found;
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function idOf(p: Partition): number {
+  return p.id;
+}
+
+function bytesOf(results: readonly FetchPartitionResult[]): number {
+  let n = 0;
+  for (const r of results) n += r.batches.length;
+  return n;
+}
