@@ -108,7 +108,7 @@ export type LogAction =
  * write `hardState` (if any) durably; apply `logActions` (no fsync needed); send `messages` only
  * once that hard state is durable (a vote or a new term must not be forgotten after it was
  * announced). A hard state must also be durable before any entry appended after it is reported
- * durable with `persisted()`. Log fsyncs are the driver's choice; it reports each with `persisted`.
+ * durable with `persisted()`, and `hardStatePersisted()` reported once it is. Log fsyncs are the driver's choice; it reports each with `persisted`.
  */
 export interface Ready {
   readonly hardState: HardState | null;

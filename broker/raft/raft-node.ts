@@ -159,6 +159,11 @@ export class RaftNode {
     if (this.leader !== null && this.matchedEnd > 0) this.sendAppendSuccess(this.leader);
   }
 
+  /** The driver made the hard state of `term` durable. */
+  hardStatePersisted(term: number): void {
+    if (this.roleNow === 'candidate' && term === this.term && this.wonVote()) this.becomeLeader();
+  }
+
   receive(m: Message): void {
     assert(m.to === this.id && m.from !== this.id, 'a message is addressed to this replica from a peer');
     if (m.term > this.term) {
@@ -206,7 +211,7 @@ export class RaftNode {
     this.leader = null;
     this.votes = new Map([[this.id, true]]);
     this.resetElectionTimer();
-    if (this.votes.size >= this.quorum) return this.startElection();
+    if (this.wonVote()) return this.startElection();
     for (const p of this.peers) this.send(this.voteRequest('preVote', p, this.term + 1));
   }
 
@@ -216,7 +221,8 @@ export class RaftNode {
     this.leader = null;
     this.votes = new Map([[this.id, true]]);
     this.resetElectionTimer();
-    if (this.votes.size >= this.quorum) return this.becomeLeader();
+    // Alone, wait for hardStatePersisted: a leader acting in a term it could forget in a crash
+    // might lead that term twice, and (offset, term) would no longer name one entry.
     for (const p of this.peers) this.send(this.voteRequest('vote', p, this.term));
   }
 
@@ -248,11 +254,15 @@ export class RaftNode {
     const round = pre ? this.term + 1 : this.term;
     if (this.roleNow !== (pre ? 'preCandidate' : 'candidate') || m.voteTerm !== round) return;
     this.votes.set(m.from, m.granted);
-    let granted = 0;
-    for (const g of this.votes.values()) if (g) granted++;
-    if (granted < this.quorum) return;
+    if (!this.wonVote()) return;
     if (pre) this.startElection();
     else this.becomeLeader();
+  }
+
+  private wonVote(): boolean {
+    let granted = 0;
+    for (const g of this.votes.values()) if (g) granted++;
+    return granted >= this.quorum;
   }
 
   private becomeFollower(term: number, leader: number | null): void {
@@ -338,10 +348,13 @@ export class RaftNode {
       if (advanced && pr.next < this.log.end) this.sendAppend(m.from);
       return;
     }
-    // Stale: we already know the follower matches at (or past) the rejected prevOffset.
-    if (m.prevOffset < pr.matchEnd) return;
+    // What a follower only appended can vanish in its crash; what it fsynced cannot. A rejection
+    // inside the durable prefix is therefore a late duplicate; any other means back up, though no
+    // further than the durable match.
+    if (m.prevOffset < pr.durableEnd) return;
     const back = this.log.lastOffsetWithTermAtMost(m.hintOffset, m.hintTerm);
-    pr.next = Math.max(pr.matchEnd, Math.min(back + 1, m.prevOffset));
+    pr.matchEnd = pr.durableEnd;
+    pr.next = Math.max(pr.durableEnd, Math.min(back + 1, m.prevOffset));
     this.sendAppend(m.from);
   }
 
