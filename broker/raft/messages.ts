@@ -72,6 +72,18 @@ export interface AppendResponse extends Envelope {
 
 export type Message = VoteRequest | VoteResponse | AppendRequest | AppendResponse;
 
+export function appendRequest(
+  from: number,
+  to: number,
+  term: number,
+  prevOffset: number,
+  prevTerm: number,
+  entries: readonly Entry[],
+  commitEnd: number,
+): AppendRequest {
+  return { type: 'append', from, to, term, prevOffset, prevTerm, entries, commitEnd };
+}
+
 /** An answer to an append: a success (with its ends) or a rejection (with its hint). */
 export function appendResponse(
   from: number,
@@ -96,6 +108,24 @@ export function appendResponse(
     hintOffset,
     hintTerm,
   };
+}
+
+export function voteRequest(
+  type: 'vote' | 'preVote',
+  from: number,
+  to: number,
+  term: number,
+  log: { readonly end: number; readonly lastTerm: number },
+): VoteRequest {
+  return { type, from, to, term, lastOffset: log.end - 1, lastTerm: log.lastTerm };
+}
+
+/** The answer to `m` from a replica in `term`. */
+export function voteAnswer(m: VoteRequest, term: number, granted: boolean): VoteResponse {
+  const type = m.type === 'vote' ? 'voteResponse' : 'preVoteResponse';
+  // A granted pre-vote answers in the asked term, so the asker does not take it for a newer term.
+  const answerTerm = m.type === 'preVote' && granted ? m.term : term;
+  return { type, from: m.to, to: m.from, term: answerTerm, voteTerm: m.term, granted };
 }
 
 /** Log changes for the driver, applied in order. Truncation removes offsets >= `from`. */

@@ -19,7 +19,8 @@ import type { RaftConfig } from './raft-config.js';
 import { validateRaftConfig } from './raft-config.js';
 import { RaftLog } from './raft-log.js';
 import { LeaderProgress } from './leader-progress.js';
-import { appendResponse } from './messages.js';
+import { appendRequest, appendResponse, voteAnswer, voteRequest } from './messages.js';
+import { VoteTally } from './vote-tally.js';
 import type {
   AppendRequest,
   AppendResponse,
@@ -55,7 +56,7 @@ export class RaftNode {
   /** Ticks since the current leader was last heard from: the pre-vote lease. */
   private sinceLeader = Infinity;
   /** Votes (or pre-votes) of the current round, this replica's own included. */
-  private votes = new Map<number, boolean>();
+  private votes: VoteTally;
 
   /** Raft's commit index as an end: everything below is committed (not necessarily durable here). */
   private commitEnd = 0;
@@ -86,6 +87,7 @@ export class RaftNode {
       `term ${this.term} behind the log's last term ${this.log.lastTerm}`,
     );
     this.durableEnd = this.log.end;
+    this.votes = new VoteTally(this.id, this.quorum);
     this.resetElectionTimer();
   }
 
@@ -161,7 +163,7 @@ export class RaftNode {
 
   /** The driver made the hard state of `term` durable. */
   hardStatePersisted(term: number): void {
-    if (this.roleNow === 'candidate' && term === this.term && this.wonVote()) this.becomeLeader();
+    if (this.roleNow === 'candidate' && term === this.term && this.votes.won) this.becomeLeader();
   }
 
   receive(m: Message): void {
@@ -173,8 +175,9 @@ export class RaftNode {
       if (!preVote) this.becomeFollower(m.term, m.type === 'append' ? m.from : null);
     } else if (m.term < this.term) {
       // Tell a stale leader or candidate our term so it steps down; drop stale answers.
-      if (m.type === 'append') this.send(appendResponse(this.id, m.from, this.term, false, m.prevOffset));
-      else if (m.type === 'vote' || m.type === 'preVote') this.replyVote(m, false);
+      if (m.type === 'append')
+        this.outbox.push(appendResponse(this.id, m.from, this.term, false, m.prevOffset));
+      else if (m.type === 'vote' || m.type === 'preVote') this.outbox.push(voteAnswer(m, this.term, false));
       return;
     }
     switch (m.type) {
@@ -209,21 +212,21 @@ export class RaftNode {
   private startPreVote(): void {
     this.roleNow = 'preCandidate';
     this.leader = null;
-    this.votes = new Map([[this.id, true]]);
+    this.votes = new VoteTally(this.id, this.quorum);
     this.resetElectionTimer();
-    if (this.wonVote()) return this.startElection();
-    for (const p of this.peers) this.send(this.voteRequest('preVote', p, this.term + 1));
+    if (this.votes.won) return this.startElection();
+    for (const p of this.peers) this.outbox.push(voteRequest('preVote', this.id, p, this.term + 1, this.log));
   }
 
   private startElection(): void {
     this.setTerm(this.term + 1, this.id);
     this.roleNow = 'candidate';
     this.leader = null;
-    this.votes = new Map([[this.id, true]]);
+    this.votes = new VoteTally(this.id, this.quorum);
     this.resetElectionTimer();
     // Alone, wait for hardStatePersisted: a leader acting in a term it could forget in a crash
     // might lead that term twice, and (offset, term) would no longer name one entry.
-    for (const p of this.peers) this.send(this.voteRequest('vote', p, this.term));
+    for (const p of this.peers) this.outbox.push(voteRequest('vote', this.id, p, this.term, this.log));
   }
 
   private onPreVote(m: VoteRequest): void {
@@ -231,7 +234,7 @@ export class RaftNode {
     // merely lost touch must not disrupt the group. The asked term must be newer than ours.
     const leaderAlive =
       this.roleNow === 'leader' || (this.leader !== null && this.sinceLeader < this.config.electionTicks);
-    this.replyVote(m, m.term > this.term && !leaderAlive && this.logAllowsVote(m));
+    this.outbox.push(voteAnswer(m, this.term, m.term > this.term && !leaderAlive && this.logAllowsVote(m)));
   }
 
   private onVote(m: VoteRequest): void {
@@ -242,7 +245,7 @@ export class RaftNode {
       this.setTerm(this.term, m.from);
       this.resetElectionTimer();
     }
-    this.replyVote(m, granted);
+    this.outbox.push(voteAnswer(m, this.term, granted));
   }
 
   private logAllowsVote(m: VoteRequest): boolean {
@@ -253,16 +256,10 @@ export class RaftNode {
     const pre = m.type === 'preVoteResponse';
     const round = pre ? this.term + 1 : this.term;
     if (this.roleNow !== (pre ? 'preCandidate' : 'candidate') || m.voteTerm !== round) return;
-    this.votes.set(m.from, m.granted);
-    if (!this.wonVote()) return;
+    this.votes.record(m.from, m.granted);
+    if (!this.votes.won) return;
     if (pre) this.startElection();
     else this.becomeLeader();
-  }
-
-  private wonVote(): boolean {
-    let granted = 0;
-    for (const g of this.votes.values()) if (g) granted++;
-    return granted >= this.quorum;
   }
 
   private becomeFollower(term: number, leader: number | null): void {
@@ -312,9 +309,9 @@ export class RaftNode {
     const p = m.prevOffset;
     if (p >= this.log.end || this.log.termAt(p) !== m.prevTerm) {
       const hint = this.log.lastOffsetWithTermAtMost(p, m.prevTerm);
-      return this.send(
-        appendResponse(this.id, m.from, this.term, false, p, 0, 0, hint, this.log.termAt(hint)),
-      );
+      const no = appendResponse(this.id, m.from, this.term, false, p, 0, 0, hint, this.log.termAt(hint));
+      this.outbox.push(no);
+      return;
     }
     for (let k = 0; k < m.entries.length; k++) {
       const o = p + 1 + k;
@@ -360,21 +357,15 @@ export class RaftNode {
 
   private sendAppend(to: number): void {
     const next = this.progress!.of(to).next;
-    this.send({
-      type: 'append',
-      from: this.id,
-      to,
-      term: this.term,
-      prevOffset: next - 1,
-      prevTerm: this.log.termAt(next - 1),
-      entries: this.log.slice(next, Math.min(this.log.end, next + this.config.maxEntriesPerAppend)),
-      commitEnd: this.commitEnd,
-    });
+    const entries = this.log.slice(next, Math.min(this.log.end, next + this.config.maxEntriesPerAppend));
+    const prevTerm = this.log.termAt(next - 1);
+    this.outbox.push(appendRequest(this.id, to, this.term, next - 1, prevTerm, entries, this.commitEnd));
   }
 
   private sendAppendSuccess(to: number): void {
     const durable = Math.min(this.matchedEnd, this.durableEnd);
-    this.send(appendResponse(this.id, to, this.term, true, this.matchedEnd - 1, this.matchedEnd, durable));
+    const yes = appendResponse(this.id, to, this.term, true, this.matchedEnd - 1, this.matchedEnd, durable);
+    this.outbox.push(yes);
   }
 
   /** Leader: commit the largest end a majority holds durably, if its last entry is of this term. */
@@ -405,20 +396,5 @@ export class RaftNode {
   private truncateLocal(from: number): void {
     this.log.truncateFrom(from);
     this.durableEnd = Math.min(this.durableEnd, from);
-  }
-
-  private voteRequest(type: 'vote' | 'preVote', to: number, term: number): VoteRequest {
-    return { type, from: this.id, to, term, lastOffset: this.log.end - 1, lastTerm: this.log.lastTerm };
-  }
-
-  private replyVote(m: VoteRequest, granted: boolean): void {
-    const type = m.type === 'vote' ? 'voteResponse' : 'preVoteResponse';
-    // A granted pre-vote answers in the asked term, so the asker does not mistake it for a newer term.
-    const term = m.type === 'preVote' && granted ? m.term : this.term;
-    this.send({ type, from: this.id, to: m.from, term, voteTerm: m.term, granted });
-  }
-
-  private send(m: Message): void {
-    this.outbox.push(m);
   }
 }
