@@ -33,6 +33,8 @@ export class SimReplica implements ReplicaView {
   pausedUntil = 0;
   /** When the last sync issued completes: later ones complete no earlier (one queue). */
   lastSyncAt = 0;
+  /** Diverging suffixes this replica truncated (the simulation reports how often it happened). */
+  truncations = 0;
   private volatile: DiskState = { hardState: { term: 0, votedFor: null }, entries: [] };
   private durable: DiskState = { hardState: { term: 0, votedFor: null }, entries: [] };
   private issued = 0;
@@ -101,6 +103,7 @@ export class SimReplica implements ReplicaView {
       if (a.kind === 'truncate') {
         assert(a.from < v.entries.length, 'a truncation removes something');
         v.entries.length = a.from;
+        this.truncations++;
         continue;
       }
       assert(a.offset === v.entries.length, `append at ${a.offset} but the log ends at ${v.entries.length}`);

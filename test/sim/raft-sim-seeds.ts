@@ -29,6 +29,7 @@ interface Totals {
   acks: number;
   crashes: number;
   powerLosses: number;
+  truncations: number;
 }
 
 function add(t: Totals, r: SimResult): void {
@@ -46,6 +47,7 @@ function add(t: Totals, r: SimResult): void {
   }
   t.crashes += r.crashes;
   t.powerLosses += r.powerLosses;
+  t.truncations += r.truncations;
 }
 
 /** Seeds [from, from + count) must all pass; prints the totals and the time per seed. */
@@ -65,6 +67,7 @@ export function seedsTest(from: number, count: number, timeoutMs = 60_000): void
         acks: 0,
         crashes: 0,
         powerLosses: 0,
+        truncations: 0,
       };
       const failures: string[] = [];
       const started = performance.now();

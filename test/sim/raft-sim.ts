@@ -46,6 +46,7 @@ export interface SimResult {
   readonly crashes: number;
   readonly powerLosses: number;
   readonly leaders: number;
+  readonly truncations: number;
 }
 
 export class RaftSimulation implements ReplicaHost {
@@ -117,6 +118,7 @@ export class RaftSimulation implements ReplicaHost {
       crashes: this.crashes,
       powerLosses: this.powerLosses,
       leaders: this.checker.counts.leadersChecked,
+      truncations: this.replicas.reduce((sum, r) => sum + r.truncations, 0),
     };
   }
 
