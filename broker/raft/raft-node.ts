@@ -1,5 +1,5 @@
 // One replica of a Raft group as a pure state machine (STYLE 10, 11): inputs are `tick`, `receive`,
-// `propose`, `recoveryDone` and `persisted` (an fsync of the log completed); outputs are collected
+// `propose`, `recoveryDone`, `persisted` and `hardStatePersisted` (fsyncs done); outputs are collected
 // into a Ready (messages, log actions, the hard state to make durable first, the high watermark).
 // No timers, no I/O, no clock: the driver decides when ticks and completions happen, which is what
 // lets the simulation replay a seed exactly.
