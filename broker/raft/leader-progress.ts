@@ -1,0 +1,53 @@
+// What a leader knows about each follower in its term: where to send from next, how far the
+// follower's log matches (appended) and how far that match is durable there (what counts toward
+// the majority), and whether it answered since the last check-quorum.
+
+import assert from 'node:assert';
+
+export interface Progress {
+  /** The next offset to send. */
+  next: number;
+  /** The follower's log matches ours below this end. */
+  matchEnd: number;
+  /** ... and is fsynced there below this end. */
+  durableEnd: number;
+  /** Heard from since the last check-quorum. */
+  active: boolean;
+}
+
+export class LeaderProgress {
+  private readonly peers = new Map<number, Progress>();
+  private readonly scratch: number[];
+
+  constructor(peers: readonly number[], logEnd: number) {
+    // Optimistic: a new leader assumes followers are caught up and backs up on their rejections.
+    for (const p of peers) this.peers.set(p, { next: logEnd, matchEnd: 0, durableEnd: 0, active: false });
+    this.scratch = new Array<number>(peers.length + 1).fill(0);
+  }
+
+  of(peer: number): Progress {
+    const p = this.peers.get(peer);
+    assert(p !== undefined, `${peer} is not a follower of this group`);
+    return p;
+  }
+
+  /** The largest end that `count` replicas (the leader with `ownDurableEnd` included) hold durably. */
+  quorumDurableEnd(ownDurableEnd: number, count: number): number {
+    const ends = this.scratch;
+    ends[0] = ownDurableEnd;
+    let i = 1;
+    for (const p of this.peers.values()) ends[i++] = p.durableEnd;
+    ends.sort((a, b) => b - a);
+    return ends[count - 1]!;
+  }
+
+  /** Whether a quorum (the leader included) was heard from since the last call; resets the marks. */
+  takeQuorumActive(quorum: number): boolean {
+    let active = 1;
+    for (const p of this.peers.values()) {
+      if (p.active) active++;
+      p.active = false;
+    }
+    return active >= quorum;
+  }
+}

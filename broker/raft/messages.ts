@@ -1,0 +1,148 @@
+// What one replica of a Raft group exchanges with its peers and hands to its driver.
+//
+// Offsets are Kafka offsets: the entry at offset o is the record batch at o, the first is 0. Ends
+// are exclusive (`logEnd` is the log end offset, `highWatermark` the first offset not yet
+// committed), so a Raft paper index i (1-based, inclusive) is offset i - 1 and the paper's
+// commitIndex equals the high watermark numerically. Offset -1 stands for "before the log", whose
+// term is 0. A term is a Kafka leader epoch.
+
+/** A new leader's first entry is a no-op (in weir a control batch, as KRaft's LeaderChange). */
+export type EntryKind = 'data' | 'noop';
+
+export interface Entry {
+  readonly term: number;
+  readonly kind: EntryKind;
+  /** Opaque to the protocol (in weir: RecordBatch bytes). */
+  readonly data: Uint8Array;
+}
+
+/** What must survive a crash besides the log: without it a replica could vote twice in a term. */
+export interface HardState {
+  readonly term: number;
+  readonly votedFor: number | null;
+}
+
+interface Envelope {
+  readonly from: number;
+  readonly to: number;
+  /** The sender's current term, except in a pre-vote request (the term it would campaign in). */
+  readonly term: number;
+}
+
+/** A candidate (or a pre-candidate, `type: 'preVote'`) asks for a vote. */
+export interface VoteRequest extends Envelope {
+  readonly type: 'vote' | 'preVote';
+  readonly lastOffset: number;
+  readonly lastTerm: number;
+}
+
+export interface VoteResponse extends Envelope {
+  readonly type: 'voteResponse' | 'preVoteResponse';
+  /** The term the request asked about, so late answers to an earlier round are not counted. */
+  readonly voteTerm: number;
+  readonly granted: boolean;
+}
+
+export interface AppendRequest extends Envelope {
+  readonly type: 'append';
+  readonly prevOffset: number;
+  readonly prevTerm: number;
+  /** Entries at prevOffset + 1, prevOffset + 2, ... (empty for a heartbeat). */
+  readonly entries: readonly Entry[];
+  /** The leader's commit end; a follower exposes no more than it has matched and made durable. */
+  readonly commitEnd: number;
+}
+
+export interface AppendResponse extends Envelope {
+  readonly type: 'appendResponse';
+  readonly success: boolean;
+  /** The request's prevOffset: a rejection older than what the leader knows matches is stale. */
+  readonly prevOffset: number;
+  /** Success: the follower's log matches the leader's below this end. */
+  readonly matchEnd: number;
+  /** Success: ... and is durable below this end (what counts toward the majority). */
+  readonly durableEnd: number;
+  /**
+   * Rejection: the follower's last offset at or before prevOffset whose term is at most the
+   * leader's prevTerm, and that term (KIP-101's epoch idea): the leader backs up a term at a time.
+   */
+  readonly hintOffset: number;
+  readonly hintTerm: number;
+}
+
+export type Message = VoteRequest | VoteResponse | AppendRequest | AppendResponse;
+
+export function appendRequest(
+  from: number,
+  to: number,
+  term: number,
+  prevOffset: number,
+  prevTerm: number,
+  entries: readonly Entry[],
+  commitEnd: number,
+): AppendRequest {
+  return { type: 'append', from, to, term, prevOffset, prevTerm, entries, commitEnd };
+}
+
+/** An answer to an append: a success (with its ends) or a rejection (with its hint). */
+export function appendResponse(
+  from: number,
+  to: number,
+  term: number,
+  success: boolean,
+  prevOffset: number,
+  matchEnd = 0,
+  durableEnd = 0,
+  hintOffset = -1,
+  hintTerm = 0,
+): AppendResponse {
+  return {
+    type: 'appendResponse',
+    from,
+    to,
+    term,
+    success,
+    prevOffset,
+    matchEnd,
+    durableEnd,
+    hintOffset,
+    hintTerm,
+  };
+}
+
+export function voteRequest(
+  type: 'vote' | 'preVote',
+  from: number,
+  to: number,
+  term: number,
+  log: { readonly end: number; readonly lastTerm: number },
+): VoteRequest {
+  return { type, from, to, term, lastOffset: log.end - 1, lastTerm: log.lastTerm };
+}
+
+/** The answer to `m` from a replica in `term`. */
+export function voteAnswer(m: VoteRequest, term: number, granted: boolean): VoteResponse {
+  const type = m.type === 'vote' ? 'voteResponse' : 'preVoteResponse';
+  // A granted pre-vote answers in the asked term, so the asker does not take it for a newer term.
+  const answerTerm = m.type === 'preVote' && granted ? m.term : term;
+  return { type, from: m.to, to: m.from, term: answerTerm, voteTerm: m.term, granted };
+}
+
+/** Log changes for the driver, applied in order. Truncation removes offsets >= `from`. */
+export type LogAction =
+  | { readonly kind: 'truncate'; readonly from: number }
+  | { readonly kind: 'append'; readonly offset: number; readonly entries: Entry[] };
+
+/**
+ * Everything a replica produced since the last `takeReady()`. The driver must, in this order:
+ * write `hardState` (if any) durably; apply `logActions` (no fsync needed); send `messages` only
+ * once that hard state is durable (a vote or a new term must not be forgotten after it was
+ * announced). A hard state must also be durable before any entry appended after it is reported
+ * durable with `persisted()`, and `hardStatePersisted()` reported once it is. Log fsyncs are the driver's choice; it reports each with `persisted`.
+ */
+export interface Ready {
+  readonly hardState: HardState | null;
+  readonly logActions: LogAction[];
+  readonly messages: Message[];
+  readonly highWatermark: number;
+}

@@ -1,0 +1,400 @@
+// One replica of a Raft group as a pure state machine (STYLE 10, 11): inputs are `tick`, `receive`,
+// `propose`, `recoveryDone`, `persisted` and `hardStatePersisted` (fsyncs done); outputs are collected
+// into a Ready (messages, log actions, the hard state to make durable first, the high watermark).
+// No timers, no I/O, no clock: the driver decides when ticks and completions happen, which is what
+// lets the simulation replay a seed exactly.
+//
+// Raft as in the paper, plus: randomized election timeouts, pre-vote (a node asks whether it could
+// win before bumping its term, and peers that heard from a leader within the election timeout say
+// no, so a partitioned node cannot depose a healthy leader when it returns), check-quorum (a leader
+// that has not heard from a majority within an election timeout steps down), a no-op entry first in
+// each leader's term (§5.4.2: commit moves only through an entry of the leader's own term),
+// term-by-term backing up on a rejected append, and durability-aware acks: an entry counts toward
+// the majority only once it is fsynced on that replica, leader included. The high watermark a
+// replica exposes is its commit end capped by its own durable end, so a read below it survives the
+// loss of every node's power.
+
+import assert from 'node:assert';
+import type { RaftConfig } from './raft-config.js';
+import { validateRaftConfig } from './raft-config.js';
+import { RaftLog } from './raft-log.js';
+import { LeaderProgress } from './leader-progress.js';
+import { appendRequest, appendResponse, voteAnswer, voteRequest } from './messages.js';
+import { VoteTally } from './vote-tally.js';
+import type {
+  AppendRequest,
+  AppendResponse,
+  Entry,
+  HardState,
+  Message,
+  Ready,
+  VoteRequest,
+  VoteResponse,
+} from './messages.js';
+
+export type Role = 'follower' | 'preCandidate' | 'candidate' | 'leader';
+
+const EMPTY = new Uint8Array(0);
+
+export class RaftNode {
+  readonly id: number;
+  private readonly config: RaftConfig;
+  private readonly peers: readonly number[];
+  private readonly quorum: number;
+  private readonly log: RaftLog;
+
+  private term: number;
+  private votedFor: number | null;
+  private roleNow: Role = 'follower';
+  private leader: number | null = null;
+  /** May this replica campaign yet? Not before its local recovery is done. */
+  private recovered = false;
+
+  private electionElapsed = 0;
+  private electionTimeout = 0;
+  private heartbeatElapsed = 0;
+  /** Ticks since the current leader was last heard from: the pre-vote lease. */
+  private sinceLeader = Infinity;
+  /** Votes (or pre-votes) of the current round, this replica's own included. */
+  private votes: VoteTally;
+
+  /** Raft's commit index as an end: everything below is committed (not necessarily durable here). */
+  private commitEnd = 0;
+  /** Everything below this end is durable on this replica and matches the in-memory log. */
+  private durableEnd: number;
+  private hw = 0;
+  /** Follower: the current leader's log matches ours below this end; its commit end as last told. */
+  private matchedEnd = 0;
+  private leaderCommitEnd = 0;
+  private progress: LeaderProgress | null = null;
+
+  private hardStateDirty = false;
+  private outbox: Message[] = [];
+
+  /** `durable` is what survived on disk: the hard state and the log (its every entry is durable). */
+  constructor(config: RaftConfig, durable: { hardState: HardState; entries: readonly Entry[] }) {
+    validateRaftConfig(config);
+    this.config = config;
+    this.id = config.id;
+    this.peers = config.voters.filter((v) => v !== config.id);
+    this.quorum = Math.floor(config.voters.length / 2) + 1;
+    this.log = new RaftLog(durable.entries);
+    this.term = durable.hardState.term;
+    this.votedFor = durable.hardState.votedFor;
+    // The driver makes a term durable before any entry of that term: a log from the future is a bug.
+    assert(
+      this.term >= this.log.lastTerm,
+      `term ${this.term} behind the log's last term ${this.log.lastTerm}`,
+    );
+    this.durableEnd = this.log.end;
+    this.votes = new VoteTally(this.id, this.quorum);
+    this.resetElectionTimer();
+  }
+
+  get role(): Role {
+    return this.roleNow;
+  }
+  get currentTerm(): number {
+    return this.term;
+  }
+  get leaderId(): number | null {
+    return this.leader;
+  }
+  get highWatermark(): number {
+    return this.hw;
+  }
+  get logEnd(): number {
+    return this.log.end;
+  }
+  entryAt(offset: number): Entry | undefined {
+    return this.log.entryAt(offset);
+  }
+
+  recoveryDone(): void {
+    this.recovered = true;
+    // A group of one has nobody to wait for.
+    if (this.peers.length === 0 && this.roleNow !== 'leader') this.startPreVote();
+  }
+
+  tick(): void {
+    this.electionElapsed++;
+    this.sinceLeader++;
+    if (this.roleNow === 'leader') {
+      this.heartbeatElapsed++;
+      if (this.heartbeatElapsed >= this.config.heartbeatTicks) {
+        this.heartbeatElapsed = 0;
+        for (const p of this.peers) this.sendAppend(p);
+      }
+      if (this.electionElapsed >= this.config.electionTicks) {
+        this.electionElapsed = 0;
+        // Check-quorum: a leader cut off from a majority stops acting as one (its clients retry
+        // elsewhere) instead of waiting for a higher term to reach it.
+        if (!this.progress!.takeQuorumActive(this.quorum)) this.becomeFollower(this.term, null);
+      }
+      return;
+    }
+    if (this.recovered && this.electionElapsed >= this.electionTimeout) this.startPreVote();
+  }
+
+  /** Appends `data` if this replica leads; returns its offset, or null (the client asks the leader). */
+  propose(data: Uint8Array): number | null {
+    if (this.roleNow !== 'leader') return null;
+    const offset = this.appendLocal({ term: this.term, kind: 'data', data });
+    for (const p of this.peers) this.sendAppend(p);
+    this.maybeCommit();
+    return offset;
+  }
+
+  /**
+   * The log below `end`, whose last entry has `lastTerm`, is durable. A sync that raced with a
+   * truncation is recognised by the term: (offset, term) names one entry group-wide, and by log
+   * matching the whole prefix before it too.
+   */
+  persisted(end: number, lastTerm: number): void {
+    if (end <= this.durableEnd || end > this.log.end || this.log.termAt(end - 1) !== lastTerm) return;
+    this.durableEnd = end;
+    if (this.roleNow === 'leader') {
+      this.maybeCommit();
+      return;
+    }
+    this.updateHighWatermark();
+    if (this.leader !== null && this.matchedEnd > 0) this.sendAppendSuccess(this.leader);
+  }
+
+  /** The driver made the hard state of `term` durable. */
+  hardStatePersisted(term: number): void {
+    if (this.roleNow === 'candidate' && term === this.term && this.votes.won) this.becomeLeader();
+  }
+
+  receive(m: Message): void {
+    assert(m.to === this.id && m.from !== this.id, 'a message is addressed to this replica from a peer');
+    if (m.term > this.term) {
+      // A pre-vote must not change the receiver's term (that is its whole point), nor a granted
+      // pre-vote answer (it carries the asker's future term, not a real one).
+      const preVote = m.type === 'preVote' || (m.type === 'preVoteResponse' && m.granted);
+      if (!preVote) this.becomeFollower(m.term, m.type === 'append' ? m.from : null);
+    } else if (m.term < this.term) {
+      // Tell a stale leader or candidate our term so it steps down; drop stale answers.
+      if (m.type === 'append')
+        this.outbox.push(appendResponse(this.id, m.from, this.term, false, m.prevOffset));
+      else if (m.type === 'vote' || m.type === 'preVote') this.outbox.push(voteAnswer(m, this.term, false));
+      return;
+    }
+    switch (m.type) {
+      case 'preVote':
+        return this.onPreVote(m);
+      case 'vote':
+        return this.onVote(m);
+      case 'preVoteResponse':
+      case 'voteResponse':
+        return this.onVoteResponse(m);
+      case 'append':
+        return this.onAppend(m);
+      case 'appendResponse':
+        return this.onAppendResponse(m);
+    }
+  }
+
+  takeReady(): Ready {
+    const ready: Ready = {
+      hardState: this.hardStateDirty ? { term: this.term, votedFor: this.votedFor } : null,
+      logActions: this.log.takeActions(),
+      messages: this.outbox,
+      highWatermark: this.hw,
+    };
+    this.hardStateDirty = false;
+    this.outbox = [];
+    return ready;
+  }
+
+  // Elections.
+
+  private startPreVote(): void {
+    this.roleNow = 'preCandidate';
+    this.leader = null;
+    this.votes = new VoteTally(this.id, this.quorum);
+    this.resetElectionTimer();
+    if (this.votes.won) return this.startElection();
+    for (const p of this.peers) this.outbox.push(voteRequest('preVote', this.id, p, this.term + 1, this.log));
+  }
+
+  private startElection(): void {
+    this.setTerm(this.term + 1, this.id);
+    this.roleNow = 'candidate';
+    this.leader = null;
+    this.votes = new VoteTally(this.id, this.quorum);
+    this.resetElectionTimer();
+    // Alone, wait for hardStatePersisted: a leader acting in a term it could forget in a crash
+    // might lead that term twice, and (offset, term) would no longer name one entry.
+    for (const p of this.peers) this.outbox.push(voteRequest('vote', this.id, p, this.term, this.log));
+  }
+
+  private onPreVote(m: VoteRequest): void {
+    // Refuse while a leader is alive (we lead, or heard from one within a timeout): a replica that
+    // merely lost touch must not disrupt the group. The asked term must be newer than ours.
+    const leaderAlive =
+      this.roleNow === 'leader' || (this.leader !== null && this.sinceLeader < this.config.electionTicks);
+    this.outbox.push(voteAnswer(m, this.term, m.term > this.term && !leaderAlive && this.logAllowsVote(m)));
+  }
+
+  private onVote(m: VoteRequest): void {
+    const canVote = this.votedFor === m.from || (this.votedFor === null && this.leader === null);
+    const granted = canVote && this.logAllowsVote(m);
+    if (granted) {
+      // Persisted (hardStateDirty) before the reply leaves: the driver holds messages until then.
+      this.setTerm(this.term, m.from);
+      this.resetElectionTimer();
+    }
+    this.outbox.push(voteAnswer(m, this.term, granted));
+  }
+
+  private logAllowsVote(m: VoteRequest): boolean {
+    return this.config.faults?.voteForStaleLog === true || this.log.isUpToDate(m.lastOffset, m.lastTerm);
+  }
+
+  private onVoteResponse(m: VoteResponse): void {
+    const pre = m.type === 'preVoteResponse';
+    const round = pre ? this.term + 1 : this.term;
+    if (this.roleNow !== (pre ? 'preCandidate' : 'candidate') || m.voteTerm !== round) return;
+    this.votes.record(m.from, m.granted);
+    if (!this.votes.won) return;
+    if (pre) this.startElection();
+    else this.becomeLeader();
+  }
+
+  private becomeFollower(term: number, leader: number | null): void {
+    if (term > this.term) this.setTerm(term, null);
+    this.roleNow = 'follower';
+    this.leader = leader;
+    this.progress = null;
+    this.matchedEnd = 0;
+    this.leaderCommitEnd = 0;
+    this.sinceLeader = leader === null ? Infinity : 0;
+    this.resetElectionTimer();
+  }
+
+  private becomeLeader(): void {
+    this.roleNow = 'leader';
+    this.leader = this.id;
+    this.heartbeatElapsed = 0;
+    this.electionElapsed = 0;
+    this.progress = new LeaderProgress(this.peers, this.log.end);
+    // The no-op lets this term commit (and with it every earlier entry) without waiting for a client.
+    this.appendLocal({ term: this.term, kind: 'noop', data: EMPTY });
+    for (const p of this.peers) this.sendAppend(p);
+    this.maybeCommit();
+  }
+
+  private setTerm(term: number, votedFor: number | null): void {
+    assert(term >= this.term, 'the term never goes back');
+    assert(term > this.term || this.votedFor === null || this.votedFor === votedFor, 'one vote per term');
+    this.term = term;
+    this.votedFor = votedFor;
+    this.hardStateDirty = true;
+  }
+
+  private resetElectionTimer(): void {
+    this.electionElapsed = 0;
+    const base = this.config.electionTicks;
+    this.electionTimeout = base + Math.floor(this.config.random() * base);
+  }
+
+  // Replication.
+
+  private onAppend(m: AppendRequest): void {
+    if (this.roleNow !== 'follower' || this.leader !== m.from) this.becomeFollower(this.term, m.from);
+    assert(this.roleNow === 'follower' && this.leader === m.from, 'one leader per term');
+    this.electionElapsed = 0;
+    this.sinceLeader = 0;
+    const p = m.prevOffset;
+    if (p >= this.log.end || this.log.termAt(p) !== m.prevTerm) {
+      const hint = this.log.lastOffsetWithTermAtMost(p, m.prevTerm);
+      const no = appendResponse(this.id, m.from, this.term, false, p, 0, 0, hint, this.log.termAt(hint));
+      this.outbox.push(no);
+      return;
+    }
+    for (let k = 0; k < m.entries.length; k++) {
+      const o = p + 1 + k;
+      const e = m.entries[k]!;
+      if (o < this.log.end) {
+        if (this.log.termAt(o) === e.term || this.config.faults?.noTruncate === true) continue;
+        // A diverging suffix is never committed: a leader holds every committed entry (§5.4).
+        assert(o >= this.commitEnd, `truncation at ${o} below the commit end ${this.commitEnd}`);
+        assert(o >= this.matchedEnd, `truncation at ${o} below what this leader already matched`);
+        this.truncateLocal(o);
+      }
+      this.appendLocal(e);
+    }
+    this.matchedEnd = Math.max(this.matchedEnd, p + 1 + m.entries.length);
+    this.leaderCommitEnd = Math.max(this.leaderCommitEnd, m.commitEnd);
+    this.updateHighWatermark();
+    this.sendAppendSuccess(m.from);
+  }
+
+  private onAppendResponse(m: AppendResponse): void {
+    if (this.roleNow !== 'leader') return;
+    const pr = this.progress!.of(m.from);
+    pr.active = true;
+    if (m.success) {
+      assert(m.durableEnd <= m.matchEnd && m.matchEnd <= this.log.end, 'a follower acks what it matched');
+      const advanced = m.matchEnd > pr.matchEnd;
+      pr.matchEnd = Math.max(pr.matchEnd, m.matchEnd);
+      pr.durableEnd = Math.max(pr.durableEnd, m.durableEnd);
+      pr.next = Math.max(pr.next, pr.matchEnd);
+      this.maybeCommit();
+      if (advanced && pr.next < this.log.end) this.sendAppend(m.from);
+      return;
+    }
+    // What a follower only appended can vanish in its crash; what it fsynced cannot. A rejection
+    // inside the durable prefix is therefore a late duplicate; any other means back up, though no
+    // further than the durable match.
+    if (m.prevOffset < pr.durableEnd) return;
+    const back = this.log.lastOffsetWithTermAtMost(m.hintOffset, m.hintTerm);
+    pr.matchEnd = pr.durableEnd;
+    pr.next = Math.max(pr.durableEnd, Math.min(back + 1, m.prevOffset));
+    this.sendAppend(m.from);
+  }
+
+  private sendAppend(to: number): void {
+    const next = this.progress!.of(to).next;
+    const entries = this.log.slice(next, Math.min(this.log.end, next + this.config.maxEntriesPerAppend));
+    const prevTerm = this.log.termAt(next - 1);
+    this.outbox.push(appendRequest(this.id, to, this.term, next - 1, prevTerm, entries, this.commitEnd));
+  }
+
+  private sendAppendSuccess(to: number): void {
+    const durable = Math.min(this.matchedEnd, this.durableEnd);
+    const yes = appendResponse(this.id, to, this.term, true, this.matchedEnd - 1, this.matchedEnd, durable);
+    this.outbox.push(yes);
+  }
+
+  /** Leader: commit the largest end a majority holds durably, if its last entry is of this term. */
+  private maybeCommit(): void {
+    const needed = this.config.faults?.commitOnMinority === true ? this.quorum - 1 : this.quorum;
+    const end = this.progress!.quorumDurableEnd(this.durableEnd, Math.max(1, needed));
+    // §5.4.2: counting replicas proves nothing about an entry of an earlier term.
+    if (end > this.commitEnd && this.log.termAt(end - 1) === this.term) this.commitEnd = end;
+    this.updateHighWatermark();
+  }
+
+  private updateHighWatermark(): void {
+    if (this.roleNow !== 'leader') {
+      this.commitEnd = Math.max(this.commitEnd, Math.min(this.leaderCommitEnd, this.matchedEnd));
+    }
+    const hw = Math.min(this.commitEnd, this.durableEnd);
+    // Truncation stays at or above the commit end, so the durable prefix under it only grows.
+    assert(hw >= this.hw, `high watermark went back from ${this.hw} to ${hw}`);
+    this.hw = hw;
+  }
+
+  private appendLocal(e: Entry): number {
+    const offset = this.log.append(e);
+    if (this.config.faults?.countBeforeFsync === true) this.durableEnd = this.log.end;
+    return offset;
+  }
+
+  private truncateLocal(from: number): void {
+    this.log.truncateFrom(from);
+    this.durableEnd = Math.min(this.durableEnd, from);
+  }
+}
