@@ -64,6 +64,7 @@ const BROKER = [
 // The surfaces decode, call the core and map errors; the core never calls back up into them.
 const SURFACES = 'the broker core may not import its surfaces (grpc-*, http-*, main)';
 const SURFACE_FILE = '(?:grpc-[^/]*|http-[^/]*|main\\.js)$';
+const RAFT = 'broker/raft may import only proto and node:* (it is a pure state machine)';
 /** @type {Forbidden[]} */
 const CLIENT = [
   {
@@ -95,6 +96,13 @@ export default tseslint.config(
     ['broker/group/**', 'broker/replica/**'],
     [...BROKER, { regex: `^\\.\\./${SURFACE_FILE}`, message: SURFACES }],
   ),
+  // The Raft protocol is a pure state machine, run alike in the broker and in the simulation: it
+  // reaches nothing of the broker, storage or any package, so it cannot do I/O or keep time.
+  layer(['broker/raft/**'], [
+    ...BROKER,
+    { regex: '^\\.\\./(?!\\.\\./proto/)', message: RAFT },
+    { regex: PACKAGE, message: RAFT },
+  ]),
   // The surfaces themselves are above the core: only the layer rule applies to them.
   layer(['broker/grpc-*.ts', 'broker/http-*.ts', 'broker/main.ts'], BROKER),
   layer(['client/**'], CLIENT),

@@ -23,6 +23,7 @@ const STORAGE = 'storage may import only proto and node:*';
 const BROKER = 'broker may import only storage, proto, node:* and packages';
 const SURFACES = 'the broker core may not import its surfaces (grpc-*, http-*, main)';
 const CLIENT = 'client may import only proto, node:* and packages';
+const RAFT = 'broker/raft may import only proto and node:* (it is a pure state machine)';
 
 describe('an import against the layer direction', () => {
   it.each([
@@ -33,6 +34,9 @@ describe('an import against the layer direction', () => {
     ['storage/x.ts', "import { tempDir } from '../test/storage/support.js';", STORAGE],
     ['broker/x.ts', "import { Producer } from '../client/index.js';", BROKER],
     ['broker/group/x.ts', "import { Producer } from '../../client/index.js';", BROKER],
+    ['broker/raft/x.ts', "import { LogManager } from '../../storage/index.js';", RAFT],
+    ['broker/raft/x.ts', "import { Partition } from '../partition.js';", RAFT],
+    ['broker/raft/x.ts', "import pino from 'pino';", RAFT],
     ['client/x.ts', "import { openLog } from '../storage/index.js';", CLIENT],
     ['client/cli/x.ts', "import { runBroker } from '../../broker/main.js';", CLIENT],
   ])('%s: %s', async (path, code, message) => {
@@ -71,6 +75,7 @@ describe('an import along the layer direction', () => {
     ['storage/x.ts', "import { x } from '../proto/record-batch.js';\nimport { y } from 'node:fs';"],
     ['storage/x.ts', "import { x } from './segment.js';\nexport type { Y } from '../proto/errors.js';"],
     ['broker/x.ts', "import { x } from '../storage/index.js';\nimport { y } from 'fastify';"],
+    ['broker/raft/x.ts', "import { x } from './raft-log.js';\nimport { y } from '../../proto/errors.js';"],
     [
       'broker/group/x.ts',
       "import { Broker } from '../broker.js';\nimport { y } from '../../proto/errors.js';",
