@@ -98,11 +98,10 @@ export default tseslint.config(
   ),
   // The Raft protocol is a pure state machine, run alike in the broker and in the simulation: it
   // reaches nothing of the broker, storage or any package, so it cannot do I/O or keep time.
-  layer(['broker/raft/**'], [
-    ...BROKER,
-    { regex: '^\\.\\./(?!\\.\\./proto/)', message: RAFT },
-    { regex: PACKAGE, message: RAFT },
-  ]),
+  layer(
+    ['broker/raft/**'],
+    [...BROKER, { regex: '^\\.\\./(?!\\.\\./proto/)', message: RAFT }, { regex: PACKAGE, message: RAFT }],
+  ),
   // The surfaces themselves are above the core: only the layer rule applies to them.
   layer(['broker/grpc-*.ts', 'broker/http-*.ts', 'broker/main.ts'], BROKER),
   layer(['client/**'], CLIENT),
