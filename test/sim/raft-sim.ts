@@ -15,6 +15,7 @@ import type { RaftFaults } from '../../broker/raft/raft-config.js';
 import { RaftChecker, Violation, sameEntry, type CheckerCounts } from './raft-checker.js';
 import { EventQueue } from './raft-sim-queue.js';
 import { SimReplica, type DiskState, type ReplicaHost } from './raft-sim-replica.js';
+import { seededRandom } from '../storage/helpers.js';
 
 const TICK_MS = 10;
 const ELECTION_TICKS = 10;
@@ -328,18 +329,6 @@ export class RaftSimulation implements ReplicaHost {
   private trace(line: string): void {
     this.options.trace?.(`${this.now} ms: ${line}`);
   }
-}
-
-/** mulberry32: small, fast, and the same sequence on every platform for one seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function pick<T>(rand: () => number, xs: readonly T[]): T {
