@@ -9,7 +9,7 @@
 // follows the last record returned. Compressed batches inflate on the thread pool
 // (batch-inflate.ts), never past the broker's inflate cap; uncompressed ones decode at once.
 
-import { batchSize, invalidBatch } from '../proto/batch-header.js';
+import { batchIsControl, batchSize, invalidBatch } from '../proto/batch-header.js';
 import { INFLATED_TOO_LARGE, forEachInflatedRecord, isCompressed } from '../proto/batch-inflate.js';
 import { WeirError } from '../proto/errors.js';
 import type { PartitionFetchResult } from '../proto/generated/weir/v1/PartitionFetchResult.js';
@@ -60,6 +60,9 @@ async function gatherBatches(batches: Buffer, g: Gathered, maxInflatedBytes: num
   for (let off = 0; off < batches.length && !g.full; off += batchSize(batches, off)) {
     const end = off + batchSize(batches, off);
     let reason = invalidBatch(batches, off, end);
+    // Control batches (a leader's epoch marker, transaction markers) hold no user records: the
+    // records form skips them, as Kafka clients do, and the next offset moves past them.
+    if (reason === null && batchIsControl(batches, off)) continue;
     if (reason === null && !isCompressed(batches, off)) reason = forEachRecord(batches, off, gather, g, end);
     else if (reason === null) {
       const walked = await forEachInflatedRecord(batches, off, maxInflatedBytes, gather, g);
