@@ -9,7 +9,7 @@
 
 import { expect, it } from 'vitest';
 import type { RaftFaults } from '../../broker/raft/raft-config.js';
-import { Violation, type ViolationKind } from './raft-checker.js';
+import { Violation, type CheckerCounts, type ViolationKind } from './raft-checker.js';
 import { RaftSimulation, type SimResult } from './raft-sim.js';
 
 export const REPLAY_FILE = 'test/sim/raft.sim.test.ts';
@@ -18,15 +18,9 @@ export function replayCommand(seed: number): string {
   return `WEIR_SIM_SEED=${seed} npx vitest run ${REPLAY_FILE}`;
 }
 
-interface Totals {
+interface Totals extends CheckerCounts {
   seeds: number;
   byReplicas: Record<number, number>;
-  steps: number;
-  appendsChecked: number;
-  leadersChecked: number;
-  committedChecked: number;
-  durableChecked: number;
-  acks: number;
   crashes: number;
   powerLosses: number;
   truncations: number;

@@ -17,7 +17,7 @@ import {
   type HeartbeatResult,
   type MemberDescription,
 } from '../../../broker/group/consumer-group.js';
-import { isWeirError, type ErrorCode } from '../../../proto/errors.js';
+import { codeOf } from './error-code.js';
 
 const LIMITS: GroupLimits = {
   heartbeatIntervalMs: 1000,
@@ -120,16 +120,6 @@ class Fixture {
 function splitKey(key: string): TopicPartition {
   const i = key.lastIndexOf('\u0000');
   return { topic: key.slice(0, i), partition: Number(key.slice(i + 1)) };
-}
-
-function codeOf(fn: () => unknown): ErrorCode | 'no error' {
-  try {
-    fn();
-  } catch (err) {
-    if (isWeirError(err)) return err.code;
-    throw err;
-  }
-  return 'no error';
 }
 
 describe('given an empty group and a topic of 3 partitions', () => {

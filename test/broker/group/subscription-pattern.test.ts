@@ -6,11 +6,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_PATTERN_LENGTH, compilePattern } from '../../../broker/group/group-protocol.js';
 import { subscribedTopics } from '../../../broker/group/target-assignment.js';
-import { isWeirError, type ErrorCode } from '../../../proto/errors.js';
 import type { GroupHeartbeatResponse__Output } from '../../../proto/generated/weir/v1/GroupHeartbeatResponse.js';
 import type { ProduceResponse__Output } from '../../../proto/generated/weir/v1/ProduceResponse.js';
 import { encodeBatch } from '../../../proto/record-batch.js';
 import { removeDir, startTestBroker, type TestBroker } from '../support.js';
+import { codeOf } from './error-code.js';
 
 /** Exponential for a backtracking engine on a run of 'a' with no 'b': ~23 s at 44 characters. */
 const HOSTILE = '(a|aa)+b';
@@ -25,16 +25,6 @@ function topicsOf(names: readonly string[]) {
 
 function matching(pattern: string, names: readonly string[]): string[] {
   return subscribedTopics({ topics: [], regex: compilePattern(pattern) }, topicsOf(names));
-}
-
-function codeOf(fn: () => unknown): ErrorCode | 'no error' {
-  try {
-    fn();
-  } catch (err) {
-    if (isWeirError(err)) return err.code;
-    throw err;
-  }
-  return 'no error';
 }
 
 describe('a subscription pattern', () => {
