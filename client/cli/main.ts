@@ -2,6 +2,7 @@
 // 127.0.0.1:9093) and --help, exits 0 on success, and non-zero with a one-line reason on stderr.
 // `weir broker` runs a broker in this process; the other commands are clients of one.
 
+import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
 import { WeirError, type ErrorCode } from '../../proto/errors.js';
 import { benchCommand } from './bench-command.js';
@@ -21,9 +22,15 @@ function configureTree(command: Command): void {
   for (const sub of command.commands) configureTree(sub);
 }
 
+/** The installed package's version (the package resolves itself by name through its exports). */
+function packageVersion(): string {
+  return (createRequire(import.meta.url)('weir/package.json') as { version: string }).version;
+}
+
 export function buildProgram(): Command {
   const program = new Command('weir').description('weir: a Kafka-style commit-log broker for Node.js');
   program
+    .version(packageVersion(), '-V, --version', 'print the version of weir')
     .addCommand(brokerCommand())
     .addCommand(topicCommand())
     .addCommand(produceCommand())

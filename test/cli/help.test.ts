@@ -1,6 +1,7 @@
 // The CLI contract of DESIGN.md: every command answers --help with exit 0, takes --bootstrap, and
 // has the flags scripts depend on.
 
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { okLines, weir } from './cli-support.js';
 
@@ -60,5 +61,14 @@ describe.concurrent('weir --help', () => {
   it.each([[['topic']], [['bench']], [[]]])('weir %j --help lists the subcommands', async (path) => {
     const help = okLines(await weir([...path, '--help'])).join('\n');
     expect(help).toMatch(/Commands:/);
+  });
+});
+
+describe('weir --version', () => {
+  it.each([['--version'], ['-V']])('%s prints the installed package version and exits 0', async (flag) => {
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
+    expect(okLines(await weir([flag]))).toEqual([version]);
   });
 });
