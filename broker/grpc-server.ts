@@ -7,6 +7,7 @@
 import { once } from 'node:events';
 import type { ServerHttp2Session } from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
+import { HealthImplementation } from 'grpc-health-check';
 import { WeirError } from '../proto/errors.js';
 import type { FetchResponse } from '../proto/generated/weir/v1/FetchResponse.js';
 import type { PartitionProduceResult } from '../proto/generated/weir/v1/PartitionProduceResult.js';
@@ -30,6 +31,8 @@ import { EARLIEST, LATEST, type Broker, type TopicDescription } from './broker.j
 import { fetchAnswer } from './fetch-records.js';
 import type { Acks, ProduceOutcome } from './partition.js';
 
+/** The weir service's full name, as health checks ask for it. */
+export const WEIR_SERVICE = 'weir.v1.Weir';
 const SUBSCRIBE_POLL_MS = 1000;
 
 function acksOf(acks: string): Acks {
@@ -386,6 +389,10 @@ export async function startGrpcServer(
     withMalformedRequests(weirProto().weir.v1.Weir.service),
     grpcHandlers(broker, hooks, streams),
   );
+  // The standard grpc.health.v1 service, which load balancers and orchestrators probe: the server
+  // as a whole ('') and the weir service by name; both turn NOT_SERVING once shutdown begins.
+  const health = new HealthImplementation({ '': 'SERVING', [WEIR_SERVICE]: 'SERVING' });
+  health.addToServer(server);
   const bound = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
       err ? reject(err) : resolve(p),
@@ -396,6 +403,8 @@ export async function startGrpcServer(
   if (!closeStalledHandshakes(server, broker.config.handshakeTimeoutMs))
     hooks.onWarning?.('cannot time out HTTP/2 handshakes; connections that never complete one stay open');
   const drainStreams = (): void => {
+    health.setStatus('', 'NOT_SERVING');
+    health.setStatus(WEIR_SERVICE, 'NOT_SERVING');
     for (const drain of [...streams]) drain();
   };
   return { server, port: bound, drainStreams };
