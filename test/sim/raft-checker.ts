@@ -65,15 +65,13 @@ export function sameEntry(a: Entry | undefined, b: Entry | undefined): boolean {
   return true;
 }
 
+/** Every count at zero: a checker's start, and the start of totals over many seeds. */
+export function noCounts(): CheckerCounts {
+  return { steps: 0, appendsChecked: 0, leadersChecked: 0, committedChecked: 0, durableChecked: 0, acks: 0 };
+}
+
 export class RaftChecker {
-  readonly counts: CheckerCounts = {
-    steps: 0,
-    appendsChecked: 0,
-    leadersChecked: 0,
-    committedChecked: 0,
-    durableChecked: 0,
-    acks: 0,
-  };
+  readonly counts: CheckerCounts = noCounts();
   /** The committed prefix, entry by entry, as first covered by some replica's high watermark. */
   readonly committed: Entry[] = [];
   /**

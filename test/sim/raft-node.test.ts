@@ -143,8 +143,8 @@ describe('replication', () => {
     expect(synced.highWatermark).toBe(2);
   });
 
-  it('a leader commits only through an entry of its own term, once a majority has it durable', () => {
-    const n = replica(0, [0, 1, 2], 1, [entry(1)], 0);
+  /** Given node 0 recovered and timed out, peer 1's pre-vote and vote for term 2 make it leader. */
+  function electedByPeer1(n: ReturnType<typeof replica>): void {
     run(n, (x) => x.recoveryDone());
     ticks(n, 10);
     run(n, (x) =>
@@ -152,6 +152,11 @@ describe('replication', () => {
     );
     run(n, (x) => x.receive({ type: 'voteResponse', from: 1, to: 0, term: 2, voteTerm: 2, granted: true }));
     expect(n.role).toBe('leader');
+  }
+
+  it('a leader commits only through an entry of its own term, once a majority has it durable', () => {
+    const n = replica(0, [0, 1, 2], 1, [entry(1)], 0);
+    electedByPeer1(n);
     const ack = (end: number): Message => ({
       type: 'appendResponse',
       from: 1,
@@ -175,13 +180,7 @@ describe('replication', () => {
 
   it('a leader that hears from no majority within an election timeout steps down', () => {
     const n = replica(0, [0, 1, 2], 1, [], 0);
-    run(n, (x) => x.recoveryDone());
-    ticks(n, 10);
-    run(n, (x) =>
-      x.receive({ type: 'preVoteResponse', from: 1, to: 0, term: 2, voteTerm: 2, granted: true }),
-    );
-    run(n, (x) => x.receive({ type: 'voteResponse', from: 1, to: 0, term: 2, voteTerm: 2, granted: true }));
-    expect(n.role).toBe('leader');
+    electedByPeer1(n);
     ticks(n, 10);
     expect(n.role).toBe('follower');
     expect(n.currentTerm).toBe(2);

@@ -9,7 +9,7 @@
 
 import { expect, it } from 'vitest';
 import type { RaftFaults } from '../../broker/raft/raft-config.js';
-import { Violation, type CheckerCounts, type ViolationKind } from './raft-checker.js';
+import { Violation, noCounts, type CheckerCounts, type ViolationKind } from './raft-checker.js';
 import { RaftSimulation, type SimResult } from './raft-sim.js';
 
 export const REPLAY_FILE = 'test/sim/raft.sim.test.ts';
@@ -29,16 +29,7 @@ interface Totals extends CheckerCounts {
 function add(t: Totals, r: SimResult): void {
   t.seeds++;
   t.byReplicas[r.replicas] = (t.byReplicas[r.replicas] ?? 0) + 1;
-  for (const k of [
-    'steps',
-    'appendsChecked',
-    'leadersChecked',
-    'committedChecked',
-    'durableChecked',
-    'acks',
-  ] as const) {
-    t[k] += r.counts[k];
-  }
+  for (const k of Object.keys(r.counts) as (keyof CheckerCounts)[]) t[k] += r.counts[k];
   t.crashes += r.crashes;
   t.powerLosses += r.powerLosses;
   t.truncations += r.truncations;
@@ -51,14 +42,9 @@ export function seedsTest(from: number, count: number, timeoutMs = 60_000): void
     { timeout: timeoutMs },
     () => {
       const totals: Totals = {
+        ...noCounts(),
         seeds: 0,
         byReplicas: {},
-        steps: 0,
-        appendsChecked: 0,
-        leadersChecked: 0,
-        committedChecked: 0,
-        durableChecked: 0,
-        acks: 0,
         crashes: 0,
         powerLosses: 0,
         truncations: 0,
