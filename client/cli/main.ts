@@ -24,7 +24,7 @@ function configureTree(command: Command): void {
 
 /** The installed package's version (the package resolves itself by name through its exports). */
 function packageVersion(): string {
-  return (createRequire(import.meta.url)('weir/package.json') as { version: string }).version;
+  return (createRequire(import.meta.url)('weir-broker/package.json') as { version: string }).version;
 }
 
 export function buildProgram(): Command {
