@@ -144,6 +144,8 @@ it('installs from the tarball under its name, with the weir command and no bench
   expect(existsSync(join(installed, 'dist/scripts'))).toBe(false);
   expect(existsSync(join(installed, 'dist/client/index.js.map'))).toBe(false);
   expect((await sh('npx weir --version')).stdout.trim()).toBe(VERSION);
+  // What the project's commands start runs on the Node under test (CI's second pass is Node 24).
+  expect((await sh('node --version')).stdout.trim()).toBe(process.version);
 });
 
 describe('the README quick start, from the installed package', () => {
