@@ -2,7 +2,8 @@
 // WeirErrors to statuses (whole calls) or per-partition Error messages. No broker logic lives here.
 //
 // Requests larger than maxRequestBytes are refused by grpc-js from the message's length prefix,
-// before the message is read into memory (RESOURCE_EXHAUSTED).
+// before the message is read into memory (RESOURCE_EXHAUSTED). Answers have no size cap here: a
+// fetch's own limits bound them (about 1 MiB with the defaults, see replica-manager.ts).
 
 import { once } from 'node:events';
 import type { ServerHttp2Session } from 'node:http2';
@@ -27,7 +28,7 @@ import {
 } from './grpc-unary.js';
 import { groupHandlers } from './grpc-group-handlers.js';
 import { closeStalledHandshakes, http2ServersOf } from './grpc-handshake.js';
-import { EARLIEST, LATEST, type Broker, type TopicDescription } from './broker.js';
+import { EARLIEST, LATEST, fetchMaxBytes, type Broker, type TopicDescription } from './broker.js';
 import { fetchAnswer } from './fetch-records.js';
 import type { Acks, ProduceOutcome } from './partition.js';
 
@@ -73,7 +74,11 @@ function appendsOf(
       headers: r.headers.map((h) => ({ key: h.key, value: h.value ?? null })),
       timestamp: r.timestamp,
     }));
-    return broker.produceRecords(data.topic, data.partition, records, acks);
+    return broker.produceRecords(data.topic, data.partition, records, acks, {
+      producerId: data.producerId,
+      producerEpoch: data.producerEpoch,
+      baseSequence: data.baseSequence,
+    });
   } catch (err) {
     return Promise.reject(err);
   }
@@ -278,13 +283,14 @@ export function grpcHandlers(
           call.request.partitions.length > 0
             ? call.request.partitions
             : Array.from({ length: count }, (_, p) => p);
+        // max_bytes bounds each message pushed, whichever partitions fill it.
+        const budget = fetchMaxBytes(maxBytes);
         const positions = chosen.map((p) => ({
           topic,
           partition: p,
           offset: startOffset(broker, topic, p, start),
-          maxBytes: 0,
+          maxBytes: budget,
         }));
-        const budget = maxBytes > 0 ? maxBytes : 1024 * 1024;
         while (!abort.signal.aborted && !broker.isClosing) {
           const started = process.hrtime.bigint();
           const results = await broker.fetch(positions, budget, 1, SUBSCRIBE_POLL_MS, abort.signal);
@@ -299,7 +305,7 @@ export function grpcHandlers(
               withData,
               withData.map((r) => ({
                 offset: positions.find((p) => p.partition === r.partition)?.offset ?? 0,
-                maxBytes: 0,
+                maxBytes: budget,
               })),
               { asRecords, maxBytes: budget, maxInflatedBytes: broker.config.maxInflatedBatchBytes },
             ),
