@@ -4,11 +4,17 @@
 // Requests larger than maxRequestBytes are refused by grpc-js from the message's length prefix,
 // before the message is read into memory (RESOURCE_EXHAUSTED). Answers have no size cap here: a
 // fetch's own limits bound them (about 1 MiB with the defaults, see replica-manager.ts).
+//
+// Beside weir.v1.Weir the port serves the standard grpc.health.v1.Health and server reflection
+// (grpc.reflection.v1 and v1alpha), so grpcurl and similar tools can list and call the services
+// without a copy of the proto files.
 
 import { once } from 'node:events';
 import type { ServerHttp2Session } from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
-import { HealthImplementation } from 'grpc-health-check';
+import * as protoLoader from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import { WeirError } from '../proto/errors.js';
 import type { FetchResponse } from '../proto/generated/weir/v1/FetchResponse.js';
 import type { PartitionProduceResult } from '../proto/generated/weir/v1/PartitionProduceResult.js';
@@ -18,7 +24,7 @@ import type { ProduceResponse } from '../proto/generated/weir/v1/ProduceResponse
 import type { StartPosition__Output } from '../proto/generated/weir/v1/StartPosition.js';
 import type { TopicDescription as WireTopicDescription } from '../proto/generated/weir/v1/TopicDescription.js';
 import type { WeirHandlers } from '../proto/generated/weir/v1/Weir.js';
-import { toServiceError, toWireError, weirProto } from '../proto/grpc.js';
+import { toServiceError, toWireError, weirProto, weirProtoPath } from '../proto/grpc.js';
 import {
   asWeirError,
   assertWellFormed,
@@ -399,6 +405,10 @@ export async function startGrpcServer(
   // as a whole ('') and the weir service by name; both turn NOT_SERVING once shutdown begins.
   const health = new HealthImplementation({ '': 'SERVING', [WEIR_SERVICE]: 'SERVING' });
   health.addToServer(server);
+  // Reflection describes the services served above from their own proto files, loaded as written
+  // (keepCase), so tools see the field names of the files, not the camelCase of weir's stubs.
+  const described = protoLoader.loadSync([weirProtoPath(), healthProtoPath], { keepCase: true });
+  new ReflectionService(described).addToServer(server);
   const bound = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
       err ? reject(err) : resolve(p),
