@@ -32,6 +32,7 @@ import {
   type FetchPartitionResult,
   type PartitionStats,
   type ProducedRecord,
+  type ProducerFields,
 } from './replica/replica-manager.js';
 import { StorageHealth, type StorageReport } from './storage-health.js';
 import { MAX_PARTITIONS_PER_TOPIC, TopicAdmin, type TopicDescription } from './topic-admin.js';
@@ -41,12 +42,16 @@ export { MAX_PARTITIONS_PER_TOPIC, type TopicDescription } from './topic-admin.j
 export { INTERNAL_PREFIX } from './topic-registry.js';
 export type { BrokerInfo, ClusterView } from './metadata-cache.js';
 export {
+  DEFAULT_FETCH_MAX_BYTES,
+  DEFAULT_PARTITION_FETCH_MAX_BYTES,
   EARLIEST,
   LATEST,
+  fetchMaxBytes,
   type FetchPartitionRequest,
   type FetchPartitionResult,
   type PartitionStats,
   type ProducedRecord,
+  type ProducerFields,
 } from './replica/replica-manager.js';
 
 export interface BrokerDeps {
@@ -254,14 +259,18 @@ export class Broker implements GroupBroker {
     return this.replicas.appendInternal(topic, partition, batch);
   }
 
-  /** Appends plain records, partitioned by the broker with partition -1 (see ReplicaManager). */
+  /**
+   * Appends plain records, partitioned by the broker with partition -1, idempotent with producer
+   * fields (see ReplicaManager).
+   */
   produceRecords(
     topic: string,
     partition: number,
     records: readonly ProducedRecord[],
     acks: Acks,
+    producer: ProducerFields = {},
   ): Promise<{ partition: number; outcome: ProduceOutcome }[]> {
-    return this.replicas.produceRecords(topic, partition, records, acks);
+    return this.replicas.produceRecords(topic, partition, records, acks, producer);
   }
 
   // ---- fetching ----

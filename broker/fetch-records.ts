@@ -1,9 +1,9 @@
 // A fetch's answer on the wire: stored batches as they are, or (as_records) decoded into plain
 // records for clients that do not read RecordBatch.
 //
-// Decoded records are bounded like the batches are: by the fetch's max_bytes, shared by its
-// partitions in order, at least one record for the first partition with data (as Kafka's fetch
-// returns at least one batch). The bound matters because a compressed batch is limited by its
+// Decoded records are bounded like the batches are: by each partition's max_bytes and the fetch's,
+// shared by its partitions in order (0 = the defaults of replica-manager.ts), at least one record
+// for the first partition with data (as Kafka's fetch returns at least one batch). The bound matters because a compressed batch is limited by its
 // compressed size only: a few hundred kilobytes of gzip can decode to hundreds of megabytes, so
 // decoding stops, inflation included, once the answer is full. A partition's next offset then
 // follows the last record returned. Compressed batches inflate on the thread pool
@@ -17,7 +17,11 @@ import type { Record as WireRecord } from '../proto/generated/weir/v1/Record.js'
 import { toWireError } from '../proto/grpc.js';
 import { forEachRecord, type RecordEntry } from '../proto/record-batch.js';
 import { readHeaders } from '../proto/record.js';
-import type { FetchPartitionResult } from './replica/replica-manager.js';
+import {
+  fetchMaxBytes,
+  partitionFetchMaxBytes,
+  type FetchPartitionResult,
+} from './replica/replica-manager.js';
 
 /** What a walk over one partition's batches gathers. */
 interface Gathered {
@@ -82,7 +86,7 @@ async function gatherBatches(batches: Buffer, g: Gathered, maxInflatedBytes: num
 
 export interface FetchAnswerOptions {
   readonly asRecords: boolean;
-  /** The fetch's max_bytes (0 = no limit); decoded records count against it. */
+  /** The fetch's max_bytes (0 = the default); decoded records count against it. */
   readonly maxBytes: number;
   /** The broker's cap on what one batch may inflate to. */
   readonly maxInflatedBytes: number;
@@ -90,14 +94,14 @@ export interface FetchAnswerOptions {
 
 /**
  * The wire form of a fetch's results; `requests[i]` is what asked for `results[i]` (its offset
- * and its own max_bytes, 0 = none).
+ * and its own max_bytes, 0 = the default).
  */
 export async function fetchAnswer(
   results: readonly FetchPartitionResult[],
   requests: readonly { offset: number; maxBytes: number }[],
   options: FetchAnswerOptions,
 ): Promise<PartitionFetchResult[]> {
-  let budget = options.maxBytes > 0 ? options.maxBytes : Number.MAX_SAFE_INTEGER;
+  let budget = fetchMaxBytes(options.maxBytes);
   let nothingYet = true;
   const out: PartitionFetchResult[] = [];
   for (let i = 0; i < results.length; i++) {
@@ -118,11 +122,10 @@ export async function fetchAnswer(
       wire.batches = r.batches;
       continue;
     }
-    const own = requests[i]?.maxBytes ?? 0;
     const g: Gathered = {
       records: [],
       fromOffset: requests[i]?.offset ?? 0,
-      limit: Math.min(own > 0 ? own : budget, budget),
+      limit: Math.min(partitionFetchMaxBytes(requests[i]?.maxBytes ?? 0), budget),
       atLeastOne: nothingYet,
       bytes: 0,
       lastOffset: -1,

@@ -2,12 +2,19 @@
 // WeirErrors to statuses (whole calls) or per-partition Error messages. No broker logic lives here.
 //
 // Requests larger than maxRequestBytes are refused by grpc-js from the message's length prefix,
-// before the message is read into memory (RESOURCE_EXHAUSTED).
+// before the message is read into memory (RESOURCE_EXHAUSTED). Answers have no size cap here: a
+// fetch's own limits bound them (about 1 MiB with the defaults, see replica-manager.ts).
+//
+// Beside weir.v1.Weir the port serves the standard grpc.health.v1.Health and server reflection
+// (grpc.reflection.v1 and v1alpha), so grpcurl and similar tools can list and call the services
+// without a copy of the proto files.
 
 import { once } from 'node:events';
 import type { ServerHttp2Session } from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
-import { HealthImplementation } from 'grpc-health-check';
+import * as protoLoader from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import { WeirError } from '../proto/errors.js';
 import type { FetchResponse } from '../proto/generated/weir/v1/FetchResponse.js';
 import type { PartitionProduceResult } from '../proto/generated/weir/v1/PartitionProduceResult.js';
@@ -17,7 +24,7 @@ import type { ProduceResponse } from '../proto/generated/weir/v1/ProduceResponse
 import type { StartPosition__Output } from '../proto/generated/weir/v1/StartPosition.js';
 import type { TopicDescription as WireTopicDescription } from '../proto/generated/weir/v1/TopicDescription.js';
 import type { WeirHandlers } from '../proto/generated/weir/v1/Weir.js';
-import { toServiceError, toWireError, weirProto } from '../proto/grpc.js';
+import { toServiceError, toWireError, weirProto, weirProtoPath } from '../proto/grpc.js';
 import {
   asWeirError,
   assertWellFormed,
@@ -27,7 +34,7 @@ import {
 } from './grpc-unary.js';
 import { groupHandlers } from './grpc-group-handlers.js';
 import { closeStalledHandshakes, http2ServersOf } from './grpc-handshake.js';
-import { EARLIEST, LATEST, type Broker, type TopicDescription } from './broker.js';
+import { EARLIEST, LATEST, fetchMaxBytes, type Broker, type TopicDescription } from './broker.js';
 import { fetchAnswer } from './fetch-records.js';
 import type { Acks, ProduceOutcome } from './partition.js';
 
@@ -73,7 +80,11 @@ function appendsOf(
       headers: r.headers.map((h) => ({ key: h.key, value: h.value ?? null })),
       timestamp: r.timestamp,
     }));
-    return broker.produceRecords(data.topic, data.partition, records, acks);
+    return broker.produceRecords(data.topic, data.partition, records, acks, {
+      producerId: data.producerId,
+      producerEpoch: data.producerEpoch,
+      baseSequence: data.baseSequence,
+    });
   } catch (err) {
     return Promise.reject(err);
   }
@@ -278,13 +289,14 @@ export function grpcHandlers(
           call.request.partitions.length > 0
             ? call.request.partitions
             : Array.from({ length: count }, (_, p) => p);
+        // max_bytes bounds each message pushed, whichever partitions fill it.
+        const budget = fetchMaxBytes(maxBytes);
         const positions = chosen.map((p) => ({
           topic,
           partition: p,
           offset: startOffset(broker, topic, p, start),
-          maxBytes: 0,
+          maxBytes: budget,
         }));
-        const budget = maxBytes > 0 ? maxBytes : 1024 * 1024;
         while (!abort.signal.aborted && !broker.isClosing) {
           const started = process.hrtime.bigint();
           const results = await broker.fetch(positions, budget, 1, SUBSCRIBE_POLL_MS, abort.signal);
@@ -299,7 +311,7 @@ export function grpcHandlers(
               withData,
               withData.map((r) => ({
                 offset: positions.find((p) => p.partition === r.partition)?.offset ?? 0,
-                maxBytes: 0,
+                maxBytes: budget,
               })),
               { asRecords, maxBytes: budget, maxInflatedBytes: broker.config.maxInflatedBatchBytes },
             ),
@@ -393,6 +405,10 @@ export async function startGrpcServer(
   // as a whole ('') and the weir service by name; both turn NOT_SERVING once shutdown begins.
   const health = new HealthImplementation({ '': 'SERVING', [WEIR_SERVICE]: 'SERVING' });
   health.addToServer(server);
+  // Reflection describes the services served above from their own proto files, loaded as written
+  // (keepCase), so tools see the field names of the files, not the camelCase of weir's stubs.
+  const described = protoLoader.loadSync([weirProtoPath(), healthProtoPath], { keepCase: true });
+  new ReflectionService(described).addToServer(server);
   const bound = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
       err ? reject(err) : resolve(p),

@@ -23,7 +23,7 @@ export const LOADER_OPTIONS: protoLoader.Options = {
 };
 
 /** proto/weir.proto, found from this module both in the source tree and under dist/. */
-function protoPath(): string {
+export function weirProtoPath(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 4; i++) {
     const candidate = join(dir, 'proto', 'weir.proto');
@@ -40,7 +40,7 @@ let loaded: ProtoGrpcType | null = null;
 /** The weir.v1 package: `weirProto().weir.v1.Weir` is the client constructor and service. */
 export function weirProto(): ProtoGrpcType {
   if (loaded === null) {
-    const definition = protoLoader.loadSync(protoPath(), LOADER_OPTIONS);
+    const definition = protoLoader.loadSync(weirProtoPath(), LOADER_OPTIONS);
     loaded = grpc.loadPackageDefinition(definition) as unknown as ProtoGrpcType;
   }
   return loaded;

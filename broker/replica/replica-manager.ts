@@ -20,6 +20,24 @@ import { WaitingRequests } from './waiting-requests.js';
 export const EARLIEST = -2;
 export const LATEST = -1;
 
+/**
+ * A fetch's max_bytes of 0: about 1 MiB an answer, so that with the defaults it stays well under
+ * the 4 MiB that gRPC clients (Python, Go, Java) receive by default, also as decoded records.
+ */
+export const DEFAULT_FETCH_MAX_BYTES = 1024 * 1024;
+/** A partition's max_bytes of 0, as Kafka's max.partition.fetch.bytes. */
+export const DEFAULT_PARTITION_FETCH_MAX_BYTES = 1024 * 1024;
+
+/** The bytes a fetch's answer may hold: its max_bytes, or the default for 0. */
+export function fetchMaxBytes(asked: number): number {
+  return asked > 0 ? asked : DEFAULT_FETCH_MAX_BYTES;
+}
+
+/** The bytes one partition may add to a fetch's answer, before what is left of the answer's. */
+export function partitionFetchMaxBytes(asked: number): number {
+  return asked > 0 ? asked : DEFAULT_PARTITION_FETCH_MAX_BYTES;
+}
+
 export interface PartitionStats extends LogStats {
   readonly partition: number;
   readonly leader: number;
@@ -49,6 +67,42 @@ export interface ProducedRecord {
   readonly headers: { key: string; value: Buffer | null }[];
   /** 0 = now. */
   readonly timestamp: number;
+}
+
+/**
+ * The idempotence fields of a produce in the records form: all three or none (not idempotent).
+ * A batch in RecordBatch form carries them in its header instead.
+ */
+export interface ProducerFields {
+  readonly producerId?: number | undefined;
+  readonly producerEpoch?: number | undefined;
+  readonly baseSequence?: number | undefined;
+}
+
+/** The batch header fields for `fields`, or null when the produce is not idempotent. */
+function sequencedBatch(
+  fields: ProducerFields,
+  partition: number,
+): { producerId: number; producerEpoch: number; baseSequence: number } | null {
+  const { producerId, producerEpoch, baseSequence } = fields;
+  if (producerId === undefined && producerEpoch === undefined && baseSequence === undefined) return null;
+  if (producerId === undefined || producerEpoch === undefined || baseSequence === undefined)
+    throw new WeirError(
+      'INVALID_REQUEST',
+      'producer_id, producer_epoch and base_sequence go together: set all three or none',
+    );
+  if (partition === -1)
+    throw new WeirError(
+      'INVALID_REQUEST',
+      'an idempotent produce names its partition: sequence numbers count per partition, so not -1',
+    );
+  if (!Number.isSafeInteger(producerId) || producerId < 0)
+    throw new WeirError('INVALID_REQUEST', `producer_id ${producerId} is not one InitProducerId gives`);
+  if (!Number.isInteger(producerEpoch) || producerEpoch < 0 || producerEpoch > 0x7fff)
+    throw new WeirError('INVALID_REQUEST', `producer_epoch ${producerEpoch} is not in 0..32767`);
+  if (!Number.isInteger(baseSequence) || baseSequence < 0)
+    throw new WeirError('INVALID_REQUEST', `base_sequence ${baseSequence} is negative`);
+  return { producerId, producerEpoch, baseSequence };
 }
 
 /** Told when this broker starts or stops leading partitions of a topic. */
@@ -225,16 +279,20 @@ export class ReplicaManager {
 
   /**
    * Appends plain records. With partition -1 the broker partitions them: by Kafka's murmur2 of the
-   * key, and records without a key all to one partition chosen round robin per request.
+   * key, and records without a key all to one partition chosen round robin per request. With
+   * producer fields the batch is built with them in its header, so it goes through the same
+   * idempotence checks as a batch produced as bytes (a retry answers the original offsets).
    */
   async produceRecords(
     topic: string,
     partition: number,
     records: readonly ProducedRecord[],
     acks: Acks,
+    producer: ProducerFields = {},
   ): Promise<{ partition: number; outcome: ProduceOutcome }[]> {
     this.lifecycle.assertOpen();
     if (records.length === 0) throw new WeirError('INVALID_REQUEST', 'no records to produce');
+    const sequenced = sequencedBatch(producer, partition);
     const now = this.clock.now();
     const groups = new Map<number, RecordInput[]>();
     let count = 0;
@@ -257,7 +315,10 @@ export class ReplicaManager {
     }
     // All groups are appended before any fsync is awaited, in one synchronous pass.
     const appends = [...groups].map(([p, group]) =>
-      this.produce(topic, p, encodeBatch(group), acks).then((outcome) => ({ partition: p, outcome })),
+      this.produce(topic, p, encodeBatch(group, sequenced ?? {}), acks).then((outcome) => ({
+        partition: p,
+        outcome,
+      })),
     );
     return Promise.all(appends);
   }
@@ -265,8 +326,9 @@ export class ReplicaManager {
   // ---- fetching ----
 
   /**
-   * Reads each requested partition from its offset, up to its max bytes and the response's. If fewer
-   * than `minBytes` came back, waits up to `maxWaitMs` for new data, then reads once more.
+   * Reads each requested partition from its offset, up to its max bytes and what is left of the
+   * response's (0 = the defaults above). If fewer than `minBytes` came back, waits up to
+   * `maxWaitMs` for new data, then reads once more.
    */
   async fetch(
     requests: readonly FetchPartitionRequest[],
@@ -288,13 +350,13 @@ export class ReplicaManager {
   }
 
   private readAll(requests: readonly FetchPartitionRequest[], maxBytes: number): FetchPartitionResult[] {
-    let budget = maxBytes === 0 ? Number.MAX_SAFE_INTEGER : maxBytes;
+    let budget = fetchMaxBytes(maxBytes);
     let nothingYet = true;
     const results: FetchPartitionResult[] = [];
     for (const req of requests) {
       try {
         const p = this.partition(req.topic, req.partition);
-        const limit = Math.min(req.maxBytes > 0 ? req.maxBytes : budget, budget);
+        const limit = Math.min(partitionFetchMaxBytes(req.maxBytes), budget);
         // The first partition with data always gets at least one batch, as Kafka's fetch does.
         const read = p.read(req.offset, limit, { maxOffset: p.highWatermark, minOneBatch: nothingYet });
         budget = Math.max(0, budget - read.records.length);

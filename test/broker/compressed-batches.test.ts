@@ -3,6 +3,7 @@
 // bounded by the fetch's max_bytes, and inflation leaves the event loop free.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_FETCH_MAX_BYTES } from '../../broker/broker.js';
 import { BROKER_CONFIG_KEYS, resolveBrokerConfig } from '../../broker/config.js';
 import { fetchAnswer } from '../../broker/fetch-records.js';
 import { isWeirError } from '../../proto/errors.js';
@@ -124,11 +125,16 @@ describe('given one stored gzip batch of 2000 records of 600 bytes', () => {
     expect(res.nextOffset).toBe(8);
   });
 
-  it('when max_bytes is 0, then every record comes back', async () => {
+  it('when max_bytes is 0, then records up to the 1 MiB default come back, and the next offset follows them', async () => {
     const res = (await fetchRecords('many', 0, 0)).results[0]!;
-    expect(res.records).toHaveLength(COUNT);
-    expect(res.records.at(-1)?.value).toEqual(Buffer.alloc(600, ((COUNT - 1) % 26) + 97));
-    expect(res.nextOffset).toBe(COUNT);
+    const bytes = res.records.length * 600;
+    expect(bytes).toBeLessThanOrEqual(DEFAULT_FETCH_MAX_BYTES);
+    expect(bytes).toBeGreaterThan(DEFAULT_FETCH_MAX_BYTES * 0.9);
+    expect(res.nextOffset).toBe(res.records.length);
+    const rest = (await fetchRecords('many', res.nextOffset, 0)).results[0]!;
+    expect(res.records.length + rest.records.length).toBe(COUNT);
+    expect(rest.records.at(-1)?.value).toEqual(Buffer.alloc(600, ((COUNT - 1) % 26) + 97));
+    expect(rest.nextOffset).toBe(COUNT);
   });
 });
 

@@ -5,12 +5,19 @@ import type {
   Record as _weir_v1_Record,
   Record__Output as _weir_v1_Record__Output,
 } from '../../weir/v1/Record.js';
+import type { Long } from '@grpc/proto-loader';
 
 export interface PartitionData {
   topic?: string;
   partition?: number;
   batches?: Buffer | Uint8Array | string;
   records?: _weir_v1_Record[];
+  producerId?: number | string | Long;
+  producerEpoch?: number;
+  baseSequence?: number;
+  _producerId?: 'producerId';
+  _producerEpoch?: 'producerEpoch';
+  _baseSequence?: 'baseSequence';
 }
 
 export interface PartitionData__Output {
@@ -18,4 +25,10 @@ export interface PartitionData__Output {
   partition: number;
   batches: Buffer;
   records: _weir_v1_Record__Output[];
+  producerId?: number;
+  producerEpoch?: number;
+  baseSequence?: number;
+  _producerId?: 'producerId';
+  _producerEpoch?: 'producerEpoch';
+  _baseSequence?: 'baseSequence';
 }
