@@ -208,6 +208,26 @@ describe.concurrent('weir consume --count', () => {
   });
 });
 
+describe('weir consume --group --count', () => {
+  it('-c counts what a group member prints, and the template applies too', async () => {
+    const r = await weir([
+      'consume',
+      'seq',
+      '--group',
+      'counted',
+      '--from-beginning',
+      '-c',
+      '3',
+      '--format',
+      '%t/%p/%o\\n',
+      ...b,
+    ]);
+    const lines = okLines(r);
+    expect(lines).toHaveLength(3);
+    for (const line of lines) expect(line).toMatch(/^seq\/[01]\/[0-5]$/);
+  });
+});
+
 describe.concurrent('weir consume --format TEMPLATE', () => {
   it('prints every placeholder; a null key or value prints nothing, its length -1', async () => {
     const template = '%t|%p|%o|%T|%I|%k|%s|%K|%S|%h|%%\\n';
