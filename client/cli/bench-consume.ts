@@ -21,7 +21,8 @@ export async function benchConsume(flags: BenchConsumeFlags): Promise<void> {
     const admin = new Admin({ connection });
     const count = (await admin.describeTopic(flags.topic)).partitions.length;
     const partitions = Array.from({ length: count }, (_, p) => p);
-    const ranges = await resolveRanges(admin, flags.topic, partitions, { kind: 'earliest' });
+    const tps = partitions.map((partition) => ({ topic: flags.topic, partition }));
+    const ranges = await resolveRanges(admin, tps, { kind: 'earliest' }, null, false);
     const available = ranges.reduce((sum, r) => sum + (r.end - r.start), 0);
     const target = flags.records ?? available;
     if (target === 0 || target > available) {

@@ -4,6 +4,7 @@
 //   value  the value's bytes as they are (UTF-8 text normally), then `\n`
 //   kv     key, a TAB, the value, then `\n` (bytes as they are)
 //   json   {"topic","partition","offset","timestamp","key","value","headers"}, then `\n`
+// and any text containing `%`, a template (record-template.ts).
 // In value and kv, a null key or value (a tombstone) prints as `null`, as Kafka's console consumer
 // does; json is the exact form. In json, timestamp is ms since the epoch (a number, like the SDK's
 // ConsumerRecord.timestamp); key, value and header values are strings when their bytes are valid
@@ -11,11 +12,23 @@
 // record order, since keys may repeat.
 
 import { isUtf8 } from 'node:buffer';
+import { InvalidArgumentError } from 'commander';
 import type { ConsumerRecord } from '../index.js';
+import { RecordTemplate } from './record-template.js';
 
-export type RecordFormat = 'value' | 'kv' | 'json';
+export type NamedFormat = 'value' | 'kv' | 'json';
+export type RecordFormat = NamedFormat | RecordTemplate;
 
-export const RECORD_FORMATS: readonly RecordFormat[] = ['value', 'kv', 'json'];
+export const RECORD_FORMATS: readonly NamedFormat[] = ['value', 'kv', 'json'];
+
+/** --format's parser: a named format, or a template if it contains `%`. */
+export function parseRecordFormat(raw: string): RecordFormat {
+  if ((RECORD_FORMATS as readonly string[]).includes(raw)) return raw as NamedFormat;
+  if (raw.includes('%')) return RecordTemplate.parse(raw);
+  throw new InvalidArgumentError(
+    `expected value, kv, json or a template such as '%t %p %o %k %s\\n', got '${raw}'`,
+  );
+}
 
 const NULL = Buffer.from('null');
 const TAB = Buffer.from('\t');
@@ -34,7 +47,9 @@ export interface Sink {
 
 /** Pushes the record's line to `out` in pieces (written together later). */
 export function formatRecord(format: RecordFormat, r: ConsumerRecord, out: Sink): void {
-  if (format === 'value') {
+  if (format instanceof RecordTemplate) {
+    format.format(r, out);
+  } else if (format === 'value') {
     out.push(r.value ?? NULL);
     out.push(NEWLINE);
   } else if (format === 'kv') {

@@ -13,6 +13,7 @@ import {
   withConnection,
 } from './common.js';
 import { print, table } from './table.js';
+import { topicOffsetsCommand } from './topic-offsets-command.js';
 import { formatBytes } from './units.js';
 
 type Format = 'text' | 'json';
@@ -195,6 +196,7 @@ export function topicCommand(): Command {
     .description('create, list, describe, alter and delete topics')
     .addCommand(createCommand())
     .addCommand(listCommand())
+    .addCommand(topicOffsetsCommand())
     .addCommand(describeCommand())
     .addCommand(alterCommand())
     .addCommand(deleteCommand());
