@@ -362,6 +362,23 @@ export class LogManager {
     writeCheckpoint(this.deps.fs, this.config.dataDir, LOG_START_CHECKPOINT, starts);
   }
 
+  /**
+   * Raises a log's start offset (Kafka's DeleteRecords) and deletes the segments wholly below it.
+   * The new start is checkpointed before any segment goes, so it survives a crash or restart.
+   * Returns the log start offset now.
+   */
+  raiseLogStartOffset(topic: string, partition: number, offset: number): number {
+    this.assertOpen();
+    const log = this.getLog(topic, partition);
+    assert.ok(log !== undefined, `no log of ${topic}-${partition}`);
+    const before = log.logStartOffset;
+    const start = log.raiseLogStartOffset(offset);
+    if (start === before) return start;
+    this.checkpoint();
+    log.deleteSegmentsBelowStart();
+    return start;
+  }
+
   /** Runs retention over every log now. */
   runRetention(): Promise<void> {
     return this.enqueue('retention', async () => {
