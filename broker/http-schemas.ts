@@ -214,8 +214,8 @@ export const groupListBody = {
     required: [...Object.keys(groupSummaryProperties), 'lag'],
     properties: {
       ...groupSummaryProperties,
-      /** The sum of the known lags of the partitions the group has committed. */
-      lag: integer,
+      /** The sum of the known lags of the partitions the group has committed; null when none is known. */
+      lag: nullableInteger,
     },
   },
 } as const;
