@@ -37,6 +37,7 @@ import { parsePartitionDirName, partitionDir, type TopicPartition } from './name
 import { readPartitionTopicId, writePartitionTopicId } from './partition-metadata.js';
 import { PartitionLog } from './partition-log.js';
 import { applyRetention, type RetentionOutcome } from './retention.js';
+import { toStorageError } from './storage-error.js';
 
 export const CLEAN_SHUTDOWN_MARKER = '.weir-clean-shutdown';
 
@@ -371,10 +372,15 @@ export class LogManager {
     this.assertOpen();
     const log = this.getLog(topic, partition);
     assert.ok(log !== undefined, `no log of ${topic}-${partition}`);
-    const before = log.logStartOffset;
+    // Checkpointed even when the start did not move: a call that failed to checkpoint is retried.
     const start = log.raiseLogStartOffset(offset);
-    if (start === before) return start;
-    this.checkpoint();
+    try {
+      this.checkpoint();
+    } catch (err) {
+      // The start is raised in memory (reads below it are refused) but not yet on disk: the caller
+      // hears so, and the next checkpoint that succeeds writes it. No segment is deleted until then.
+      throw toStorageError(err, `checkpointing the log start ${start} of ${topic}-${partition}`);
+    }
     log.deleteSegmentsBelowStart();
     return start;
   }
