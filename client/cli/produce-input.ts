@@ -175,6 +175,10 @@ export function parserOf(flags: InputFlags): FrameParser {
     throw new UsageError('--delimiter cuts records apart; --input raw reads one record');
   if (flags.input !== 'lines' && flags.keySeparator !== undefined)
     throw new UsageError(`--key-separator works with --input lines, not ${flags.input}`);
+  if (flags.key !== undefined && flags.keySeparator !== undefined)
+    throw new UsageError(
+      'give --key (one key for every record) or --key-separator (a key per line), not both',
+    );
   if (flags.input === 'json' && flags.key !== undefined)
     throw new UsageError('with --input json each line carries its own key');
   return flags.input === 'json' ? new JsonLineParser(flags) : new LineParser(flags);

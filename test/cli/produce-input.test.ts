@@ -277,6 +277,16 @@ describe('weir produce --input json', () => {
       /--key-separator works with --input lines, not json/,
     );
     expectFailure(
+      await weir(['produce', 'json-bad', '--key', 'k', '--key-separator', ':', ...b]),
+      2,
+      /--key .* or --key-separator .*, not both/,
+    );
+    expectFailure(
+      await weir(['produce', 'json-bad', '--input', 'json', '--key', 'k', ...b]),
+      2,
+      /with --input json each line carries its own key/,
+    );
+    expectFailure(
       await weir(['produce', 'json-bad', '--input', 'yaml', ...b]),
       2,
       /argument 'yaml' is invalid. Allowed choices are lines, json, raw/,
