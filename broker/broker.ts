@@ -230,6 +230,11 @@ export class Broker implements GroupBroker {
     return this.topics.createPartitions(name, count);
   }
 
+  /** Raises a partition's log start offset (-1: to the high watermark); see TopicAdmin. */
+  deleteRecords(topic: string, partition: number, offset: number): number {
+    return this.topics.deleteRecords(topic, partition, offset);
+  }
+
   /** The partition, creating the topic first when auto-create is on. */
   partition(topic: string, partition: number): Partition {
     return this.replicas.partition(topic, partition);

@@ -4,6 +4,7 @@
 // explicit options (command-line flags or startBroker's arguments). A bad value names its key.
 
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { WeirError } from '../proto/errors.js';
 import { DEFAULT_LOG_MANAGER_CONFIG, logConfigFrom, type LogConfig } from '../storage/index.js';
 import { MIN_MAX_OPEN_FILES, defaultMaxOpenFiles } from './file-budget.js';
@@ -11,6 +12,8 @@ import { MIN_MAX_OPEN_FILES, defaultMaxOpenFiles } from './file-budget.js';
 export interface BrokerConfig {
   readonly dataDir: string;
   readonly host: string;
+  /** The host clients are told to connect to: never a wildcard (see advertisedHostFor). */
+  readonly advertisedHost: string;
   readonly grpcPort: number;
   readonly httpPort: number;
   readonly nodeId: number;
@@ -69,6 +72,14 @@ export const BROKER_CONFIG_KEYS: readonly KeyDef[] = [
     kind: 'string',
     default: '127.0.0.1',
     doc: 'address the gRPC and HTTP servers bind to',
+  },
+  {
+    key: 'advertisedHost',
+    env: 'WEIR_ADVERTISED_HOST',
+    kind: 'string',
+    // '' = derived from host (advertisedHostFor)
+    default: '',
+    doc: "host clients are told to connect to (metadata, coordinator answers); default: host, or this machine's hostname when host is a wildcard (0.0.0.0, ::)",
   },
   {
     key: 'grpcPort',
@@ -347,6 +358,18 @@ export interface ConfigSources {
   readonly overrides?: BrokerConfigInput;
 }
 
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]', '::0']);
+
+/**
+ * The host to advertise when none is set: the bind host, except that a wildcard bind (every
+ * interface) cannot be connected to from elsewhere, so the machine's hostname stands in for it.
+ * Kafka makes advertised.listeners mandatory for such a bind; a hostname is right on most single
+ * machines and containers, and --advertised-host covers the rest (NAT, a load balancer).
+ */
+export function advertisedHostFor(host: string, machineHostname: () => string = hostname): string {
+  return WILDCARD_HOSTS.has(host) ? machineHostname() : host;
+}
+
 /** Resolves the broker config from its sources; throws INVALID_CONFIG naming the bad key. */
 export function resolveBrokerConfig(sources: ConfigSources = {}): BrokerConfig {
   const out: Record<string, unknown> = Object.fromEntries(BROKER_CONFIG_KEYS.map((d) => [d.key, d.default]));
@@ -386,5 +409,6 @@ export function resolveBrokerConfig(sources: ConfigSources = {}): BrokerConfig {
   } catch (err) {
     invalid('topicDefaults', err instanceof Error ? err.message : String(err));
   }
+  if (out.advertisedHost === '') out.advertisedHost = advertisedHostFor(out.host as string);
   return Object.freeze({ ...(out as Omit<BrokerConfig, 'topicDefaults'>), topicDefaults: logDefaults });
 }

@@ -19,7 +19,8 @@ type GroupMethods =
   | 'ListGroups'
   | 'DescribeGroup'
   | 'DeleteGroup'
-  | 'ResetOffsets';
+  | 'ResetOffsets'
+  | 'DeleteOffsets';
 
 /** The client's address without its port, as the group's description shows it. */
 function hostOf(call: grpc.ServerUnaryCall<unknown, unknown>): string {
@@ -116,6 +117,13 @@ export function groupHandlers(broker: Broker, hooks: GrpcSurfaceHooks): Pick<Wei
         req.execute,
       ),
       executed: req.execute,
+    })),
+    DeleteOffsets: unary('DeleteOffsets', hooks, async (req) => ({
+      results: (await groups.deleteOffsets(req.groupId, req.partitions)).map((r) => ({
+        topic: r.topic,
+        partition: r.partition,
+        ...(r.error !== null ? { error: toWireError(r.error) } : {}),
+      })),
     })),
   };
 }

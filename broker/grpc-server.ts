@@ -354,6 +354,24 @@ export function grpcHandlers(
         }
       }),
     })),
+    DeleteRecords: unary('DeleteRecords', hooks, (req) => ({
+      results: req.partitions.map((p) => {
+        try {
+          return {
+            topic: p.topic,
+            partition: p.partition,
+            lowWatermark: broker.deleteRecords(p.topic, p.partition, p.offset),
+          };
+        } catch (err) {
+          return {
+            topic: p.topic,
+            partition: p.partition,
+            lowWatermark: -1,
+            error: toWireError(asWeirError(err, hooks, 'DeleteRecords')),
+          };
+        }
+      }),
+    })),
     ...groupHandlers(broker, hooks),
   };
 }

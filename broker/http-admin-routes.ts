@@ -12,6 +12,8 @@ import {
   clusterBody,
   createPartitionsBody,
   createTopicBody,
+  deleteRecordsBody,
+  deletedRecordsBody,
   errorResponses,
   listTopicsQuery,
   partitionDetailBody,
@@ -134,6 +136,23 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, {
     '/topics/:name/partitions/:partition',
     { schema: { params: partitionParams, response: { 200: partitionDetailBody, ...errorResponses } } },
     async (req) => broker.describePartition(req.params.name, Number(req.params.partition)),
+  );
+
+  app.post<{ Params: { name: string; partition: string }; Body: { offset: number } }>(
+    '/topics/:name/partitions/:partition/delete-records',
+    {
+      schema: {
+        params: partitionParams,
+        body: deleteRecordsBody,
+        response: { 200: deletedRecordsBody, ...errorResponses },
+      },
+    },
+    async (req) => {
+      const { name } = req.params;
+      const partition = Number(req.params.partition);
+      const lowWatermark = broker.deleteRecords(name, partition, req.body.offset);
+      return { topic: name, partition, lowWatermark };
+    },
   );
 
   await app.register(groupRoutes, { broker });

@@ -74,13 +74,11 @@ export const groupRoutes: FastifyPluginAsync<GroupRoutesOptions> = async (app, {
   const groups = broker.groups;
 
   app.get('/groups', { schema: { response: { 200: groupListBody, ...errorResponses } } }, async () => {
+    // Unknown (null) when no committed partition has a known lag, as `weir group list` shows it.
     const lag = new Map<string, number>();
     for (const { groupId, offsets } of groups.allOffsets())
-      lag.set(
-        groupId,
-        offsets.reduce((sum, o) => (o.lag < 0 ? sum : sum + o.lag), 0),
-      );
-    return groups.listGroups().map((g) => ({ ...g, lag: lag.get(g.groupId) ?? 0 }));
+      for (const o of offsets) if (o.lag >= 0) lag.set(groupId, (lag.get(groupId) ?? 0) + o.lag);
+    return groups.listGroups().map((g) => ({ ...g, lag: lag.get(g.groupId) ?? null }));
   });
 
   app.get<{ Params: IdParams }>(

@@ -164,6 +164,20 @@ export const createPartitionsBody = {
   properties: { count: integer },
 } as const;
 
+export const deleteRecordsBody = {
+  type: 'object',
+  required: ['offset'],
+  additionalProperties: false,
+  // -1: the high watermark
+  properties: { offset: { type: 'integer', minimum: -1 } },
+} as const;
+
+export const deletedRecordsBody = {
+  type: 'object',
+  required: ['topic', 'partition', 'lowWatermark'],
+  properties: { topic: string, partition: integer, lowWatermark: integer },
+} as const;
+
 // ---- consumer groups ----
 
 const topicPartition = {
@@ -200,8 +214,8 @@ export const groupListBody = {
     required: [...Object.keys(groupSummaryProperties), 'lag'],
     properties: {
       ...groupSummaryProperties,
-      /** The sum of the known lags of the partitions the group has committed. */
-      lag: integer,
+      /** The sum of the known lags of the partitions the group has committed; null when none is known. */
+      lag: nullableInteger,
     },
   },
 } as const;

@@ -27,7 +27,10 @@ export interface MetadataCacheDeps {
    * The broker's config as it is now: read on every call, because the ports a broker advertises
    * are known only once its listeners are bound, after it opened (main.ts).
    */
-  readonly config: () => Pick<BrokerConfig, 'nodeId' | 'host' | 'grpcPort' | 'httpPort' | 'autoCreateTopics'>;
+  readonly config: () => Pick<
+    BrokerConfig,
+    'nodeId' | 'advertisedHost' | 'grpcPort' | 'httpPort' | 'autoCreateTopics'
+  >;
   readonly lifecycle: Lifecycle;
   /** The topics as the registry holds them. */
   readonly topics: {
@@ -52,11 +55,11 @@ export class MetadataCache {
 
   /** The brokers of the cluster and its controller (one broker: this one). */
   cluster(): ClusterView {
-    const { nodeId, host, grpcPort, httpPort } = this.deps.config();
+    const { nodeId, advertisedHost, grpcPort, httpPort } = this.deps.config();
     return {
       clusterId: this.clusterId,
       controllerId: nodeId,
-      brokers: [{ nodeId, host, grpcPort, httpPort }],
+      brokers: [{ nodeId, host: advertisedHost, grpcPort, httpPort }],
     };
   }
 

@@ -317,6 +317,31 @@ export class TopicAdmin {
     return { ...this.replicas.statsOf(p), earliestOffset: p.logStartOffset, latestOffset: p.highWatermark };
   }
 
+  /**
+   * Raises a partition's log start offset to `offset` (Kafka's DeleteRecords; -1: the high
+   * watermark). Records below it can no longer be read, the segments wholly below it are deleted,
+   * and the new start is checkpointed before the answer. Offsets below the current start change
+   * nothing. Returns the log start offset now (Kafka's low watermark).
+   */
+  deleteRecords(topic: string, partition: number, offset: number): number {
+    this.lifecycle.assertOpen();
+    if (this.registry.require(topic).internal)
+      throw new WeirError('POLICY_VIOLATION', `records of internal topic '${topic}' cannot be deleted`);
+    const p = this.replicas.find(topic, partition);
+    if (p === undefined)
+      throw new WeirError('UNKNOWN_TOPIC_OR_PARTITION', `topic '${topic}' has no partition ${partition}`);
+    const hw = p.highWatermark;
+    const target = offset === -1 ? hw : offset;
+    if (!Number.isSafeInteger(target) || target < 0 || target > hw) {
+      throw new WeirError(
+        'OFFSET_OUT_OF_RANGE',
+        `cannot delete records of ${topic}/${partition} before offset ${offset}: it must be from 0 to the high watermark ${hw} (or -1 for the high watermark)`,
+      );
+    }
+    if (p.failed !== null) throw p.failed;
+    return this.logs.raiseLogStartOffset(topic, partition, target);
+  }
+
   initProducerId(): { producerId: number; producerEpoch: number } {
     this.lifecycle.assertOpen();
     return { producerId: this.registry.allocateProducerId(), producerEpoch: 0 };

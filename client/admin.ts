@@ -67,6 +67,16 @@ export interface PartitionOffset {
   timestamp: number;
 }
 
+export interface DeleteRecordsTarget extends TopicPartition {
+  /** The new log start offset; -1 means the high watermark (delete everything committed). */
+  offset: number;
+}
+
+export interface DeletedRecords extends TopicPartition {
+  /** The partition's log start offset now. */
+  lowWatermark: number;
+}
+
 export interface BrokerInfo {
   nodeId: number;
   host: string;
@@ -236,6 +246,31 @@ export class Admin {
     });
   }
 
+  /**
+   * Deletes the records of each partition below an offset (Kafka's DeleteRecords): the log start
+   * offset rises to it, reads below it fail with OFFSET_OUT_OF_RANGE, and the segments wholly below
+   * it are removed. `offset` -1 means the high watermark; one above it fails with
+   * OFFSET_OUT_OF_RANGE. Answers each partition's log start offset now (its low watermark).
+   * Throws the first partition's error, if any.
+   */
+  async deleteRecords(
+    partitions: readonly DeleteRecordsTarget[],
+    call?: CallOptions,
+  ): Promise<DeletedRecords[]> {
+    const asked = partitions.map((p) => {
+      const { topic, partition } = checkTopicPartition(p);
+      if (!Number.isSafeInteger(p.offset) || p.offset < -1)
+        throw new WeirError('INVALID_REQUEST', `offset must be an integer >= -1, got ${String(p.offset)}`);
+      return { topic, partition, offset: p.offset };
+    });
+    const response = await this.connection.deleteRecords({ partitions: asked }, call);
+    return response.results.map((r) => {
+      const error = fromWireError(r.error);
+      if (error !== null) throw error;
+      return { topic: r.topic, partition: r.partition, lowWatermark: r.lowWatermark };
+    });
+  }
+
   /** Brokers, and the topics asked for (default: every topic) with their partitions' leaders. */
   async metadata(topics: readonly string[] = [], call?: CallOptions): Promise<ClusterMetadata> {
     const response = await this.connection.getMetadata(topics.map(checkTopic), call);
@@ -295,6 +330,20 @@ export class Admin {
     call?: CallOptions,
   ): Promise<groups.ResetOffsetsResult> {
     return await groups.resetOffsets(this.groups(), groupId, options, call);
+  }
+
+  /**
+   * Deletes a group's committed offsets of some partitions (Kafka's OffsetDelete), e.g. of a topic
+   * it no longer reads: GROUP_SUBSCRIBED_TO_TOPIC while a member subscribes to that topic,
+   * GROUP_ID_NOT_FOUND if the broker has no such group.
+   */
+  async deleteOffsets(
+    groupId: string,
+    targets: readonly groups.DeleteOffsetsTarget[],
+    call?: CallOptions,
+  ): Promise<TopicPartition[]> {
+    this.groups();
+    return await groups.deleteOffsets(this.connection, groupId, targets, call);
   }
 
   /** The group's committed offsets of these partitions (default: all it has committed). */

@@ -12,6 +12,10 @@ import { fromServiceError, weirProto } from '../proto/grpc.js';
 import type { AlterTopicConfigRequest } from '../proto/generated/weir/v1/AlterTopicConfigRequest.js';
 import type { CreatePartitionsRequest } from '../proto/generated/weir/v1/CreatePartitionsRequest.js';
 import type { CreateTopicRequest } from '../proto/generated/weir/v1/CreateTopicRequest.js';
+import type { DeleteOffsetsRequest } from '../proto/generated/weir/v1/DeleteOffsetsRequest.js';
+import type { DeleteOffsetsResponse__Output } from '../proto/generated/weir/v1/DeleteOffsetsResponse.js';
+import type { DeleteRecordsRequest } from '../proto/generated/weir/v1/DeleteRecordsRequest.js';
+import type { DeleteRecordsResponse__Output } from '../proto/generated/weir/v1/DeleteRecordsResponse.js';
 import type { DeleteTopicResponse__Output } from '../proto/generated/weir/v1/DeleteTopicResponse.js';
 import type { DescribeGroupRequest } from '../proto/generated/weir/v1/DescribeGroupRequest.js';
 import type { FindCoordinatorResponse__Output } from '../proto/generated/weir/v1/FindCoordinatorResponse.js';
@@ -198,6 +202,10 @@ export class Connection {
     return this.unary((m, o, cb) => this.client.ListOffsets(request, m, o, cb), call);
   }
 
+  deleteRecords(request: DeleteRecordsRequest, call?: CallOptions): Promise<DeleteRecordsResponse__Output> {
+    return this.unary((m, o, cb) => this.client.DeleteRecords(request, m, o, cb), call);
+  }
+
   /** A new bidirectional produce stream; no deadline, since it lives as long as the producer. */
   openProduceStream(): grpc.ClientDuplexStream<ProduceRequest, ProduceResponse__Output> {
     this.checkOpen();
@@ -239,6 +247,10 @@ export class Connection {
 
   resetOffsets(request: ResetOffsetsRequest, call?: CallOptions): Promise<ResetOffsetsResponse__Output> {
     return this.unary((m, o, cb) => this.client.ResetOffsets(request, m, o, cb), call);
+  }
+
+  deleteOffsets(request: DeleteOffsetsRequest, call?: CallOptions): Promise<DeleteOffsetsResponse__Output> {
+    return this.unary((m, o, cb) => this.client.DeleteOffsets(request, m, o, cb), call);
   }
 
   close(): void {

@@ -7,7 +7,7 @@ import { fromWireError } from '../proto/grpc.js';
 import type { GroupDescription__Output } from '../proto/generated/weir/v1/GroupDescription.js';
 import type { ResetOffsetsRequest } from '../proto/generated/weir/v1/ResetOffsetsRequest.js';
 import type { BrokerInfo } from './admin.js';
-import type { CallOptions } from './connection.js';
+import type { CallOptions, Connection } from './connection.js';
 import type { GroupRpc } from './group-rpc.js';
 import { checkGroupId, fromWirePartitions, toWirePartitions } from './group-partitions.js';
 import { checkTopic, checkTopicPartition, type TopicPartition } from './records.js';
@@ -309,4 +309,37 @@ export async function findCoordinator(
     coordinator: { nodeId: c.nodeId, host: c.host, grpcPort: c.grpcPort, httpPort: c.httpPort },
     partition: response.partition,
   };
+}
+
+/** Which committed offsets deleteOffsets removes: a topic's listed partitions, or all it committed. */
+export interface DeleteOffsetsTarget {
+  topic: string;
+  /** Default: every partition of the topic the group has committed. */
+  partitions?: readonly number[];
+}
+
+/**
+ * Deletes a group's committed offsets (Kafka's OffsetDelete). Throws the first partition's error,
+ * if any: GROUP_SUBSCRIBED_TO_TOPIC while a member of the group subscribes to the topic. Answers
+ * the partitions whose offsets are gone (or had none).
+ */
+export async function deleteOffsets(
+  rpc: Pick<Connection, 'deleteOffsets'>,
+  groupId: string,
+  targets: readonly DeleteOffsetsTarget[],
+  call?: CallOptions,
+): Promise<TopicPartition[]> {
+  checkGroupId(groupId);
+  if (!Array.isArray(targets) || targets.length === 0)
+    throw new WeirError('INVALID_REQUEST', 'deleteOffsets needs at least one { topic, partitions? }');
+  const partitions = targets.map((t) => ({
+    topic: checkTopic(t.topic),
+    partitions: (t.partitions ?? []).map((p: number) => safeInt('partition', p, 0)),
+  }));
+  const response = await rpc.deleteOffsets({ groupId, partitions }, call);
+  return response.results.map((r) => {
+    const error = fromWireError(r.error);
+    if (error !== null) throw error;
+    return { topic: r.topic, partition: r.partition };
+  });
 }

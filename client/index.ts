@@ -18,6 +18,8 @@ export {
   type BrokerInfo,
   type ClusterMetadata,
   type CreateTopicOptions,
+  type DeletedRecords,
+  type DeleteRecordsTarget,
   type PartitionDescription,
   type PartitionMetadata,
   type PartitionOffset,
@@ -27,6 +29,7 @@ export {
 } from './admin.js';
 export type {
   CommittedOffset,
+  DeleteOffsetsTarget,
   GroupCoordinator,
   GroupDescription,
   GroupMemberDescription,

@@ -62,6 +62,7 @@ export const ERRORS = {
   GROUP_ID_NOT_FOUND: { id: 69, retriable: false, grpc: NOT_FOUND, http: 404, message: 'unknown group' },
   UNSUPPORTED_COMPRESSION_TYPE: { id: 76, retriable: false, grpc: UNIMPLEMENTED, http: 400, message: 'unsupported compression type' },
   FENCED_INSTANCE_ID: { id: 82, retriable: false, grpc: FAILED_PRECONDITION, http: 409, message: 'another member has taken over this instance id' },
+  GROUP_SUBSCRIBED_TO_TOPIC: { id: 86, retriable: false, grpc: FAILED_PRECONDITION, http: 409, message: 'a member of the group subscribes to this topic' },
   INVALID_RECORD: { id: 87, retriable: false, grpc: INVALID_ARGUMENT, http: 400, message: 'invalid record' },
   FENCED_MEMBER_EPOCH: { id: 110, retriable: false, grpc: FAILED_PRECONDITION, http: 409, message: 'the member epoch is fenced; drop every partition and rejoin' },
   UNSUPPORTED_ASSIGNOR: { id: 112, retriable: false, grpc: INVALID_ARGUMENT, http: 400, message: 'unknown assignor' },

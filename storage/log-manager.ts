@@ -37,6 +37,7 @@ import { parsePartitionDirName, partitionDir, type TopicPartition } from './name
 import { readPartitionTopicId, writePartitionTopicId } from './partition-metadata.js';
 import { PartitionLog } from './partition-log.js';
 import { applyRetention, type RetentionOutcome } from './retention.js';
+import { toStorageError } from './storage-error.js';
 
 export const CLEAN_SHUTDOWN_MARKER = '.weir-clean-shutdown';
 
@@ -360,6 +361,28 @@ export class LogManager {
     }
     writeCheckpoint(this.deps.fs, this.config.dataDir, RECOVERY_POINT_CHECKPOINT, recovery);
     writeCheckpoint(this.deps.fs, this.config.dataDir, LOG_START_CHECKPOINT, starts);
+  }
+
+  /**
+   * Raises a log's start offset (Kafka's DeleteRecords) and deletes the segments wholly below it.
+   * The new start is checkpointed before any segment goes, so it survives a crash or restart.
+   * Returns the log start offset now.
+   */
+  raiseLogStartOffset(topic: string, partition: number, offset: number): number {
+    this.assertOpen();
+    const log = this.getLog(topic, partition);
+    assert.ok(log !== undefined, `no log of ${topic}-${partition}`);
+    // Checkpointed even when the start did not move: a call that failed to checkpoint is retried.
+    const start = log.raiseLogStartOffset(offset);
+    try {
+      this.checkpoint();
+    } catch (err) {
+      // The start is raised in memory (reads below it are refused) but not yet on disk: the caller
+      // hears so, and the next checkpoint that succeeds writes it. No segment is deleted until then.
+      throw toStorageError(err, `checkpointing the log start ${start} of ${topic}-${partition}`);
+    }
+    log.deleteSegmentsBelowStart();
+    return start;
   }
 
   /** Runs retention over every log now. */

@@ -354,6 +354,33 @@ export class PartitionLog {
   }
 
   /**
+   * Raises the log start offset to `offset` (Kafka's DeleteRecords): records below it are no longer
+   * readable. Only the in-memory mark moves; the caller checkpoints it, then calls
+   * deleteSegmentsBelowStart, so a crash in between leaves segments the checkpoint hides rather
+   * than a start that went back. Returns the log start offset, which never goes down.
+   */
+  raiseLogStartOffset(offset: number): number {
+    this.assertServing();
+    assert.ok(Number.isSafeInteger(offset) && offset <= this.endOffset, `log start ${offset} past the end`);
+    if (offset <= this.startOffset) return this.startOffset;
+    this.epoch++;
+    this.startOffset = offset;
+    this.flusher.raiseMarksTo(offset);
+    return offset;
+  }
+
+  /** Deletes the segments wholly below the log start offset (never the active one). */
+  deleteSegmentsBelowStart(): number {
+    let count = 0;
+    while (
+      count < this.segmentList.length - 1 &&
+      (this.segmentList[count + 1] as LogSegment).baseOffset <= this.startOffset
+    )
+      count++;
+    return this.deleteOldestSegments(count);
+  }
+
+  /**
    * Swaps `replacement` (a segment under the `.cleaned` suffix, already fsynced) in for the run of
    * segments it was built from, crash-safely: `.cleaned` -> `.swap` (the point of no return), old
    * files removed, `.swap` -> live. See resolveLeftovers in log-loader.ts for how a crash at each step recovers.

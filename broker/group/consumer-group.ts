@@ -234,6 +234,14 @@ export class ConsumerGroup {
       }));
   }
 
+  /** Whether a member subscribes to `topic`, by name or by pattern (OffsetDelete refuses then). */
+  isSubscribedTo(topic: string): boolean {
+    for (const m of this.members.values()) {
+      if (m.topics.includes(topic) || (m.regex !== null && m.regex.testExact(topic))) return true;
+    }
+    return false;
+  }
+
   /** Who holds each partition now (given, or being revoked): `topic\0partition` → member id. */
   ownedPartitions(): ReadonlyMap<string, string> {
     return this.owner;

@@ -461,6 +461,45 @@ export class GroupCoordinator {
   }
 
   /**
+   * Deletes the group's committed offsets of these partitions (Kafka's OffsetDelete); a topic with
+   * no partitions listed stands for every partition the group committed. A partition whose topic a
+   * member subscribes to is refused with GROUP_SUBSCRIBED_TO_TOPIC; one with nothing committed
+   * succeeds without change.
+   */
+  async deleteOffsets(
+    groupId: string,
+    asked: readonly { topic: string; partitions: readonly number[] }[],
+  ): Promise<PartitionResult[]> {
+    this.routeRead(groupId);
+    const group = this.requireGroup(groupId);
+    const partition = this.route(groupId);
+    const committed = [...this.offsets.of(groupId).keys()].map(splitPartitionKey);
+    const results: PartitionResult[] = [];
+    const tombstones: OffsetEntry[] = [];
+    for (const { topic, partitions } of asked) {
+      const chosen =
+        partitions.length > 0
+          ? partitions
+          : committed.filter((tp) => tp.topic === topic).map((tp) => tp.partition);
+      for (const p of chosen) {
+        let error: WeirError | null = null;
+        if (group?.isSubscribedTo(topic) === true)
+          error = new WeirError(
+            'GROUP_SUBSCRIBED_TO_TOPIC',
+            `group '${groupId}' has a member subscribed to '${topic}'; stop it (or change its subscription) first`,
+          );
+        else if (!Number.isInteger(p) || p < 0 || p >= this.broker.partitionCount(topic))
+          error = new WeirError('UNKNOWN_TOPIC_OR_PARTITION', `${topic}/${p}`);
+        else if (this.offsets.get(groupId, topic, p) !== undefined)
+          tombstones.push({ key: { group: groupId, topic, partition: p }, value: null });
+        results.push({ topic, partition: p, error });
+      }
+    }
+    if (tombstones.length > 0) await this.append(partition, tombstones);
+    return results;
+  }
+
+  /**
    * Plans (and with `execute`, commits) new offsets for a group with no members, as Kafka's
    * kafka-consumer-groups --reset-offsets: every target is clamped to the log's current range.
    */

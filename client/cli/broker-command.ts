@@ -6,6 +6,7 @@ import { parseIntArg } from './common.js';
 interface BrokerFlags {
   dataDir?: string;
   host?: string;
+  advertisedHost?: string;
   grpcPort?: number;
   httpPort?: number;
   nodeId?: number;
@@ -19,6 +20,10 @@ export function brokerCommand(): Command {
     .description('run a broker (settings: flags, then WEIR_* environment, then --config file, then defaults)')
     .option('--data-dir <dir>', 'directory of the partition logs (default ./data)')
     .option('--host <host>', 'address to bind (default 127.0.0.1)')
+    .option(
+      '--advertised-host <host>',
+      "host clients are told to connect to (default: --host; this machine's hostname for 0.0.0.0 or ::)",
+    )
     .option('--grpc-port <n>', 'gRPC port (default 9093)', parseIntArg(0, 65535))
     .option(
       '--http-port <n>',

@@ -1,5 +1,5 @@
-// `weir group list|describe|delete|reset-offsets`: consumer-group administration through the SDK's
-// Admin. Results go to stdout (a table, or one JSON document with --format json); nothing else
+// `weir group list|describe|delete|delete-offsets|reset-offsets`: consumer-group administration
+// through the SDK's Admin. Results go to stdout (a table, or one JSON document with --format json); nothing else
 // does, so the output can be piped.
 //
 // describe's text form reads like kafka-consumer-groups --describe: one row per partition the group
@@ -9,12 +9,17 @@
 // committed" is -1 in `committed`, and an unknown lag (nothing committed, or the topic is gone) is
 // null, as in the SDK and the HTTP API, so a script summing lags gets the sum of the known ones.
 //
+// A group's total lag (list's LAG column, describe's header) is the sum of the partitions' known
+// lags, and unknown ('-', null in JSON) when no partition's lag is known.
+//
 // reset-offsets is a dry run unless --execute, as Kafka's: it prints the plan and says nothing
-// changed. The broker refuses it (NON_EMPTY_GROUP) while the group has members.
+// changed. The broker refuses it (NON_EMPTY_GROUP) while the group has members. --all-topics
+// resets every topic the group has committed offsets of, one call per topic.
 
 import { Command, Option } from 'commander';
 import {
   Admin,
+  isWeirError,
   type GroupDescription,
   type GroupSummary,
   type ResetOffsetsResult,
@@ -41,12 +46,35 @@ function admin<T>(bootstrap: string, fn: (admin: Admin) => Promise<T>): Promise<
 
 const tpKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
 
-function listText(groups: readonly GroupSummary[]): string {
+/** The sum of the known lags; null when none is known. */
+function totalLag(offsets: GroupDescription['offsets']): number | null {
+  let sum: number | null = null;
+  for (const o of offsets) if (o.lag !== null) sum = (sum ?? 0) + o.lag;
+  return sum;
+}
+
+type ListedGroup = GroupSummary & { lag: number | null };
+
+function listText(groups: readonly ListedGroup[]): string {
   const rows = [
-    ['GROUP', 'STATE', 'MEMBERS', 'GENERATION'],
-    ...groups.map((g) => [g.groupId, g.state, String(g.members), String(g.generation)]),
+    ['GROUP', 'STATE', 'MEMBERS', 'GENERATION', 'LAG'],
+    ...groups.map((g) => [g.groupId, g.state, String(g.members), String(g.generation), offsetText(g.lag)]),
   ];
   return table(rows);
+}
+
+/** Each group with its total lag, from its description (null if it is gone by then). */
+async function withLag(a: Admin, groups: readonly GroupSummary[]): Promise<ListedGroup[]> {
+  return await Promise.all(
+    groups.map(async (g) => {
+      try {
+        return { ...g, lag: totalLag((await a.describeGroup(g.groupId)).offsets) };
+      } catch (err) {
+        if (isWeirError(err, 'GROUP_ID_NOT_FOUND')) return { ...g, lag: null };
+        throw err;
+      }
+    }),
+  );
 }
 
 /** The JSON form of `group describe`: DESIGN.md's fields first, then the extras. */
@@ -87,10 +115,9 @@ export function describeText(d: GroupDescription): string {
     for (const tp of m.assignment) owners.set(tpKey(tp.topic, tp.partition), { ...m, revoking: false });
     for (const tp of m.pendingRevocation) owners.set(tpKey(tp.topic, tp.partition), { ...m, revoking: true });
   }
-  const totalLag = d.offsets.reduce((sum, o) => (o.lag === null ? sum : sum + o.lag), 0);
   const out = [
     `Group: ${d.groupId}   state: ${d.state}   generation: ${d.generation}   ` +
-      `assignor: ${d.assignor === '' ? '-' : d.assignor}   members: ${d.members.length}   total lag: ${totalLag}`,
+      `assignor: ${d.assignor === '' ? '-' : d.assignor}   members: ${d.members.length}   total lag: ${offsetText(totalLag(d.offsets))}`,
     '',
   ];
   if (d.offsets.length === 0) out.push('No committed or assigned partitions.');
@@ -151,11 +178,11 @@ export function describeText(d: GroupDescription): string {
 
 function listCommand(): Command {
   return new Command('list')
-    .description('list consumer groups with their state, members and generation')
+    .description('list consumer groups with their state, members, generation and total lag')
     .addOption(bootstrapOption())
     .addOption(formatOption())
     .action(async (flags: { bootstrap: string; format: Format }) => {
-      const groups = await admin(flags.bootstrap, (a) => a.listGroups());
+      const groups = await admin(flags.bootstrap, async (a) => withLag(a, await a.listGroups()));
       groups.sort((x, y) => (x.groupId < y.groupId ? -1 : x.groupId > y.groupId ? 1 : 0));
       if (flags.format === 'json') print(JSON.stringify(groups));
       else if (groups.length > 0) print(listText(groups));
@@ -187,7 +214,8 @@ function deleteCommand(): Command {
 
 interface ResetFlags {
   bootstrap: string;
-  topic: string;
+  topic?: string;
+  allTopics?: boolean;
   partition?: number[];
   toEarliest?: boolean;
   toLatest?: boolean;
@@ -230,10 +258,11 @@ function resetText(group: string, result: ResetOffsetsResult): string {
 function resetCommand(): Command {
   const others = (name: string): string[] => RESET_TARGETS.filter((t) => t !== name);
   return new Command('reset-offsets')
-    .description("move a group's committed offsets of one topic (a dry run unless --execute)")
+    .description("move a group's committed offsets of a topic, or all (a dry run unless --execute)")
     .argument('<group>', 'group id')
     .addOption(bootstrapOption())
-    .requiredOption('--topic <topic>', 'the topic whose offsets move')
+    .addOption(new Option('--topic <topic>', 'the topic whose offsets move').conflicts('allTopics'))
+    .option('--all-topics', 'every topic the group has committed offsets of')
     .option(
       '--partition <n>',
       'only this partition (repeatable; default: every partition of the topic)',
@@ -273,33 +302,107 @@ function resetCommand(): Command {
     .addHelpText(
       'after',
       `
-Exactly one of --to-earliest, --to-latest, --to-time, --to-offset or --shift-by. Every new offset
+--topic or --all-topics, and exactly one of --to-earliest, --to-latest, --to-time, --to-offset or
+--shift-by. Every new offset
 is moved into the partition's range [earliest, high watermark]. The group must have no members:
 stop its consumers first. Without --execute nothing changes.`,
     )
     .action(async (group: string, flags: ResetFlags) => {
       const to = resetTarget(flags);
-      const result = await admin(flags.bootstrap, (a) =>
-        a.resetOffsets(group, {
-          topic: flags.topic,
-          ...(flags.partition === undefined ? {} : { partitions: flags.partition }),
-          to,
-          execute: flags.execute === true,
-        }),
-      );
+      if (flags.topic === undefined && flags.allTopics !== true)
+        throw new UsageError('group reset-offsets needs --topic <topic> or --all-topics');
+      if (flags.allTopics === true && flags.partition !== undefined)
+        throw new UsageError('--partition names partitions of one --topic, not of --all-topics');
+      const { topics, result } = await admin(flags.bootstrap, async (a) => {
+        const chosen = flags.topic !== undefined ? [flags.topic] : await committedTopics(a, group);
+        const results: ResetOffsetsResult[] = [];
+        for (const topic of chosen) {
+          results.push(
+            await a.resetOffsets(group, {
+              topic,
+              ...(flags.partition === undefined ? {} : { partitions: flags.partition }),
+              to,
+              execute: flags.execute === true,
+            }),
+          );
+        }
+        const merged: ResetOffsetsResult = {
+          offsets: results.flatMap((r) => r.offsets),
+          executed: flags.execute === true,
+        };
+        return { topics: chosen, result: merged };
+      });
       if (flags.format === 'json')
         print(
-          JSON.stringify({ group, topic: flags.topic, executed: result.executed, offsets: result.offsets }),
+          JSON.stringify({
+            group,
+            ...(flags.topic !== undefined ? { topic: flags.topic } : { topics }),
+            executed: result.executed,
+            offsets: result.offsets,
+          }),
         );
       else print(resetText(group, result));
     });
 }
 
+/** The topics the group has committed offsets of, sorted. */
+async function committedTopics(a: Admin, group: string): Promise<string[]> {
+  const topics = [...new Set((await a.fetchOffsets(group)).map((o) => o.topic))].sort();
+  if (topics.length === 0)
+    throw new Error(
+      `group ${group} has no committed offsets, so --all-topics has nothing to reset: name --topic`,
+    );
+  return topics;
+}
+
+interface DeleteOffsetsFlags {
+  bootstrap: string;
+  topic: string;
+  partition?: number[];
+  format: Format;
+}
+
+function deleteOffsetsCommand(): Command {
+  return new Command('delete-offsets')
+    .description("delete a group's committed offsets of a topic it no longer consumes")
+    .argument('<group>', 'group id')
+    .addOption(bootstrapOption())
+    .requiredOption('--topic <topic>', 'the topic whose committed offsets go')
+    .option(
+      '--partition <n>',
+      'only this partition (repeatable; default: every partition the group committed)',
+      collectPartition,
+    )
+    .addOption(formatOption())
+    .addHelpText(
+      'after',
+      `
+As kafka-consumer-groups --delete-offsets: refused (GROUP_SUBSCRIBED_TO_TOPIC) while a member of
+the group subscribes to the topic, by name or by pattern. A partition with nothing committed is
+not an error.`,
+    )
+    .action(async (group: string, flags: DeleteOffsetsFlags) => {
+      const deleted = await admin(flags.bootstrap, (a) =>
+        a.deleteOffsets(group, [
+          { topic: flags.topic, ...(flags.partition === undefined ? {} : { partitions: flags.partition }) },
+        ]),
+      );
+      if (flags.format === 'json') print(JSON.stringify({ group, deleted }));
+      else if (deleted.length === 0) print(`group ${group} has no committed offsets of ${flags.topic}`);
+      else
+        print(
+          `deleted the committed offsets of group ${group} for ` +
+            deleted.map((tp) => `${tp.topic}/${tp.partition}`).join(' '),
+        );
+    });
+}
+
 export function groupCommand(): Command {
   return new Command('group')
-    .description('list, describe and delete consumer groups, and reset their offsets')
+    .description('list, describe and delete consumer groups, and reset or delete their offsets')
     .addCommand(listCommand())
     .addCommand(describeCommand())
     .addCommand(deleteCommand())
+    .addCommand(deleteOffsetsCommand())
     .addCommand(resetCommand());
 }

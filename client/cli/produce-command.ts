@@ -1,7 +1,9 @@
-// `weir produce TOPIC`: one record per input line, from stdin or --file, through the SDK Producer.
+// `weir produce TOPIC`: records from stdin or --file, through the SDK Producer: one per line (or
+// per --delimiter), one JSON object per line (--input json), or the whole input as one (--input
+// raw); produce-input.ts reads them.
 //
 // Lines stay bytes end to end (line-splitter.ts): a value is exactly its line. Every chunk read
-// becomes one send() of all the lines it completed, without waiting for the answer, so a file
+// becomes one send() of all the records it completed, without waiting for the answer, so a file
 // streams at the producer's pace while a person typing at a terminal sees each line sent at once.
 // At most MAX_CALLS_IN_FLIGHT calls are unanswered before reading pauses, which bounds memory.
 // The first failure stops reading; what was read is still flushed, and the command fails with that
@@ -16,7 +18,6 @@ import {
   type AcksOption,
   type Connection,
   type Message,
-  type ProducerHeader,
   type RecordMetadata,
 } from '../index.js';
 import {
@@ -27,19 +28,26 @@ import {
   parseIntArg,
   withConnection,
 } from './common.js';
-import { LineSplitter } from './line-splitter.js';
+import {
+  COMPRESSIONS,
+  INPUT_FORMATS,
+  framerOf,
+  parseCompression,
+  parseDelimiter,
+  parserOf,
+  type CompressionFlag,
+  type InputFlags,
+} from './produce-input.js';
 import { ProgressLine } from './progress.js';
 import { grouped } from './units.js';
 
 const MAX_CALLS_IN_FLIGHT = 16;
 const READ_CHUNK_BYTES = 1024 * 1024;
 
-interface ProduceFlags {
+interface ProduceFlags extends InputFlags {
   bootstrap: string;
-  keySeparator?: string;
-  header?: [string, string][];
-  partition?: number;
   acks: AcksOption;
+  compression: CompressionFlag;
   file?: string;
   timeoutMs: number;
 }
@@ -73,46 +81,6 @@ class SendSummary {
   }
 }
 
-/** Turns lines into messages; with a key separator, a line without one is an error. */
-class LineParser {
-  private readonly separator: Buffer | null;
-  private readonly headers: ProducerHeader[] | undefined;
-  private readonly partition: number | undefined;
-  line = 0;
-
-  constructor(flags: ProduceFlags) {
-    if (flags.keySeparator === '') throw new UsageError('--key-separator must not be empty');
-    this.separator = flags.keySeparator === undefined ? null : Buffer.from(flags.keySeparator, 'utf8');
-    const headers = flags.header ?? [];
-    this.headers =
-      headers.length === 0 ? undefined : headers.map(([key, v]) => ({ key, value: Buffer.from(v, 'utf8') }));
-    this.partition = flags.partition;
-  }
-
-  /** Parses up to the first bad line; returns its error, or null. */
-  parse(lines: readonly Buffer[], out: Message[]): Error | null {
-    for (const line of lines) {
-      this.line++;
-      const message: Message = { value: line };
-      if (this.separator !== null) {
-        const at = line.indexOf(this.separator);
-        if (at < 0) {
-          return new Error(
-            `line ${this.line} has no key separator '${this.separator.toString()}' ` +
-              '(the lines before it were sent)',
-          );
-        }
-        message.key = line.subarray(0, at);
-        message.value = line.subarray(at + this.separator.length);
-      }
-      if (this.headers !== undefined) message.headers = this.headers;
-      if (this.partition !== undefined) message.partition = this.partition;
-      out.push(message);
-    }
-    return null;
-  }
-}
-
 /** Fails early, with the broker's words, for a topic or partition that is not there. */
 async function checkTarget(
   connection: Connection,
@@ -141,13 +109,14 @@ function fileSize(path: string): number {
 }
 
 async function produce(topic: string, flags: ProduceFlags): Promise<void> {
-  const parser = new LineParser(flags);
+  const parser = parserOf(flags);
   const size = flags.file === undefined ? null : fileSize(flags.file);
   await withConnection(flags.bootstrap, async (connection) => {
     await checkTarget(connection, topic, flags.partition);
     const producer = new Producer({
       connection,
       acks: flags.acks,
+      compression: flags.compression,
       deliveryTimeoutMs: flags.timeoutMs,
       maxBlockMs: flags.timeoutMs,
     });
@@ -156,7 +125,11 @@ async function produce(topic: string, flags: ProduceFlags): Promise<void> {
         ? process.stdin
         : createReadStream(flags.file, { highWaterMark: READ_CHUNK_BYTES });
     if (flags.file === undefined && process.stdin.isTTY === true) {
-      process.stderr.write(`producing to ${topic}: one record per line, Ctrl-D to finish\n`);
+      const what =
+        flags.input === 'raw'
+          ? 'one record of all input'
+          : `one record per ${flags.input === 'json' ? 'JSON line' : 'line'}`;
+      process.stderr.write(`producing to ${topic}: ${what}, Ctrl-D to finish\n`);
     }
     const progress = size !== null && process.stderr.isTTY === true ? new ProgressLine(size) : null;
     const summary = new SendSummary();
@@ -182,7 +155,7 @@ async function produce(topic: string, flags: ProduceFlags): Promise<void> {
       }
       if (bad !== null) failure ??= bad;
     };
-    const splitter = new LineSplitter();
+    const splitter = framerOf(flags);
     let bytesRead = 0;
     try {
       for await (const chunk of input) {
@@ -215,10 +188,22 @@ async function produce(topic: string, flags: ProduceFlags): Promise<void> {
 
 export function produceCommand(): Command {
   return new Command('produce')
-    .description('send one record per input line (stdin, or --file) to a topic')
+    .description('send records to a topic: one per input line (stdin, or --file), JSON lines, or raw bytes')
     .argument('<topic>', 'topic to produce to')
     .addOption(bootstrapOption())
+    .addOption(
+      new Option('--input <format>', 'lines, json (one object per line) or raw (all input is one value)')
+        .choices(INPUT_FORMATS)
+        .default('lines'),
+    )
+    .option(
+      '--delimiter <sep>',
+      'records end at <sep> instead of a newline (escapes: \\n \\t \\0 \\xHH)',
+      parseDelimiter,
+    )
     .option('--key-separator <sep>', 'text before the first <sep> of a line is the key, the rest the value')
+    .option('--key <key>', 'the key of every record (lines and raw input)')
+    .option('-Z, --null-empty', 'an empty value is sent as null: a tombstone under compaction')
     .option('--header <key=value>', 'a header on every record (repeatable)', collectKeyValue)
     .option(
       '--partition <n>',
@@ -230,6 +215,12 @@ export function produceCommand(): Command {
         .choices(['none', 'leader', 'all'])
         .default('all'),
     )
+    .option(
+      '--compression <codec>',
+      `compress batches: ${COMPRESSIONS.join(' or ')}`,
+      parseCompression,
+      'none' as CompressionFlag,
+    )
     .option('--file <path>', 'read lines from this file instead of stdin (progress shown on a terminal)')
     .option(
       '--timeout-ms <ms>',
@@ -240,8 +231,17 @@ export function produceCommand(): Command {
     .addHelpText(
       'after',
       `
-Each line is one record (a trailing \\r is dropped); its bytes are the value as they are. With
---key-separator, every line must contain it: the text before its first occurrence is the key.
+--input lines (the default): each line is one record (a trailing \\r is dropped); its bytes are the
+value as they are. With --delimiter, records end at that separator instead (kept exact, no \\r
+dropped; a last record without one still counts). With --key-separator, every line must contain
+it: the text before its first occurrence is the key.
+--input json: one object per line, e.g.
+  {"key":"k","value":"v","headers":{"h":"1"},"partition":0,"timestamp":"2026-01-01T00:00:00Z"}
+key and value are UTF-8 text (keyBase64/valueBase64 for binary); "value": null is a tombstone;
+headers is an object or a list of {"key","value"}; partition and timestamp (ms or ISO 8601) are
+optional. A bad line stops the input with its line number; the lines before it are sent.
+--input raw: all of the input is one record's value, byte for byte.
+-Z (--null-empty) sends an empty value as null, as kcat's -Z: a tombstone under compaction.
 At the end, the count of records sent and each partition's offset range go to stderr.
 Exit codes: 0 sent (also when stopped by SIGINT/SIGTERM after sending what was read), 1 failed,
 2 usage error.`,

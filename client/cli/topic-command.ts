@@ -28,16 +28,20 @@ function configMap(pairs: readonly [string, string][] | undefined): Record<strin
   return out;
 }
 
-function describeText(t: TopicDescription): string {
-  const overrides = Object.entries(t.overrides)
-    .map(([k, v]) => `${k}=${v}`)
-    .join(', ');
-  const head = [
-    `Topic: ${t.name}   partitions: ${t.partitions.length}   replication factor: ${t.replicationFactor}` +
-      (t.internal ? '   internal' : ''),
-    `Config overrides: ${overrides === '' ? '(none)' : overrides}`,
-    '',
+/** Every config in force, sorted, with where its value comes from: the topic or the broker. */
+function configRows(t: TopicDescription): string[][] {
+  return [
+    ['CONFIG', 'VALUE', 'SOURCE'],
+    ...Object.keys(t.configs)
+      .sort()
+      .map((k) => [k, t.configs[k] as string, k in t.overrides ? 'topic' : 'default']),
   ];
+}
+
+function describeText(t: TopicDescription): string {
+  const head =
+    `Topic: ${t.name}   partitions: ${t.partitions.length}   replication factor: ${t.replicationFactor}` +
+    (t.internal ? '   internal' : '');
   const rows = [
     ['PARTITION', 'LEADER', 'REPLICAS', 'LOG-START', 'HIGH-WATERMARK', 'LOG-END', 'SIZE', 'SEGMENTS'],
     ...t.partitions.map((p) => [
@@ -51,7 +55,7 @@ function describeText(t: TopicDescription): string {
       String(p.segments),
     ]),
   ];
-  return head.join('\n') + '\n' + table(rows);
+  return [head, '', table(configRows(t)), '', table(rows)].join('\n');
 }
 
 function admin<T>(bootstrap: string, fn: (admin: Admin) => Promise<T>): Promise<T> {
@@ -122,13 +126,64 @@ function listCommand(): Command {
 
 function describeCommand(): Command {
   return new Command('describe')
-    .description('show partitions, offsets, sizes and config overrides of a topic')
+    .description('show partitions, offsets, sizes and every config of a topic with its source')
     .argument('<name>', 'topic name')
     .addOption(bootstrapOption())
     .addOption(formatOption())
     .action(async (name: string, flags: { bootstrap: string; format: Format }) => {
       const topic = await admin(flags.bootstrap, (a) => a.describeTopic(name));
       print(flags.format === 'json' ? JSON.stringify(topic) : describeText(topic));
+    });
+}
+
+interface DeleteRecordsFlags {
+  bootstrap: string;
+  partition?: number[];
+  offset: number;
+  format: Format;
+}
+
+function collectPartition(raw: string, previous: number[] | undefined): number[] {
+  return [...(previous ?? []), parseIntArg(0, 0x7fffffff)(raw)];
+}
+
+function deleteRecordsCommand(): Command {
+  return new Command('delete-records')
+    .description('delete the records of partitions before an offset (raise their log start offset)')
+    .argument('<name>', 'topic name')
+    .addOption(bootstrapOption())
+    .requiredOption(
+      '--offset <n>',
+      'the new log start offset; -1 = the high watermark (delete everything)',
+      parseIntArg(-1, Number.MAX_SAFE_INTEGER),
+    )
+    .option('--partition <n>', 'only this partition (repeatable; default: every partition)', collectPartition)
+    .addOption(formatOption())
+    .addHelpText(
+      'after',
+      `
+As kafka-delete-records: records below the offset can no longer be read (a fetch there gets
+OFFSET_OUT_OF_RANGE), and segments wholly below it are deleted. The offset must be at most the
+partition's high watermark. Prints each partition's log start offset now (its low watermark).`,
+    )
+    .action(async (name: string, flags: DeleteRecordsFlags) => {
+      const deleted = await admin(flags.bootstrap, async (a) => {
+        const partitions =
+          flags.partition ?? (await a.describeTopic(name)).partitions.map((p) => p.partition);
+        return await a.deleteRecords(
+          [...new Set(partitions)]
+            .sort((x, y) => x - y)
+            .map((partition) => ({ topic: name, partition, offset: flags.offset })),
+        );
+      });
+      if (flags.format === 'json') print(JSON.stringify(deleted));
+      else
+        print(
+          table([
+            ['PARTITION', 'LOW-WATERMARK'],
+            ...deleted.map((d) => [String(d.partition), String(d.lowWatermark)]),
+          ]),
+        );
     });
 }
 
@@ -198,6 +253,7 @@ export function topicCommand(): Command {
     .addCommand(listCommand())
     .addCommand(topicOffsetsCommand())
     .addCommand(describeCommand())
+    .addCommand(deleteRecordsCommand())
     .addCommand(alterCommand())
     .addCommand(deleteCommand());
 }

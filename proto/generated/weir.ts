@@ -31,6 +31,30 @@ import type {
   DeleteGroupResponse__Output as _weir_v1_DeleteGroupResponse__Output,
 } from './weir/v1/DeleteGroupResponse.js';
 import type {
+  DeleteOffsetsRequest as _weir_v1_DeleteOffsetsRequest,
+  DeleteOffsetsRequest__Output as _weir_v1_DeleteOffsetsRequest__Output,
+} from './weir/v1/DeleteOffsetsRequest.js';
+import type {
+  DeleteOffsetsResponse as _weir_v1_DeleteOffsetsResponse,
+  DeleteOffsetsResponse__Output as _weir_v1_DeleteOffsetsResponse__Output,
+} from './weir/v1/DeleteOffsetsResponse.js';
+import type {
+  DeleteRecordsPartition as _weir_v1_DeleteRecordsPartition,
+  DeleteRecordsPartition__Output as _weir_v1_DeleteRecordsPartition__Output,
+} from './weir/v1/DeleteRecordsPartition.js';
+import type {
+  DeleteRecordsRequest as _weir_v1_DeleteRecordsRequest,
+  DeleteRecordsRequest__Output as _weir_v1_DeleteRecordsRequest__Output,
+} from './weir/v1/DeleteRecordsRequest.js';
+import type {
+  DeleteRecordsResponse as _weir_v1_DeleteRecordsResponse,
+  DeleteRecordsResponse__Output as _weir_v1_DeleteRecordsResponse__Output,
+} from './weir/v1/DeleteRecordsResponse.js';
+import type {
+  DeleteRecordsResult as _weir_v1_DeleteRecordsResult,
+  DeleteRecordsResult__Output as _weir_v1_DeleteRecordsResult__Output,
+} from './weir/v1/DeleteRecordsResult.js';
+import type {
   DeleteTopicRequest as _weir_v1_DeleteTopicRequest,
   DeleteTopicRequest__Output as _weir_v1_DeleteTopicRequest__Output,
 } from './weir/v1/DeleteTopicRequest.js';
@@ -273,6 +297,30 @@ export interface ProtoGrpcType {
       DeleteGroupResponse: MessageTypeDefinition<
         _weir_v1_DeleteGroupResponse,
         _weir_v1_DeleteGroupResponse__Output
+      >;
+      DeleteOffsetsRequest: MessageTypeDefinition<
+        _weir_v1_DeleteOffsetsRequest,
+        _weir_v1_DeleteOffsetsRequest__Output
+      >;
+      DeleteOffsetsResponse: MessageTypeDefinition<
+        _weir_v1_DeleteOffsetsResponse,
+        _weir_v1_DeleteOffsetsResponse__Output
+      >;
+      DeleteRecordsPartition: MessageTypeDefinition<
+        _weir_v1_DeleteRecordsPartition,
+        _weir_v1_DeleteRecordsPartition__Output
+      >;
+      DeleteRecordsRequest: MessageTypeDefinition<
+        _weir_v1_DeleteRecordsRequest,
+        _weir_v1_DeleteRecordsRequest__Output
+      >;
+      DeleteRecordsResponse: MessageTypeDefinition<
+        _weir_v1_DeleteRecordsResponse,
+        _weir_v1_DeleteRecordsResponse__Output
+      >;
+      DeleteRecordsResult: MessageTypeDefinition<
+        _weir_v1_DeleteRecordsResult,
+        _weir_v1_DeleteRecordsResult__Output
       >;
       DeleteTopicRequest: MessageTypeDefinition<
         _weir_v1_DeleteTopicRequest,

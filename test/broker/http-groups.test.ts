@@ -130,6 +130,19 @@ describe('given a group with one member that committed one of its two partitions
   });
 });
 
+describe('given a group whose member committed nothing', () => {
+  it('GET /v1/groups shows its lag as null (unknown), not 0', async () => {
+    const topic = await topicWith([4]);
+    await join('uncommitted', [topic]);
+    const res = await call('GET', '/v1/groups');
+    expect(res.body).toEqual(
+      expect.arrayContaining([
+        { groupId: 'uncommitted', state: 'Stable', members: 1, generation: 1, lag: null },
+      ]),
+    );
+  });
+});
+
 describe('given a group whose member left', () => {
   let topic: string;
   const group = 'emptied';

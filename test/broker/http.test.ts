@@ -249,6 +249,54 @@ describe('POST /v1/topics/:name/partitions', () => {
   });
 });
 
+describe('POST /v1/topics/:name/partitions/:partition/delete-records', () => {
+  it('raises the log start offset, to the high watermark with -1', async () => {
+    await call('POST', '/v1/topics', { name: 'trim', partitions: 1 });
+    await b.call('Produce', {
+      partitions: [
+        {
+          topic: 'trim',
+          partition: 0,
+          records: ['a', 'b', 'c', 'd'].map((v) => ({ value: Buffer.from(v) })),
+        },
+      ],
+    });
+    const res = await call('POST', '/v1/topics/trim/partitions/0/delete-records', { offset: 2 });
+    expect(res).toMatchObject({ status: 200, body: { topic: 'trim', partition: 0, lowWatermark: 2 } });
+    expect((await call('GET', '/v1/topics/trim/partitions/0')).body).toMatchObject({
+      logStartOffset: 2,
+      earliestOffset: 2,
+    });
+    const all = await call('POST', '/v1/topics/trim/partitions/0/delete-records', { offset: -1 });
+    expect(all.body).toEqual({ topic: 'trim', partition: 0, lowWatermark: 4 });
+  });
+
+  it.each([
+    [
+      'an offset past the high watermark',
+      'OFFSET_OUT_OF_RANGE',
+      416,
+      '/v1/topics/trim/partitions/0',
+      { offset: 5 },
+    ],
+    [
+      'an unknown partition',
+      'UNKNOWN_TOPIC_OR_PARTITION',
+      404,
+      '/v1/topics/trim/partitions/3',
+      { offset: 0 },
+    ],
+    ['an unknown topic', 'UNKNOWN_TOPIC_OR_PARTITION', 404, '/v1/topics/nope/partitions/0', { offset: 0 }],
+    ['an offset below -1', 'INVALID_REQUEST', 400, '/v1/topics/trim/partitions/0', { offset: -2 }],
+    ['no offset', 'INVALID_REQUEST', 400, '/v1/topics/trim/partitions/0', {}],
+  ] as const)('refuses %s with %s (%i)', async (_what, code, status, path, body) => {
+    await call('POST', '/v1/topics', { name: 'trim', partitions: 1 });
+    const res = await call('POST', `${path}/delete-records`, body);
+    expect(res.status).toBe(status);
+    expect(res.body).toEqual(errorBodyOf(code));
+  });
+});
+
 describe('GET /v1/topics/:name/partitions/:partition', () => {
   it('given records produced over gRPC, then it shows the partition stats and its offsets', async () => {
     await call('POST', '/v1/topics', { name: 'stats', partitions: 2 });

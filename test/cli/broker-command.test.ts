@@ -7,7 +7,9 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { hostname } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Admin } from '../../client/index.js';
 
 const BIN = join(import.meta.dirname, '../../dist/client/cli/bin.js');
 const children: ChildProcess[] = [];
@@ -84,6 +86,51 @@ describe('weir broker', () => {
     expect((await done).code).toBe(0);
     expect(existsSync(join(dataDir, '.weir-clean-shutdown'))).toBe(true);
   });
+
+  it.each([
+    ['--advertised-host', ['--advertised-host', 'weir.example'], {}, 'weir.example'],
+    ['WEIR_ADVERTISED_HOST', [], { WEIR_ADVERTISED_HOST: 'env.example' }, 'env.example'],
+    ["the machine's hostname for a wildcard bind", [], {}, hostname()],
+  ])(
+    'bound to 0.0.0.0, advertises %s in metadata and coordinator answers',
+    async (_what, args, env, host) => {
+      const dataDir = mkdtempSync(join(tmpdir(), 'weir-cli-'));
+      dirs.push(dataDir);
+      const child = run(
+        [
+          'broker',
+          '--data-dir',
+          dataDir,
+          '--host',
+          '0.0.0.0',
+          '--grpc-port',
+          '0',
+          '--http-port',
+          '0',
+          ...args,
+        ],
+        env,
+      );
+      const started = await logLine(child, 'broker started');
+      const grpc = started['grpc'] as string;
+      expect(grpc).toMatch(/^0\.0\.0\.0:\d+$/);
+      const port = Number(grpc.split(':')[1]);
+      const admin = new Admin({ bootstrap: `127.0.0.1:${port}` });
+      try {
+        const meta = await admin.metadata();
+        expect(meta.brokers).toEqual([expect.objectContaining({ nodeId: 0, host, grpcPort: port })]);
+        expect((await admin.findCoordinator('any-group')).coordinator).toMatchObject({
+          host,
+          grpcPort: port,
+        });
+      } finally {
+        await admin.close();
+      }
+      const done = exited(child);
+      child.kill('SIGTERM');
+      expect((await done).code).toBe(0);
+    },
+  );
 
   it.each([
     [['broker', '--grpc-port', 'lots'], {}, /grpc-port/],

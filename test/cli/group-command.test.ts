@@ -173,12 +173,30 @@ describe('weir group list', () => {
   it('lists groups with state, members and generation; --format json too', async () => {
     await emptyGroup('listed', [1, 1]);
     const lines = okLines(await weir(['group', 'list', ...b]));
-    expect(lines[0]).toMatch(/^GROUP +STATE +MEMBERS +GENERATION$/);
-    expect(lines).toContainEqual(expect.stringMatching(/^listed +Empty +0 +0$/));
+    expect(lines[0]).toMatch(/^GROUP +STATE +MEMBERS +GENERATION +LAG$/);
+    // Committed 1 and 1 of high watermarks 5 and 3: 4 + 2 behind.
+    expect(lines).toContainEqual(expect.stringMatching(/^listed +Empty +0 +0 +6$/));
     const json = JSON.parse(okLines(await weir(['group', 'list', '--format', 'json', ...b]))[0]!) as unknown;
     expect(json).toEqual(
-      expect.arrayContaining([{ groupId: 'listed', state: 'Empty', members: 0, generation: 0 }]),
+      expect.arrayContaining([{ groupId: 'listed', state: 'Empty', members: 0, generation: 0, lag: 6 }]),
     );
+  });
+
+  it('shows an unknown lag as - (null in JSON), as describe does', async () => {
+    const m = join('lagless');
+    try {
+      const lines = okLines(await weir(['group', 'list', ...b]));
+      expect(lines).toContainEqual(expect.stringMatching(/^lagless +\w+ +1 +1 +-$/));
+      const json = JSON.parse(okLines(await weir(['group', 'list', '--format', 'json', ...b]))[0]!) as {
+        groupId: string;
+        lag: number | null;
+      }[];
+      expect(json.find((g) => g.groupId === 'lagless')?.lag).toBeNull();
+      const described = okLines(await weir(['group', 'describe', 'lagless', ...b]));
+      expect(described[0]).toMatch(/total lag: -$/);
+    } finally {
+      leave(m);
+    }
   });
 });
 
@@ -294,6 +312,99 @@ describe('weir group reset-offsets', () => {
     }
     const args = ['group', 'reset-offsets', 'busy', '--topic', 'orders', '--partition', '7', '--to-earliest'];
     expectFailure(await weir([...args, ...b]), 1, /UNKNOWN_TOPIC_OR_PARTITION.*partition 7/);
+  });
+});
+
+describe('weir group reset-offsets --all-topics', () => {
+  it('resets every topic the group committed, and refuses --partition with it', async () => {
+    await admin.createTopic('refunds', { partitions: 1 });
+    await producer.send({ topic: 'refunds', records: [{ value: 'r0' }, { value: 'r1' }] });
+    await emptyGroup('everything', [4, 2]);
+    await admin.commitOffsets('everything', [{ topic: 'refunds', partition: 0, offset: 1 }]);
+    const args = ['group', 'reset-offsets', 'everything', '--all-topics', '--to-latest'];
+    const dry = okLines(await weir([...args, ...b]));
+    expect(dry.slice(1, 4).map((l) => l.split(/ +/))).toEqual([
+      ['orders', '0', '4', '5'],
+      ['orders', '1', '2', '3'],
+      ['refunds', '0', '1', '2'],
+    ]);
+    const done = JSON.parse(okLines(await weir([...args, '--execute', '--format', 'json', ...b]))[0]!);
+    expect(done).toEqual({
+      group: 'everything',
+      topics: ['orders', 'refunds'],
+      executed: true,
+      offsets: [
+        { topic: 'orders', partition: 0, previous: 4, offset: 5 },
+        { topic: 'orders', partition: 1, previous: 2, offset: 3 },
+        { topic: 'refunds', partition: 0, previous: 1, offset: 2 },
+      ],
+    });
+    const offsets = await admin.fetchOffsets('everything');
+    expect(offsets.map((o) => `${o.topic}/${o.partition}=${o.offset}`).sort()).toEqual([
+      'orders/0=5',
+      'orders/1=3',
+      'refunds/0=2',
+    ]);
+
+    expectFailure(
+      await weir([...args, '--partition', '0', ...b]),
+      2,
+      /--partition names partitions of one --topic/,
+    );
+    expectFailure(
+      await weir([...args, '--topic', 'orders', ...b]),
+      2,
+      /--topic.*cannot be used with.*--all-topics/,
+    );
+    expectFailure(
+      await weir(['group', 'reset-offsets', 'nothing-committed', '--all-topics', '--to-earliest', ...b]),
+      1,
+      /group nothing-committed has no committed offsets/,
+    );
+  });
+});
+
+describe('weir group delete-offsets', () => {
+  it('refuses while a member subscribes to the topic, deletes once it left', async () => {
+    const m = join('pruned');
+    await commit(m, 0, 2);
+    await commit(m, 1, 1);
+    expectFailure(
+      await weir(['group', 'delete-offsets', 'pruned', '--topic', 'orders', ...b]),
+      1,
+      /GROUP_SUBSCRIBED_TO_TOPIC/,
+    );
+    leave(m);
+    expect(
+      okLines(
+        await weir(['group', 'delete-offsets', 'pruned', '--topic', 'orders', '--partition', '1', ...b]),
+      ),
+    ).toEqual(['deleted the committed offsets of group pruned for orders/1']);
+    expect(await committed('pruned')).toEqual([2]);
+    const json = await weir([
+      'group',
+      'delete-offsets',
+      'pruned',
+      '--topic',
+      'orders',
+      '--format',
+      'json',
+      ...b,
+    ]);
+    expect(JSON.parse(okLines(json)[0]!)).toEqual({
+      group: 'pruned',
+      deleted: [{ topic: 'orders', partition: 0 }],
+    });
+    expect(await committed('pruned')).toEqual([]);
+    expect(okLines(await weir(['group', 'delete-offsets', 'pruned', '--topic', 'orders', ...b]))).toEqual([
+      'group pruned has no committed offsets of orders',
+    ]);
+    expectFailure(
+      await weir(['group', 'delete-offsets', 'nobody', '--topic', 'orders', ...b]),
+      1,
+      /GROUP_ID_NOT_FOUND/,
+    );
+    expectFailure(await weir(['group', 'delete-offsets', 'pruned', ...b]), 2, /--topic/);
   });
 });
 

@@ -46,14 +46,25 @@ describe('weir topic', () => {
     // and describe shows the partitions and the override, as a table and as json
     const table = okLines(await weir(['topic', 'describe', 'orders', ...b]));
     expect(table[0]).toMatch(/^Topic: orders\s+partitions: 2\s+replication factor: 1$/);
-    expect(table[1]).toBe('Config overrides: retention.ms=3600000');
-    expect(table[3]).toMatch(/^PARTITION\s+LEADER\s+REPLICAS\s+LOG-START\s+HIGH-WATERMARK/);
-    expect(table.slice(4).map((l) => l.split(/\s+/)[0])).toEqual(['0', '1']);
+    expect(table[1]).toBe('');
     const described = JSON.parse(
       (await weir(['topic', 'describe', 'orders', '--format', 'json', ...b])).stdout,
     );
     expect(described).toMatchObject({ name: 'orders', overrides: { 'retention.ms': '3600000' } });
     expect(described.partitions).toHaveLength(2);
+    // every config in force, sorted, with its source: the one override is 'topic'
+    const keys = Object.keys(described.configs as Record<string, string>).sort();
+    expect(keys.length).toBeGreaterThan(5);
+    expect(table[2]).toMatch(/^CONFIG\s+VALUE\s+SOURCE$/);
+    const configRows = table.slice(3, 3 + keys.length).map((l) => l.split(/\s+/));
+    expect(configRows).toEqual(
+      keys.map((k) => [k, described.configs[k], k === 'retention.ms' ? 'topic' : 'default']),
+    );
+    expect(configRows).toContainEqual(['retention.ms', '3600000', 'topic']);
+    expect(configRows).toContainEqual(['cleanup.policy', 'delete', 'default']);
+    expect(table[3 + keys.length]).toBe('');
+    expect(table[4 + keys.length]).toMatch(/^PARTITION\s+LEADER\s+REPLICAS\s+LOG-START\s+HIGH-WATERMARK/);
+    expect(table.slice(5 + keys.length).map((l) => l.split(/\s+/)[0])).toEqual(['0', '1']);
 
     // when altered: a config set, one reset, partitions added
     const altered = await weir(

@@ -24,6 +24,22 @@ import type {
   DeleteGroupResponse__Output as _weir_v1_DeleteGroupResponse__Output,
 } from '../../weir/v1/DeleteGroupResponse.js';
 import type {
+  DeleteOffsetsRequest as _weir_v1_DeleteOffsetsRequest,
+  DeleteOffsetsRequest__Output as _weir_v1_DeleteOffsetsRequest__Output,
+} from '../../weir/v1/DeleteOffsetsRequest.js';
+import type {
+  DeleteOffsetsResponse as _weir_v1_DeleteOffsetsResponse,
+  DeleteOffsetsResponse__Output as _weir_v1_DeleteOffsetsResponse__Output,
+} from '../../weir/v1/DeleteOffsetsResponse.js';
+import type {
+  DeleteRecordsRequest as _weir_v1_DeleteRecordsRequest,
+  DeleteRecordsRequest__Output as _weir_v1_DeleteRecordsRequest__Output,
+} from '../../weir/v1/DeleteRecordsRequest.js';
+import type {
+  DeleteRecordsResponse as _weir_v1_DeleteRecordsResponse,
+  DeleteRecordsResponse__Output as _weir_v1_DeleteRecordsResponse__Output,
+} from '../../weir/v1/DeleteRecordsResponse.js';
+import type {
   DeleteTopicRequest as _weir_v1_DeleteTopicRequest,
   DeleteTopicRequest__Output as _weir_v1_DeleteTopicRequest__Output,
 } from '../../weir/v1/DeleteTopicRequest.js';
@@ -311,6 +327,88 @@ export interface WeirClient extends grpc.Client {
   deleteGroup(
     argument: _weir_v1_DeleteGroupRequest,
     callback: grpc.requestCallback<_weir_v1_DeleteGroupResponse__Output>,
+  ): grpc.ClientUnaryCall;
+
+  DeleteOffsets(
+    argument: _weir_v1_DeleteOffsetsRequest,
+    metadata: grpc.Metadata,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_v1_DeleteOffsetsResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  DeleteOffsets(
+    argument: _weir_v1_DeleteOffsetsRequest,
+    metadata: grpc.Metadata,
+    callback: grpc.requestCallback<_weir_v1_DeleteOffsetsResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  DeleteOffsets(
+    argument: _weir_v1_DeleteOffsetsRequest,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_v1_DeleteOffsetsResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  DeleteOffsets(
+    argument: _weir_v1_DeleteOffsetsRequest,
+    callback: grpc.requestCallback<_weir_v1_DeleteOffsetsResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  deleteOffsets(
+    argument: _weir_v1_DeleteOffsetsRequest,
+    metadata: grpc.Metadata,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_v1_DeleteOffsetsResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  deleteOffsets(
+    argument: _weir_v1_DeleteOffsetsRequest,
+    metadata: grpc.Metadata,
+    callback: grpc.requestCallback<_weir_v1_DeleteOffsetsResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  deleteOffsets(
+    argument: _weir_v1_DeleteOffsetsRequest,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_v1_DeleteOffsetsResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  deleteOffsets(
+    argument: _weir_v1_DeleteOffsetsRequest,
+    callback: grpc.requestCallback<_weir_v1_DeleteOffsetsResponse__Output>,
+  ): grpc.ClientUnaryCall;
+
+  DeleteRecords(
+    argument: _weir_v1_DeleteRecordsRequest,
+    metadata: grpc.Metadata,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_v1_DeleteRecordsResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  DeleteRecords(
+    argument: _weir_v1_DeleteRecordsRequest,
+    metadata: grpc.Metadata,
+    callback: grpc.requestCallback<_weir_v1_DeleteRecordsResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  DeleteRecords(
+    argument: _weir_v1_DeleteRecordsRequest,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_v1_DeleteRecordsResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  DeleteRecords(
+    argument: _weir_v1_DeleteRecordsRequest,
+    callback: grpc.requestCallback<_weir_v1_DeleteRecordsResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  deleteRecords(
+    argument: _weir_v1_DeleteRecordsRequest,
+    metadata: grpc.Metadata,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_v1_DeleteRecordsResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  deleteRecords(
+    argument: _weir_v1_DeleteRecordsRequest,
+    metadata: grpc.Metadata,
+    callback: grpc.requestCallback<_weir_v1_DeleteRecordsResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  deleteRecords(
+    argument: _weir_v1_DeleteRecordsRequest,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_v1_DeleteRecordsResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  deleteRecords(
+    argument: _weir_v1_DeleteRecordsRequest,
+    callback: grpc.requestCallback<_weir_v1_DeleteRecordsResponse__Output>,
   ): grpc.ClientUnaryCall;
 
   DeleteTopic(
@@ -972,6 +1070,10 @@ export interface WeirHandlers extends grpc.UntypedServiceImplementation {
 
   DeleteGroup: grpc.handleUnaryCall<_weir_v1_DeleteGroupRequest__Output, _weir_v1_DeleteGroupResponse>;
 
+  DeleteOffsets: grpc.handleUnaryCall<_weir_v1_DeleteOffsetsRequest__Output, _weir_v1_DeleteOffsetsResponse>;
+
+  DeleteRecords: grpc.handleUnaryCall<_weir_v1_DeleteRecordsRequest__Output, _weir_v1_DeleteRecordsResponse>;
+
   DeleteTopic: grpc.handleUnaryCall<_weir_v1_DeleteTopicRequest__Output, _weir_v1_DeleteTopicResponse>;
 
   DescribeGroup: grpc.handleUnaryCall<_weir_v1_DescribeGroupRequest__Output, _weir_v1_GroupDescription>;
@@ -1040,6 +1142,18 @@ export interface WeirDefinition extends grpc.ServiceDefinition {
     _weir_v1_DeleteGroupResponse,
     _weir_v1_DeleteGroupRequest__Output,
     _weir_v1_DeleteGroupResponse__Output
+  >;
+  DeleteOffsets: MethodDefinition<
+    _weir_v1_DeleteOffsetsRequest,
+    _weir_v1_DeleteOffsetsResponse,
+    _weir_v1_DeleteOffsetsRequest__Output,
+    _weir_v1_DeleteOffsetsResponse__Output
+  >;
+  DeleteRecords: MethodDefinition<
+    _weir_v1_DeleteRecordsRequest,
+    _weir_v1_DeleteRecordsResponse,
+    _weir_v1_DeleteRecordsRequest__Output,
+    _weir_v1_DeleteRecordsResponse__Output
   >;
   DeleteTopic: MethodDefinition<
     _weir_v1_DeleteTopicRequest,
