@@ -17,7 +17,7 @@
 import assert from 'node:assert';
 import type { RaftConfig } from './raft-config.js';
 import { validateRaftConfig } from './raft-config.js';
-import { RaftLog } from './raft-log.js';
+import { entryEnd, isUpToDate, lastOffsetWithTermAtMost, type RaftLogStore } from './raft-log.js';
 import { LeaderProgress } from './leader-progress.js';
 import { appendRequest, appendResponse, voteAnswer, voteRequest } from './messages.js';
 import { VoteTally } from './vote-tally.js';
@@ -41,7 +41,7 @@ export class RaftNode {
   private readonly config: RaftConfig;
   private readonly peers: readonly number[];
   private readonly quorum: number;
-  private readonly log: RaftLog;
+  private readonly log: RaftLogStore;
 
   private term: number;
   private votedFor: number | null;
@@ -71,16 +71,19 @@ export class RaftNode {
   private hardStateDirty = false;
   private outbox: Message[] = [];
 
-  /** `durable` is what survived on disk: the hard state and the log (its every entry is durable). */
-  constructor(config: RaftConfig, durable: { hardState: HardState; entries: readonly Entry[] }) {
+  /**
+   * `hardState` and `log` are what survived on disk: every entry of the log is durable. The log is
+   * the replica's own from then on: the protocol appends to it and truncates it directly.
+   */
+  constructor(config: RaftConfig, hardState: HardState, log: RaftLogStore) {
     validateRaftConfig(config);
     this.config = config;
     this.id = config.id;
     this.peers = config.voters.filter((v) => v !== config.id);
     this.quorum = Math.floor(config.voters.length / 2) + 1;
-    this.log = new RaftLog(durable.entries);
-    this.term = durable.hardState.term;
-    this.votedFor = durable.hardState.votedFor;
+    this.log = log;
+    this.term = hardState.term;
+    this.votedFor = hardState.votedFor;
     // The driver makes a term durable before any entry of that term: a log from the future is a bug.
     assert(
       this.term >= this.log.lastTerm,
@@ -105,9 +108,6 @@ export class RaftNode {
   }
   get logEnd(): number {
     return this.log.end;
-  }
-  entryAt(offset: number): Entry | undefined {
-    return this.log.entryAt(offset);
   }
 
   recoveryDone(): void {
@@ -136,10 +136,14 @@ export class RaftNode {
     if (this.recovered && this.electionElapsed >= this.electionTimeout) this.startPreVote();
   }
 
-  /** Appends `data` if this replica leads; returns its offset, or null (the client asks the leader). */
-  propose(data: Uint8Array): number | null {
+  /**
+   * Appends `data`, taking `count` offsets, if this replica leads; returns its first offset, or
+   * null (the client asks the leader).
+   */
+  propose(data: Uint8Array, count = 1): number | null {
     if (this.roleNow !== 'leader') return null;
-    const offset = this.appendLocal({ term: this.term, kind: 'data', data });
+    assert(count >= 1, 'an entry takes at least one offset');
+    const offset = this.appendLocal({ offset: this.log.end, count, term: this.term, kind: 'data', data });
     for (const p of this.peers) this.sendAppend(p);
     this.maybeCommit();
     return offset;
@@ -151,7 +155,9 @@ export class RaftNode {
    * matching the whole prefix before it too.
    */
   persisted(end: number, lastTerm: number): void {
-    if (end <= this.durableEnd || end > this.log.end || this.log.termAt(end - 1) !== lastTerm) return;
+    const log = this.log;
+    if (end <= this.durableEnd || end > log.end || end < log.start || log.termAt(end - 1) !== lastTerm)
+      return;
     this.durableEnd = end;
     if (this.roleNow === 'leader') {
       this.maybeCommit();
@@ -198,7 +204,6 @@ export class RaftNode {
   takeReady(): Ready {
     const ready: Ready = {
       hardState: this.hardStateDirty ? { term: this.term, votedFor: this.votedFor } : null,
-      logActions: this.log.takeActions(),
       messages: this.outbox,
       highWatermark: this.hw,
     };
@@ -249,7 +254,7 @@ export class RaftNode {
   }
 
   private logAllowsVote(m: VoteRequest): boolean {
-    return this.config.faults?.voteForStaleLog === true || this.log.isUpToDate(m.lastOffset, m.lastTerm);
+    return this.config.faults?.voteForStaleLog === true || isUpToDate(this.log, m.lastOffset, m.lastTerm);
   }
 
   private onVoteResponse(m: VoteResponse): void {
@@ -280,7 +285,7 @@ export class RaftNode {
     this.electionElapsed = 0;
     this.progress = new LeaderProgress(this.peers, this.log.end);
     // The no-op lets this term commit (and with it every earlier entry) without waiting for a client.
-    this.appendLocal({ term: this.term, kind: 'noop', data: EMPTY });
+    this.appendLocal({ offset: this.log.end, count: 1, term: this.term, kind: 'noop', data: EMPTY });
     for (const p of this.peers) this.sendAppend(p);
     this.maybeCommit();
   }
@@ -306,26 +311,45 @@ export class RaftNode {
     assert(this.roleNow === 'follower' && this.leader === m.from, 'one leader per term');
     this.electionElapsed = 0;
     this.sinceLeader = 0;
+    const log = this.log;
     const p = m.prevOffset;
-    if (p >= this.log.end || this.log.termAt(p) !== m.prevTerm) {
-      const hint = this.log.lastOffsetWithTermAtMost(p, m.prevTerm);
-      const no = appendResponse(this.id, m.from, this.term, false, p, 0, 0, hint, this.log.termAt(hint));
+    // Below our own log start everything was committed (retention removes nothing else), and a
+    // leader holds every committed entry: the leader's log matches ours there.
+    const matches = p < log.start - 1 || (p < log.end && log.termAt(p) === m.prevTerm);
+    if (!matches && m.fromStart) {
+      // The leader's log starts after p, so a longer match cannot be found: start afresh there.
+      // Only a shorter log or an uncommitted entry at p gets here (committed entries match).
+      assert(this.commitEnd <= p + 1, `reset at ${p + 1} below the commit end ${this.commitEnd}`);
+      log.resetTo(p + 1, m.prevTerm);
+      this.durableEnd = Math.min(this.durableEnd, p + 1);
+      this.matchedEnd = Math.min(this.matchedEnd, p + 1);
+    } else if (!matches) {
+      const hint = lastOffsetWithTermAtMost(log, p, m.prevTerm);
+      const no = appendResponse(this.id, m.from, this.term, false, p, 0, 0, hint, log.termAt(hint));
       this.outbox.push(no);
       return;
     }
-    for (let k = 0; k < m.entries.length; k++) {
-      const o = p + 1 + k;
-      const e = m.entries[k]!;
-      if (o < this.log.end) {
-        if (this.log.termAt(o) === e.term || this.config.faults?.noTruncate === true) continue;
+    for (const e of m.entries) {
+      if (entryEnd(e) <= log.start) continue; // below our log start: committed, as the leader's
+      assert(e.offset >= log.start, `entry at ${e.offset} straddles the log start ${log.start}`);
+      if (e.offset < log.end) {
+        // One leader wrote every entry of a term, so the same term at an offset means the same entry.
+        if (log.termAt(e.offset) === e.term || this.config.faults?.noTruncate === true) continue;
         // A diverging suffix is never committed: a leader holds every committed entry (§5.4).
-        assert(o >= this.commitEnd, `truncation at ${o} below the commit end ${this.commitEnd}`);
-        assert(o >= this.matchedEnd, `truncation at ${o} below what this leader already matched`);
-        this.truncateLocal(o);
+        assert(
+          e.offset >= this.commitEnd,
+          `truncation at ${e.offset} below the commit end ${this.commitEnd}`,
+        );
+        assert(
+          e.offset >= this.matchedEnd,
+          `truncation at ${e.offset} below what this leader already matched`,
+        );
+        this.truncateLocal(e.offset);
       }
       this.appendLocal(e);
     }
-    this.matchedEnd = Math.max(this.matchedEnd, p + 1 + m.entries.length);
+    const last = m.entries[m.entries.length - 1];
+    this.matchedEnd = Math.max(this.matchedEnd, last === undefined ? p + 1 : entryEnd(last));
     this.leaderCommitEnd = Math.max(this.leaderCommitEnd, m.commitEnd);
     this.updateHighWatermark();
     this.sendAppendSuccess(m.from);
@@ -349,17 +373,36 @@ export class RaftNode {
     // inside the durable prefix is therefore a late duplicate; any other means back up, though no
     // further than the durable match.
     if (m.prevOffset < pr.durableEnd) return;
-    const back = this.log.lastOffsetWithTermAtMost(m.hintOffset, m.hintTerm);
+    const log = this.log;
+    const back = lastOffsetWithTermAtMost(log, m.hintOffset, m.hintTerm);
     pr.matchEnd = pr.durableEnd;
-    pr.next = Math.max(pr.durableEnd, Math.min(back + 1, m.prevOffset));
+    const next = Math.max(pr.durableEnd, Math.min(back + 1, m.prevOffset));
+    // Whole entries only: back up to the start of the entry that holds `next`.
+    pr.next = next > log.start && next < log.end ? log.entryStart(next) : next;
     this.sendAppend(m.from);
   }
 
   private sendAppend(to: number): void {
-    const next = this.progress!.of(to).next;
-    const entries = this.log.slice(next, Math.min(this.log.end, next + this.config.maxEntriesPerAppend));
-    const prevTerm = this.log.termAt(next - 1);
-    this.outbox.push(appendRequest(this.id, to, this.term, next - 1, prevTerm, entries, this.commitEnd));
+    const log = this.log;
+    const pr = this.progress!.of(to);
+    // A follower behind our log start gets the log from its start (Kafka's follower restarts from
+    // the leader's log start offset).
+    if (pr.next < log.start) pr.next = log.start;
+    const next = pr.next;
+    const entries = log.read(next, this.config.maxEntriesPerAppend);
+    const fromStart = next === log.start && next > 0;
+    const prev = next - 1;
+    const m = appendRequest(
+      this.id,
+      to,
+      this.term,
+      prev,
+      log.termAt(prev),
+      entries,
+      this.commitEnd,
+      fromStart,
+    );
+    this.outbox.push(m);
   }
 
   private sendAppendSuccess(to: number): void {
@@ -373,7 +416,8 @@ export class RaftNode {
     const needed = this.config.faults?.commitOnMinority === true ? this.quorum - 1 : this.quorum;
     const end = this.progress!.quorumDurableEnd(this.durableEnd, Math.max(1, needed));
     // §5.4.2: counting replicas proves nothing about an entry of an earlier term.
-    if (end > this.commitEnd && this.log.termAt(end - 1) === this.term) this.commitEnd = end;
+    if (end > this.commitEnd && end > this.log.start && this.log.termAt(end - 1) === this.term)
+      this.commitEnd = end;
     this.updateHighWatermark();
   }
 
@@ -388,9 +432,9 @@ export class RaftNode {
   }
 
   private appendLocal(e: Entry): number {
-    const offset = this.log.append(e);
+    this.log.append(e);
     if (this.config.faults?.countBeforeFsync === true) this.durableEnd = this.log.end;
-    return offset;
+    return e.offset;
   }
 
   private truncateLocal(from: number): void {

@@ -4,10 +4,18 @@
 
 import { describe, expect, it } from 'vitest';
 import type { AppendRequest, Entry, Message, Ready } from '../../broker/raft/messages.js';
+import { MemoryRaftLog } from '../../broker/raft/raft-log.js';
 import { RaftNode } from '../../broker/raft/raft-node.js';
 
 const data = (s: string): Entry['data'] => Buffer.from(s);
-const entry = (term: number, s = `t${term}`): Entry => ({ term, kind: 'data', data: data(s) });
+/** An entry at `offset` taking `count` offsets. */
+const entry = (offset: number, term: number, s = `t${term}`, count = 1): Entry => ({
+  offset,
+  count,
+  term,
+  kind: 'data',
+  data: data(s),
+});
 
 function replica(
   id: number,
@@ -15,10 +23,12 @@ function replica(
   term = 0,
   entries: Entry[] = [],
   votedFor: number | null = null,
+  log?: MemoryRaftLog,
 ) {
   return new RaftNode(
     { id, voters, electionTicks: 10, heartbeatTicks: 2, maxEntriesPerAppend: 8, random: () => 0 },
-    { hardState: { term, votedFor }, entries },
+    { term, votedFor },
+    log ?? new MemoryRaftLog(entries),
   );
 }
 
@@ -39,8 +49,9 @@ function append(
   prevTerm: number,
   entries: Entry[],
   commitEnd = 0,
+  fromStart = false,
 ): AppendRequest {
-  return { type: 'append', from, to, term, prevOffset, prevTerm, entries, commitEnd };
+  return { type: 'append', from, to, term, prevOffset, prevTerm, entries, commitEnd, fromStart };
 }
 
 describe('a single-replica group', () => {
@@ -98,7 +109,7 @@ describe('voting', () => {
   ): Message => ({ type, from, to: 0, term, lastOffset, lastTerm });
 
   it('grants one vote per term, persisted with the answer', () => {
-    const n = replica(0, [0, 1, 2], 1, [entry(1)]);
+    const n = replica(0, [0, 1, 2], 1, [entry(0, 1)]);
     const r1 = run(n, (x) => x.receive(ask(1, 2, 0, 1)));
     expect(r1.hardState).toEqual({ term: 2, votedFor: 1 });
     expect(r1.messages).toMatchObject([{ type: 'voteResponse', to: 1, granted: true }]);
@@ -107,7 +118,7 @@ describe('voting', () => {
   });
 
   it('refuses a candidate whose log is behind (last term, then length)', () => {
-    const n = replica(0, [0, 1, 2], 2, [entry(1), entry(2)]);
+    const n = replica(0, [0, 1, 2], 2, [entry(0, 1), entry(1, 2)]);
     expect(run(n, (x) => x.receive(ask(1, 3, 5, 1))).messages).toMatchObject([{ granted: false }]);
     expect(run(n, (x) => x.receive(ask(2, 3, 0, 2))).messages).toMatchObject([{ granted: false }]);
     expect(run(n, (x) => x.receive(ask(2, 3, 1, 2))).messages).toMatchObject([{ granted: true }]);
@@ -125,22 +136,43 @@ describe('voting', () => {
 
 describe('replication', () => {
   it('truncates a diverging suffix and hints by term so the leader backs up a term at a time', () => {
-    const n = replica(0, [0, 1, 2], 3, [entry(1, 'a'), entry(2, 'b'), entry(2, 'c'), entry(2, 'd')]);
-    // Leader of term 3 has [a(1), x(3)]: its prev (1, term 3) does not match our (1, term 2).
-    const no = run(n, (x) => x.receive(append(1, 0, 3, 1, 3, [])));
-    expect(no.messages).toMatchObject([{ success: false, hintOffset: 1, hintTerm: 2 }]);
-    // The leader's last entry of term <= 2 at or before 1 is offset 0: it resends from 1.
-    const yes = run(n, (x) => x.receive(append(1, 0, 3, 0, 1, [entry(3, 'x')], 2)));
-    expect(yes.logActions).toEqual([
-      { kind: 'truncate', from: 1 },
-      { kind: 'append', offset: 1, entries: [entry(3, 'x')] },
+    // Batches: a takes 0-1 (term 1), b 2-4, c 5, d 6-7 (term 2).
+    const a = entry(0, 1, 'a', 2);
+    const log = new MemoryRaftLog([a, entry(2, 2, 'b', 3), entry(5, 2, 'c'), entry(6, 2, 'd', 2)]);
+    const n = replica(0, [0, 1, 2], 3, [], null, log);
+    // The leader of term 3 has [a, x (2-3, term 3)]: its prev (3, term 3) does not match our (3, term 2).
+    const no = run(n, (x) => x.receive(append(1, 0, 3, 3, 3, [])));
+    expect(no.messages).toMatchObject([{ success: false, hintOffset: 3, hintTerm: 2 }]);
+    // The leader's last offset of term <= 2 at or before 3 is 1: it resends from 2.
+    const x = entry(2, 3, 'x', 2);
+    const yes = run(n, (y) => y.receive(append(1, 0, 3, 1, 1, [x], 4)));
+    expect(log.takeActions()).toEqual([
+      { kind: 'truncate', from: 2 },
+      { kind: 'append', entries: [x] },
     ]);
-    // Matched, but not durable: nothing counts toward the majority, nothing is exposed.
-    expect(yes.messages).toMatchObject([{ success: true, matchEnd: 2, durableEnd: 1 }]);
-    expect(yes.highWatermark).toBe(1);
-    const synced = run(n, (x) => x.persisted(2, 3));
-    expect(synced.messages).toMatchObject([{ success: true, matchEnd: 2, durableEnd: 2 }]);
-    expect(synced.highWatermark).toBe(2);
+    expect(log.all()).toEqual([a, x]);
+    // Matched, but not durable: x counts toward no majority and is not exposed.
+    expect(yes.messages).toMatchObject([{ success: true, matchEnd: 4, durableEnd: 2 }]);
+    expect(yes.highWatermark).toBe(2);
+    const synced = run(n, (y) => y.persisted(4, 3));
+    expect(synced.messages).toMatchObject([{ success: true, matchEnd: 4, durableEnd: 4 }]);
+    expect(synced.highWatermark).toBe(4);
+  });
+
+  it('a follower behind the leader’s log start starts its log afresh there', () => {
+    const log = new MemoryRaftLog([entry(0, 1, 'a', 2)]);
+    const n = replica(0, [0, 1, 2], 2, [], null, log);
+    const y = entry(10, 2, 'y', 3);
+    // The leader's log starts at 10 (term 2 before it); we end at 2.
+    const r = run(n, (x) => x.receive(append(1, 0, 2, 9, 2, [y], 13, true)));
+    expect(log.start).toBe(10);
+    expect(log.startTerm).toBe(2);
+    expect(log.all()).toEqual([y]);
+    expect(r.messages).toMatchObject([{ success: true, matchEnd: 13, durableEnd: 2 }]);
+    // Without the leader's word that its log starts there, the same append is refused.
+    const other = replica(0, [0, 1, 2], 2, [entry(0, 1, 'a', 2)]);
+    const refused = run(other, (x) => x.receive(append(1, 0, 2, 9, 2, [y], 13)));
+    expect(refused.messages).toMatchObject([{ success: false, hintOffset: 1, hintTerm: 1 }]);
   });
 
   /** Given node 0 recovered and timed out, peer 1's pre-vote and vote for term 2 make it leader. */
@@ -155,7 +187,7 @@ describe('replication', () => {
   }
 
   it('a leader commits only through an entry of its own term, once a majority has it durable', () => {
-    const n = replica(0, [0, 1, 2], 1, [entry(1)], 0);
+    const n = replica(0, [0, 1, 2], 1, [entry(0, 1)], 0);
     electedByPeer1(n);
     const ack = (end: number): Message => ({
       type: 'appendResponse',
@@ -176,6 +208,38 @@ describe('replication', () => {
     expect(n.highWatermark).toBe(0); // the leader's own copy of the no-op is not durable yet
     run(n, (x) => x.persisted(2, 2));
     expect(n.highWatermark).toBe(2);
+  });
+
+  it('a leader sends a follower that needs what retention removed its log from the start', () => {
+    const y = entry(10, 1, 'y', 3);
+    const n = replica(0, [0, 1, 2], 1, [], 0, new MemoryRaftLog([y], 10, 1));
+    electedByPeer1(n);
+    n.takeReady();
+    // Follower 1 is empty: it rejects the leader's first append (prev 12) with nothing to offer.
+    const r = run(n, (x) =>
+      x.receive({
+        type: 'appendResponse',
+        from: 1,
+        to: 0,
+        term: 2,
+        success: false,
+        prevOffset: 12,
+        matchEnd: 0,
+        durableEnd: 0,
+        hintOffset: -1,
+        hintTerm: 0,
+      }),
+    );
+    expect(r.messages).toMatchObject([
+      {
+        type: 'append',
+        to: 1,
+        prevOffset: 9,
+        prevTerm: 1,
+        fromStart: true,
+        entries: [y, { offset: 13, kind: 'noop' }],
+      },
+    ]);
   });
 
   it('a leader that hears from no majority within an election timeout steps down', () => {

@@ -10,13 +10,31 @@
 import assert from 'node:assert';
 import type { Entry, HardState, Message, Ready } from '../../broker/raft/messages.js';
 import type { RaftConfig } from '../../broker/raft/raft-config.js';
+import { MemoryRaftLog, entryEnd } from '../../broker/raft/raft-log.js';
 import { RaftNode } from '../../broker/raft/raft-node.js';
 import type { RaftChecker, ReplicaView } from './raft-checker.js';
 
+/** A log as written to the simulated disk: its entries, where it starts and the term before. */
+export interface DiskLog {
+  readonly entries: readonly Entry[];
+  readonly start: number;
+  readonly startTerm: number;
+}
+
 export interface DiskState {
   hardState: HardState;
-  entries: Entry[];
+  log: DiskLog;
 }
+
+export function diskLogEnd(log: DiskLog): number {
+  const last = log.entries[log.entries.length - 1];
+  return last === undefined ? log.start : entryEnd(last);
+}
+
+const EMPTY_DISK: DiskState = {
+  hardState: { term: 0, votedFor: null },
+  log: { entries: [], start: 0, startTerm: 0 },
+};
 
 /** What a replica needs from the world around it. */
 export interface ReplicaHost {
@@ -28,6 +46,8 @@ export interface ReplicaHost {
 
 export class SimReplica implements ReplicaView {
   node: RaftNode | null = null;
+  /** The running node's log (what the process sees), or null while crashed. */
+  log: MemoryRaftLog | null = null;
   /** Bumped by each crash, so completions issued before it are recognised and dropped. */
   incarnation = 0;
   pausedUntil = 0;
@@ -35,8 +55,8 @@ export class SimReplica implements ReplicaView {
   lastSyncAt = 0;
   /** Diverging suffixes this replica truncated (the simulation reports how often it happened). */
   truncations = 0;
-  private volatile: DiskState = { hardState: { term: 0, votedFor: null }, entries: [] };
-  private durable: DiskState = { hardState: { term: 0, votedFor: null }, entries: [] };
+  private volatile: DiskState = EMPTY_DISK;
+  private durable: DiskState = EMPTY_DISK;
   private issued = 0;
   private completed = 0;
   /** The last sync carrying a hard-state write: messages wait for it. */
@@ -49,8 +69,8 @@ export class SimReplica implements ReplicaView {
     private readonly makeConfig: () => RaftConfig,
   ) {}
 
-  get durableEntries(): readonly Entry[] {
-    return this.durable.entries;
+  get durableLog(): DiskLog {
+    return this.durable.log;
   }
   get durableHardState(): HardState {
     return this.durable.hardState;
@@ -58,18 +78,18 @@ export class SimReplica implements ReplicaView {
 
   start(): void {
     assert(this.node === null, 'a running replica is not started again');
-    this.node = new RaftNode(this.makeConfig(), {
-      hardState: this.durable.hardState,
-      entries: this.durable.entries,
-    });
+    const d = this.durable.log;
+    this.log = new MemoryRaftLog(d.entries, d.start, d.startTerm);
+    this.node = new RaftNode(this.makeConfig(), this.durable.hardState, this.log);
     this.host.checker.onRestart(this.id);
   }
 
   /** Power loss: everything not fsynced is gone, and so is everything in memory. */
   crash(): void {
     this.node = null;
+    this.log = null;
     this.incarnation++;
-    this.volatile = { hardState: this.durable.hardState, entries: this.durable.entries.slice() };
+    this.volatile = this.durable;
     this.issued = this.completed = this.hardStateSync = 0;
     this.held = [];
   }
@@ -92,34 +112,60 @@ export class SimReplica implements ReplicaView {
       for (const m of this.held.shift()!.messages) this.host.send(m);
     }
     this.step((n) => n.hardStatePersisted(state.hardState.term));
-    const end = state.entries.length;
-    if (end > 0) this.step((n) => n.persisted(end, state.entries[end - 1]!.term));
+    const log = state.log;
+    const last = log.entries[log.entries.length - 1];
+    this.step((n) => n.persisted(diskLogEnd(log), last?.term ?? log.startTerm));
+  }
+
+  /** Retention: the log loses its entries below `offset` (which the high watermark covers). */
+  deleteBefore(offset: number): void {
+    this.step(() => this.log!.deleteBefore(offset));
   }
 
   private apply(ready: Ready): void {
     const v = this.volatile;
-    if (ready.hardState !== null) v.hardState = ready.hardState;
-    for (const a of ready.logActions) {
-      if (a.kind === 'truncate') {
-        assert(a.from < v.entries.length, 'a truncation removes something');
-        v.entries.length = a.from;
-        this.truncations++;
-        continue;
-      }
-      assert(a.offset === v.entries.length, `append at ${a.offset} but the log ends at ${v.entries.length}`);
-      for (const e of a.entries) {
-        const o = v.entries.length;
-        this.host.checker.onAppend(this.id, o, e, o === 0 ? 0 : v.entries[o - 1]!.term);
-        v.entries.push(e);
+    const actions = this.log!.takeActions();
+    let entries = v.log.entries;
+    let start = v.log.start;
+    let startTerm = v.log.startTerm;
+    for (const a of actions) {
+      switch (a.kind) {
+        case 'truncate': {
+          const keep = entries.findIndex((e) => e.offset >= a.from);
+          assert(keep >= 0, 'a truncation removes something');
+          entries = entries.slice(0, keep);
+          this.truncations++;
+          break;
+        }
+        case 'append': {
+          const grown = entries.slice();
+          for (const e of a.entries) {
+            const prev = grown[grown.length - 1];
+            const end = prev === undefined ? start : entryEnd(prev);
+            assert(e.offset >= end, `append at ${e.offset} inside the log (end ${end})`);
+            this.host.checker.onAppend(this.id, e, prev?.term ?? startTerm);
+            grown.push(e);
+          }
+          entries = grown;
+          break;
+        }
+        case 'reset':
+          entries = [];
+          start = a.start;
+          startTerm = a.startTerm;
+          break;
+        case 'deleteBefore':
+          entries = entries.filter((e) => e.offset >= a.offset);
+          start = a.offset;
+          startTerm = a.startTerm;
+          break;
       }
     }
-    if (ready.hardState !== null || ready.logActions.length > 0) {
+    if (ready.hardState !== null || actions.length > 0) {
+      this.volatile = { hardState: ready.hardState ?? v.hardState, log: { entries, start, startTerm } };
       const seq = ++this.issued;
       if (ready.hardState !== null) this.hardStateSync = seq;
-      this.host.scheduleSync(this, seq, this.incarnation, {
-        hardState: v.hardState,
-        entries: v.entries.slice(),
-      });
+      this.host.scheduleSync(this, seq, this.incarnation, this.volatile);
     }
     if (ready.messages.length === 0) return;
     if (this.hardStateSync > this.completed)

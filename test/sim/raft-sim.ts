@@ -1,8 +1,9 @@
 // A seeded simulation of one Raft group (STYLE 11, after TigerBeetle's VOPR): replicas in one
 // process on a virtual clock, a network that drops, delays, duplicates and reorders messages and
 // partitions replicas (both ways or one way) until the partition heals, crashes that lose whatever
-// was not fsynced (one replica, or every replica at once), pauses, and clients appending to
-// whichever replica leads. The seed decides everything, the scenario's intensities included (swarm
+// was not fsynced (one replica, or every replica at once), pauses, retention removing a committed
+// prefix on one replica, and clients appending batches of one to a few offsets to whichever replica
+// leads. The seed decides everything, the scenario's intensities included (swarm
 // testing: some seeds are calm, some stormy), so a failing seed replays exactly.
 //
 // A run is a chaotic phase, then a healed one (no drops, no partitions, every replica up) in which a
@@ -12,9 +13,10 @@
 import { AssertionError } from 'node:assert';
 import type { Message } from '../../broker/raft/messages.js';
 import type { RaftFaults } from '../../broker/raft/raft-config.js';
-import { RaftChecker, Violation, sameEntry, type CheckerCounts } from './raft-checker.js';
+import { entryEnd } from '../../broker/raft/raft-log.js';
+import { RaftChecker, Violation, entryAtOffset, sameEntry, type CheckerCounts } from './raft-checker.js';
 import { EventQueue } from './raft-sim-queue.js';
-import { SimReplica, type DiskState, type ReplicaHost } from './raft-sim-replica.js';
+import { SimReplica, diskLogEnd, type DiskState, type ReplicaHost } from './raft-sim-replica.js';
 import { seededRandom } from '../storage/helpers.js';
 
 const TICK_MS = 10;
@@ -48,6 +50,7 @@ export interface SimResult {
   readonly powerLosses: number;
   readonly leaders: number;
   readonly truncations: number;
+  readonly deletions: number;
 }
 
 export class RaftSimulation implements ReplicaHost {
@@ -66,6 +69,7 @@ export class RaftSimulation implements ReplicaHost {
   private marker: 'none' | 'proposed' | 'acked' = 'none';
   private crashes = 0;
   private powerLosses = 0;
+  private deletions = 0;
   private readonly s: ReturnType<typeof scenario>;
 
   constructor(
@@ -106,7 +110,8 @@ export class RaftSimulation implements ReplicaHost {
         this.checkAcks();
         if (this.options.trace !== undefined) this.traceChanges(next.event);
       } catch (e) {
-        if (e instanceof AssertionError) throw new Violation('assertion', e.message);
+        if (e instanceof AssertionError)
+          throw Object.assign(new Violation('assertion', e.message), { cause: e });
         throw e;
       }
     }
@@ -120,6 +125,7 @@ export class RaftSimulation implements ReplicaHost {
       powerLosses: this.powerLosses,
       leaders: this.checker.counts.leadersChecked,
       truncations: this.replicas.reduce((sum, r) => sum + r.truncations, 0),
+      deletions: this.deletions,
     };
   }
 
@@ -219,6 +225,7 @@ export class RaftSimulation implements ReplicaHost {
       this.trace(`partition ${pairs.join(' ')}`);
       this.queue.push(this.now + 50 + Math.floor(this.rand() * 1000), { kind: 'heal', pairs });
     }
+    if (this.rand() < s.retentionRate) this.retention(this.replicas[Math.floor(this.rand() * n)]!);
     if (this.rand() < s.pauseRate) {
       const r = this.replicas[Math.floor(this.rand() * n)]!;
       r.pausedUntil = Math.max(r.pausedUntil, this.now + 20 + Math.floor(this.rand() * 500));
@@ -239,9 +246,23 @@ export class RaftSimulation implements ReplicaHost {
     this.queue.push(this.now + 20 + Math.floor(this.rand() * 600), { kind: 'restart', r });
   }
 
+  /** Retention on one replica: its log loses a random part of what its high watermark covers. */
+  private retention(r: SimReplica): void {
+    const n = r.node;
+    const log = r.log;
+    if (n === null || log === null || r.pausedUntil > this.now) return;
+    const below = log.all().filter((e) => entryEnd(e) <= n.highWatermark);
+    if (below.length === 0) return;
+    const to = entryEnd(below[Math.floor(this.rand() * below.length)]!);
+    this.deletions++;
+    this.trace(`retention ${r.id} to ${to}`);
+    r.deleteBefore(to);
+  }
+
   private restart(r: SimReplica): void {
     r.start();
-    this.trace(`start ${r.id} term ${r.durableHardState.term} log ${r.durableEntries.length}`);
+    const d = r.durableLog;
+    this.trace(`start ${r.id} term ${r.durableHardState.term} log [${d.start}, ${diskLogEnd(d)})`);
     this.queue.push(this.now + Math.floor(this.rand() * 100), {
       kind: 'recovered',
       r,
@@ -255,8 +276,9 @@ export class RaftSimulation implements ReplicaHost {
     const r = leaders[Math.floor(this.rand() * leaders.length)];
     if (r === undefined) return false;
     const data = Buffer.from(`${marker ? 'marker' : 'client'}-${this.clientSeq++}`);
+    const count = 1 + Math.floor(this.rand() * this.s.maxBatchOffsets);
     let offset: number | null = null;
-    r.step((n) => (offset = n.propose(data)));
+    r.step((n) => (offset = n.propose(data, count)));
     if (offset === null) return false;
     const n = r.node!;
     this.pending.push({ id: r.id, incarnation: r.incarnation, term: n.currentTerm, offset, marker });
@@ -274,7 +296,7 @@ export class RaftSimulation implements ReplicaHost {
         return false; // the client hears an error or nothing: not acknowledged
       }
       if (n.highWatermark <= p.offset) return true;
-      this.checker.onAck(p.offset, n.entryAt(p.offset)!);
+      this.checker.onAck(r.log!.entryAt(p.offset)!);
       if (p.marker) this.marker = 'acked';
       return false;
     });
@@ -293,12 +315,21 @@ export class RaftSimulation implements ReplicaHost {
     }
     if (this.marker === 'none' && this.clientAppend(true)) this.marker = 'proposed';
     if (this.marker !== 'acked') return false;
-    const lead = this.replicas.find((r) => r.node?.role === 'leader')?.node;
+    const leader = this.replicas.find((r) => r.node?.role === 'leader');
+    const lead = leader?.node;
     if (lead === undefined || lead === null) return false;
+    const leadEntries = leader!.log!.all();
     for (const r of this.replicas) {
       const n = r.node;
       if (n === null || n.highWatermark !== lead.highWatermark || n.logEnd !== lead.logEnd) return false;
-      for (let o = 0; o < n.logEnd; o++) if (!sameEntry(n.entryAt(o), lead.entryAt(o))) return false;
+      // Byte-identical where both still hold the log (retention runs on each replica on its own).
+      const from = Math.max(r.log!.start, leader!.log!.start);
+      for (const e of leadEntries) {
+        if (e.offset >= from && !sameEntry(r.log!.entryAt(e.offset), e)) return false;
+      }
+      for (const e of r.log!.read(from, Number.MAX_SAFE_INTEGER)) {
+        if (!sameEntry(entryAtOffset(leadEntries, e.offset), e)) return false;
+      }
     }
     return true;
   }
@@ -312,7 +343,7 @@ export class RaftSimulation implements ReplicaHost {
       const state =
         n === null
           ? 'down'
-          : `${n.role} t${n.currentTerm} leader ${n.leaderId} log ${n.logEnd} (durable ${r.durableEntries.length}) hw ${n.highWatermark}`;
+          : `${n.role} t${n.currentTerm} leader ${n.leaderId} log [${r.log!.start}, ${n.logEnd}) (durable to ${diskLogEnd(r.durableLog)}) hw ${n.highWatermark}`;
       if (this.lastState[r.id] === state) continue;
       this.lastState[r.id] = state;
       const cause = ev.kind === 'deliver' ? `${ev.m.type} from ${ev.m.from}` : ev.kind;
@@ -351,5 +382,8 @@ function scenario(rand: () => number) {
     pauseRate: pick(rand, [0, 0.005, 0.02]),
     /** Client appends per tick, on average about this many. */
     appendRate: pick(rand, [0.1, 0.5, 1.5, 3]),
+    /** A client's batch takes 1 to this many offsets. */
+    maxBatchOffsets: pick(rand, [1, 1, 3, 8]),
+    retentionRate: pick(rand, [0, 0, 0.002, 0.01]),
   };
 }
