@@ -23,6 +23,12 @@ export interface Entry {
 export interface HardState {
   readonly term: number;
   readonly votedFor: number | null;
+  /**
+   * This replica may have lost entries it acknowledged (its page cache went in a power loss, or its
+   * data directory was wiped), so its votes do not count until a leader has brought it back up to
+   * the commit point. The driver sets it at start-up; the replica clears it.
+   */
+  readonly amnesiac: boolean;
 }
 
 interface Envelope {
@@ -44,6 +50,8 @@ export interface VoteResponse extends Envelope {
   /** The term the request asked about, so late answers to an earlier round are not counted. */
   readonly voteTerm: number;
   readonly granted: boolean;
+  /** The voter may have lost acknowledged entries (HardState.amnesiac): its grant does not count. */
+  readonly amnesiac: boolean;
 }
 
 export interface AppendRequest extends Envelope {
@@ -59,6 +67,12 @@ export interface AppendRequest extends Envelope {
   readonly fromStart: boolean;
   /** The leader's commit end; a follower exposes no more than it has matched and made durable. */
   readonly commitEnd: number;
+  /**
+   * The receiver's incarnation as the leader knows it (-1 before it heard from the receiver): the
+   * commit end of an append sent to the receiver's current incarnation covers everything committed
+   * before that incarnation began, so only such an append can bring an amnesiac replica back.
+   */
+  readonly incarnation: number;
 }
 
 export interface AppendResponse extends Envelope {
@@ -76,6 +90,11 @@ export interface AppendResponse extends Envelope {
    */
   readonly hintOffset: number;
   readonly hintTerm: number;
+  /**
+   * The follower's incarnation (RaftConfig.incarnation): when it grows, the follower may have lost
+   * what it acknowledged before, so the leader forgets what that earlier life told it.
+   */
+  readonly incarnation: number;
 }
 
 export type Message = VoteRequest | VoteResponse | AppendRequest | AppendResponse;
@@ -89,8 +108,9 @@ export function appendRequest(
   entries: readonly Entry[],
   commitEnd: number,
   fromStart = false,
+  incarnation = -1,
 ): AppendRequest {
-  return { type: 'append', from, to, term, prevOffset, prevTerm, entries, commitEnd, fromStart };
+  return { type: 'append', from, to, term, prevOffset, prevTerm, entries, commitEnd, fromStart, incarnation };
 }
 
 /** An answer to an append: a success (with its ends) or a rejection (with its hint). */
@@ -104,6 +124,7 @@ export function appendResponse(
   durableEnd = 0,
   hintOffset = -1,
   hintTerm = 0,
+  incarnation = 0,
 ): AppendResponse {
   return {
     type: 'appendResponse',
@@ -116,6 +137,7 @@ export function appendResponse(
     durableEnd,
     hintOffset,
     hintTerm,
+    incarnation,
   };
 }
 
@@ -130,11 +152,11 @@ export function voteRequest(
 }
 
 /** The answer to `m` from a replica in `term`. */
-export function voteAnswer(m: VoteRequest, term: number, granted: boolean): VoteResponse {
+export function voteAnswer(m: VoteRequest, term: number, granted: boolean, amnesiac: boolean): VoteResponse {
   const type = m.type === 'vote' ? 'voteResponse' : 'preVoteResponse';
   // A granted pre-vote answers in the asked term, so the asker does not take it for a newer term.
   const answerTerm = m.type === 'preVote' && granted ? m.term : term;
-  return { type, from: m.to, to: m.from, term: answerTerm, voteTerm: m.term, granted };
+  return { type, from: m.to, to: m.from, term: answerTerm, voteTerm: m.term, granted, amnesiac };
 }
 
 /**

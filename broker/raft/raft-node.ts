@@ -8,7 +8,8 @@
 // win before bumping its term, and peers that heard from a leader within the election timeout say
 // no, so a partitioned node cannot depose a healthy leader when it returns), check-quorum (a leader
 // that has not heard from a majority within an election timeout steps down), a no-op entry first in
-// each leader's term (§5.4.2: commit moves only through an entry of the leader's own term),
+// each leader's term (§5.4.2: commit moves only through an entry of the leader's own term; a group
+// of one needs none),
 // term-by-term backing up on a rejected append, and durability-aware acks: an entry counts toward
 // the majority only once it is fsynced on that replica, leader included. The high watermark a
 // replica exposes is its commit end capped by its own durable end, so a read below it survives the
@@ -45,6 +46,10 @@ export class RaftNode {
 
   private term: number;
   private votedFor: number | null;
+  /** HardState.amnesiac: this replica's votes do not count until a leader has caught it up. */
+  private amnesiac: boolean;
+  /** Amnesiac follower: the current leader's commit end in its own term, once heard (else 0). */
+  private rejoinAt = 0;
   private roleNow: Role = 'follower';
   private leader: number | null = null;
   /** May this replica campaign yet? Not before its local recovery is done. */
@@ -84,13 +89,14 @@ export class RaftNode {
     this.log = log;
     this.term = hardState.term;
     this.votedFor = hardState.votedFor;
+    this.amnesiac = hardState.amnesiac;
     // The driver makes a term durable before any entry of that term: a log from the future is a bug.
     assert(
       this.term >= this.log.lastTerm,
       `term ${this.term} behind the log's last term ${this.log.lastTerm}`,
     );
     this.durableEnd = this.log.end;
-    this.votes = new VoteTally(this.id, this.quorum);
+    this.votes = this.newTally();
     this.resetElectionTimer();
   }
 
@@ -102,6 +108,9 @@ export class RaftNode {
   }
   get leaderId(): number | null {
     return this.leader;
+  }
+  get isAmnesiac(): boolean {
+    return this.amnesiac;
   }
   get highWatermark(): number {
     return this.hw;
@@ -164,6 +173,7 @@ export class RaftNode {
       return;
     }
     this.updateHighWatermark();
+    this.maybeRejoin();
     if (this.leader !== null && this.matchedEnd > 0) this.sendAppendSuccess(this.leader);
   }
 
@@ -181,9 +191,9 @@ export class RaftNode {
       if (!preVote) this.becomeFollower(m.term, m.type === 'append' ? m.from : null);
     } else if (m.term < this.term) {
       // Tell a stale leader or candidate our term so it steps down; drop stale answers.
-      if (m.type === 'append')
-        this.outbox.push(appendResponse(this.id, m.from, this.term, false, m.prevOffset));
-      else if (m.type === 'vote' || m.type === 'preVote') this.outbox.push(voteAnswer(m, this.term, false));
+      if (m.type === 'append') this.outbox.push(this.appendAnswer(m.from, false, m.prevOffset));
+      else if (m.type === 'vote' || m.type === 'preVote')
+        this.outbox.push(voteAnswer(m, this.term, false, this.amnesiac));
       return;
     }
     switch (m.type) {
@@ -203,7 +213,9 @@ export class RaftNode {
 
   takeReady(): Ready {
     const ready: Ready = {
-      hardState: this.hardStateDirty ? { term: this.term, votedFor: this.votedFor } : null,
+      hardState: this.hardStateDirty
+        ? { term: this.term, votedFor: this.votedFor, amnesiac: this.amnesiac }
+        : null,
       messages: this.outbox,
       highWatermark: this.hw,
     };
@@ -217,7 +229,7 @@ export class RaftNode {
   private startPreVote(): void {
     this.roleNow = 'preCandidate';
     this.leader = null;
-    this.votes = new VoteTally(this.id, this.quorum);
+    this.votes = this.newTally();
     this.resetElectionTimer();
     if (this.votes.won) return this.startElection();
     for (const p of this.peers) this.outbox.push(voteRequest('preVote', this.id, p, this.term + 1, this.log));
@@ -227,7 +239,7 @@ export class RaftNode {
     this.setTerm(this.term + 1, this.id);
     this.roleNow = 'candidate';
     this.leader = null;
-    this.votes = new VoteTally(this.id, this.quorum);
+    this.votes = this.newTally();
     this.resetElectionTimer();
     // Alone, wait for hardStatePersisted: a leader acting in a term it could forget in a crash
     // might lead that term twice, and (offset, term) would no longer name one entry.
@@ -239,7 +251,8 @@ export class RaftNode {
     // merely lost touch must not disrupt the group. The asked term must be newer than ours.
     const leaderAlive =
       this.roleNow === 'leader' || (this.leader !== null && this.sinceLeader < this.config.electionTicks);
-    this.outbox.push(voteAnswer(m, this.term, m.term > this.term && !leaderAlive && this.logAllowsVote(m)));
+    const granted = m.term > this.term && !leaderAlive && this.logAllowsVote(m);
+    this.outbox.push(voteAnswer(m, this.term, granted, this.amnesiac));
   }
 
   private onVote(m: VoteRequest): void {
@@ -250,7 +263,7 @@ export class RaftNode {
       this.setTerm(this.term, m.from);
       this.resetElectionTimer();
     }
-    this.outbox.push(voteAnswer(m, this.term, granted));
+    this.outbox.push(voteAnswer(m, this.term, granted, this.amnesiac));
   }
 
   private logAllowsVote(m: VoteRequest): boolean {
@@ -261,7 +274,7 @@ export class RaftNode {
     const pre = m.type === 'preVoteResponse';
     const round = pre ? this.term + 1 : this.term;
     if (this.roleNow !== (pre ? 'preCandidate' : 'candidate') || m.voteTerm !== round) return;
-    this.votes.record(m.from, m.granted);
+    this.votes.record(m.from, m.granted, m.amnesiac);
     if (!this.votes.won) return;
     if (pre) this.startElection();
     else this.becomeLeader();
@@ -285,7 +298,10 @@ export class RaftNode {
     this.electionElapsed = 0;
     this.progress = new LeaderProgress(this.peers, this.log.end);
     // The no-op lets this term commit (and with it every earlier entry) without waiting for a client.
-    this.appendLocal({ offset: this.log.end, count: 1, term: this.term, kind: 'noop', data: EMPTY });
+    // A group of one needs none: its own durable log is the majority, whatever the terms in it, so a
+    // single broker's offsets run on across restarts as before replication.
+    if (this.peers.length > 0)
+      this.appendLocal({ offset: this.log.end, count: 1, term: this.term, kind: 'noop', data: EMPTY });
     for (const p of this.peers) this.sendAppend(p);
     this.maybeCommit();
   }
@@ -325,8 +341,7 @@ export class RaftNode {
       this.matchedEnd = Math.min(this.matchedEnd, p + 1);
     } else if (!matches) {
       const hint = lastOffsetWithTermAtMost(log, p, m.prevTerm);
-      const no = appendResponse(this.id, m.from, this.term, false, p, 0, 0, hint, log.termAt(hint));
-      this.outbox.push(no);
+      this.outbox.push(this.appendAnswer(m.from, false, p, 0, 0, hint, log.termAt(hint)));
       return;
     }
     for (const e of m.entries) {
@@ -351,13 +366,40 @@ export class RaftNode {
     const last = m.entries[m.entries.length - 1];
     this.matchedEnd = Math.max(this.matchedEnd, last === undefined ? p + 1 : entryEnd(last));
     this.leaderCommitEnd = Math.max(this.leaderCommitEnd, m.commitEnd);
+    // A commit end whose last entry is of the leader's own term lies past every entry any earlier
+    // leader committed (§5.4.2), and one sent to this incarnation past everything committed before
+    // it began: an amnesiac replica holding the log up to it has lost nothing.
+    const c = m.commitEnd;
+    const toMe = m.incarnation === (this.config.incarnation ?? 0);
+    if (this.amnesiac && toMe && c > log.start && c <= this.matchedEnd && log.termAt(c - 1) === m.term)
+      this.rejoinAt = Math.max(this.rejoinAt, c);
     this.updateHighWatermark();
+    this.maybeRejoin();
     this.sendAppendSuccess(m.from);
+  }
+
+  /** An amnesiac follower that holds, durably, the log up to its leader's commit point is whole again. */
+  private maybeRejoin(): void {
+    if (!this.amnesiac || this.rejoinAt === 0 || Math.min(this.matchedEnd, this.durableEnd) < this.rejoinAt)
+      return;
+    this.amnesiac = false;
+    this.rejoinAt = 0;
+    this.hardStateDirty = true;
   }
 
   private onAppendResponse(m: AppendResponse): void {
     if (this.roleNow !== 'leader') return;
     const pr = this.progress!.of(m.from);
+    // What an earlier life of the follower said may have been lost with it: forget it, and ignore
+    // that life's late answers.
+    if (m.incarnation < pr.incarnation) return;
+    if (m.incarnation > pr.incarnation) {
+      if (pr.incarnation >= 0 && this.config.faults?.keepStaleProgress !== true) {
+        pr.matchEnd = 0;
+        pr.durableEnd = 0;
+      }
+      pr.incarnation = m.incarnation;
+    }
     pr.active = true;
     if (m.success) {
       assert(m.durableEnd <= m.matchEnd && m.matchEnd <= this.log.end, 'a follower acks what it matched');
@@ -401,23 +443,53 @@ export class RaftNode {
       entries,
       this.commitEnd,
       fromStart,
+      pr.incarnation,
     );
     this.outbox.push(m);
   }
 
   private sendAppendSuccess(to: number): void {
     const durable = Math.min(this.matchedEnd, this.durableEnd);
-    const yes = appendResponse(this.id, to, this.term, true, this.matchedEnd - 1, this.matchedEnd, durable);
-    this.outbox.push(yes);
+    this.outbox.push(this.appendAnswer(to, true, this.matchedEnd - 1, this.matchedEnd, durable));
+  }
+
+  private appendAnswer(
+    to: number,
+    success: boolean,
+    prevOffset: number,
+    matchEnd = 0,
+    durableEnd = 0,
+    hintOffset = -1,
+    hintTerm = 0,
+  ): AppendResponse {
+    const incarnation = this.config.incarnation ?? 0;
+    return appendResponse(
+      this.id,
+      to,
+      this.term,
+      success,
+      prevOffset,
+      matchEnd,
+      durableEnd,
+      hintOffset,
+      hintTerm,
+      incarnation,
+    );
+  }
+
+  private newTally(): VoteTally {
+    return new VoteTally(this.id, this.quorum, this.amnesiac, this.config.faults?.ignoreAmnesia === true);
   }
 
   /** Leader: commit the largest end a majority holds durably, if its last entry is of this term. */
   private maybeCommit(): void {
     const needed = this.config.faults?.commitOnMinority === true ? this.quorum - 1 : this.quorum;
     const end = this.progress!.quorumDurableEnd(this.durableEnd, Math.max(1, needed));
-    // §5.4.2: counting replicas proves nothing about an entry of an earlier term.
-    if (end > this.commitEnd && end > this.log.start && this.log.termAt(end - 1) === this.term)
-      this.commitEnd = end;
+    // §5.4.2: counting replicas proves nothing about an entry of an earlier term (except alone: a
+    // group of one has no other copy that could have been elected over it).
+    if (end > this.commitEnd && end > this.log.start) {
+      if (this.peers.length === 0 || this.log.termAt(end - 1) === this.term) this.commitEnd = end;
+    }
     this.updateHighWatermark();
   }
 

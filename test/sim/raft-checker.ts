@@ -25,6 +25,7 @@ import type { Entry } from '../../broker/raft/messages.js';
 import { entryEnd, type MemoryRaftLog } from '../../broker/raft/raft-log.js';
 import type { RaftNode } from '../../broker/raft/raft-node.js';
 import type { DiskLog } from './raft-sim-replica.js';
+import { producerOf } from './raft-sim-producers.js';
 
 export type ViolationKind =
   | 'election-safety'
@@ -35,6 +36,7 @@ export type ViolationKind =
   | 'hw-regressed'
   | 'hw-beyond-durable'
   | 'liveness'
+  | 'duplicate'
   | 'assertion';
 
 export class Violation extends Error {
@@ -109,6 +111,8 @@ export class RaftChecker {
    */
   private readonly committedTerm: number[] = [];
   readonly acks = new Map<number, Entry>();
+  /** `producer:sequence` of every committed batch of an idempotent producer. */
+  private readonly producerBatches = new Set<string>();
   private readonly leaders = new Map<number, number>();
   private readonly pairs = new Map<string, { entry: Entry; prevTerm: number }>();
   private readonly hwSeen: number[];
@@ -211,6 +215,7 @@ export class RaftChecker {
           this.committed.push(e);
           this.committedTerm.push(n.currentTerm);
           this.committedEnd = entryEnd(e);
+          this.checkNoDuplicate(e);
         }
       }
       this.hwSeen[r.id] = hw;
@@ -235,6 +240,19 @@ export class RaftChecker {
       if (!sameEntry(this.committedAt(o), e))
         throw new Violation('ack-lost', `acknowledged offset ${o} changed`);
     }
+  }
+
+  /** An idempotent producer's batch is committed once, whatever the retries. */
+  private checkNoDuplicate(e: Entry): void {
+    const p = producerOf(e);
+    if (p === null) return;
+    const key = `${p.producerId}:${p.firstSeq}`;
+    if (this.producerBatches.has(key))
+      throw new Violation(
+        'duplicate',
+        `producer ${p.producerId} sequence ${p.firstSeq} committed twice (again at ${e.offset})`,
+      );
+    this.producerBatches.add(key);
   }
 
   private committedAt(offset: number): Entry | undefined {

@@ -24,10 +24,11 @@ function replica(
   entries: Entry[] = [],
   votedFor: number | null = null,
   log?: MemoryRaftLog,
+  amnesiac = false,
 ) {
   return new RaftNode(
     { id, voters, electionTicks: 10, heartbeatTicks: 2, maxEntriesPerAppend: 8, random: () => 0 },
-    { term, votedFor },
+    { term, votedFor, amnesiac },
     log ?? new MemoryRaftLog(entries),
   );
 }
@@ -51,7 +52,18 @@ function append(
   commitEnd = 0,
   fromStart = false,
 ): AppendRequest {
-  return { type: 'append', from, to, term, prevOffset, prevTerm, entries, commitEnd, fromStart };
+  return {
+    type: 'append',
+    from,
+    to,
+    term,
+    prevOffset,
+    prevTerm,
+    entries,
+    commitEnd,
+    fromStart,
+    incarnation: -1,
+  };
 }
 
 describe('a single-replica group', () => {
@@ -59,13 +71,23 @@ describe('a single-replica group', () => {
     const n = replica(0, [0]);
     const r1 = run(n, (x) => x.recoveryDone());
     expect(n.role).toBe('candidate');
-    expect(r1.hardState).toEqual({ term: 1, votedFor: 0 });
+    expect(r1.hardState).toEqual({ term: 1, votedFor: 0, amnesiac: false });
     run(n, (x) => x.hardStatePersisted(1));
     expect(n.role).toBe('leader');
+    // No no-op: alone, its durable log is the majority, so offsets run on from where they were.
     const offset = n.propose(data('a'));
-    expect(offset).toBe(1); // after the no-op at 0
+    expect(offset).toBe(0);
     expect(run(n, () => {}).highWatermark).toBe(0);
-    expect(run(n, (x) => x.persisted(2, 1)).highWatermark).toBe(2);
+    expect(run(n, (x) => x.persisted(1, 1)).highWatermark).toBe(1);
+  });
+
+  it('commits what an earlier term left in its log once it leads again', () => {
+    const n = replica(0, [0], 3, [entry(0, 1, 'a', 2), entry(2, 3, 'b')]);
+    run(n, (x) => x.recoveryDone());
+    run(n, (x) => x.hardStatePersisted(4));
+    expect(n.role).toBe('leader');
+    expect(n.logEnd).toBe(3);
+    expect(n.highWatermark).toBe(3);
   });
 });
 
@@ -90,11 +112,19 @@ describe('campaigning', () => {
     ]);
     expect(n.currentTerm).toBe(3);
     const vote = run(n, (x) =>
-      x.receive({ type: 'preVoteResponse', from: 1, to: 0, term: 4, voteTerm: 4, granted: true }),
+      x.receive({
+        type: 'preVoteResponse',
+        from: 1,
+        to: 0,
+        term: 4,
+        voteTerm: 4,
+        granted: true,
+        amnesiac: false,
+      }),
     );
     expect(n.role).toBe('candidate');
     // The vote for itself is in the hard state the driver makes durable before sending the requests.
-    expect(vote.hardState).toEqual({ term: 4, votedFor: 0 });
+    expect(vote.hardState).toEqual({ term: 4, votedFor: 0, amnesiac: false });
     expect(vote.messages.map((m) => m.type)).toEqual(['vote', 'vote']);
   });
 });
@@ -111,25 +141,35 @@ describe('voting', () => {
   it('grants one vote per term, persisted with the answer', () => {
     const n = replica(0, [0, 1, 2], 1, [entry(0, 1)]);
     const r1 = run(n, (x) => x.receive(ask(1, 2, 0, 1)));
-    expect(r1.hardState).toEqual({ term: 2, votedFor: 1 });
-    expect(r1.messages).toMatchObject([{ type: 'voteResponse', to: 1, granted: true }]);
+    expect(r1.hardState).toEqual({ term: 2, votedFor: 1, amnesiac: false });
+    expect(r1.messages).toMatchObject([{ type: 'voteResponse', to: 1, granted: true, amnesiac: false }]);
     const r2 = run(n, (x) => x.receive(ask(2, 2, 5, 1)));
-    expect(r2.messages).toMatchObject([{ type: 'voteResponse', to: 2, granted: false }]);
+    expect(r2.messages).toMatchObject([{ type: 'voteResponse', to: 2, granted: false, amnesiac: false }]);
   });
 
   it('refuses a candidate whose log is behind (last term, then length)', () => {
     const n = replica(0, [0, 1, 2], 2, [entry(0, 1), entry(1, 2)]);
-    expect(run(n, (x) => x.receive(ask(1, 3, 5, 1))).messages).toMatchObject([{ granted: false }]);
-    expect(run(n, (x) => x.receive(ask(2, 3, 0, 2))).messages).toMatchObject([{ granted: false }]);
-    expect(run(n, (x) => x.receive(ask(2, 3, 1, 2))).messages).toMatchObject([{ granted: true }]);
+    expect(run(n, (x) => x.receive(ask(1, 3, 5, 1))).messages).toMatchObject([
+      { granted: false, amnesiac: false },
+    ]);
+    expect(run(n, (x) => x.receive(ask(2, 3, 0, 2))).messages).toMatchObject([
+      { granted: false, amnesiac: false },
+    ]);
+    expect(run(n, (x) => x.receive(ask(2, 3, 1, 2))).messages).toMatchObject([
+      { granted: true, amnesiac: false },
+    ]);
   });
 
   it('refuses a pre-vote while it hears from a leader, and never bumps its term for one', () => {
     const n = replica(0, [0, 1, 2], 1);
     run(n, (x) => x.receive(append(1, 0, 1, -1, 0, [])));
-    expect(run(n, (x) => x.receive(ask(2, 2, 5, 1, 'preVote'))).messages).toMatchObject([{ granted: false }]);
+    expect(run(n, (x) => x.receive(ask(2, 2, 5, 1, 'preVote'))).messages).toMatchObject([
+      { granted: false, amnesiac: false },
+    ]);
     ticks(n, 10);
-    expect(run(n, (x) => x.receive(ask(2, 2, 5, 1, 'preVote'))).messages).toMatchObject([{ granted: true }]);
+    expect(run(n, (x) => x.receive(ask(2, 2, 5, 1, 'preVote'))).messages).toMatchObject([
+      { granted: true, amnesiac: false },
+    ]);
     expect(n.currentTerm).toBe(1);
   });
 });
@@ -180,9 +220,27 @@ describe('replication', () => {
     run(n, (x) => x.recoveryDone());
     ticks(n, 10);
     run(n, (x) =>
-      x.receive({ type: 'preVoteResponse', from: 1, to: 0, term: 2, voteTerm: 2, granted: true }),
+      x.receive({
+        type: 'preVoteResponse',
+        from: 1,
+        to: 0,
+        term: 2,
+        voteTerm: 2,
+        granted: true,
+        amnesiac: false,
+      }),
     );
-    run(n, (x) => x.receive({ type: 'voteResponse', from: 1, to: 0, term: 2, voteTerm: 2, granted: true }));
+    run(n, (x) =>
+      x.receive({
+        type: 'voteResponse',
+        from: 1,
+        to: 0,
+        term: 2,
+        voteTerm: 2,
+        granted: true,
+        amnesiac: false,
+      }),
+    );
     expect(n.role).toBe('leader');
   }
 
@@ -200,6 +258,7 @@ describe('replication', () => {
       durableEnd: end,
       hintOffset: -1,
       hintTerm: 0,
+      incarnation: 0,
     });
     // A majority holds the old entry (term 1): not enough (§5.4.2).
     run(n, (x) => x.receive(ack(1)));
@@ -228,6 +287,7 @@ describe('replication', () => {
         durableEnd: 0,
         hintOffset: -1,
         hintTerm: 0,
+        incarnation: 0,
       }),
     );
     expect(r.messages).toMatchObject([

@@ -17,6 +17,9 @@ import { entryEnd } from '../../broker/raft/raft-log.js';
 import { RaftChecker, Violation, entryAtOffset, sameEntry, type CheckerCounts } from './raft-checker.js';
 import { EventQueue } from './raft-sim-queue.js';
 import { SimReplica, diskLogEnd, type DiskState, type ReplicaHost } from './raft-sim-replica.js';
+import { SimProducer, producerData, producerOf } from './raft-sim-producers.js';
+import { WeirError } from '../../proto/errors.js';
+import { lastSequence } from '../../broker/producer-state.js';
 import { seededRandom } from '../storage/helpers.js';
 
 const TICK_MS = 10;
@@ -37,6 +40,8 @@ type SimEvent =
 
 export interface SimOptions {
   readonly faults?: RaftFaults;
+  /** Negative control: a new leader rebuilds producer state from its committed entries only. */
+  readonly producerStateFromCommitted?: boolean;
   readonly strictDurable?: boolean;
   readonly trace?: (line: string) => void;
 }
@@ -51,6 +56,10 @@ export interface SimResult {
   readonly leaders: number;
   readonly truncations: number;
   readonly deletions: number;
+  readonly wipes: number;
+  readonly pageCache: boolean;
+  /** Retries of an idempotent producer answered with the original offsets. */
+  readonly duplicatesAnswered: number;
 }
 
 export class RaftSimulation implements ReplicaHost {
@@ -65,20 +74,37 @@ export class RaftSimulation implements ReplicaHost {
   private calm = false;
   private calmSince = 0;
   private clientSeq = 0;
-  private pending: { id: number; incarnation: number; term: number; offset: number; marker: boolean }[] = [];
+  private pending: {
+    id: number;
+    incarnation: number;
+    term: number;
+    offset: number;
+    marker: boolean;
+    producer?: SimProducer;
+  }[] = [];
+  private readonly producers: SimProducer[] = [];
+  private nextProducerId = 1;
   private marker: 'none' | 'proposed' | 'acked' = 'none';
   private crashes = 0;
   private powerLosses = 0;
   private deletions = 0;
+  private wipes = 0;
   private readonly s: ReturnType<typeof scenario>;
+
+  readonly producerStateFromCommitted: boolean;
 
   constructor(
     readonly seed: number,
     private readonly options: SimOptions = {},
   ) {
+    this.producerStateFromCommitted = options.producerStateFromCommitted === true;
     this.rand = seededRandom(seed);
     this.s = scenario(this.rand);
-    this.checker = new RaftChecker(this.s.replicas, options.strictDurable ?? true);
+    for (let p = 0; p < this.s.producers; p++) this.producers.push(new SimProducer(this.nextProducerId++));
+    // Under the page-cache policy nothing promises that an entry below the high watermark is
+    // fsynced; the promise is that acknowledged entries survive crashes and a minority's power loss.
+    const fsync = this.s.policy === 'fsync';
+    this.checker = new RaftChecker(this.s.replicas, options.strictDurable ?? fsync);
     const voters = Array.from({ length: this.s.replicas }, (_, i) => i);
     for (const id of voters) {
       const config = () => ({
@@ -90,7 +116,7 @@ export class RaftSimulation implements ReplicaHost {
         random: this.rand,
         faults: options.faults ?? {},
       });
-      this.replicas.push(new SimReplica(id, this, config));
+      this.replicas.push(new SimReplica(id, this, config, this.s.policy));
       this.deferred.push([]);
     }
   }
@@ -126,11 +152,15 @@ export class RaftSimulation implements ReplicaHost {
       leaders: this.checker.counts.leadersChecked,
       truncations: this.replicas.reduce((sum, r) => sum + r.truncations, 0),
       deletions: this.deletions,
+      wipes: this.wipes,
+      pageCache: this.s.policy === 'pageCache',
+      duplicatesAnswered: this.producers.reduce((sum, p) => sum + p.duplicatesAnswered, 0),
     };
   }
 
   send(m: Message): void {
-    if (this.rand() < this.s.dropRate) return;
+    // Once healed the network loses nothing (it may still delay, duplicate and reorder).
+    if (!this.calm && this.rand() < this.s.dropRate) return;
     this.queue.push(this.now + this.delay(), { kind: 'deliver', m });
     if (this.rand() < this.s.duplicateRate) this.queue.push(this.now + this.delay(), { kind: 'deliver', m });
   }
@@ -196,17 +226,31 @@ export class RaftSimulation implements ReplicaHost {
     if (this.calm) return this.checkConverged();
     this.injectFaults();
     for (let a = this.s.appendRate; a > 0 && this.rand() < a; a--) this.clientAppend(false);
+    for (const p of this.producers) if (!p.waiting && this.rand() < this.s.produceRate) this.produce(p);
     return false;
   }
 
   private injectFaults(): void {
     const s = this.s;
     const n = this.replicas.length;
-    if (this.rand() < s.crashRate) this.crash(this.replicas[Math.floor(this.rand() * n)]!);
+    const pageCache = s.policy === 'pageCache';
+    const victim = this.replicas[Math.floor(this.rand() * n)]!;
+    // Under fsync a crash may as well be a power loss: nothing acknowledged was only in the cache.
+    if (this.rand() < s.crashRate) this.crash(victim, pageCache ? 'process' : 'power');
     if (this.rand() < s.powerLossRate) {
-      this.powerLosses++;
-      this.trace('power loss');
-      for (const r of this.replicas) this.crash(r);
+      // Under the page-cache policy the promise covers a minority: the rest keep their caches.
+      const hit = pageCache ? this.minority(n) : this.replicas.filter((r) => r.node !== null);
+      if (hit.length > 0) {
+        this.powerLosses++;
+        this.trace(`power loss ${hit.map((r) => r.id).join(' ')}`);
+      }
+      for (const r of hit) this.crash(r, 'power');
+    }
+    if (this.rand() < s.wipeRate) {
+      for (const r of this.minority(1)) {
+        this.wipes++;
+        this.crash(r, 'wipe');
+      }
     }
     if (n > 1 && this.rand() < s.partitionRate) {
       const pairs: string[] = [];
@@ -238,11 +282,28 @@ export class RaftSimulation implements ReplicaHost {
     return r.pausedUntil > this.now || this.deferred[r.id]!.length > 0;
   }
 
-  private crash(r: SimReplica): void {
+  /**
+   * Up to `max` running replicas, at random, that may lose what they acknowledged while a majority
+   * of the group stays whole (counting those already amnesiac).
+   */
+  private minority(max: number): SimReplica[] {
+    const n = this.replicas.length;
+    const room = Math.floor((n - 1) / 2) - this.replicas.filter((r) => r.amnesiac).length;
+    const up = this.replicas.filter((r) => r.node !== null && !r.amnesiac);
+    const count = Math.min(max, room, up.length, 1 + Math.floor(this.rand() * Math.max(1, room)));
+    const hit: SimReplica[] = [];
+    while (hit.length < count) {
+      const r = up.splice(Math.floor(this.rand() * up.length), 1)[0]!;
+      hit.push(r);
+    }
+    return hit;
+  }
+
+  private crash(r: SimReplica, kind: 'process' | 'power' | 'wipe'): void {
     if (r.node === null) return;
     this.crashes++;
-    this.trace(`crash ${r.id}`);
-    r.crash();
+    this.trace(`crash ${r.id} (${kind})`);
+    r.crash(kind);
     this.queue.push(this.now + 20 + Math.floor(this.rand() * 600), { kind: 'restart', r });
   }
 
@@ -285,6 +346,63 @@ export class RaftSimulation implements ReplicaHost {
     return true;
   }
 
+  /**
+   * An idempotent producer sends its batch in flight (a retry keeps its sequence numbers) to
+   * whichever replica says it leads, which checks it against its producer state first.
+   */
+  private produce(p: SimProducer): void {
+    const leaders = this.replicas.filter((r) => r.node?.role === 'leader' && r.pausedUntil <= this.now);
+    const r = leaders[Math.floor(this.rand() * leaders.length)];
+    if (r === undefined) return;
+    const b = p.batch(1 + Math.floor(this.rand() * this.s.maxBatchOffsets));
+    const lastSeq = lastSequence(b.firstSeq, b.count);
+    const n = r.node!;
+    let offset: number;
+    try {
+      const check = r.producers!.check(b.producerId, 0, b.firstSeq, lastSeq);
+      if (check.kind === 'duplicate') {
+        p.duplicatesAnswered++;
+        offset = check.batch.baseOffset;
+        this.trace(`producer ${b.producerId} seq ${b.firstSeq} at ${r.id}: duplicate of ${offset}`);
+      } else {
+        let proposed: number | null = null;
+        r.step((x) => (proposed = x.propose(producerData(b), b.count)));
+        if (proposed === null) return;
+        offset = proposed;
+        this.trace(`producer ${b.producerId} seq ${b.firstSeq}+${b.count} at ${r.id}: appended at ${offset}`);
+        r.producers?.record(b.producerId, 0, {
+          firstSeq: b.firstSeq,
+          lastSeq,
+          baseOffset: offset,
+          lastOffset: offset + b.count - 1,
+          appendTime: 0,
+        });
+      }
+    } catch (e) {
+      // Retention took the producer's batches from this leader's log: start over with a new id.
+      if (e instanceof WeirError && e.code === 'UNKNOWN_PRODUCER_ID') {
+        p.restartAs(this.nextProducerId++);
+        return;
+      }
+      // A deposed leader that has not heard of its successor lacks the batches acknowledged since:
+      // its refusal is an error the producer retries past. The leader of the newest term holds
+      // every acknowledged batch, so from it a refusal means a lost one.
+      const newest = Math.max(...this.replicas.map((x) => x.node?.currentTerm ?? 0));
+      if (e instanceof WeirError && n.currentTerm < newest) return;
+      if (e instanceof WeirError) throw new Violation('duplicate', `producer ${b.producerId}: ${e.message}`);
+      throw e;
+    }
+    p.waiting = true;
+    this.pending.push({
+      id: r.id,
+      incarnation: r.incarnation,
+      term: n.currentTerm,
+      offset,
+      marker: false,
+      producer: p,
+    });
+  }
+
   /** An append is acknowledged once its leader, still leading in its term, reports it committed. */
   private checkAcks(): void {
     if (this.pending.length === 0) return;
@@ -293,11 +411,26 @@ export class RaftSimulation implements ReplicaHost {
       const n = r.node;
       if (n === null || r.incarnation !== p.incarnation || n.currentTerm !== p.term || n.role !== 'leader') {
         if (p.marker) this.marker = 'none';
+        if (p.producer !== undefined) p.producer.waiting = false; // it retries
         return false; // the client hears an error or nothing: not acknowledged
       }
       if (n.highWatermark <= p.offset) return true;
-      this.checker.onAck(r.log!.entryAt(p.offset)!);
+      const entry = r.log!.entryAt(p.offset)!;
+      this.checker.onAck(entry);
       if (p.marker) this.marker = 'acked';
+      if (p.producer !== undefined) {
+        const sent = p.producer.inFlight!;
+        const got = producerOf(entry);
+        if (got?.producerId !== sent.producerId || got.firstSeq !== sent.firstSeq) {
+          throw new Violation(
+            'duplicate',
+            `producer ${sent.producerId} sequence ${sent.firstSeq} answered with offset ${p.offset}, another batch`,
+          );
+        }
+        this.trace(`producer ${sent.producerId} seq ${sent.firstSeq} acknowledged at ${p.offset}`);
+        p.producer.acknowledged();
+        p.producer.waiting = false;
+      }
       return false;
     });
   }
@@ -343,7 +476,7 @@ export class RaftSimulation implements ReplicaHost {
       const state =
         n === null
           ? 'down'
-          : `${n.role} t${n.currentTerm} leader ${n.leaderId} log [${r.log!.start}, ${n.logEnd}) (durable to ${diskLogEnd(r.durableLog)}) hw ${n.highWatermark}`;
+          : `${n.role} t${n.currentTerm} leader ${n.leaderId} log [${r.log!.start}, ${n.logEnd}) (durable to ${diskLogEnd(r.durableLog)}) hw ${n.highWatermark}${n.isAmnesiac ? ' amnesiac' : ''}`;
       if (this.lastState[r.id] === state) continue;
       this.lastState[r.id] = state;
       const cause = ev.kind === 'deliver' ? `${ev.m.type} from ${ev.m.from}` : ev.kind;
@@ -380,10 +513,16 @@ function scenario(rand: () => number) {
     powerLossRate: pick(rand, [0, 0, 0.002, 0.01]),
     partitionRate: pick(rand, [0, 0.005, 0.02, 0.05]),
     pauseRate: pick(rand, [0, 0.005, 0.02]),
+    /** What counts toward the majority: fsynced entries (flush.messages=1) or written ones. */
+    policy: pick(rand, ['fsync', 'pageCache'] as const),
+    wipeRate: pick(rand, [0, 0, 0.002, 0.005]),
     /** Client appends per tick, on average about this many. */
     appendRate: pick(rand, [0.1, 0.5, 1.5, 3]),
     /** A client's batch takes 1 to this many offsets. */
     maxBatchOffsets: pick(rand, [1, 1, 3, 8]),
     retentionRate: pick(rand, [0, 0, 0.002, 0.01]),
+    /** Idempotent producers, each with one batch in flight, and how often each sends per tick. */
+    producers: pick(rand, [0, 1, 3]),
+    produceRate: pick(rand, [0.2, 0.6]),
   };
 }
