@@ -25,9 +25,18 @@ function replica(
   votedFor: number | null = null,
   log?: MemoryRaftLog,
   amnesiac = false,
+  incarnation = 0,
 ) {
   return new RaftNode(
-    { id, voters, electionTicks: 10, heartbeatTicks: 2, maxEntriesPerAppend: 8, random: () => 0 },
+    {
+      id,
+      voters,
+      electionTicks: 10,
+      heartbeatTicks: 2,
+      maxEntriesPerAppend: 8,
+      random: () => 0,
+      incarnation,
+    },
     { term, votedFor, amnesiac },
     log ?? new MemoryRaftLog(entries),
   );
@@ -64,6 +73,35 @@ function append(
     fromStart,
     incarnation: -1,
   };
+}
+
+/** Given node 0 recovered and timed out, peer 1's pre-vote and vote for term 2 make it leader. */
+function electedByPeer1(n: ReturnType<typeof replica>): void {
+  run(n, (x) => x.recoveryDone());
+  ticks(n, 10);
+  run(n, (x) =>
+    x.receive({
+      type: 'preVoteResponse',
+      from: 1,
+      to: 0,
+      term: 2,
+      voteTerm: 2,
+      granted: true,
+      amnesiac: false,
+    }),
+  );
+  run(n, (x) =>
+    x.receive({
+      type: 'voteResponse',
+      from: 1,
+      to: 0,
+      term: 2,
+      voteTerm: 2,
+      granted: true,
+      amnesiac: false,
+    }),
+  );
+  expect(n.role).toBe('leader');
 }
 
 describe('a single-replica group', () => {
@@ -215,35 +253,6 @@ describe('replication', () => {
     expect(refused.messages).toMatchObject([{ success: false, hintOffset: 1, hintTerm: 1 }]);
   });
 
-  /** Given node 0 recovered and timed out, peer 1's pre-vote and vote for term 2 make it leader. */
-  function electedByPeer1(n: ReturnType<typeof replica>): void {
-    run(n, (x) => x.recoveryDone());
-    ticks(n, 10);
-    run(n, (x) =>
-      x.receive({
-        type: 'preVoteResponse',
-        from: 1,
-        to: 0,
-        term: 2,
-        voteTerm: 2,
-        granted: true,
-        amnesiac: false,
-      }),
-    );
-    run(n, (x) =>
-      x.receive({
-        type: 'voteResponse',
-        from: 1,
-        to: 0,
-        term: 2,
-        voteTerm: 2,
-        granted: true,
-        amnesiac: false,
-      }),
-    );
-    expect(n.role).toBe('leader');
-  }
-
   it('a leader commits only through an entry of its own term, once a majority has it durable', () => {
     const n = replica(0, [0, 1, 2], 1, [entry(0, 1)], 0);
     electedByPeer1(n);
@@ -308,5 +317,74 @@ describe('replication', () => {
     ticks(n, 10);
     expect(n.role).toBe('follower');
     expect(n.currentTerm).toBe(2);
+  });
+});
+
+describe('amnesia', () => {
+  const grant = (
+    from: number,
+    type: 'preVoteResponse' | 'voteResponse',
+    amnesiac: boolean,
+    granted = true,
+  ): Message => ({ type, from, to: 0, term: 2, voteTerm: 2, granted, amnesiac });
+
+  it('an amnesiac voter’s grant does not count, unless a majority of the group is amnesiac', () => {
+    const n = replica(0, [0, 1, 2, 3, 4], 1);
+    run(n, (x) => x.recoveryDone());
+    ticks(n, 10);
+    run(n, (x) => x.receive(grant(1, 'preVoteResponse', false)));
+    run(n, (x) => x.receive(grant(2, 'preVoteResponse', false)));
+    expect(n.role).toBe('candidate');
+    run(n, (x) => x.receive(grant(1, 'voteResponse', true)));
+    run(n, (x) => x.receive(grant(2, 'voteResponse', true)));
+    // Three grants, but two from voters that may have lost what made them refuse.
+    expect(n.role).toBe('candidate');
+    // A third amnesiac voter, even refusing, shows a majority lost its memory: the grants count.
+    run(n, (x) => x.receive(grant(3, 'voteResponse', true, false)));
+    expect(n.role).toBe('leader');
+  });
+
+  it('an amnesiac follower is whole again only once caught up to a commit point sent to its incarnation', () => {
+    const log = new MemoryRaftLog([entry(0, 1, 'a', 2), entry(2, 2, 'b')]);
+    const n = replica(0, [0, 1, 2], 2, [], null, log, true, 7);
+    // A late append from before this incarnation (the leader did not know it yet): its commit end
+    // may lag what was committed since, so it proves nothing.
+    run(n, (x) => x.receive(append(1, 0, 2, 2, 2, [], 3)));
+    expect(n.isAmnesiac).toBe(true);
+    const c = entry(3, 2, 'c');
+    const r = run(n, (x) => x.receive({ ...append(1, 0, 2, 2, 2, [c], 4), incarnation: 7 }));
+    // Matched, but c is not persisted yet.
+    expect(n.isAmnesiac).toBe(true);
+    expect(r.hardState).toBeNull();
+    const synced = run(n, (x) => x.persisted(4, 2));
+    expect(n.isAmnesiac).toBe(false);
+    expect(synced.hardState).toEqual({ term: 2, votedFor: null, amnesiac: false });
+  });
+
+  it('a leader forgets what a follower’s earlier incarnation acknowledged, and ignores its late answers', () => {
+    const n = replica(0, [0, 1, 2], 1, [entry(0, 1)], 0);
+    electedByPeer1(n);
+    const ack = (from: number, end: number, incarnation: number, success = true): Message => ({
+      type: 'appendResponse',
+      from,
+      to: 0,
+      term: 2,
+      success,
+      prevOffset: end - 1,
+      matchEnd: end,
+      durableEnd: end,
+      hintOffset: -1,
+      hintTerm: 0,
+      incarnation,
+    });
+    run(n, (x) => x.persisted(2, 2));
+    run(n, (x) => x.receive(ack(1, 1, 0)));
+    expect(n.highWatermark).toBe(0);
+    // Follower 1 restarts as incarnation 1 having lost everything: its earlier word is void.
+    run(n, (x) => x.receive(ack(1, 0, 1, false)));
+    run(n, (x) => x.receive(ack(1, 2, 0)));
+    expect(n.highWatermark).toBe(0);
+    run(n, (x) => x.receive(ack(1, 2, 1)));
+    expect(n.highWatermark).toBe(2);
   });
 });
