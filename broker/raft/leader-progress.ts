@@ -13,6 +13,8 @@ export interface Progress {
   durableEnd: number;
   /** Heard from since the last check-quorum. */
   active: boolean;
+  /** The follower's incarnation as last heard (-1 before its first answer). */
+  incarnation: number;
 }
 
 export class LeaderProgress {
@@ -21,7 +23,8 @@ export class LeaderProgress {
 
   constructor(peers: readonly number[], logEnd: number) {
     // Optimistic: a new leader assumes followers are caught up and backs up on their rejections.
-    for (const p of peers) this.peers.set(p, { next: logEnd, matchEnd: 0, durableEnd: 0, active: false });
+    for (const p of peers)
+      this.peers.set(p, { next: logEnd, matchEnd: 0, durableEnd: 0, active: false, incarnation: -1 });
     this.scratch = new Array<number>(peers.length + 1).fill(0);
   }
 

@@ -1,15 +1,18 @@
 // What one replica of a Raft group exchanges with its peers and hands to its driver.
 //
-// Offsets are Kafka offsets: the entry at offset o is the record batch at o, the first is 0. Ends
-// are exclusive (`logEnd` is the log end offset, `highWatermark` the first offset not yet
-// committed), so a Raft paper index i (1-based, inclusive) is offset i - 1 and the paper's
-// commitIndex equals the high watermark numerically. Offset -1 stands for "before the log", whose
-// term is 0. A term is a Kafka leader epoch.
+// Offsets are Kafka offsets: an entry is a record batch, which takes the offsets from its first
+// (`offset`) through its last (`offset + count - 1`). Ends are exclusive (`logEnd` is the log end
+// offset, `highWatermark` the first offset not yet committed) and always fall between entries.
+// Offset -1 stands for "before the log", whose term is 0. A term is a Kafka leader epoch.
 
 /** A new leader's first entry is a no-op (in weir a control batch, as KRaft's LeaderChange). */
 export type EntryKind = 'data' | 'noop';
 
 export interface Entry {
+  /** The entry's first offset (a batch's base offset). */
+  readonly offset: number;
+  /** How many offsets it takes (a batch's last offset delta + 1): at least 1. */
+  readonly count: number;
   readonly term: number;
   readonly kind: EntryKind;
   /** Opaque to the protocol (in weir: RecordBatch bytes). */
@@ -20,6 +23,12 @@ export interface Entry {
 export interface HardState {
   readonly term: number;
   readonly votedFor: number | null;
+  /**
+   * This replica may have lost entries it acknowledged (its page cache went in a power loss, or its
+   * data directory was wiped), so its votes do not count until a leader has brought it back up to
+   * the commit point. The driver sets it at start-up; the replica clears it.
+   */
+  readonly amnesiac: boolean;
 }
 
 interface Envelope {
@@ -41,16 +50,29 @@ export interface VoteResponse extends Envelope {
   /** The term the request asked about, so late answers to an earlier round are not counted. */
   readonly voteTerm: number;
   readonly granted: boolean;
+  /** The voter may have lost acknowledged entries (HardState.amnesiac): its grant does not count. */
+  readonly amnesiac: boolean;
 }
 
 export interface AppendRequest extends Envelope {
   readonly type: 'append';
   readonly prevOffset: number;
   readonly prevTerm: number;
-  /** Entries at prevOffset + 1, prevOffset + 2, ... (empty for a heartbeat). */
+  /** Entries after prevOffset, in order (empty for a heartbeat). */
   readonly entries: readonly Entry[];
+  /**
+   * The leader's log starts at prevOffset + 1 (retention removed what came before): a follower
+   * that does not match at prevOffset starts its log afresh there instead of rejecting.
+   */
+  readonly fromStart: boolean;
   /** The leader's commit end; a follower exposes no more than it has matched and made durable. */
   readonly commitEnd: number;
+  /**
+   * The receiver's incarnation as the leader knows it (-1 before it heard from the receiver): the
+   * commit end of an append sent to the receiver's current incarnation covers everything committed
+   * before that incarnation began, so only such an append can bring an amnesiac replica back.
+   */
+  readonly incarnation: number;
 }
 
 export interface AppendResponse extends Envelope {
@@ -68,6 +90,11 @@ export interface AppendResponse extends Envelope {
    */
   readonly hintOffset: number;
   readonly hintTerm: number;
+  /**
+   * The follower's incarnation (RaftConfig.incarnation): when it grows, the follower may have lost
+   * what it acknowledged before, so the leader forgets what that earlier life told it.
+   */
+  readonly incarnation: number;
 }
 
 export type Message = VoteRequest | VoteResponse | AppendRequest | AppendResponse;
@@ -80,8 +107,10 @@ export function appendRequest(
   prevTerm: number,
   entries: readonly Entry[],
   commitEnd: number,
+  fromStart = false,
+  incarnation = -1,
 ): AppendRequest {
-  return { type: 'append', from, to, term, prevOffset, prevTerm, entries, commitEnd };
+  return { type: 'append', from, to, term, prevOffset, prevTerm, entries, commitEnd, fromStart, incarnation };
 }
 
 /** An answer to an append: a success (with its ends) or a rejection (with its hint). */
@@ -95,6 +124,7 @@ export function appendResponse(
   durableEnd = 0,
   hintOffset = -1,
   hintTerm = 0,
+  incarnation = 0,
 ): AppendResponse {
   return {
     type: 'appendResponse',
@@ -107,6 +137,7 @@ export function appendResponse(
     durableEnd,
     hintOffset,
     hintTerm,
+    incarnation,
   };
 }
 
@@ -121,28 +152,23 @@ export function voteRequest(
 }
 
 /** The answer to `m` from a replica in `term`. */
-export function voteAnswer(m: VoteRequest, term: number, granted: boolean): VoteResponse {
+export function voteAnswer(m: VoteRequest, term: number, granted: boolean, amnesiac: boolean): VoteResponse {
   const type = m.type === 'vote' ? 'voteResponse' : 'preVoteResponse';
   // A granted pre-vote answers in the asked term, so the asker does not take it for a newer term.
   const answerTerm = m.type === 'preVote' && granted ? m.term : term;
-  return { type, from: m.to, to: m.from, term: answerTerm, voteTerm: m.term, granted };
+  return { type, from: m.to, to: m.from, term: answerTerm, voteTerm: m.term, granted, amnesiac };
 }
 
-/** Log changes for the driver, applied in order. Truncation removes offsets >= `from`. */
-export type LogAction =
-  | { readonly kind: 'truncate'; readonly from: number }
-  | { readonly kind: 'append'; readonly offset: number; readonly entries: Entry[] };
-
 /**
- * Everything a replica produced since the last `takeReady()`. The driver must, in this order:
- * write `hardState` (if any) durably; apply `logActions` (no fsync needed); send `messages` only
- * once that hard state is durable (a vote or a new term must not be forgotten after it was
- * announced). A hard state must also be durable before any entry appended after it is reported
- * durable with `persisted()`, and `hardStatePersisted()` reported once it is. Log fsyncs are the driver's choice; it reports each with `persisted`.
+ * Everything a replica produced since the last `takeReady()` (its log changes went straight to its
+ * RaftLogStore). The driver must write `hardState` (if any) durably, and send `messages` only once
+ * that hard state is durable (a vote or a new term must not be forgotten after it was announced).
+ * A hard state must also be durable before any entry appended after it is reported durable with
+ * `persisted()`, and `hardStatePersisted()` reported once it is. When the log is made durable is
+ * the driver's choice (its flush policy); it reports each point with `persisted`.
  */
 export interface Ready {
   readonly hardState: HardState | null;
-  readonly logActions: LogAction[];
   readonly messages: Message[];
   readonly highWatermark: number;
 }

@@ -19,6 +19,10 @@ export interface RaftFaults {
   readonly voteForStaleLog?: boolean;
   /** An entry counts toward the majority (and the high watermark) once appended, before fsync. */
   readonly countBeforeFsync?: boolean;
+  /** A grant from an amnesiac voter counts like any other. */
+  readonly ignoreAmnesia?: boolean;
+  /** A leader keeps what a follower's earlier incarnation acknowledged. */
+  readonly keepStaleProgress?: boolean;
 }
 
 export interface RaftConfig {
@@ -31,6 +35,12 @@ export interface RaftConfig {
   readonly maxEntriesPerAppend: number;
   /** Uniform in [0, 1); the only source of randomness (election timeouts). */
   readonly random: () => number;
+  /**
+   * Grows each time this replica may have lost what it acknowledged (HardState.amnesiac): peers
+   * ignore what a lower incarnation told them. 0 when not given. In a cluster it comes from the
+   * controller's broker epoch, which grows with every registration.
+   */
+  readonly incarnation?: number;
   readonly faults?: RaftFaults;
 }
 

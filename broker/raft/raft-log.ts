@@ -1,67 +1,164 @@
-// A replica's view of its log inside the state machine: the terms and bytes of every entry it holds
-// (durable or not). The driver keeps the real log in step through the Ready's log actions; this
-// copy lets the protocol answer consistency checks and build AppendEntries without I/O.
+// A replica's log as the protocol sees it: entries at Kafka offsets, each a record batch that takes
+// `count` offsets from `offset`, in ascending order, possibly with gaps between them (compaction
+// removes whole batches). The protocol never holds the log itself: it asks a RaftLogStore, which
+// in the broker is the partition's log and leader-epoch cache, and in the simulation an array.
+//
+// The term at an offset is the term of the last entry starting at or before it (as a leader-epoch
+// cache answers), so it is defined in gaps too. A log may have lost its beginning to retention: it
+// then starts at `start`, remembers the term just before it (`startTerm`, as a Raft snapshot keeps
+// the last included term) and holds no entry below it. Deletion only ever removes what the high
+// watermark covered.
 
 import assert from 'node:assert';
-import type { Entry, LogAction } from './messages.js';
+import type { Entry } from './messages.js';
 
-export class RaftLog {
-  private readonly entries: Entry[];
-  /** Changes since the last takeActions(), for the driver's copy. */
+export interface RaftLogStore {
+  /** The first offset the log can hold; offsets below it are gone. */
+  readonly start: number;
+  /** The term at start - 1 (0 when the log starts at 0). */
+  readonly startTerm: number;
+  /** The log end offset: one past the last entry's last offset (`start` when empty). */
+  readonly end: number;
+  /** The term of the last entry (startTerm when empty). */
+  readonly lastTerm: number;
+  /** The term at `offset`, for start - 1 <= offset < end; -1 stands for "before the log" (term 0). */
+  termAt(offset: number): number;
+  /** The first offset of the entry covering `offset`, or `offset` itself in a gap. */
+  entryStart(offset: number): number;
+  /** Up to `max` entries, the first at or after `from` (from >= start). */
+  read(from: number, max: number): Entry[];
+  /** Appends at the end: entry.offset >= end, and its term is no lower than the last. */
+  append(entry: Entry): void;
+  /** Removes every entry at or after `from`, which is an entry's first offset or the end. */
+  truncateFrom(from: number): void;
+  /** Drops the whole log and starts it afresh at `start`, whose preceding term is `startTerm`. */
+  resetTo(start: number, startTerm: number): void;
+}
+
+/** The last offset at or before `offset` whose term is at most `term` (start - 1 if none is known). */
+export function lastOffsetWithTermAtMost(log: RaftLogStore, offset: number, term: number): number {
+  let o = Math.min(offset, log.end - 1);
+  while (o >= log.start && log.termAt(o) > term) o = log.entryStart(o) - 1;
+  if (o >= log.start) return o;
+  // Below the log only start - 1 has a known term.
+  return log.startTerm <= term ? log.start - 1 : -1;
+}
+
+/** Raft §5.4.1: a candidate's log is at least as up to date as `log` (last term, then length). */
+export function isUpToDate(log: RaftLogStore, lastOffset: number, lastTerm: number): boolean {
+  const mine = log.lastTerm;
+  return lastTerm > mine || (lastTerm === mine && lastOffset >= log.end - 1);
+}
+
+export function entryEnd(e: Entry): number {
+  return e.offset + e.count;
+}
+
+/** A log kept in an array: the simulation's and the scenario tests' store. */
+export class MemoryRaftLog implements RaftLogStore {
+  private entries: Entry[];
+  private logStart: number;
+  private termBeforeStart: number;
+  /** Changes since the last takeActions(), for a driver that mirrors the log on a disk. */
   private actions: LogAction[] = [];
 
-  constructor(entries: readonly Entry[]) {
+  constructor(entries: readonly Entry[] = [], start = 0, startTerm = 0) {
     this.entries = entries.slice();
-    for (let o = 1; o < this.entries.length; o++) {
+    this.logStart = start;
+    this.termBeforeStart = startTerm;
+    let end = start;
+    let term = startTerm;
+    for (const e of this.entries) {
+      assert(e.count >= 1 && e.offset >= end, `entry at ${e.offset} overlaps the one before (end ${end})`);
       // Terms never go down along a log: each leader appends in its own term after its predecessors'.
-      assert(this.entries[o]!.term >= this.entries[o - 1]!.term, `terms go down at offset ${o}`);
+      assert(e.term >= term, `terms go down at offset ${e.offset}`);
+      end = entryEnd(e);
+      term = e.term;
     }
   }
 
-  /** The log end offset: one past the last entry. */
+  get start(): number {
+    return this.logStart;
+  }
+  get startTerm(): number {
+    return this.termBeforeStart;
+  }
   get end(): number {
-    return this.entries.length;
+    const last = this.entries[this.entries.length - 1];
+    return last === undefined ? this.logStart : entryEnd(last);
   }
-
   get lastTerm(): number {
-    return this.termAt(this.entries.length - 1);
+    return this.entries[this.entries.length - 1]?.term ?? this.termBeforeStart;
   }
 
-  /** The term of the entry at `offset`; 0 for -1 (before the log). */
+  /** Every entry, oldest first (a copy). */
+  all(): Entry[] {
+    return this.entries.slice();
+  }
+
   termAt(offset: number): number {
     if (offset === -1) return 0;
-    const e = this.entries[offset];
-    assert(e !== undefined, `no entry at offset ${offset} (end ${this.entries.length})`);
-    return e.term;
+    assert(
+      offset >= this.logStart - 1 && offset < this.end,
+      `no term at ${offset} (log [${this.logStart}, ${this.end}))`,
+    );
+    const i = this.indexAtOrBefore(offset);
+    return i < 0 ? this.termBeforeStart : this.entries[i]!.term;
   }
 
+  entryStart(offset: number): number {
+    const e = this.entries[this.indexAtOrBefore(offset)];
+    return e !== undefined && offset < entryEnd(e) ? e.offset : offset;
+  }
+
+  /** The entry starting at `offset`, if any. */
   entryAt(offset: number): Entry | undefined {
-    return this.entries[offset];
+    const e = this.entries[this.indexAtOrBefore(offset)];
+    return e?.offset === offset ? e : undefined;
   }
 
-  /** Entries in [from, to). */
-  slice(from: number, to: number): Entry[] {
-    return this.entries.slice(from, to);
+  read(from: number, max: number): Entry[] {
+    assert(from >= this.logStart, `read from ${from} below the log start ${this.logStart}`);
+    let i = this.indexAtOrBefore(from);
+    if (i < 0 || this.entries[i]!.offset < from) i++;
+    return this.entries.slice(i, i + max);
   }
 
-  append(entry: Entry): number {
+  append(entry: Entry): void {
+    assert(entry.count >= 1, 'an entry takes at least one offset');
+    assert(entry.offset >= this.end, `append at ${entry.offset} inside the log (end ${this.end})`);
     assert(entry.term >= this.lastTerm, 'an appended entry may not go back in term');
     this.entries.push(entry);
-    const offset = this.entries.length - 1;
     const last = this.actions[this.actions.length - 1];
-    if (last?.kind === 'append' && last.offset + last.entries.length === offset) last.entries.push(entry);
-    else this.actions.push({ kind: 'append', offset, entries: [entry] });
-    return offset;
+    if (last?.kind === 'append') last.entries.push(entry);
+    else this.actions.push({ kind: 'append', entries: [entry] });
   }
 
-  /** Removes offsets >= from. */
   truncateFrom(from: number): void {
-    assert(
-      from >= 0 && from < this.entries.length,
-      `truncation at ${from} outside [0, ${this.entries.length})`,
-    );
-    this.entries.length = from;
+    assert(from >= this.logStart && from < this.end, `truncation at ${from} outside the log`);
+    assert(this.entryStart(from) === from, `truncation at ${from} splits an entry`);
+    let i = this.indexAtOrBefore(from);
+    if (i < 0 || this.entries[i]!.offset < from) i++;
+    this.entries.length = i;
     this.actions.push({ kind: 'truncate', from });
+  }
+
+  resetTo(start: number, startTerm: number): void {
+    this.entries = [];
+    this.logStart = start;
+    this.termBeforeStart = startTerm;
+    this.actions.push({ kind: 'reset', start, startTerm });
+  }
+
+  /** Retention: removes the entries wholly below `offset`, an entry's first offset or the end. */
+  deleteBefore(offset: number): void {
+    assert(offset > this.logStart && offset <= this.end, `deletion to ${offset} outside the log`);
+    assert(this.entryStart(offset) === offset, `deletion to ${offset} splits an entry`);
+    const startTerm = this.termAt(offset - 1);
+    this.entries = this.entries.slice(this.indexAtOrBefore(offset - 1) + 1);
+    this.logStart = offset;
+    this.termBeforeStart = startTerm;
+    this.actions.push({ kind: 'deleteBefore', offset, startTerm });
   }
 
   takeActions(): LogAction[] {
@@ -70,19 +167,25 @@ export class RaftLog {
     return actions;
   }
 
-  /**
-   * The last offset at or before `offset` whose term is at most `term` (-1 if none). Both sides of
-   * a rejected append use it, so the leader backs up over whole terms, not one entry at a time.
-   */
-  lastOffsetWithTermAtMost(offset: number, term: number): number {
-    let o = Math.min(offset, this.entries.length - 1);
-    while (o >= 0 && this.entries[o]!.term > term) o--;
-    return o;
-  }
-
-  /** Raft §5.4.1: a candidate's log is at least as up to date as ours (last term, then length). */
-  isUpToDate(lastOffset: number, lastTerm: number): boolean {
-    const mine = this.lastTerm;
-    return lastTerm > mine || (lastTerm === mine && lastOffset >= this.entries.length - 1);
+  /** The index of the last entry starting at or before `offset` (-1 if none). */
+  private indexAtOrBefore(offset: number): number {
+    let lo = 0;
+    let hi = this.entries.length - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.entries[mid]!.offset <= offset) {
+        found = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return found;
   }
 }
+
+/** A change to a MemoryRaftLog, for a driver that keeps a disk copy in step. */
+export type LogAction =
+  | { readonly kind: 'truncate'; readonly from: number }
+  | { readonly kind: 'append'; readonly entries: Entry[] }
+  | { readonly kind: 'reset'; readonly start: number; readonly startTerm: number }
+  | { readonly kind: 'deleteBefore'; readonly offset: number; readonly startTerm: number };

@@ -8,7 +8,8 @@
 // win before bumping its term, and peers that heard from a leader within the election timeout say
 // no, so a partitioned node cannot depose a healthy leader when it returns), check-quorum (a leader
 // that has not heard from a majority within an election timeout steps down), a no-op entry first in
-// each leader's term (§5.4.2: commit moves only through an entry of the leader's own term),
+// each leader's term (§5.4.2: commit moves only through an entry of the leader's own term; a group
+// of one needs none),
 // term-by-term backing up on a rejected append, and durability-aware acks: an entry counts toward
 // the majority only once it is fsynced on that replica, leader included. The high watermark a
 // replica exposes is its commit end capped by its own durable end, so a read below it survives the
@@ -17,7 +18,7 @@
 import assert from 'node:assert';
 import type { RaftConfig } from './raft-config.js';
 import { validateRaftConfig } from './raft-config.js';
-import { RaftLog } from './raft-log.js';
+import { entryEnd, isUpToDate, lastOffsetWithTermAtMost, type RaftLogStore } from './raft-log.js';
 import { LeaderProgress } from './leader-progress.js';
 import { appendRequest, appendResponse, voteAnswer, voteRequest } from './messages.js';
 import { VoteTally } from './vote-tally.js';
@@ -41,10 +42,14 @@ export class RaftNode {
   private readonly config: RaftConfig;
   private readonly peers: readonly number[];
   private readonly quorum: number;
-  private readonly log: RaftLog;
+  private readonly log: RaftLogStore;
 
   private term: number;
   private votedFor: number | null;
+  /** HardState.amnesiac: this replica's votes do not count until a leader has caught it up. */
+  private amnesiac: boolean;
+  /** Amnesiac follower: the current leader's commit end in its own term, once heard (else 0). */
+  private rejoinAt = 0;
   private roleNow: Role = 'follower';
   private leader: number | null = null;
   /** May this replica campaign yet? Not before its local recovery is done. */
@@ -71,23 +76,27 @@ export class RaftNode {
   private hardStateDirty = false;
   private outbox: Message[] = [];
 
-  /** `durable` is what survived on disk: the hard state and the log (its every entry is durable). */
-  constructor(config: RaftConfig, durable: { hardState: HardState; entries: readonly Entry[] }) {
+  /**
+   * `hardState` and `log` are what survived on disk: every entry of the log is durable. The log is
+   * the replica's own from then on: the protocol appends to it and truncates it directly.
+   */
+  constructor(config: RaftConfig, hardState: HardState, log: RaftLogStore) {
     validateRaftConfig(config);
     this.config = config;
     this.id = config.id;
     this.peers = config.voters.filter((v) => v !== config.id);
     this.quorum = Math.floor(config.voters.length / 2) + 1;
-    this.log = new RaftLog(durable.entries);
-    this.term = durable.hardState.term;
-    this.votedFor = durable.hardState.votedFor;
+    this.log = log;
+    this.term = hardState.term;
+    this.votedFor = hardState.votedFor;
+    this.amnesiac = hardState.amnesiac;
     // The driver makes a term durable before any entry of that term: a log from the future is a bug.
     assert(
       this.term >= this.log.lastTerm,
       `term ${this.term} behind the log's last term ${this.log.lastTerm}`,
     );
     this.durableEnd = this.log.end;
-    this.votes = new VoteTally(this.id, this.quorum);
+    this.votes = this.newTally();
     this.resetElectionTimer();
   }
 
@@ -100,14 +109,14 @@ export class RaftNode {
   get leaderId(): number | null {
     return this.leader;
   }
+  get isAmnesiac(): boolean {
+    return this.amnesiac;
+  }
   get highWatermark(): number {
     return this.hw;
   }
   get logEnd(): number {
     return this.log.end;
-  }
-  entryAt(offset: number): Entry | undefined {
-    return this.log.entryAt(offset);
   }
 
   recoveryDone(): void {
@@ -136,10 +145,14 @@ export class RaftNode {
     if (this.recovered && this.electionElapsed >= this.electionTimeout) this.startPreVote();
   }
 
-  /** Appends `data` if this replica leads; returns its offset, or null (the client asks the leader). */
-  propose(data: Uint8Array): number | null {
+  /**
+   * Appends `data`, taking `count` offsets, if this replica leads; returns its first offset, or
+   * null (the client asks the leader).
+   */
+  propose(data: Uint8Array, count = 1): number | null {
     if (this.roleNow !== 'leader') return null;
-    const offset = this.appendLocal({ term: this.term, kind: 'data', data });
+    assert(count >= 1, 'an entry takes at least one offset');
+    const offset = this.appendLocal({ offset: this.log.end, count, term: this.term, kind: 'data', data });
     for (const p of this.peers) this.sendAppend(p);
     this.maybeCommit();
     return offset;
@@ -151,13 +164,16 @@ export class RaftNode {
    * matching the whole prefix before it too.
    */
   persisted(end: number, lastTerm: number): void {
-    if (end <= this.durableEnd || end > this.log.end || this.log.termAt(end - 1) !== lastTerm) return;
+    const log = this.log;
+    if (end <= this.durableEnd || end > log.end || end < log.start || log.termAt(end - 1) !== lastTerm)
+      return;
     this.durableEnd = end;
     if (this.roleNow === 'leader') {
       this.maybeCommit();
       return;
     }
     this.updateHighWatermark();
+    this.maybeRejoin();
     if (this.leader !== null && this.matchedEnd > 0) this.sendAppendSuccess(this.leader);
   }
 
@@ -175,9 +191,9 @@ export class RaftNode {
       if (!preVote) this.becomeFollower(m.term, m.type === 'append' ? m.from : null);
     } else if (m.term < this.term) {
       // Tell a stale leader or candidate our term so it steps down; drop stale answers.
-      if (m.type === 'append')
-        this.outbox.push(appendResponse(this.id, m.from, this.term, false, m.prevOffset));
-      else if (m.type === 'vote' || m.type === 'preVote') this.outbox.push(voteAnswer(m, this.term, false));
+      if (m.type === 'append') this.outbox.push(this.appendAnswer(m.from, false, m.prevOffset));
+      else if (m.type === 'vote' || m.type === 'preVote')
+        this.outbox.push(voteAnswer(m, this.term, false, this.amnesiac));
       return;
     }
     switch (m.type) {
@@ -197,8 +213,9 @@ export class RaftNode {
 
   takeReady(): Ready {
     const ready: Ready = {
-      hardState: this.hardStateDirty ? { term: this.term, votedFor: this.votedFor } : null,
-      logActions: this.log.takeActions(),
+      hardState: this.hardStateDirty
+        ? { term: this.term, votedFor: this.votedFor, amnesiac: this.amnesiac }
+        : null,
       messages: this.outbox,
       highWatermark: this.hw,
     };
@@ -212,7 +229,7 @@ export class RaftNode {
   private startPreVote(): void {
     this.roleNow = 'preCandidate';
     this.leader = null;
-    this.votes = new VoteTally(this.id, this.quorum);
+    this.votes = this.newTally();
     this.resetElectionTimer();
     if (this.votes.won) return this.startElection();
     for (const p of this.peers) this.outbox.push(voteRequest('preVote', this.id, p, this.term + 1, this.log));
@@ -222,7 +239,7 @@ export class RaftNode {
     this.setTerm(this.term + 1, this.id);
     this.roleNow = 'candidate';
     this.leader = null;
-    this.votes = new VoteTally(this.id, this.quorum);
+    this.votes = this.newTally();
     this.resetElectionTimer();
     // Alone, wait for hardStatePersisted: a leader acting in a term it could forget in a crash
     // might lead that term twice, and (offset, term) would no longer name one entry.
@@ -234,7 +251,8 @@ export class RaftNode {
     // merely lost touch must not disrupt the group. The asked term must be newer than ours.
     const leaderAlive =
       this.roleNow === 'leader' || (this.leader !== null && this.sinceLeader < this.config.electionTicks);
-    this.outbox.push(voteAnswer(m, this.term, m.term > this.term && !leaderAlive && this.logAllowsVote(m)));
+    const granted = m.term > this.term && !leaderAlive && this.logAllowsVote(m);
+    this.outbox.push(voteAnswer(m, this.term, granted, this.amnesiac));
   }
 
   private onVote(m: VoteRequest): void {
@@ -245,18 +263,18 @@ export class RaftNode {
       this.setTerm(this.term, m.from);
       this.resetElectionTimer();
     }
-    this.outbox.push(voteAnswer(m, this.term, granted));
+    this.outbox.push(voteAnswer(m, this.term, granted, this.amnesiac));
   }
 
   private logAllowsVote(m: VoteRequest): boolean {
-    return this.config.faults?.voteForStaleLog === true || this.log.isUpToDate(m.lastOffset, m.lastTerm);
+    return this.config.faults?.voteForStaleLog === true || isUpToDate(this.log, m.lastOffset, m.lastTerm);
   }
 
   private onVoteResponse(m: VoteResponse): void {
     const pre = m.type === 'preVoteResponse';
     const round = pre ? this.term + 1 : this.term;
     if (this.roleNow !== (pre ? 'preCandidate' : 'candidate') || m.voteTerm !== round) return;
-    this.votes.record(m.from, m.granted);
+    this.votes.record(m.from, m.granted, m.amnesiac);
     if (!this.votes.won) return;
     if (pre) this.startElection();
     else this.becomeLeader();
@@ -280,7 +298,10 @@ export class RaftNode {
     this.electionElapsed = 0;
     this.progress = new LeaderProgress(this.peers, this.log.end);
     // The no-op lets this term commit (and with it every earlier entry) without waiting for a client.
-    this.appendLocal({ term: this.term, kind: 'noop', data: EMPTY });
+    // A group of one needs none: its own durable log is the majority, whatever the terms in it, so a
+    // single broker's offsets run on across restarts as before replication.
+    if (this.peers.length > 0)
+      this.appendLocal({ offset: this.log.end, count: 1, term: this.term, kind: 'noop', data: EMPTY });
     for (const p of this.peers) this.sendAppend(p);
     this.maybeCommit();
   }
@@ -306,34 +327,79 @@ export class RaftNode {
     assert(this.roleNow === 'follower' && this.leader === m.from, 'one leader per term');
     this.electionElapsed = 0;
     this.sinceLeader = 0;
+    const log = this.log;
     const p = m.prevOffset;
-    if (p >= this.log.end || this.log.termAt(p) !== m.prevTerm) {
-      const hint = this.log.lastOffsetWithTermAtMost(p, m.prevTerm);
-      const no = appendResponse(this.id, m.from, this.term, false, p, 0, 0, hint, this.log.termAt(hint));
-      this.outbox.push(no);
+    // Below our own log start everything was committed (retention removes nothing else), and a
+    // leader holds every committed entry: the leader's log matches ours there.
+    const matches = p < log.start - 1 || (p < log.end && log.termAt(p) === m.prevTerm);
+    if (!matches && m.fromStart) {
+      // The leader's log starts after p, so a longer match cannot be found: start afresh there.
+      // Only a shorter log or an uncommitted entry at p gets here (committed entries match).
+      assert(this.commitEnd <= p + 1, `reset at ${p + 1} below the commit end ${this.commitEnd}`);
+      log.resetTo(p + 1, m.prevTerm);
+      this.durableEnd = Math.min(this.durableEnd, p + 1);
+      this.matchedEnd = Math.min(this.matchedEnd, p + 1);
+    } else if (!matches) {
+      const hint = lastOffsetWithTermAtMost(log, p, m.prevTerm);
+      this.outbox.push(this.appendAnswer(m.from, false, p, 0, 0, hint, log.termAt(hint)));
       return;
     }
-    for (let k = 0; k < m.entries.length; k++) {
-      const o = p + 1 + k;
-      const e = m.entries[k]!;
-      if (o < this.log.end) {
-        if (this.log.termAt(o) === e.term || this.config.faults?.noTruncate === true) continue;
+    for (const e of m.entries) {
+      if (entryEnd(e) <= log.start) continue; // below our log start: committed, as the leader's
+      assert(e.offset >= log.start, `entry at ${e.offset} straddles the log start ${log.start}`);
+      if (e.offset < log.end) {
+        // One leader wrote every entry of a term, so the same term at an offset means the same entry.
+        if (log.termAt(e.offset) === e.term || this.config.faults?.noTruncate === true) continue;
         // A diverging suffix is never committed: a leader holds every committed entry (§5.4).
-        assert(o >= this.commitEnd, `truncation at ${o} below the commit end ${this.commitEnd}`);
-        assert(o >= this.matchedEnd, `truncation at ${o} below what this leader already matched`);
-        this.truncateLocal(o);
+        assert(
+          e.offset >= this.commitEnd,
+          `truncation at ${e.offset} below the commit end ${this.commitEnd}`,
+        );
+        assert(
+          e.offset >= this.matchedEnd,
+          `truncation at ${e.offset} below what this leader already matched`,
+        );
+        this.truncateLocal(e.offset);
       }
       this.appendLocal(e);
     }
-    this.matchedEnd = Math.max(this.matchedEnd, p + 1 + m.entries.length);
+    const last = m.entries[m.entries.length - 1];
+    this.matchedEnd = Math.max(this.matchedEnd, last === undefined ? p + 1 : entryEnd(last));
     this.leaderCommitEnd = Math.max(this.leaderCommitEnd, m.commitEnd);
+    // A commit end whose last entry is of the leader's own term lies past every entry any earlier
+    // leader committed (§5.4.2), and one sent to this incarnation past everything committed before
+    // it began: an amnesiac replica holding the log up to it has lost nothing.
+    const c = m.commitEnd;
+    const toMe = m.incarnation === (this.config.incarnation ?? 0);
+    if (this.amnesiac && toMe && c > log.start && c <= this.matchedEnd && log.termAt(c - 1) === m.term)
+      this.rejoinAt = Math.max(this.rejoinAt, c);
     this.updateHighWatermark();
+    this.maybeRejoin();
     this.sendAppendSuccess(m.from);
+  }
+
+  /** An amnesiac follower that holds, durably, the log up to its leader's commit point is whole again. */
+  private maybeRejoin(): void {
+    if (!this.amnesiac || this.rejoinAt === 0 || Math.min(this.matchedEnd, this.durableEnd) < this.rejoinAt)
+      return;
+    this.amnesiac = false;
+    this.rejoinAt = 0;
+    this.hardStateDirty = true;
   }
 
   private onAppendResponse(m: AppendResponse): void {
     if (this.roleNow !== 'leader') return;
     const pr = this.progress!.of(m.from);
+    // What an earlier life of the follower said may have been lost with it: forget it, and ignore
+    // that life's late answers.
+    if (m.incarnation < pr.incarnation) return;
+    if (m.incarnation > pr.incarnation) {
+      if (pr.incarnation >= 0 && this.config.faults?.keepStaleProgress !== true) {
+        pr.matchEnd = 0;
+        pr.durableEnd = 0;
+      }
+      pr.incarnation = m.incarnation;
+    }
     pr.active = true;
     if (m.success) {
       assert(m.durableEnd <= m.matchEnd && m.matchEnd <= this.log.end, 'a follower acks what it matched');
@@ -349,31 +415,81 @@ export class RaftNode {
     // inside the durable prefix is therefore a late duplicate; any other means back up, though no
     // further than the durable match.
     if (m.prevOffset < pr.durableEnd) return;
-    const back = this.log.lastOffsetWithTermAtMost(m.hintOffset, m.hintTerm);
+    const log = this.log;
+    const back = lastOffsetWithTermAtMost(log, m.hintOffset, m.hintTerm);
     pr.matchEnd = pr.durableEnd;
-    pr.next = Math.max(pr.durableEnd, Math.min(back + 1, m.prevOffset));
+    const next = Math.max(pr.durableEnd, Math.min(back + 1, m.prevOffset));
+    // Whole entries only: back up to the start of the entry that holds `next`.
+    pr.next = next > log.start && next < log.end ? log.entryStart(next) : next;
     this.sendAppend(m.from);
   }
 
   private sendAppend(to: number): void {
-    const next = this.progress!.of(to).next;
-    const entries = this.log.slice(next, Math.min(this.log.end, next + this.config.maxEntriesPerAppend));
-    const prevTerm = this.log.termAt(next - 1);
-    this.outbox.push(appendRequest(this.id, to, this.term, next - 1, prevTerm, entries, this.commitEnd));
+    const log = this.log;
+    const pr = this.progress!.of(to);
+    // A follower behind our log start gets the log from its start (Kafka's follower restarts from
+    // the leader's log start offset).
+    if (pr.next < log.start) pr.next = log.start;
+    const next = pr.next;
+    const entries = log.read(next, this.config.maxEntriesPerAppend);
+    const fromStart = next === log.start && next > 0;
+    const prev = next - 1;
+    const m = appendRequest(
+      this.id,
+      to,
+      this.term,
+      prev,
+      log.termAt(prev),
+      entries,
+      this.commitEnd,
+      fromStart,
+      pr.incarnation,
+    );
+    this.outbox.push(m);
   }
 
   private sendAppendSuccess(to: number): void {
     const durable = Math.min(this.matchedEnd, this.durableEnd);
-    const yes = appendResponse(this.id, to, this.term, true, this.matchedEnd - 1, this.matchedEnd, durable);
-    this.outbox.push(yes);
+    this.outbox.push(this.appendAnswer(to, true, this.matchedEnd - 1, this.matchedEnd, durable));
+  }
+
+  private appendAnswer(
+    to: number,
+    success: boolean,
+    prevOffset: number,
+    matchEnd = 0,
+    durableEnd = 0,
+    hintOffset = -1,
+    hintTerm = 0,
+  ): AppendResponse {
+    const incarnation = this.config.incarnation ?? 0;
+    return appendResponse(
+      this.id,
+      to,
+      this.term,
+      success,
+      prevOffset,
+      matchEnd,
+      durableEnd,
+      hintOffset,
+      hintTerm,
+      incarnation,
+    );
+  }
+
+  private newTally(): VoteTally {
+    return new VoteTally(this.id, this.quorum, this.amnesiac, this.config.faults?.ignoreAmnesia === true);
   }
 
   /** Leader: commit the largest end a majority holds durably, if its last entry is of this term. */
   private maybeCommit(): void {
     const needed = this.config.faults?.commitOnMinority === true ? this.quorum - 1 : this.quorum;
     const end = this.progress!.quorumDurableEnd(this.durableEnd, Math.max(1, needed));
-    // §5.4.2: counting replicas proves nothing about an entry of an earlier term.
-    if (end > this.commitEnd && this.log.termAt(end - 1) === this.term) this.commitEnd = end;
+    // §5.4.2: counting replicas proves nothing about an entry of an earlier term (except alone: a
+    // group of one has no other copy that could have been elected over it).
+    if (end > this.commitEnd && end > this.log.start) {
+      if (this.peers.length === 0 || this.log.termAt(end - 1) === this.term) this.commitEnd = end;
+    }
     this.updateHighWatermark();
   }
 
@@ -388,9 +504,9 @@ export class RaftNode {
   }
 
   private appendLocal(e: Entry): number {
-    const offset = this.log.append(e);
+    this.log.append(e);
     if (this.config.faults?.countBeforeFsync === true) this.durableEnd = this.log.end;
-    return offset;
+    return e.offset;
   }
 
   private truncateLocal(from: number): void {

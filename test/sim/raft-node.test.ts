@@ -4,10 +4,18 @@
 
 import { describe, expect, it } from 'vitest';
 import type { AppendRequest, Entry, Message, Ready } from '../../broker/raft/messages.js';
+import { MemoryRaftLog } from '../../broker/raft/raft-log.js';
 import { RaftNode } from '../../broker/raft/raft-node.js';
 
 const data = (s: string): Entry['data'] => Buffer.from(s);
-const entry = (term: number, s = `t${term}`): Entry => ({ term, kind: 'data', data: data(s) });
+/** An entry at `offset` taking `count` offsets. */
+const entry = (offset: number, term: number, s = `t${term}`, count = 1): Entry => ({
+  offset,
+  count,
+  term,
+  kind: 'data',
+  data: data(s),
+});
 
 function replica(
   id: number,
@@ -15,10 +23,22 @@ function replica(
   term = 0,
   entries: Entry[] = [],
   votedFor: number | null = null,
+  log?: MemoryRaftLog,
+  amnesiac = false,
+  incarnation = 0,
 ) {
   return new RaftNode(
-    { id, voters, electionTicks: 10, heartbeatTicks: 2, maxEntriesPerAppend: 8, random: () => 0 },
-    { hardState: { term, votedFor }, entries },
+    {
+      id,
+      voters,
+      electionTicks: 10,
+      heartbeatTicks: 2,
+      maxEntriesPerAppend: 8,
+      random: () => 0,
+      incarnation,
+    },
+    { term, votedFor, amnesiac },
+    log ?? new MemoryRaftLog(entries),
   );
 }
 
@@ -39,8 +59,49 @@ function append(
   prevTerm: number,
   entries: Entry[],
   commitEnd = 0,
+  fromStart = false,
 ): AppendRequest {
-  return { type: 'append', from, to, term, prevOffset, prevTerm, entries, commitEnd };
+  return {
+    type: 'append',
+    from,
+    to,
+    term,
+    prevOffset,
+    prevTerm,
+    entries,
+    commitEnd,
+    fromStart,
+    incarnation: -1,
+  };
+}
+
+/** Given node 0 recovered and timed out, peer 1's pre-vote and vote for term 2 make it leader. */
+function electedByPeer1(n: ReturnType<typeof replica>): void {
+  run(n, (x) => x.recoveryDone());
+  ticks(n, 10);
+  run(n, (x) =>
+    x.receive({
+      type: 'preVoteResponse',
+      from: 1,
+      to: 0,
+      term: 2,
+      voteTerm: 2,
+      granted: true,
+      amnesiac: false,
+    }),
+  );
+  run(n, (x) =>
+    x.receive({
+      type: 'voteResponse',
+      from: 1,
+      to: 0,
+      term: 2,
+      voteTerm: 2,
+      granted: true,
+      amnesiac: false,
+    }),
+  );
+  expect(n.role).toBe('leader');
 }
 
 describe('a single-replica group', () => {
@@ -48,13 +109,23 @@ describe('a single-replica group', () => {
     const n = replica(0, [0]);
     const r1 = run(n, (x) => x.recoveryDone());
     expect(n.role).toBe('candidate');
-    expect(r1.hardState).toEqual({ term: 1, votedFor: 0 });
+    expect(r1.hardState).toEqual({ term: 1, votedFor: 0, amnesiac: false });
     run(n, (x) => x.hardStatePersisted(1));
     expect(n.role).toBe('leader');
+    // No no-op: alone, its durable log is the majority, so offsets run on from where they were.
     const offset = n.propose(data('a'));
-    expect(offset).toBe(1); // after the no-op at 0
+    expect(offset).toBe(0);
     expect(run(n, () => {}).highWatermark).toBe(0);
-    expect(run(n, (x) => x.persisted(2, 1)).highWatermark).toBe(2);
+    expect(run(n, (x) => x.persisted(1, 1)).highWatermark).toBe(1);
+  });
+
+  it('commits what an earlier term left in its log once it leads again', () => {
+    const n = replica(0, [0], 3, [entry(0, 1, 'a', 2), entry(2, 3, 'b')]);
+    run(n, (x) => x.recoveryDone());
+    run(n, (x) => x.hardStatePersisted(4));
+    expect(n.role).toBe('leader');
+    expect(n.logEnd).toBe(3);
+    expect(n.highWatermark).toBe(3);
   });
 });
 
@@ -79,11 +150,19 @@ describe('campaigning', () => {
     ]);
     expect(n.currentTerm).toBe(3);
     const vote = run(n, (x) =>
-      x.receive({ type: 'preVoteResponse', from: 1, to: 0, term: 4, voteTerm: 4, granted: true }),
+      x.receive({
+        type: 'preVoteResponse',
+        from: 1,
+        to: 0,
+        term: 4,
+        voteTerm: 4,
+        granted: true,
+        amnesiac: false,
+      }),
     );
     expect(n.role).toBe('candidate');
     // The vote for itself is in the hard state the driver makes durable before sending the requests.
-    expect(vote.hardState).toEqual({ term: 4, votedFor: 0 });
+    expect(vote.hardState).toEqual({ term: 4, votedFor: 0, amnesiac: false });
     expect(vote.messages.map((m) => m.type)).toEqual(['vote', 'vote']);
   });
 });
@@ -98,64 +177,84 @@ describe('voting', () => {
   ): Message => ({ type, from, to: 0, term, lastOffset, lastTerm });
 
   it('grants one vote per term, persisted with the answer', () => {
-    const n = replica(0, [0, 1, 2], 1, [entry(1)]);
+    const n = replica(0, [0, 1, 2], 1, [entry(0, 1)]);
     const r1 = run(n, (x) => x.receive(ask(1, 2, 0, 1)));
-    expect(r1.hardState).toEqual({ term: 2, votedFor: 1 });
-    expect(r1.messages).toMatchObject([{ type: 'voteResponse', to: 1, granted: true }]);
+    expect(r1.hardState).toEqual({ term: 2, votedFor: 1, amnesiac: false });
+    expect(r1.messages).toMatchObject([{ type: 'voteResponse', to: 1, granted: true, amnesiac: false }]);
     const r2 = run(n, (x) => x.receive(ask(2, 2, 5, 1)));
-    expect(r2.messages).toMatchObject([{ type: 'voteResponse', to: 2, granted: false }]);
+    expect(r2.messages).toMatchObject([{ type: 'voteResponse', to: 2, granted: false, amnesiac: false }]);
   });
 
   it('refuses a candidate whose log is behind (last term, then length)', () => {
-    const n = replica(0, [0, 1, 2], 2, [entry(1), entry(2)]);
-    expect(run(n, (x) => x.receive(ask(1, 3, 5, 1))).messages).toMatchObject([{ granted: false }]);
-    expect(run(n, (x) => x.receive(ask(2, 3, 0, 2))).messages).toMatchObject([{ granted: false }]);
-    expect(run(n, (x) => x.receive(ask(2, 3, 1, 2))).messages).toMatchObject([{ granted: true }]);
+    const n = replica(0, [0, 1, 2], 2, [entry(0, 1), entry(1, 2)]);
+    expect(run(n, (x) => x.receive(ask(1, 3, 5, 1))).messages).toMatchObject([
+      { granted: false, amnesiac: false },
+    ]);
+    expect(run(n, (x) => x.receive(ask(2, 3, 0, 2))).messages).toMatchObject([
+      { granted: false, amnesiac: false },
+    ]);
+    expect(run(n, (x) => x.receive(ask(2, 3, 1, 2))).messages).toMatchObject([
+      { granted: true, amnesiac: false },
+    ]);
   });
 
   it('refuses a pre-vote while it hears from a leader, and never bumps its term for one', () => {
     const n = replica(0, [0, 1, 2], 1);
     run(n, (x) => x.receive(append(1, 0, 1, -1, 0, [])));
-    expect(run(n, (x) => x.receive(ask(2, 2, 5, 1, 'preVote'))).messages).toMatchObject([{ granted: false }]);
+    expect(run(n, (x) => x.receive(ask(2, 2, 5, 1, 'preVote'))).messages).toMatchObject([
+      { granted: false, amnesiac: false },
+    ]);
     ticks(n, 10);
-    expect(run(n, (x) => x.receive(ask(2, 2, 5, 1, 'preVote'))).messages).toMatchObject([{ granted: true }]);
+    expect(run(n, (x) => x.receive(ask(2, 2, 5, 1, 'preVote'))).messages).toMatchObject([
+      { granted: true, amnesiac: false },
+    ]);
     expect(n.currentTerm).toBe(1);
   });
 });
 
 describe('replication', () => {
   it('truncates a diverging suffix and hints by term so the leader backs up a term at a time', () => {
-    const n = replica(0, [0, 1, 2], 3, [entry(1, 'a'), entry(2, 'b'), entry(2, 'c'), entry(2, 'd')]);
-    // Leader of term 3 has [a(1), x(3)]: its prev (1, term 3) does not match our (1, term 2).
-    const no = run(n, (x) => x.receive(append(1, 0, 3, 1, 3, [])));
-    expect(no.messages).toMatchObject([{ success: false, hintOffset: 1, hintTerm: 2 }]);
-    // The leader's last entry of term <= 2 at or before 1 is offset 0: it resends from 1.
-    const yes = run(n, (x) => x.receive(append(1, 0, 3, 0, 1, [entry(3, 'x')], 2)));
-    expect(yes.logActions).toEqual([
-      { kind: 'truncate', from: 1 },
-      { kind: 'append', offset: 1, entries: [entry(3, 'x')] },
+    // Batches: a takes 0-1 (term 1), b 2-4, c 5, d 6-7 (term 2).
+    const a = entry(0, 1, 'a', 2);
+    const log = new MemoryRaftLog([a, entry(2, 2, 'b', 3), entry(5, 2, 'c'), entry(6, 2, 'd', 2)]);
+    const n = replica(0, [0, 1, 2], 3, [], null, log);
+    // The leader of term 3 has [a, x (2-3, term 3)]: its prev (3, term 3) does not match our (3, term 2).
+    const no = run(n, (x) => x.receive(append(1, 0, 3, 3, 3, [])));
+    expect(no.messages).toMatchObject([{ success: false, hintOffset: 3, hintTerm: 2 }]);
+    // The leader's last offset of term <= 2 at or before 3 is 1: it resends from 2.
+    const x = entry(2, 3, 'x', 2);
+    const yes = run(n, (y) => y.receive(append(1, 0, 3, 1, 1, [x], 4)));
+    expect(log.takeActions()).toEqual([
+      { kind: 'truncate', from: 2 },
+      { kind: 'append', entries: [x] },
     ]);
-    // Matched, but not durable: nothing counts toward the majority, nothing is exposed.
-    expect(yes.messages).toMatchObject([{ success: true, matchEnd: 2, durableEnd: 1 }]);
-    expect(yes.highWatermark).toBe(1);
-    const synced = run(n, (x) => x.persisted(2, 3));
-    expect(synced.messages).toMatchObject([{ success: true, matchEnd: 2, durableEnd: 2 }]);
-    expect(synced.highWatermark).toBe(2);
+    expect(log.all()).toEqual([a, x]);
+    // Matched, but not durable: x counts toward no majority and is not exposed.
+    expect(yes.messages).toMatchObject([{ success: true, matchEnd: 4, durableEnd: 2 }]);
+    expect(yes.highWatermark).toBe(2);
+    const synced = run(n, (y) => y.persisted(4, 3));
+    expect(synced.messages).toMatchObject([{ success: true, matchEnd: 4, durableEnd: 4 }]);
+    expect(synced.highWatermark).toBe(4);
   });
 
-  /** Given node 0 recovered and timed out, peer 1's pre-vote and vote for term 2 make it leader. */
-  function electedByPeer1(n: ReturnType<typeof replica>): void {
-    run(n, (x) => x.recoveryDone());
-    ticks(n, 10);
-    run(n, (x) =>
-      x.receive({ type: 'preVoteResponse', from: 1, to: 0, term: 2, voteTerm: 2, granted: true }),
-    );
-    run(n, (x) => x.receive({ type: 'voteResponse', from: 1, to: 0, term: 2, voteTerm: 2, granted: true }));
-    expect(n.role).toBe('leader');
-  }
+  it('a follower behind the leader’s log start starts its log afresh there', () => {
+    const log = new MemoryRaftLog([entry(0, 1, 'a', 2)]);
+    const n = replica(0, [0, 1, 2], 2, [], null, log);
+    const y = entry(10, 2, 'y', 3);
+    // The leader's log starts at 10 (term 2 before it); we end at 2.
+    const r = run(n, (x) => x.receive(append(1, 0, 2, 9, 2, [y], 13, true)));
+    expect(log.start).toBe(10);
+    expect(log.startTerm).toBe(2);
+    expect(log.all()).toEqual([y]);
+    expect(r.messages).toMatchObject([{ success: true, matchEnd: 13, durableEnd: 2 }]);
+    // Without the leader's word that its log starts there, the same append is refused.
+    const other = replica(0, [0, 1, 2], 2, [entry(0, 1, 'a', 2)]);
+    const refused = run(other, (x) => x.receive(append(1, 0, 2, 9, 2, [y], 13)));
+    expect(refused.messages).toMatchObject([{ success: false, hintOffset: 1, hintTerm: 1 }]);
+  });
 
   it('a leader commits only through an entry of its own term, once a majority has it durable', () => {
-    const n = replica(0, [0, 1, 2], 1, [entry(1)], 0);
+    const n = replica(0, [0, 1, 2], 1, [entry(0, 1)], 0);
     electedByPeer1(n);
     const ack = (end: number): Message => ({
       type: 'appendResponse',
@@ -168,6 +267,7 @@ describe('replication', () => {
       durableEnd: end,
       hintOffset: -1,
       hintTerm: 0,
+      incarnation: 0,
     });
     // A majority holds the old entry (term 1): not enough (§5.4.2).
     run(n, (x) => x.receive(ack(1)));
@@ -178,11 +278,113 @@ describe('replication', () => {
     expect(n.highWatermark).toBe(2);
   });
 
+  it('a leader sends a follower that needs what retention removed its log from the start', () => {
+    const y = entry(10, 1, 'y', 3);
+    const n = replica(0, [0, 1, 2], 1, [], 0, new MemoryRaftLog([y], 10, 1));
+    electedByPeer1(n);
+    n.takeReady();
+    // Follower 1 is empty: it rejects the leader's first append (prev 12) with nothing to offer.
+    const r = run(n, (x) =>
+      x.receive({
+        type: 'appendResponse',
+        from: 1,
+        to: 0,
+        term: 2,
+        success: false,
+        prevOffset: 12,
+        matchEnd: 0,
+        durableEnd: 0,
+        hintOffset: -1,
+        hintTerm: 0,
+        incarnation: 0,
+      }),
+    );
+    expect(r.messages).toMatchObject([
+      {
+        type: 'append',
+        to: 1,
+        prevOffset: 9,
+        prevTerm: 1,
+        fromStart: true,
+        entries: [y, { offset: 13, kind: 'noop' }],
+      },
+    ]);
+  });
+
   it('a leader that hears from no majority within an election timeout steps down', () => {
     const n = replica(0, [0, 1, 2], 1, [], 0);
     electedByPeer1(n);
     ticks(n, 10);
     expect(n.role).toBe('follower');
     expect(n.currentTerm).toBe(2);
+  });
+});
+
+describe('amnesia', () => {
+  const grant = (
+    from: number,
+    type: 'preVoteResponse' | 'voteResponse',
+    amnesiac: boolean,
+    granted = true,
+  ): Message => ({ type, from, to: 0, term: 2, voteTerm: 2, granted, amnesiac });
+
+  it('an amnesiac voter’s grant does not count, unless a majority of the group is amnesiac', () => {
+    const n = replica(0, [0, 1, 2, 3, 4], 1);
+    run(n, (x) => x.recoveryDone());
+    ticks(n, 10);
+    run(n, (x) => x.receive(grant(1, 'preVoteResponse', false)));
+    run(n, (x) => x.receive(grant(2, 'preVoteResponse', false)));
+    expect(n.role).toBe('candidate');
+    run(n, (x) => x.receive(grant(1, 'voteResponse', true)));
+    run(n, (x) => x.receive(grant(2, 'voteResponse', true)));
+    // Three grants, but two from voters that may have lost what made them refuse.
+    expect(n.role).toBe('candidate');
+    // A third amnesiac voter, even refusing, shows a majority lost its memory: the grants count.
+    run(n, (x) => x.receive(grant(3, 'voteResponse', true, false)));
+    expect(n.role).toBe('leader');
+  });
+
+  it('an amnesiac follower is whole again only once caught up to a commit point sent to its incarnation', () => {
+    const log = new MemoryRaftLog([entry(0, 1, 'a', 2), entry(2, 2, 'b')]);
+    const n = replica(0, [0, 1, 2], 2, [], null, log, true, 7);
+    // A late append from before this incarnation (the leader did not know it yet): its commit end
+    // may lag what was committed since, so it proves nothing.
+    run(n, (x) => x.receive(append(1, 0, 2, 2, 2, [], 3)));
+    expect(n.isAmnesiac).toBe(true);
+    const c = entry(3, 2, 'c');
+    const r = run(n, (x) => x.receive({ ...append(1, 0, 2, 2, 2, [c], 4), incarnation: 7 }));
+    // Matched, but c is not persisted yet.
+    expect(n.isAmnesiac).toBe(true);
+    expect(r.hardState).toBeNull();
+    const synced = run(n, (x) => x.persisted(4, 2));
+    expect(n.isAmnesiac).toBe(false);
+    expect(synced.hardState).toEqual({ term: 2, votedFor: null, amnesiac: false });
+  });
+
+  it('a leader forgets what a follower’s earlier incarnation acknowledged, and ignores its late answers', () => {
+    const n = replica(0, [0, 1, 2], 1, [entry(0, 1)], 0);
+    electedByPeer1(n);
+    const ack = (from: number, end: number, incarnation: number, success = true): Message => ({
+      type: 'appendResponse',
+      from,
+      to: 0,
+      term: 2,
+      success,
+      prevOffset: end - 1,
+      matchEnd: end,
+      durableEnd: end,
+      hintOffset: -1,
+      hintTerm: 0,
+      incarnation,
+    });
+    run(n, (x) => x.persisted(2, 2));
+    run(n, (x) => x.receive(ack(1, 1, 0)));
+    expect(n.highWatermark).toBe(0);
+    // Follower 1 restarts as incarnation 1 having lost everything: its earlier word is void.
+    run(n, (x) => x.receive(ack(1, 0, 1, false)));
+    run(n, (x) => x.receive(ack(1, 2, 0)));
+    expect(n.highWatermark).toBe(0);
+    run(n, (x) => x.receive(ack(1, 2, 1)));
+    expect(n.highWatermark).toBe(2);
   });
 });

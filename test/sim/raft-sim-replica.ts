@@ -1,7 +1,13 @@
 // One simulated replica: a RaftNode, the driver around it, and its disk. The disk keeps what was
-// written (volatile: the hard state and the log as the process sees them) apart from what an fsync
-// made durable; a crash keeps only the durable part. Syncs complete in the order issued, each making
+// written (volatile: the hard state and the log in the page cache) apart from what an fsync made
+// durable. A process crash keeps the page cache (the kernel writes it back); a power loss keeps
+// only the durable part; a wipe keeps nothing. Syncs complete in the order issued, each making
 // durable what was written before it was issued (one device, one queue).
+//
+// The flush policy decides what the replica reports to Raft as persisted (what counts toward the
+// majority): under `fsync` (flush.messages=1) what an fsync completed, under `pageCache` (the
+// default policy, as Kafka's) what was written. Under `pageCache` a power loss can take entries
+// the replica acknowledged, so it comes back amnesiac, in a new incarnation; so does a wiped one.
 //
 // The driver follows the Ready contract: hard state first, then log actions, then messages, held
 // back until every hard-state write before them is durable, so a vote or a new term is never
@@ -10,17 +16,43 @@
 import assert from 'node:assert';
 import type { Entry, HardState, Message, Ready } from '../../broker/raft/messages.js';
 import type { RaftConfig } from '../../broker/raft/raft-config.js';
+import { MemoryRaftLog, entryEnd } from '../../broker/raft/raft-log.js';
 import { RaftNode } from '../../broker/raft/raft-node.js';
 import type { RaftChecker, ReplicaView } from './raft-checker.js';
+import type { ProducerStateTable } from '../../broker/producer-state.js';
+import { rebuildProducerState } from './raft-sim-producers.js';
+
+/** A log as written to the simulated disk: its entries, where it starts and the term before. */
+export interface DiskLog {
+  readonly entries: readonly Entry[];
+  readonly start: number;
+  readonly startTerm: number;
+}
 
 export interface DiskState {
   hardState: HardState;
-  entries: Entry[];
+  log: DiskLog;
 }
+
+export function diskLogEnd(log: DiskLog): number {
+  const last = log.entries[log.entries.length - 1];
+  return last === undefined ? log.start : entryEnd(last);
+}
+
+const WIPED: DiskState = {
+  hardState: { term: 0, votedFor: null, amnesiac: true },
+  log: { entries: [], start: 0, startTerm: 0 },
+};
+const EMPTY_DISK: DiskState = {
+  hardState: { term: 0, votedFor: null, amnesiac: false },
+  log: { entries: [], start: 0, startTerm: 0 },
+};
 
 /** What a replica needs from the world around it. */
 export interface ReplicaHost {
   readonly checker: RaftChecker;
+  /** Negative control: a new leader rebuilds producer state from its committed entries only. */
+  readonly producerStateFromCommitted: boolean;
   send(m: Message): void;
   /** Completes `sync(seq, state)` on this replica later, in issue order. */
   scheduleSync(r: SimReplica, seq: number, incarnation: number, state: DiskState): void;
@@ -28,15 +60,22 @@ export interface ReplicaHost {
 
 export class SimReplica implements ReplicaView {
   node: RaftNode | null = null;
+  /** The running node's log (what the process sees), or null while crashed. */
+  log: MemoryRaftLog | null = null;
   /** Bumped by each crash, so completions issued before it are recognised and dropped. */
   incarnation = 0;
+  /** The Raft incarnation: bumped each time the replica may have lost what it acknowledged. */
+  lives = 0;
+  /** While leading: idempotent-producer state, rebuilt from the log on becoming leader. */
+  producers: ProducerStateTable | null = null;
+  private ledTerm = -1;
   pausedUntil = 0;
   /** When the last sync issued completes: later ones complete no earlier (one queue). */
   lastSyncAt = 0;
   /** Diverging suffixes this replica truncated (the simulation reports how often it happened). */
   truncations = 0;
-  private volatile: DiskState = { hardState: { term: 0, votedFor: null }, entries: [] };
-  private durable: DiskState = { hardState: { term: 0, votedFor: null }, entries: [] };
+  private volatile: DiskState = EMPTY_DISK;
+  private durable: DiskState = EMPTY_DISK;
   private issued = 0;
   private completed = 0;
   /** The last sync carrying a hard-state write: messages wait for it. */
@@ -47,10 +86,11 @@ export class SimReplica implements ReplicaView {
     readonly id: number,
     private readonly host: ReplicaHost,
     private readonly makeConfig: () => RaftConfig,
+    readonly policy: 'fsync' | 'pageCache',
   ) {}
 
-  get durableEntries(): readonly Entry[] {
-    return this.durable.entries;
+  get durableLog(): DiskLog {
+    return this.durable.log;
   }
   get durableHardState(): HardState {
     return this.durable.hardState;
@@ -58,18 +98,34 @@ export class SimReplica implements ReplicaView {
 
   start(): void {
     assert(this.node === null, 'a running replica is not started again');
-    this.node = new RaftNode(this.makeConfig(), {
-      hardState: this.durable.hardState,
-      entries: this.durable.entries,
-    });
+    const d = this.durable.log;
+    this.log = new MemoryRaftLog(d.entries, d.start, d.startTerm);
+    this.node = new RaftNode(
+      { ...this.makeConfig(), incarnation: this.lives },
+      this.durable.hardState,
+      this.log,
+    );
     this.host.checker.onRestart(this.id);
   }
 
-  /** Power loss: everything not fsynced is gone, and so is everything in memory. */
-  crash(): void {
+  /**
+   * The process dies. In a `power` loss everything not fsynced goes with it (under `fsync` nothing
+   * it acknowledged); a `process` crash keeps the page cache; a `wipe` loses the whole disk.
+   */
+  crash(kind: 'process' | 'power' | 'wipe'): void {
     this.node = null;
+    this.log = null;
+    this.producers = null;
+    this.ledTerm = -1;
     this.incarnation++;
-    this.volatile = { hardState: this.durable.hardState, entries: this.durable.entries.slice() };
+    if (kind === 'process') this.durable = this.volatile;
+    if (kind === 'wipe') this.durable = WIPED;
+    else if (kind === 'power' && this.policy === 'pageCache') {
+      this.durable = { ...this.durable, hardState: { ...this.durable.hardState, amnesiac: true } };
+      this.lives++;
+    }
+    if (kind === 'wipe') this.lives++;
+    this.volatile = this.durable;
     this.issued = this.completed = this.hardStateSync = 0;
     this.held = [];
   }
@@ -80,6 +136,14 @@ export class SimReplica implements ReplicaView {
     if (n === null) return;
     input(n);
     this.apply(n.takeReady());
+    if (n.role !== 'leader') {
+      this.producers = null;
+      this.ledTerm = -1;
+    } else if (this.ledTerm !== n.currentTerm) {
+      this.ledTerm = n.currentTerm;
+      const below = this.host.producerStateFromCommitted ? n.highWatermark : Infinity;
+      this.producers = rebuildProducerState(this.log!.all(), below);
+    }
   }
 
   sync(seq: number, incarnation: number, state: DiskState): void {
@@ -92,34 +156,72 @@ export class SimReplica implements ReplicaView {
       for (const m of this.held.shift()!.messages) this.host.send(m);
     }
     this.step((n) => n.hardStatePersisted(state.hardState.term));
-    const end = state.entries.length;
-    if (end > 0) this.step((n) => n.persisted(end, state.entries[end - 1]!.term));
+    this.reportPersisted(this.policy === 'fsync' ? state.log : this.volatile.log);
+  }
+
+  /** Tells the node that `log` is persisted, as the flush policy counts it. */
+  private reportPersisted(log: DiskLog): void {
+    const last = log.entries[log.entries.length - 1];
+    this.step((n) => n.persisted(diskLogEnd(log), last?.term ?? log.startTerm));
+  }
+
+  /** The replica is amnesiac now (or, while down, will be when it starts). */
+  get amnesiac(): boolean {
+    return this.node?.isAmnesiac ?? this.durable.hardState.amnesiac;
+  }
+
+  /** Retention: the log loses its entries below `offset` (which the high watermark covers). */
+  deleteBefore(offset: number): void {
+    this.step(() => this.log!.deleteBefore(offset));
   }
 
   private apply(ready: Ready): void {
     const v = this.volatile;
-    if (ready.hardState !== null) v.hardState = ready.hardState;
-    for (const a of ready.logActions) {
-      if (a.kind === 'truncate') {
-        assert(a.from < v.entries.length, 'a truncation removes something');
-        v.entries.length = a.from;
-        this.truncations++;
-        continue;
-      }
-      assert(a.offset === v.entries.length, `append at ${a.offset} but the log ends at ${v.entries.length}`);
-      for (const e of a.entries) {
-        const o = v.entries.length;
-        this.host.checker.onAppend(this.id, o, e, o === 0 ? 0 : v.entries[o - 1]!.term);
-        v.entries.push(e);
+    const actions = this.log!.takeActions();
+    let entries = v.log.entries;
+    let start = v.log.start;
+    let startTerm = v.log.startTerm;
+    for (const a of actions) {
+      switch (a.kind) {
+        case 'truncate': {
+          const keep = entries.findIndex((e) => e.offset >= a.from);
+          assert(keep >= 0, 'a truncation removes something');
+          entries = entries.slice(0, keep);
+          this.truncations++;
+          break;
+        }
+        case 'append': {
+          const grown = entries.slice();
+          for (const e of a.entries) {
+            const prev = grown[grown.length - 1];
+            const end = prev === undefined ? start : entryEnd(prev);
+            assert(e.offset >= end, `append at ${e.offset} inside the log (end ${end})`);
+            this.host.checker.onAppend(this.id, e, prev?.term ?? startTerm);
+            grown.push(e);
+          }
+          entries = grown;
+          break;
+        }
+        case 'reset':
+          entries = [];
+          start = a.start;
+          startTerm = a.startTerm;
+          break;
+        case 'deleteBefore':
+          entries = entries.filter((e) => e.offset >= a.offset);
+          start = a.offset;
+          startTerm = a.startTerm;
+          break;
       }
     }
-    if (ready.hardState !== null || ready.logActions.length > 0) {
+    if (ready.hardState !== null || actions.length > 0) {
+      this.volatile = { hardState: ready.hardState ?? v.hardState, log: { entries, start, startTerm } };
       const seq = ++this.issued;
       if (ready.hardState !== null) this.hardStateSync = seq;
-      this.host.scheduleSync(this, seq, this.incarnation, {
-        hardState: v.hardState,
-        entries: v.entries.slice(),
-      });
+      this.host.scheduleSync(this, seq, this.incarnation, this.volatile);
+      // In the page cache now; counted at once unless a hard state waits for its fsync.
+      if (this.policy === 'pageCache' && actions.length > 0 && this.hardStateSync <= this.completed)
+        this.reportPersisted(this.volatile.log);
     }
     if (ready.messages.length === 0) return;
     if (this.hardStateSync > this.completed)

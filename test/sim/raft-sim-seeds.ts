@@ -8,9 +8,8 @@
 // A failing seed prints one line naming it and the command that replays it.
 
 import { expect, it } from 'vitest';
-import type { RaftFaults } from '../../broker/raft/raft-config.js';
 import { Violation, noCounts, type CheckerCounts, type ViolationKind } from './raft-checker.js';
-import { RaftSimulation, type SimResult } from './raft-sim.js';
+import { RaftSimulation, type SimOptions, type SimResult } from './raft-sim.js';
 
 export const REPLAY_FILE = 'test/sim/raft.sim.test.ts';
 
@@ -24,6 +23,10 @@ interface Totals extends CheckerCounts {
   crashes: number;
   powerLosses: number;
   truncations: number;
+  deletions: number;
+  wipes: number;
+  pageCacheSeeds: number;
+  duplicatesAnswered: number;
 }
 
 function add(t: Totals, r: SimResult): void {
@@ -33,10 +36,14 @@ function add(t: Totals, r: SimResult): void {
   t.crashes += r.crashes;
   t.powerLosses += r.powerLosses;
   t.truncations += r.truncations;
+  t.deletions += r.deletions;
+  t.wipes += r.wipes;
+  if (r.pageCache) t.pageCacheSeeds++;
+  t.duplicatesAnswered += r.duplicatesAnswered;
 }
 
 /** Seeds [from, from + count) must all pass; prints the totals and the time per seed. */
-export function seedsTest(from: number, count: number, timeoutMs = 60_000): void {
+export function seedsTest(from: number, count: number, timeoutMs = 180_000): void {
   it(
     `seeds ${from}-${from + count - 1}: safe at every step, converge once healed`,
     { timeout: timeoutMs },
@@ -48,6 +55,10 @@ export function seedsTest(from: number, count: number, timeoutMs = 60_000): void
         crashes: 0,
         powerLosses: 0,
         truncations: 0,
+        deletions: 0,
+        wipes: 0,
+        pageCacheSeeds: 0,
+        duplicatesAnswered: 0,
       };
       const failures: string[] = [];
       const started = performance.now();
@@ -83,15 +94,14 @@ export function replayTest(seed: number): void {
  * seen if none did.
  */
 export function firstCaught(
-  faults: RaftFaults,
+  options: SimOptions,
   kinds: readonly ViolationKind[],
   limit: number,
-  strictDurable = true,
 ): { seed: number; message: string } | { seen: string[] } {
   const seen = new Set<string>();
   for (let seed = 1; seed <= limit; seed++) {
     try {
-      new RaftSimulation(seed, { faults, strictDurable }).run();
+      new RaftSimulation(seed, options).run();
     } catch (e) {
       if (!(e instanceof Violation)) throw e;
       if (kinds.includes(e.kind)) return { seed, message: e.message };

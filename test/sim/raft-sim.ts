@@ -1,8 +1,9 @@
 // A seeded simulation of one Raft group (STYLE 11, after TigerBeetle's VOPR): replicas in one
 // process on a virtual clock, a network that drops, delays, duplicates and reorders messages and
 // partitions replicas (both ways or one way) until the partition heals, crashes that lose whatever
-// was not fsynced (one replica, or every replica at once), pauses, and clients appending to
-// whichever replica leads. The seed decides everything, the scenario's intensities included (swarm
+// was not fsynced (one replica, or every replica at once), pauses, retention removing a committed
+// prefix on one replica, and clients appending batches of one to a few offsets to whichever replica
+// leads. The seed decides everything, the scenario's intensities included (swarm
 // testing: some seeds are calm, some stormy), so a failing seed replays exactly.
 //
 // A run is a chaotic phase, then a healed one (no drops, no partitions, every replica up) in which a
@@ -12,9 +13,13 @@
 import { AssertionError } from 'node:assert';
 import type { Message } from '../../broker/raft/messages.js';
 import type { RaftFaults } from '../../broker/raft/raft-config.js';
-import { RaftChecker, Violation, sameEntry, type CheckerCounts } from './raft-checker.js';
+import { entryEnd } from '../../broker/raft/raft-log.js';
+import { RaftChecker, Violation, entryAtOffset, sameEntry, type CheckerCounts } from './raft-checker.js';
 import { EventQueue } from './raft-sim-queue.js';
-import { SimReplica, type DiskState, type ReplicaHost } from './raft-sim-replica.js';
+import { SimReplica, diskLogEnd, type DiskState, type ReplicaHost } from './raft-sim-replica.js';
+import { SimProducer, producerData, producerOf } from './raft-sim-producers.js';
+import { WeirError } from '../../proto/errors.js';
+import { lastSequence } from '../../broker/producer-state.js';
 import { seededRandom } from '../storage/helpers.js';
 
 const TICK_MS = 10;
@@ -35,6 +40,8 @@ type SimEvent =
 
 export interface SimOptions {
   readonly faults?: RaftFaults;
+  /** Negative control: a new leader rebuilds producer state from its committed entries only. */
+  readonly producerStateFromCommitted?: boolean;
   readonly strictDurable?: boolean;
   readonly trace?: (line: string) => void;
 }
@@ -48,6 +55,11 @@ export interface SimResult {
   readonly powerLosses: number;
   readonly leaders: number;
   readonly truncations: number;
+  readonly deletions: number;
+  readonly wipes: number;
+  readonly pageCache: boolean;
+  /** Retries of an idempotent producer answered with the original offsets. */
+  readonly duplicatesAnswered: number;
 }
 
 export class RaftSimulation implements ReplicaHost {
@@ -62,19 +74,37 @@ export class RaftSimulation implements ReplicaHost {
   private calm = false;
   private calmSince = 0;
   private clientSeq = 0;
-  private pending: { id: number; incarnation: number; term: number; offset: number; marker: boolean }[] = [];
+  private pending: {
+    id: number;
+    incarnation: number;
+    term: number;
+    offset: number;
+    marker: boolean;
+    producer?: SimProducer;
+  }[] = [];
+  private readonly producers: SimProducer[] = [];
+  private nextProducerId = 1;
   private marker: 'none' | 'proposed' | 'acked' = 'none';
   private crashes = 0;
   private powerLosses = 0;
+  private deletions = 0;
+  private wipes = 0;
   private readonly s: ReturnType<typeof scenario>;
+
+  readonly producerStateFromCommitted: boolean;
 
   constructor(
     readonly seed: number,
     private readonly options: SimOptions = {},
   ) {
+    this.producerStateFromCommitted = options.producerStateFromCommitted === true;
     this.rand = seededRandom(seed);
     this.s = scenario(this.rand);
-    this.checker = new RaftChecker(this.s.replicas, options.strictDurable ?? true);
+    for (let p = 0; p < this.s.producers; p++) this.producers.push(new SimProducer(this.nextProducerId++));
+    // Under the page-cache policy nothing promises that an entry below the high watermark is
+    // fsynced; the promise is that acknowledged entries survive crashes and a minority's power loss.
+    const fsync = this.s.policy === 'fsync';
+    this.checker = new RaftChecker(this.s.replicas, options.strictDurable ?? fsync);
     const voters = Array.from({ length: this.s.replicas }, (_, i) => i);
     for (const id of voters) {
       const config = () => ({
@@ -86,7 +116,7 @@ export class RaftSimulation implements ReplicaHost {
         random: this.rand,
         faults: options.faults ?? {},
       });
-      this.replicas.push(new SimReplica(id, this, config));
+      this.replicas.push(new SimReplica(id, this, config, this.s.policy));
       this.deferred.push([]);
     }
   }
@@ -106,7 +136,8 @@ export class RaftSimulation implements ReplicaHost {
         this.checkAcks();
         if (this.options.trace !== undefined) this.traceChanges(next.event);
       } catch (e) {
-        if (e instanceof AssertionError) throw new Violation('assertion', e.message);
+        if (e instanceof AssertionError)
+          throw Object.assign(new Violation('assertion', e.message), { cause: e });
         throw e;
       }
     }
@@ -120,11 +151,16 @@ export class RaftSimulation implements ReplicaHost {
       powerLosses: this.powerLosses,
       leaders: this.checker.counts.leadersChecked,
       truncations: this.replicas.reduce((sum, r) => sum + r.truncations, 0),
+      deletions: this.deletions,
+      wipes: this.wipes,
+      pageCache: this.s.policy === 'pageCache',
+      duplicatesAnswered: this.producers.reduce((sum, p) => sum + p.duplicatesAnswered, 0),
     };
   }
 
   send(m: Message): void {
-    if (this.rand() < this.s.dropRate) return;
+    // Once healed the network loses nothing (it may still delay, duplicate and reorder).
+    if (!this.calm && this.rand() < this.s.dropRate) return;
     this.queue.push(this.now + this.delay(), { kind: 'deliver', m });
     if (this.rand() < this.s.duplicateRate) this.queue.push(this.now + this.delay(), { kind: 'deliver', m });
   }
@@ -190,17 +226,31 @@ export class RaftSimulation implements ReplicaHost {
     if (this.calm) return this.checkConverged();
     this.injectFaults();
     for (let a = this.s.appendRate; a > 0 && this.rand() < a; a--) this.clientAppend(false);
+    for (const p of this.producers) if (!p.waiting && this.rand() < this.s.produceRate) this.produce(p);
     return false;
   }
 
   private injectFaults(): void {
     const s = this.s;
     const n = this.replicas.length;
-    if (this.rand() < s.crashRate) this.crash(this.replicas[Math.floor(this.rand() * n)]!);
+    const pageCache = s.policy === 'pageCache';
+    const victim = this.replicas[Math.floor(this.rand() * n)]!;
+    // Under fsync a crash may as well be a power loss: nothing acknowledged was only in the cache.
+    if (this.rand() < s.crashRate) this.crash(victim, pageCache ? 'process' : 'power');
     if (this.rand() < s.powerLossRate) {
-      this.powerLosses++;
-      this.trace('power loss');
-      for (const r of this.replicas) this.crash(r);
+      // Under the page-cache policy the promise covers a minority: the rest keep their caches.
+      const hit = pageCache ? this.minority(n) : this.replicas.filter((r) => r.node !== null);
+      if (hit.length > 0) {
+        this.powerLosses++;
+        this.trace(`power loss ${hit.map((r) => r.id).join(' ')}`);
+      }
+      for (const r of hit) this.crash(r, 'power');
+    }
+    if (this.rand() < s.wipeRate) {
+      for (const r of this.minority(1)) {
+        this.wipes++;
+        this.crash(r, 'wipe');
+      }
     }
     if (n > 1 && this.rand() < s.partitionRate) {
       const pairs: string[] = [];
@@ -219,6 +269,7 @@ export class RaftSimulation implements ReplicaHost {
       this.trace(`partition ${pairs.join(' ')}`);
       this.queue.push(this.now + 50 + Math.floor(this.rand() * 1000), { kind: 'heal', pairs });
     }
+    if (this.rand() < s.retentionRate) this.retention(this.replicas[Math.floor(this.rand() * n)]!);
     if (this.rand() < s.pauseRate) {
       const r = this.replicas[Math.floor(this.rand() * n)]!;
       r.pausedUntil = Math.max(r.pausedUntil, this.now + 20 + Math.floor(this.rand() * 500));
@@ -231,17 +282,48 @@ export class RaftSimulation implements ReplicaHost {
     return r.pausedUntil > this.now || this.deferred[r.id]!.length > 0;
   }
 
-  private crash(r: SimReplica): void {
+  /**
+   * Up to `max` running replicas, at random, that may lose what they acknowledged while a majority
+   * of the group stays whole (counting those already amnesiac).
+   */
+  private minority(max: number): SimReplica[] {
+    const n = this.replicas.length;
+    const room = Math.floor((n - 1) / 2) - this.replicas.filter((r) => r.amnesiac).length;
+    const up = this.replicas.filter((r) => r.node !== null && !r.amnesiac);
+    const count = Math.min(max, room, up.length, 1 + Math.floor(this.rand() * Math.max(1, room)));
+    const hit: SimReplica[] = [];
+    while (hit.length < count) {
+      const r = up.splice(Math.floor(this.rand() * up.length), 1)[0]!;
+      hit.push(r);
+    }
+    return hit;
+  }
+
+  private crash(r: SimReplica, kind: 'process' | 'power' | 'wipe'): void {
     if (r.node === null) return;
     this.crashes++;
-    this.trace(`crash ${r.id}`);
-    r.crash();
+    this.trace(`crash ${r.id} (${kind})`);
+    r.crash(kind);
     this.queue.push(this.now + 20 + Math.floor(this.rand() * 600), { kind: 'restart', r });
+  }
+
+  /** Retention on one replica: its log loses a random part of what its high watermark covers. */
+  private retention(r: SimReplica): void {
+    const n = r.node;
+    const log = r.log;
+    if (n === null || log === null || r.pausedUntil > this.now) return;
+    const below = log.all().filter((e) => entryEnd(e) <= n.highWatermark);
+    if (below.length === 0) return;
+    const to = entryEnd(below[Math.floor(this.rand() * below.length)]!);
+    this.deletions++;
+    this.trace(`retention ${r.id} to ${to}`);
+    r.deleteBefore(to);
   }
 
   private restart(r: SimReplica): void {
     r.start();
-    this.trace(`start ${r.id} term ${r.durableHardState.term} log ${r.durableEntries.length}`);
+    const d = r.durableLog;
+    this.trace(`start ${r.id} term ${r.durableHardState.term} log [${d.start}, ${diskLogEnd(d)})`);
     this.queue.push(this.now + Math.floor(this.rand() * 100), {
       kind: 'recovered',
       r,
@@ -255,12 +337,70 @@ export class RaftSimulation implements ReplicaHost {
     const r = leaders[Math.floor(this.rand() * leaders.length)];
     if (r === undefined) return false;
     const data = Buffer.from(`${marker ? 'marker' : 'client'}-${this.clientSeq++}`);
+    const count = 1 + Math.floor(this.rand() * this.s.maxBatchOffsets);
     let offset: number | null = null;
-    r.step((n) => (offset = n.propose(data)));
+    r.step((n) => (offset = n.propose(data, count)));
     if (offset === null) return false;
     const n = r.node!;
     this.pending.push({ id: r.id, incarnation: r.incarnation, term: n.currentTerm, offset, marker });
     return true;
+  }
+
+  /**
+   * An idempotent producer sends its batch in flight (a retry keeps its sequence numbers) to
+   * whichever replica says it leads, which checks it against its producer state first.
+   */
+  private produce(p: SimProducer): void {
+    const leaders = this.replicas.filter((r) => r.node?.role === 'leader' && r.pausedUntil <= this.now);
+    const r = leaders[Math.floor(this.rand() * leaders.length)];
+    if (r === undefined) return;
+    const b = p.batch(1 + Math.floor(this.rand() * this.s.maxBatchOffsets));
+    const lastSeq = lastSequence(b.firstSeq, b.count);
+    const n = r.node!;
+    let offset: number;
+    try {
+      const check = r.producers!.check(b.producerId, 0, b.firstSeq, lastSeq);
+      if (check.kind === 'duplicate') {
+        p.duplicatesAnswered++;
+        offset = check.batch.baseOffset;
+        this.trace(`producer ${b.producerId} seq ${b.firstSeq} at ${r.id}: duplicate of ${offset}`);
+      } else {
+        let proposed: number | null = null;
+        r.step((x) => (proposed = x.propose(producerData(b), b.count)));
+        if (proposed === null) return;
+        offset = proposed;
+        this.trace(`producer ${b.producerId} seq ${b.firstSeq}+${b.count} at ${r.id}: appended at ${offset}`);
+        r.producers?.record(b.producerId, 0, {
+          firstSeq: b.firstSeq,
+          lastSeq,
+          baseOffset: offset,
+          lastOffset: offset + b.count - 1,
+          appendTime: 0,
+        });
+      }
+    } catch (e) {
+      // Retention took the producer's batches from this leader's log: start over with a new id.
+      if (e instanceof WeirError && e.code === 'UNKNOWN_PRODUCER_ID') {
+        p.restartAs(this.nextProducerId++);
+        return;
+      }
+      // A deposed leader that has not heard of its successor lacks the batches acknowledged since:
+      // its refusal is an error the producer retries past. The leader of the newest term holds
+      // every acknowledged batch, so from it a refusal means a lost one.
+      const newest = Math.max(...this.replicas.map((x) => x.node?.currentTerm ?? 0));
+      if (e instanceof WeirError && n.currentTerm < newest) return;
+      if (e instanceof WeirError) throw new Violation('duplicate', `producer ${b.producerId}: ${e.message}`);
+      throw e;
+    }
+    p.waiting = true;
+    this.pending.push({
+      id: r.id,
+      incarnation: r.incarnation,
+      term: n.currentTerm,
+      offset,
+      marker: false,
+      producer: p,
+    });
   }
 
   /** An append is acknowledged once its leader, still leading in its term, reports it committed. */
@@ -271,11 +411,26 @@ export class RaftSimulation implements ReplicaHost {
       const n = r.node;
       if (n === null || r.incarnation !== p.incarnation || n.currentTerm !== p.term || n.role !== 'leader') {
         if (p.marker) this.marker = 'none';
+        if (p.producer !== undefined) p.producer.waiting = false; // it retries
         return false; // the client hears an error or nothing: not acknowledged
       }
       if (n.highWatermark <= p.offset) return true;
-      this.checker.onAck(p.offset, n.entryAt(p.offset)!);
+      const entry = r.log!.entryAt(p.offset)!;
+      this.checker.onAck(entry);
       if (p.marker) this.marker = 'acked';
+      if (p.producer !== undefined) {
+        const sent = p.producer.inFlight!;
+        const got = producerOf(entry);
+        if (got?.producerId !== sent.producerId || got.firstSeq !== sent.firstSeq) {
+          throw new Violation(
+            'duplicate',
+            `producer ${sent.producerId} sequence ${sent.firstSeq} answered with offset ${p.offset}, another batch`,
+          );
+        }
+        this.trace(`producer ${sent.producerId} seq ${sent.firstSeq} acknowledged at ${p.offset}`);
+        p.producer.acknowledged();
+        p.producer.waiting = false;
+      }
       return false;
     });
   }
@@ -293,12 +448,21 @@ export class RaftSimulation implements ReplicaHost {
     }
     if (this.marker === 'none' && this.clientAppend(true)) this.marker = 'proposed';
     if (this.marker !== 'acked') return false;
-    const lead = this.replicas.find((r) => r.node?.role === 'leader')?.node;
+    const leader = this.replicas.find((r) => r.node?.role === 'leader');
+    const lead = leader?.node;
     if (lead === undefined || lead === null) return false;
+    const leadEntries = leader!.log!.all();
     for (const r of this.replicas) {
       const n = r.node;
       if (n === null || n.highWatermark !== lead.highWatermark || n.logEnd !== lead.logEnd) return false;
-      for (let o = 0; o < n.logEnd; o++) if (!sameEntry(n.entryAt(o), lead.entryAt(o))) return false;
+      // Byte-identical where both still hold the log (retention runs on each replica on its own).
+      const from = Math.max(r.log!.start, leader!.log!.start);
+      for (const e of leadEntries) {
+        if (e.offset >= from && !sameEntry(r.log!.entryAt(e.offset), e)) return false;
+      }
+      for (const e of r.log!.read(from, Number.MAX_SAFE_INTEGER)) {
+        if (!sameEntry(entryAtOffset(leadEntries, e.offset), e)) return false;
+      }
     }
     return true;
   }
@@ -312,7 +476,7 @@ export class RaftSimulation implements ReplicaHost {
       const state =
         n === null
           ? 'down'
-          : `${n.role} t${n.currentTerm} leader ${n.leaderId} log ${n.logEnd} (durable ${r.durableEntries.length}) hw ${n.highWatermark}`;
+          : `${n.role} t${n.currentTerm} leader ${n.leaderId} log [${r.log!.start}, ${n.logEnd}) (durable to ${diskLogEnd(r.durableLog)}) hw ${n.highWatermark}${n.isAmnesiac ? ' amnesiac' : ''}`;
       if (this.lastState[r.id] === state) continue;
       this.lastState[r.id] = state;
       const cause = ev.kind === 'deliver' ? `${ev.m.type} from ${ev.m.from}` : ev.kind;
@@ -349,7 +513,16 @@ function scenario(rand: () => number) {
     powerLossRate: pick(rand, [0, 0, 0.002, 0.01]),
     partitionRate: pick(rand, [0, 0.005, 0.02, 0.05]),
     pauseRate: pick(rand, [0, 0.005, 0.02]),
+    /** What counts toward the majority: fsynced entries (flush.messages=1) or written ones. */
+    policy: pick(rand, ['fsync', 'pageCache'] as const),
+    wipeRate: pick(rand, [0, 0, 0.002, 0.005]),
     /** Client appends per tick, on average about this many. */
     appendRate: pick(rand, [0.1, 0.5, 1.5, 3]),
+    /** A client's batch takes 1 to this many offsets. */
+    maxBatchOffsets: pick(rand, [1, 1, 3, 8]),
+    retentionRate: pick(rand, [0, 0, 0.002, 0.01]),
+    /** Idempotent producers, each with one batch in flight, and how often each sends per tick. */
+    producers: pick(rand, [0, 1, 3]),
+    produceRate: pick(rand, [0.2, 0.6]),
   };
 }

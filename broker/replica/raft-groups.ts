@@ -1,0 +1,257 @@
+// The Raft groups one broker takes part in, driven together: one timer ticks every group, what
+// the groups send to the same broker travels in one envelope (their heartbeats included, so two
+// brokers sharing a thousand partitions exchange one message per heartbeat interval, not a
+// thousand), and an envelope's answers go back in one envelope too.
+//
+// This is the driver around each group's RaftNode (broker/raft/raft-node.ts), following its Ready
+// contract: a new term or vote is made durable (synchronously: it is a few bytes, and rare) before
+// any message that depends on it leaves; what the log holds is reported as persisted when the flush
+// policy counts it (at once when written, under the page-cache policy; once flushed, under fsync).
+// Time comes from the Clock port and randomness from the config, so a test drives it exactly.
+
+import assert from 'node:assert/strict';
+import type { Clock, TimerHandle } from '../../proto/clock.js';
+import type { HardState, Message, Ready } from '../raft/messages.js';
+import type { RaftConfig } from '../raft/raft-config.js';
+import type { RaftLogStore } from '../raft/raft-log.js';
+import { RaftNode, type Role } from '../raft/raft-node.js';
+
+/** One group's message inside an envelope. */
+export interface GroupMessage {
+  readonly group: string;
+  readonly message: Message;
+}
+
+/** Everything one broker sends another in one go, for any number of groups. */
+export interface Envelope {
+  readonly from: number;
+  readonly to: number;
+  readonly messages: readonly GroupMessage[];
+}
+
+/** The broker-to-broker port: the process wires a gRPC stream, tests a queue. */
+export interface RaftTransport {
+  send(envelope: Envelope): void;
+}
+
+/** Where a group keeps its log and hard state, and what its flush policy counts as persisted. */
+export interface GroupStorage {
+  readonly log: RaftLogStore;
+  /** Makes `state` durable before returning (temp file, fsync, rename). */
+  persistHardState(state: HardState): void;
+  /** `written`: an entry counts once in the page cache; `flushed`: once an fsync covered it. */
+  readonly persistWhen: 'written' | 'flushed';
+  /** Resolves once the log is flushed through `end` (used when persistWhen is `flushed`). */
+  flushed(end: number): Promise<void>;
+}
+
+/** What a group tells the partition it belongs to. */
+export interface GroupListener {
+  /** The role, term or leader changed (become leader: rebuild producer state; resign: fail waiters). */
+  roleChanged(role: Role, term: number, leader: number | null): void;
+  /** The high watermark moved up: waiting fetches and acks=all produces may go on. */
+  highWatermark(hw: number): void;
+}
+
+interface Group {
+  readonly id: string;
+  readonly node: RaftNode;
+  readonly storage: GroupStorage;
+  readonly listener: GroupListener;
+  role: Role;
+  term: number;
+  leader: number | null;
+  hw: number;
+  /** The log end already reported (or being flushed for) as persisted. */
+  persistedEnd: number;
+  removed: boolean;
+}
+
+export interface RaftGroupsOptions {
+  /** This broker's node id: its replica id in every group. */
+  readonly self: number;
+  readonly transport: RaftTransport;
+  readonly clock: Clock;
+  readonly tickMs: number;
+}
+
+export class RaftGroups {
+  private readonly self: number;
+  private readonly transport: RaftTransport;
+  private readonly clock: Clock;
+  private readonly tickMs: number;
+  private readonly groups = new Map<string, Group>();
+  /** Messages waiting to leave, per destination broker; flushed at the end of each entry point. */
+  private readonly outbox = new Map<number, GroupMessage[]>();
+  private timer: TimerHandle | null = null;
+  private closed = false;
+  /** Envelopes sent, for tests and metrics. */
+  envelopesSent = 0;
+
+  constructor(options: RaftGroupsOptions) {
+    assert(options.tickMs > 0, 'a tick takes time');
+    this.self = options.self;
+    this.transport = options.transport;
+    this.clock = options.clock;
+    this.tickMs = options.tickMs;
+    this.scheduleTick();
+  }
+
+  /**
+   * Starts taking part in `group`, whose local state survived as `hardState` and `storage.log`.
+   * Local recovery is done (the log is open), so the replica may campaign.
+   */
+  add(
+    group: string,
+    config: Omit<RaftConfig, 'id'>,
+    hardState: HardState,
+    storage: GroupStorage,
+    listener: GroupListener,
+  ): void {
+    assert(!this.closed, 'groups are added to a running broker');
+    assert(!this.groups.has(group), `group ${group} added twice`);
+    const node = new RaftNode({ ...config, id: this.self }, hardState, storage.log);
+    const g: Group = {
+      id: group,
+      node,
+      storage,
+      listener,
+      role: node.role,
+      term: node.currentTerm,
+      leader: node.leaderId,
+      hw: node.highWatermark,
+      persistedEnd: storage.log.end,
+      removed: false,
+    };
+    this.groups.set(group, g);
+    this.step(g, (n) => n.recoveryDone());
+    this.flush();
+  }
+
+  /** Stops taking part in `group` (the replica moved away or the topic was deleted). */
+  remove(group: string): void {
+    const g = this.groups.get(group);
+    if (g === undefined) return;
+    g.removed = true;
+    this.groups.delete(group);
+  }
+
+  /** The group's node, for reads of its state (role, term, leader, high watermark). */
+  node(group: string): RaftNode | undefined {
+    return this.groups.get(group)?.node;
+  }
+
+  /** Appends `data` (`count` offsets) if this broker leads `group`; its first offset, or null. */
+  propose(group: string, data: Uint8Array, count: number): number | null {
+    const g = this.groups.get(group);
+    if (g === undefined) return null;
+    let offset: number | null = null;
+    this.step(g, (n) => (offset = n.propose(data, count)));
+    this.flush();
+    return offset;
+  }
+
+  /** Handles an envelope from a peer; the answers leave together. */
+  receive(envelope: Envelope): void {
+    if (this.closed) return;
+    assert(envelope.to === this.self, `an envelope for ${envelope.to} reached ${this.self}`);
+    for (const { group, message } of envelope.messages) {
+      const g = this.groups.get(group);
+      // A group this broker does not (or no longer) hosts: the sender learns it from metadata.
+      if (g !== undefined) this.step(g, (n) => n.receive(message));
+    }
+    this.flush();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.timer?.cancel();
+    this.timer = null;
+    this.groups.clear();
+    this.outbox.clear();
+  }
+
+  private scheduleTick(): void {
+    this.timer = this.clock.schedule(this.tickMs, () => {
+      if (this.closed) return;
+      for (const g of this.groups.values()) this.step(g, (n) => n.tick());
+      this.flush();
+      this.scheduleTick();
+    });
+  }
+
+  /** Runs `input` on a group's node and carries out its Ready. */
+  private step(g: Group, input: (n: RaftNode) => void): void {
+    if (g.removed) return;
+    input(g.node);
+    for (let ready = g.node.takeReady(); ; ready = g.node.takeReady()) {
+      if (!this.apply(g, ready)) break;
+    }
+    this.observe(g);
+  }
+
+  /** Carries out one Ready; true if it fed the node something new (another Ready may follow). */
+  private apply(g: Group, ready: Ready): boolean {
+    let fed = false;
+    if (ready.hardState !== null) {
+      // Durable before anything that depends on it leaves or counts.
+      g.storage.persistHardState(ready.hardState);
+      g.node.hardStatePersisted(ready.hardState.term);
+      fed = true;
+    }
+    for (const m of ready.messages) this.queue(g.id, m);
+    const log = g.storage.log;
+    const end = log.end;
+    if (end !== g.persistedEnd) {
+      // A truncation or reset moved the end back: what is below it stays reported.
+      const grew = end > g.persistedEnd;
+      g.persistedEnd = end;
+      if (grew && g.storage.persistWhen === 'written') {
+        g.node.persisted(end, log.lastTerm);
+        fed = true;
+      } else if (grew) {
+        const term = log.lastTerm;
+        void g.storage.flushed(end).then(
+          () => {
+            if (g.removed || this.closed) return;
+            this.step(g, (n) => n.persisted(end, term));
+            this.flush();
+          },
+          () => undefined, // the log is offline: its partition reports the storage error
+        );
+      }
+    }
+    return fed;
+  }
+
+  private observe(g: Group): void {
+    const n = g.node;
+    if (n.role !== g.role || n.currentTerm !== g.term || n.leaderId !== g.leader) {
+      g.role = n.role;
+      g.term = n.currentTerm;
+      g.leader = n.leaderId;
+      g.listener.roleChanged(g.role, g.term, g.leader);
+    }
+    if (n.highWatermark > g.hw) {
+      g.hw = n.highWatermark;
+      g.listener.highWatermark(g.hw);
+    }
+  }
+
+  private queue(group: string, message: Message): void {
+    let box = this.outbox.get(message.to);
+    if (box === undefined) this.outbox.set(message.to, (box = []));
+    box.push({ group, message });
+  }
+
+  /** Sends one envelope per destination broker. */
+  private flush(): void {
+    if (this.outbox.size === 0) return;
+    const boxes = [...this.outbox];
+    this.outbox.clear();
+    for (const [to, messages] of boxes) {
+      this.envelopesSent++;
+      this.transport.send({ from: this.self, to, messages });
+    }
+  }
+}

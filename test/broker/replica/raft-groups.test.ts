@@ -1,0 +1,155 @@
+// Three brokers sharing many Raft groups (broker/replica/raft-groups.ts) in one process: a manual
+// clock, a transport that queues envelopes, and in-memory logs. Each group elects, replicates and
+// commits; what two brokers exchange for all their groups travels in one envelope per tick.
+
+import { describe, expect, it } from 'vitest';
+import type { HardState } from '../../../broker/raft/messages.js';
+import { MemoryRaftLog } from '../../../broker/raft/raft-log.js';
+import { RaftGroups, type Envelope, type GroupStorage } from '../../../broker/replica/raft-groups.js';
+import { ManualClock } from '../../../storage/clock.js';
+import { seededRandom } from '../../storage/helpers.js';
+
+const BROKERS = [1, 2, 3];
+const GROUPS = 20;
+const TICK_MS = 10;
+
+interface Cluster {
+  readonly clock: ManualClock;
+  readonly brokers: Map<number, RaftGroups>;
+  readonly logs: Map<string, MemoryRaftLog>;
+  readonly hardStates: Map<string, HardState>;
+  readonly sent: Envelope[];
+  /** Delivers queued envelopes (and what they cause) until none is left. */
+  pump(): Promise<void>;
+  /** Moves time on tick by tick, pumping after each. */
+  advance(ms: number): Promise<void>;
+}
+
+function cluster(
+  persistWhen: GroupStorage['persistWhen'],
+  flushed: () => Promise<void> = () => Promise.resolve(),
+): Cluster {
+  const clock = new ManualClock();
+  const random = seededRandom(7);
+  const queue: Envelope[] = [];
+  const sent: Envelope[] = [];
+  const brokers = new Map<number, RaftGroups>();
+  const logs = new Map<string, MemoryRaftLog>();
+  const hardStates = new Map<string, HardState>();
+  for (const self of BROKERS) {
+    const transport = {
+      send: (e: Envelope) => {
+        sent.push(e);
+        queue.push(e);
+      },
+    };
+    brokers.set(self, new RaftGroups({ self, transport, clock, tickMs: TICK_MS }));
+  }
+  for (let p = 0; p < GROUPS; p++) {
+    for (const self of BROKERS) {
+      const key = `${self}/t-${p}`;
+      const log = new MemoryRaftLog();
+      logs.set(key, log);
+      const storage: GroupStorage = {
+        log,
+        persistWhen,
+        persistHardState: (s) => void hardStates.set(key, s),
+        flushed,
+      };
+      const config = {
+        voters: BROKERS,
+        electionTicks: 10,
+        heartbeatTicks: 2,
+        maxEntriesPerAppend: 8,
+        random,
+      };
+      const hardState = { term: 0, votedFor: null, amnesiac: false };
+      const listener = { roleChanged: () => undefined, highWatermark: () => undefined };
+      brokers.get(self)!.add(`t-${p}`, config, hardState, storage, listener);
+    }
+  }
+  const pump = async (): Promise<void> => {
+    for (let round = 0; round < 10_000; round++) {
+      await new Promise((resolve) => setImmediate(resolve)); // flush completions
+      const e = queue.shift();
+      if (e === undefined) return;
+      brokers.get(e.to)!.receive(e);
+    }
+    throw new Error('the envelopes never stopped');
+  };
+  const advance = async (ms: number): Promise<void> => {
+    for (let t = 0; t < ms; t += TICK_MS) {
+      clock.advance(TICK_MS);
+      await pump();
+    }
+  };
+  return { clock, brokers, logs, hardStates, sent, pump, advance };
+}
+
+function leaderOf(c: Cluster, group: string): number | null {
+  for (const [id, b] of c.brokers) if (b.node(group)?.role === 'leader') return id;
+  return null;
+}
+
+describe.each(['written', 'flushed'] as const)('raft groups, entries persisted when %s', (persistWhen) => {
+  it('elects a leader per group, replicates and commits, and carries every group in one envelope per tick', async () => {
+    const c = cluster(persistWhen);
+    await c.advance(1_000);
+    const leaders = Array.from({ length: GROUPS }, (_, p) => leaderOf(c, `t-${p}`));
+    expect(leaders.every((l) => l !== null)).toBe(true);
+    // Terms and votes reached the hard-state store before the messages that announced them.
+    expect([...c.hardStates.values()].some((s) => s.term > 0)).toBe(true);
+
+    // Quiet: only heartbeats. Each tick, a broker sends each peer at most one envelope of its own
+    // and one of answers, however many groups they share.
+    c.sent.length = 0;
+    const ticks = 20;
+    await c.advance(ticks * TICK_MS);
+    const pairs = BROKERS.length * (BROKERS.length - 1);
+    expect(c.sent.length).toBeLessThanOrEqual(ticks * pairs * 2);
+    const messages = c.sent.reduce((sum, e) => sum + e.messages.length, 0);
+    // A heartbeat and its answer per follower per group, every other tick.
+    expect(messages).toBeGreaterThanOrEqual((ticks / 2) * GROUPS * 2 * 2);
+    const groupsPerEnvelope = c.sent.map((e) => new Set(e.messages.map((m) => m.group)).size);
+    expect(Math.max(...groupsPerEnvelope)).toBeGreaterThan(1);
+
+    // A write in every group commits on every replica, byte for byte.
+    for (let p = 0; p < GROUPS; p++) {
+      const g = `t-${p}`;
+      const offset = c.brokers.get(leaders[p]!)!.propose(g, Buffer.from(`batch ${p}`), 3);
+      expect(offset).not.toBeNull();
+    }
+    await c.advance(10 * TICK_MS);
+    for (let p = 0; p < GROUPS; p++) {
+      const g = `t-${p}`;
+      const leadLog = c.logs.get(`${leaders[p]}/${g}`)!;
+      const last = leadLog.all().at(-1)!;
+      expect(Buffer.from(last.data).toString()).toBe(`batch ${p}`);
+      for (const b of BROKERS) {
+        expect(c.brokers.get(b)!.node(g)!.highWatermark).toBe(leadLog.end);
+        expect(c.logs.get(`${b}/${g}`)!.all()).toEqual(leadLog.all());
+      }
+    }
+    for (const b of c.brokers.values()) b.close();
+  });
+});
+
+it('entries whose flush never completes do not count: the commit waits', async () => {
+  let hold = false;
+  const c = cluster('flushed', () => (hold ? new Promise<void>(() => undefined) : Promise.resolve()));
+  await c.advance(1_000);
+  const g = 't-0';
+  const leader = leaderOf(c, g)!;
+  const lead = c.brokers.get(leader)!;
+  lead.propose(g, Buffer.from('flushed'), 1);
+  await c.advance(5 * TICK_MS);
+  const committed = lead.node(g)!.highWatermark;
+  expect(committed).toBe(c.logs.get(`${leader}/${g}`)!.end);
+  // Every replica's flushes now hang (a stuck disk): the new entry is everywhere, counted nowhere.
+  hold = true;
+  lead.propose(g, Buffer.from('held'), 1);
+  await c.advance(20 * TICK_MS);
+  for (const b of BROKERS) expect(c.logs.get(`${b}/${g}`)!.end).toBe(committed + 1);
+  expect(lead.node(g)!.highWatermark).toBe(committed);
+  for (const b of c.brokers.values()) b.close();
+});
