@@ -148,8 +148,8 @@ export class LogLoader {
 
   /**
    * Reports offsets that lie in no segment. Nothing the broker does leaves such a gap (a roll starts
-   * the next segment at the log end, retention removes the oldest segments, and compaction keeps
-   * each rewritten run's last offset), so one means a segment file was lost or removed, or that a
+   * the next segment at the log end, even before a batch that starts past it; retention removes the
+   * oldest segments, and compaction keeps each rewritten run's last offset), so one means a segment file was lost or removed, or that a
    * power loss kept a later segment's writes but not the end of an earlier, unflushed one. The
    * records around it are kept: a missing file is no reason to delete others.
    */

@@ -23,7 +23,7 @@ import type { LogConfig } from './log-config.js';
 import type { LogEvent } from './log-event.js';
 import { LogFlusher } from './log-flusher.js';
 import { LogLoader, RESET_SUFFIX, SWAP_SUFFIX, type OpenOptions } from './log-loader.js';
-import { LogSegment, segmentIndexFor, type SegmentRead } from './segment.js';
+import { INT32_MAX, LogSegment, segmentIndexFor, type SegmentRead } from './segment.js';
 import { isFatalWriteError } from './storage-error.js';
 
 /** Closed-segment descriptors a log opened without a shared cache keeps open. */
@@ -503,7 +503,12 @@ export class PartitionLog {
     if (active.isEmpty) return;
     const timeDue =
       active.firstBatchTimestamp >= 0 && maxTimestamp - active.firstBatchTimestamp >= this.config.segmentMs;
-    if (timeDue || !active.canHold(lastOffset, size, this.config.segmentBytes)) this.roll(baseOffset);
+    if (!timeDue && active.canHold(lastOffset, size, this.config.segmentBytes)) return;
+    // The new segment starts at the log end even when the batch starts past it (a follower copying
+    // a leader's gap): the gap then lies inside a segment, so a gap between segments only ever
+    // means lost data (log-loader.ts reports it; a Raft log cuts there). Only a gap too wide for a
+    // segment's relative offsets starts the segment at the batch.
+    this.roll(lastOffset - this.endOffset <= INT32_MAX ? this.endOffset : baseOffset);
   }
 
   /** Starts a new active segment at `baseOffset` (default: the log end offset). */

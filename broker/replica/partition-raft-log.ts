@@ -4,8 +4,8 @@
 // no-op when the batch is a control batch (a new leader's LeaderChange, proto/control-batch.ts).
 //
 // Terms come from the cache (storage/leader-epoch-cache.ts): the term at an offset is the epoch of
-// the last entry starting at or before it, which is what the cache answers. Three rules keep the
-// cache right across crashes:
+// the last entry starting at or before it, which is what the cache answers. Four rules keep the
+// cache and the log right across crashes:
 //   - an append assigns the epoch of a new term before the batch is written (as Kafka does), and
 //     opening drops epochs that start at or past the log end (the batch did not make it), so the
 //     cache never knows less than the log about what is durable;
@@ -15,6 +15,9 @@
 //     when the cache is empty, else from its latest epoch's start or the recovery point, whichever
 //     is later (below the recovery point every batch was written after its epoch, by the first
 //     rule, so only the tail a crash may have left needs reading);
+//   - a power loss can keep a later segment's batches and not an earlier one's tail; opening cuts
+//     the log at the first gap between segments (see cutAtFirstHole), so the log is always a
+//     prefix of what was appended, never a log with a hole that would still match the leader's;
 //   - `startTerm`, the term at start - 1, is kept in the cache itself: the entry covering start - 1
 //     is never dropped. Retention (the log manager deleting segments) leaves the cache alone, so it
 //     still knows the term of every offset; deleteBefore, and opening, trim it only to the entry
@@ -28,8 +31,10 @@
 // and removes the file; opening finds a file left by a crash and does the reset again.
 //
 // A gap that compaction made by removing the first batch of an epoch answers that epoch in the gap,
-// where a log of entries would answer the previous one; no offset of a gap is ever an entry's, so
-// the protocol never asks.
+// where a log of entries (MemoryRaftLog) answers the previous one, and a follower that copied the
+// compacted log answers the previous one too (its epoch starts at its first batch). A consistency
+// check at such a gap offset then fails once and the leader backs up to the entry before the gap,
+// where the logs agree: a round trip lost, no entry.
 
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -99,6 +104,7 @@ export class PartitionRaftLog implements RaftLogStore {
     const raftLog = new PartitionRaftLog(fs, log, cache, options);
     const pending = raftLog.pendingReset();
     if (pending !== null) raftLog.completeReset(pending.start, pending.startTerm);
+    raftLog.cutAtFirstHole();
     cache.truncateFromEnd(log.logEndOffset);
     raftLog.repairCache();
     raftLog.trimCache();
@@ -252,6 +258,27 @@ export class PartitionRaftLog implements RaftLogStore {
     this.cache.reset(start === 0 ? [] : [{ epoch: startTerm, startOffset: start - 1 }]);
     this.fs.unlinkSync(join(this.log.dir, RAFT_LOG_RESET_FILE));
     this.fs.fsyncDirSync(this.log.dir);
+  }
+
+  /**
+   * A power loss keeps a prefix of each segment file, but not the same for all: a segment can lose
+   * its tail while a later one keeps batches, or keep its file and lose every batch. Since a roll
+   * starts the next segment at the log end, a gap between segments is always such a loss, and the
+   * batches after it were never reported durable (the log reports an offset flushed only once
+   * every segment below it is synced), so none was acknowledged: the log is cut at the first gap. Left there, they
+   * would break log matching (an entry past the hole matching the leader's, the hole's entries
+   * missing).
+   */
+  private cutAtFirstHole(): void {
+    const { log } = this;
+    const segments = log.segments;
+    for (let i = 0; i + 1 < segments.length; i++) {
+      const end = segments[i]!.nextOffset;
+      if (end < segments[i + 1]!.baseOffset) {
+        log.truncateTo(Math.max(end, log.logStartOffset));
+        return;
+      }
+    }
   }
 
   /** Assigns the epochs of batches the cache does not cover (see the header for where it reads). */

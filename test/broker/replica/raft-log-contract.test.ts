@@ -5,6 +5,8 @@
 // backends also give the same answers after a reopen, and repair what a crash between the log and
 // the cache left.
 
+import { truncateSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PartitionRaftLog, RAFT_LOG_RESET_FILE } from '../../../broker/replica/partition-raft-log.js';
 import type { Entry, EntryKind } from '../../../broker/raft/messages.js';
@@ -21,7 +23,7 @@ import {
 } from '../../../storage/index.js';
 import { MemoryFs } from '../../sim/memory-fs.js';
 import { FaultyFs } from '../../storage/faulty-fs.js';
-import { testLogConfig, useTempDirs } from '../../storage/helpers.js';
+import { seededRandom, testLogConfig, useTempDirs } from '../../storage/helpers.js';
 
 const tempDir = useTempDirs();
 // Small segments (about three of the test batches), so that deleting the beginning removes some.
@@ -335,6 +337,68 @@ describe('PartitionRaftLog across crashes', () => {
     raft.log.closeNow();
     expect(answers(openDisk(nodeFs, dir).raft)).toEqual(want);
   });
+
+  it('keeps the term before the start when a crash took the checkpointed start of a deletion', () => {
+    const dir = tempDir();
+    const { raft } = openDisk(nodeFs, dir);
+    appendAll(raft, HISTORY);
+    raft.deleteBefore(15);
+    const base = raft.log.segments[0]!.baseOffset;
+    expect(base).toBeGreaterThan(0);
+    expect(base).toBeLessThan(15);
+    raft.log.closeNow();
+    // No log-start checkpoint: the log starts at its first segment again, below 15.
+    const again = openDisk(nodeFs, dir).raft;
+    expect(answers(again)).toEqual(
+      reference((m) => {
+        appendAll(m, HISTORY);
+        m.deleteBefore(base);
+      }),
+    );
+    again.log.closeNow();
+  });
+
+  it('cuts the log at a segment that lost its tail while a later one kept batches', () => {
+    const dir = tempDir();
+    const { raft } = openDisk(nodeFs, dir);
+    appendAll(raft, HISTORY);
+    const bases = raft.log.segments.map((s) => s.baseOffset);
+    expect(bases.length).toBeGreaterThan(1);
+    raft.log.closeNow();
+    // As a power loss can leave it: the first segment keeps only its first batch (the no-op).
+    truncateSync(join(dir, `${'0'.padStart(20, '0')}.log`), HISTORY[0]!.data.length);
+    const again = openDisk(nodeFs, dir).raft;
+    expect(answers(again)).toEqual(reference((m) => m.append(HISTORY[0]!)));
+    again.log.closeNow();
+  });
+
+  it.each([1, 2, 3, 4, 5, 6, 7, 8])(
+    'is a prefix holding what was flushed, with its terms, after a power loss (seed %i)',
+    async (seed) => {
+      const rand = seededRandom(seed);
+      const fs = new MemoryFs();
+      // The partition directory is durable, as the log manager makes it before opening the log.
+      fs.mkdirSync('/data/t-0');
+      fs.fsyncDirSync('/data');
+      fs.fsyncDirSync('/');
+      const { raft } = openDisk(fs, '/data/t-0');
+      const flushedAfter = Math.floor(rand() * HISTORY.length);
+      for (let i = 0; i < HISTORY.length; i++) {
+        raft.append(HISTORY[i]!);
+        if (i === flushedAfter) await raft.log.flush();
+      }
+      const got = answers(openDisk(fs.crash(rand), '/data/t-0').raft) as {
+        entries: { offset: number }[];
+      };
+      // Unflushed batches may be lost, each segment file keeping a prefix of its own; the log is
+      // cut at the first hole, so what is left is a prefix holding every flushed entry.
+      const offsets = new Set(got.entries.map((e) => e.offset));
+      const kept = HISTORY.filter((e) => offsets.has(e.offset));
+      expect(kept).toEqual(HISTORY.slice(0, kept.length));
+      expect(kept.length).toBeGreaterThan(flushedAfter);
+      expect(got).toEqual(reference((m) => appendAll(m, kept)));
+    },
+  );
 
   it('finishes a reset a crash interrupted after it was recorded', () => {
     const dir = tempDir();
