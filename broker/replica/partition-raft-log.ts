@@ -263,18 +263,19 @@ export class PartitionRaftLog implements RaftLogStore {
   /**
    * A power loss keeps a prefix of each segment file, but not the same for all: a segment can lose
    * its tail while a later one keeps batches, or keep its file and lose every batch. Since a roll
-   * starts the next segment at the log end, a gap between segments is always such a loss, and the
-   * batches after it were never reported durable (the log reports an offset flushed only once
-   * every segment below it is synced), so none was acknowledged: the log is cut at the first gap. Left there, they
-   * would break log matching (an entry past the hole matching the leader's, the hole's entries
-   * missing).
+   * starts the next segment at the log end, a gap between segments is always such a loss, and no
+   * batch after it was ever reported durable (the log reports an offset flushed only once every
+   * segment below it is synced), so none was acknowledged: the log is cut at the first gap above
+   * its start. Left there, they would break log matching (an entry past the hole matching the
+   * leader's, the entries of the hole missing).
    */
   private cutAtFirstHole(): void {
     const { log } = this;
     const segments = log.segments;
     for (let i = 0; i + 1 < segments.length; i++) {
       const end = segments[i]!.nextOffset;
-      if (end < segments[i + 1]!.baseOffset) {
+      const next = segments[i + 1]!.baseOffset;
+      if (end < next && next > log.logStartOffset) {
         log.truncateTo(Math.max(end, log.logStartOffset));
         return;
       }
@@ -284,11 +285,9 @@ export class PartitionRaftLog implements RaftLogStore {
   /** Assigns the epochs of batches the cache does not cover (see the header for where it reads). */
   private repairCache(): void {
     const { log, cache } = this;
-    const latest = cache.list().at(-1);
+    let latestStart = cache.list().at(-1)?.startOffset ?? -1;
     let at =
-      latest === undefined
-        ? log.logStartOffset
-        : Math.max(log.logStartOffset, latest.startOffset, log.recoveryPoint);
+      latestStart < 0 ? log.logStartOffset : Math.max(log.logStartOffset, latestStart, log.recoveryPoint);
     while (at < log.logEndOffset) {
       const read = log.read(at, this.maxReadBytes);
       const buf = read.records;
@@ -297,8 +296,10 @@ export class PartitionRaftLog implements RaftLogStore {
         const epoch = batchLeaderEpoch(buf, off);
         const base = batchBaseOffset(buf, off);
         // The batch holding the first offset read may start before the latest epoch does.
-        if (epoch > cache.latestEpoch && base > (cache.list().at(-1)?.startOffset ?? -1))
+        if (epoch > cache.latestEpoch && base > latestStart) {
           cache.assign(epoch, base);
+          latestStart = base;
+        }
       }
       at = read.lastOffset + 1;
     }
