@@ -4,6 +4,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { fetchAnswer } from '../../broker/fetch-records.js';
+import { Partition } from '../../broker/partition.js';
 import { decodeFetched } from '../../client/fetch-decoder.js';
 import type { ConsumerRecord } from '../../client/records.js';
 import {
@@ -97,6 +98,16 @@ describe('LeaderChange control batch', () => {
     const result = log.append(Buffer.from(batch), { assignOffsets: false, leaderEpoch: 4 });
     expect(result).toMatchObject({ baseOffset: 2, lastOffset: 2, logEndOffset: 3 });
     expect(readAllBatches(log).at(-1)?.bytes.equals(batch)).toBe(true);
+    log.closeNow();
+  });
+
+  it('is refused from a client by the produce path, which writes nothing', async () => {
+    const { log } = openLog(tempDir(), testLogConfig());
+    const partition = new Partition('t', 0, log, () => undefined);
+    await expect(partition.produce(noop(0), 'leader', 0, 1 << 20)).rejects.toMatchObject({
+      code: 'INVALID_RECORD',
+    });
+    expect(log.logEndOffset).toBe(0);
     log.closeNow();
   });
 
