@@ -111,6 +111,33 @@ export class LeaderEpochCache {
     return this.entries.at(-1)?.epoch ?? UNDEFINED_EPOCH;
   }
 
+  /** The epoch that holds `offset`: the last one starting at or before it (UNDEFINED_EPOCH if none). */
+  epochAt(offset: number): number {
+    let lo = 0;
+    let hi = this.entries.length - 1;
+    let found = UNDEFINED_EPOCH;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const e = this.entries[mid] as EpochEntry;
+      if (e.startOffset <= offset) {
+        found = e.epoch;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return found;
+  }
+
+  /**
+   * Replaces every entry with `entries` in one write (a log dropped and started afresh keeps only
+   * the epoch of the offset before its new start). Entries that do not ascend are a bug.
+   */
+  reset(entries: readonly EpochEntry[]): void {
+    const next = entries.map((e) => Object.freeze({ epoch: e.epoch, startOffset: e.startOffset }));
+    const invalid = invalidEpochEntries(next);
+    assert.equal(invalid, null, `reset: ${invalid}`);
+    this.replace(next);
+  }
+
   /**
    * Records that `epoch` starts at `startOffset` (the log end when a leader is elected, or the base
    * offset of the first batch of an epoch a follower appends). A repeat of the latest epoch is

@@ -18,6 +18,8 @@ export type LogEvent =
   | { kind: 'index-rebuilt'; dir: string; segment: number; reason: string }
   | { kind: 'leftover-removed'; dir: string; file: string }
   | { kind: 'swap-completed'; dir: string; segment: number }
+  /** A reset to an empty log at `offset` was completed at open; the old segments were removed. */
+  | { kind: 'reset-completed'; dir: string; offset: number; baseOffsets: number[] }
   | { kind: 'flush-failed'; dir: string; error: unknown }
   /** An append or read refused for a storage failure (the log may stay online). */
   | { kind: 'io-error'; dir: string; error: WeirError }

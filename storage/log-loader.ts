@@ -18,6 +18,8 @@ import { LOG_SUFFIX, LogSegment, parseSegmentFileName, segmentIndexFor } from '.
 export const SWAP_SUFFIX = '.swap';
 /** A compacted segment still being built: opening the log discards it. */
 export const CLEANED_SUFFIX = '.cleaned';
+/** The empty segment of a log being started afresh (PartitionLog.truncateFullyAndStartAt): opening the log completes the reset. */
+export const RESET_SUFFIX = '.reset';
 
 export interface OpenOptions {
   /** Offset recovery starts from after an unclean stop (from the recovery-point checkpoint). */
@@ -146,8 +148,8 @@ export class LogLoader {
 
   /**
    * Reports offsets that lie in no segment. Nothing the broker does leaves such a gap (a roll starts
-   * the next segment at the log end, retention removes the oldest segments, and compaction keeps
-   * each rewritten run's last offset), so one means a segment file was lost or removed, or that a
+   * the next segment at the log end, even before a batch that starts past it; retention removes the
+   * oldest segments, and compaction keeps each rewritten run's last offset), so one means a segment file was lost or removed, or that a
    * power loss kept a later segment's writes but not the end of an earlier, unflushed one. The
    * records around it are kept: a missing file is no reason to delete others.
    */
@@ -169,11 +171,49 @@ export class LogLoader {
   }
 
   /**
+   * A `.reset` segment is a log being started afresh past its point of no return: every other
+   * segment file goes (compaction leftovers too, they belong to the old log), then the new empty
+   * segment is renamed live.
+   */
+  private completeReset(): void {
+    const { fs } = this;
+    const names = fs.readdirSync(this.dir);
+    const resets = names
+      .map(parseSegmentFileName)
+      .filter((p) => p !== null && p.suffix === LOG_SUFFIX + RESET_SUFFIX)
+      .map((p) => (p as { baseOffset: number }).baseOffset);
+    if (resets.length === 0) return;
+    // One reset at a time: a second could only start once the first was complete.
+    const base = Math.max(...resets);
+    const removed = new Set<number>();
+    for (const name of names) {
+      const parsed = parseSegmentFileName(name);
+      if (parsed === null) continue;
+      if (parsed.baseOffset === base && parsed.suffix.endsWith(RESET_SUFFIX)) continue;
+      fs.unlinkSync(`${this.dir}/${name}`);
+      removed.add(parsed.baseOffset);
+    }
+    for (const name of names) {
+      const parsed = parseSegmentFileName(name);
+      if (parsed?.baseOffset !== base || !parsed.suffix.endsWith(RESET_SUFFIX)) continue;
+      fs.renameSync(`${this.dir}/${name}`, `${this.dir}/${name.slice(0, -RESET_SUFFIX.length)}`);
+    }
+    fs.fsyncDirSync(this.dir);
+    this.emit({
+      kind: 'reset-completed',
+      dir: this.dir,
+      offset: base,
+      baseOffsets: [...removed].sort((a, b) => a - b),
+    });
+  }
+
+  /**
    * Deletes `.cleaned` files (an unfinished compaction) and stray indexes, completes every `.swap`
    * (a finished compaction interrupted before the rename), and returns the live segments' bases.
    */
   private resolveLeftovers(): number[] {
     const { fs } = this;
+    this.completeReset();
     const names = fs.readdirSync(this.dir).sort();
     const remove = (file: string): void => {
       fs.unlinkSync(`${this.dir}/${file}`);

@@ -22,8 +22,8 @@ import type { StorageFs } from './fs.js';
 import type { LogConfig } from './log-config.js';
 import type { LogEvent } from './log-event.js';
 import { LogFlusher } from './log-flusher.js';
-import { LogLoader, SWAP_SUFFIX, type OpenOptions } from './log-loader.js';
-import { LogSegment, segmentIndexFor, type SegmentRead } from './segment.js';
+import { LogLoader, RESET_SUFFIX, SWAP_SUFFIX, type OpenOptions } from './log-loader.js';
+import { INT32_MAX, LogSegment, segmentIndexFor, type SegmentRead } from './segment.js';
 import { isFatalWriteError } from './storage-error.js';
 
 /** Closed-segment descriptors a log opened without a shared cache keeps open. */
@@ -321,16 +321,67 @@ export class PartitionLog {
     return this.endOffset;
   }
 
-  /** Deletes every segment and starts an empty log at `offset`. */
+  /**
+   * Deletes every segment and starts an empty log at `offset` (Kafka's truncateFullyAndStartAt: a
+   * follower whose log the leader can no longer continue). Crash-safe: the new empty segment is
+   * first created under the `.reset` suffix and its directory entry fsynced, the point of no return;
+   * then the old segments go and the new one is renamed live. Opening the log completes a reset
+   * found half done (log-loader.ts), so a crash leaves either the old log or the empty one at
+   * `offset`, never a log that starts below `offset` with records missing.
+   */
   truncateFullyAndStartAt(offset: number): void {
     this.assertOpen();
+    assert.ok(Number.isSafeInteger(offset) && offset >= 0, `truncateFullyAndStartAt(${offset})`);
+    // Before the point of no return a failure leaves the old log as it was.
+    const fresh = LogSegment.create(this.deps.fs, this.dir, offset, this.config, RESET_SUFFIX, this.fds);
+    try {
+      this.deps.fs.fsyncDirSync(this.dir);
+    } catch (err) {
+      fresh.delete();
+      throw this.flusher.ioFailure(err, 'reset', false);
+    }
     this.epoch++;
-    for (const seg of this.segmentList) seg.delete();
-    this.segmentList = [LogSegment.create(this.deps.fs, this.dir, offset, this.config, '', this.fds)];
-    this.deps.fs.fsyncDirSync(this.dir);
+    try {
+      for (const seg of this.segmentList) seg.delete();
+      fresh.renameSuffix('');
+      this.deps.fs.fsyncDirSync(this.dir);
+    } catch (err) {
+      // Past the point of no return: the files are right or completed at the next open, this
+      // object is not. The log goes offline.
+      this.segmentList = [fresh];
+      this.closeNow(false);
+      throw new WeirError('KAFKA_STORAGE_ERROR', `reset of ${this.dir} failed; reopen the log to finish it`, {
+        cause: err,
+      });
+    }
+    this.segmentList = [fresh];
     this.startOffset = offset;
     this.endOffset = offset;
     this.flusher.resetMarks(offset);
+  }
+
+  /**
+   * Moves the log start up to `offset` (at most the log end), as Kafka's DeleteRecords does: reads
+   * below it fail with OFFSET_OUT_OF_RANGE, and the segments wholly below it are deleted now (the
+   * one holding `offset` stays, with its records below the start). The new start is the caller's to
+   * checkpoint (the log manager's log-start-offset checkpoint); after a crash before that, the log
+   * reopens with the start at its first segment, which still holds every record above it.
+   */
+  advanceLogStart(offset: number): void {
+    this.assertOpen();
+    assert.ok(
+      Number.isSafeInteger(offset) && offset <= this.endOffset,
+      `log start ${offset} past the log end ${this.endOffset}`,
+    );
+    if (offset <= this.startOffset) return;
+    let count = 0;
+    while (
+      count < this.segmentList.length - 1 &&
+      (this.segmentList[count + 1] as LogSegment).baseOffset <= offset
+    )
+      count++;
+    if (count > 0) this.deleteOldestSegments(count);
+    this.startOffset = offset;
   }
 
   /**
@@ -479,7 +530,12 @@ export class PartitionLog {
     if (active.isEmpty) return;
     const timeDue =
       active.firstBatchTimestamp >= 0 && maxTimestamp - active.firstBatchTimestamp >= this.config.segmentMs;
-    if (timeDue || !active.canHold(lastOffset, size, this.config.segmentBytes)) this.roll(baseOffset);
+    if (!timeDue && active.canHold(lastOffset, size, this.config.segmentBytes)) return;
+    // The new segment starts at the log end even when the batch starts past it (a follower copying
+    // a leader's gap): the gap then lies inside a segment, so a gap between segments only ever
+    // means lost data (log-loader.ts reports it; a Raft log cuts there). Only a gap too wide for a
+    // segment's relative offsets starts the segment at the batch.
+    this.roll(lastOffset - this.endOffset <= INT32_MAX ? this.endOffset : baseOffset);
   }
 
   /** Starts a new active segment at `baseOffset` (default: the log end offset). */

@@ -140,6 +140,43 @@ describe('leader-epoch cache: changes', () => {
     cache.truncateFromStart(30);
     expect(pairs(cache)).toEqual([[6, 30]]);
   });
+
+  it('epochAt answers the epoch of the last entry starting at or before an offset', () => {
+    const cache = cacheWith([
+      [1, 5],
+      [3, 10],
+      [6, 25],
+    ]);
+    expect([4, 5, 9, 10, 24, 25, 1000].map((o) => cache.epochAt(o))).toEqual([
+      UNDEFINED_EPOCH,
+      1,
+      1,
+      3,
+      3,
+      6,
+      6,
+    ]);
+    expect(cacheWith([]).epochAt(0)).toBe(UNDEFINED_EPOCH);
+  });
+
+  it('reset replaces every entry in one write, and the list survives a reopen', () => {
+    const cache = cacheWith([
+      [1, 0],
+      [3, 10],
+      [6, 25],
+    ]);
+    cache.reset([{ epoch: 2, startOffset: 14 }]);
+    expect(pairs(cache)).toEqual([[2, 14]]);
+    expect(pairs(LeaderEpochCache.open(nodeFs, cache.dir))).toEqual([[2, 14]]);
+    cache.reset([]);
+    expect(pairs(LeaderEpochCache.open(nodeFs, cache.dir))).toEqual([]);
+    expect(() =>
+      cache.reset([
+        { epoch: 2, startOffset: 14 },
+        { epoch: 1, startOffset: 20 },
+      ]),
+    ).toThrow(/does not ascend/);
+  });
 });
 
 describe('leader-epoch-checkpoint file', () => {

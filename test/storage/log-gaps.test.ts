@@ -67,6 +67,28 @@ describe('a segment missing in the middle of a log', () => {
   });
 });
 
+describe('a batch that starts past the log end (a follower copying a gap)', () => {
+  it('starts the segment it rolls at the log end, so the gap lies inside a segment', async () => {
+    const dir = tempDir();
+    const { log } = openLog(dir, testLogConfig());
+    const batch = (base: number): Buffer =>
+      encodeBatch([{ timestamp: 1, key: null, value: Buffer.alloc(1000, base) }], { baseOffset: base });
+    let end = 0;
+    while (log.segments.length === 1) {
+      end = log.logEndOffset;
+      log.append(batch(end + 10), { assignOffsets: false });
+    }
+    // The batch that rolled starts 10 past the end of the one before; its segment starts there.
+    expect(log.segments.map((s) => s.baseOffset)).toEqual([0, end]);
+    expect(log.read(end, 1 << 20).firstOffset).toBe(end + 10);
+    await log.close();
+    const again = openLog(dir, testLogConfig(), { cleanShutdown: false, recoveryPoint: 0 });
+    expect(again.events.filter((e) => e.kind === 'segment-gap')).toEqual([]);
+    expect(again.log.logEndOffset).toBe(log.logEndOffset);
+    await again.log.close();
+  });
+});
+
 describe('a checkpointed log start past the log end', () => {
   it('is reported, and every record on disk stays readable', async () => {
     const dir = tempDir();
