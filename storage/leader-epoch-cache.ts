@@ -113,14 +113,23 @@ export class LeaderEpochCache {
 
   /** The epoch that holds `offset`: the last one starting at or before it (UNDEFINED_EPOCH if none). */
   epochAt(offset: number): number {
+    return this.entryAt(offset)?.epoch ?? UNDEFINED_EPOCH;
+  }
+
+  /** Where the epoch that holds `offset` starts (UNDEFINED_EPOCH_OFFSET if none holds it). */
+  epochStartAt(offset: number): number {
+    return this.entryAt(offset)?.startOffset ?? UNDEFINED_EPOCH_OFFSET;
+  }
+
+  private entryAt(offset: number): EpochEntry | undefined {
     let lo = 0;
     let hi = this.entries.length - 1;
-    let found = UNDEFINED_EPOCH;
+    let found: EpochEntry | undefined;
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
       const e = this.entries[mid] as EpochEntry;
       if (e.startOffset <= offset) {
-        found = e.epoch;
+        found = e;
         lo = mid + 1;
       } else hi = mid - 1;
     }

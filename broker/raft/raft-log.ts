@@ -25,6 +25,11 @@ export interface RaftLogStore {
   termAt(offset: number): number;
   /** The first offset of the entry covering `offset`, or `offset` itself in a gap. */
   entryStart(offset: number): number;
+  /**
+   * Where the run of termAt(offset) begins in this log (start <= offset < end): the first offset at
+   * or after the log start with that term. A leader-epoch cache answers it without reading the log.
+   */
+  termStart(offset: number): number;
   /** Up to `max` entries, the first at or after `from` (from >= start). */
   read(from: number, max: number): Entry[];
   /** Appends at the end: entry.offset >= end, and its term is no lower than the last. */
@@ -38,7 +43,9 @@ export interface RaftLogStore {
 /** The last offset at or before `offset` whose term is at most `term` (start - 1 if none is known). */
 export function lastOffsetWithTermAtMost(log: RaftLogStore, offset: number, term: number): number {
   let o = Math.min(offset, log.end - 1);
-  while (o >= log.start && log.termAt(o) > term) o = log.entryStart(o) - 1;
+  if (o < log.start - 1) return -1;
+  // Terms never go down along a log, so a whole run of a newer term is skipped at once.
+  while (o >= log.start && log.termAt(o) > term) o = log.termStart(o) - 1;
   if (o >= log.start) return o;
   // Below the log only start - 1 has a known term.
   return log.startTerm <= term ? log.start - 1 : -1;
@@ -109,6 +116,15 @@ export class MemoryRaftLog implements RaftLogStore {
   entryStart(offset: number): number {
     const e = this.entries[this.indexAtOrBefore(offset)];
     return e !== undefined && offset < entryEnd(e) ? e.offset : offset;
+  }
+
+  termStart(offset: number): number {
+    let i = this.indexAtOrBefore(offset);
+    if (i < 0) return this.logStart;
+    const term = this.entries[i]!.term;
+    while (i > 0 && this.entries[i - 1]!.term === term) i--;
+    if (i > 0 || term !== this.termBeforeStart) return this.entries[i]!.offset;
+    return this.logStart;
   }
 
   /** The entry starting at `offset`, if any. */

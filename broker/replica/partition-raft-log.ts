@@ -133,6 +133,10 @@ export class PartitionRaftLog implements RaftLogStore {
     return Math.max(0, this.cache.epochAt(offset));
   }
 
+  termStart(offset: number): number {
+    return Math.max(this.start, this.cache.epochStartAt(offset));
+  }
+
   entryStart(offset: number): number {
     if (offset < this.start || offset >= this.end) return offset;
     // One batch: the one holding `offset`, or the first after it when `offset` is in a gap.

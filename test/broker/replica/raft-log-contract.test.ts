@@ -127,8 +127,10 @@ const backends: Backend[] = [
 function answers(log: RaftLogStore): unknown {
   const terms: number[] = [];
   const starts: number[] = [];
+  const termStarts: number[] = [];
   for (let o = log.start - 1; o < log.end; o++) terms.push(log.termAt(o));
   for (let o = log.start; o < log.end; o++) starts.push(log.entryStart(o));
+  for (let o = log.start; o < log.end; o++) termStarts.push(log.termStart(o));
   return {
     start: log.start,
     startTerm: log.startTerm,
@@ -136,6 +138,7 @@ function answers(log: RaftLogStore): unknown {
     lastTerm: log.lastTerm,
     terms,
     starts,
+    termStarts,
     entries: log.read(log.start, 1000).map(shape),
   };
 }
@@ -202,6 +205,7 @@ describe.each(backends)('RaftLogStore contract: $name', (backend) => {
     expect([0, 2, 3, 5, 8, 11, 14, 16, 17].map((o) => log.entryStart(o))).toEqual([
       0, 1, 1, 4, 7, 11, 14, 15, 17,
     ]);
+    expect([0, 3, 5, 6, 10, 14, 15, 17].map((o) => log.termStart(o))).toEqual([0, 0, 0, 6, 6, 6, 15, 15]);
     expect(log.read(0, 3).map((e) => e.offset)).toEqual([0, 1, 4]);
     expect(log.read(2, 2).map((e) => e.offset)).toEqual([4, 6]);
     expect(log.read(11, 10).map((e) => e.offset)).toEqual([15, 17]);
