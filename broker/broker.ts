@@ -31,9 +31,8 @@ import {
   type FetchPartitionRequest,
   type FetchPartitionResult,
   type PartitionStats,
-  type ProducedRecord,
-  type ProducerFields,
 } from './replica/replica-manager.js';
+import type { ProducedRecord, ProducerFields } from './replica/produced-records.js';
 import { StorageHealth, type StorageReport } from './storage-health.js';
 import { MAX_PARTITIONS_PER_TOPIC, TopicAdmin, type TopicDescription } from './topic-admin.js';
 import { TopicRegistry } from './topic-registry.js';
@@ -42,17 +41,18 @@ export { MAX_PARTITIONS_PER_TOPIC, type TopicDescription } from './topic-admin.j
 export { INTERNAL_PREFIX } from './topic-registry.js';
 export type { BrokerInfo, ClusterView } from './metadata-cache.js';
 export {
-  DEFAULT_FETCH_MAX_BYTES,
-  DEFAULT_PARTITION_FETCH_MAX_BYTES,
   EARLIEST,
   LATEST,
-  fetchMaxBytes,
   type FetchPartitionRequest,
   type FetchPartitionResult,
   type PartitionStats,
-  type ProducedRecord,
-  type ProducerFields,
 } from './replica/replica-manager.js';
+export {
+  DEFAULT_FETCH_MAX_BYTES,
+  DEFAULT_PARTITION_FETCH_MAX_BYTES,
+  fetchMaxBytes,
+} from './replica/fetch-limits.js';
+export type { ProducedRecord, ProducerFields } from './replica/produced-records.js';
 
 export interface BrokerDeps {
   readonly fs?: StorageFs;

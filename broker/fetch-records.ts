@@ -17,11 +17,8 @@ import type { Record as WireRecord } from '../proto/generated/weir/v1/Record.js'
 import { toWireError } from '../proto/grpc.js';
 import { forEachRecord, type RecordEntry } from '../proto/record-batch.js';
 import { readHeaders } from '../proto/record.js';
-import {
-  fetchMaxBytes,
-  partitionFetchMaxBytes,
-  type FetchPartitionResult,
-} from './replica/replica-manager.js';
+import { fetchMaxBytes, partitionFetchMaxBytes } from './replica/fetch-limits.js';
+import type { FetchPartitionResult } from './replica/replica-manager.js';
 
 /** What a walk over one partition's batches gathers. */
 interface Gathered {

@@ -8,35 +8,23 @@
 import assert from 'node:assert/strict';
 import type { Clock } from '../../proto/clock.js';
 import { WeirError } from '../../proto/errors.js';
-import { partitionForKey } from '../../proto/partitioner.js';
-import { encodeBatch, type RecordInput } from '../../proto/record-batch.js';
+import { encodeBatch } from '../../proto/record-batch.js';
 import type { PartitionLog } from '../../storage/index.js';
 import type { BrokerConfig } from '../config.js';
 import type { Lifecycle } from '../lifecycle.js';
 import { Partition, type Acks, type LogStats, type ProduceOutcome } from '../partition.js';
 import { INTERNAL_PREFIX } from '../topic-registry.js';
+import { fetchMaxBytes, partitionFetchMaxBytes } from './fetch-limits.js';
+import {
+  groupByPartition,
+  sequencedBatch,
+  type ProducedRecord,
+  type ProducerFields,
+} from './produced-records.js';
 import { WaitingRequests } from './waiting-requests.js';
 
 export const EARLIEST = -2;
 export const LATEST = -1;
-
-/**
- * A fetch's max_bytes of 0: about 1 MiB an answer, so that with the defaults it stays well under
- * the 4 MiB that gRPC clients (Python, Go, Java) receive by default, also as decoded records.
- */
-export const DEFAULT_FETCH_MAX_BYTES = 1024 * 1024;
-/** A partition's max_bytes of 0, as Kafka's max.partition.fetch.bytes. */
-export const DEFAULT_PARTITION_FETCH_MAX_BYTES = 1024 * 1024;
-
-/** The bytes a fetch's answer may hold: its max_bytes, or the default for 0. */
-export function fetchMaxBytes(asked: number): number {
-  return asked > 0 ? asked : DEFAULT_FETCH_MAX_BYTES;
-}
-
-/** The bytes one partition may add to a fetch's answer, before what is left of the answer's. */
-export function partitionFetchMaxBytes(asked: number): number {
-  return asked > 0 ? asked : DEFAULT_PARTITION_FETCH_MAX_BYTES;
-}
 
 export interface PartitionStats extends LogStats {
   readonly partition: number;
@@ -59,50 +47,6 @@ export interface FetchPartitionResult {
   readonly logStartOffset: number;
   readonly nextOffset: number;
   readonly error: WeirError | null;
-}
-
-export interface ProducedRecord {
-  readonly key: Buffer | null;
-  readonly value: Buffer | null;
-  readonly headers: { key: string; value: Buffer | null }[];
-  /** 0 = now. */
-  readonly timestamp: number;
-}
-
-/**
- * The idempotence fields of a produce in the records form: all three or none (not idempotent).
- * A batch in RecordBatch form carries them in its header instead.
- */
-export interface ProducerFields {
-  readonly producerId?: number | undefined;
-  readonly producerEpoch?: number | undefined;
-  readonly baseSequence?: number | undefined;
-}
-
-/** The batch header fields for `fields`, or null when the produce is not idempotent. */
-function sequencedBatch(
-  fields: ProducerFields,
-  partition: number,
-): { producerId: number; producerEpoch: number; baseSequence: number } | null {
-  const { producerId, producerEpoch, baseSequence } = fields;
-  if (producerId === undefined && producerEpoch === undefined && baseSequence === undefined) return null;
-  if (producerId === undefined || producerEpoch === undefined || baseSequence === undefined)
-    throw new WeirError(
-      'INVALID_REQUEST',
-      'producer_id, producer_epoch and base_sequence go together: set all three or none',
-    );
-  if (partition === -1)
-    throw new WeirError(
-      'INVALID_REQUEST',
-      'an idempotent produce names its partition: sequence numbers count per partition, so not -1',
-    );
-  if (!Number.isSafeInteger(producerId) || producerId < 0)
-    throw new WeirError('INVALID_REQUEST', `producer_id ${producerId} is not one InitProducerId gives`);
-  if (!Number.isInteger(producerEpoch) || producerEpoch < 0 || producerEpoch > 0x7fff)
-    throw new WeirError('INVALID_REQUEST', `producer_epoch ${producerEpoch} is not in 0..32767`);
-  if (!Number.isInteger(baseSequence) || baseSequence < 0)
-    throw new WeirError('INVALID_REQUEST', `base_sequence ${baseSequence} is negative`);
-  return { producerId, producerEpoch, baseSequence };
 }
 
 /** Told when this broker starts or stops leading partitions of a topic. */
@@ -293,8 +237,6 @@ export class ReplicaManager {
     this.lifecycle.assertOpen();
     if (records.length === 0) throw new WeirError('INVALID_REQUEST', 'no records to produce');
     const sequenced = sequencedBatch(producer, partition);
-    const now = this.clock.now();
-    const groups = new Map<number, RecordInput[]>();
     let count = 0;
     let unkeyed = partition;
     if (partition === -1) {
@@ -302,17 +244,7 @@ export class ReplicaManager {
       count = this.partitionCount(topic);
       unkeyed = this.roundRobin++ % count;
     }
-    for (const r of records) {
-      const target = partition !== -1 ? partition : r.key === null ? unkeyed : partitionForKey(r.key, count);
-      let group = groups.get(target);
-      if (group === undefined) groups.set(target, (group = []));
-      group.push({
-        key: r.key,
-        value: r.value,
-        headers: r.headers,
-        timestamp: r.timestamp === 0 ? now : r.timestamp,
-      });
-    }
+    const groups = groupByPartition(records, partition, count, unkeyed, this.clock.now());
     // All groups are appended before any fsync is awaited, in one synchronous pass.
     const appends = [...groups].map(([p, group]) =>
       this.produce(topic, p, encodeBatch(group, sequenced ?? {}), acks).then((outcome) => ({
