@@ -56,6 +56,8 @@ export type { ProducedRecord, ProducerFields } from './replica/produced-records.
 
 export interface BrokerDeps {
   readonly fs?: StorageFs;
+  /** Uniform in [0, 1): Raft election timeouts. Default Math.random. */
+  readonly random?: () => number;
   readonly clock?: Clock;
   /**
    * Timers of long-poll waits. Real time even when `clock` is simulated: they bound how long a
@@ -90,6 +92,8 @@ export class Broker implements GroupBroker {
     clock: Clock,
     waitClock: Clock,
     ids: Ids,
+    fs: StorageFs,
+    random: () => number,
     registry: TopicRegistry,
     logs: LogManager,
     storageHealth: StorageHealth,
@@ -108,6 +112,8 @@ export class Broker implements GroupBroker {
       waitClock,
       lifecycle,
       ensureTopic: (topic) => this.topics.ensureTopic(topic),
+      fs,
+      random,
     });
     this.topics = new TopicAdmin({ config, clock, registry, logs, lifecycle, ids, report }, this.replicas);
     this.metadataCache = new MetadataCache({
@@ -164,6 +170,8 @@ export class Broker implements GroupBroker {
       clock,
       deps.waitClock ?? realClock(false),
       ids,
+      fs,
+      deps.random ?? Math.random,
       registry,
       logs,
       storageHealth,

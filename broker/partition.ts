@@ -3,10 +3,12 @@
 // Requests waiting on it wait in the replica manager's queue, which it tells when data arrives.
 //
 // Produce validates each incoming batch once (header, CRC, every record, Kafka's produce rules),
-// settles idempotence per batch, and appends with the CRC already checked. On a single broker the
-// partition is a leader whose replica group is itself, so the high watermark is advanced to the log
-// end offset after every append: a batch is committed when the leader has it. The high watermark is
-// kept as a field rather than read from the log because with followers it lags the log end.
+// settles idempotence per batch, and appends with the CRC already checked, as a proposal to the
+// partition's Raft group (replica/partition-replica.ts). The group tells the partition its role,
+// leader epoch and high watermark: the high watermark is what the group committed, so it is kept
+// as a field rather than read from the log. A new leader rebuilds idempotent-producer state from
+// its log. On a single broker the group is this replica alone: it leads from the start and commits
+// on its own append (once written, or once fsynced under flush.messages=1).
 
 import assert from 'node:assert/strict';
 import {
@@ -27,13 +29,15 @@ import { WeirError } from '../proto/errors.js';
 import { invalidRecords } from '../proto/record-batch.js';
 import type { AppendResult, LogConfig, PartitionLog, ReadOptions, ReadResult } from '../storage/index.js';
 import { ProducerStateTable, lastSequence } from './producer-state.js';
+import type { PartitionReplica, ReplicaEvents } from './replica/partition-replica.js';
+
+/** The offsets a single batch takes: its last offset delta + 1. */
+function offsetCount(batch: Buffer): number {
+  return batchLastOffsetDelta(batch, 0) + 1;
+}
 
 export type Acks = 'none' | 'leader' | 'all';
-/** A single broker is always the leader; followers come with replication. */
 export type ReplicaRole = 'leader' | 'follower';
-
-/** The leader epoch stamped into every batch; one broker never changes leader. */
-export const SINGLE_BROKER_LEADER_EPOCH = 0;
 /** How many of the newest segments are read at start-up to rebuild producer state. */
 const PRODUCER_STATE_SEGMENTS = 2;
 
@@ -118,8 +122,12 @@ export class Partition {
   readonly topic: string;
   readonly id: number;
   private readonly log: PartitionLog;
-  private replicaRole: ReplicaRole = 'leader';
-  private epoch = SINGLE_BROKER_LEADER_EPOCH;
+  private replicaRole: ReplicaRole = 'follower';
+  private epoch = 0;
+  /** The partition's replica in its Raft group, once joined. */
+  private replica: PartitionReplica | null = null;
+  /** Produces with acks=all waiting for the high watermark to pass their end, in end order. */
+  private hwWaiters: { end: number; resolve: () => void; reject: (e: Error) => void }[] = [];
   /** Offsets below it are committed: readable by consumers, never truncated. */
   private hw: number;
   private readonly producers = new ProducerStateTable();
@@ -137,9 +145,60 @@ export class Partition {
     this.id = id;
     this.log = log;
     this.dataArrived = dataArrived;
-    // A log opened on a single broker holds only what its own leader appended, all committed.
-    this.hw = log.logEndOffset;
-    this.rebuildProducerState();
+    // Nothing is known committed until the group says so (at once, in a group of one).
+    this.hw = Math.min(log.logStartOffset, log.logEndOffset);
+  }
+
+  /** Joins the partition's Raft group (see PartitionReplica.join). */
+  joinGroup(join: (events: ReplicaEvents) => PartitionReplica): void {
+    assert(this.replica === null, `${this.topic}/${this.id} joined its group twice`);
+    this.replica = join({
+      roleChanged: (role, term) => this.roleChanged(role === 'leader' ? 'leader' : 'follower', term),
+      highWatermark: (hw) => this.highWatermarkMoved(hw),
+    });
+  }
+
+  /** Leaves the group (the partition is deleted); waiting produces fail. */
+  leaveGroup(): void {
+    this.replica?.leave();
+    this.replica = null;
+    this.failWaiters(new WeirError('NOT_LEADER_OR_FOLLOWER', `${this.topic}/${this.id} is gone`));
+  }
+
+  private roleChanged(role: ReplicaRole, term: number): void {
+    const was = this.replicaRole;
+    this.replicaRole = role;
+    this.epoch = term;
+    if (role === 'leader' && was !== 'leader') this.rebuildProducerState();
+    if (role !== 'leader') {
+      this.failWaiters(
+        new WeirError('NOT_LEADER_OR_FOLLOWER', `${this.topic}/${this.id} lost its leadership`),
+      );
+    }
+  }
+
+  private highWatermarkMoved(hw: number): void {
+    assert(hw >= this.hw, `high watermark of ${this.topic}/${this.id} went back from ${this.hw} to ${hw}`);
+    this.hw = hw;
+    while (this.hwWaiters.length > 0 && this.hwWaiters[0]!.end <= hw) this.hwWaiters.shift()!.resolve();
+    this.dataArrived(this);
+  }
+
+  private failWaiters(e: Error): void {
+    const waiters = this.hwWaiters;
+    this.hwWaiters = [];
+    for (const w of waiters) w.reject(e);
+  }
+
+  /** Resolves once the high watermark reaches `end` (acks=all). */
+  private committedThrough(end: number): Promise<void> {
+    if (this.hw >= end) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const waiters = this.hwWaiters;
+      let i = waiters.length;
+      while (i > 0 && waiters[i - 1]!.end > end) i--;
+      waiters.splice(i, 0, { end, resolve, reject });
+    });
   }
 
   /** Settles once every produce accepted so far has appended or failed (shutdown waits for it). */
@@ -196,19 +255,6 @@ export class Partition {
 
   updateConfig(config: LogConfig): void {
     this.log.updateConfig(config);
-  }
-
-  /**
-   * As the leader of a replica group of one, commits everything appended: the high watermark
-   * moves to the log end. Called after every append, also one that failed part way: the batches
-   * written before the failure stay in the log, and stay readable as when the high watermark was
-   * read from the log end.
-   */
-  private advanceHighWatermark(): void {
-    if (this.replicaRole !== 'leader') return;
-    const end = this.log.logEndOffset;
-    assert(end >= this.hw, `the log end ${end} went below the high watermark ${this.hw}`);
-    this.hw = end;
   }
 
   /**
@@ -325,6 +371,7 @@ export class Partition {
     }
     if (last !== null) this.dataArrived(this);
     if (acks !== 'none') await this.flushedThrough(lastOffset + 1);
+    if (acks === 'all') await this.committedThrough(lastOffset + 1);
     return {
       baseOffset,
       lastOffset,
@@ -371,14 +418,12 @@ export class Partition {
     return { baseOffset: result.baseOffset, flushed: this.flushedThrough(result.logEndOffset) };
   }
 
-  /** Appends as the leader, stamping its epoch, and advances the high watermark. */
+  /** Appends as the leader: a proposal to the group, which stamps its epoch and commits it. */
   private appendToLog(batch: Buffer, crcChecked: boolean): AppendResult {
     assert(this.replicaRole === 'leader', `${this.topic}/${this.id} appended as a ${this.replicaRole}`);
-    try {
-      return this.log.append(batch, { leaderEpoch: this.epoch, crcChecked });
-    } finally {
-      this.advanceHighWatermark();
-    }
+    const replica = this.replica;
+    assert(replica !== null, `${this.topic}/${this.id} appended before joining its group`);
+    return replica.append(batch, offsetCount(batch), crcChecked);
   }
 
   /** Resolves once the log is flushed through `logEndOffset`, if the flush policy waits for it. */

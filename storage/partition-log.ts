@@ -525,6 +525,14 @@ export class PartitionLog {
     this.deps.log?.(event);
   }
 
+  /**
+   * A write beside the log (its leader-epoch checkpoint) failed with a storage error: reported like
+   * the log's own, so the broker counts and logs it.
+   */
+  reportIoError(error: WeirError): void {
+    this.emit({ kind: 'io-error', dir: this.dir, error });
+  }
+
   private maybeRoll(baseOffset: number, lastOffset: number, size: number, maxTimestamp: number): void {
     const active = this.activeSegment;
     if (active.isEmpty) return;

@@ -53,6 +53,7 @@ import { leaderChangeBatch, type LeaderChange } from '../../proto/control-batch.
 import { WeirError } from '../../proto/errors.js';
 import {
   writeFileAtomic,
+  type AppendResult,
   type LeaderEpochCache,
   type PartitionLog,
   type StorageFs,
@@ -75,6 +76,13 @@ export interface PartitionRaftLogOptions {
 const NO_LEADER_CHANGE: LeaderChange = Object.freeze({ leaderId: -1, voters: [], grantingVoters: [] });
 
 export class PartitionRaftLog implements RaftLogStore {
+  /**
+   * Set by the leader's produce path around a proposal whose batch it already checked (its CRC and
+   * every record), so the log checks only the header again.
+   */
+  crcChecked = false;
+  /** Where the last append went (its offsets and append time), for the produce answer. */
+  lastAppend: AppendResult | null = null;
   private readonly maxReadBytes: number;
   private readonly leaderChange: (term: number) => LeaderChange;
   private readonly now: () => number;
@@ -185,9 +193,21 @@ export class PartitionRaftLog implements RaftLogStore {
     if (batchBaseOffset(batch, 0) !== entry.offset) stampBaseOffset(batch, 0, entry.offset);
     // The epoch before the batch (see the header): a crash between leaves it past the log end.
     const newEpoch = entry.term > this.cache.latestEpoch;
-    if (newEpoch) this.cache.assign(entry.term, entry.offset);
+    if (newEpoch) {
+      try {
+        this.cache.assign(entry.term, entry.offset);
+      } catch (err) {
+        if (err instanceof WeirError && err.code === 'KAFKA_STORAGE_ERROR') this.log.reportIoError(err);
+        throw err;
+      }
+    }
     try {
-      const result = this.log.append(batch, { assignOffsets: false, leaderEpoch: entry.term });
+      const result = this.log.append(batch, {
+        assignOffsets: false,
+        leaderEpoch: entry.term,
+        crcChecked: this.crcChecked,
+      });
+      this.lastAppend = result;
       assert.equal(result.baseOffset, entry.offset, 'the log took the entry at another offset');
       assert.equal(result.logEndOffset, entry.offset + entry.count, 'the log took another count');
     } catch (err) {

@@ -163,11 +163,14 @@ export class RaftGroups {
     this.flush();
   }
 
+  /**
+   * Stops ticking and taking messages. Groups stay, so appends still accepted (a produce still
+   * inflating at shutdown) go through: a group of one needs neither.
+   */
   close(): void {
     this.closed = true;
     this.timer?.cancel();
     this.timer = null;
-    this.groups.clear();
     this.outbox.clear();
   }
 
@@ -213,7 +216,7 @@ export class RaftGroups {
         const term = log.lastTerm;
         void g.storage.flushed(end).then(
           () => {
-            if (g.removed || this.closed) return;
+            if (g.removed) return;
             this.step(g, (n) => n.persisted(end, term));
             this.flush();
           },
@@ -246,6 +249,7 @@ export class RaftGroups {
 
   /** Sends one envelope per destination broker. */
   private flush(): void {
+    if (this.closed) this.outbox.clear(); // nothing leaves a closed broker
     if (this.outbox.size === 0) return;
     const boxes = [...this.outbox];
     this.outbox.clear();

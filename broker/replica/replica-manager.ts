@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import type { Clock } from '../../proto/clock.js';
 import { WeirError } from '../../proto/errors.js';
 import { encodeBatch } from '../../proto/record-batch.js';
-import type { PartitionLog } from '../../storage/index.js';
+import { LeaderEpochCache, type PartitionLog, type StorageFs } from '../../storage/index.js';
 import type { BrokerConfig } from '../config.js';
 import type { Lifecycle } from '../lifecycle.js';
 import { Partition, type Acks, type LogStats, type ProduceOutcome } from '../partition.js';
@@ -21,6 +21,8 @@ import {
   type ProducedRecord,
   type ProducerFields,
 } from './produced-records.js';
+import { PartitionReplica } from './partition-replica.js';
+import { RaftGroups } from './raft-groups.js';
 import { WaitingRequests } from './waiting-requests.js';
 
 export const EARLIEST = -2;
@@ -64,7 +66,14 @@ export interface ReplicaManagerDeps {
   readonly lifecycle: Lifecycle;
   /** Makes a topic this broker has no partitions of (auto-create), or throws why it cannot. */
   readonly ensureTopic: (topic: string) => void;
+  /** Where the partitions' Raft state (term and vote, leader epochs) is kept. */
+  readonly fs: StorageFs;
+  /** Uniform in [0, 1): election timeouts. */
+  readonly random: () => number;
 }
+
+/** How often every Raft group ticks: heartbeats every 2 ticks, elections after 10 to 20. */
+const RAFT_TICK_MS = 100;
 
 export class ReplicaManager {
   private readonly config: ReplicaManagerDeps['config'];
@@ -73,6 +82,10 @@ export class ReplicaManager {
   private readonly ensureTopic: (topic: string) => void;
   private readonly partitions = new Map<string, Partition[]>();
   private readonly waiting: WaitingRequests<Partition>;
+  private readonly fs: StorageFs;
+  private readonly random: () => number;
+  /** Every partition's Raft group; on one broker each has this broker as its only voter. */
+  private readonly groups: RaftGroups;
   private readonly leadership: LeadershipListener[] = [];
   /** Where records without a key go when the broker partitions them: round robin per request. */
   private roundRobin = 0;
@@ -86,6 +99,18 @@ export class ReplicaManager {
     this.lifecycle = deps.lifecycle;
     this.ensureTopic = deps.ensureTopic;
     this.waiting = new WaitingRequests(deps.waitClock);
+    this.fs = deps.fs;
+    this.random = deps.random;
+    // One broker has no peers to send to.
+    const transport = {
+      send: (): void => assert.fail('a group of one has nobody to send to'),
+    };
+    this.groups = new RaftGroups({
+      self: deps.config.nodeId,
+      transport,
+      clock: this.clock,
+      tickMs: RAFT_TICK_MS,
+    });
   }
 
   // ---- the local partitions ----
@@ -101,16 +126,36 @@ export class ReplicaManager {
   addPartitions(topic: string, from: number, logs: readonly PartitionLog[]): void {
     const list = this.partitions.get(topic) ?? [];
     assert.equal(list.length, from, `partitions of '${topic}' added out of order`);
-    const added = logs.map((log, i) => new Partition(topic, from + i, log, this.dataArrived));
+    const added = logs.map((log, i) =>
+      this.joined(new Partition(topic, from + i, log, this.dataArrived), log),
+    );
     list.push(...added);
     this.partitions.set(topic, list);
     for (const l of this.leadership) l.becameLeader(topic, added.map(idOf));
+  }
+
+  /** Opens `p`'s Raft state beside its log and joins its group, which elects it at once. */
+  private joined(p: Partition, log: PartitionLog): Partition {
+    const self = this.config.nodeId;
+    const options = {
+      fs: this.fs,
+      groups: this.groups,
+      key: `${p.topic}/${p.id}`,
+      self,
+      voters: [self],
+      random: this.random,
+    };
+    const cache = LeaderEpochCache.open(this.fs, log.dir);
+    p.joinGroup((events) => PartitionReplica.join(log, cache, options, events));
+    assert.equal(p.role, 'leader', `${p.topic}/${p.id}: a group of one elects its replica at once`);
+    return p;
   }
 
   /** Stops serving a deleted topic; its waiting requests are woken by wake() once its logs are gone. */
   removeTopic(topic: string): Partition[] {
     const list = this.partitions.get(topic) ?? [];
     this.partitions.delete(topic);
+    for (const p of list) p.leaveGroup();
     if (list.length > 0) for (const l of this.leadership) l.resigned(topic, list.map(idOf));
     return list;
   }
@@ -184,6 +229,7 @@ export class ReplicaManager {
     this.waiting.notifyAll();
     if (this.stopped) return;
     this.stopped = true;
+    this.groups.close();
     for (const [topic, list] of this.partitions)
       for (const l of this.leadership) l.resigned(topic, list.map(idOf));
   }
