@@ -248,6 +248,11 @@ export class Broker implements GroupBroker {
     return this.replicas.partition(topic, partition);
   }
 
+  /** The partition if this broker has it (never creates a topic). */
+  find(topic: string, partition: number): Partition | undefined {
+    return this.replicas.find(topic, partition);
+  }
+
   partitionCount(topic: string): number {
     return this.replicas.partitionCount(topic);
   }

@@ -178,7 +178,7 @@ export function grpcHandlers(
           partition: p,
           leader: broker.config.nodeId,
           replicas: [broker.config.nodeId],
-          leaderEpoch: 0,
+          leaderEpoch: broker.find(t.name, p)?.leaderEpoch ?? 0,
         })),
       })),
     })),
