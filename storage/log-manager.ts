@@ -405,10 +405,13 @@ export class LogManager {
   private async raiseLogStartsNow(raises: readonly LogStartRaise[]): Promise<(number | WeirError)[]> {
     const results: (number | WeirError)[] = [];
     const logs: (PartitionLog | null)[] = [];
+    /** Each log's start before the request, to report only the logs it changed. */
+    const before: number[] = [];
     for (const { topic, partition, offset } of raises) {
-      const log = this.closed ? undefined : this.getLog(topic, partition);
+      const log = this.getLog(topic, partition);
       let refused: WeirError | null = null;
-      if (log === undefined || log.isClosed)
+      if (this.closed) refused = new WeirError('LOG_CLOSED', this.config.dataDir);
+      else if (log === undefined || log.isClosed)
         refused = new WeirError('UNKNOWN_TOPIC_OR_PARTITION', `no log of ${topic}-${partition}`);
       else if (log.failed !== null) refused = log.failed;
       else if (offset > log.logEndOffset)
@@ -418,6 +421,7 @@ export class LogManager {
         );
       results.push(refused ?? -1);
       logs.push(refused === null ? (log as PartitionLog) : null);
+      before.push(log?.logStartOffset ?? 0);
     }
     const flushed = await Promise.allSettled(
       raises.map(({ offset }, i) => logs[i]?.waitFlushed(offset) ?? Promise.resolve()),
@@ -457,6 +461,7 @@ export class LogManager {
       const { topic, partition } = raises[i] as LogStartRaise;
       try {
         const deletedSegments = log.deleteSegmentsBelowStart();
+        if (deletedSegments === 0 && log.logStartOffset === before[i]) continue;
         this.emit({
           kind: 'records-deleted',
           topic,

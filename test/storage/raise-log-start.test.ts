@@ -12,9 +12,9 @@ import {
   DEFAULT_LOG_MANAGER_CONFIG,
   LogManager,
   ManualClock,
+  PartitionLog,
   type LogConfig,
   type LogManagerEvent,
-  type PartitionLog,
 } from '../../storage/index.js';
 import { LOG_START_CHECKPOINT } from '../../storage/checkpoint.js';
 import { MemoryFs } from '../sim/memory-fs.js';
@@ -128,6 +128,9 @@ describe('LogManager.raiseLogStartOffsets', () => {
       })),
     );
     expect(manager.getLog('orders', 0)?.segments.length).toBeLessThan(segmentsBefore[0] ?? 0);
+    // The same request again changes nothing, and says nothing.
+    expect(await manager.raiseLogStartOffsets([{ topic: 'orders', partition: 1, offset: 12 }])).toEqual([12]);
+    expect(events.filter((e) => e.kind === 'records-deleted')).toHaveLength(3);
 
     await manager.close();
     const reopened = open(disk).manager;
@@ -191,5 +194,37 @@ describe('LogManager.raiseLogStartOffsets', () => {
     const [again] = await manager.raiseLogStartOffsets([{ topic: 'orders', partition: 1, offset: 99 }]);
     expect(codeOf(again)).toBe('KAFKA_STORAGE_ERROR');
     await manager.close();
+  });
+});
+
+describe('PartitionLog.raiseLogStartOffset', () => {
+  it('moves the start only: never down, the durability marks left to a flush, the segments to deleteSegmentsBelowStart', () => {
+    const disk = newDisk();
+    const log = PartitionLog.open(
+      `${DATA}/orders-0`,
+      SMALL_SEGMENTS,
+      { fs: disk, clock: new ManualClock() },
+      { recoveryPoint: 0, logStartOffset: 0, cleanShutdown: true },
+    );
+    appendRecords(log, 8);
+    const bases = log.segments.map((seg) => seg.baseOffset);
+    expect(bases.length).toBeGreaterThan(2);
+
+    expect(log.raiseLogStartOffset(5)).toBe(5);
+    // Nothing below 5 was fsynced: the marks must not say it was.
+    expect(log.flushedOffset).toBe(0);
+    expect(log.recoveryPoint).toBe(0);
+    expect(log.segments.map((seg) => seg.baseOffset)).toEqual(bases);
+    expect(readError(log, 4)).toBe('OFFSET_OUT_OF_RANGE');
+    expect(readError(log, 5)).toBeNull();
+    expect(log.raiseLogStartOffset(2)).toBe(5);
+    expect(log.logStartOffset).toBe(5);
+
+    const below = bases.filter((_, i) => (bases[i + 1] ?? Infinity) <= 5).length;
+    expect(below).toBeGreaterThan(0);
+    expect(log.deleteSegmentsBelowStart()).toBe(below);
+    expect(log.segments.map((seg) => seg.baseOffset)).toEqual(bases.slice(below));
+    expect(log.deleteSegmentsBelowStart()).toBe(0);
+    log.closeNow();
   });
 });
