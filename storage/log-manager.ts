@@ -36,8 +36,8 @@ import { DELETE_DIR_SUFFIX, LogRemoval, ORPHANED_DIR_SUFFIX, type RemovalEvent }
 import { parsePartitionDirName, partitionDir, type TopicPartition } from './names.js';
 import { readPartitionTopicId, writePartitionTopicId } from './partition-metadata.js';
 import { PartitionLog } from './partition-log.js';
+import { raiseLogStarts, type LogStartRaise, type RecordsDeletedEvent } from './log-start-raise.js';
 import { applyRetention, type RetentionOutcome } from './retention.js';
-import { toStorageError } from './storage-error.js';
 
 export const CLEAN_SHUTDOWN_MARKER = '.weir-clean-shutdown';
 
@@ -90,28 +90,10 @@ export type LogManagerEvent =
   | { kind: 'partition-metadata-invalid'; dir: string; reason: string }
   | { kind: 'retention'; topic: string; partition: number; outcome: RetentionOutcome }
   | { kind: 'compaction'; topic: string; partition: number; outcome: CompactionOutcome }
-  | {
-      kind: 'records-deleted';
-      topic: string;
-      partition: number;
-      logStartOffset: number;
-      deletedSegments: number;
-    }
+  | RecordsDeletedEvent
   | { kind: 'background-error'; task: string; error: unknown };
 
-/** One log start to raise: records below `offset` are deleted (at most the log end). */
-export interface LogStartRaise {
-  readonly topic: string;
-  readonly partition: number;
-  readonly offset: number;
-}
-
-/** A failure as a WeirError (I/O failures become KAFKA_STORAGE_ERROR); anything else is a bug. */
-function asStorageError(err: unknown, what: string): WeirError {
-  const mapped = toStorageError(err, what);
-  if (mapped instanceof WeirError) return mapped;
-  throw mapped;
-}
+export type { LogStartRaise } from './log-start-raise.js';
 
 export class LogManager {
   readonly config: LogManagerConfig;
@@ -385,96 +367,29 @@ export class LogManager {
   }
 
   /**
-   * Raises the start offsets of several logs at once (Kafka's DeleteRecords) and deletes the
-   * segments wholly below them. Each log is first flushed through its new start: a start
-   * checkpointed past what is on disk would be past the log end after a power loss, and the loader
-   * then keeps the records readable rather than hide what it cannot account for. Then one
-   * checkpoint covers every log of the request, and only after it are segments deleted, so a crash
-   * at any point leaves either the old start or the new one, never records back below a start that
-   * was answered. Runs in turn with retention and compaction. Answers, in order, each log's start
-   * offset now or why it was not raised; offsets below a log's start change nothing (but are
-   * checkpointed again, so a call whose checkpoint failed can be retried).
+   * Raises the start offsets of several logs at once (Kafka's DeleteRecords): each log flushed
+   * through its new start, one checkpoint for them all, then the segments wholly below each start
+   * deleted (see log-start-raise.ts for why in that order). Runs in turn with retention and
+   * compaction. Answers, in order, each log's start offset now or why it was not raised; offsets
+   * below a log's start change nothing (but are checkpointed again, so a call whose checkpoint
+   * failed can be retried).
    */
   raiseLogStartOffsets(raises: readonly LogStartRaise[]): Promise<(number | WeirError)[]> {
     this.assertOpen();
-    const run = this.maintenance.then(() => this.raiseLogStartsNow(raises));
+    const run = this.maintenance.then(() =>
+      raiseLogStarts(
+        {
+          closed: this.closed,
+          dataDir: this.config.dataDir,
+          getLog: (topic, partition) => this.getLog(topic, partition),
+          checkpoint: () => this.checkpoint(),
+          emit: (event) => this.emit(event),
+        },
+        raises,
+      ),
+    );
     this.maintenance = run.catch(() => undefined);
     return run;
-  }
-
-  private async raiseLogStartsNow(raises: readonly LogStartRaise[]): Promise<(number | WeirError)[]> {
-    const results: (number | WeirError)[] = [];
-    const logs: (PartitionLog | null)[] = [];
-    /** Each log's start before the request, to report only the logs it changed. */
-    const before: number[] = [];
-    for (const { topic, partition, offset } of raises) {
-      const log = this.getLog(topic, partition);
-      let refused: WeirError | null = null;
-      if (this.closed) refused = new WeirError('LOG_CLOSED', this.config.dataDir);
-      else if (log === undefined || log.isClosed)
-        refused = new WeirError('UNKNOWN_TOPIC_OR_PARTITION', `no log of ${topic}-${partition}`);
-      else if (log.failed !== null) refused = log.failed;
-      else if (offset > log.logEndOffset)
-        refused = new WeirError(
-          'OFFSET_OUT_OF_RANGE',
-          `log start ${offset} of ${topic}-${partition} is past its log end ${log.logEndOffset}`,
-        );
-      results.push(refused ?? -1);
-      logs.push(refused === null ? (log as PartitionLog) : null);
-      before.push(log?.logStartOffset ?? 0);
-    }
-    const flushed = await Promise.allSettled(
-      raises.map(({ offset }, i) => logs[i]?.waitFlushed(offset) ?? Promise.resolve()),
-    );
-    let pending = 0;
-    for (let i = 0; i < raises.length; i++) {
-      const log = logs[i];
-      const outcome = flushed[i];
-      if (log === null || log === undefined || outcome === undefined) continue;
-      const { topic, partition, offset } = raises[i] as LogStartRaise;
-      try {
-        if (outcome.status === 'rejected') throw outcome.reason;
-        // The log may have been truncated or closed while it flushed.
-        if (log.flushedOffset < offset)
-          throw new WeirError('KAFKA_STORAGE_ERROR', `${topic}-${partition} changed while it was flushed`);
-        results[i] = log.raiseLogStartOffset(offset);
-        pending++;
-      } catch (err) {
-        results[i] = asStorageError(err, `flushing ${topic}-${partition} through ${offset}`);
-        logs[i] = null;
-      }
-    }
-    if (pending === 0) return results;
-    try {
-      this.checkpoint();
-    } catch (err) {
-      // The starts are raised in memory (reads below them are refused) but not yet on disk: the
-      // caller hears so, and the next checkpoint that succeeds writes them. No segment is deleted
-      // until then.
-      const error = asStorageError(err, 'checkpointing the new log start offsets');
-      for (let i = 0; i < raises.length; i++) if (logs[i] !== null) results[i] = error;
-      return results;
-    }
-    for (let i = 0; i < raises.length; i++) {
-      const log = logs[i];
-      if (log === null || log === undefined || log.isClosed) continue;
-      const { topic, partition } = raises[i] as LogStartRaise;
-      try {
-        const deletedSegments = log.deleteSegmentsBelowStart();
-        if (deletedSegments === 0 && log.logStartOffset === before[i]) continue;
-        this.emit({
-          kind: 'records-deleted',
-          topic,
-          partition,
-          logStartOffset: log.logStartOffset,
-          deletedSegments,
-        });
-      } catch (error) {
-        // The new start is on disk; a segment left below it is deleted by the next call or retention.
-        this.emit({ kind: 'background-error', task: 'delete-records', error });
-      }
-    }
-    return results;
   }
 
   /** Runs retention over every log now. */
