@@ -15,6 +15,7 @@ import {
   type Clock,
   type LogConfig,
   type LogManagerEvent,
+  type LogStartRaise,
   type StorageFs,
 } from '../storage/index.js';
 import type { BrokerConfig } from './config.js';
@@ -238,9 +239,12 @@ export class Broker implements GroupBroker {
     return this.topics.createPartitions(name, count);
   }
 
-  /** Raises a partition's log start offset (-1: to the high watermark); see TopicAdmin. */
-  deleteRecords(topic: string, partition: number, offset: number): number {
-    return this.topics.deleteRecords(topic, partition, offset);
+  /**
+   * Raises partitions' log start offsets (offset -1: to the high watermark), answering each one's
+   * start now or its error; see TopicAdmin.
+   */
+  deleteRecords(requests: readonly LogStartRaise[]): Promise<(number | Error)[]> {
+    return this.topics.deleteRecords(requests);
   }
 
   /** The partition, creating the topic first when auto-create is on. */

@@ -354,24 +354,22 @@ export function grpcHandlers(
         }
       }),
     })),
-    DeleteRecords: unary('DeleteRecords', hooks, (req) => ({
-      results: req.partitions.map((p) => {
-        try {
-          return {
-            topic: p.topic,
-            partition: p.partition,
-            lowWatermark: broker.deleteRecords(p.topic, p.partition, p.offset),
-          };
-        } catch (err) {
-          return {
-            topic: p.topic,
-            partition: p.partition,
-            lowWatermark: -1,
-            error: toWireError(asWeirError(err, hooks, 'DeleteRecords')),
-          };
-        }
-      }),
-    })),
+    DeleteRecords: unary('DeleteRecords', hooks, async (req) => {
+      const outcomes = await broker.deleteRecords(req.partitions);
+      return {
+        results: req.partitions.map((p, i) => {
+          const outcome = outcomes[i];
+          return typeof outcome === 'number'
+            ? { topic: p.topic, partition: p.partition, lowWatermark: outcome }
+            : {
+                topic: p.topic,
+                partition: p.partition,
+                lowWatermark: -1,
+                error: toWireError(asWeirError(outcome, hooks, 'DeleteRecords')),
+              };
+        }),
+      };
+    }),
     ...groupHandlers(broker, hooks),
   };
 }

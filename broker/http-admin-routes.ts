@@ -150,8 +150,9 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, {
     async (req) => {
       const { name } = req.params;
       const partition = Number(req.params.partition);
-      const lowWatermark = broker.deleteRecords(name, partition, req.body.offset);
-      return { topic: name, partition, lowWatermark };
+      const [outcome] = await broker.deleteRecords([{ topic: name, partition, offset: req.body.offset }]);
+      if (typeof outcome !== 'number') throw outcome;
+      return { topic: name, partition, lowWatermark: outcome };
     },
   );
 

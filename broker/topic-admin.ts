@@ -11,6 +11,7 @@ import {
   toStorageError,
   type Clock,
   type LogManager,
+  type LogStartRaise,
   type PartitionLog,
 } from '../storage/index.js';
 import type { BrokerConfig } from './config.js';
@@ -318,18 +319,42 @@ export class TopicAdmin {
   }
 
   /**
-   * Raises a partition's log start offset to `offset` (Kafka's DeleteRecords; -1: the high
-   * watermark). Records below it can no longer be read, the segments wholly below it are deleted,
-   * and the new start is checkpointed before the answer. Offsets below the current start change
-   * nothing. Returns the log start offset now (Kafka's low watermark).
+   * Raises partitions' log start offsets (Kafka's DeleteRecords; offset -1: the high watermark).
+   * Records below a new start can no longer be read, the segments wholly below it are deleted, and
+   * every new start of the request is flushed and checkpointed, in one checkpoint, before the
+   * answer. Offsets below the current start change nothing. Answers, in order, each partition's log
+   * start offset now (Kafka's low watermark) or why it was refused: partitions are applied or
+   * refused one by one, so a request can be partly applied.
    */
-  deleteRecords(topic: string, partition: number, offset: number): number {
+  async deleteRecords(requests: readonly LogStartRaise[]): Promise<(number | Error)[]> {
     this.lifecycle.assertOpen();
+    const results: (number | Error)[] = [];
+    const raises: LogStartRaise[] = [];
+    const positions: number[] = [];
+    for (const request of requests) {
+      try {
+        raises.push({ ...request, offset: this.deleteRecordsTarget(request) });
+        positions.push(results.length);
+        results.push(-1);
+      } catch (err) {
+        results.push(err instanceof Error ? err : new Error(String(err)));
+      }
+    }
+    if (raises.length === 0) return results;
+    const raised = await this.logs.raiseLogStartOffsets(raises);
+    raised.forEach((outcome, i) => (results[positions[i] as number] = outcome));
+    return results;
+  }
+
+  /** The log start a DeleteRecords request asks for, or why it is refused. */
+  private deleteRecordsTarget({ topic, partition, offset }: LogStartRaise): number {
     if (this.registry.require(topic).internal)
       throw new WeirError('POLICY_VIOLATION', `records of internal topic '${topic}' cannot be deleted`);
     const p = this.replicas.find(topic, partition);
     if (p === undefined)
       throw new WeirError('UNKNOWN_TOPIC_OR_PARTITION', `topic '${topic}' has no partition ${partition}`);
+    // An offline log cannot tell its range: its failure is the answer.
+    if (p.failed !== null) throw p.failed;
     const hw = p.highWatermark;
     const target = offset === -1 ? hw : offset;
     if (!Number.isSafeInteger(target) || target < 0 || target > hw) {
@@ -338,8 +363,7 @@ export class TopicAdmin {
         `cannot delete records of ${topic}/${partition} before offset ${offset}: it must be from 0 to the high watermark ${hw} (or -1 for the high watermark)`,
       );
     }
-    if (p.failed !== null) throw p.failed;
-    return this.logs.raiseLogStartOffset(topic, partition, target);
+    return target;
   }
 
   initProducerId(): { producerId: number; producerEpoch: number } {

@@ -73,8 +73,14 @@ export interface DeleteRecordsTarget extends TopicPartition {
 }
 
 export interface DeletedRecords extends TopicPartition {
-  /** The partition's log start offset now. */
+  /** The partition's log start offset now; -1 when `error` is set. */
   lowWatermark: number;
+  /**
+   * Why this partition's records were not deleted (OFFSET_OUT_OF_RANGE, UNKNOWN_TOPIC_OR_PARTITION,
+   * KAFKA_STORAGE_ERROR...), or null. Partitions succeed or fail one by one: the others of the
+   * same call may have been deleted.
+   */
+  error: WeirError | null;
 }
 
 export interface BrokerInfo {
@@ -250,8 +256,10 @@ export class Admin {
    * Deletes the records of each partition below an offset (Kafka's DeleteRecords): the log start
    * offset rises to it, reads below it fail with OFFSET_OUT_OF_RANGE, and the segments wholly below
    * it are removed. `offset` -1 means the high watermark; one above it fails with
-   * OFFSET_OUT_OF_RANGE. Answers each partition's log start offset now (its low watermark).
-   * Throws the first partition's error, if any.
+   * OFFSET_OUT_OF_RANGE. Answers every partition asked for, in order: its log start offset now
+   * (its low watermark), or its `error`. Partitions succeed or fail one by one, so check each
+   * result's `error`; the call itself throws only when no partition was tried (bad arguments, no
+   * broker).
    */
   async deleteRecords(
     partitions: readonly DeleteRecordsTarget[],
@@ -266,8 +274,12 @@ export class Admin {
     const response = await this.connection.deleteRecords({ partitions: asked }, call);
     return response.results.map((r) => {
       const error = fromWireError(r.error);
-      if (error !== null) throw error;
-      return { topic: r.topic, partition: r.partition, lowWatermark: r.lowWatermark };
+      return {
+        topic: r.topic,
+        partition: r.partition,
+        lowWatermark: error === null ? r.lowWatermark : -1,
+        error,
+      };
     });
   }
 

@@ -71,4 +71,5 @@ export {
   type LogManagerConfig,
   type LogManagerDeps,
   type LogManagerEvent,
+  type LogStartRaise,
 } from './log-manager.js';

@@ -36,8 +36,8 @@ import { DELETE_DIR_SUFFIX, LogRemoval, ORPHANED_DIR_SUFFIX, type RemovalEvent }
 import { parsePartitionDirName, partitionDir, type TopicPartition } from './names.js';
 import { readPartitionTopicId, writePartitionTopicId } from './partition-metadata.js';
 import { PartitionLog } from './partition-log.js';
+import { raiseLogStarts, type LogStartRaise, type RecordsDeletedEvent } from './log-start-raise.js';
 import { applyRetention, type RetentionOutcome } from './retention.js';
-import { toStorageError } from './storage-error.js';
 
 export const CLEAN_SHUTDOWN_MARKER = '.weir-clean-shutdown';
 
@@ -90,7 +90,10 @@ export type LogManagerEvent =
   | { kind: 'partition-metadata-invalid'; dir: string; reason: string }
   | { kind: 'retention'; topic: string; partition: number; outcome: RetentionOutcome }
   | { kind: 'compaction'; topic: string; partition: number; outcome: CompactionOutcome }
+  | RecordsDeletedEvent
   | { kind: 'background-error'; task: string; error: unknown };
+
+export type { LogStartRaise } from './log-start-raise.js';
 
 export class LogManager {
   readonly config: LogManagerConfig;
@@ -364,25 +367,29 @@ export class LogManager {
   }
 
   /**
-   * Raises a log's start offset (Kafka's DeleteRecords) and deletes the segments wholly below it.
-   * The new start is checkpointed before any segment goes, so it survives a crash or restart.
-   * Returns the log start offset now.
+   * Raises the start offsets of several logs at once (Kafka's DeleteRecords): each log flushed
+   * through its new start, one checkpoint for them all, then the segments wholly below each start
+   * deleted (see log-start-raise.ts for why in that order). Runs in turn with retention and
+   * compaction. Answers, in order, each log's start offset now or why it was not raised; offsets
+   * below a log's start change nothing (but are checkpointed again, so a call whose checkpoint
+   * failed can be retried).
    */
-  raiseLogStartOffset(topic: string, partition: number, offset: number): number {
+  raiseLogStartOffsets(raises: readonly LogStartRaise[]): Promise<(number | WeirError)[]> {
     this.assertOpen();
-    const log = this.getLog(topic, partition);
-    assert.ok(log !== undefined, `no log of ${topic}-${partition}`);
-    // Checkpointed even when the start did not move: a call that failed to checkpoint is retried.
-    const start = log.raiseLogStartOffset(offset);
-    try {
-      this.checkpoint();
-    } catch (err) {
-      // The start is raised in memory (reads below it are refused) but not yet on disk: the caller
-      // hears so, and the next checkpoint that succeeds writes it. No segment is deleted until then.
-      throw toStorageError(err, `checkpointing the log start ${start} of ${topic}-${partition}`);
-    }
-    log.deleteSegmentsBelowStart();
-    return start;
+    const run = this.maintenance.then(() =>
+      raiseLogStarts(
+        {
+          closed: this.closed,
+          dataDir: this.config.dataDir,
+          getLog: (topic, partition) => this.getLog(topic, partition),
+          checkpoint: () => this.checkpoint(),
+          emit: (event) => this.emit(event),
+        },
+        raises,
+      ),
+    );
+    this.maintenance = run.catch(() => undefined);
+    return run;
   }
 
   /** Runs retention over every log now. */

@@ -406,9 +406,11 @@ export class PartitionLog {
 
   /**
    * Raises the log start offset to `offset` (Kafka's DeleteRecords): records below it are no longer
-   * readable. Only the in-memory mark moves; the caller checkpoints it, then calls
-   * deleteSegmentsBelowStart, so a crash in between leaves segments the checkpoint hides rather
-   * than a start that went back. Returns the log start offset, which never goes down.
+   * readable. Only the in-memory mark moves; the caller flushes the log through `offset` first (see
+   * waitFlushed), checkpoints the new start, then calls deleteSegmentsBelowStart, so a crash in
+   * between leaves segments the checkpoint hides rather than a start that went back. The durability
+   * marks stay where they are: the records below `offset` are still in the segments, and only a
+   * flush makes them durable. Returns the log start offset, which never goes down.
    */
   raiseLogStartOffset(offset: number): number {
     this.assertServing();
@@ -416,7 +418,6 @@ export class PartitionLog {
     if (offset <= this.startOffset) return this.startOffset;
     this.epoch++;
     this.startOffset = offset;
-    this.flusher.raiseMarksTo(offset);
     return offset;
   }
 

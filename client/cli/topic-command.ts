@@ -3,7 +3,7 @@
 // does, so the output can be piped.
 
 import { Command, Option } from 'commander';
-import { Admin, isWeirError, type TopicDescription } from '../index.js';
+import { Admin, isWeirError, type DeletedRecords, type TopicDescription, type WeirError } from '../index.js';
 import {
   UsageError,
   bootstrapOption,
@@ -164,7 +164,10 @@ function deleteRecordsCommand(): Command {
       `
 As kafka-delete-records: records below the offset can no longer be read (a fetch there gets
 OFFSET_OUT_OF_RANGE), and segments wholly below it are deleted. The offset must be at most the
-partition's high watermark. Prints each partition's log start offset now (its low watermark).`,
+partition's high watermark. Prints a row for every partition: its log start offset now (its low
+watermark), or the error that refused it. Partitions are deleted or refused one by one; if any
+was refused, the others are still deleted, each refusal is also written to stderr, and the exit
+code is 1.`,
     )
     .action(async (name: string, flags: DeleteRecordsFlags) => {
       const deleted = await admin(flags.bootstrap, async (a) => {
@@ -176,15 +179,39 @@ partition's high watermark. Prints each partition's log start offset now (its lo
             .map((partition) => ({ topic: name, partition, offset: flags.offset })),
         );
       });
-      if (flags.format === 'json') print(JSON.stringify(deleted));
+      if (flags.format === 'json')
+        print(
+          JSON.stringify(
+            deleted.map((d) => ({
+              topic: d.topic,
+              partition: d.partition,
+              lowWatermark: d.lowWatermark,
+              error: d.error === null ? null : { code: d.error.code, message: d.error.message },
+            })),
+          ),
+        );
       else
         print(
           table([
-            ['PARTITION', 'LOW-WATERMARK'],
-            ...deleted.map((d) => [String(d.partition), String(d.lowWatermark)]),
+            ['PARTITION', 'LOW-WATERMARK', 'ERROR'],
+            ...deleted.map((d) => [
+              String(d.partition),
+              d.error === null ? String(d.lowWatermark) : '-',
+              d.error?.code ?? '-',
+            ]),
           ]),
         );
+      const failed = deleted.filter((d) => d.error !== null);
+      if (failed.length > 0) throw refusals(failed, deleted.length);
     });
+}
+
+/** One line for the partitions a delete-records refused: the error itself when there is one. */
+function refusals(failed: readonly DeletedRecords[], asked: number): Error {
+  const first = failed[0] as DeletedRecords & { error: WeirError };
+  if (failed.length === 1 && asked === 1) return first.error;
+  const each = failed.map((d) => `partition ${d.partition}: ${d.error?.message ?? ''}`).join('; ');
+  return new Error(`records of ${failed.length} of ${asked} partitions were not deleted: ${each}`);
 }
 
 function deleteCommand(): Command {

@@ -1,6 +1,6 @@
 // `weir topic delete-records` against a real broker: the log start moves to the offset asked for
-// (on chosen partitions, or all; -1 meaning the high watermark), and the refusals carry the error
-// table's codes.
+// (on chosen partitions, or all; -1 meaning the high watermark), every partition gets its row even
+// when others are refused (exit 1 then), and the refusals carry the error table's codes.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Admin, Producer } from '../../client/index.js';
@@ -36,17 +36,56 @@ async function logStarts(): Promise<number[]> {
 }
 
 describe('weir topic delete-records', () => {
-  it('raises the log start of one partition, then of every partition to the high watermark', async () => {
+  it('raises the log start of one partition, of every partition (each refusal in its row, exit 1), then to the high watermark', async () => {
     const one = okLines(
       await weir(['topic', 'delete-records', 'trimmed', '--partition', '0', '--offset', '3', ...b]),
     );
     expect(one.map((l) => l.split(/\s+/))).toEqual([
-      ['PARTITION', 'LOW-WATERMARK'],
-      ['0', '3'],
+      ['PARTITION', 'LOW-WATERMARK', 'ERROR'],
+      ['0', '3', '-'],
     ]);
     expect(await logStarts()).toEqual([3, 0]);
     const [earliest] = await admin.listOffsets([{ topic: 'trimmed', partition: 0 }], 'earliest');
     expect(earliest?.offset).toBe(3);
+
+    // Past partition 1's high watermark (4): partition 0 is deleted all the same, and both say so.
+    const partly = await weir(['topic', 'delete-records', 'trimmed', '--offset', '5', ...b]);
+    expectFailure(
+      partly,
+      1,
+      /1 of 2 partitions were not deleted: partition 1: OFFSET_OUT_OF_RANGE.*high watermark 4/,
+    );
+    expect(
+      partly.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split(/\s+/)),
+    ).toEqual([
+      ['PARTITION', 'LOW-WATERMARK', 'ERROR'],
+      ['0', '5', '-'],
+      ['1', '-', 'OFFSET_OUT_OF_RANGE'],
+    ]);
+    expect(await logStarts()).toEqual([5, 0]);
+    const partlyJson = await weir([
+      'topic',
+      'delete-records',
+      'trimmed',
+      '--offset',
+      '6',
+      '--format',
+      'json',
+      ...b,
+    ]);
+    expect(partlyJson.code).toBe(1);
+    expect(JSON.parse(partlyJson.stdout)).toEqual([
+      { topic: 'trimmed', partition: 0, lowWatermark: 6, error: null },
+      {
+        topic: 'trimmed',
+        partition: 1,
+        lowWatermark: -1,
+        error: { code: 'OFFSET_OUT_OF_RANGE', message: expect.stringMatching(/high watermark 4/) as unknown },
+      },
+    ]);
 
     const all = await weir([
       'topic',
@@ -59,8 +98,8 @@ describe('weir topic delete-records', () => {
       ...b,
     ]);
     expect(JSON.parse(all.stdout)).toEqual([
-      { topic: 'trimmed', partition: 0, lowWatermark: 10 },
-      { topic: 'trimmed', partition: 1, lowWatermark: 4 },
+      { topic: 'trimmed', partition: 0, lowWatermark: 10, error: null },
+      { topic: 'trimmed', partition: 1, lowWatermark: 4, error: null },
     ]);
     expect(await logStarts()).toEqual([10, 4]);
   });

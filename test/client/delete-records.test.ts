@@ -1,23 +1,35 @@
 // Given a real broker and a topic of small segments, Admin.deleteRecords raises the log start
 // offset: reads below it fail with OFFSET_OUT_OF_RANGE, the segments wholly below it are gone, and
-// the new start survives a restart. Offsets past the high watermark and unknown partitions are
-// refused per partition with the error table's codes.
+// the new start holds over a restart (over a power loss: test/storage/raise-log-start.test.ts).
+// Offsets past the high watermark, unknown partitions and offline logs are refused per partition
+// with the error table's codes, and every partition of a call gets its own answer.
 
-import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker, type RunningBroker } from '../../broker/main.js';
-import { Admin, Connection, Producer, isWeirError } from '../../client/index.js';
+import { Admin, Connection, Producer, isWeirError, type DeletedRecords } from '../../client/index.js';
+import { FaultyFs } from '../storage/faulty-fs.js';
 
 const TOPIC = 'deleted';
 const RECORDS = 30;
 
 let dataDir: string;
 let running: RunningBroker | null = null;
+/** Every broker and temp dir a test made: afterAll ends and removes them even after a failure. */
+const brokers: RunningBroker[] = [];
+const dirs: string[] = [];
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'weir-delete-records-'));
+  dirs.push(dir);
+  return dir;
+}
 
 async function start(dir = dataDir): Promise<{ admin: Admin; connection: Connection }> {
   running = await startBroker({ dataDir: dir, grpcPort: 0, httpPort: 0 });
+  brokers.push(running);
   const connection = new Connection({ bootstrap: running.grpcAddress });
   return { admin: new Admin({ connection }), connection };
 }
@@ -28,6 +40,11 @@ async function codeOf(promise: Promise<unknown>): Promise<string> {
     (e: unknown) => e,
   );
   return isWeirError(err) ? err.code : String(err);
+}
+
+/** Each partition's answer as [partition, low watermark, error code or null]. */
+function outcomes(results: readonly DeletedRecords[]): [number, number, string | null][] {
+  return results.map((r) => [r.partition, r.lowWatermark, r.error?.code ?? null]);
 }
 
 /** The base offsets of the partition's segment files, in order. */
@@ -49,12 +66,12 @@ async function fetchError(connection: Connection, offset: number): Promise<strin
 }
 
 beforeAll(() => {
-  dataDir = mkdtempSync(join(tmpdir(), 'weir-delete-records-'));
+  dataDir = tempDir();
 });
 
 afterAll(async () => {
-  await running?.close();
-  rmSync(dataDir, { recursive: true, force: true });
+  for (const b of brokers) await b.close().catch(() => undefined);
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
 describe('deleteRecords', () => {
@@ -71,11 +88,8 @@ describe('deleteRecords', () => {
     expect(before.length).toBeGreaterThan(4);
 
     expect(await admin.deleteRecords([{ topic: TOPIC, partition: 0, offset: 20 }])).toEqual([
-      { topic: TOPIC, partition: 0, lowWatermark: 20 },
+      { topic: TOPIC, partition: 0, lowWatermark: 20, error: null },
     ]);
-    // A copy of the data directory as it is now is what a crash (kill -9) would leave.
-    const crashed = `${dataDir}-crashed`;
-    cpSync(dataDir, crashed, { recursive: true });
     const after = segmentBases();
     // Every segment whose successor starts at or below 20 is gone; the one holding 20 stays.
     expect(after).toEqual(before.filter((base, i) => (before[i + 1] ?? Infinity) > 20));
@@ -89,29 +103,20 @@ describe('deleteRecords', () => {
 
     // Lower than the start now: nothing changes, the answer is the start.
     expect(await admin.deleteRecords([{ topic: TOPIC, partition: 0, offset: 5 }])).toEqual([
-      { topic: TOPIC, partition: 0, lowWatermark: 20 },
+      { topic: TOPIC, partition: 0, lowWatermark: 20, error: null },
     ]);
 
     connection.close();
     await running?.close();
     ({ admin, connection } = await start());
-    // After a clean stop and after a crash: the first segment on disk starts below 20, so only the
-    // checkpointed start keeps 19 unreadable.
+    // After a restart the first segment on disk starts below 20, so only the checkpointed start
+    // keeps 19 unreadable.
     expect((await admin.describeTopic(TOPIC)).partitions[0]?.logStartOffset).toBe(20);
     expect(await fetchError(connection, 19)).toBe('OFFSET_OUT_OF_RANGE');
 
-    connection.close();
-    await running?.close();
-    ({ admin, connection } = await start(crashed));
-    expect((await admin.describeTopic(TOPIC)).partitions[0]?.logStartOffset).toBe(20);
-    connection.close();
-    await running?.close();
-    rmSync(crashed, { recursive: true, force: true });
-    ({ admin, connection } = await start());
-
     // -1: up to the high watermark, as Kafka.
     expect(await admin.deleteRecords([{ topic: TOPIC, partition: 0, offset: -1 }])).toEqual([
-      { topic: TOPIC, partition: 0, lowWatermark: RECORDS },
+      { topic: TOPIC, partition: 0, lowWatermark: RECORDS, error: null },
     ]);
     expect((await admin.describeTopic(TOPIC)).partitions[0]).toMatchObject({
       logStartOffset: RECORDS,
@@ -120,40 +125,76 @@ describe('deleteRecords', () => {
     connection.close();
   });
 
-  it('refuses an offset past the high watermark, unknown partitions and internal topics', async () => {
+  it('refuses an offset past the high watermark, unknown partitions and internal topics, each in its own answer', async () => {
     const connection = new Connection({ bootstrap: running!.grpcAddress });
     const admin = new Admin({ connection });
     try {
-      expect(await codeOf(admin.deleteRecords([{ topic: TOPIC, partition: 0, offset: RECORDS + 1 }]))).toBe(
-        'OFFSET_OUT_OF_RANGE',
-      );
-      expect(await codeOf(admin.deleteRecords([{ topic: TOPIC, partition: 1, offset: 0 }]))).toBe(
-        'UNKNOWN_TOPIC_OR_PARTITION',
-      );
-      expect(await codeOf(admin.deleteRecords([{ topic: 'no-such-topic', partition: 0, offset: 0 }]))).toBe(
-        'UNKNOWN_TOPIC_OR_PARTITION',
-      );
       // A commit makes the broker create its offsets topic.
       await admin.commitOffsets('deleter', [{ topic: TOPIC, partition: 0, offset: RECORDS }]);
-      expect(
-        await codeOf(admin.deleteRecords([{ topic: '__consumer_offsets', partition: 0, offset: 0 }])),
-      ).toBe('POLICY_VIOLATION');
+      const results = await admin.deleteRecords([
+        { topic: TOPIC, partition: 0, offset: RECORDS + 1 },
+        { topic: TOPIC, partition: 1, offset: 0 },
+        { topic: 'no-such-topic', partition: 0, offset: 0 },
+        { topic: '__consumer_offsets', partition: 0, offset: 0 },
+        { topic: TOPIC, partition: 0, offset: RECORDS },
+      ]);
+      expect(outcomes(results)).toEqual([
+        [0, -1, 'OFFSET_OUT_OF_RANGE'],
+        [1, -1, 'UNKNOWN_TOPIC_OR_PARTITION'],
+        [0, -1, 'UNKNOWN_TOPIC_OR_PARTITION'],
+        [0, -1, 'POLICY_VIOLATION'],
+        [0, RECORDS, null],
+      ]);
+      expect(results[0]?.error?.message).toMatch(/high watermark 30/);
+      // Bad arguments are refused before anything is sent.
       expect(await codeOf(admin.deleteRecords([{ topic: TOPIC, partition: 0, offset: -2 }]))).toBe(
         'INVALID_REQUEST',
       );
-      // Per partition: the good one is answered even when another fails.
-      const answer = await connection.deleteRecords({
-        partitions: [
-          { topic: TOPIC, partition: 0, offset: RECORDS },
-          { topic: TOPIC, partition: 0, offset: RECORDS + 5 },
-        ],
-      });
-      expect(answer.results.map((r) => [r.lowWatermark, r.error?.code ?? null])).toEqual([
-        [RECORDS, null],
-        [-1, 'OFFSET_OUT_OF_RANGE'],
-      ]);
     } finally {
       connection.close();
+    }
+  });
+});
+
+describe('deleteRecords on a broker with an offline log', () => {
+  it('applies the partitions it can, and answers the offline one with its storage error', async () => {
+    const fs = new FaultyFs();
+    const b = await startBroker({ dataDir: tempDir(), grpcPort: 0, httpPort: 0, logLevel: 'silent', fs });
+    brokers.push(b);
+    const admin = new Admin({ bootstrap: b.grpcAddress });
+    try {
+      await admin.createTopic('split', { partitions: 2, configs: { 'flush.messages': 1 } });
+      const producer = new Producer({ bootstrap: b.grpcAddress, lingerMs: 0 });
+      try {
+        for (const partition of [0, 1])
+          await producer.send({
+            topic: 'split',
+            records: [
+              { value: 'a', partition },
+              { value: 'b', partition },
+            ],
+          });
+        // The next fsync fails: partition 1 goes offline (until a restart recovers it).
+        fs.failSyncs = 1;
+        await expect(
+          producer.send({ topic: 'split', records: [{ value: 'c', partition: 1 }] }),
+        ).rejects.toThrow(/KAFKA_STORAGE_ERROR/);
+      } finally {
+        await producer.close().catch(() => undefined);
+      }
+
+      // Partition 1's offset is past its high watermark too: being offline is the answer.
+      const results = await admin.deleteRecords([
+        { topic: 'split', partition: 0, offset: 1 },
+        { topic: 'split', partition: 1, offset: 99 },
+      ]);
+      expect(outcomes(results)).toEqual([
+        [0, 1, null],
+        [1, -1, 'KAFKA_STORAGE_ERROR'],
+      ]);
+      expect((await admin.describeTopic('split')).partitions[0]?.logStartOffset).toBe(1);
+    } finally {
+      await admin.close();
     }
   });
 });
