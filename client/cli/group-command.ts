@@ -26,6 +26,7 @@ import {
   type ResetOffsetsTarget,
 } from '../index.js';
 import { UsageError, bootstrapOption, parseIntArg, withConnection } from './common.js';
+import { isoTime } from './iso-time.js';
 import { print, table } from './table.js';
 import { parseTime } from './units.js';
 
@@ -164,12 +165,7 @@ export function describeText(d: GroupDescription): string {
     out.push(
       table([
         ['GENERATION', 'TIME', 'REASON', 'MEMBER-ID'],
-        ...d.rebalances.map((r) => [
-          String(r.generation),
-          new Date(r.timestamp).toISOString(),
-          r.reason,
-          r.memberId ?? '-',
-        ]),
+        ...d.rebalances.map((r) => [String(r.generation), isoTime(r.timestamp), r.reason, r.memberId ?? '-']),
       ]),
     );
   }
