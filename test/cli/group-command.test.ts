@@ -404,6 +404,11 @@ describe('weir group delete-offsets', () => {
       1,
       /GROUP_ID_NOT_FOUND/,
     );
+    expectFailure(
+      await weir(['group', 'delete-offsets', 'pruned', '--topic', 'nope', ...b]),
+      1,
+      /UNKNOWN_TOPIC_OR_PARTITION.*nope/,
+    );
     expectFailure(await weir(['group', 'delete-offsets', 'pruned', ...b]), 2, /--topic/);
   });
 });
