@@ -304,7 +304,9 @@ function resetCommand(): Command {
 --topic or --all-topics, and exactly one of --to-earliest, --to-latest, --to-time, --to-offset or
 --shift-by. Every new offset
 is moved into the partition's range [earliest, high watermark]. The group must have no members:
-stop its consumers first. Without --execute nothing changes.`,
+stop its consumers first. Without --execute nothing changes. --all-topics --execute plans every
+topic before it commits any; if a topic fails after that, the offsets committed for the topics
+before it are printed and the command exits 1.`,
     )
     .action(async (group: string, flags: ResetFlags) => {
       const to = resetTarget(flags);
