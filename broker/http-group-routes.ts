@@ -1,5 +1,5 @@
 // The consumer-group routes of the JSON admin API, registered by adminRoutes under /v1/: list,
-// describe, delete, and reset a group's offsets. Each route calls one GroupCoordinator method and
+// describe, delete, and reset or delete a group's offsets. Each route calls one GroupCoordinator method and
 // shapes its answer for JSON (partition lists flat, "none" as null, as the SDK shows them); the
 // coordinator's WeirErrors go to the server's error handler (STYLE 14).
 
@@ -8,6 +8,8 @@ import { WeirError } from '../proto/errors.js';
 import type { Broker } from './broker.js';
 import type { GroupDescription, ResetTarget } from './group/coordinator.js';
 import {
+  deleteOffsetsBody,
+  deleteOffsetsResultBody,
   errorResponses,
   groupDetailBody,
   groupIdParams,
@@ -34,6 +36,12 @@ interface ResetBody {
   offset?: number;
   shiftBy?: number;
   execute?: boolean;
+}
+
+/** The body of POST /groups/:id/delete-offsets. */
+interface DeleteOffsetsBody {
+  topic: string;
+  partitions?: number[];
 }
 
 function resetTarget(body: ResetBody): ResetTarget {
@@ -116,6 +124,24 @@ export const groupRoutes: FastifyPluginAsync<GroupRoutesOptions> = async (app, {
         executed,
       );
       return { offsets, executed };
+    },
+  );
+
+  // As the SDK: the first partition's error, if any, is the answer (the others' offsets are gone).
+  app.post<{ Params: IdParams; Body: DeleteOffsetsBody }>(
+    '/groups/:id/delete-offsets',
+    {
+      schema: {
+        params: groupIdParams,
+        body: deleteOffsetsBody,
+        response: { 200: deleteOffsetsResultBody, ...errorResponses },
+      },
+    },
+    async (req) => {
+      const { topic, partitions } = req.body;
+      const results = await groups.deleteOffsets(req.params.id, [{ topic, partitions: partitions ?? [] }]);
+      for (const r of results) if (r.error !== null) throw r.error;
+      return { deleted: results.map((r) => ({ topic: r.topic, partition: r.partition })) };
     },
   );
 };

@@ -331,3 +331,31 @@ export const resetOffsetsResultBody = {
     executed: boolean,
   },
 } as const;
+
+/** The body of POST /groups/:id/delete-offsets: one topic's committed offsets. */
+export const deleteOffsetsBody = {
+  type: 'object',
+  required: ['topic'],
+  additionalProperties: false,
+  properties: {
+    topic: string,
+    /** Absent or empty: every partition of the topic the group has committed. */
+    partitions: { type: 'array', items: integer },
+  },
+} as const;
+
+export const deleteOffsetsResultBody = {
+  type: 'object',
+  required: ['deleted'],
+  properties: {
+    /** The partitions whose committed offsets are gone (or had none). */
+    deleted: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['topic', 'partition'],
+        properties: { topic: string, partition: integer },
+      },
+    },
+  },
+} as const;

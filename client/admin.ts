@@ -354,8 +354,7 @@ export class Admin {
     targets: readonly groups.DeleteOffsetsTarget[],
     call?: CallOptions,
   ): Promise<TopicPartition[]> {
-    this.groups();
-    return await groups.deleteOffsets(this.connection, groupId, targets, call);
+    return await groups.deleteOffsets(this.groups(), groupId, targets, call);
   }
 
   /** The group's committed offsets of these partitions (default: all it has committed). */

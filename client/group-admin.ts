@@ -7,7 +7,7 @@ import { fromWireError } from '../proto/grpc.js';
 import type { GroupDescription__Output } from '../proto/generated/weir/v1/GroupDescription.js';
 import type { ResetOffsetsRequest } from '../proto/generated/weir/v1/ResetOffsetsRequest.js';
 import type { BrokerInfo } from './admin.js';
-import type { CallOptions, Connection } from './connection.js';
+import type { CallOptions } from './connection.js';
 import type { GroupRpc } from './group-rpc.js';
 import { checkGroupId, fromWirePartitions, toWirePartitions } from './group-partitions.js';
 import { checkTopic, checkTopicPartition, type TopicPartition } from './records.js';
@@ -324,7 +324,7 @@ export interface DeleteOffsetsTarget {
  * the partitions whose offsets are gone (or had none).
  */
 export async function deleteOffsets(
-  rpc: Pick<Connection, 'deleteOffsets'>,
+  rpc: GroupRpc,
   groupId: string,
   targets: readonly DeleteOffsetsTarget[],
   call?: CallOptions,

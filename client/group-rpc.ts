@@ -5,6 +5,8 @@
 // The client's Connection makes these calls on its one channel; the interface is the seam through
 // which tests hand the group consumer a fake (STYLE 10).
 
+import type { DeleteOffsetsRequest } from '../proto/generated/weir/v1/DeleteOffsetsRequest.js';
+import type { DeleteOffsetsResponse__Output } from '../proto/generated/weir/v1/DeleteOffsetsResponse.js';
 import type { DescribeGroupRequest } from '../proto/generated/weir/v1/DescribeGroupRequest.js';
 import type { FindCoordinatorResponse__Output } from '../proto/generated/weir/v1/FindCoordinatorResponse.js';
 import type { GroupDescription__Output } from '../proto/generated/weir/v1/GroupDescription.js';
@@ -29,4 +31,5 @@ export interface GroupRpc {
   describeGroup(request: DescribeGroupRequest, call?: CallOptions): Promise<GroupDescription__Output>;
   deleteGroup(groupId: string, call?: CallOptions): Promise<void>;
   resetOffsets(request: ResetOffsetsRequest, call?: CallOptions): Promise<ResetOffsetsResponse__Output>;
+  deleteOffsets(request: DeleteOffsetsRequest, call?: CallOptions): Promise<DeleteOffsetsResponse__Output>;
 }

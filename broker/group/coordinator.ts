@@ -464,7 +464,8 @@ export class GroupCoordinator {
    * Deletes the group's committed offsets of these partitions (Kafka's OffsetDelete); a topic with
    * no partitions listed stands for every partition the group committed. A partition whose topic a
    * member subscribes to is refused with GROUP_SUBSCRIBED_TO_TOPIC; one with nothing committed
-   * succeeds without change.
+   * succeeds without change. A topic that does not exist is refused with
+   * UNKNOWN_TOPIC_OR_PARTITION (as Kafka's), before anything is deleted.
    */
   async deleteOffsets(
     groupId: string,
@@ -473,6 +474,9 @@ export class GroupCoordinator {
     this.routeRead(groupId);
     const group = this.requireGroup(groupId);
     const partition = this.route(groupId);
+    for (const { topic } of asked)
+      if (this.broker.partitionCount(topic) === 0)
+        throw new WeirError('UNKNOWN_TOPIC_OR_PARTITION', `topic '${topic}' does not exist`);
     const committed = [...this.offsets.of(groupId).keys()].map(splitPartitionKey);
     const results: PartitionResult[] = [];
     const tombstones: OffsetEntry[] = [];

@@ -14,7 +14,9 @@
 //
 // reset-offsets is a dry run unless --execute, as Kafka's: it prints the plan and says nothing
 // changed. The broker refuses it (NON_EMPTY_GROUP) while the group has members. --all-topics
-// resets every topic the group has committed offsets of, one call per topic.
+// resets every topic the group has committed offsets of, one call per topic: all are planned
+// before any is executed (group-reset.ts), and a failure part way prints what was committed
+// before it exits 1.
 
 import { Command, Option } from 'commander';
 import {
@@ -26,6 +28,8 @@ import {
   type ResetOffsetsTarget,
 } from '../index.js';
 import { UsageError, bootstrapOption, parseIntArg, withConnection } from './common.js';
+import { ResetIncomplete, resetTopics } from './group-reset.js';
+import { isoTime } from './iso-time.js';
 import { print, table } from './table.js';
 import { parseTime } from './units.js';
 
@@ -164,12 +168,7 @@ export function describeText(d: GroupDescription): string {
     out.push(
       table([
         ['GENERATION', 'TIME', 'REASON', 'MEMBER-ID'],
-        ...d.rebalances.map((r) => [
-          String(r.generation),
-          new Date(r.timestamp).toISOString(),
-          r.reason,
-          r.memberId ?? '-',
-        ]),
+        ...d.rebalances.map((r) => [String(r.generation), isoTime(r.timestamp), r.reason, r.memberId ?? '-']),
       ]),
     );
   }
@@ -305,7 +304,9 @@ function resetCommand(): Command {
 --topic or --all-topics, and exactly one of --to-earliest, --to-latest, --to-time, --to-offset or
 --shift-by. Every new offset
 is moved into the partition's range [earliest, high watermark]. The group must have no members:
-stop its consumers first. Without --execute nothing changes.`,
+stop its consumers first. Without --execute nothing changes. --all-topics --execute plans every
+topic before it commits any; if a topic fails after that, the offsets committed for the topics
+before it are printed and the command exits 1.`,
     )
     .action(async (group: string, flags: ResetFlags) => {
       const to = resetTarget(flags);
@@ -313,25 +314,22 @@ stop its consumers first. Without --execute nothing changes.`,
         throw new UsageError('group reset-offsets needs --topic <topic> or --all-topics');
       if (flags.allTopics === true && flags.partition !== undefined)
         throw new UsageError('--partition names partitions of one --topic, not of --all-topics');
-      const { topics, result } = await admin(flags.bootstrap, async (a) => {
-        const chosen = flags.topic !== undefined ? [flags.topic] : await committedTopics(a, group);
-        const results: ResetOffsetsResult[] = [];
-        for (const topic of chosen) {
-          results.push(
-            await a.resetOffsets(group, {
-              topic,
-              ...(flags.partition === undefined ? {} : { partitions: flags.partition }),
-              to,
-              execute: flags.execute === true,
-            }),
-          );
-        }
-        const merged: ResetOffsetsResult = {
-          offsets: results.flatMap((r) => r.offsets),
-          executed: flags.execute === true,
-        };
-        return { topics: chosen, result: merged };
+      const execute = flags.execute === true;
+      let topics: string[] = [];
+      const results = await admin(flags.bootstrap, async (a) => {
+        topics = flags.topic !== undefined ? [flags.topic] : await committedTopics(a, group);
+        return await resetTopics(a, group, topics, {
+          ...(flags.partition === undefined ? {} : { partitions: flags.partition }),
+          to,
+          execute,
+        });
+      }).catch((err: unknown) => {
+        // Print what was committed before the failure, then fail with its reason.
+        if (!(err instanceof ResetIncomplete)) throw err;
+        printIncomplete(group, err, flags.format);
+        throw err.cause;
       });
+      const result: ResetOffsetsResult = { offsets: results.flatMap((r) => r.offsets), executed: execute };
       if (flags.format === 'json')
         print(
           JSON.stringify({
@@ -343,6 +341,29 @@ stop its consumers first. Without --execute nothing changes.`,
         );
       else print(resetText(group, result));
     });
+}
+
+/** The topics an --all-topics --execute reset, and the one it failed at, before its error. */
+function printIncomplete(group: string, err: ResetIncomplete, format: Format): void {
+  const offsets = err.done.flatMap((d) => d.result.offsets);
+  const topics = err.done.map((d) => d.topic);
+  if (format === 'json') {
+    print(
+      JSON.stringify({
+        group,
+        topics,
+        executed: true,
+        offsets,
+        failedTopic: err.failedTopic,
+        notReset: err.notReset,
+      }),
+    );
+    return;
+  }
+  print(resetText(group, { offsets, executed: true }));
+  print(
+    `then the reset of ${err.failedTopic} failed; not reset: ` + [err.failedTopic, ...err.notReset].join(' '),
+  );
 }
 
 /** The topics the group has committed offsets of, sorted. */

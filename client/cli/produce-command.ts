@@ -43,6 +43,8 @@ import { grouped } from './units.js';
 
 const MAX_CALLS_IN_FLIGHT = 16;
 const READ_CHUNK_BYTES = 1024 * 1024;
+/** The broker's default maxInflatedBatchBytes: the most a compressed batch may inflate to. */
+const MAX_INFLATED_RECORD_BYTES = 64 * 1024 * 1024;
 
 interface ProduceFlags extends InputFlags {
   bootstrap: string;
@@ -81,19 +83,33 @@ class SendSummary {
   }
 }
 
-/** Fails early, with the broker's words, for a topic or partition that is not there. */
+/**
+ * Fails early, with the broker's words, for a topic or partition that is not there. Answers the
+ * largest record the input may hold (maxFrameBytes).
+ */
 async function checkTarget(
   connection: Connection,
   topic: string,
   partition: number | undefined,
-): Promise<void> {
-  const meta = await new Admin({ connection }).metadata([topic]);
-  const info = meta.topics.find((t) => t.name === topic);
-  if (info?.error) throw info.error;
-  const count = info?.partitions.length ?? 0;
+  compression: CompressionFlag,
+): Promise<number> {
+  const description = await new Admin({ connection }).describeTopic(topic);
+  const count = description.partitions.length;
   if (partition !== undefined && partition >= count) {
     throw new UsageError(`--partition ${partition}: ${topic} has ${count} partitions (0-${count - 1})`);
   }
+  return maxFrameBytes(Number(description.configs['max.message.bytes'] ?? NaN), compression);
+}
+
+/**
+ * A record's bytes uncompressed are at least its batch's size, so one above the topic's
+ * max.message.bytes can never be accepted. Compressed, it may shrink below that; the broker then
+ * inflates it only up to its own limit (64 MiB by default), a bound on what a compressed record
+ * can be. Past the limit the input framer fails at once instead of buffering on.
+ */
+function maxFrameBytes(maxMessageBytes: number, compression: CompressionFlag): number {
+  if (!Number.isSafeInteger(maxMessageBytes) || maxMessageBytes < 0) return Infinity;
+  return compression === 'none' ? maxMessageBytes : Math.max(maxMessageBytes, MAX_INFLATED_RECORD_BYTES);
 }
 
 function fileSize(path: string): number {
@@ -112,7 +128,7 @@ async function produce(topic: string, flags: ProduceFlags): Promise<void> {
   const parser = parserOf(flags);
   const size = flags.file === undefined ? null : fileSize(flags.file);
   await withConnection(flags.bootstrap, async (connection) => {
-    await checkTarget(connection, topic, flags.partition);
+    const maxFrame = await checkTarget(connection, topic, flags.partition, flags.compression);
     const producer = new Producer({
       connection,
       acks: flags.acks,
@@ -155,15 +171,21 @@ async function produce(topic: string, flags: ProduceFlags): Promise<void> {
       }
       if (bad !== null) failure ??= bad;
     };
-    const splitter = framerOf(flags);
+    const splitter = framerOf(flags, maxFrame);
     let bytesRead = 0;
     try {
       for await (const chunk of input) {
         const bytes = chunk as Buffer;
         bytesRead += bytes.length;
         const lines: Buffer[] = [];
-        splitter.push(bytes, lines);
+        let tooLarge: unknown = null;
+        try {
+          splitter.push(bytes, lines);
+        } catch (err) {
+          tooLarge = err; // after the records the chunk completed before it, which are sent
+        }
         sendLines(lines);
+        if (tooLarge !== null) throw tooLarge;
         while (inFlight.length > MAX_CALLS_IN_FLIGHT) await inFlight.shift();
         progress?.update(bytesRead, summary.records);
         if (failure !== null || stopped) break;

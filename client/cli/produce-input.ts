@@ -1,7 +1,7 @@
 // What `weir produce` reads, turned into messages. Input is cut into frames, then each frame parsed:
 //
-//   lines  one record per line (line-splitter.ts), or per --delimiter; with --key-separator the
-//          text before its first occurrence is the key.
+//   lines  one record per line (line-splitter.ts), or per --delimiter (delimiter-splitter.ts);
+//          with --key-separator the text before its first occurrence is the key.
 //   json   one JSON object per line (JSON Lines): key, value, headers, partition, timestamp; keys
 //          and values are UTF-8 text, or base64 under keyBase64/valueBase64 for binary; a null
 //          value is a tombstone. Blank lines are skipped.
@@ -13,7 +13,10 @@
 import { InvalidArgumentError } from 'commander';
 import type { Message, ProducerHeader } from '../index.js';
 import { UsageError } from './common.js';
-import { LineSplitter } from './line-splitter.js';
+import { DelimiterSplitter } from './delimiter-splitter.js';
+import { LineSplitter, checkFrameSize, type Framer } from './line-splitter.js';
+
+export type { Framer } from './line-splitter.js';
 
 export type InputFormat = 'lines' | 'json' | 'raw';
 export const INPUT_FORMATS: readonly InputFormat[] = ['lines', 'json', 'raw'];
@@ -60,93 +63,26 @@ export function parseDelimiter(raw: string): Buffer {
   return Buffer.from(bytes);
 }
 
-/** Cuts input bytes into frames: push each chunk, then end. */
-export interface Framer {
-  push(chunk: Buffer, out: Buffer[]): void;
-  end(out: Buffer[]): void;
-}
-
-/** Frames separated by a delimiter of one or more bytes, kept exactly (no \r dropped). */
-export class DelimiterSplitter implements Framer {
-  private readonly delimiter: Buffer;
-  /** The start of a frame that continues in the next chunk. */
-  private carry: Buffer[] = [];
-  private carryBytes = 0;
-
-  constructor(delimiter: Buffer) {
-    this.delimiter = delimiter;
-  }
-
-  push(chunk: Buffer, out: Buffer[]): void {
-    const d = this.delimiter.length;
-    let start = 0;
-    if (this.carryBytes > 0) {
-      // A delimiter may straddle the seam: look in the carry's last d-1 bytes and the chunk's first
-      // d-1, where any match starts inside the carry.
-      const tail = Math.min(this.carryBytes, d - 1);
-      const seam = Buffer.concat([this.lastCarried(tail), chunk.subarray(0, d - 1)]);
-      const at = tail > 0 ? seam.indexOf(this.delimiter) : -1;
-      if (at >= 0) {
-        out.push(Buffer.concat(this.carry).subarray(0, this.carryBytes - tail + at));
-        start = at + d - tail;
-      } else {
-        const end = chunk.indexOf(this.delimiter);
-        if (end < 0) return this.keep(chunk);
-        out.push(Buffer.concat([...this.carry, chunk.subarray(0, end)]));
-        start = end + d;
-      }
-      this.reset();
-    }
-    let end = chunk.indexOf(this.delimiter, start);
-    while (end >= 0) {
-      out.push(chunk.subarray(start, end));
-      start = end + this.delimiter.length;
-      end = chunk.indexOf(this.delimiter, start);
-    }
-    if (start < chunk.length) this.keep(chunk.subarray(start));
-  }
-
-  /** A last frame without a delimiter after it still counts. */
-  end(out: Buffer[]): void {
-    if (this.carryBytes > 0) out.push(Buffer.concat(this.carry));
-    this.reset();
-  }
-
-  /** The last `n` bytes carried (n at most the delimiter's length). */
-  private lastCarried(n: number): Buffer {
-    const pieces: Buffer[] = [];
-    let have = 0;
-    for (let i = this.carry.length - 1; i >= 0 && have < n; i--) {
-      pieces.unshift(this.carry[i] as Buffer);
-      have += (this.carry[i] as Buffer).length;
-    }
-    const joined = Buffer.concat(pieces);
-    return joined.subarray(joined.length - n);
-  }
-
-  private keep(piece: Buffer): void {
-    if (piece.length === 0) return;
-    this.carry.push(piece);
-    this.carryBytes += piece.length;
-  }
-
-  private reset(): void {
-    this.carry = [];
-    this.carryBytes = 0;
-  }
-}
-
 /** The whole input as one frame (an empty input is one empty frame). */
 export class WholeInput implements Framer {
   private pieces: Buffer[] = [];
+  private bytes = 0;
+  private readonly maxFrameBytes: number;
+
+  constructor(maxFrameBytes = Infinity) {
+    this.maxFrameBytes = maxFrameBytes;
+  }
 
   push(chunk: Buffer): void {
+    this.bytes += chunk.length;
+    checkFrameSize(this.bytes, this.maxFrameBytes, 'raw input');
     this.pieces.push(chunk);
   }
 
   end(out: Buffer[]): void {
     out.push(Buffer.concat(this.pieces));
     this.pieces = [];
+    this.bytes = 0;
   }
 }
 
@@ -165,9 +101,12 @@ export interface FrameParser {
   parse(frames: readonly Buffer[], out: Message[]): Error | null;
 }
 
-export function framerOf(flags: InputFlags): Framer {
-  if (flags.input === 'raw') return new WholeInput();
-  return flags.delimiter === undefined ? new LineSplitter() : new DelimiterSplitter(flags.delimiter);
+/** The framer of the input; it fails once a frame passes `maxFrameBytes` (MESSAGE_TOO_LARGE). */
+export function framerOf(flags: InputFlags, maxFrameBytes = Infinity): Framer {
+  if (flags.input === 'raw') return new WholeInput(maxFrameBytes);
+  return flags.delimiter === undefined
+    ? new LineSplitter(maxFrameBytes)
+    : new DelimiterSplitter(flags.delimiter, maxFrameBytes);
 }
 
 export function parserOf(flags: InputFlags): FrameParser {

@@ -5,7 +5,8 @@
 //   %k key         %s value         (bytes as they are; a null key or value prints nothing)
 //   %K key length  %S value length  (in bytes; -1 for null, so a tombstone tells from an empty value)
 //   %T timestamp in ms since the epoch
-//   %I timestamp as ISO 8601 in UTC (2026-11-22T10:00:00.000Z)
+//   %I timestamp as ISO 8601 in UTC (2026-11-22T10:00:00.000Z); past what a Date holds
+//      (±8.64e15 ms), the ms as %T prints them
 //   %h headers as k1=v1,k2=v2 in record order (a null value prints the key alone)
 //   %% a literal %
 // and the escapes \n, \t, \r and \\. Nothing is added: a template prints a line only if it ends
@@ -14,6 +15,7 @@
 
 import { InvalidArgumentError } from 'commander';
 import type { ConsumerRecord } from '../index.js';
+import { isoTime } from './iso-time.js';
 import type { Sink } from './record-format.js';
 
 export const PLACEHOLDERS = 'tpokKsSTIh';
@@ -100,7 +102,7 @@ export class RecordTemplate {
           out.push(String(r.timestamp));
           break;
         case 'I':
-          out.push(new Date(r.timestamp).toISOString());
+          out.push(isoTime(r.timestamp));
           break;
         case 'h':
           r.headers.forEach((h, i) => {

@@ -8,6 +8,7 @@
 import { Command, Option } from 'commander';
 import { Admin } from '../index.js';
 import { bootstrapOption, withConnection } from './common.js';
+import { isoTime } from './iso-time.js';
 import { print, table } from './table.js';
 import { parseTime } from './units.js';
 
@@ -52,7 +53,7 @@ function text(rows: readonly PartitionOffsets[], withTime: boolean): string {
     if (!withTime) return base;
     const offset = r.offsetAtTime ?? null;
     if (offset === null) return [...base, '-', '-'];
-    return [...base, String(offset), new Date(r.timestampAtTime ?? 0).toISOString()];
+    return [...base, String(offset), isoTime(r.timestampAtTime ?? 0)];
   };
   return table([head, ...rows.map(cells)]);
 }

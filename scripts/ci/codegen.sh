@@ -3,31 +3,23 @@
 # those languages run (protoc from grpcio-tools, protoc-gen-go, protoc-gen-go-grpc), pinned:
 #   Python: generates the messages and the gRPC stubs and imports them;
 #   Go:     generates the messages and the gRPC service and compiles them in a scratch module.
-# It leaves grpcio and grpcio-tools installed for the user's python3 (pip --user, or the active
-# virtualenv), which the Python client test (test/contract/python-client.test.ts) needs.
-# Needs python3 (3.11) with pip and go (1.26); fails on any error in installing, generating or
-# compiling. Nothing is written to the work tree.
+# The Python it runs is $WEIR_PYTHON when set (one with the pinned grpcio and grpcio-tools, as
+# .ci/run passes), else the one scripts/ci/python-env.sh installs them for (a virtualenv it makes;
+# see there), which the Python client test (test/contract/python-client.test.ts) runs too.
+# Needs python3 (3.11) with venv or pip, and go (1.26); fails on any error in installing,
+# generating or compiling. Nothing is written to the work tree.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-GRPCIO_VERSION=1.85.4
-PROTOBUF_PY_VERSION=7.36.2
 PROTOC_GEN_GO_VERSION=v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION=v1.6.2
 GRPC_GO_VERSION=v1.85.0
 
-PYTHON=${PYTHON:-python3}
-export PIP_ROOT_USER_ACTION=ignore
+if [ -n "${WEIR_PYTHON:-}" ]; then PYTHON=$WEIR_PYTHON; else PYTHON=$(bash scripts/ci/python-env.sh); fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-echo "codegen: installing grpcio ${GRPCIO_VERSION}, grpcio-tools ${GRPCIO_VERSION} for $($PYTHON --version)"
-pip_args=(install --quiet --disable-pip-version-check --no-warn-script-location)
-if [ -z "${VIRTUAL_ENV:-}" ]; then pip_args+=(--user); fi
-"$PYTHON" -m pip "${pip_args[@]}" "grpcio==${GRPCIO_VERSION}" "grpcio-tools==${GRPCIO_VERSION}" \
-  "protobuf==${PROTOBUF_PY_VERSION}"
-
-echo "codegen: Python stubs"
+echo "codegen: Python stubs ($PYTHON)"
 mkdir -p "$work/py"
 "$PYTHON" -m grpc_tools.protoc -I proto --python_out="$work/py" --pyi_out="$work/py" \
   --grpc_python_out="$work/py" proto/weir.proto

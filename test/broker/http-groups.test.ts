@@ -247,6 +247,50 @@ describe('given a group whose member left', () => {
   });
 });
 
+describe('POST /v1/groups/:id/delete-offsets', () => {
+  it('refuses with 409 GROUP_SUBSCRIBED_TO_TOPIC while a member subscribes, deletes once it left', async () => {
+    const topic = await topicWith([3, 3]);
+    const m = await join('pruned', [topic]);
+    await commit(m, topic, 0, 1);
+    await commit(m, topic, 1, 2);
+    const refused = await call('POST', '/v1/groups/pruned/delete-offsets', { topic });
+    expect(refused.status).toBe(409);
+    expect(refused.body).toEqual(errorBodyOf('GROUP_SUBSCRIBED_TO_TOPIC'));
+    await leave(m);
+    const one = await call('POST', '/v1/groups/pruned/delete-offsets', { topic, partitions: [1] });
+    expect(one).toMatchObject({ status: 200, body: { deleted: [{ topic, partition: 1 }] } });
+    const after = await call('GET', '/v1/groups/pruned');
+    expect((after.body as { offsets: unknown[] }).offsets).toEqual([
+      expect.objectContaining({ topic, partition: 0, committed: 1 }),
+    ]);
+    const rest = await call('POST', '/v1/groups/pruned/delete-offsets', { topic });
+    expect(rest).toMatchObject({ status: 200, body: { deleted: [{ topic, partition: 0 }] } });
+    const none = await call('POST', '/v1/groups/pruned/delete-offsets', { topic });
+    expect(none).toMatchObject({ status: 200, body: { deleted: [] } });
+  });
+
+  it.each([
+    ['an unknown topic', 'UNKNOWN_TOPIC_OR_PARTITION', 404, 'pruning', { topic: 'nope' }],
+    ['an unknown partition', 'UNKNOWN_TOPIC_OR_PARTITION', 404, 'pruning', { partitions: [5] }],
+    ['an unknown group', 'GROUP_ID_NOT_FOUND', 404, 'never-was', {}],
+    ['a body without a topic', 'INVALID_REQUEST', 400, 'pruning', { topic: undefined }],
+    ['an unknown field', 'INVALID_REQUEST', 400, 'pruning', { execute: true }],
+    ['a partition that is not an integer', 'INVALID_REQUEST', 400, 'pruning', { partitions: ['0'] }],
+  ] as const)('refuses %s with %s (%i), deleting nothing', async (_what, code, status, group, body) => {
+    const topic = await topicWith([2]);
+    const m = await join('pruning', [topic]);
+    await commit(m, topic, 0, 1);
+    await leave(m);
+    const res = await call('POST', `/v1/groups/${group}/delete-offsets`, { topic, ...body });
+    expect(res.status).toBe(status);
+    expect(res.body).toEqual(errorBodyOf(code));
+    const after = await call('GET', '/v1/groups/pruning');
+    expect((after.body as { offsets: unknown[] }).offsets).toContainEqual(
+      expect.objectContaining({ topic, partition: 0, committed: 1 }),
+    );
+  });
+});
+
 describe('DELETE /v1/groups/:id', () => {
   it('deletes an empty group and its offsets: 204, then 404 GROUP_ID_NOT_FOUND', async () => {
     const topic = await topicWith([2]);

@@ -2,7 +2,8 @@
 // members are made in the test process with the broker's own coordinator (a join is one heartbeat,
 // a commit one call), so what the CLI prints can be checked against exactly what the members did.
 
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { WeirError } from '../../proto/errors.js';
 import { Admin, Producer } from '../../client/index.js';
 import type { GroupCoordinator } from '../../broker/group/coordinator.js';
 import { describeText } from '../../client/cli/group-command.js';
@@ -404,7 +405,71 @@ describe('weir group delete-offsets', () => {
       1,
       /GROUP_ID_NOT_FOUND/,
     );
+    expectFailure(
+      await weir(['group', 'delete-offsets', 'pruned', '--topic', 'nope', ...b]),
+      1,
+      /UNKNOWN_TOPIC_OR_PARTITION.*nope/,
+    );
     expectFailure(await weir(['group', 'delete-offsets', 'pruned', ...b]), 2, /--topic/);
+  });
+});
+
+describe('weir group reset-offsets --all-topics --execute, when a topic fails', () => {
+  const args = (group: string): string[] => ['group', 'reset-offsets', group, '--all-topics', '--to-latest'];
+
+  /** A group with offsets of orders (0 and 1) and of "returns"; the broker fails the reset of returns. */
+  async function failingReturns(group: string, when: 'plan' | 'execute'): Promise<void> {
+    if ((await admin.listTopics()).every((t) => t.name !== 'returns'))
+      await admin.createTopic('returns', { partitions: 1 });
+    await emptyGroup(group, [1, 1]);
+    await admin.commitOffsets(group, [{ topic: 'returns', partition: 0, offset: 0 }]);
+    const real = groups.resetOffsets.bind(groups);
+    // The broker's own coordinator, made to refuse one topic, as if a member joined just then.
+    vi.spyOn(groups, 'resetOffsets').mockImplementation((g, topic, partitions, to, execute) =>
+      topic === 'returns' && execute === (when === 'execute')
+        ? Promise.reject(new WeirError('NON_EMPTY_GROUP', 'refused by the test'))
+        : real(g, topic, partitions, to, execute),
+    );
+  }
+  afterEach(() => vi.restoreAllMocks());
+  const offsetsOf = async (group: string): Promise<string[]> =>
+    (await admin.fetchOffsets(group)).map((o) => `${o.topic}/${o.partition}=${o.offset}`).sort();
+
+  it('a refusal while planning leaves every topic as it was', async () => {
+    await failingReturns('planned', 'plan');
+    expectFailure(await weir([...args('planned'), '--execute', ...b]), 1, /refused by the test/);
+    expect(await offsetsOf('planned')).toEqual(['orders/0=1', 'orders/1=1', 'returns/0=0']);
+  });
+
+  it('a failure part way prints the topics reset before it, and exits 1', async () => {
+    await failingReturns('halfway', 'execute');
+    const result = await weir([...args('halfway'), '--execute', ...b]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/refused by the test/);
+    expect(result.stdout.trim().split('\n')).toEqual([
+      expect.stringMatching(/^TOPIC +PARTITION +PREVIOUS +NEW$/),
+      expect.stringMatching(/^orders +0 +1 +5$/),
+      expect.stringMatching(/^orders +1 +1 +3$/),
+      '',
+      'committed these offsets for group halfway',
+      'then the reset of returns failed; not reset: returns',
+    ]);
+    expect(await offsetsOf('halfway')).toEqual(['orders/0=5', 'orders/1=3', 'returns/0=0']);
+    vi.restoreAllMocks();
+    await failingReturns('halfway', 'execute');
+    const json = await weir([...args('halfway'), '--execute', '--format', 'json', ...b]);
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout)).toEqual({
+      group: 'halfway',
+      topics: ['orders'],
+      executed: true,
+      offsets: [
+        { topic: 'orders', partition: 0, previous: 1, offset: 5 },
+        { topic: 'orders', partition: 1, previous: 1, offset: 3 },
+      ],
+      failedTopic: 'returns',
+      notReset: [],
+    });
   });
 });
 

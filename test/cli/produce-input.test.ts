@@ -8,11 +8,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker } from '../../broker/main.js';
-import { parseDelimiter, DelimiterSplitter } from '../../client/cli/produce-input.js';
+import { DelimiterSplitter } from '../../client/cli/delimiter-splitter.js';
+import { LineSplitter } from '../../client/cli/line-splitter.js';
+import { WholeInput, parseDelimiter } from '../../client/cli/produce-input.js';
 import { Admin, Connection } from '../../client/index.js';
 import { COMPRESSION_MASK, batchAttributes } from '../../proto/batch-header.js';
 import { COMPRESSION_GZIP } from '../../proto/record-batch.js';
-import { expectFailure, killAll, startCliBroker, waitFor, weir, type CliBroker } from './cli-support.js';
+import {
+  expectFailure,
+  killAll,
+  startCliBroker,
+  startWeir,
+  waitFor,
+  weir,
+  type CliBroker,
+} from './cli-support.js';
 
 describe('parseDelimiter', () => {
   it('reads escapes and plain text as bytes', () => {
@@ -48,6 +58,44 @@ describe('DelimiterSplitter', () => {
       expect(split('<=>', chunks), `chunks of ${size}`).toEqual(['one', 'two', '', 'three']);
     }
     expect(split('<=>', ['a<', '=', 'x<=', '>b'])).toEqual(['a<=x', 'b']);
+  });
+});
+
+describe('a frame past the limit', () => {
+  const MiB = Buffer.alloc(1024 * 1024, 'x');
+  /** Pushes `chunks` MiB of input without the separator, and how many were pushed before the throw. */
+  function pushedBeforeFailure(framer: { push(chunk: Buffer, out: Buffer[]): void }, chunks: number) {
+    for (let i = 1; i <= chunks; i++) {
+      try {
+        framer.push(MiB, []);
+      } catch (err) {
+        return { at: i, error: err };
+      }
+    }
+    return { at: null, error: null };
+  }
+
+  it.each([
+    ['LineSplitter', () => new LineSplitter(2.5 * 1024 * 1024), /a line passed 2621440 bytes/],
+    ['DelimiterSplitter', () => new DelimiterSplitter(Buffer.from('<=>'), 2.5 * 1024 * 1024), /a record/],
+    ['WholeInput', () => new WholeInput(2.5 * 1024 * 1024), /raw input/],
+  ])('%s fails with MESSAGE_TOO_LARGE at the chunk that passes it, not at the end', (_name, make, reason) => {
+    const { at, error } = pushedBeforeFailure(make(), 100);
+    expect(at).toBe(3);
+    expect(error).toMatchObject({ code: 'MESSAGE_TOO_LARGE', message: expect.stringMatching(reason) });
+  });
+
+  it('counts whole frames too, and lets a frame at the limit through', () => {
+    const out: Buffer[] = [];
+    new DelimiterSplitter(Buffer.from('|'), 3).push(Buffer.from('abc|de|'), out);
+    expect(out.map(String)).toEqual(['abc', 'de']);
+    expect(() => new DelimiterSplitter(Buffer.from('|'), 3).push(Buffer.from('ab|abcd|'), [])).toThrow(
+      /a record passed 3 bytes/,
+    );
+    const lines: Buffer[] = [];
+    new LineSplitter(3).push(Buffer.from('abc\r\nabcd'), lines);
+    expect(lines.map(String)).toEqual(['abc']);
+    expect(() => new LineSplitter(3).push(Buffer.from('abcd\n'), [])).toThrow(/a line passed 3 bytes/);
   });
 });
 
@@ -337,6 +385,20 @@ describe('weir produce --delimiter and --input raw', () => {
       2,
       /--input raw reads one record/,
     );
+  });
+});
+
+describe("weir produce past the topic's max.message.bytes", () => {
+  it('fails as soon as a record passes it, with the input still open, having sent the records before', async () => {
+    await admin.createTopic('small', { partitions: 1, configs: { 'max.message.bytes': 4096 } });
+    const cli = startWeir(['produce', 'small', '--delimiter', '|', ...b], { openStdin: true });
+    // A wrong delimiter: one record that never ends. The input stays open, so only the limit ends it.
+    cli.child.stdin!.write('first|');
+    for (let i = 0; i < 8; i++) cli.child.stdin!.write(Buffer.alloc(1024, 'y'));
+    const result = await cli.exited;
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stderr).toMatch(/error: .*MESSAGE_TOO_LARGE.*passed 4096 bytes/);
+    expect((await readAll('small')).map((r) => r.value)).toEqual(['first']);
   });
 });
 

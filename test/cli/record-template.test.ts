@@ -36,6 +36,13 @@ describe('RecordTemplate', () => {
     );
   });
 
+  it('%I prints a timestamp no Date can hold (past 8.64e15 ms) as its ms, and goes on', () => {
+    const far = 9_000_000_000_000_000;
+    expect(render('%o %I|%I\n', record({ timestamp: far })).toString()).toBe(`7 ${far}|${far}\n`);
+    expect(render('%I', record({ timestamp: -far })).toString()).toBe(String(-far));
+    expect(render('%I', record({ timestamp: 8.64e15 })).toString()).toBe('+275760-09-13T00:00:00.000Z');
+  });
+
   it('prints nothing for a null key or value, and -1 as its length; no headers print nothing', () => {
     expect(render('[%k][%s][%K][%S][%h]', record({ key: null, value: null, headers: [] })).toString()).toBe(
       '[][][-1][-1][]',

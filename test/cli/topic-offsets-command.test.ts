@@ -11,10 +11,12 @@ let producer: Producer;
 let b: string[];
 let t0: number;
 
+/** Past what a JavaScript Date holds (±8.64e15 ms), yet a valid record timestamp. */
+const FAR = 9_000_000_000_000_000;
 const iso = (ms: number): string => new Date(ms).toISOString();
 
 // "offs": 3 partitions. Partition 0: offsets 0-3 stamped t0, t0+1s, t0+2s, t0+3s. Partition 1:
-// offsets 0-1 stamped t0+5s. Partition 2: empty.
+// offsets 0-1 stamped t0+5s. Partition 2: empty. "far": one record stamped FAR.
 beforeAll(async () => {
   broker = await startCliBroker();
   b = ['--bootstrap', broker.bootstrap];
@@ -26,6 +28,8 @@ beforeAll(async () => {
     topic: 'offs',
     records: [0, 1, 2, 3].map((i) => ({ partition: 0, value: `v${i}`, timestamp: t0 + i * 1000 })),
   });
+  await admin.createTopic('far', { partitions: 1 });
+  await producer.send({ topic: 'far', records: [{ value: 'x', timestamp: FAR }] });
   await producer.send({
     topic: 'offs',
     records: [0, 1].map((i) => ({ partition: 1, value: `w${i}`, timestamp: t0 + 5000 })),
@@ -88,6 +92,14 @@ describe.concurrent('weir topic offsets', () => {
       ['-', '-'],
       ['-', '-'],
       ['-', '-'],
+    ]);
+  });
+
+  it('prints a timestamp no Date can hold as its epoch ms', async () => {
+    const lines = okLines(await weir(['topic', 'offsets', 'far', '--time', '0', ...b]));
+    expect(lines.map((l) => l.split(/ +/))).toEqual([
+      ['PARTITION', 'EARLIEST', 'LATEST', 'AT-TIME', 'TIMESTAMP'],
+      ['0', '0', '1', '0', String(FAR)],
     ]);
   });
 

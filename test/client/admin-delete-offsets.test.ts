@@ -91,4 +91,17 @@ describe('deleteOffsets', () => {
     expect(await codeOf(admin.deleteOffsets(uniqueGroup(), [{ topic: a }]))).toBe('GROUP_ID_NOT_FOUND');
     expect(await committed(groupId)).toEqual([`${a}/0=0`, `${a}/1=0`, `${b}/0=0`]);
   });
+
+  it('refuses a topic that does not exist, partitions listed or not, and then deletes nothing', async () => {
+    const { groupId, a } = await groupWithOffsets();
+    const nope = uniqueTopic('never-made');
+    expect(await codeOf(admin.deleteOffsets(groupId, [{ topic: nope }]))).toBe('UNKNOWN_TOPIC_OR_PARTITION');
+    expect(await codeOf(admin.deleteOffsets(groupId, [{ topic: nope, partitions: [0] }]))).toBe(
+      'UNKNOWN_TOPIC_OR_PARTITION',
+    );
+    expect(await codeOf(admin.deleteOffsets(groupId, [{ topic: a }, { topic: nope }]))).toBe(
+      'UNKNOWN_TOPIC_OR_PARTITION',
+    );
+    expect(await committed(groupId)).toHaveLength(3);
+  });
 });

@@ -145,6 +145,7 @@ export class CuttableRpc implements GroupRpc {
   describeGroup: GroupRpc['describeGroup'] = (...a) => this.guard(() => this.real.describeGroup(...a));
   deleteGroup: GroupRpc['deleteGroup'] = (...a) => this.guard(() => this.real.deleteGroup(...a));
   resetOffsets: GroupRpc['resetOffsets'] = (...a) => this.guard(() => this.real.resetOffsets(...a));
+  deleteOffsets: GroupRpc['deleteOffsets'] = (...a) => this.guard(() => this.real.deleteOffsets(...a));
   close(): void {
     this.real.close();
   }

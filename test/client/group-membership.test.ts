@@ -47,6 +47,7 @@ class ScriptedRpc implements GroupRpc {
   describeGroup = () => this.unused();
   deleteGroup = () => this.unused();
   resetOffsets = () => this.unused();
+  deleteOffsets = () => this.unused();
   close(): void {}
 }
 

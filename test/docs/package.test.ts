@@ -102,9 +102,10 @@ async function startReadmeBroker(name: string): Promise<string> {
       () => reject(new Error(`no 'broker started' within 30 s; stderr: ${stderr}`)),
       30_000,
     );
-    child.on('exit', (code) =>
-      reject(new Error(`the broker exited (${code}) before starting; stderr: ${stderr}`)),
-    );
+    child.on('exit', (code) => {
+      clearTimeout(timer); // else it keeps the worker alive for 30 s after a failure
+      reject(new Error(`the broker exited (${code}) before starting; stderr: ${stderr}`));
+    });
     lines.on('line', (text) => {
       try {
         const log = JSON.parse(text) as Record<string, unknown>;
