@@ -67,12 +67,15 @@ export interface AppendRequest extends Envelope {
   readonly fromStart: boolean;
   /** The leader's commit end; a follower exposes no more than it has matched and made durable. */
   readonly commitEnd: number;
-  /**
-   * The receiver's incarnation as the leader knows it (-1 before it heard from the receiver): the
-   * commit end of an append sent to the receiver's current incarnation covers everything committed
-   * before that incarnation began, so only such an append can bring an amnesiac replica back.
-   */
+  /** The receiver's incarnation as the leader knows it (-1 before it heard from the receiver). */
   readonly incarnation: number;
+  /**
+   * The leader's commit end if it moved since the leader first heard of this incarnation, else 0.
+   * That commit took a majority of whole replicas in the leader's term, so the leader is current and
+   * the commit covers everything committed before the incarnation began: an amnesiac replica that
+   * holds the log up to it has lost nothing.
+   */
+  readonly rejoinEnd: number;
 }
 
 export interface AppendResponse extends Envelope {
@@ -95,6 +98,8 @@ export interface AppendResponse extends Envelope {
    * what it acknowledged before, so the leader forgets what that earlier life told it.
    */
   readonly incarnation: number;
+  /** The follower is amnesiac (HardState.amnesiac): its copy does not count toward the majority. */
+  readonly amnesiac: boolean;
 }
 
 export type Message = VoteRequest | VoteResponse | AppendRequest | AppendResponse;
@@ -109,8 +114,21 @@ export function appendRequest(
   commitEnd: number,
   fromStart = false,
   incarnation = -1,
+  rejoinEnd = 0,
 ): AppendRequest {
-  return { type: 'append', from, to, term, prevOffset, prevTerm, entries, commitEnd, fromStart, incarnation };
+  return {
+    type: 'append',
+    from,
+    to,
+    term,
+    prevOffset,
+    prevTerm,
+    entries,
+    commitEnd,
+    fromStart,
+    incarnation,
+    rejoinEnd,
+  };
 }
 
 /** An answer to an append: a success (with its ends) or a rejection (with its hint). */
@@ -125,6 +143,7 @@ export function appendResponse(
   hintOffset = -1,
   hintTerm = 0,
   incarnation = 0,
+  amnesiac = false,
 ): AppendResponse {
   return {
     type: 'appendResponse',
@@ -138,6 +157,7 @@ export function appendResponse(
     hintOffset,
     hintTerm,
     incarnation,
+    amnesiac,
   };
 }
 

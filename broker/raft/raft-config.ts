@@ -19,7 +19,7 @@ export interface RaftFaults {
   readonly voteForStaleLog?: boolean;
   /** An entry counts toward the majority (and the high watermark) once appended, before fsync. */
   readonly countBeforeFsync?: boolean;
-  /** A grant from an amnesiac voter counts like any other. */
+  /** A grant from an amnesiac voter, and an amnesiac follower's copy, count like any other. */
   readonly ignoreAmnesia?: boolean;
   /** A leader keeps what a follower's earlier incarnation acknowledged. */
   readonly keepStaleProgress?: boolean;

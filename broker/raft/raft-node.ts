@@ -294,6 +294,12 @@ export class RaftNode {
   private becomeLeader(): void {
     this.roleNow = 'leader';
     this.leader = this.id;
+    // Elected by whole replicas, its log holds every committed entry; elected by amnesiac ones (the
+    // whole group lost its memory), it is the best there is.
+    if (this.amnesiac) {
+      this.amnesiac = false;
+      this.hardStateDirty = true;
+    }
     this.heartbeatElapsed = 0;
     this.electionElapsed = 0;
     this.progress = new LeaderProgress(this.peers, this.log.end);
@@ -366,10 +372,11 @@ export class RaftNode {
     const last = m.entries[m.entries.length - 1];
     this.matchedEnd = Math.max(this.matchedEnd, last === undefined ? p + 1 : entryEnd(last));
     this.leaderCommitEnd = Math.max(this.leaderCommitEnd, m.commitEnd);
-    // A commit end whose last entry is of the leader's own term lies past every entry any earlier
-    // leader committed (§5.4.2), and one sent to this incarnation past everything committed before
-    // it began: an amnesiac replica holding the log up to it has lost nothing.
-    const c = m.commitEnd;
+    // A commit the leader made after it heard of this incarnation took a majority of whole replicas
+    // in its term, so it lies past everything committed before the incarnation began: an amnesiac
+    // replica holding the log up to it has lost nothing. (A commit end from before proves nothing:
+    // the leader may since have been deposed by one this replica no longer remembers.)
+    const c = m.rejoinEnd;
     const toMe = m.incarnation === (this.config.incarnation ?? 0);
     if (this.amnesiac && toMe && c > log.start && c <= this.matchedEnd && log.termAt(c - 1) === m.term)
       this.rejoinAt = Math.max(this.rejoinAt, c);
@@ -399,7 +406,9 @@ export class RaftNode {
         pr.durableEnd = 0;
       }
       pr.incarnation = m.incarnation;
+      pr.rejoinAfter = this.commitEnd;
     }
+    pr.amnesiac = m.amnesiac;
     pr.active = true;
     if (m.success) {
       assert(m.durableEnd <= m.matchEnd && m.matchEnd <= this.log.end, 'a follower acks what it matched');
@@ -444,6 +453,7 @@ export class RaftNode {
       this.commitEnd,
       fromStart,
       pr.incarnation,
+      pr.amnesiac && this.commitEnd > pr.rejoinAfter ? this.commitEnd : 0,
     );
     this.outbox.push(m);
   }
@@ -474,6 +484,7 @@ export class RaftNode {
       hintOffset,
       hintTerm,
       incarnation,
+      this.amnesiac,
     );
   }
 
@@ -484,7 +495,12 @@ export class RaftNode {
   /** Leader: commit the largest end a majority holds durably, if its last entry is of this term. */
   private maybeCommit(): void {
     const needed = this.config.faults?.commitOnMinority === true ? this.quorum - 1 : this.quorum;
-    const end = this.progress!.quorumDurableEnd(this.durableEnd, Math.max(1, needed));
+    // An amnesiac follower's copy counts only when a majority is amnesiac (the whole group lost its
+    // memory): otherwise a deposed leader could commit with replicas that forgot the newer term.
+    const progress = this.progress!;
+    const countAmnesiac =
+      this.config.faults?.ignoreAmnesia === true || progress.amnesiacFollowers() >= this.quorum;
+    const end = progress.quorumDurableEnd(this.durableEnd, Math.max(1, needed), countAmnesiac);
     // §5.4.2: counting replicas proves nothing about an entry of an earlier term (except alone: a
     // group of one has no other copy that could have been elected over it).
     if (end > this.commitEnd && end > this.log.start) {

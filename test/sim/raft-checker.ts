@@ -255,7 +255,8 @@ export class RaftChecker {
     this.producerBatches.add(key);
   }
 
-  private committedAt(offset: number): Entry | undefined {
+  /** The committed entry starting at `offset`, if any. */
+  committedAt(offset: number): Entry | undefined {
     return entryAtOffset(this.committed, offset);
   }
 

@@ -27,9 +27,10 @@ const controls: [string, SimOptions, ViolationKind[]][] = [
     { faults: { countBeforeFsync: true }, strictDurable: false },
     LOSS,
   ],
-  // An amnesiac voter's grant counted like a whole one (a power loss under the page-cache policy, or
-  // a wiped disk, then elects a leader without acknowledged entries).
-  ['a grant from an amnesiac voter counted', { faults: { ignoreAmnesia: true } }, LOSS],
+  // An amnesiac replica's grant and copy counted like a whole one's (a power loss under the
+  // page-cache policy, or a wiped disk, then elects a leader without acknowledged entries, or lets
+  // a deposed leader commit).
+  ['an amnesiac replica’s grant and copy counted', { faults: { ignoreAmnesia: true } }, LOSS],
   // A leader that keeps what a follower's earlier incarnation acknowledged takes its rejections for
   // stale ones and never backs up: the follower is never caught up. (Amnesia keeps this from
   // losing data: the follower cannot vote until it is caught up.)

@@ -72,6 +72,7 @@ function append(
     commitEnd,
     fromStart,
     incarnation: -1,
+    rejoinEnd: 0,
   };
 }
 
@@ -268,6 +269,7 @@ describe('replication', () => {
       hintOffset: -1,
       hintTerm: 0,
       incarnation: 0,
+      amnesiac: false,
     });
     // A majority holds the old entry (term 1): not enough (§5.4.2).
     run(n, (x) => x.receive(ack(1)));
@@ -297,6 +299,7 @@ describe('replication', () => {
         hintOffset: -1,
         hintTerm: 0,
         incarnation: 0,
+        amnesiac: false,
       }),
     );
     expect(r.messages).toMatchObject([
@@ -344,21 +347,65 @@ describe('amnesia', () => {
     expect(n.role).toBe('leader');
   });
 
-  it('an amnesiac follower is whole again only once caught up to a commit point sent to its incarnation', () => {
+  it('an amnesiac follower is whole again only once caught up to a commit made after its incarnation was heard', () => {
     const log = new MemoryRaftLog([entry(0, 1, 'a', 2), entry(2, 2, 'b')]);
     const n = replica(0, [0, 1, 2], 2, [], null, log, true, 7);
     // A late append from before this incarnation (the leader did not know it yet): its commit end
     // may lag what was committed since, so it proves nothing.
-    run(n, (x) => x.receive(append(1, 0, 2, 2, 2, [], 3)));
+    run(n, (x) => x.receive({ ...append(1, 0, 2, 2, 2, [], 3), rejoinEnd: 3 }));
+    expect(n.isAmnesiac).toBe(true);
+    // Sent to this incarnation, but with a commit end from before the leader heard of it.
+    run(n, (x) => x.receive({ ...append(1, 0, 2, 2, 2, [], 3), incarnation: 7 }));
     expect(n.isAmnesiac).toBe(true);
     const c = entry(3, 2, 'c');
-    const r = run(n, (x) => x.receive({ ...append(1, 0, 2, 2, 2, [c], 4), incarnation: 7 }));
+    const r = run(n, (x) => x.receive({ ...append(1, 0, 2, 2, 2, [c], 4), incarnation: 7, rejoinEnd: 4 }));
     // Matched, but c is not persisted yet.
     expect(n.isAmnesiac).toBe(true);
     expect(r.hardState).toBeNull();
     const synced = run(n, (x) => x.persisted(4, 2));
     expect(n.isAmnesiac).toBe(false);
     expect(synced.hardState).toEqual({ term: 2, votedFor: null, amnesiac: false });
+  });
+
+  it('a leader does not count an amnesiac follower’s copy: a deposed leader cannot commit with it', () => {
+    // Replica 1 was wiped: it forgot the newer term that deposed this leader, and takes its appends.
+    const copy = (amnesiac: boolean, faults = {}): number => {
+      const n = new RaftNode(
+        {
+          id: 0,
+          voters: [0, 1, 2],
+          electionTicks: 10,
+          heartbeatTicks: 2,
+          maxEntriesPerAppend: 8,
+          random: () => 0,
+          faults,
+        },
+        { term: 1, votedFor: 0, amnesiac: false },
+        new MemoryRaftLog([entry(0, 1)]),
+      );
+      electedByPeer1(n);
+      n.propose(data('x'));
+      run(n, (x) => x.persisted(3, 2));
+      const ack: Message = {
+        type: 'appendResponse',
+        from: 1,
+        to: 0,
+        term: 2,
+        success: true,
+        prevOffset: 2,
+        matchEnd: 3,
+        durableEnd: 3,
+        hintOffset: -1,
+        hintTerm: 0,
+        incarnation: 1,
+        amnesiac,
+      };
+      run(n, (x) => x.receive(ack));
+      return n.highWatermark;
+    };
+    expect(copy(false)).toBe(3);
+    expect(copy(true)).toBe(0);
+    expect(copy(true, { ignoreAmnesia: true })).toBe(3);
   });
 
   it('a leader forgets what a follower’s earlier incarnation acknowledged, and ignores its late answers', () => {
@@ -376,6 +423,7 @@ describe('amnesia', () => {
       hintOffset: -1,
       hintTerm: 0,
       incarnation,
+      amnesiac: false,
     });
     run(n, (x) => x.persisted(2, 2));
     run(n, (x) => x.receive(ack(1, 1, 0)));

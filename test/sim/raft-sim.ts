@@ -112,7 +112,8 @@ export class RaftSimulation implements ReplicaHost {
         voters,
         electionTicks: ELECTION_TICKS,
         heartbeatTicks: HEARTBEAT_TICKS,
-        maxEntriesPerAppend: 8,
+        // Enough that a wiped replica catches up on a long log within the liveness bound.
+        maxEntriesPerAppend: 64,
         random: this.rand,
         faults: options.faults ?? {},
       });
@@ -415,7 +416,10 @@ export class RaftSimulation implements ReplicaHost {
         return false; // the client hears an error or nothing: not acknowledged
       }
       if (n.highWatermark <= p.offset) return true;
-      const entry = r.log!.entryAt(p.offset)!;
+      // Retention may have removed a retried batch's original since: the committed one stands in.
+      const entry = r.log!.entryAt(p.offset) ?? this.checker.committedAt(p.offset);
+      if (entry === undefined)
+        throw new Violation('ack-lost', `offset ${p.offset} acknowledged but never committed`);
       this.checker.onAck(entry);
       if (p.marker) this.marker = 'acked';
       if (p.producer !== undefined) {
