@@ -388,7 +388,8 @@ export class RaftSimulation implements ReplicaHost {
       // A deposed leader that has not heard of its successor lacks the batches acknowledged since:
       // its refusal is an error the producer retries past. The leader of the newest term holds
       // every acknowledged batch, so from it a refusal means a lost one.
-      const newest = Math.max(...this.replicas.map((x) => x.node?.currentTerm ?? 0));
+      // Terms of crashed replicas count: a leader they deposed may be the only one left running.
+      const newest = Math.max(...this.replicas.map((x) => x.node?.currentTerm ?? x.durableHardState.term));
       if (e instanceof WeirError && n.currentTerm < newest) return;
       if (e instanceof WeirError) throw new Violation('duplicate', `producer ${b.producerId}: ${e.message}`);
       throw e;
