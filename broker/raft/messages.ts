@@ -104,63 +104,6 @@ export interface AppendResponse extends Envelope {
 
 export type Message = VoteRequest | VoteResponse | AppendRequest | AppendResponse;
 
-export function appendRequest(
-  from: number,
-  to: number,
-  term: number,
-  prevOffset: number,
-  prevTerm: number,
-  entries: readonly Entry[],
-  commitEnd: number,
-  fromStart = false,
-  incarnation = -1,
-  rejoinEnd = 0,
-): AppendRequest {
-  return {
-    type: 'append',
-    from,
-    to,
-    term,
-    prevOffset,
-    prevTerm,
-    entries,
-    commitEnd,
-    fromStart,
-    incarnation,
-    rejoinEnd,
-  };
-}
-
-/** An answer to an append: a success (with its ends) or a rejection (with its hint). */
-export function appendResponse(
-  from: number,
-  to: number,
-  term: number,
-  success: boolean,
-  prevOffset: number,
-  matchEnd = 0,
-  durableEnd = 0,
-  hintOffset = -1,
-  hintTerm = 0,
-  incarnation = 0,
-  amnesiac = false,
-): AppendResponse {
-  return {
-    type: 'appendResponse',
-    from,
-    to,
-    term,
-    success,
-    prevOffset,
-    matchEnd,
-    durableEnd,
-    hintOffset,
-    hintTerm,
-    incarnation,
-    amnesiac,
-  };
-}
-
 export function voteRequest(
   type: 'vote' | 'preVote',
   from: number,

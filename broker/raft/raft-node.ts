@@ -20,7 +20,7 @@ import type { RaftConfig } from './raft-config.js';
 import { validateRaftConfig } from './raft-config.js';
 import { entryEnd, isUpToDate, lastOffsetWithTermAtMost, type RaftLogStore } from './raft-log.js';
 import { LeaderProgress } from './leader-progress.js';
-import { appendRequest, appendResponse, voteAnswer, voteRequest } from './messages.js';
+import { voteAnswer, voteRequest } from './messages.js';
 import { VoteTally } from './vote-tally.js';
 import type {
   AppendRequest,
@@ -191,7 +191,7 @@ export class RaftNode {
       if (!preVote) this.becomeFollower(m.term, m.type === 'append' ? m.from : null);
     } else if (m.term < this.term) {
       // Tell a stale leader or candidate our term so it steps down; drop stale answers.
-      if (m.type === 'append') this.outbox.push(this.appendAnswer(m.from, false, m.prevOffset));
+      if (m.type === 'append') this.outbox.push(this.appendAnswer(m.from, false, m.prevOffset, 0, 0));
       else if (m.type === 'vote' || m.type === 'preVote')
         this.outbox.push(voteAnswer(m, this.term, false, this.amnesiac));
       return;
@@ -443,19 +443,19 @@ export class RaftNode {
     const entries = log.read(next, this.config.maxEntriesPerAppend);
     const fromStart = next === log.start && next > 0;
     const prev = next - 1;
-    const m = appendRequest(
-      this.id,
+    this.outbox.push({
+      type: 'append',
+      from: this.id,
       to,
-      this.term,
-      prev,
-      log.termAt(prev),
+      term: this.term,
+      prevOffset: prev,
+      prevTerm: log.termAt(prev),
       entries,
-      this.commitEnd,
+      commitEnd: this.commitEnd,
       fromStart,
-      pr.incarnation,
-      pr.amnesiac && this.commitEnd > pr.rejoinAfter ? this.commitEnd : 0,
-    );
-    this.outbox.push(m);
+      incarnation: pr.incarnation,
+      rejoinEnd: pr.amnesiac && this.commitEnd > pr.rejoinAfter ? this.commitEnd : 0,
+    });
   }
 
   private sendAppendSuccess(to: number): void {
@@ -463,29 +463,30 @@ export class RaftNode {
     this.outbox.push(this.appendAnswer(to, true, this.matchedEnd - 1, this.matchedEnd, durable));
   }
 
+  /** An answer to an append: a success (with its ends) or a rejection (with its hint). */
   private appendAnswer(
     to: number,
     success: boolean,
     prevOffset: number,
-    matchEnd = 0,
-    durableEnd = 0,
+    matchEnd: number,
+    durableEnd: number,
     hintOffset = -1,
     hintTerm = 0,
   ): AppendResponse {
-    const incarnation = this.config.incarnation ?? 0;
-    return appendResponse(
-      this.id,
+    return {
+      type: 'appendResponse',
+      from: this.id,
       to,
-      this.term,
+      term: this.term,
       success,
       prevOffset,
       matchEnd,
       durableEnd,
       hintOffset,
       hintTerm,
-      incarnation,
-      this.amnesiac,
-    );
+      incarnation: this.config.incarnation ?? 0,
+      amnesiac: this.amnesiac,
+    };
   }
 
   private newTally(): VoteTally {
