@@ -131,7 +131,7 @@ export class Partition {
   /** Offsets below it are committed: readable by consumers, never truncated. */
   private hw: number;
   private readonly producers = new ProducerStateTable();
-  /** Told after each append (which moves the high watermark): waiting fetches can read more. */
+  /** Told when the high watermark moves: waiting fetches can read more. */
   private readonly dataArrived: (partition: Partition) => void;
   /**
    * Settles once the last produce that had to wait (for its batches to inflate, or for an earlier
@@ -335,7 +335,6 @@ export class Partition {
     let logAppendTime = now;
     let records = 0;
     let duplicates = 0;
-    let last: AppendResult | null = null;
     for (let off = 0; off < batches.length;) {
       const size = batchSize(batches, off);
       const producerId = batchProducerId(batches, off);
@@ -351,17 +350,11 @@ export class Partition {
           duplicates++;
           result = check.batch;
         } else {
-          last = this.appendToLog(batch, true);
-          result = {
-            baseOffset: last.baseOffset,
-            lastOffset: last.lastOffset,
-            appendTime: last.logAppendTime,
-          };
+          result = this.appendProduced(batch);
           this.producers.record(producerId, epoch, { firstSeq, lastSeq, ...result });
         }
       } else {
-        last = this.appendToLog(batch, true);
-        result = { baseOffset: last.baseOffset, lastOffset: last.lastOffset, appendTime: last.logAppendTime };
+        result = this.appendProduced(batch);
       }
       if (baseOffset < 0) baseOffset = result.baseOffset;
       lastOffset = result.lastOffset;
@@ -369,7 +362,6 @@ export class Partition {
       records += n;
       off += size;
     }
-    if (last !== null) this.dataArrived(this);
     if (acks !== 'none') await this.flushedThrough(lastOffset + 1);
     if (acks === 'all') await this.committedThrough(lastOffset + 1);
     return {
@@ -414,8 +406,13 @@ export class Partition {
    */
   appendInternal(batch: Buffer): { baseOffset: number; flushed: Promise<void> } {
     const result = this.appendToLog(batch, false);
-    this.dataArrived(this);
     return { baseOffset: result.baseOffset, flushed: this.flushedThrough(result.logEndOffset) };
+  }
+
+  /** Appends a validated produced batch: where it went and when. */
+  private appendProduced(batch: Buffer): { baseOffset: number; lastOffset: number; appendTime: number } {
+    const r = this.appendToLog(batch, true);
+    return { baseOffset: r.baseOffset, lastOffset: r.lastOffset, appendTime: r.logAppendTime };
   }
 
   /** Appends as the leader: a proposal to the group, which stamps its epoch and commits it. */
