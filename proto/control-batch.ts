@@ -38,6 +38,13 @@ import { decodeBatch, encodeBatch } from './record-batch.js';
 export const CONTROL_TYPE_ABORT = 0;
 export const CONTROL_TYPE_COMMIT = 1;
 export const CONTROL_TYPE_LEADER_CHANGE = 2;
+/**
+ * weir's membership change of a partition's Raft group (voters and learners). Not a Kafka type:
+ * Kafka clients skip every control batch, and read an unknown type as UNKNOWN.
+ */
+export const CONTROL_TYPE_WEIR_MEMBERSHIP = 100;
+/** The membership record's only version. */
+export const MEMBERSHIP_VERSION = 0;
 /** The control record key version Kafka writes and reads. */
 export const CONTROL_KEY_VERSION = 0;
 /** The key: version int16, type int16. */
@@ -162,12 +169,74 @@ export function decodeLeaderChangeMessage(buf: Buffer): LeaderChange | string {
 
 /** A LeaderChange control batch with a valid CRC, at `baseOffset` in term `leaderEpoch`. */
 export function leaderChangeBatch(input: LeaderChangeBatchInput): Buffer {
+  return controlBatch(CONTROL_TYPE_LEADER_CHANGE, encodeLeaderChange(input), input);
+}
+
+/** A Raft group's members, as a membership record carries them. */
+export interface MembershipRecord {
+  readonly voters: readonly number[];
+  readonly learners: readonly number[];
+}
+
+/** The membership record's value: version int16, then voters and learners, each an int32 count and ids. */
+export function encodeMembership(m: MembershipRecord): Buffer {
+  for (const id of [...m.voters, ...m.learners]) checkId(id, 'replica');
+  const buf = Buffer.alloc(2 + 4 + m.voters.length * 4 + 4 + m.learners.length * 4);
+  let off = buf.writeInt16BE(MEMBERSHIP_VERSION, 0);
+  for (const ids of [m.voters, m.learners]) {
+    off = buf.writeInt32BE(ids.length, off);
+    for (const id of ids) off = buf.writeInt32BE(id, off);
+  }
+  return buf;
+}
+
+export function decodeMembershipValue(buf: Buffer): MembershipRecord | string {
+  if (buf.length < 2) return 'membership record truncated';
+  const version = buf.readInt16BE(0);
+  if (version !== MEMBERSHIP_VERSION) return `unknown membership record version ${version}`;
+  let off = 2;
+  const lists: number[][] = [];
+  for (const name of ['voters', 'learners']) {
+    if (off + 4 > buf.length) return `${name}: truncated`;
+    const n = buf.readInt32BE(off);
+    off += 4;
+    if (n < 0 || off + n * 4 > buf.length) return `${name}: bad count ${n}`;
+    const ids: number[] = [];
+    for (let i = 0; i < n; i++, off += 4) ids.push(buf.readInt32BE(off));
+    lists.push(ids);
+  }
+  if (off !== buf.length) return `${buf.length - off} bytes left over`;
+  return { voters: lists[0]!, learners: lists[1]! };
+}
+
+/** A membership control batch with a valid CRC, at `baseOffset` in term `leaderEpoch`. */
+export function membershipBatch(
+  m: MembershipRecord,
+  at: { readonly leaderEpoch: number; readonly timestamp: number; readonly baseOffset: number },
+): Buffer {
+  return controlBatch(CONTROL_TYPE_WEIR_MEMBERSHIP, encodeMembership(m), at);
+}
+
+/** The membership of the control batch at `off`, null for another control type, or why it cannot be read. */
+export function decodeMembershipBatch(buf: Buffer, off = 0): MembershipRecord | null | string {
+  const record = controlRecord(buf, off);
+  if (typeof record === 'string') return record;
+  if (record.type !== CONTROL_TYPE_WEIR_MEMBERSHIP) return null;
+  if (record.value === null) return 'membership record has no value';
+  return decodeMembershipValue(record.value);
+}
+
+function controlBatch(
+  type: number,
+  value: Buffer,
+  at: { readonly leaderEpoch: number; readonly timestamp: number; readonly baseOffset: number },
+): Buffer {
   const key = Buffer.alloc(CONTROL_KEY_SIZE);
   key.writeInt16BE(CONTROL_KEY_VERSION, 0);
-  key.writeInt16BE(CONTROL_TYPE_LEADER_CHANGE, 2);
-  const batch = encodeBatch([{ timestamp: input.timestamp, key, value: encodeLeaderChange(input) }], {
-    baseOffset: input.baseOffset,
-    partitionLeaderEpoch: input.leaderEpoch,
+  key.writeInt16BE(type, 2);
+  const batch = encodeBatch([{ timestamp: at.timestamp, key, value }], {
+    baseOffset: at.baseOffset,
+    partitionLeaderEpoch: at.leaderEpoch,
   });
   // encodeBatch writes data batches; the control bit is covered by the CRC, so both change here.
   batch.writeInt16BE(batch.readInt16BE(ATTRIBUTES_OFFSET) | CONTROL_BIT, ATTRIBUTES_OFFSET);

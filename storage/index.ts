@@ -16,7 +16,9 @@ export {
   REPLICATION_OFFSET_CHECKPOINT,
   checkpointKey,
   readCheckpoint,
+  readCheckpointLines,
   writeCheckpoint,
+  writeCheckpointLines,
   writeFileAtomic,
 } from './checkpoint.js';
 export {

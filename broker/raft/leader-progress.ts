@@ -1,6 +1,6 @@
-// What a leader knows about each follower in its term: where to send from next, how far the
-// follower's log matches (appended) and how far that match is durable there (what counts toward
-// the majority), and whether it answered since the last check-quorum.
+// What a leader knows about each member of its group in its term: where to send from next, how far
+// the member's log matches (appended) and how far that match is durable there (what counts toward
+// the majority, for a voter), and whether it answered since the last check-quorum.
 
 import assert from 'node:assert';
 
@@ -21,58 +21,83 @@ export interface Progress {
   rejoinAfter: number;
 }
 
+function fresh(logEnd: number): Progress {
+  // Optimistic: a leader assumes a member is caught up and backs up on its rejections.
+  return {
+    next: logEnd,
+    matchEnd: 0,
+    durableEnd: 0,
+    active: false,
+    incarnation: -1,
+    amnesiac: false,
+    rejoinAfter: 0,
+  };
+}
+
 export class LeaderProgress {
   private readonly peers = new Map<number, Progress>();
-  private readonly scratch: number[];
+  private scratch: number[] = [];
 
   constructor(peers: readonly number[], logEnd: number) {
-    // Optimistic: a new leader assumes followers are caught up and backs up on their rejections.
-    for (const p of peers)
-      this.peers.set(p, {
-        next: logEnd,
-        matchEnd: 0,
-        durableEnd: 0,
-        active: false,
-        incarnation: -1,
-        amnesiac: false,
-        rejoinAfter: 0,
-      });
+    this.setPeers(peers, logEnd);
+  }
+
+  /** The members changed: a new one starts fresh, a departed one is forgotten. */
+  setPeers(peers: readonly number[], logEnd: number): void {
+    for (const id of [...this.peers.keys()]) if (!peers.includes(id)) this.peers.delete(id);
+    for (const id of peers) if (!this.peers.has(id)) this.peers.set(id, fresh(logEnd));
     this.scratch = new Array<number>(peers.length + 1).fill(0);
   }
 
   of(peer: number): Progress {
     const p = this.peers.get(peer);
-    assert(p !== undefined, `${peer} is not a follower of this group`);
+    assert(p !== undefined, `${peer} is not a member of this group`);
     return p;
   }
 
-  /**
-   * The largest end that `count` replicas (the leader with `ownDurableEnd` included) hold durably.
-   * An amnesiac follower's copy counts only when `countAmnesiac` (a majority is amnesiac).
-   */
-  quorumDurableEnd(ownDurableEnd: number, count: number, countAmnesiac: boolean): number {
-    const ends = this.scratch;
-    ends[0] = ownDurableEnd;
-    let i = 1;
-    for (const p of this.peers.values()) ends[i++] = p.amnesiac && !countAmnesiac ? 0 : p.durableEnd;
-    ends.sort((a, b) => b - a);
-    return ends[count - 1]!;
+  /** Whether `peer` is a member this leader replicates to. */
+  has(peer: number): boolean {
+    return this.peers.has(peer);
   }
 
-  /** How many followers said, when last heard, that they are amnesiac. */
-  amnesiacFollowers(): number {
+  /**
+   * The largest end that `count` replicas hold durably, among `counted` and the leader itself
+   * (`ownDurableEnd`, or null when the leader is not a voter). An amnesiac member's copy counts only
+   * when `countAmnesiac` (a majority is amnesiac).
+   */
+  quorumDurableEnd(
+    ownDurableEnd: number | null,
+    counted: readonly number[],
+    count: number,
+    countAmnesiac: boolean,
+  ): number {
+    const ends = this.scratch;
     let n = 0;
-    for (const p of this.peers.values()) if (p.amnesiac) n++;
+    if (ownDurableEnd !== null) ends[n++] = ownDurableEnd;
+    for (const id of counted) {
+      const p = this.of(id);
+      ends[n++] = p.amnesiac && !countAmnesiac ? 0 : p.durableEnd;
+    }
+    if (count > n) return 0;
+    const sorted = ends.slice(0, n).sort((a, b) => b - a);
+    return sorted[count - 1]!;
+  }
+
+  /** How many of `ids` said, when last heard, that they are amnesiac. */
+  amnesiacAmong(ids: readonly number[]): number {
+    let n = 0;
+    for (const id of ids) if (this.of(id).amnesiac) n++;
     return n;
   }
 
-  /** Whether a quorum (the leader included) was heard from since the last call; resets the marks. */
-  takeQuorumActive(quorum: number): boolean {
-    let active = 1;
-    for (const p of this.peers.values()) {
-      if (p.active) active++;
-      p.active = false;
-    }
+  /**
+   * Whether a quorum of the voters (`voters`, and the leader if `selfVoter`) was heard from since
+   * the last call; resets every member's mark.
+   */
+  takeQuorumActive(voters: readonly number[], selfVoter: boolean, quorum: number): boolean {
+    let active = selfVoter ? 1 : 0;
+    for (const id of voters) if (this.of(id).active) active++;
+    for (const p of this.peers.values()) p.active = false;
     return active >= quorum;
   }
 }

@@ -5,8 +5,13 @@
 // offset, `highWatermark` the first offset not yet committed) and always fall between entries.
 // Offset -1 stands for "before the log", whose term is 0. A term is a Kafka leader epoch.
 
-/** A new leader's first entry is a no-op (in weir a control batch, as KRaft's LeaderChange). */
-export type EntryKind = 'data' | 'noop';
+import type { Membership, MembershipAt } from './membership.js';
+
+/**
+ * A new leader's first entry is a no-op (in weir a control batch, as KRaft's LeaderChange); a
+ * 'config' entry changes the group's membership (membership.ts).
+ */
+export type EntryKind = 'data' | 'noop' | 'config';
 
 export interface Entry {
   /** The entry's first offset (a batch's base offset). */
@@ -17,6 +22,8 @@ export interface Entry {
   readonly kind: EntryKind;
   /** Opaque to the protocol (in weir: RecordBatch bytes). */
   readonly data: Uint8Array;
+  /** A 'config' entry's membership (the protocol reads it; data carries it as the store keeps it). */
+  readonly membership?: Membership;
 }
 
 /** What must survive a crash besides the log: without it a replica could vote twice in a term. */
@@ -65,6 +72,8 @@ export interface AppendRequest extends Envelope {
    * that does not match at prevOffset starts its log afresh there instead of rejecting.
    */
   readonly fromStart: boolean;
+  /** With fromStart: the membership in force at the leader's log start (a snapshot keeps it too). */
+  readonly startMembership: MembershipAt | null;
   /** The leader's commit end; a follower exposes no more than it has matched and made durable. */
   readonly commitEnd: number;
   /** The receiver's incarnation as the leader knows it (-1 before it heard from the receiver). */

@@ -1,8 +1,8 @@
 // What a replica is told when it is created: who it is, who its peers are, how long its timeouts
 // are, and where its randomness comes from (STYLE 10: nothing is drawn inside the protocol).
 //
-// Out of scope here: membership changes (the voter set is fixed for the group's life) and
-// heartbeats coalesced across the groups two brokers share.
+// `voters` is the group's bootstrap membership: a config entry in the log (membership.ts) overrides
+// it from its offset on.
 
 import assert from 'node:assert';
 
@@ -23,11 +23,18 @@ export interface RaftFaults {
   readonly ignoreAmnesia?: boolean;
   /** A leader keeps what a follower's earlier incarnation acknowledged. */
   readonly keepStaleProgress?: boolean;
+  /** Learners' copies count toward the majority and their grants toward an election. */
+  readonly countLearners?: boolean;
+  /** A leader starts a membership change while the previous one is still uncommitted. */
+  readonly overlappingChanges?: boolean;
 }
 
 export interface RaftConfig {
   readonly id: number;
-  /** Every voter of the group, this replica included. */
+  /**
+   * The group's voters until a config entry in the log says otherwise (its bootstrap membership).
+   * A replica added later is not among them, and waits as a non-voter until its log tells it.
+   */
   readonly voters: readonly number[];
   /** Base election timeout; each wait is drawn from [electionTicks, 2 * electionTicks). */
   readonly electionTicks: number;
@@ -45,7 +52,7 @@ export interface RaftConfig {
 }
 
 export function validateRaftConfig(c: RaftConfig): void {
-  assert(c.voters.includes(c.id), 'a replica is one of its group’s voters');
+  assert(c.voters.length >= 1, 'a group has a voter');
   assert(new Set(c.voters).size === c.voters.length, 'voters are distinct');
   assert(
     c.heartbeatTicks >= 1 && c.heartbeatTicks < c.electionTicks,

@@ -11,6 +11,7 @@
 
 import assert from 'node:assert';
 import type { Entry } from './messages.js';
+import type { MembershipAt } from './membership.js';
 
 export interface RaftLogStore {
   /** The first offset the log can hold; offsets below it are gone. */
@@ -36,8 +37,17 @@ export interface RaftLogStore {
   append(entry: Entry): void;
   /** Removes every entry at or after `from`, which is an entry's first offset or the end. */
   truncateFrom(from: number): void;
-  /** Drops the whole log and starts it afresh at `start`, whose preceding term is `startTerm`. */
-  resetTo(start: number, startTerm: number): void;
+  /**
+   * Drops the whole log and starts it afresh at `start`, whose preceding term is `startTerm` and
+   * where `membership` is in force (null: the group's bootstrap membership).
+   */
+  resetTo(start: number, startTerm: number, membership: MembershipAt | null): void;
+  /**
+   * The membership in force just before `offset` (start <= offset <= end): that of the last config
+   * entry below it, or the one kept from before the log start (retention and a reset keep it, as a
+   * snapshot keeps its configuration), or null when neither exists (the bootstrap membership).
+   */
+  membershipBefore(offset: number): MembershipAt | null;
 }
 
 /** The last offset at or before `offset` whose term is at most `term` (start - 1 if none is known). */
@@ -66,13 +76,26 @@ export class MemoryRaftLog implements RaftLogStore {
   private entries: Entry[];
   private logStart: number;
   private termBeforeStart: number;
+  /** The config entries of the log, oldest first, after the membership in force at its start. */
+  private configs: MembershipAt[];
   /** Changes since the last takeActions(), for a driver that mirrors the log on a disk. */
   private actions: LogAction[] = [];
 
-  constructor(entries: readonly Entry[] = [], start = 0, startTerm = 0) {
+  constructor(
+    entries: readonly Entry[] = [],
+    start = 0,
+    startTerm = 0,
+    startMembership: MembershipAt | null = null,
+  ) {
     this.entries = entries.slice();
     this.logStart = start;
     this.termBeforeStart = startTerm;
+    assert(
+      startMembership === null || startMembership.offset < start,
+      'the start membership is below the start',
+    );
+    this.configs = startMembership === null ? [] : [startMembership];
+    for (const e of this.entries) if (e.kind === 'config') this.configs.push(configOf(e));
     let end = start;
     let term = startTerm;
     for (const e of this.entries) {
@@ -145,6 +168,7 @@ export class MemoryRaftLog implements RaftLogStore {
     assert(entry.offset >= this.end, `append at ${entry.offset} inside the log (end ${this.end})`);
     assert(entry.term >= this.lastTerm, 'an appended entry may not go back in term');
     this.entries.push(entry);
+    if (entry.kind === 'config') this.configs.push(configOf(entry));
     const last = this.actions[this.actions.length - 1];
     if (last?.kind === 'append') last.entries.push(entry);
     else this.actions.push({ kind: 'append', entries: [entry] });
@@ -156,14 +180,29 @@ export class MemoryRaftLog implements RaftLogStore {
     let i = this.indexAtOrBefore(from);
     if (i < 0 || this.entries[i]!.offset < from) i++;
     this.entries.length = i;
+    this.configs = this.configs.filter((c) => c.offset < from);
     this.actions.push({ kind: 'truncate', from });
   }
 
-  resetTo(start: number, startTerm: number): void {
+  resetTo(start: number, startTerm: number, membership: MembershipAt | null): void {
+    assert(membership === null || membership.offset < start, 'the start membership is below the start');
     this.entries = [];
     this.logStart = start;
     this.termBeforeStart = startTerm;
-    this.actions.push({ kind: 'reset', start, startTerm });
+    this.configs = membership === null ? [] : [membership];
+    this.actions.push({ kind: 'reset', start, startTerm, membership });
+  }
+
+  membershipBefore(offset: number): MembershipAt | null {
+    assert(offset >= this.logStart && offset <= this.end, `no membership before ${offset}`);
+    for (let i = this.configs.length - 1; i >= 0; i--)
+      if (this.configs[i]!.offset < offset) return this.configs[i]!;
+    return null;
+  }
+
+  /** The membership in force at the log start (what retention keeps), or null for the bootstrap. */
+  get startMembership(): MembershipAt | null {
+    return this.membershipBefore(this.logStart);
   }
 
   /** Retention: removes the entries wholly below `offset`, an entry's first offset or the end. */
@@ -171,10 +210,13 @@ export class MemoryRaftLog implements RaftLogStore {
     assert(offset > this.logStart && offset <= this.end, `deletion to ${offset} outside the log`);
     assert(this.entryStart(offset) === offset, `deletion to ${offset} splits an entry`);
     const startTerm = this.termAt(offset - 1);
+    const membership = this.membershipBefore(offset);
     this.entries = this.entries.slice(this.indexAtOrBefore(offset - 1) + 1);
     this.logStart = offset;
     this.termBeforeStart = startTerm;
-    this.actions.push({ kind: 'deleteBefore', offset, startTerm });
+    this.configs = this.configs.filter((c) => c.offset >= offset);
+    if (membership !== null) this.configs.unshift(membership);
+    this.actions.push({ kind: 'deleteBefore', offset, startTerm, membership });
   }
 
   takeActions(): LogAction[] {
@@ -203,5 +245,21 @@ export class MemoryRaftLog implements RaftLogStore {
 export type LogAction =
   | { readonly kind: 'truncate'; readonly from: number }
   | { readonly kind: 'append'; readonly entries: Entry[] }
-  | { readonly kind: 'reset'; readonly start: number; readonly startTerm: number }
-  | { readonly kind: 'deleteBefore'; readonly offset: number; readonly startTerm: number };
+  | {
+      readonly kind: 'reset';
+      readonly start: number;
+      readonly startTerm: number;
+      readonly membership: MembershipAt | null;
+    }
+  | {
+      readonly kind: 'deleteBefore';
+      readonly offset: number;
+      readonly startTerm: number;
+      readonly membership: MembershipAt | null;
+    };
+
+/** The membership a config entry sets. */
+export function configOf(e: Entry): MembershipAt {
+  assert(e.kind === 'config' && e.membership !== undefined, `entry at ${e.offset} is no config entry`);
+  return { offset: e.offset, membership: e.membership };
+}

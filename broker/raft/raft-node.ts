@@ -13,13 +13,23 @@
 // term-by-term backing up on a rejected append, and durability-aware acks: an entry counts toward
 // the majority only once it is fsynced on that replica, leader included. The high watermark a
 // replica exposes is its commit end capped by its own durable end, so a read below it survives the
-// loss of every node's power.
+// loss of every node's power. Membership changes one replica at a time (membership.ts): learners
+// receive the log without voting or counting, and the latest config entry in the log rules.
 
 import assert from 'node:assert';
 import type { RaftConfig } from './raft-config.js';
 import { validateRaftConfig } from './raft-config.js';
 import { entryEnd, isUpToDate, lastOffsetWithTermAtMost, type RaftLogStore } from './raft-log.js';
 import { LeaderProgress } from './leader-progress.js';
+import {
+  applyChange,
+  isVoter,
+  majorityOf,
+  peersOf,
+  validateMembership,
+  type Membership,
+  type MembershipChange,
+} from './membership.js';
 import { voteAnswer, voteRequest } from './messages.js';
 import { VoteTally } from './vote-tally.js';
 import type {
@@ -40,9 +50,17 @@ const EMPTY = new Uint8Array(0);
 export class RaftNode {
   readonly id: number;
   private readonly config: RaftConfig;
-  private readonly peers: readonly number[];
-  private readonly quorum: number;
   private readonly log: RaftLogStore;
+  /** The group as the latest config entry in the log sets it (the bootstrap voters before any). */
+  private membershipNow!: Membership;
+  /** Where that config entry is (-1: the bootstrap). */
+  private membershipOffset = -1;
+  /** Every member but this replica: whom a leader replicates to. */
+  private peers: readonly number[] = [];
+  /** The voters but this replica. */
+  private otherVoters: readonly number[] = [];
+  private quorum = 1;
+  private voter = false;
 
   private term: number;
   private votedFor: number | null;
@@ -84,9 +102,8 @@ export class RaftNode {
     validateRaftConfig(config);
     this.config = config;
     this.id = config.id;
-    this.peers = config.voters.filter((v) => v !== config.id);
-    this.quorum = Math.floor(config.voters.length / 2) + 1;
     this.log = log;
+    this.refreshMembership();
     this.term = hardState.term;
     this.votedFor = hardState.votedFor;
     this.amnesiac = hardState.amnesiac;
@@ -118,11 +135,18 @@ export class RaftNode {
   get logEnd(): number {
     return this.log.end;
   }
+  get membership(): Membership {
+    return this.membershipNow;
+  }
+  /** Where the config entry in force is (-1: the bootstrap voters). */
+  get membershipAt(): number {
+    return this.membershipOffset;
+  }
 
   recoveryDone(): void {
     this.recovered = true;
     // A group of one has nobody to wait for.
-    if (this.peers.length === 0 && this.roleNow !== 'leader') this.startPreVote();
+    if (this.voter && this.otherVoters.length === 0 && this.roleNow !== 'leader') this.startPreVote();
   }
 
   tick(): void {
@@ -138,11 +162,13 @@ export class RaftNode {
         this.electionElapsed = 0;
         // Check-quorum: a leader cut off from a majority stops acting as one (its clients retry
         // elsewhere) instead of waiting for a higher term to reach it.
-        if (!this.progress!.takeQuorumActive(this.quorum)) this.becomeFollower(this.term, null);
+        if (!this.progress!.takeQuorumActive(this.otherVoters, this.voter, this.quorum))
+          this.becomeFollower(this.term, null);
       }
       return;
     }
-    if (this.recovered && this.electionElapsed >= this.electionTimeout) this.startPreVote();
+    // A learner, or a replica no longer in the group, never campaigns.
+    if (this.recovered && this.voter && this.electionElapsed >= this.electionTimeout) this.startPreVote();
   }
 
   /**
@@ -153,6 +179,38 @@ export class RaftNode {
     if (this.roleNow !== 'leader') return null;
     assert(count >= 1, 'an entry takes at least one offset');
     const offset = this.appendLocal({ offset: this.log.end, count, term: this.term, kind: 'data', data });
+    for (const p of this.peers) this.sendAppend(p);
+    this.maybeCommit();
+    return offset;
+  }
+
+  /**
+   * Starts a one-replica membership change if this replica leads; the config entry's offset, or why
+   * not (the caller retries later or elsewhere). A change waits until the previous one is committed
+   * and this leader has committed an entry of its own term; a learner is promoted only once it
+   * holds, durably and whole, everything committed.
+   */
+  proposeMembership(change: MembershipChange): number | string {
+    if (this.roleNow !== 'leader') return 'not the leader';
+    const faults = this.config.faults;
+    if (this.membershipOffset >= this.commitEnd && faults?.overlappingChanges !== true)
+      return 'a membership change is in flight';
+    if (this.commitEnd <= this.log.start || this.log.termAt(this.commitEnd - 1) !== this.term)
+      return 'nothing committed in this term yet';
+    const next = applyChange(this.membershipNow, change);
+    if (typeof next === 'string') return next;
+    if (change.kind === 'promote') {
+      const pr = this.progress!.of(change.id);
+      if (pr.amnesiac || pr.durableEnd < this.commitEnd) return `learner ${change.id} has not caught up`;
+    }
+    const offset = this.appendLocal({
+      offset: this.log.end,
+      count: 1,
+      term: this.term,
+      kind: 'config',
+      data: EMPTY,
+      membership: next,
+    });
     for (const p of this.peers) this.sendAppend(p);
     this.maybeCommit();
     return offset;
@@ -232,7 +290,8 @@ export class RaftNode {
     this.votes = this.newTally();
     this.resetElectionTimer();
     if (this.votes.won) return this.startElection();
-    for (const p of this.peers) this.outbox.push(voteRequest('preVote', this.id, p, this.term + 1, this.log));
+    for (const p of this.otherVoters)
+      this.outbox.push(voteRequest('preVote', this.id, p, this.term + 1, this.log));
   }
 
   private startElection(): void {
@@ -243,7 +302,7 @@ export class RaftNode {
     this.resetElectionTimer();
     // Alone, wait for hardStatePersisted: a leader acting in a term it could forget in a crash
     // might lead that term twice, and (offset, term) would no longer name one entry.
-    for (const p of this.peers) this.outbox.push(voteRequest('vote', this.id, p, this.term, this.log));
+    for (const p of this.otherVoters) this.outbox.push(voteRequest('vote', this.id, p, this.term, this.log));
   }
 
   private onPreVote(m: VoteRequest): void {
@@ -274,6 +333,8 @@ export class RaftNode {
     const pre = m.type === 'preVoteResponse';
     const round = pre ? this.term + 1 : this.term;
     if (this.roleNow !== (pre ? 'preCandidate' : 'candidate') || m.voteTerm !== round) return;
+    // Only voters of the configuration this replica knows count (a learner's word does not).
+    if (!isVoter(this.membershipNow, m.from) && this.config.faults?.countLearners !== true) return;
     this.votes.record(m.from, m.granted, m.amnesiac);
     if (!this.votes.won) return;
     if (pre) this.startElection();
@@ -306,7 +367,7 @@ export class RaftNode {
     // The no-op lets this term commit (and with it every earlier entry) without waiting for a client.
     // A group of one needs none: its own durable log is the majority, whatever the terms in it, so a
     // single broker's offsets run on across restarts as before replication.
-    if (this.peers.length > 0)
+    if (!this.alone)
       this.appendLocal({ offset: this.log.end, count: 1, term: this.term, kind: 'noop', data: EMPTY });
     for (const p of this.peers) this.sendAppend(p);
     this.maybeCommit();
@@ -342,7 +403,8 @@ export class RaftNode {
       // The leader's log starts after p, so a longer match cannot be found: start afresh there.
       // Only a shorter log or an uncommitted entry at p gets here (committed entries match).
       assert(this.commitEnd <= p + 1, `reset at ${p + 1} below the commit end ${this.commitEnd}`);
-      log.resetTo(p + 1, m.prevTerm);
+      log.resetTo(p + 1, m.prevTerm, m.startMembership);
+      this.refreshMembership();
       this.durableEnd = Math.min(this.durableEnd, p + 1);
       this.matchedEnd = Math.min(this.matchedEnd, p + 1);
     } else if (!matches) {
@@ -395,7 +457,8 @@ export class RaftNode {
   }
 
   private onAppendResponse(m: AppendResponse): void {
-    if (this.roleNow !== 'leader') return;
+    // A member removed since (or never added) is no longer followed.
+    if (this.roleNow !== 'leader' || !this.progress!.has(m.from)) return;
     const pr = this.progress!.of(m.from);
     // What an earlier life of the follower said may have been lost with it: forget it, and ignore
     // that life's late answers.
@@ -417,7 +480,8 @@ export class RaftNode {
       pr.durableEnd = Math.max(pr.durableEnd, m.durableEnd);
       pr.next = Math.max(pr.next, pr.matchEnd);
       this.maybeCommit();
-      if (advanced && pr.next < this.log.end) this.sendAppend(m.from);
+      // (A leader the commit removed from the voters has stepped down.)
+      if (advanced && this.roleNow === 'leader' && pr.next < this.log.end) this.sendAppend(m.from);
       return;
     }
     // What a follower only appended can vanish in its crash; what it fsynced cannot. A rejection
@@ -453,6 +517,7 @@ export class RaftNode {
       entries,
       commitEnd: this.commitEnd,
       fromStart,
+      startMembership: fromStart ? log.membershipBefore(next) : null,
       incarnation: pr.incarnation,
       rejoinEnd: pr.amnesiac && this.commitEnd > pr.rejoinAfter ? this.commitEnd : 0,
     });
@@ -489,8 +554,33 @@ export class RaftNode {
     };
   }
 
+  /**
+   * A group of one from its start (no config entry): no other replica ever held a copy that could
+   * have been elected, so it needs no no-op and commits entries of earlier terms by itself.
+   */
+  private get alone(): boolean {
+    return this.peers.length === 0 && this.membershipOffset === -1;
+  }
+
   private newTally(): VoteTally {
     return new VoteTally(this.id, this.quorum, this.amnesiac, this.config.faults?.ignoreAmnesia === true);
+  }
+
+  /**
+   * Takes the membership of the latest config entry in the log (after an append, a truncation or a
+   * reset): who votes, the majority, and, leading, whom to replicate to.
+   */
+  private refreshMembership(): void {
+    const at = this.log.membershipBefore(this.log.end);
+    const membership = at?.membership ?? { voters: this.config.voters, learners: [] };
+    validateMembership(membership);
+    this.membershipNow = membership;
+    this.membershipOffset = at?.offset ?? -1;
+    this.voter = isVoter(membership, this.id);
+    this.peers = peersOf(membership, this.id);
+    this.otherVoters = membership.voters.filter((v) => v !== this.id);
+    this.quorum = majorityOf(membership);
+    this.progress?.setPeers(this.peers, this.log.end);
   }
 
   /** Leader: commit the largest end a majority holds durably, if its last entry is of this term. */
@@ -499,15 +589,21 @@ export class RaftNode {
     // An amnesiac follower's copy counts only when a majority is amnesiac (the whole group lost its
     // memory): otherwise a deposed leader could commit with replicas that forgot the newer term.
     const progress = this.progress!;
-    const countAmnesiac =
-      this.config.faults?.ignoreAmnesia === true || progress.amnesiacFollowers() >= this.quorum;
-    const end = progress.quorumDurableEnd(this.durableEnd, Math.max(1, needed), countAmnesiac);
+    const faults = this.config.faults;
+    const counted = faults?.countLearners === true ? this.peers : this.otherVoters;
+    const countAmnesiac = faults?.ignoreAmnesia === true || progress.amnesiacAmong(counted) >= this.quorum;
+    // A leader the change in flight removes manages the group without counting itself.
+    const own = this.voter ? this.durableEnd : null;
+    const end = progress.quorumDurableEnd(own, counted, Math.max(1, needed), countAmnesiac);
     // §5.4.2: counting replicas proves nothing about an entry of an earlier term (except alone: a
     // group of one has no other copy that could have been elected over it).
     if (end > this.commitEnd && end > this.log.start) {
-      if (this.peers.length === 0 || this.log.termAt(end - 1) === this.term) this.commitEnd = end;
+      if (this.alone || this.log.termAt(end - 1) === this.term) this.commitEnd = end;
     }
     this.updateHighWatermark();
+    // Once the change that removed it is committed, a leader outside the voters steps down: its
+    // successor is elected among them.
+    if (!this.voter && this.membershipOffset < this.commitEnd) this.becomeFollower(this.term, null);
   }
 
   private updateHighWatermark(): void {
@@ -523,11 +619,14 @@ export class RaftNode {
   private appendLocal(e: Entry): number {
     this.log.append(e);
     if (this.config.faults?.countBeforeFsync === true) this.durableEnd = this.log.end;
+    // A configuration rules from the moment it is in the log, committed or not.
+    if (e.kind === 'config') this.refreshMembership();
     return e.offset;
   }
 
   private truncateLocal(from: number): void {
     this.log.truncateFrom(from);
     this.durableEnd = Math.min(this.durableEnd, from);
+    if (from <= this.membershipOffset) this.refreshMembership();
   }
 }

@@ -1,7 +1,9 @@
 // The Raft core's log (RaftLogStore, broker/raft/raft-log.ts) over a partition's real log and its
 // leader-epoch cache: an entry is a stored record batch, its offset the batch's base offset, its
 // count the batch's lastOffsetDelta + 1, its term the batch's partitionLeaderEpoch, and it is a
-// no-op when the batch is a control batch (a new leader's LeaderChange, proto/control-batch.ts).
+// no-op when the batch is a control batch (a new leader's LeaderChange, proto/control-batch.ts),
+// or a membership change when it is weir's membership control batch (indexed in `raft-membership`,
+// raft-membership-file.ts, so opening need not read the log for them).
 //
 // Terms come from the cache (storage/leader-epoch-cache.ts): the term at an offset is the epoch of
 // the last entry starting at or before it, which is what the cache answers. Four rules keep the
@@ -28,7 +30,9 @@
 // step, or a crash between them would leave an empty log whose startTerm is lost. It first writes
 // `raft-log-reset` (start and term, atomically: temp file, fsync, rename, directory fsync), then
 // starts the log afresh (itself crash-safe, PartitionLog.truncateFullyAndStartAt), resets the cache
-// and removes the file; opening finds a file left by a crash and does the reset again.
+// and the membership index (to the membership in force at the new start, which the file carries on
+// a second line) and removes the file; opening finds a file left by a crash and does the reset
+// again.
 //
 // A gap that compaction made by removing the first batch of an epoch answers that epoch in the gap,
 // where a log of entries (MemoryRaftLog) answers the previous one, and a follower that copied the
@@ -40,6 +44,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { Entry } from '../raft/messages.js';
 import type { RaftLogStore } from '../raft/raft-log.js';
+import type { MembershipAt } from '../raft/membership.js';
+import { readMembershipFile, writeMembershipFile } from './raft-membership-file.js';
 import {
   LOG_OVERHEAD,
   batchBaseOffset,
@@ -49,9 +55,15 @@ import {
   batchSize,
   stampBaseOffset,
 } from '../../proto/batch-header.js';
-import { leaderChangeBatch, type LeaderChange } from '../../proto/control-batch.js';
+import {
+  decodeMembershipBatch,
+  leaderChangeBatch,
+  membershipBatch,
+  type LeaderChange,
+} from '../../proto/control-batch.js';
 import { WeirError } from '../../proto/errors.js';
 import {
+  toStorageError,
   writeFileAtomic,
   type AppendResult,
   type LeaderEpochCache,
@@ -59,10 +71,13 @@ import {
   type StorageFs,
 } from '../../storage/index.js';
 
-/** A resetTo under way: `<start> <startTerm>`. */
+/**
+ * A resetTo under way: `<start> <startTerm>`, and on a second line the membership in force at start
+ * (`<offset> <voters> <learners>`, as raft-membership-file.ts writes it), if any.
+ */
 export const RAFT_LOG_RESET_FILE = 'raft-log-reset';
 export const DEFAULT_MAX_READ_BYTES = 1024 * 1024;
-const RESET_LINE = /^(\d+) (\d+)\n$/;
+const RESET_LINE = /^(\d+) (\d+)\n(?:(\d+) (\d+(?:,\d+)*) (-|\d+(?:,\d+)*)\n)?$/;
 
 export interface PartitionRaftLogOptions {
   /** What read() asks the log for at once; at least one whole batch is read anyway. Default 1 MiB. */
@@ -86,6 +101,8 @@ export class PartitionRaftLog implements RaftLogStore {
   private readonly maxReadBytes: number;
   private readonly leaderChange: (term: number) => LeaderChange;
   private readonly now: () => number;
+  /** The config entries of the log (and the last before its start), as `raft-membership` has them. */
+  private configs: MembershipAt[] = [];
 
   private constructor(
     private readonly fs: StorageFs,
@@ -111,9 +128,10 @@ export class PartitionRaftLog implements RaftLogStore {
   ): PartitionRaftLog {
     const raftLog = new PartitionRaftLog(fs, log, cache, options);
     const pending = raftLog.pendingReset();
-    if (pending !== null) raftLog.completeReset(pending.start, pending.startTerm);
+    if (pending !== null) raftLog.completeReset(pending.start, pending.startTerm, pending.membership);
     raftLog.cutAtFirstHole();
     cache.truncateFromEnd(log.logEndOffset);
+    raftLog.loadConfigs();
     raftLog.repairCache();
     raftLog.trimCache();
     return raftLog;
@@ -188,7 +206,12 @@ export class PartitionRaftLog implements RaftLogStore {
       `the entry at ${entry.offset} is not exactly one batch`,
     );
     assert.equal(batchLastOffsetDelta(batch, 0) + 1, entry.count, `entry at ${entry.offset}: count`);
-    assert.equal(batchIsControl(batch, 0), entry.kind === 'noop', `entry at ${entry.offset}: kind`);
+    assert.equal(batchIsControl(batch, 0), entry.kind !== 'data', `entry at ${entry.offset}: kind`);
+    if (entry.kind === 'config') {
+      // Indexed before the batch is written, as the epoch is (see raft-membership-file.ts).
+      this.configs.push({ offset: entry.offset, membership: membershipOf(entry) });
+      this.writeConfigs();
+    }
     // The leader's core numbered the entry at the log end; a follower's comes numbered already.
     if (batchBaseOffset(batch, 0) !== entry.offset) stampBaseOffset(batch, 0, entry.offset);
     // The epoch before the batch (see the header): a crash between leaves it past the log end.
@@ -221,14 +244,31 @@ export class PartitionRaftLog implements RaftLogStore {
     assert.equal(this.entryStart(from), from, `truncation at ${from} splits an entry`);
     this.log.truncateTo(from);
     this.cache.truncateFromEnd(this.end);
+    if (this.configs.some((c) => c.offset >= from)) {
+      this.configs = this.configs.filter((c) => c.offset < from);
+      this.writeConfigs();
+    }
   }
 
-  resetTo(start: number, startTerm: number): void {
+  resetTo(start: number, startTerm: number, membership: MembershipAt | null): void {
     assert.ok(Number.isSafeInteger(start) && start >= 0, `reset to ${start}`);
     assert.ok(Number.isInteger(startTerm) && startTerm >= 0, `reset in term ${startTerm}`);
     assert.ok(start > 0 || startTerm === 0, 'the term before offset 0 is 0');
-    writeFileAtomic(this.fs, this.log.dir, RAFT_LOG_RESET_FILE, Buffer.from(`${start} ${startTerm}\n`));
-    this.completeReset(start, startTerm);
+    assert.ok(membership === null || membership.offset < start, 'the start membership is below the start');
+    let text = `${start} ${startTerm}\n`;
+    if (membership !== null) {
+      const { voters, learners } = membership.membership;
+      text += `${membership.offset} ${voters.join(',')} ${learners.length === 0 ? '-' : learners.join(',')}\n`;
+    }
+    writeFileAtomic(this.fs, this.log.dir, RAFT_LOG_RESET_FILE, Buffer.from(text));
+    this.completeReset(start, startTerm, membership);
+  }
+
+  membershipBefore(offset: number): MembershipAt | null {
+    assert.ok(offset >= this.start && offset <= this.end, `no membership before ${offset}`);
+    for (let i = this.configs.length - 1; i >= 0; i--)
+      if (this.configs[i]!.offset < offset) return this.configs[i]!;
+    return null;
   }
 
   /**
@@ -248,6 +288,13 @@ export class PartitionRaftLog implements RaftLogStore {
   }
 
   private batchOf(entry: Entry): Buffer {
+    if (entry.kind === 'config' && entry.data.length === 0) {
+      return membershipBatch(membershipOf(entry), {
+        leaderEpoch: entry.term,
+        timestamp: this.now(),
+        baseOffset: entry.offset,
+      });
+    }
     if (entry.kind === 'noop' && entry.data.length === 0) {
       return leaderChangeBatch({
         ...this.leaderChange(entry.term),
@@ -268,18 +315,30 @@ export class PartitionRaftLog implements RaftLogStore {
     }
   }
 
-  private pendingReset(): { start: number; startTerm: number } | null {
+  private pendingReset(): { start: number; startTerm: number; membership: MembershipAt | null } | null {
     const path = join(this.log.dir, RAFT_LOG_RESET_FILE);
     if (!this.fs.existsSync(path)) return null;
     const match = RESET_LINE.exec(this.fs.readFileSync(path).toString('latin1'));
     if (match === null)
       throw new WeirError('KAFKA_STORAGE_ERROR', `${path}: malformed`, { retriable: false });
-    return { start: Number(match[1]), startTerm: Number(match[2]) };
+    const membership: MembershipAt | null =
+      match[3] === undefined
+        ? null
+        : {
+            offset: Number(match[3]),
+            membership: {
+              voters: match[4]!.split(',').map(Number),
+              learners: match[5] === '-' ? [] : match[5]!.split(',').map(Number),
+            },
+          };
+    return { start: Number(match[1]), startTerm: Number(match[2]), membership };
   }
 
-  private completeReset(start: number, startTerm: number): void {
+  private completeReset(start: number, startTerm: number, membership: MembershipAt | null): void {
     this.log.truncateFullyAndStartAt(start);
     this.cache.reset(start === 0 ? [] : [{ epoch: startTerm, startOffset: start - 1 }]);
+    this.configs = membership === null ? [] : [membership];
+    this.writeConfigs();
     this.fs.unlinkSync(join(this.log.dir, RAFT_LOG_RESET_FILE));
     this.fs.fsyncDirSync(this.log.dir);
   }
@@ -329,6 +388,27 @@ export class PartitionRaftLog implements RaftLogStore {
     }
   }
 
+  /**
+   * Reads `raft-membership`, dropping the changes at or past the log end (their batches did not make
+   * it) and all but the last below the log start (retention took their batches).
+   */
+  private loadConfigs(): void {
+    const all = readMembershipFile(this.fs, this.log.dir);
+    const kept = all.filter((c) => c.offset < this.end);
+    const firstInLog = kept.findIndex((c) => c.offset >= this.start);
+    const cut = firstInLog < 0 ? kept.length : firstInLog;
+    this.configs = kept.slice(Math.max(0, cut - 1));
+    if (this.configs.length !== all.length) this.writeConfigs();
+  }
+
+  private writeConfigs(): void {
+    try {
+      writeMembershipFile(this.fs, this.log.dir, this.configs);
+    } catch (err) {
+      throw toStorageError(err, `writing the membership index of ${this.log.dir}`);
+    }
+  }
+
   /** Drops the epochs wholly below the first segment, keeping the one covering its base - 1. */
   private trimCache(): void {
     const first = this.log.segments[0]?.baseOffset ?? this.start;
@@ -337,11 +417,21 @@ export class PartitionRaftLog implements RaftLogStore {
 }
 
 function entryOf(buf: Buffer, off: number, size: number): Entry {
-  return {
+  const entry = {
     offset: batchBaseOffset(buf, off),
     count: batchLastOffsetDelta(buf, off) + 1,
     term: Math.max(0, batchLeaderEpoch(buf, off)),
-    kind: batchIsControl(buf, off) ? 'noop' : 'data',
     data: buf.subarray(off, off + size),
   };
+  if (!batchIsControl(buf, off)) return { ...entry, kind: 'data' };
+  const membership = decodeMembershipBatch(buf, off);
+  if (membership === null) return { ...entry, kind: 'noop' };
+  // The log checked the batch's CRC when it took it: a record that does not parse is a bug.
+  assert.ok(typeof membership !== 'string', `membership batch at ${entry.offset}: ${membership as string}`);
+  return { ...entry, kind: 'config', membership };
+}
+
+function membershipOf(entry: Entry): MembershipAt['membership'] {
+  assert.ok(entry.membership !== undefined, `config entry at ${entry.offset} without a membership`);
+  return entry.membership;
 }

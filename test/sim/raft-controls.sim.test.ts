@@ -38,6 +38,8 @@ const controls: [string, SimOptions, ViolationKind[]][] = [
   // A new leader that rebuilds producer state from committed entries only appends a retry of a
   // batch its log already holds a second time.
   ['producer state rebuilt from committed entries only', { producerStateFromCommitted: true }, ['duplicate']],
+  // Learners counted as voters: a leader commits with learners that a later election ignores.
+  ['learners counted toward the majority', { faults: { countLearners: true } }, LOSS],
 ];
 
 describe.skipIf(process.env['WEIR_SIM_SEED'] !== undefined || process.env['WEIR_SIM_SEEDS'] !== undefined)(

@@ -71,6 +71,7 @@ function append(
     entries,
     commitEnd,
     fromStart,
+    startMembership: null,
     incarnation: -1,
     rejoinEnd: 0,
   };

@@ -18,15 +18,20 @@ import type { Entry, HardState, Message, Ready } from '../../broker/raft/message
 import type { RaftConfig } from '../../broker/raft/raft-config.js';
 import { MemoryRaftLog, entryEnd } from '../../broker/raft/raft-log.js';
 import { RaftNode } from '../../broker/raft/raft-node.js';
+import type { MembershipAt } from '../../broker/raft/membership.js';
 import type { RaftChecker, ReplicaView } from './raft-checker.js';
 import type { ProducerStateTable } from '../../broker/producer-state.js';
 import { rebuildProducerState } from './raft-sim-producers.js';
 
-/** A log as written to the simulated disk: its entries, where it starts and the term before. */
+/**
+ * A log as written to the simulated disk: its entries, where it starts, the term before and the
+ * membership in force there (kept by retention and resets, as a snapshot keeps its configuration).
+ */
 export interface DiskLog {
   readonly entries: readonly Entry[];
   readonly start: number;
   readonly startTerm: number;
+  readonly startMembership: MembershipAt | null;
 }
 
 export interface DiskState {
@@ -41,11 +46,11 @@ export function diskLogEnd(log: DiskLog): number {
 
 const WIPED: DiskState = {
   hardState: { term: 0, votedFor: null, amnesiac: true },
-  log: { entries: [], start: 0, startTerm: 0 },
+  log: { entries: [], start: 0, startTerm: 0, startMembership: null },
 };
 const EMPTY_DISK: DiskState = {
   hardState: { term: 0, votedFor: null, amnesiac: false },
-  log: { entries: [], start: 0, startTerm: 0 },
+  log: { entries: [], start: 0, startTerm: 0, startMembership: null },
 };
 
 /** What a replica needs from the world around it. */
@@ -99,7 +104,7 @@ export class SimReplica implements ReplicaView {
   start(): void {
     assert(this.node === null, 'a running replica is not started again');
     const d = this.durable.log;
-    this.log = new MemoryRaftLog(d.entries, d.start, d.startTerm);
+    this.log = new MemoryRaftLog(d.entries, d.start, d.startTerm, d.startMembership);
     this.node = new RaftNode(
       { ...this.makeConfig(), incarnation: this.lives },
       this.durable.hardState,
@@ -181,6 +186,7 @@ export class SimReplica implements ReplicaView {
     let entries = v.log.entries;
     let start = v.log.start;
     let startTerm = v.log.startTerm;
+    let startMembership = v.log.startMembership;
     for (const a of actions) {
       switch (a.kind) {
         case 'truncate': {
@@ -206,16 +212,21 @@ export class SimReplica implements ReplicaView {
           entries = [];
           start = a.start;
           startTerm = a.startTerm;
+          startMembership = a.membership;
           break;
         case 'deleteBefore':
           entries = entries.filter((e) => e.offset >= a.offset);
           start = a.offset;
           startTerm = a.startTerm;
+          startMembership = a.membership;
           break;
       }
     }
     if (ready.hardState !== null || actions.length > 0) {
-      this.volatile = { hardState: ready.hardState ?? v.hardState, log: { entries, start, startTerm } };
+      this.volatile = {
+        hardState: ready.hardState ?? v.hardState,
+        log: { entries, start, startTerm, startMembership },
+      };
       const seq = ++this.issued;
       if (ready.hardState !== null) this.hardStateSync = seq;
       this.host.scheduleSync(this, seq, this.incarnation, this.volatile);

@@ -27,6 +27,8 @@ interface Totals extends CheckerCounts {
   wipes: number;
   pageCacheSeeds: number;
   duplicatesAnswered: number;
+  membershipSeeds: number;
+  membershipChanges: number;
 }
 
 function add(t: Totals, r: SimResult): void {
@@ -40,6 +42,8 @@ function add(t: Totals, r: SimResult): void {
   t.wipes += r.wipes;
   if (r.pageCache) t.pageCacheSeeds++;
   t.duplicatesAnswered += r.duplicatesAnswered;
+  if (r.membershipChanges > 0) t.membershipSeeds++;
+  t.membershipChanges += r.membershipChanges;
 }
 
 /** Seeds [from, from + count) must all pass; prints the totals and the time per seed. */
@@ -59,6 +63,8 @@ export function seedsTest(from: number, count: number, timeoutMs = 180_000): voi
         wipes: 0,
         pageCacheSeeds: 0,
         duplicatesAnswered: 0,
+        membershipSeeds: 0,
+        membershipChanges: 0,
       };
       const failures: string[] = [];
       const started = performance.now();

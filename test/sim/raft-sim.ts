@@ -2,8 +2,9 @@
 // process on a virtual clock, a network that drops, delays, duplicates and reorders messages and
 // partitions replicas (both ways or one way) until the partition heals, crashes that lose whatever
 // was not fsynced (one replica, or every replica at once), pauses, retention removing a committed
-// prefix on one replica, and clients appending batches of one to a few offsets to whichever replica
-// leads. The seed decides everything, the scenario's intensities included (swarm
+// prefix on one replica, membership changes (a replica added as a learner, promoted, removed, one
+// at a time, among five replicas of which three start as voters), and clients appending batches of
+// one to a few offsets to whichever replica leads. The seed decides everything, the scenario's intensities included (swarm
 // testing: some seeds are calm, some stormy), so a failing seed replays exactly.
 //
 // A run is a chaotic phase, then a healed one (no drops, no partitions, every replica up) in which a
@@ -13,6 +14,7 @@
 import { AssertionError } from 'node:assert';
 import type { Message } from '../../broker/raft/messages.js';
 import type { RaftFaults } from '../../broker/raft/raft-config.js';
+import { isMember, type MembershipChange } from '../../broker/raft/membership.js';
 import { entryEnd } from '../../broker/raft/raft-log.js';
 import { RaftChecker, Violation, entryAtOffset, sameEntry, type CheckerCounts } from './raft-checker.js';
 import { EventQueue } from './raft-sim-queue.js';
@@ -60,6 +62,8 @@ export interface SimResult {
   readonly pageCache: boolean;
   /** Retries of an idempotent producer answered with the original offsets. */
   readonly duplicatesAnswered: number;
+  /** Membership changes a leader started (config entries appended). */
+  readonly membershipChanges: number;
 }
 
 export class RaftSimulation implements ReplicaHost {
@@ -89,6 +93,7 @@ export class RaftSimulation implements ReplicaHost {
   private powerLosses = 0;
   private deletions = 0;
   private wipes = 0;
+  private membershipChanges = 0;
   private readonly s: ReturnType<typeof scenario>;
 
   readonly producerStateFromCommitted: boolean;
@@ -105,8 +110,10 @@ export class RaftSimulation implements ReplicaHost {
     // fsynced; the promise is that acknowledged entries survive crashes and a minority's power loss.
     const fsync = this.s.policy === 'fsync';
     this.checker = new RaftChecker(this.s.replicas, options.strictDurable ?? fsync);
-    const voters = Array.from({ length: this.s.replicas }, (_, i) => i);
-    for (const id of voters) {
+    const ids = Array.from({ length: this.s.replicas }, (_, i) => i);
+    // With membership changes the group starts as three voters and two replicas outside it.
+    const voters = this.s.membership ? ids.slice(0, BOOTSTRAP_VOTERS) : ids;
+    for (const id of ids) {
       const config = () => ({
         id,
         voters,
@@ -156,6 +163,7 @@ export class RaftSimulation implements ReplicaHost {
       wipes: this.wipes,
       pageCache: this.s.policy === 'pageCache',
       duplicatesAnswered: this.producers.reduce((sum, p) => sum + p.duplicatesAnswered, 0),
+      membershipChanges: this.membershipChanges,
     };
   }
 
@@ -228,7 +236,35 @@ export class RaftSimulation implements ReplicaHost {
     this.injectFaults();
     for (let a = this.s.appendRate; a > 0 && this.rand() < a; a--) this.clientAppend(false);
     for (const p of this.producers) if (!p.waiting && this.rand() < this.s.produceRate) this.produce(p);
+    if (this.s.membership && this.rand() < this.s.changeRate) this.changeMembership();
     return false;
+  }
+
+  /**
+   * A leader adds a replica as a learner, promotes a learner, or removes a member, keeping three to
+   * five voters; it refuses while a change is in flight or a learner has not caught up.
+   */
+  private changeMembership(): void {
+    const leaders = this.replicas.filter((r) => r.node?.role === 'leader' && r.pausedUntil <= this.now);
+    const r = leaders[Math.floor(this.rand() * leaders.length)];
+    if (r === undefined) return;
+    const m = r.node!.membership;
+    const options: MembershipChange[] = [];
+    for (const x of this.replicas) {
+      const id = x.id;
+      if (!isMember(m, id)) options.push({ kind: 'addLearner', id });
+      else if (m.learners.includes(id)) {
+        options.push({ kind: 'remove', id });
+        if (m.voters.length < this.replicas.length) options.push({ kind: 'promote', id });
+      } else if (m.voters.length > BOOTSTRAP_VOTERS) options.push({ kind: 'remove', id });
+    }
+    const change = options[Math.floor(this.rand() * options.length)];
+    if (change === undefined) return;
+    let result: number | string = '';
+    r.step((n) => (result = n.proposeMembership(change)));
+    if (typeof result === 'string') return;
+    this.membershipChanges++;
+    this.trace(`${r.id} proposes ${change.kind} ${change.id} at ${result}`);
   }
 
   private injectFaults(): void {
@@ -288,7 +324,8 @@ export class RaftSimulation implements ReplicaHost {
    * of the group stays whole (counting those already amnesiac).
    */
   private minority(max: number): SimReplica[] {
-    const n = this.replicas.length;
+    // Membership changes keep at least three voters: a minority of those.
+    const n = this.s.membership ? BOOTSTRAP_VOTERS : this.replicas.length;
     const room = Math.floor((n - 1) / 2) - this.replicas.filter((r) => r.amnesiac).length;
     const up = this.replicas.filter((r) => r.node !== null && !r.amnesiac);
     const count = Math.min(max, room, up.length, 1 + Math.floor(this.rand() * Math.max(1, room)));
@@ -458,6 +495,8 @@ export class RaftSimulation implements ReplicaHost {
     if (lead === undefined || lead === null) return false;
     const leadEntries = leader!.log!.all();
     for (const r of this.replicas) {
+      // A replica outside the group is left where it was.
+      if (!isMember(lead.membership, r.id)) continue;
       const n = r.node;
       if (n === null || n.highWatermark !== lead.highWatermark || n.logEnd !== lead.logEnd) return false;
       // Byte-identical where both still hold the log (retention runs on each replica on its own).
@@ -500,13 +539,16 @@ export class RaftSimulation implements ReplicaHost {
   }
 }
 
+/** Voters a group with membership changes starts with, and keeps at least. */
+const BOOTSTRAP_VOTERS = 3;
+
 function pick<T>(rand: () => number, xs: readonly T[]): T {
   return xs[Math.floor(rand() * xs.length)]!;
 }
 
 /** The seed's scenario: group size and fault intensities (per tick or per message). */
 function scenario(rand: () => number) {
-  return {
+  const s = {
     replicas: pick(rand, [1, 3, 3, 3, 3, 5, 5, 5, 5, 5]),
     chaosMs: 2_000 + Math.floor(rand() * 6_000),
     dropRate: pick(rand, [0, 0.02, 0.1, 0.3]),
@@ -529,5 +571,10 @@ function scenario(rand: () => number) {
     /** Idempotent producers, each with one batch in flight, and how often each sends per tick. */
     producers: pick(rand, [0, 1, 3]),
     produceRate: pick(rand, [0.2, 0.6]),
+    /** Membership changes a leader starts per tick, about. */
+    changeRate: pick(rand, [0.005, 0.02, 0.05]),
+    /** Replicas join and leave the group: five replicas then, three of them voters at first. */
+    membership: rand() < 0.3,
   };
+  return { ...s, replicas: s.membership ? 5 : s.replicas };
 }

@@ -11,7 +11,9 @@ import { describe, expect, it } from 'vitest';
 import { PartitionRaftLog, RAFT_LOG_RESET_FILE } from '../../../broker/replica/partition-raft-log.js';
 import type { Entry, EntryKind } from '../../../broker/raft/messages.js';
 import { MemoryRaftLog, type RaftLogStore } from '../../../broker/raft/raft-log.js';
-import { leaderChangeBatch } from '../../../proto/control-batch.js';
+import { leaderChangeBatch, membershipBatch } from '../../../proto/control-batch.js';
+import type { Membership, MembershipAt } from '../../../broker/raft/membership.js';
+import { RAFT_MEMBERSHIP_FILE } from '../../../broker/replica/raft-membership-file.js';
 import { encodeBatch } from '../../../proto/record-batch.js';
 import {
   LeaderEpochCache,
@@ -32,8 +34,19 @@ const PADDING = Buffer.alloc(300, 7);
 
 type Store = RaftLogStore & { deleteBefore(offset: number): void };
 
+/** A config entry at `offset` in `term`: weir's membership control batch. */
+function configEntry(offset: number, term: number, membership: Membership): Entry {
+  const data = membershipBatch(membership, { leaderEpoch: term, timestamp: 5, baseOffset: offset });
+  return { offset, count: 1, term, kind: 'config', data, membership };
+}
+
 /** An entry whose data is a real batch at its offset, in its term (a control batch for a no-op). */
-function entry(offset: number, count: number, term: number, kind: EntryKind = 'data'): Entry {
+function entry(
+  offset: number,
+  count: number,
+  term: number,
+  kind: Exclude<EntryKind, 'config'> = 'data',
+): Entry {
   const data =
     kind === 'noop'
       ? leaderChangeBatch({
@@ -131,7 +144,10 @@ function answers(log: RaftLogStore): unknown {
   for (let o = log.start - 1; o < log.end; o++) terms.push(log.termAt(o));
   for (let o = log.start; o < log.end; o++) starts.push(log.entryStart(o));
   for (let o = log.start; o < log.end; o++) termStarts.push(log.termStart(o));
+  const memberships: (MembershipAt | null)[] = [];
+  for (let o = log.start; o <= log.end; o++) memberships.push(log.membershipBefore(o));
   return {
+    memberships,
     start: log.start,
     startTerm: log.startTerm,
     end: log.end,
@@ -150,6 +166,7 @@ function shape(e: Entry): unknown {
     term: e.term,
     kind: e.kind,
     data: Buffer.from(e.data).toString('hex'),
+    membership: e.membership,
   };
 }
 
@@ -162,6 +179,20 @@ const HISTORY = [
   entry(7, 4, 2),
   entry(15, 2, 3),
   entry(17, 1, 3),
+];
+
+const M3: Membership = { voters: [1, 2, 3], learners: [] };
+const M4: Membership = { voters: [1, 2, 3], learners: [4] };
+const M5: Membership = { voters: [1, 2, 3, 4], learners: [] };
+// noop@0 t1, data 1-3 t1, config@4 t1 (learner 4), data 5 t1, noop@6 t2, config@7 t2 (4 a voter), data 8 t2.
+const CHANGES = [
+  entry(0, 1, 1, 'noop'),
+  entry(1, 3, 1),
+  configEntry(4, 1, M4),
+  entry(5, 1, 1),
+  entry(6, 1, 2, 'noop'),
+  configEntry(7, 2, M5),
+  entry(8, 1, 2),
 ];
 
 function appendAll(log: RaftLogStore, entries: readonly Entry[]): void {
@@ -272,7 +303,7 @@ describe.each(backends)('RaftLogStore contract: $name', (backend) => {
     const made = backend.make();
     const log = made.store;
     appendAll(log, HISTORY);
-    log.resetTo(start, startTerm);
+    log.resetTo(start, startTerm, null);
     expect([log.start, log.startTerm, log.end, log.lastTerm]).toEqual([start, startTerm, start, startTerm]);
     expect(log.termAt(start - 1)).toBe(startTerm);
     expect(log.read(start, 10)).toEqual([]);
@@ -281,13 +312,69 @@ describe.each(backends)('RaftLogStore contract: $name', (backend) => {
     expect([log.termAt(start - 1), log.termAt(start), log.lastTerm]).toEqual([startTerm, 6, 6]);
     await expectLike(made, (m) => {
       appendAll(m, HISTORY);
-      m.resetTo(start, startTerm);
+      m.resetTo(start, startTerm, null);
       appendAll(m, next);
+    });
+  });
+
+  it('knows the membership each config entry sets, and forgets a truncated one', async () => {
+    const made = backend.make();
+    const log = made.store;
+    appendAll(log, CHANGES);
+    expect([0, 4, 5, 7, 8, 9].map((o) => log.membershipBefore(o)?.membership ?? null)).toEqual([
+      null,
+      null,
+      M4,
+      M4,
+      M5,
+      M5,
+    ]);
+    expect(log.read(4, 1).map(shape)).toEqual([shape(CHANGES[2]!)]);
+    log.truncateFrom(7);
+    expect(log.membershipBefore(log.end)).toEqual({ offset: 4, membership: M4 });
+    await expectLike(made, (m) => {
+      appendAll(m, CHANGES);
+      m.truncateFrom(7);
+    });
+  });
+
+  it('keeps the membership in force at its start across deletion and a reset', async () => {
+    const made = backend.make();
+    let log = made.store;
+    appendAll(log, CHANGES);
+    log.deleteBefore(6);
+    expect(log.membershipBefore(6)).toEqual({ offset: 4, membership: M4 });
+    await expectLike(made, (m) => {
+      appendAll(m, CHANGES);
+      m.deleteBefore(6);
+    });
+    log = made.store;
+    const at = { offset: 11, membership: M3 };
+    log.resetTo(20, 3, at);
+    expect([log.membershipBefore(20), log.end]).toEqual([at, 20]);
+    await expectLike(made, (m) => {
+      appendAll(m, CHANGES);
+      m.deleteBefore(6);
+      m.resetTo(20, 3, at);
     });
   });
 });
 
 describe('PartitionRaftLog across crashes', () => {
+  it('drops a membership change whose batch did not reach the log, and refuses an unreadable index', () => {
+    const dir = tempDir();
+    const { raft } = openDisk(nodeFs, dir);
+    appendAll(raft, CHANGES.slice(0, 4));
+    // As a crash after the index write and before the batch leaves it: a change at the log end.
+    writeFileAtomic(nodeFs, dir, RAFT_MEMBERSHIP_FILE, Buffer.from('0\n2\n4 1,2,3 4\n6 1,2,3,4 -\n'));
+    raft.log.closeNow();
+    const again = openDisk(nodeFs, dir).raft;
+    expect(answers(again)).toEqual(reference((m) => appendAll(m, CHANGES.slice(0, 4))));
+    again.log.closeNow();
+    writeFileAtomic(nodeFs, dir, RAFT_MEMBERSHIP_FILE, Buffer.from('0\n1\n4 1,x 4\n'));
+    expect(() => openDisk(nodeFs, dir)).toThrow(/raft-membership: malformed line/);
+  });
+
   it('builds the no-op batch itself when the core appends an empty one', () => {
     const { raft } = openDisk(nodeFs, tempDir());
     raft.append({ offset: 0, count: 1, term: 1, kind: 'noop', data: new Uint8Array(0) });
@@ -409,18 +496,19 @@ describe('PartitionRaftLog across crashes', () => {
     const { raft } = openDisk(nodeFs, dir);
     appendAll(raft, HISTORY);
     // Recorded and the log started afresh, but the cache still the old one.
-    writeFileAtomic(nodeFs, dir, RAFT_LOG_RESET_FILE, Buffer.from('12 2\n'));
+    writeFileAtomic(nodeFs, dir, RAFT_LOG_RESET_FILE, Buffer.from('12 2\n9 1,2,3 4\n'));
     raft.log.truncateFullyAndStartAt(12);
     raft.log.closeNow();
     const again = openDisk(nodeFs, dir).raft;
-    expect(answers(again)).toEqual(reference((m) => m.resetTo(12, 2)));
+    expect(answers(again)).toEqual(reference((m) => m.resetTo(12, 2, { offset: 9, membership: M4 })));
     expect(nodeFs.existsSync(`${dir}/${RAFT_LOG_RESET_FILE}`)).toBe(false);
     again.log.closeNow();
   });
 
   it('leaves the old log or the reset one, with its start term, at a crash in any step of resetTo', () => {
     const before = reference((m) => appendAll(m, HISTORY));
-    const after = reference((m) => m.resetTo(30, 5));
+    const at = { offset: 20, membership: M5 };
+    const after = reference((m) => m.resetTo(30, 5, at));
     const seen: unknown[] = [];
     for (let step = 1; ; step++) {
       expect(step).toBeLessThan(60);
@@ -433,7 +521,7 @@ describe('PartitionRaftLog across crashes', () => {
       fs.crashAt(step);
       let threw = false;
       try {
-        raft.resetTo(30, 5);
+        raft.resetTo(30, 5, at);
       } catch {
         threw = true;
       }

@@ -1,0 +1,211 @@
+// Scenario tests of membership changes in one Raft replica (broker/raft/membership.ts and
+// raft-node.ts), driven by hand. The seeded simulation (raft.sim.test.ts) runs the changes among
+// five replicas under faults; these pin down single rules.
+
+import { describe, expect, it } from 'vitest';
+import type { AppendResponse, Entry, Message } from '../../broker/raft/messages.js';
+import { applyChange, type Membership } from '../../broker/raft/membership.js';
+import { MemoryRaftLog } from '../../broker/raft/raft-log.js';
+import { RaftNode } from '../../broker/raft/raft-node.js';
+
+const config = (offset: number, term: number, membership: Membership): Entry => ({
+  offset,
+  count: 1,
+  term,
+  kind: 'config',
+  data: new Uint8Array(0),
+  membership,
+});
+const data = (offset: number, term: number): Entry => ({
+  offset,
+  count: 1,
+  term,
+  kind: 'data',
+  data: Buffer.from(`t${term}`),
+});
+
+function node(id: number, voters: number[], entries: Entry[] = [], term = 0): RaftNode {
+  const n = new RaftNode(
+    { id, voters, electionTicks: 10, heartbeatTicks: 2, maxEntriesPerAppend: 8, random: () => 0 },
+    { term, votedFor: null, amnesiac: false },
+    new MemoryRaftLog(entries),
+  );
+  n.recoveryDone();
+  return n;
+}
+
+function ack(from: number, to: number, term: number, end: number): AppendResponse {
+  return {
+    type: 'appendResponse',
+    from,
+    to,
+    term,
+    success: true,
+    prevOffset: end - 1,
+    matchEnd: end,
+    durableEnd: end,
+    hintOffset: -1,
+    hintTerm: 0,
+    incarnation: 0,
+    amnesiac: false,
+  };
+}
+
+/** Node 0 of voters [0, 1, 2] elected in term 1 by node 1, its no-op at 0 committed. */
+function leader(): RaftNode {
+  const n = node(0, [0, 1, 2]);
+  for (let i = 0; i < 20 && n.role === 'follower'; i++) n.tick();
+  for (const type of ['preVoteResponse', 'voteResponse'] as const)
+    n.receive({ type, from: 1, to: 0, term: 1, voteTerm: 1, granted: true, amnesiac: false });
+  expect(n.role).toBe('leader');
+  n.persisted(1, 1);
+  n.receive(ack(1, 0, 1, 1));
+  expect(n.highWatermark).toBe(1);
+  n.takeReady();
+  return n;
+}
+
+const sentTo = (messages: Message[], type: Message['type']): number[] =>
+  messages.filter((m) => m.type === type).map((m) => m.to);
+
+describe('membership changes', () => {
+  it('change one replica at a time and refuse the rest', () => {
+    const m: Membership = { voters: [0, 1, 2], learners: [] };
+    expect(applyChange(m, { kind: 'addLearner', id: 3 })).toEqual({ voters: [0, 1, 2], learners: [3] });
+    expect(applyChange(m, { kind: 'addLearner', id: 1 })).toMatch(/already a member/);
+    expect(applyChange(m, { kind: 'promote', id: 3 })).toMatch(/not a learner/);
+    expect(applyChange({ voters: [0], learners: [] }, { kind: 'remove', id: 0 })).toMatch(/last voter/);
+    expect(applyChange({ voters: [0, 1], learners: [3] }, { kind: 'promote', id: 3 })).toEqual({
+      voters: [0, 1, 3],
+      learners: [],
+    });
+  });
+
+  it('a learner neither campaigns nor counts, until promoted once caught up', () => {
+    const n = leader();
+    expect(n.proposeMembership({ kind: 'addLearner', id: 3 })).toBe(1);
+    // The change rules from its append: the learner is sent the log at once.
+    expect(n.membership).toEqual({ voters: [0, 1, 2], learners: [3] });
+    expect(sentTo(n.takeReady().messages, 'append').sort()).toEqual([1, 2, 3]);
+    // A second change waits for the first to commit.
+    expect(n.proposeMembership({ kind: 'promote', id: 3 })).toMatch(/in flight/);
+    n.persisted(2, 1);
+    n.receive(ack(3, 0, 1, 2));
+    expect(n.highWatermark).toBe(1); // the learner's copy is not a majority's
+    n.receive(ack(1, 0, 1, 2));
+    expect(n.highWatermark).toBe(2);
+    n.propose(Buffer.from('x'));
+    n.persisted(3, 1);
+    n.receive(ack(1, 0, 1, 3));
+    expect(n.highWatermark).toBe(3);
+    // Behind the commit point, the learner is not promoted; caught up, it is.
+    expect(n.proposeMembership({ kind: 'promote', id: 3 })).toMatch(/not caught up/);
+    n.receive(ack(3, 0, 1, 3));
+    expect(n.proposeMembership({ kind: 'promote', id: 3 })).toBe(3);
+    expect(n.membership).toEqual({ voters: [0, 1, 2, 3], learners: [] });
+    // Four voters: a majority is three.
+    n.persisted(4, 1);
+    n.receive(ack(1, 0, 1, 4));
+    expect(n.highWatermark).toBe(3);
+    n.receive(ack(3, 0, 1, 4));
+    expect(n.highWatermark).toBe(4);
+  });
+
+  it('a leader starts no change before it has committed an entry of its own term', () => {
+    const n = node(0, [0, 1, 2], [data(0, 1)], 1);
+    for (let i = 0; i < 20 && n.role === 'follower'; i++) n.tick();
+    for (const type of ['preVoteResponse', 'voteResponse'] as const)
+      n.receive({ type, from: 1, to: 0, term: 2, voteTerm: 2, granted: true, amnesiac: false });
+    expect(n.role).toBe('leader');
+    expect(n.proposeMembership({ kind: 'addLearner', id: 3 })).toMatch(/nothing committed in this term/);
+    n.persisted(2, 2);
+    n.receive(ack(1, 0, 2, 2));
+    expect(n.proposeMembership({ kind: 'addLearner', id: 3 })).toBe(2);
+  });
+
+  it('a replica outside the voters never campaigns, and one learns it is a learner from its log', () => {
+    const outsider = node(3, [0, 1, 2]);
+    for (let i = 0; i < 100; i++) outsider.tick();
+    expect(outsider.role).toBe('follower');
+    expect(outsider.takeReady().messages).toEqual([]);
+    const learner = node(4, [0, 1, 2], [data(0, 1), config(1, 1, { voters: [0, 1, 2], learners: [4] })], 1);
+    for (let i = 0; i < 100; i++) learner.tick();
+    expect(learner.role).toBe('follower');
+    expect(learner.membership.learners).toEqual([4]);
+    // Promoted in its log, it may campaign.
+    const voter = node(4, [0, 1, 2], [config(0, 1, { voters: [0, 1, 2, 4], learners: [] })], 1);
+    for (let i = 0; i < 40 && voter.role === 'follower'; i++) voter.tick();
+    expect(voter.role).toBe('preCandidate');
+    expect(sentTo(voter.takeReady().messages, 'preVote').sort()).toEqual([0, 1, 2]);
+  });
+
+  it('a truncated config entry takes its change back', () => {
+    const n = node(1, [0, 1, 2], [data(0, 1), config(1, 1, { voters: [0, 1, 2], learners: [3] })], 1);
+    expect(n.membership.learners).toEqual([3]);
+    n.receive({
+      type: 'append',
+      from: 0,
+      to: 1,
+      term: 2,
+      prevOffset: 0,
+      prevTerm: 1,
+      entries: [data(1, 2)],
+      commitEnd: 0,
+      fromStart: false,
+      startMembership: null,
+      incarnation: 0,
+      rejoinEnd: 0,
+    });
+    expect(n.membership).toEqual({ voters: [0, 1, 2], learners: [] });
+  });
+
+  it('a follower restarting from the leader’s log start takes the membership in force there', () => {
+    const n = node(1, [0, 1, 2]);
+    const at = { offset: 4, membership: { voters: [0, 1, 5], learners: [] } };
+    n.receive({
+      type: 'append',
+      from: 0,
+      to: 1,
+      term: 3,
+      prevOffset: 9,
+      prevTerm: 3,
+      entries: [],
+      commitEnd: 10,
+      fromStart: true,
+      startMembership: at,
+      incarnation: 0,
+      rejoinEnd: 0,
+    });
+    expect(n.membership).toEqual(at.membership);
+    expect(n.membershipAt).toBe(4);
+  });
+
+  it('a leader that removes itself leads until the change commits, then steps down', () => {
+    const n = leader();
+    expect(n.proposeMembership({ kind: 'remove', id: 0 })).toBe(1);
+    expect(n.role).toBe('leader');
+    n.persisted(2, 1);
+    // Its own copy no longer counts: one of the two remaining voters is not a majority.
+    n.receive(ack(1, 0, 1, 2));
+    expect(n.role).toBe('leader');
+    expect(n.highWatermark).toBe(1);
+    n.receive(ack(2, 0, 1, 2));
+    expect(n.highWatermark).toBe(2);
+    expect(n.role).toBe('follower');
+    for (let i = 0; i < 100; i++) n.tick();
+    expect(n.role).toBe('follower');
+  });
+
+  it('a leader stops replicating to a removed member and ignores its answers', () => {
+    const n = leader();
+    n.proposeMembership({ kind: 'remove', id: 2 });
+    n.takeReady();
+    n.receive(ack(2, 0, 1, 2));
+    expect(n.highWatermark).toBe(1);
+    n.persisted(2, 1);
+    n.receive(ack(1, 0, 1, 2));
+    expect(n.highWatermark).toBe(2);
+    for (let i = 0; i < 2; i++) n.tick();
+    expect(sentTo(n.takeReady().messages, 'append')).toEqual([1]);
+  });
+});
