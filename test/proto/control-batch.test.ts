@@ -1,6 +1,7 @@
 // A new leader's no-op is a Kafka LeaderChange control batch: it round-trips, passes the batch
 // codec's validation as a control batch, is taken by the storage layer, and is skipped by both
-// consumers of records (the SDK's fetch decoder, the broker's records form).
+// consumers of records (the SDK's fetch decoder, the broker's records form). A membership change
+// is weir's own control batch, and is skipped the same way.
 
 import { describe, expect, it } from 'vitest';
 import { fetchAnswer } from '../../broker/fetch-records.js';
@@ -17,11 +18,16 @@ import {
 } from '../../proto/batch-header.js';
 import {
   CONTROL_TYPE_LEADER_CHANGE,
+  CONTROL_TYPE_WEIR_MEMBERSHIP,
   decodeControlRecordType,
   decodeLeaderChange,
   decodeLeaderChangeMessage,
+  decodeMembershipBatch,
+  decodeMembershipValue,
   encodeLeaderChange,
+  encodeMembership,
   leaderChangeBatch,
+  membershipBatch,
 } from '../../proto/control-batch.js';
 import { decodeBatch, encodeBatch, invalidRecords } from '../../proto/record-batch.js';
 import { openLog, readAllBatches, testLogConfig, useTempDirs } from '../storage/helpers.js';
@@ -142,5 +148,36 @@ describe('LeaderChange control batch', () => {
     });
     expect(answer?.records?.map((r) => [r.offset, r.value?.toString()])).toEqual([[1, 'x']]);
     expect(answer?.nextOffset).toBe(2);
+  });
+});
+
+describe('membership control batch', () => {
+  const members = { voters: [1, 2, 3], learners: [4] };
+  const batch = (): Buffer =>
+    membershipBatch(members, { leaderEpoch: 3, timestamp: 1_700_000_000_000, baseOffset: 9 });
+
+  it('round-trips, a valid control batch of one offset in the leader epoch', () => {
+    const b = batch();
+    expect(invalidBatch(b, 0)).toBeNull();
+    expect([batchIsControl(b, 0), batchBaseOffset(b, 0), batchLastOffsetDelta(b, 0)]).toEqual([true, 9, 0]);
+    expect(batchLeaderEpoch(b, 0)).toBe(3);
+    expect(decodeControlRecordType(b)).toBe(CONTROL_TYPE_WEIR_MEMBERSHIP);
+    expect(decodeMembershipBatch(b)).toEqual(members);
+    expect(decodeMembershipBatch(noop(0))).toBeNull();
+  });
+
+  it('says why a membership record does not parse', () => {
+    expect(decodeMembershipValue(Buffer.from('00', 'hex'))).toMatch(/truncated/);
+    expect(decodeMembershipValue(Buffer.from('0001', 'hex'))).toMatch(/version 1/);
+    expect(decodeMembershipValue(Buffer.from('000000000005', 'hex'))).toMatch(/voters: bad count 5/);
+    const trailing = Buffer.concat([encodeMembership(members), Buffer.from([0])]);
+    expect(decodeMembershipValue(trailing)).toBe('1 bytes left over');
+  });
+
+  it('is skipped by the SDK fetch decoder, as every control batch is', () => {
+    const out: ConsumerRecord[] = [];
+    const batches = Buffer.concat([data(8, ['a']), batch(), data(10, ['b'])]);
+    expect(decodeFetched('t', 0, batches, 8, out)).toEqual({ nextOffset: 11, corrupt: null });
+    expect(out.map((r) => r.offset)).toEqual([8, 10]);
   });
 });
