@@ -197,6 +197,7 @@ export class RaftNode {
       return 'a membership change is in flight';
     if (this.commitEnd <= this.log.start || this.log.termAt(this.commitEnd - 1) !== this.term)
       return 'nothing committed in this term yet';
+    if (change.id === this.id && change.kind !== 'remove') return 'a leader is a voter already';
     const next = applyChange(this.membershipNow, change);
     if (typeof next === 'string') return next;
     if (change.kind === 'promote') {

@@ -40,6 +40,14 @@ const controls: [string, SimOptions, ViolationKind[]][] = [
   ['producer state rebuilt from committed entries only', { producerStateFromCommitted: true }, ['duplicate']],
   // Learners counted as voters: a leader commits with learners that a later election ignores.
   ['learners counted toward the majority', { faults: { countLearners: true } }, LOSS],
+  // A second membership change started while the first is in flight (the simulation then starts
+  // two at once): two voters change in one step, and a majority of the old voters and one of the
+  // new need not meet, so two leaders can be elected in one term.
+  [
+    'a membership change started while one is in flight',
+    { faults: { overlappingChanges: true } },
+    ['election-safety', ...LOSS],
+  ],
 ];
 
 describe.skipIf(process.env['WEIR_SIM_SEED'] !== undefined || process.env['WEIR_SIM_SEEDS'] !== undefined)(

@@ -198,6 +198,7 @@ describe('membership changes', () => {
 
   it('a leader stops replicating to a removed member and ignores its answers', () => {
     const n = leader();
+    expect(n.proposeMembership({ kind: 'addLearner', id: 0 })).toMatch(/a leader is a voter/);
     n.proposeMembership({ kind: 'remove', id: 2 });
     n.takeReady();
     n.receive(ack(2, 0, 1, 2));

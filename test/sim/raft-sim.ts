@@ -245,9 +245,16 @@ export class RaftSimulation implements ReplicaHost {
    * five voters; it refuses while a change is in flight or a learner has not caught up.
    */
   private changeMembership(): void {
+    // Under the negative control a leader starts a second change at once, while the first is in
+    // flight (two voters changed in one step).
+    if (this.proposeChange() && this.options.faults?.overlappingChanges === true) this.proposeChange();
+  }
+
+  /** One change at a random leader; whether it was started. */
+  private proposeChange(): boolean {
     const leaders = this.replicas.filter((r) => r.node?.role === 'leader' && r.pausedUntil <= this.now);
     const r = leaders[Math.floor(this.rand() * leaders.length)];
-    if (r === undefined) return;
+    if (r === undefined) return false;
     const m = r.node!.membership;
     const options: MembershipChange[] = [];
     for (const x of this.replicas) {
@@ -259,12 +266,13 @@ export class RaftSimulation implements ReplicaHost {
       } else if (m.voters.length > BOOTSTRAP_VOTERS) options.push({ kind: 'remove', id });
     }
     const change = options[Math.floor(this.rand() * options.length)];
-    if (change === undefined) return;
+    if (change === undefined) return false;
     let result: number | string = '';
     r.step((n) => (result = n.proposeMembership(change)));
-    if (typeof result === 'string') return;
+    if (typeof result === 'string') return false;
     this.membershipChanges++;
     this.trace(`${r.id} proposes ${change.kind} ${change.id} at ${result}`);
+    return true;
   }
 
   private injectFaults(): void {
