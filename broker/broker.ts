@@ -18,6 +18,7 @@ import {
   type LogStartRaise,
   type StorageFs,
 } from '../storage/index.js';
+import { procBootId, type HostBoot } from './boot-id.js';
 import type { BrokerConfig } from './config.js';
 import { cachedFilesOf } from './file-budget.js';
 import { GroupCoordinator, OFFSETS_TOPIC } from './group/coordinator.js';
@@ -65,8 +66,10 @@ export interface BrokerDeps {
    * client waits. Foreground timers, as a waiting request keeps the process alive.
    */
   readonly waitClock?: Clock;
-  /** Cluster, topic and member ids. */
+  /** Cluster, topic and member ids, and the ids of new replicas. */
   readonly ids?: Ids;
+  /** The host's boot identity: did the host reboot since a replica last wrote its state. */
+  readonly host?: HostBoot;
   readonly onStorageEvent?: (event: LogManagerEvent | MetadataEvent) => void;
   /** Group coordinator news: evictions, offsets loaded at start-up. */
   readonly onGroupEvent?: (message: string) => void;
@@ -95,6 +98,7 @@ export class Broker implements GroupBroker {
     ids: Ids,
     fs: StorageFs,
     random: () => number,
+    bootId: string | null,
     registry: TopicRegistry,
     logs: LogManager,
     storageHealth: StorageHealth,
@@ -115,6 +119,7 @@ export class Broker implements GroupBroker {
       ensureTopic: (topic) => this.topics.ensureTopic(topic),
       fs,
       random,
+      start: { bootId, cleanShutdown: logs.cleanShutdown, newReplicaId: () => ids.uuid() },
     });
     this.topics = new TopicAdmin({ config, clock, registry, logs, lifecycle, ids, report }, this.replicas);
     this.metadataCache = new MetadataCache({
@@ -173,6 +178,7 @@ export class Broker implements GroupBroker {
       ids,
       fs,
       deps.random ?? Math.random,
+      (deps.host ?? procBootId).bootId(),
       registry,
       logs,
       storageHealth,

@@ -1,12 +1,13 @@
 // Starting a broker: `startBroker()` for embedding and tests, `runBroker()` for `weir broker` and
 // `npm start` (signals, pretty logs in a terminal). Both take the same path: resolve the config,
 // open the Broker (recovering the data directory), bind gRPC, then HTTP. Only this module wires
-// the real clock, file system and ids (Broker.open falls back to the same for embedders).
+// the real clock, file system, ids and host boot id (Broker.open falls back to the same for embedders).
 
 import { resolve } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import type { FastifyInstance } from 'fastify';
 import { realClock, systemClock } from '../proto/clock.js';
+import { procBootId } from './boot-id.js';
 import { Broker } from './broker.js';
 import { resolveBrokerConfig, type BrokerConfig, type BrokerConfigInput } from './config.js';
 import { startGrpcServer } from './grpc-server.js';
@@ -75,6 +76,7 @@ async function launch(configIn: BrokerConfig, logger: Logger, fs?: StorageFs): P
     // Long-poll waits bound how long a client waits: real time, and they keep the process alive.
     waitClock: realClock(false),
     ids: randomIds,
+    host: procBootId,
     onStorageReport: (report) => logger[report.level](report.fields, report.message),
     onStorageEvent: (event) => {
       if (STORAGE_ERRORS.has(event.kind)) logger.error({ event }, 'storage');

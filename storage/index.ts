@@ -33,10 +33,15 @@ export {
   INITIAL_RAFT_STATE,
   NO_VOTE,
   RAFT_STATE_FILE,
+  RAFT_STATE_VERSION,
   RaftStateFile,
   decodeRaftState,
   encodeRaftState,
+  isRaftStateUuid,
+  type DecodedRaftState,
   type RaftState,
+  type RaftStateHost,
+  type RaftStateRecord,
 } from './raft-state.js';
 export { escapedStorageError, ioErrorCode, toStorageError } from './storage-error.js';
 export {

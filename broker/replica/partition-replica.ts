@@ -1,12 +1,21 @@
 // A partition's replica in its Raft group: the partition's log as the group's log (PartitionRaftLog
-// over the log and its leader-epoch cache), its term and vote in `raft-state`, and the bridge
-// between the group (RaftGroups) and the Partition: a produce proposes through the group, and the
-// group tells the partition its role, leader epoch and high watermark.
+// over the log and its leader-epoch cache), its term, vote and amnesia in `raft-state`, and the
+// bridge between the group (RaftGroups) and the Partition: a produce proposes through the group, and
+// the group tells the partition its role, leader epoch and high watermark.
 //
 // What counts as persisted follows the topic's flush policy: with flush.messages=1 an entry counts
 // once an fsync covered it, otherwise once it is written (the page cache, as Kafka). On one broker
 // every group has one voter, so the replica leads from the moment it is added and commits on its
 // own append, exactly as before replication: same offsets, same durability, same answers.
+//
+// A replica joins amnesiac (HardState.amnesiac: its votes and copies do not count until a leader
+// has caught it up) when it may have lost entries it acknowledged: its state says so (an earlier
+// start found it amnesiac and no leader has caught it up since); or it counts written entries as
+// persisted, the broker did not stop cleanly, and the host booted since the state was written (a
+// power loss took the page cache; a process crash alone leaves it, and a clean stop flushed it);
+// or it has no state while the group has other voters (a wiped directory, or a new replica: either
+// way it holds nothing it could vouch for). A group of one never joins amnesiac: it has nobody to
+// catch up from, and electing itself would clear the flag at once.
 
 import { WeirError } from '../../proto/errors.js';
 import {
@@ -28,6 +37,42 @@ export interface ReplicaEvents {
   highWatermark(hw: number): void;
 }
 
+/** What the broker knows at start-up of its host and of its last stop. */
+export interface ReplicaStart {
+  /** The host's current boot id (a UUID); null when the host does not say. */
+  readonly bootId: string | null;
+  /** The broker's last stop was clean: it flushed and closed every log. */
+  readonly cleanShutdown: boolean;
+  /** A fresh UUID: the identity of a replica whose state is created now. */
+  newReplicaId(): string;
+}
+
+/** What the replica's state and start-up say about whether it may have lost acknowledged entries. */
+export interface AmnesiaFacts {
+  readonly self: number;
+  readonly voters: readonly number[];
+  /** The replica's `raft-state` existed. */
+  readonly found: boolean;
+  /** The stored flag: an earlier start found it amnesiac, and no leader has caught it up since. */
+  readonly storedAmnesiac: boolean;
+  /** The boot the state was last written under, and the current one (null: not known). */
+  readonly storedBootId: string | null;
+  readonly bootId: string | null;
+  /** Entries count as persisted once written (the page cache), not once fsynced. */
+  readonly pageCache: boolean;
+  readonly cleanShutdown: boolean;
+}
+
+/** Whether a replica joins its group amnesiac (see the file comment). */
+export function amnesiacAtJoin(f: AmnesiaFacts): boolean {
+  if (f.voters.length === 1 && f.voters[0] === f.self) return false;
+  if (!f.found) return true;
+  if (f.storedAmnesiac) return true;
+  // An unknown boot on either side cannot rule a reboot out.
+  const rebooted = f.storedBootId === null || f.bootId === null || f.storedBootId !== f.bootId;
+  return f.pageCache && !f.cleanShutdown && rebooted;
+}
+
 export interface ReplicaOptions {
   readonly fs: StorageFs;
   readonly groups: RaftGroups;
@@ -37,6 +82,7 @@ export interface ReplicaOptions {
   readonly self: number;
   readonly voters: readonly number[];
   readonly random: () => number;
+  readonly start: ReplicaStart;
 }
 
 export class PartitionReplica {
@@ -60,23 +106,42 @@ export class PartitionReplica {
     options: ReplicaOptions,
     events: ReplicaEvents,
   ): PartitionReplica {
-    const { fs, groups, key, self, voters } = options;
-    const state = RaftStateFile.open(fs, log.dir);
+    const { fs, groups, key, self, voters, start } = options;
+    const state = RaftStateFile.open(fs, log.dir, {
+      bootId: start.bootId,
+      newReplicaId: () => start.newReplicaId(),
+    });
     const leaderChange = (): { leaderId: number; voters: number[]; grantingVoters: number[] } => ({
       leaderId: self,
       voters: [...voters],
       grantingVoters: [self],
     });
     const raftLog = PartitionRaftLog.open(fs, log, cache, { leaderChange });
+    const persistWhen = log.logConfig.flushMessages === 1 ? ('flushed' as const) : ('written' as const);
+    const amnesiac = amnesiacAtJoin({
+      self,
+      voters,
+      found: state.found,
+      storedAmnesiac: state.amnesiac,
+      storedBootId: state.storedBootId,
+      bootId: start.bootId,
+      pageCache: persistWhen === 'written',
+      cleanShutdown: start.cleanShutdown,
+    });
+    // Durable before the replica acts: the flag, so a second crash does not forget the loss, and
+    // the boot, so the next start judges a crash against this boot. A new state that is not
+    // amnesiac waits for its first term (a group of one elects itself at once).
+    if (state.found || amnesiac) state.persist({ ...state.state, amnesiac });
     const hardState: HardState = {
       term: state.currentTerm,
       votedFor: state.votedFor === NO_VOTE ? null : state.votedFor,
-      amnesiac: false,
+      amnesiac,
     };
     const storage = {
       log: raftLog,
-      persistWhen: log.logConfig.flushMessages === 1 ? ('flushed' as const) : ('written' as const),
-      persistHardState: (s: HardState) => state.persist(s.term, s.votedFor ?? NO_VOTE),
+      persistWhen,
+      persistHardState: (s: HardState) =>
+        state.persist({ currentTerm: s.term, votedFor: s.votedFor ?? NO_VOTE, amnesiac: s.amnesiac }),
       flushed: (end: number) => log.waitFlushed(end),
     };
     const config = {

@@ -21,7 +21,7 @@ import {
   type ProducedRecord,
   type ProducerFields,
 } from './produced-records.js';
-import { PartitionReplica } from './partition-replica.js';
+import { PartitionReplica, type ReplicaStart } from './partition-replica.js';
 import { RaftGroups } from './raft-groups.js';
 import { WaitingRequests } from './waiting-requests.js';
 
@@ -66,10 +66,12 @@ export interface ReplicaManagerDeps {
   readonly lifecycle: Lifecycle;
   /** Makes a topic this broker has no partitions of (auto-create), or throws why it cannot. */
   readonly ensureTopic: (topic: string) => void;
-  /** Where the partitions' Raft state (term and vote, leader epochs) is kept. */
+  /** Where the partitions' Raft state (term, vote and amnesia; leader epochs) is kept. */
   readonly fs: StorageFs;
   /** Uniform in [0, 1): election timeouts. */
   readonly random: () => number;
+  /** The host's boot and the last stop: whether a replica may have lost what it acknowledged. */
+  readonly start: ReplicaStart;
 }
 
 /** How often every Raft group ticks: heartbeats every 2 ticks, elections after 10 to 20. */
@@ -84,6 +86,7 @@ export class ReplicaManager {
   private readonly waiting: WaitingRequests<Partition>;
   private readonly fs: StorageFs;
   private readonly random: () => number;
+  private readonly start: ReplicaStart;
   /** Every partition's Raft group; on one broker each has this broker as its only voter. */
   private readonly groups: RaftGroups;
   private readonly leadership: LeadershipListener[] = [];
@@ -101,6 +104,7 @@ export class ReplicaManager {
     this.waiting = new WaitingRequests(deps.waitClock);
     this.fs = deps.fs;
     this.random = deps.random;
+    this.start = deps.start;
     // One broker has no peers to send to.
     const transport = {
       send: (): void => assert.fail('a group of one has nobody to send to'),
@@ -144,6 +148,7 @@ export class ReplicaManager {
       self,
       voters: [self],
       random: this.random,
+      start: this.start,
     };
     const cache = LeaderEpochCache.open(this.fs, log.dir);
     p.joinGroup((events) => PartitionReplica.join(log, cache, options, events));
