@@ -75,6 +75,8 @@ export class SimReplica implements ReplicaView {
   producers: ProducerStateTable | null = null;
   private ledTerm = -1;
   pausedUntil = 0;
+  /** The virtual milliseconds between this replica's ticks: its clock's rate (clock skew). */
+  tickMs = 10;
   /** When the last sync issued completes: later ones complete no earlier (one queue). */
   lastSyncAt = 0;
   /** Diverging suffixes this replica truncated (the simulation reports how often it happened). */

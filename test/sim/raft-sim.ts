@@ -1,7 +1,8 @@
 // A seeded simulation of one Raft group (STYLE 11, after TigerBeetle's VOPR): replicas in one
 // process on a virtual clock, a network that drops, delays, duplicates and reorders messages and
 // partitions replicas (both ways or one way) until the partition heals, crashes that lose whatever
-// was not fsynced (one replica, or every replica at once), pauses, retention removing a committed
+// was not fsynced (one replica, or every replica at once), pauses, clocks that run fast or slow
+// (each replica ticks at its own rate, drawn again at each restart), retention removing a committed
 // prefix on one replica, membership changes (a replica added as a learner, promoted, removed, one
 // at a time, among five replicas of which three start as voters), and clients appending batches of
 // one to a few offsets to whichever replica leads. The seed decides everything, the scenario's intensities included (swarm
@@ -32,6 +33,7 @@ export const LIVENESS_BOUND_MS = 8_000;
 
 type SimEvent =
   | { kind: 'tick' }
+  | { kind: 'replicaTick'; r: SimReplica }
   | { kind: 'deliver'; m: Message }
   | { kind: 'sync'; r: SimReplica; seq: number; incarnation: number; state: DiskState }
   | { kind: 'restart'; r: SimReplica }
@@ -132,6 +134,7 @@ export class RaftSimulation implements ReplicaHost {
   run(): SimResult {
     for (const r of this.replicas) this.restart(r);
     this.queue.push(TICK_MS, { kind: 'tick' });
+    for (const r of this.replicas) this.queue.push(r.tickMs, { kind: 'replicaTick', r });
     this.queue.push(this.s.chaosMs, { kind: 'calm' });
     for (;;) {
       const next = this.queue.pop();
@@ -186,6 +189,11 @@ export class RaftSimulation implements ReplicaHost {
     switch (ev.kind) {
       case 'tick':
         return this.onTick();
+      case 'replicaTick':
+        // Each replica's timer runs at its own clock's rate (skew); a paused one misses its ticks.
+        this.queue.push(this.now + ev.r.tickMs, ev);
+        if (ev.r.pausedUntil <= this.now) ev.r.step((n) => n.tick());
+        return false;
       case 'deliver': {
         const r = this.replicas[ev.m.to]!;
         if (this.blocked.has(`${ev.m.from}>${ev.m.to}`) || r.node === null) return false;
@@ -231,7 +239,6 @@ export class RaftSimulation implements ReplicaHost {
 
   private onTick(): boolean {
     this.queue.push(this.now + TICK_MS, { kind: 'tick' });
-    for (const r of this.replicas) if (r.pausedUntil <= this.now) r.step((n) => n.tick());
     if (this.calm) return this.checkConverged();
     this.injectFaults();
     for (let a = this.s.appendRate; a > 0 && this.rand() < a; a--) this.clientAppend(false);
@@ -367,6 +374,8 @@ export class RaftSimulation implements ReplicaHost {
   }
 
   private restart(r: SimReplica): void {
+    // A process's clock runs fast or slow by up to the scenario's skew, drawn again at each start.
+    r.tickMs = Math.max(1, Math.round(TICK_MS * (1 + (2 * this.rand() - 1) * this.s.clockSkew)));
     r.start();
     const d = r.durableLog;
     this.trace(`start ${r.id} term ${r.durableHardState.term} log [${d.start}, ${diskLogEnd(d)})`);
@@ -568,6 +577,8 @@ function scenario(rand: () => number) {
     powerLossRate: pick(rand, [0, 0, 0.002, 0.01]),
     partitionRate: pick(rand, [0, 0.005, 0.02, 0.05]),
     pauseRate: pick(rand, [0, 0.005, 0.02]),
+    /** How far a replica's clock may run fast or slow: its ticks come every TICK_MS * (1 ± skew). */
+    clockSkew: pick(rand, [0, 0.1, 0.3, 0.5]),
     /** What counts toward the majority: fsynced entries (flush.messages=1) or written ones. */
     policy: pick(rand, ['fsync', 'pageCache'] as const),
     wipeRate: pick(rand, [0, 0, 0.002, 0.005]),
