@@ -3,10 +3,11 @@
 // five replicas under faults; these pin down single rules.
 
 import { describe, expect, it } from 'vitest';
-import type { AppendResponse, Entry, Message } from '../../broker/raft/messages.js';
+import type { Entry, Message } from '../../broker/raft/messages.js';
 import { applyChange, type Membership } from '../../broker/raft/membership.js';
 import { MemoryRaftLog } from '../../broker/raft/raft-log.js';
 import { RaftNode } from '../../broker/raft/raft-node.js';
+import { appendAck } from './raft-test-messages.js';
 
 const config = (offset: number, term: number, membership: Membership): Entry => ({
   offset,
@@ -34,23 +35,6 @@ function node(id: number, voters: number[], entries: Entry[] = [], term = 0): Ra
   return n;
 }
 
-function ack(from: number, to: number, term: number, end: number): AppendResponse {
-  return {
-    type: 'appendResponse',
-    from,
-    to,
-    term,
-    success: true,
-    prevOffset: end - 1,
-    matchEnd: end,
-    durableEnd: end,
-    hintOffset: -1,
-    hintTerm: 0,
-    incarnation: 0,
-    amnesiac: false,
-  };
-}
-
 /** Node 0 of voters [0, 1, 2] elected in term 1 by node 1, its no-op at 0 committed. */
 function leader(): RaftNode {
   const n = node(0, [0, 1, 2]);
@@ -59,7 +43,7 @@ function leader(): RaftNode {
     n.receive({ type, from: 1, to: 0, term: 1, voteTerm: 1, granted: true, amnesiac: false });
   expect(n.role).toBe('leader');
   n.persisted(1, 1);
-  n.receive(ack(1, 0, 1, 1));
+  n.receive(appendAck(1, 0, 1, 1));
   expect(n.highWatermark).toBe(1);
   n.takeReady();
   return n;
@@ -90,24 +74,24 @@ describe('membership changes', () => {
     // A second change waits for the first to commit.
     expect(n.proposeMembership({ kind: 'promote', id: 3 })).toMatch(/in flight/);
     n.persisted(2, 1);
-    n.receive(ack(3, 0, 1, 2));
+    n.receive(appendAck(3, 0, 1, 2));
     expect(n.highWatermark).toBe(1); // the learner's copy is not a majority's
-    n.receive(ack(1, 0, 1, 2));
+    n.receive(appendAck(1, 0, 1, 2));
     expect(n.highWatermark).toBe(2);
     n.propose(Buffer.from('x'));
     n.persisted(3, 1);
-    n.receive(ack(1, 0, 1, 3));
+    n.receive(appendAck(1, 0, 1, 3));
     expect(n.highWatermark).toBe(3);
     // Behind the commit point, the learner is not promoted; caught up, it is.
     expect(n.proposeMembership({ kind: 'promote', id: 3 })).toMatch(/not caught up/);
-    n.receive(ack(3, 0, 1, 3));
+    n.receive(appendAck(3, 0, 1, 3));
     expect(n.proposeMembership({ kind: 'promote', id: 3 })).toBe(3);
     expect(n.membership).toEqual({ voters: [0, 1, 2, 3], learners: [] });
     // Four voters: a majority is three.
     n.persisted(4, 1);
-    n.receive(ack(1, 0, 1, 4));
+    n.receive(appendAck(1, 0, 1, 4));
     expect(n.highWatermark).toBe(3);
-    n.receive(ack(3, 0, 1, 4));
+    n.receive(appendAck(3, 0, 1, 4));
     expect(n.highWatermark).toBe(4);
   });
 
@@ -119,7 +103,7 @@ describe('membership changes', () => {
     expect(n.role).toBe('leader');
     expect(n.proposeMembership({ kind: 'addLearner', id: 3 })).toMatch(/nothing committed in this term/);
     n.persisted(2, 2);
-    n.receive(ack(1, 0, 2, 2));
+    n.receive(appendAck(1, 0, 2, 2));
     expect(n.proposeMembership({ kind: 'addLearner', id: 3 })).toBe(2);
   });
 
@@ -186,10 +170,10 @@ describe('membership changes', () => {
     expect(n.role).toBe('leader');
     n.persisted(2, 1);
     // Its own copy no longer counts: one of the two remaining voters is not a majority.
-    n.receive(ack(1, 0, 1, 2));
+    n.receive(appendAck(1, 0, 1, 2));
     expect(n.role).toBe('leader');
     expect(n.highWatermark).toBe(1);
-    n.receive(ack(2, 0, 1, 2));
+    n.receive(appendAck(2, 0, 1, 2));
     expect(n.highWatermark).toBe(2);
     expect(n.role).toBe('follower');
     for (let i = 0; i < 100; i++) n.tick();
@@ -201,10 +185,10 @@ describe('membership changes', () => {
     expect(n.proposeMembership({ kind: 'addLearner', id: 0 })).toMatch(/a leader is a voter/);
     n.proposeMembership({ kind: 'remove', id: 2 });
     n.takeReady();
-    n.receive(ack(2, 0, 1, 2));
+    n.receive(appendAck(2, 0, 1, 2));
     expect(n.highWatermark).toBe(1);
     n.persisted(2, 1);
-    n.receive(ack(1, 0, 1, 2));
+    n.receive(appendAck(1, 0, 1, 2));
     expect(n.highWatermark).toBe(2);
     for (let i = 0; i < 2; i++) n.tick();
     expect(sentTo(n.takeReady().messages, 'append')).toEqual([1]);

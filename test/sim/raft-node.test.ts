@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { AppendRequest, Entry, Message, Ready } from '../../broker/raft/messages.js';
 import { MemoryRaftLog } from '../../broker/raft/raft-log.js';
 import { RaftNode } from '../../broker/raft/raft-node.js';
+import { appendAck } from './raft-test-messages.js';
 
 const data = (s: string): Entry['data'] => Buffer.from(s);
 /** An entry at `offset` taking `count` offsets. */
@@ -258,20 +259,7 @@ describe('replication', () => {
   it('a leader commits only through an entry of its own term, once a majority has it durable', () => {
     const n = replica(0, [0, 1, 2], 1, [entry(0, 1)], 0);
     electedByPeer1(n);
-    const ack = (end: number): Message => ({
-      type: 'appendResponse',
-      from: 1,
-      to: 0,
-      term: 2,
-      success: true,
-      prevOffset: end - 1,
-      matchEnd: end,
-      durableEnd: end,
-      hintOffset: -1,
-      hintTerm: 0,
-      incarnation: 0,
-      amnesiac: false,
-    });
+    const ack = (end: number): Message => appendAck(1, 0, 2, end);
     // A majority holds the old entry (term 1): not enough (§5.4.2).
     run(n, (x) => x.receive(ack(1)));
     expect(n.highWatermark).toBe(0);

@@ -1,0 +1,21 @@
+// Messages the scenario tests of one Raft replica send it by hand.
+
+import type { AppendResponse } from '../../broker/raft/messages.js';
+
+/** A follower's success answer: its log matches, durably, below `end`. */
+export function appendAck(from: number, to: number, term: number, end: number): AppendResponse {
+  return {
+    type: 'appendResponse',
+    from,
+    to,
+    term,
+    success: true,
+    prevOffset: end - 1,
+    matchEnd: end,
+    durableEnd: end,
+    hintOffset: -1,
+    hintTerm: 0,
+    incarnation: 0,
+    amnesiac: false,
+  };
+}
