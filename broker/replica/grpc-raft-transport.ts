@@ -17,6 +17,7 @@
 // one (by default it waits up to two minutes before dialling a peer that came back); keepalive
 // pings notice a peer that vanished without closing its connection.
 
+import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import type { Clock } from '../../proto/clock.js';
 import { WeirError } from '../../proto/errors.js';
@@ -191,6 +192,11 @@ export class GrpcRaftTransport implements RaftTransport {
     this.maxMessageBytes = options.maxMessageBytes ?? REPLICATION_MAX_MESSAGE_BYTES;
     this.backoff = options.backoffMs ?? REPLICATION_BACKOFF_MS;
     this.onStreamError = options.onStreamError;
+    assert(
+      this.backoff.initial > 0 && this.backoff.max >= this.backoff.initial,
+      'a backoff grows from above 0',
+    );
+    assert(this.maxQueuedBytes > 0 && this.maxMessageBytes > 0, 'a stream can hold an envelope');
     for (const [peer, address] of options.peers)
       if (peer !== this.self) this.links.set(peer, new PeerLink(this, peer, address));
     this.channelOptions = {

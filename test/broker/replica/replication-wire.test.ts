@@ -3,6 +3,8 @@
 // field (property-based), big batches included and received without copying; and each way a
 // peer's envelope can be malformed is a reason, not an assertion inside RaftNode.
 
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Envelope__Output } from '../../../proto/generated/weir/replication/v1/Envelope.js';
@@ -102,6 +104,75 @@ const envelope: fc.Arbitrary<Envelope> = fc
     }),
   );
 
+/** One envelope with every message type, every entry kind and both memberships. */
+const EVERY_KIND: Envelope = {
+  from: 1,
+  to: 2,
+  messages: [
+    { group: 'a-0', message: { type: 'preVote', from: 1, to: 2, term: 5, lastOffset: -1, lastTerm: 0 } },
+    {
+      group: 'a-1',
+      message: {
+        type: 'voteResponse',
+        from: 1,
+        to: 2,
+        term: 5,
+        voteTerm: 5,
+        granted: true,
+        amnesiac: true,
+      },
+    },
+    {
+      group: 'a-2',
+      message: {
+        type: 'append',
+        from: 1,
+        to: 2,
+        term: 7,
+        prevOffset: 9,
+        prevTerm: 6,
+        entries: [
+          { offset: 10, count: 1, term: 7, kind: 'noop', data: Buffer.from([1]) },
+          { offset: 11, count: 3, term: 7, kind: 'data', data: Buffer.from('three records') },
+          {
+            offset: 14,
+            count: 1,
+            term: 7,
+            kind: 'config',
+            data: Buffer.from([2]),
+            membership: { voters: [1, 2, 3], learners: [4] },
+          },
+        ],
+        fromStart: true,
+        startMembership: { offset: -1, membership: { voters: [1], learners: [] } },
+        commitEnd: 10,
+        incarnation: -1,
+        rejoinEnd: 0,
+      },
+    },
+    {
+      group: 'a-3',
+      message: {
+        type: 'appendResponse',
+        from: 1,
+        to: 2,
+        term: 7,
+        success: false,
+        prevOffset: 9,
+        matchEnd: 0,
+        durableEnd: 0,
+        hintOffset: -1,
+        hintTerm: 0,
+        incarnation: 3,
+        amnesiac: false,
+      },
+    },
+  ],
+};
+
+/** EVERY_KIND encoded (written by the encoder when the proto was fixed, checked by hand in part). */
+const GOLDEN = join(import.meta.dirname, '../../fixtures/replication/every-kind.hex');
+
 describe('an envelope on the wire', () => {
   it('comes back field for field, whatever the messages', () => {
     fc.assert(
@@ -113,65 +184,21 @@ describe('an envelope on the wire', () => {
   });
 
   it('covers every message type, entry kind, a config membership and a start membership', () => {
-    const config = { voters: [1, 2, 3], learners: [4] };
-    const e: Envelope = {
-      from: 1,
-      to: 2,
-      messages: [
-        { group: 'a-0', message: { type: 'preVote', from: 1, to: 2, term: 5, lastOffset: -1, lastTerm: 0 } },
-        {
-          group: 'a-1',
-          message: {
-            type: 'voteResponse',
-            from: 1,
-            to: 2,
-            term: 5,
-            voteTerm: 5,
-            granted: true,
-            amnesiac: true,
-          },
-        },
-        {
-          group: 'a-2',
-          message: {
-            type: 'append',
-            from: 1,
-            to: 2,
-            term: 7,
-            prevOffset: 9,
-            prevTerm: 6,
-            entries: [
-              { offset: 10, count: 1, term: 7, kind: 'noop', data: Buffer.from([1]) },
-              { offset: 11, count: 3, term: 7, kind: 'data', data: Buffer.from('three records') },
-              { offset: 14, count: 1, term: 7, kind: 'config', data: Buffer.from([2]), membership: config },
-            ],
-            fromStart: true,
-            startMembership: { offset: -1, membership: { voters: [1], learners: [] } },
-            commitEnd: 10,
-            incarnation: -1,
-            rejoinEnd: 0,
-          },
-        },
-        {
-          group: 'a-3',
-          message: {
-            type: 'appendResponse',
-            from: 1,
-            to: 2,
-            term: 7,
-            success: false,
-            prevOffset: 9,
-            matchEnd: 0,
-            durableEnd: 0,
-            hintOffset: -1,
-            hintTerm: 0,
-            incarnation: 3,
-            amnesiac: false,
-          },
-        },
-      ],
-    };
-    expect(overTheWire(e).decoded).toEqual(e);
+    expect(overTheWire(EVERY_KIND).decoded).toEqual(EVERY_KIND);
+  });
+
+  it('is laid out as the golden bytes say, both ways (field numbers and types are the contract)', () => {
+    const golden = Buffer.from(readFileSync(GOLDEN, 'utf8').trim(), 'hex');
+    const send = replicationProto().Replication.service.Send;
+    expect(send.requestSerialize({ envelope: envelopeToWire(EVERY_KIND) }).toString('hex')).toBe(
+      golden.toString('hex'),
+    );
+    expect(envelopeFromWire(send.requestDeserialize(golden).envelope!)).toEqual(EVERY_KIND);
+    // By hand: Frame.envelope (field 2, 176 bytes), Envelope.from = 1, to = 2; then the first
+    // message's VoteRequest (field 2 of GroupMessage, 12 bytes): from 1, to 2, term 5, pre_vote,
+    // last_offset -1 as a sint64 (zigzag 1, one byte), last_term 0.
+    expect(golden.subarray(0, 7).toString('hex')).toBe('12b00108011002');
+    expect(golden.toString('hex')).toContain('0a03612d30120c080110021805200128013000');
   });
 
   it('carries 1 MiB batches whole, and the receiver reads them in place', () => {
