@@ -178,6 +178,30 @@ describe('a replication server', () => {
     }
   });
 
+  it('refuses an envelope over its message limit before reading it', async () => {
+    const small = await ReplicationServer.start({
+      self: 2,
+      clusterId: 'blue',
+      host: '127.0.0.1',
+      port: 0,
+      receive: (e) => received.push(e),
+      maxMessageBytes: 4096,
+    });
+    const sc = client(small.address);
+    try {
+      const m = HEARTBEAT.messages[0]!.message;
+      if (m.type !== 'append') throw new Error(m.type);
+      const entries = [{ offset: 42, count: 1, term: 3, kind: 'data' as const, data: Buffer.alloc(8192) }];
+      const big: Envelope = { ...HEARTBEAT, messages: [{ group: 't-0', message: { ...m, entries } }] };
+      const err = await stream(sc, [open(), { envelope: envelopeToWire(big) }]).ended;
+      expect(err?.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+      expect(received).toEqual([]);
+    } finally {
+      sc.close();
+      await small.close();
+    }
+  });
+
   it('tells a transport of another cluster why, and drops what it sends while backing off', async () => {
     const errors: WeirError[] = [];
     const clock = new ManualClock();
