@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CI: proves proto/weir.proto generates working code for other languages, with the tools users of
 # those languages run (protoc from grpcio-tools, protoc-gen-go, protoc-gen-go-grpc), pinned:
-#   Python: generates the messages and the gRPC stubs and imports them;
+#   Python: generates the messages and the gRPC stubs and imports them (proto/replication.proto's
+#           too, which then decode the golden envelope weir's encoder wrote);
 #   Go:     generates the messages and the gRPC service and compiles them in a scratch module.
 # The Python it runs is $WEIR_PYTHON when set (one with the pinned grpcio and grpcio-tools, as
 # .ci/run passes), else the one scripts/ci/python-env.sh installs them for (a virtualenv it makes;
@@ -31,6 +32,27 @@ data = weir_pb2.PartitionData(topic="t", partition=0, producer_id=1, producer_ep
 assert data.HasField("producer_id") and not weir_pb2.PartitionData().HasField("producer_id")
 assert weir_pb2.PartitionData.FromString(data.SerializeToString()) == data
 print("codegen: Python stubs import; services:", ", ".join(weir_pb2.DESCRIPTOR.services_by_name))
+EOF
+
+echo "codegen: Python stubs of proto/replication.proto, decoding the golden envelope"
+"$PYTHON" -m grpc_tools.protoc -I proto --python_out="$work/py" --pyi_out="$work/py" \
+  --grpc_python_out="$work/py" proto/replication.proto
+PYTHONPATH="$work/py" "$PYTHON" - <<'EOF'
+import replication_pb2, replication_pb2_grpc
+assert hasattr(replication_pb2_grpc, "ReplicationServicer"), "no servicer generated"
+# The bytes weir's encoder wrote (test/broker/replica/replication-wire.test.ts), read by protobuf's own.
+with open("test/fixtures/replication/every-kind.hex") as f:
+    frame = replication_pb2.Frame.FromString(bytes.fromhex(f.read().strip()))
+envelope = frame.envelope
+assert frame.WhichOneof("frame") == "envelope" and getattr(envelope, "from") == 1 and envelope.to == 2
+kinds = [m.WhichOneof("message") for m in envelope.messages]
+assert kinds == ["vote_request", "vote_response", "append_request", "append_response"], kinds
+assert envelope.messages[0].vote_request.pre_vote and envelope.messages[0].vote_request.last_offset == -1
+append = envelope.messages[2].append_request
+assert [e.kind for e in append.entries] == [2, 1, 3] and append.entries[1].data == b"three records"
+assert list(append.entries[2].membership.voters) == [1, 2, 3] and append.incarnation == -1
+assert append.start_membership.offset == -1 and list(append.start_membership.membership.voters) == [1]
+print("codegen: Python reads the golden envelope; services:", ", ".join(replication_pb2.DESCRIPTOR.services_by_name))
 EOF
 
 echo "codegen: installing protoc-gen-go ${PROTOC_GEN_GO_VERSION}, protoc-gen-go-grpc ${PROTOC_GEN_GO_GRPC_VERSION}"
