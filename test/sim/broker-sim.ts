@@ -25,7 +25,7 @@
 import { AssertionError } from 'node:assert';
 import type { RaftFaults } from '../../broker/raft/raft-config.js';
 import type { Envelope } from '../../broker/replica/raft-groups.js';
-import type { Message } from '../../broker/raft/messages.js';
+import type { Entry } from '../../broker/raft/messages.js';
 import { stampBaseOffset, stampLeaderEpoch } from '../../proto/batch-header.js';
 import type { Clock } from '../../proto/clock.js';
 import { encodeBatch } from '../../proto/record-batch.js';
@@ -40,6 +40,7 @@ import {
 } from './broker-sim-broker.js';
 import { BrokerChecker } from './broker-sim-checker.js';
 import { Violation, type CheckerCounts } from './raft-checker.js';
+import { SimNetwork, type NetworkEvent } from './broker-sim-network.js';
 import { EventQueue } from './raft-sim-queue.js';
 
 /** After the faults heal, every partition must elect, commit and converge within this much virtual time. */
@@ -55,9 +56,8 @@ type SimEvent =
   | { kind: 'tick' }
   | { kind: 'timer'; b: SimBroker; life: number; fn: () => void; t: Cancellable }
   | { kind: 'sync'; fn: () => void }
-  | { kind: 'deliver'; e: Envelope }
+  | NetworkEvent
   | { kind: 'restart'; b: SimBroker }
-  | { kind: 'heal'; pairs: string[] }
   | { kind: 'calm' };
 
 export interface BrokerSimOptions {
@@ -100,10 +100,9 @@ export class BrokerSimulation implements BrokerHost {
   private readonly brokers: SimBroker[];
   private readonly keys: string[];
   private readonly checker: BrokerChecker;
-  private readonly blocked = new Map<string, number>();
+  private readonly network: SimNetwork;
   private now = 0;
   private events = 0;
-  private calm = false;
   private calmSince = 0;
   private clientSeq = 0;
   private pending: Pending[] = [];
@@ -125,6 +124,9 @@ export class BrokerSimulation implements BrokerHost {
     for (const key of this.keys) this.marker.set(key, 'none');
     this.checker = new BrokerChecker(this.keys);
     this.brokers = VOTERS.map((id) => new SimBroker(id, this, this.keys));
+    this.network = new SimNetwork(this.rand, this.s, (delayMs, event) =>
+      this.queue.push(this.now + delayMs, event),
+    );
   }
 
   async run(): Promise<BrokerSimResult> {
@@ -187,17 +189,10 @@ export class BrokerSimulation implements BrokerHost {
   }
 
   send(e: Envelope): void {
-    // Once healed the network loses nothing (it may still delay, duplicate and reorder).
-    if (!this.calm && this.rand() < this.s.dropRate) return;
-    // As a real transport would, the envelope is serialized when sent: later changes to the
-    // sender's buffers do not travel.
-    const sent = copyEnvelope(e);
-    this.queue.push(this.now + this.delay(), { kind: 'deliver', e: sent });
-    if (this.rand() < this.s.duplicateRate)
-      this.queue.push(this.now + this.delay(), { kind: 'deliver', e: sent });
+    this.network.send(e);
   }
 
-  onAppend(key: string, id: number, entry: Parameters<BrokerChecker['onAppend']>[2], prevTerm: number): void {
+  onAppend(key: string, id: number, entry: Entry, prevTerm: number): void {
     this.checker.onAppend(key, id, entry, prevTerm);
   }
 
@@ -214,26 +209,20 @@ export class BrokerSimulation implements BrokerHost {
         return false;
       case 'deliver': {
         const b = this.brokers[ev.e.to - 1]!;
-        if (this.blocked.has(`${ev.e.from}>${ev.e.to}`) || !b.up) return false;
-        // Each delivery gets its own copy (a duplicate is a second deserialization).
-        b.groups!.receive(copyEnvelope(ev.e));
+        const e = b.up ? this.network.arrive(ev.e) : null;
+        if (e !== null) b.groups!.receive(e);
         return false;
       }
       case 'restart':
         if (!ev.b.up) this.start(ev.b);
         return false;
       case 'heal':
-        for (const p of ev.pairs) {
-          const c = (this.blocked.get(p) ?? 0) - 1;
-          if (c <= 0) this.blocked.delete(p);
-          else this.blocked.set(p, c);
-        }
+        this.network.heal(ev.pairs);
         return false;
       case 'calm':
         this.trace('faults stop');
-        this.calm = true;
+        this.network.calmDown();
         this.calmSince = this.now;
-        this.blocked.clear();
         for (const b of this.brokers) if (!b.up) this.queue.push(this.now + 1, { kind: 'restart', b });
         return false;
     }
@@ -241,7 +230,7 @@ export class BrokerSimulation implements BrokerHost {
 
   private onTick(): boolean {
     this.queue.push(this.now + TICK_MS, { kind: 'tick' });
-    if (this.calm) return this.checkConverged();
+    if (this.network.calm) return this.checkConverged();
     this.injectFaults();
     for (let a = this.s.appendRate; a > 0 && this.rand() < a; a--)
       this.clientAppend(this.keys[Math.floor(this.rand() * this.keys.length)]!, false);
@@ -270,22 +259,8 @@ export class BrokerSimulation implements BrokerHost {
       for (const b of hit) this.crash(b, 'power');
     }
     if (this.rand() < s.partitionRate) {
-      const ids = this.brokers.map((b) => b.id);
-      const pairs: string[] = [];
-      if (this.rand() < 0.5) {
-        // Both ways: a random side against the rest.
-        const side = ids.map(() => this.rand() < 0.5);
-        for (let a = 0; a < ids.length; a++)
-          for (let b = 0; b < ids.length; b++) if (side[a] !== side[b]) pairs.push(`${ids[a]}>${ids[b]}`);
-      } else {
-        // One way: a cannot reach b, b still reaches a.
-        const a = Math.floor(this.rand() * ids.length);
-        const b = (a + 1 + Math.floor(this.rand() * (ids.length - 1))) % ids.length;
-        pairs.push(`${ids[a]}>${ids[b]}`);
-      }
-      for (const p of pairs) this.blocked.set(p, (this.blocked.get(p) ?? 0) + 1);
+      const pairs = this.network.partition(this.brokers.map((b) => b.id));
       this.trace(`partition ${pairs.join(' ')}`);
-      this.queue.push(this.now + 50 + Math.floor(this.rand() * 1000), { kind: 'heal', pairs });
     }
   }
 
@@ -402,12 +377,6 @@ export class BrokerSimulation implements BrokerHost {
     }
   }
 
-  private delay(): number {
-    let d = 1 + Math.floor(this.rand() * this.s.delayMs);
-    if (this.rand() < this.s.reorderRate) d += Math.floor(this.rand() * 200);
-    return d;
-  }
-
   private trace(line: string): void {
     this.options.trace?.(`${this.now} ms: ${line}`);
   }
@@ -421,19 +390,6 @@ function settle(): Promise<void> {
 function asViolation(e: unknown): unknown {
   if (e instanceof AssertionError) return Object.assign(new Violation('assertion', e.message), { cause: e });
   return e;
-}
-
-function copyMessage(m: Message): Message {
-  if (m.type !== 'append') return m;
-  return { ...m, entries: m.entries.map((e) => ({ ...e, data: Buffer.from(e.data) })) };
-}
-
-function copyEnvelope(e: Envelope): Envelope {
-  return {
-    from: e.from,
-    to: e.to,
-    messages: e.messages.map((g) => ({ group: g.group, message: copyMessage(g.message) })),
-  };
 }
 
 function pick<T>(rand: () => number, xs: readonly T[]): T {
