@@ -52,6 +52,11 @@ export interface BrokerHost {
   readonly segmentBytes: number;
   readonly checkpointIntervalMs: number;
   readonly faults: RaftFaults;
+  /**
+   * Negative control: a broker restarts after a power loss as if it had lost nothing (not amnesiac,
+   * same incarnation), as PartitionReplica.join starts every replica today.
+   */
+  readonly forgetAmnesia: boolean;
   /** A clock for the broker's process now running: its timers die with it. */
   clockFor(b: SimBroker): Clock;
   /** Lands one fdatasync of the broker's disk later. */
@@ -155,7 +160,7 @@ export class SimBroker {
       const hardState: HardState = {
         term: state.currentTerm,
         votedFor: state.votedFor === NO_VOTE ? null : state.votedFor,
-        amnesiac: this.amnesiac.has(key),
+        amnesiac: this.amnesiac.has(key) && !this.host.forgetAmnesia,
       };
       const storage: GroupStorage = {
         log: new CheckedLog(raftLog, (entry, prevTerm) => this.host.onAppend(key, self, entry, prevTerm)),
@@ -169,7 +174,7 @@ export class SimBroker {
         heartbeatTicks: 2,
         maxEntriesPerAppend: 64,
         random: this.host.rand,
-        incarnation: this.lives,
+        incarnation: this.host.forgetAmnesia ? 0 : this.lives,
         faults: this.host.faults,
       };
       groups.add(key, config, hardState, storage, { roleChanged: noop, highWatermark: noop });

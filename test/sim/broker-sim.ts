@@ -63,6 +63,8 @@ type SimEvent =
 export interface BrokerSimOptions {
   /** A broken variant of the protocol, for the negative control. */
   readonly faults?: RaftFaults;
+  /** Negative control: brokers restart after a power loss without their amnesia (SimBroker). */
+  readonly forgetAmnesia?: boolean;
   readonly trace?: (line: string) => void;
 }
 
@@ -95,6 +97,7 @@ export class BrokerSimulation implements BrokerHost {
   readonly segmentBytes: number;
   readonly checkpointIntervalMs: number;
   readonly faults: RaftFaults;
+  readonly forgetAmnesia: boolean;
   private readonly s: ReturnType<typeof scenario>;
   private readonly queue = new EventQueue<SimEvent>();
   private readonly brokers: SimBroker[];
@@ -120,6 +123,7 @@ export class BrokerSimulation implements BrokerHost {
     this.segmentBytes = this.s.segmentBytes;
     this.checkpointIntervalMs = this.s.checkpointIntervalMs;
     this.faults = options.faults ?? {};
+    this.forgetAmnesia = options.forgetAmnesia === true;
     this.keys = Array.from({ length: this.s.partitions }, (_, p) => groupKey(p));
     for (const key of this.keys) this.marker.set(key, 'none');
     this.checker = new BrokerChecker(this.keys);
