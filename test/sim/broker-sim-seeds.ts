@@ -11,6 +11,9 @@ import { expect, it } from 'vitest';
 import { BrokerSimulation, type BrokerSimOptions, type BrokerSimResult } from './broker-sim.js';
 import { Violation, noCounts, type CheckerCounts, type ViolationKind } from './raft-checker.js';
 
+/** A seed slower than this is named in the output (the typical one takes a fifth of a second). */
+const SLOW_SEED_MS = 5_000;
+
 export const REPLAY_FILE = 'test/sim/broker.sim.test.ts';
 
 export function replayCommand(seed: number): string {
@@ -60,8 +63,12 @@ export function seedsTest(from: number, count: number, timeoutMs = 180_000): voi
       const failures: string[] = [];
       const started = performance.now();
       for (let seed = from; seed < from + count; seed++) {
+        const seedStarted = performance.now();
         try {
           add(totals, await new BrokerSimulation(seed).run());
+          const seedMs = performance.now() - seedStarted;
+          if (seedMs > SLOW_SEED_MS)
+            console.log(`broker sim: seed ${seed} took ${(seedMs / 1000).toFixed(1)} s`);
         } catch (e) {
           const line = `broker sim: seed ${seed} failed (${(e as Error).message}); replay: ${replayCommand(seed)}`;
           console.log(line);

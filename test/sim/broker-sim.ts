@@ -45,6 +45,8 @@ import { EventQueue } from './raft-sim-queue.js';
 
 /** After the faults heal, every partition must elect, commit and converge within this much virtual time. */
 export const LIVENESS_BOUND_MS = 10_000;
+/** More events than this at one virtual instant is a loop that never lets time move. */
+const MAX_EVENTS_AT_ONCE = 100_000;
 /** The brokers' wall clock at virtual time 0. */
 const EPOCH_MS = 1_700_000_000_000;
 
@@ -106,6 +108,8 @@ export class BrokerSimulation implements BrokerHost {
   private readonly network: SimNetwork;
   private now = 0;
   private events = 0;
+  /** Events handled at the current virtual time. */
+  private eventsNow = 0;
   private calmSince = 0;
   private clientSeq = 0;
   private pending: Pending[] = [];
@@ -141,8 +145,11 @@ export class BrokerSimulation implements BrokerHost {
     for (;;) {
       const next = this.queue.pop();
       if (next === undefined) throw new Error('the agenda ran dry');
+      if (next.time !== this.now) this.eventsNow = 0;
       this.now = next.time;
       this.events++;
+      if (++this.eventsNow > MAX_EVENTS_AT_ONCE)
+        throw new Violation('liveness', `time stands still at ${this.now} ms (a timer or message loop)`);
       try {
         const done = this.handle(next.event);
         // What the step set going (fsync continuations) runs before anything else happens.
