@@ -64,6 +64,14 @@ export interface BrokerHost {
   send(envelope: Envelope): void;
   /** A replica appended `entry` (as read back from its log) after an entry of `prevTerm`. */
   onAppend(key: string, id: number, entry: Entry, prevTerm: number): void;
+  /**
+   * Resolves once `log` is flushed through `end`. The broker's own wiring is log.waitFlushed (as
+   * PartitionReplica.join has it), but a waiter it leaves above the log end (the log was cut below
+   * `end` before the flush landed: a deposed leader truncated) makes LogFlusher restart an empty
+   * sync from every completion, a promise loop that starves the event loop (seed 505 with
+   * `flushWaitInLog`); so by default the simulation waits itself, from its own agenda.
+   */
+  whenFlushed(b: SimBroker, log: PartitionLog, end: number): Promise<void>;
 }
 
 interface Running {
@@ -166,7 +174,7 @@ export class SimBroker {
         log: new CheckedLog(raftLog, (entry, prevTerm) => this.host.onAppend(key, self, entry, prevTerm)),
         persistWhen: this.host.policy,
         persistHardState: (s) => state.persist(s.term, s.votedFor ?? NO_VOTE),
-        flushed: (end) => log.waitFlushed(end),
+        flushed: (end) => this.host.whenFlushed(this, log, end),
       };
       const config = {
         voters: VOTERS,

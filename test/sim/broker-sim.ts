@@ -29,6 +29,7 @@ import type { Entry } from '../../broker/raft/messages.js';
 import { stampBaseOffset, stampLeaderEpoch } from '../../proto/batch-header.js';
 import type { Clock } from '../../proto/clock.js';
 import { encodeBatch } from '../../proto/record-batch.js';
+import type { PartitionLog } from '../../storage/index.js';
 import { seededRandom } from '../storage/helpers.js';
 import {
   SimBroker,
@@ -67,6 +68,8 @@ export interface BrokerSimOptions {
   readonly faults?: RaftFaults;
   /** Negative control: brokers restart after a power loss without their amnesia (SimBroker). */
   readonly forgetAmnesia?: boolean;
+  /** Entries wait for their flush through LogFlusher's waiters, as the broker wires it (BrokerHost.whenFlushed). */
+  readonly flushWaitInLog?: boolean;
   readonly trace?: (line: string) => void;
 }
 
@@ -115,6 +118,9 @@ export class BrokerSimulation implements BrokerHost {
   private pending: Pending[] = [];
   private readonly marker = new Map<string, 'none' | 'proposed' | 'acked'>();
   private crashes = 0;
+  /** Flushes the groups wait for (BrokerHost.whenFlushed), checked after every step. */
+  private flushWaits: { b: SimBroker; life: number; log: PartitionLog; end: number; resolve: () => void }[] =
+    [];
   private powerLosses = 0;
 
   constructor(
@@ -152,8 +158,10 @@ export class BrokerSimulation implements BrokerHost {
         throw new Violation('liveness', `time stands still at ${this.now} ms (a timer or message loop)`);
       try {
         const done = this.handle(next.event);
-        // What the step set going (fsync continuations) runs before anything else happens.
-        await settle();
+        // What the step set going (fsync continuations, and what waited on them) runs before
+        // anything else happens.
+        do await settle();
+        while (this.flushesLanded());
         if (done) break;
         for (const b of this.brokers) b.noteRecovered();
         this.checker.afterStep(this.brokers);
@@ -197,6 +205,24 @@ export class BrokerSimulation implements BrokerHost {
 
   scheduleSync(_b: SimBroker, complete: () => void): void {
     this.queue.push(this.now + 1 + Math.floor(this.rand() * this.s.syncMs), { kind: 'sync', fn: complete });
+  }
+
+  whenFlushed(b: SimBroker, log: PartitionLog, end: number): Promise<void> {
+    if (this.options.flushWaitInLog === true) return log.waitFlushed(end);
+    return new Promise((resolve) => this.flushWaits.push({ b, life: b.life, log, end, resolve }));
+  }
+
+  /** Resolves the flush waits that are met; true if any was. A dead process's log never answers. */
+  private flushesLanded(): boolean {
+    if (this.flushWaits.length === 0) return false;
+    const before = this.flushWaits.length;
+    this.flushWaits = this.flushWaits.filter((w) => {
+      if (w.b.life !== w.life || !w.b.up) return false; // the process that waited is gone
+      if (w.log.flushedOffset < w.end) return true;
+      w.resolve();
+      return false;
+    });
+    return this.flushWaits.length < before;
   }
 
   send(e: Envelope): void {
