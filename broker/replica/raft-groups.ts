@@ -62,8 +62,9 @@ interface Group {
   term: number;
   leader: number | null;
   hw: number;
-  /** The log end already reported (or being flushed for) as persisted. */
+  /** The log end, and its last term, already reported (or being flushed for) as persisted. */
   persistedEnd: number;
+  persistedTerm: number;
   removed: boolean;
 }
 
@@ -121,6 +122,7 @@ export class RaftGroups {
       leader: node.leaderId,
       hw: node.highWatermark,
       persistedEnd: storage.log.end,
+      persistedTerm: storage.log.lastTerm,
       removed: false,
     };
     this.groups.set(group, g);
@@ -205,15 +207,19 @@ export class RaftGroups {
     for (const m of ready.messages) this.queue(g.id, m);
     const log = g.storage.log;
     const end = log.end;
-    if (end !== g.persistedEnd) {
-      // A truncation or reset moved the end back: what is below it stays reported.
-      const grew = end > g.persistedEnd;
+    const term = log.lastTerm;
+    // The log changed: it grew, or it was cut and maybe grew again in the same step (a follower
+    // truncating a diverged suffix and appending its leader's entries in one Ready), so its end may
+    // be below the last one reported and still hold entries never reported. The end and the last
+    // term name the log's content (log matching); the node ignores an end at or below what it
+    // already counts as durable, so a plain cut reports nothing new.
+    if (end !== g.persistedEnd || term !== g.persistedTerm) {
       g.persistedEnd = end;
-      if (grew && g.storage.persistWhen === 'written') {
-        g.node.persisted(end, log.lastTerm);
+      g.persistedTerm = term;
+      if (g.storage.persistWhen === 'written') {
+        g.node.persisted(end, term);
         fed = true;
-      } else if (grew) {
-        const term = log.lastTerm;
+      } else {
         void g.storage.flushed(end).then(
           () => {
             if (g.removed) return;

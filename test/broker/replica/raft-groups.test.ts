@@ -3,7 +3,7 @@
 // commits; what two brokers exchange for all their groups travels in one envelope per tick.
 
 import { describe, expect, it } from 'vitest';
-import type { HardState } from '../../../broker/raft/messages.js';
+import type { AppendRequest, Entry, HardState } from '../../../broker/raft/messages.js';
 import { MemoryRaftLog } from '../../../broker/raft/raft-log.js';
 import { RaftGroups, type Envelope, type GroupStorage } from '../../../broker/replica/raft-groups.js';
 import { ManualClock } from '../../../storage/clock.js';
@@ -152,4 +152,70 @@ it('entries whose flush never completes do not count: the commit waits', async (
   for (const b of BROKERS) expect(c.logs.get(`${b}/${g}`)!.end).toBe(committed + 1);
   expect(lead.node(g)!.highWatermark).toBe(committed);
   for (const b of c.brokers.values()) b.close();
+});
+
+describe.each(['written', 'flushed'] as const)('a follower, entries persisted when %s', (persistWhen) => {
+  it('that cuts a diverged suffix and takes its leader’s entries in one step counts them persisted', async () => {
+    const entry = (offset: number, count: number, term: number): Entry => ({
+      offset,
+      count,
+      term,
+      kind: 'data',
+      data: Buffer.from(`${offset}/${term}`),
+    });
+    // Given a follower in term 2 whose log holds offsets 0-11 of term 1, then 12-32 of a deposed
+    // leader of term 2
+    const log = new MemoryRaftLog([entry(0, 12, 1), entry(12, 21, 2)]);
+    const sent: Envelope[] = [];
+    const groups = new RaftGroups({
+      self: 2,
+      transport: { send: (e) => void sent.push(e) },
+      clock: new ManualClock(),
+      tickMs: TICK_MS,
+    });
+    const config = {
+      voters: BROKERS,
+      electionTicks: 10,
+      heartbeatTicks: 2,
+      maxEntriesPerAppend: 8,
+      random: seededRandom(1),
+    };
+    const storage: GroupStorage = {
+      log,
+      persistWhen,
+      persistHardState: () => undefined,
+      flushed: () => Promise.resolve(),
+    };
+    const listener = { roleChanged: () => undefined, highWatermark: () => undefined };
+    groups.add('g', config, { term: 2, votedFor: null, amnesiac: false }, storage, listener);
+
+    // When the leader of term 3, whose log holds 0-11 of term 1 then 12-13 of term 3 and commits
+    // through 14, sends it those two offsets (the log ends lower than before: 14, not 33)
+    const append: AppendRequest = {
+      type: 'append',
+      from: 1,
+      to: 2,
+      term: 3,
+      prevOffset: 11,
+      prevTerm: 1,
+      entries: [entry(12, 2, 3)],
+      fromStart: false,
+      startMembership: null,
+      commitEnd: 14,
+      incarnation: 0,
+      rejoinEnd: 0,
+    };
+    groups.receive({ from: 1, to: 2, messages: [{ group: 'g', message: append }] });
+    await new Promise((resolve) => setImmediate(resolve));
+
+    // Then the new entries count as persisted: the follower's high watermark reaches the leader's
+    // commit, and its last answer tells the leader they are durable
+    expect(log.end).toBe(14);
+    expect(groups.node('g')!.highWatermark).toBe(14);
+    const answers = sent
+      .flatMap((e) => e.messages.map((m) => m.message))
+      .filter((m) => m.type === 'appendResponse');
+    expect(answers.at(-1)).toMatchObject({ success: true, matchEnd: 14, durableEnd: 14 });
+    groups.close();
+  });
 });
