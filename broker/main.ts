@@ -85,7 +85,8 @@ async function launch(configIn: BrokerConfig, logger: Logger, fs?: StorageFs): P
         event.kind === 'delete-retry' ||
         event.kind === 'orphaned-dir-kept' ||
         event.kind === 'truncated' ||
-        event.kind === 'segments-removed'
+        event.kind === 'segments-removed' ||
+        event.kind === 'segment-overlap-cut'
       )
         logger.warn({ event }, 'storage');
       else if (event.kind === 'startup') logger.info({ event }, 'storage opened');

@@ -25,6 +25,18 @@ export type LogEvent =
   | { kind: 'io-error'; dir: string; error: WeirError }
   /** The log went offline (a failed fsync, a device error): emitted once. */
   | { kind: 'log-failed'; dir: string; error: WeirError }
+  /**
+   * Offsets [from, to) of `segment` were also in the next segment: a truncation a power loss undid;
+   * the stale copy was cut (see cutOverlaps in log-loader.ts).
+   */
+  | {
+      kind: 'segment-overlap-cut';
+      dir: string;
+      segment: number;
+      from: number;
+      to: number;
+      truncatedBytes: number;
+    }
   /** Offsets [from, to) are in no segment (see reportGaps in log-loader.ts). */
   | { kind: 'segment-gap'; dir: string; from: number; to: number; reason: string }
   | { kind: 'log-start-past-end'; dir: string; checkpointed: number; logEndOffset: number };

@@ -107,7 +107,8 @@ export class LogFlusher {
     this.unflushedMessages += records;
     if (this.failure !== null) return;
     const cfg = this.log.logConfig;
-    if (this.unflushedMessages >= cfg.flushMessages) {
+    // A waiter past the log end (it was truncated under it) waits for appends like these.
+    if (this.unflushedMessages >= cfg.flushMessages || this.syncWaiters.length > 0) {
       this.startSync();
     } else if (cfg.flushMs < Number.MAX_SAFE_INTEGER && this.flushTimer === null) {
       this.flushTimer = this.clock.schedule(cfg.flushMs, () => {
@@ -210,7 +211,11 @@ export class LogFlusher {
       else keep.push(w);
     }
     this.syncWaiters = keep;
-    if (keep.length > 0 || this.unflushedMessages >= this.log.logConfig.flushMessages) this.startSync();
+    // A waiter past the log end (a truncation cut what it waits for) needs appends, not a sync: one
+    // now would find nothing to do and settle at once, over and over, starving the event loop.
+    const end = this.log.logEndOffset;
+    const syncHelps = keep.some((w) => w.offset <= end);
+    if (syncHelps || this.unflushedMessages >= this.log.logConfig.flushMessages) this.startSync();
   }
 
   private async flushNow(upTo: number): Promise<void> {

@@ -114,6 +114,7 @@ export class LogLoader {
       }
       break;
     }
+    this.cutOverlaps(segmentList);
     this.reportGaps(segmentList);
     const active = segmentList[segmentList.length - 1];
     assert.ok(active !== undefined, 'a log always has an active segment');
@@ -144,6 +145,31 @@ export class LogLoader {
 
   private emit(event: LogEvent): void {
     this.report?.(event);
+  }
+
+  /**
+   * Cuts a segment whose records run into the next segment's offsets. A roll starts the next segment
+   * at the log end, so the next one was created after the earlier one ended below its base: only a
+   * truncation of the earlier segment that a power loss undid (it was never fsynced, while the next
+   * segment's writes were) leaves such an overlap, and the earlier copy of those offsets is the one
+   * the log had cut. Left there, the log would answer stale batches at offsets it holds twice.
+   */
+  private cutOverlaps(segmentList: readonly LogSegment[]): void {
+    for (let i = 1; i < segmentList.length; i++) {
+      const prev = segmentList[i - 1] as LogSegment;
+      const next = segmentList[i] as LogSegment;
+      if (prev.nextOffset <= next.baseOffset) continue;
+      const end = prev.nextOffset;
+      const truncatedBytes = prev.truncateTo(next.baseOffset);
+      this.emit({
+        kind: 'segment-overlap-cut',
+        dir: this.dir,
+        segment: prev.baseOffset,
+        from: next.baseOffset,
+        to: end,
+        truncatedBytes,
+      });
+    }
   }
 
   /**

@@ -208,7 +208,7 @@ export class BrokerSimulation implements BrokerHost {
   }
 
   whenFlushed(b: SimBroker, log: PartitionLog, end: number): Promise<void> {
-    if (this.options.flushWaitInLog === true) return log.waitFlushed(end);
+    if (this.options.flushWaitInLog !== false) return log.waitFlushed(end);
     return new Promise((resolve) => this.flushWaits.push({ b, life: b.life, log, end, resolve }));
   }
 

@@ -1,9 +1,9 @@
 // Opening a log reports what would otherwise be silent: a segment missing between two others (an
 // error whatever the cleanup policy: compaction keeps each rewritten run's last offset, so it
 // leaves no such gap), and a checkpointed log start past the log's end, which must not hide the
-// records on disk.
+// records on disk. A segment that runs into the next one is cut where the next one starts.
 
-import { existsSync, unlinkSync } from 'node:fs';
+import { appendFileSync, existsSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { encodeBatch } from '../../proto/record-batch.js';
@@ -114,6 +114,48 @@ describe('a checkpointed log start past the log end', () => {
     });
     expect(events.filter((e) => e.kind === 'log-start-past-end')).toEqual([]);
     expect(log.logStartOffset).toBe(12);
+    await log.close();
+  });
+});
+
+describe('a segment that runs into the next one (a truncation a power loss undid)', () => {
+  it('is cut where the next segment starts, and the next segment’s batches are read', async () => {
+    const dir = tempDir();
+    const bases = await buildLog(dir, 'delete', 30);
+    expect(bases.length).toBeGreaterThanOrEqual(3);
+    const first = join(dir, `${String(bases[0]).padStart(20, '0')}.log`);
+    const second = join(dir, `${String(bases[1]).padStart(20, '0')}.log`);
+    // Given: the first segment holds, past its end, a stale copy of the second segment's first
+    // two offsets with other bytes, as if a truncation of it had been undone.
+    const stale = Buffer.concat(
+      [0, 1].map((i) =>
+        encodeBatch([{ timestamp: 1, key: null, value: Buffer.alloc(1000, 0xee) }], {
+          baseOffset: bases[1]! + i,
+        }),
+      ),
+    );
+    const before = openLog(dir, testLogConfig(), { cleanShutdown: true, recoveryPoint: 30 }).log;
+    const fresh = readAllBatches(before).filter((b) => b.baseOffset === bases[1]);
+    await before.close();
+    appendFileSync(first, stale);
+
+    const { log, events } = openLog(dir, testLogConfig(), { cleanShutdown: false, recoveryPoint: 0 });
+    expect(events.filter((e) => e.kind === 'segment-overlap-cut')).toEqual([
+      {
+        kind: 'segment-overlap-cut',
+        dir,
+        segment: bases[0],
+        from: bases[1],
+        to: bases[1]! + 2,
+        truncatedBytes: stale.length,
+      },
+    ]);
+    expect(log.segments[0]!.nextOffset).toBe(bases[1]);
+    const read = readAllBatches(log).filter((b) => b.baseOffset === bases[1]);
+    expect(read.map((b) => b.bytes.toString('hex'))).toEqual(fresh.map((b) => b.bytes.toString('hex')));
+    expect(read[0]!.bytes.includes(Buffer.alloc(8, 0xee))).toBe(false);
+    expect(existsSync(second)).toBe(true);
+    expect(log.logEndOffset).toBe(30);
     await log.close();
   });
 });
