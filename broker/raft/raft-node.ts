@@ -146,7 +146,7 @@ export class RaftNode {
   recoveryDone(): void {
     this.recovered = true;
     // A group of one has nobody to wait for.
-    if (this.voter && this.otherVoters.length === 0 && this.roleNow !== 'leader') this.startPreVote();
+    if (this.mayCampaign && this.otherVoters.length === 0 && this.roleNow !== 'leader') this.startPreVote();
   }
 
   tick(): void {
@@ -168,7 +168,8 @@ export class RaftNode {
       return;
     }
     // A learner, or a replica no longer in the group, never campaigns.
-    if (this.recovered && this.voter && this.electionElapsed >= this.electionTimeout) this.startPreVote();
+    if (this.recovered && this.mayCampaign && this.electionElapsed >= this.electionTimeout)
+      this.startPreVote();
   }
 
   /**
@@ -406,7 +407,9 @@ export class RaftNode {
       assert(this.commitEnd <= p + 1, `reset at ${p + 1} below the commit end ${this.commitEnd}`);
       log.resetTo(p + 1, m.prevTerm, m.startMembership);
       this.refreshMembership();
-      this.durableEnd = Math.min(this.durableEnd, p + 1);
+      // Until the reset is persisted the disk holds the old log: no more of it is durable than the
+      // high watermark already covered (the committed prefix, which the reset only drops).
+      this.durableEnd = Math.min(this.durableEnd, this.hw);
       this.matchedEnd = Math.min(this.matchedEnd, p + 1);
     } else if (!matches) {
       const hint = lastOffsetWithTermAtMost(log, p, m.prevTerm);
@@ -564,7 +567,21 @@ export class RaftNode {
   }
 
   private newTally(): VoteTally {
-    return new VoteTally(this.id, this.quorum, this.amnesiac, this.config.faults?.ignoreAmnesia === true);
+    const ignoreAmnesia = this.config.faults?.ignoreAmnesia === true;
+    return new VoteTally(this.id, this.quorum, this.amnesiac, ignoreAmnesia, this.voter);
+  }
+
+  /**
+   * A voter campaigns; so does a voter whose removal is in its log but not known to be committed:
+   * the others may not hold that change, and may wait for this replica's vote, which it would refuse
+   * them if its log is ahead. Elected, it leads without counting itself until the removal commits
+   * (as a leader that removes itself does), then steps down. A learner never campaigns.
+   */
+  private get mayCampaign(): boolean {
+    if (this.voter) return true;
+    if (this.membershipOffset < this.commitEnd || this.membershipOffset < this.log.start) return false;
+    const before = this.log.membershipBefore(this.membershipOffset);
+    return isVoter(before?.membership ?? { voters: this.config.voters, learners: [] }, this.id);
   }
 
   /**

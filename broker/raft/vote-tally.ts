@@ -16,8 +16,10 @@ export class VoteTally {
     selfAmnesiac: boolean,
     /** Negative control only: count every grant as if no voter had lost anything. */
     private readonly ignoreAmnesia = false,
+    /** The candidate is a voter of the configuration it campaigns under (else its own vote is no vote). */
+    selfVotes = true,
   ) {
-    this.votes.set(self, { granted: true, amnesiac: selfAmnesiac });
+    if (selfVotes) this.votes.set(self, { granted: true, amnesiac: selfAmnesiac });
   }
 
   record(voter: number, granted: boolean, amnesiac: boolean): void {

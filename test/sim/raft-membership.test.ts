@@ -123,6 +123,53 @@ describe('membership changes', () => {
     expect(sentTo(voter.takeReady().messages, 'preVote').sort()).toEqual([0, 1, 2]);
   });
 
+  it('a voter whose removal it does not know committed still campaigns, without its own vote', () => {
+    // Node 0's log removes it (offset 1), uncommitted; the others may lack that entry and need it.
+    const n = node(0, [0, 1, 2], [data(0, 1), config(1, 1, { voters: [1, 2], learners: [] })], 1);
+    for (let i = 0; i < 40 && n.role === 'follower'; i++) n.tick();
+    expect(n.role).toBe('preCandidate');
+    expect(sentTo(n.takeReady().messages, 'preVote').sort()).toEqual([1, 2]);
+    // One grant is not a majority of [1, 2] without its own vote; two are.
+    n.receive({
+      type: 'preVoteResponse',
+      from: 1,
+      to: 0,
+      term: 2,
+      voteTerm: 2,
+      granted: true,
+      amnesiac: false,
+    });
+    expect(n.role).toBe('preCandidate');
+    n.receive({
+      type: 'preVoteResponse',
+      from: 2,
+      to: 0,
+      term: 2,
+      voteTerm: 2,
+      granted: true,
+      amnesiac: false,
+    });
+    expect(n.role).toBe('candidate');
+    // Once it hears the removal committed, it stays quiet.
+    const gone = node(0, [0, 1, 2], [data(0, 1), config(1, 1, { voters: [1, 2], learners: [] })], 1);
+    gone.receive({
+      type: 'append',
+      from: 1,
+      to: 0,
+      term: 1,
+      prevOffset: 1,
+      prevTerm: 1,
+      entries: [],
+      commitEnd: 2,
+      fromStart: false,
+      startMembership: null,
+      incarnation: 0,
+      rejoinEnd: 0,
+    });
+    for (let i = 0; i < 100; i++) gone.tick();
+    expect(gone.role).toBe('follower');
+  });
+
   it('a truncated config entry takes its change back', () => {
     const n = node(1, [0, 1, 2], [data(0, 1), config(1, 1, { voters: [0, 1, 2], learners: [3] })], 1);
     expect(n.membership.learners).toEqual([3]);

@@ -249,7 +249,8 @@ describe('replication', () => {
     expect(log.start).toBe(10);
     expect(log.startTerm).toBe(2);
     expect(log.all()).toEqual([y]);
-    expect(r.messages).toMatchObject([{ success: true, matchEnd: 13, durableEnd: 2 }]);
+    // Nothing of the new log is durable until the reset is persisted.
+    expect(r.messages).toMatchObject([{ success: true, matchEnd: 13, durableEnd: 0 }]);
     // Without the leader's word that its log starts there, the same append is refused.
     const other = replica(0, [0, 1, 2], 2, [entry(0, 1, 'a', 2)]);
     const refused = run(other, (x) => x.receive(append(1, 0, 2, 9, 2, [y], 13)));
@@ -301,6 +302,19 @@ describe('replication', () => {
         entries: [y, { offset: 13, kind: 'noop' }],
       },
     ]);
+  });
+
+  it('a follower started afresh at its leader’s log start exposes nothing new before the reset is persisted', () => {
+    // Committed through 2 and durable through 4 (entries 2-3 of term 1 never committed).
+    const n = replica(1, [0, 1, 2], 2, [entry(0, 1, 'a', 2), entry(2, 1, 'b', 2)]);
+    run(n, (x) => x.receive(append(0, 1, 2, 1, 1, [], 2)));
+    expect(n.highWatermark).toBe(2);
+    // The leader's log starts at 10 (retention took the rest) and it has committed through 12.
+    const r = run(n, (x) => x.receive(append(0, 1, 2, 9, 2, [entry(10, 2, 'c', 2)], 12, true)));
+    expect(n.logEnd).toBe(12);
+    // The disk still holds the old log, whose 2-3 differ from what was committed there.
+    expect(r.highWatermark).toBe(2);
+    expect(run(n, (x) => x.persisted(12, 2)).highWatermark).toBe(12);
   });
 
   it('a leader that hears from no majority within an election timeout steps down', () => {
