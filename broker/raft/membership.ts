@@ -70,6 +70,12 @@ export function applyChange(m: Membership, change: MembershipChange): Membership
   }
 }
 
+/** The last of `changes` (ascending by offset) set below `offset`, or null. */
+export function membershipBeforeIn(changes: readonly MembershipAt[], offset: number): MembershipAt | null {
+  for (let i = changes.length - 1; i >= 0; i--) if (changes[i]!.offset < offset) return changes[i]!;
+  return null;
+}
+
 export function sameMembership(a: Membership, b: Membership): boolean {
   const same = (x: readonly number[], y: readonly number[]): boolean =>
     x.length === y.length && x.every((id) => y.includes(id));

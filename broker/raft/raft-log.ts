@@ -11,7 +11,7 @@
 
 import assert from 'node:assert';
 import type { Entry } from './messages.js';
-import type { MembershipAt } from './membership.js';
+import { membershipBeforeIn, type MembershipAt } from './membership.js';
 
 export interface RaftLogStore {
   /** The first offset the log can hold; offsets below it are gone. */
@@ -195,9 +195,7 @@ export class MemoryRaftLog implements RaftLogStore {
 
   membershipBefore(offset: number): MembershipAt | null {
     assert(offset >= this.logStart && offset <= this.end, `no membership before ${offset}`);
-    for (let i = this.configs.length - 1; i >= 0; i--)
-      if (this.configs[i]!.offset < offset) return this.configs[i]!;
-    return null;
+    return membershipBeforeIn(this.configs, offset);
   }
 
   /** The membership in force at the log start (what retention keeps), or null for the bootstrap. */

@@ -44,8 +44,13 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { Entry } from '../raft/messages.js';
 import type { RaftLogStore } from '../raft/raft-log.js';
-import type { MembershipAt } from '../raft/membership.js';
-import { readMembershipFile, writeMembershipFile } from './raft-membership-file.js';
+import { membershipBeforeIn, type MembershipAt } from '../raft/membership.js';
+import {
+  membershipLine,
+  parseMembershipLine,
+  readMembershipFile,
+  writeMembershipFile,
+} from './raft-membership-file.js';
 import {
   LOG_OVERHEAD,
   batchBaseOffset,
@@ -77,7 +82,7 @@ import {
  */
 export const RAFT_LOG_RESET_FILE = 'raft-log-reset';
 export const DEFAULT_MAX_READ_BYTES = 1024 * 1024;
-const RESET_LINE = /^(\d+) (\d+)\n(?:(\d+) (\d+(?:,\d+)*) (-|\d+(?:,\d+)*)\n)?$/;
+const RESET_LINE = /^(\d+) (\d+)\n(?:([^\n]+)\n)?$/;
 
 export interface PartitionRaftLogOptions {
   /** What read() asks the log for at once; at least one whole batch is read anyway. Default 1 MiB. */
@@ -256,19 +261,14 @@ export class PartitionRaftLog implements RaftLogStore {
     assert.ok(start > 0 || startTerm === 0, 'the term before offset 0 is 0');
     assert.ok(membership === null || membership.offset < start, 'the start membership is below the start');
     let text = `${start} ${startTerm}\n`;
-    if (membership !== null) {
-      const { voters, learners } = membership.membership;
-      text += `${membership.offset} ${voters.join(',')} ${learners.length === 0 ? '-' : learners.join(',')}\n`;
-    }
+    if (membership !== null) text += `${membershipLine(membership)}\n`;
     writeFileAtomic(this.fs, this.log.dir, RAFT_LOG_RESET_FILE, Buffer.from(text));
     this.completeReset(start, startTerm, membership);
   }
 
   membershipBefore(offset: number): MembershipAt | null {
     assert.ok(offset >= this.start && offset <= this.end, `no membership before ${offset}`);
-    for (let i = this.configs.length - 1; i >= 0; i--)
-      if (this.configs[i]!.offset < offset) return this.configs[i]!;
-    return null;
+    return membershipBeforeIn(this.configs, offset);
   }
 
   /**
@@ -321,16 +321,9 @@ export class PartitionRaftLog implements RaftLogStore {
     const match = RESET_LINE.exec(this.fs.readFileSync(path).toString('latin1'));
     if (match === null)
       throw new WeirError('KAFKA_STORAGE_ERROR', `${path}: malformed`, { retriable: false });
-    const membership: MembershipAt | null =
-      match[3] === undefined
-        ? null
-        : {
-            offset: Number(match[3]),
-            membership: {
-              voters: match[4]!.split(',').map(Number),
-              learners: match[5] === '-' ? [] : match[5]!.split(',').map(Number),
-            },
-          };
+    const membership = match[3] === undefined ? null : parseMembershipLine(match[3]);
+    if (match[3] !== undefined && membership === null)
+      throw new WeirError('KAFKA_STORAGE_ERROR', `${path}: malformed membership`, { retriable: false });
     return { start: Number(match[1]), startTerm: Number(match[2]), membership };
   }
 

@@ -23,6 +23,18 @@ const LINE = /^(\d+) (\d+(?:,\d+)*) (-|\d+(?:,\d+)*)$/;
 const ids = (list: readonly number[]): string => (list.length === 0 ? '-' : list.join(','));
 const parseIds = (text: string): number[] => (text === '-' ? [] : text.split(',').map(Number));
 
+/** One change as a line (without its newline): `offset voters learners`. */
+export function membershipLine(c: MembershipAt): string {
+  return `${c.offset} ${ids(c.membership.voters)} ${ids(c.membership.learners)}`;
+}
+
+/** The change a line holds, or null when it is not one. */
+export function parseMembershipLine(line: string): MembershipAt | null {
+  const m = LINE.exec(line);
+  if (m === null) return null;
+  return { offset: Number(m[1]), membership: { voters: parseIds(m[2]!), learners: parseIds(m[3]!) } };
+}
+
 /** The changes recorded in `dir` (oldest first; none when there is no file). */
 export function readMembershipFile(fs: StorageFs, dir: string): MembershipAt[] {
   const lines = readCheckpointLines(fs, dir, RAFT_MEMBERSHIP_FILE);
@@ -33,16 +45,14 @@ export function readMembershipFile(fs: StorageFs, dir: string): MembershipAt[] {
   if (typeof lines === 'string') throw bad(lines);
   const out: MembershipAt[] = [];
   for (const line of lines) {
-    const m = LINE.exec(line);
-    if (m === null) throw bad(`malformed line '${line}'`);
-    const offset = Number(m[1]);
-    if ((out.at(-1)?.offset ?? -1) >= offset) throw bad('offsets do not ascend');
-    out.push({ offset, membership: { voters: parseIds(m[2]!), learners: parseIds(m[3]!) } });
+    const change = parseMembershipLine(line);
+    if (change === null) throw bad(`malformed line '${line}'`);
+    if ((out.at(-1)?.offset ?? -1) >= change.offset) throw bad('offsets do not ascend');
+    out.push(change);
   }
   return out;
 }
 
 export function writeMembershipFile(fs: StorageFs, dir: string, changes: readonly MembershipAt[]): void {
-  const lines = changes.map((c) => `${c.offset} ${ids(c.membership.voters)} ${ids(c.membership.learners)}`);
-  writeCheckpointLines(fs, dir, RAFT_MEMBERSHIP_FILE, lines);
+  writeCheckpointLines(fs, dir, RAFT_MEMBERSHIP_FILE, changes.map(membershipLine));
 }
