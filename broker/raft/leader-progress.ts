@@ -36,7 +36,7 @@ function fresh(logEnd: number): Progress {
 
 export class LeaderProgress {
   private readonly peers = new Map<number, Progress>();
-  private scratch: number[] = [];
+  private readonly scratch: number[] = [];
 
   constructor(peers: readonly number[], logEnd: number) {
     this.setPeers(peers, logEnd);
@@ -46,7 +46,6 @@ export class LeaderProgress {
   setPeers(peers: readonly number[], logEnd: number): void {
     for (const id of [...this.peers.keys()]) if (!peers.includes(id)) this.peers.delete(id);
     for (const id of peers) if (!this.peers.has(id)) this.peers.set(id, fresh(logEnd));
-    this.scratch = new Array<number>(peers.length + 1).fill(0);
   }
 
   of(peer: number): Progress {
@@ -71,16 +70,17 @@ export class LeaderProgress {
     count: number,
     countAmnesiac: boolean,
   ): number {
+    // Every produce of a leader comes here: the scratch array is reused, not allocated each time.
     const ends = this.scratch;
-    let n = 0;
-    if (ownDurableEnd !== null) ends[n++] = ownDurableEnd;
+    ends.length = 0;
+    if (ownDurableEnd !== null) ends.push(ownDurableEnd);
     for (const id of counted) {
       const p = this.of(id);
-      ends[n++] = p.amnesiac && !countAmnesiac ? 0 : p.durableEnd;
+      ends.push(p.amnesiac && !countAmnesiac ? 0 : p.durableEnd);
     }
-    if (count > n) return 0;
-    const sorted = ends.slice(0, n).sort((a, b) => b - a);
-    return sorted[count - 1]!;
+    if (count > ends.length) return 0;
+    ends.sort((a, b) => b - a);
+    return ends[count - 1]!;
   }
 
   /** How many of `ids` said, when last heard, that they are amnesiac. */
