@@ -7,7 +7,7 @@ import type { Entry, Message } from '../../broker/raft/messages.js';
 import { applyChange, type Membership } from '../../broker/raft/membership.js';
 import { MemoryRaftLog } from '../../broker/raft/raft-log.js';
 import { RaftNode } from '../../broker/raft/raft-node.js';
-import { appendAck } from './raft-test-messages.js';
+import { append, appendAck } from './raft-test-messages.js';
 
 const config = (offset: number, term: number, membership: Membership): Entry => ({
   offset,
@@ -152,20 +152,7 @@ describe('membership changes', () => {
     expect(n.role).toBe('candidate');
     // Once it hears the removal committed, it stays quiet.
     const gone = node(0, [0, 1, 2], [data(0, 1), config(1, 1, { voters: [1, 2], learners: [] })], 1);
-    gone.receive({
-      type: 'append',
-      from: 1,
-      to: 0,
-      term: 1,
-      prevOffset: 1,
-      prevTerm: 1,
-      entries: [],
-      commitEnd: 2,
-      fromStart: false,
-      startMembership: null,
-      incarnation: 0,
-      rejoinEnd: 0,
-    });
+    gone.receive(append(1, 0, 1, 1, 1, [], 2));
     for (let i = 0; i < 100; i++) gone.tick();
     expect(gone.role).toBe('follower');
   });
@@ -173,40 +160,14 @@ describe('membership changes', () => {
   it('a truncated config entry takes its change back', () => {
     const n = node(1, [0, 1, 2], [data(0, 1), config(1, 1, { voters: [0, 1, 2], learners: [3] })], 1);
     expect(n.membership.learners).toEqual([3]);
-    n.receive({
-      type: 'append',
-      from: 0,
-      to: 1,
-      term: 2,
-      prevOffset: 0,
-      prevTerm: 1,
-      entries: [data(1, 2)],
-      commitEnd: 0,
-      fromStart: false,
-      startMembership: null,
-      incarnation: 0,
-      rejoinEnd: 0,
-    });
+    n.receive(append(0, 1, 2, 0, 1, [data(1, 2)]));
     expect(n.membership).toEqual({ voters: [0, 1, 2], learners: [] });
   });
 
   it('a follower restarting from the leader’s log start takes the membership in force there', () => {
     const n = node(1, [0, 1, 2]);
     const at = { offset: 4, membership: { voters: [0, 1, 5], learners: [] } };
-    n.receive({
-      type: 'append',
-      from: 0,
-      to: 1,
-      term: 3,
-      prevOffset: 9,
-      prevTerm: 3,
-      entries: [],
-      commitEnd: 10,
-      fromStart: true,
-      startMembership: at,
-      incarnation: 0,
-      rejoinEnd: 0,
-    });
+    n.receive({ ...append(0, 1, 3, 9, 3, [], 10, true), startMembership: at, incarnation: 0 });
     expect(n.membership).toEqual(at.membership);
     expect(n.membershipAt).toBe(4);
   });

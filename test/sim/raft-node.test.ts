@@ -3,10 +3,10 @@
 // (raft.sim.test.ts) covers the interleavings; these pin down single rules.
 
 import { describe, expect, it } from 'vitest';
-import type { AppendRequest, Entry, Message, Ready } from '../../broker/raft/messages.js';
+import type { Entry, Message, Ready } from '../../broker/raft/messages.js';
 import { MemoryRaftLog } from '../../broker/raft/raft-log.js';
 import { RaftNode } from '../../broker/raft/raft-node.js';
-import { appendAck } from './raft-test-messages.js';
+import { append, appendAck } from './raft-test-messages.js';
 
 const data = (s: string): Entry['data'] => Buffer.from(s);
 /** An entry at `offset` taking `count` offsets. */
@@ -50,32 +50,6 @@ function run(n: RaftNode, input: (n: RaftNode) => void): Ready {
 
 function ticks(n: RaftNode, count: number): Ready[] {
   return Array.from({ length: count }, () => run(n, (x) => x.tick()));
-}
-
-function append(
-  from: number,
-  to: number,
-  term: number,
-  prevOffset: number,
-  prevTerm: number,
-  entries: Entry[],
-  commitEnd = 0,
-  fromStart = false,
-): AppendRequest {
-  return {
-    type: 'append',
-    from,
-    to,
-    term,
-    prevOffset,
-    prevTerm,
-    entries,
-    commitEnd,
-    fromStart,
-    startMembership: null,
-    incarnation: -1,
-    rejoinEnd: 0,
-  };
 }
 
 /** Given node 0 recovered and timed out, peer 1's pre-vote and vote for term 2 make it leader. */
