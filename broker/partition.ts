@@ -7,7 +7,7 @@
 // partition's Raft group (replica/partition-replica.ts). The group tells the partition its role,
 // leader epoch and high watermark: the high watermark is what the group committed, so it is kept
 // as a field rather than read from the log. A new leader rebuilds idempotent-producer state from
-// its log. On a single broker the group is this replica alone: it leads from the start and commits
+// its log's start state and its newest segments. On a single broker the group is this replica alone: it leads from the start and commits
 // on its own append (once written, or once fsynced under flush.messages=1).
 
 import assert from 'node:assert/strict';
@@ -130,7 +130,7 @@ export class Partition {
   private hwWaiters: { end: number; resolve: () => void; reject: (e: Error) => void }[] = [];
   /** Offsets below it are committed: readable by consumers, never truncated. */
   private hw: number;
-  private readonly producers = new ProducerStateTable();
+  private producers = new ProducerStateTable();
   /** Told when the high watermark moves: waiting fetches can read more. */
   private readonly dataArrived: (partition: Partition) => void;
   /**
@@ -156,6 +156,8 @@ export class Partition {
       roleChanged: (role, term) => this.roleChanged(role === 'leader' ? 'leader' : 'follower', term),
       highWatermark: (hw) => this.highWatermarkMoved(hw),
     });
+    // A group of one elects this replica while it joins, before its start state can be asked for.
+    if (this.replicaRole === 'leader') this.rebuildProducerState();
   }
 
   /** Leaves the group (the partition is deleted); waiting produces fail. */
@@ -169,7 +171,7 @@ export class Partition {
     const was = this.replicaRole;
     this.replicaRole = role;
     this.epoch = term;
-    if (role === 'leader' && was !== 'leader') this.rebuildProducerState();
+    if (role === 'leader' && was !== 'leader' && this.replica !== null) this.rebuildProducerState();
     if (role !== 'leader') {
       this.failWaiters(
         new WeirError('NOT_LEADER_OR_FOLLOWER', `${this.topic}/${this.id} lost its leadership`),
@@ -428,7 +430,14 @@ export class Partition {
     return this.log.logConfig.flushMessages === 1 ? this.log.waitFlushed(logEndOffset) : Promise.resolve();
   }
 
+  /**
+   * A new leader's producer state: what its log keeps of the batches below its start (the start
+   * state a reset or deletion left), then the batch headers of its newest segments. Built afresh:
+   * what this replica knew when it last led may name batches a later leader truncated.
+   */
   private rebuildProducerState(): void {
+    const start = this.replica?.startState ?? null;
+    this.producers = start === null ? new ProducerStateTable() : ProducerStateTable.decode(start);
     const segments = this.log.segments;
     for (const seg of segments.slice(Math.max(0, segments.length - PRODUCER_STATE_SEGMENTS))) {
       seg.forEachBatch((buf, off) => {

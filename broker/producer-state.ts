@@ -10,12 +10,19 @@
 //
 // The state is rebuilt at start-up from the batch headers of the newest segments; a producer whose
 // last batch is older than those is unknown after a restart and starts over with a new id.
+//
+// encode/decode give the table as bytes (a Raft log's start state, which a from-start append carries
+// to a follower): a version byte, the producer count, and per producer its id, epoch and batches.
 
+import assert from 'node:assert/strict';
 import { WeirError } from '../proto/errors.js';
 
 /** How many batches per producer are remembered for de-duplication (Kafka keeps 5 in flight). */
 export const CACHED_BATCHES = 5;
 const INT32_MAX = 0x7fff_ffff;
+const ENCODING_VERSION = 0;
+/** Bytes per encoded batch: two int32 sequences and three int64s (offsets and append time). */
+const BATCH_BYTES = 32;
 
 export interface SequencedBatch {
   readonly firstSeq: number;
@@ -101,6 +108,62 @@ export class ProducerStateTable {
       );
     }
     return APPEND;
+  }
+
+  /** The table as bytes (see the header). A trial copy is not encoded: it is only a scratch. */
+  encode(): Buffer {
+    assert.ok(this.base === null, 'a trial table is encoded');
+    let size = 1 + 4;
+    for (const e of this.producers.values()) size += 8 + 2 + 1 + e.batches.length * BATCH_BYTES;
+    const buf = Buffer.alloc(size);
+    let at = buf.writeUInt8(ENCODING_VERSION, 0);
+    at = buf.writeUInt32BE(this.producers.size, at);
+    for (const [producerId, e] of this.producers) {
+      at = buf.writeBigInt64BE(BigInt(producerId), at);
+      at = buf.writeInt16BE(e.epoch, at);
+      at = buf.writeUInt8(e.batches.length, at);
+      for (const b of e.batches) {
+        at = buf.writeInt32BE(b.firstSeq, at);
+        at = buf.writeInt32BE(b.lastSeq, at);
+        at = buf.writeBigInt64BE(BigInt(b.baseOffset), at);
+        at = buf.writeBigInt64BE(BigInt(b.lastOffset), at);
+        at = buf.writeBigInt64BE(BigInt(b.appendTime), at);
+      }
+    }
+    return buf;
+  }
+
+  /** A table from encode()'s bytes; malformed bytes are a typed error. */
+  static decode(bytes: Uint8Array): ProducerStateTable {
+    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const malformed = (why: string): WeirError =>
+      new WeirError('KAFKA_STORAGE_ERROR', `producer state: ${why}`, { retriable: false });
+    if (buf.length < 5) throw malformed(`${buf.length} bytes`);
+    if (buf.readUInt8(0) !== ENCODING_VERSION) throw malformed(`version ${buf.readUInt8(0)}`);
+    const table = new ProducerStateTable();
+    const count = buf.readUInt32BE(1);
+    let at = 5;
+    for (let i = 0; i < count; i++) {
+      if (at + 11 > buf.length) throw malformed(`producer ${i} cut short`);
+      const producerId = Number(buf.readBigInt64BE(at));
+      const epoch = buf.readInt16BE(at + 8);
+      const n = buf.readUInt8(at + 10);
+      at += 11;
+      if (at + n * BATCH_BYTES > buf.length) throw malformed(`batches of producer ${producerId} cut short`);
+      const batches: SequencedBatch[] = [];
+      for (let j = 0; j < n; j++, at += BATCH_BYTES) {
+        batches.push({
+          firstSeq: buf.readInt32BE(at),
+          lastSeq: buf.readInt32BE(at + 4),
+          baseOffset: Number(buf.readBigInt64BE(at + 8)),
+          lastOffset: Number(buf.readBigInt64BE(at + 16)),
+          appendTime: Number(buf.readBigInt64BE(at + 24)),
+        });
+      }
+      table.producers.set(producerId, { epoch, batches });
+    }
+    if (at !== buf.length) throw malformed(`${buf.length - at} bytes past the end`);
+    return table;
   }
 
   /** Records a batch that was appended (or found in the log at start-up). */

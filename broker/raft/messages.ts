@@ -74,6 +74,8 @@ export interface AppendRequest extends Envelope {
   readonly fromStart: boolean;
   /** With fromStart: the membership in force at the leader's log start (a snapshot keeps it too). */
   readonly startMembership: MembershipAt | null;
+  /** With fromStart: what the leader's log keeps of the entries below its start (startState). */
+  readonly startState: Uint8Array | null;
   /** The leader's commit end; a follower exposes no more than it has matched and made durable. */
   readonly commitEnd: number;
   /** The receiver's incarnation as the leader knows it (-1 before it heard from the receiver). */

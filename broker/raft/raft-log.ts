@@ -41,7 +41,14 @@ export interface RaftLogStore {
    * Drops the whole log and starts it afresh at `start`, whose preceding term is `startTerm` and
    * where `membership` is in force (null: the group's bootstrap membership).
    */
-  resetTo(start: number, startTerm: number, membership: MembershipAt | null): void;
+  resetTo(start: number, startTerm: number, membership: MembershipAt | null, state: Uint8Array | null): void;
+  /**
+   * What the application kept of the entries below the start when retention or a reset removed
+   * them (in weir, the idempotent-producer state), opaque to the protocol; null when there is none.
+   * A from-start append hands it to the follower with the log, as a Raft snapshot carries the state
+   * machine with the log it replaces.
+   */
+  readonly startState: Uint8Array | null;
   /**
    * The membership in force just before `offset` (start <= offset <= end): that of the last config
    * entry below it, or the one kept from before the log start (retention and a reset keep it, as a
@@ -78,6 +85,7 @@ export class MemoryRaftLog implements RaftLogStore {
   private termBeforeStart: number;
   /** The config entries of the log, oldest first, after the membership in force at its start. */
   private configs: MembershipAt[];
+  private stateAtStart: Uint8Array | null;
   /** Changes since the last takeActions(), for a driver that mirrors the log on a disk. */
   private actions: LogAction[] = [];
 
@@ -86,8 +94,10 @@ export class MemoryRaftLog implements RaftLogStore {
     start = 0,
     startTerm = 0,
     startMembership: MembershipAt | null = null,
+    startState: Uint8Array | null = null,
   ) {
     this.entries = entries.slice();
+    this.stateAtStart = startState;
     this.logStart = start;
     this.termBeforeStart = startTerm;
     assert(
@@ -119,6 +129,9 @@ export class MemoryRaftLog implements RaftLogStore {
   }
   get lastTerm(): number {
     return this.entries[this.entries.length - 1]?.term ?? this.termBeforeStart;
+  }
+  get startState(): Uint8Array | null {
+    return this.stateAtStart;
   }
 
   /** Every entry, oldest first (a copy). */
@@ -184,13 +197,14 @@ export class MemoryRaftLog implements RaftLogStore {
     this.actions.push({ kind: 'truncate', from });
   }
 
-  resetTo(start: number, startTerm: number, membership: MembershipAt | null): void {
+  resetTo(start: number, startTerm: number, membership: MembershipAt | null, state: Uint8Array | null): void {
     assert(membership === null || membership.offset < start, 'the start membership is below the start');
     this.entries = [];
     this.logStart = start;
     this.termBeforeStart = startTerm;
     this.configs = membership === null ? [] : [membership];
-    this.actions.push({ kind: 'reset', start, startTerm, membership });
+    this.stateAtStart = state;
+    this.actions.push({ kind: 'reset', start, startTerm, membership, state });
   }
 
   membershipBefore(offset: number): MembershipAt | null {
@@ -203,8 +217,11 @@ export class MemoryRaftLog implements RaftLogStore {
     return this.membershipBefore(this.logStart);
   }
 
-  /** Retention: removes the entries wholly below `offset`, an entry's first offset or the end. */
-  deleteBefore(offset: number): void {
+  /**
+   * Retention: removes the entries wholly below `offset`, an entry's first offset or the end.
+   * `state` is what the application keeps of everything below it (see startState).
+   */
+  deleteBefore(offset: number, state: Uint8Array | null): void {
     assert(offset > this.logStart && offset <= this.end, `deletion to ${offset} outside the log`);
     assert(this.entryStart(offset) === offset, `deletion to ${offset} splits an entry`);
     const startTerm = this.termAt(offset - 1);
@@ -214,7 +231,8 @@ export class MemoryRaftLog implements RaftLogStore {
     this.termBeforeStart = startTerm;
     this.configs = this.configs.filter((c) => c.offset >= offset);
     if (membership !== null) this.configs.unshift(membership);
-    this.actions.push({ kind: 'deleteBefore', offset, startTerm, membership });
+    this.stateAtStart = state;
+    this.actions.push({ kind: 'deleteBefore', offset, startTerm, membership, state });
   }
 
   takeActions(): LogAction[] {
@@ -248,12 +266,14 @@ export type LogAction =
       readonly start: number;
       readonly startTerm: number;
       readonly membership: MembershipAt | null;
+      readonly state: Uint8Array | null;
     }
   | {
       readonly kind: 'deleteBefore';
       readonly offset: number;
       readonly startTerm: number;
       readonly membership: MembershipAt | null;
+      readonly state: Uint8Array | null;
     };
 
 /** The membership a config entry sets. */

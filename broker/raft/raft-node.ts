@@ -405,7 +405,7 @@ export class RaftNode {
       // The leader's log starts after p, so a longer match cannot be found: start afresh there.
       // Only a shorter log or an uncommitted entry at p gets here (committed entries match).
       assert(this.commitEnd <= p + 1, `reset at ${p + 1} below the commit end ${this.commitEnd}`);
-      log.resetTo(p + 1, m.prevTerm, m.startMembership);
+      log.resetTo(p + 1, m.prevTerm, m.startMembership, m.startState);
       this.refreshMembership();
       // Until the reset is persisted the disk holds the old log: no more of it is durable than the
       // high watermark already covered (the committed prefix, which the reset only drops).
@@ -522,6 +522,7 @@ export class RaftNode {
       commitEnd: this.commitEnd,
       fromStart,
       startMembership: fromStart ? log.membershipBefore(next) : null,
+      startState: fromStart ? log.startState : null,
       incarnation: pr.incarnation,
       rejoinEnd: pr.amnesiac && this.commitEnd > pr.rejoinAfter ? this.commitEnd : 0,
     });

@@ -29,10 +29,17 @@
 // resetTo (a follower behind the leader's log start) must drop the log and rewrite the cache as one
 // step, or a crash between them would leave an empty log whose startTerm is lost. It first writes
 // `raft-log-reset` (start and term, atomically: temp file, fsync, rename, directory fsync), then
-// starts the log afresh (itself crash-safe, PartitionLog.truncateFullyAndStartAt), resets the cache
-// and the membership index (to the membership in force at the new start, which the file carries on
-// a second line) and removes the file; opening finds a file left by a crash and does the reset
-// again.
+// starts the log afresh (itself crash-safe, PartitionLog.truncateFullyAndStartAt), resets the cache,
+// the membership index (to the membership in force at the new start, which the file carries on a
+// second line) and the start state (the producer state below the start, on a last line) and
+// removes the file; opening finds a file left by a crash and does the reset again.
+//
+// The start state lives in `raft-start-state` (its offset, then the bytes, under a CRC-32C), and
+// holds for the log only while that offset is the log start: retention that moves the start without
+// deleteBefore (the log manager's own) leaves it behind, and it is then no one's. deleteBefore
+// writes the new state before it moves the start, so a crash between the two leaves a state for an
+// offset the log does not start at: the state is dropped, and a retry of a batch retention took is
+// appended again, as if the state had never been kept.
 //
 // A gap that compaction made by removing the first batch of an epoch answers that epoch in the gap,
 // where a log of entries (MemoryRaftLog) answers the previous one, and a follower that copied the
@@ -66,6 +73,7 @@ import {
   membershipBatch,
   type LeaderChange,
 } from '../../proto/control-batch.js';
+import { crc32c } from '../../proto/crc32c.js';
 import { WeirError } from '../../proto/errors.js';
 import {
   toStorageError,
@@ -77,12 +85,23 @@ import {
 } from '../../storage/index.js';
 
 /**
- * A resetTo under way: `<start> <startTerm>`, and on a second line the membership in force at start
- * (`<offset> <voters> <learners>`, as raft-membership-file.ts writes it), if any.
+ * A resetTo under way: `<start> <startTerm>`, then the membership in force at start
+ * (`<offset> <voters> <learners>`, as raft-membership-file.ts writes it), if any, then
+ * `state <base64>`, the start state, if any; one line each.
  */
 export const RAFT_LOG_RESET_FILE = 'raft-log-reset';
+/** The start state: CRC-32C (of the rest), the offset it holds for (int64), then its bytes. */
+export const RAFT_START_STATE_FILE = 'raft-start-state';
 export const DEFAULT_MAX_READ_BYTES = 1024 * 1024;
-const RESET_LINE = /^(\d+) (\d+)\n(?:([^\n]+)\n)?$/;
+const RESET_LINE = /^(\d+) (\d+)\n(?:(\d[^\n]*)\n)?(?:state ([A-Za-z0-9+/=]*)\n)?$/;
+const START_STATE_HEADER = 12;
+
+interface PendingReset {
+  readonly start: number;
+  readonly startTerm: number;
+  readonly membership: MembershipAt | null;
+  readonly state: Uint8Array | null;
+}
 
 export interface PartitionRaftLogOptions {
   /** What read() asks the log for at once; at least one whole batch is read anyway. Default 1 MiB. */
@@ -108,6 +127,8 @@ export class PartitionRaftLog implements RaftLogStore {
   private readonly now: () => number;
   /** The config entries of the log (and the last before its start), as `raft-membership` has them. */
   private configs: MembershipAt[] = [];
+  /** What `raft-start-state` holds, and for which offset (it counts only while that is the start). */
+  private stateAt: { readonly offset: number; readonly state: Uint8Array } | null = null;
 
   private constructor(
     private readonly fs: StorageFs,
@@ -133,7 +154,8 @@ export class PartitionRaftLog implements RaftLogStore {
   ): PartitionRaftLog {
     const raftLog = new PartitionRaftLog(fs, log, cache, options);
     const pending = raftLog.pendingReset();
-    if (pending !== null) raftLog.completeReset(pending.start, pending.startTerm, pending.membership);
+    if (pending !== null) raftLog.completeReset(pending);
+    else raftLog.loadStartState();
     raftLog.cutAtFirstHole();
     cache.truncateFromEnd(log.logEndOffset);
     raftLog.loadConfigs();
@@ -153,6 +175,9 @@ export class PartitionRaftLog implements RaftLogStore {
   }
   get lastTerm(): number {
     return Math.max(0, this.cache.latestEpoch);
+  }
+  get startState(): Uint8Array | null {
+    return this.stateAt !== null && this.stateAt.offset === this.start ? this.stateAt.state : null;
   }
 
   termAt(offset: number): number {
@@ -255,15 +280,16 @@ export class PartitionRaftLog implements RaftLogStore {
     }
   }
 
-  resetTo(start: number, startTerm: number, membership: MembershipAt | null): void {
+  resetTo(start: number, startTerm: number, membership: MembershipAt | null, state: Uint8Array | null): void {
     assert.ok(Number.isSafeInteger(start) && start >= 0, `reset to ${start}`);
     assert.ok(Number.isInteger(startTerm) && startTerm >= 0, `reset in term ${startTerm}`);
     assert.ok(start > 0 || startTerm === 0, 'the term before offset 0 is 0');
     assert.ok(membership === null || membership.offset < start, 'the start membership is below the start');
     let text = `${start} ${startTerm}\n`;
     if (membership !== null) text += `${membershipLine(membership)}\n`;
+    if (state !== null) text += `state ${Buffer.from(state).toString('base64')}\n`;
     writeFileAtomic(this.fs, this.log.dir, RAFT_LOG_RESET_FILE, Buffer.from(text));
-    this.completeReset(start, startTerm, membership);
+    this.completeReset({ start, startTerm, membership, state });
   }
 
   membershipBefore(offset: number): MembershipAt | null {
@@ -275,9 +301,10 @@ export class PartitionRaftLog implements RaftLogStore {
    * Retention or DeleteRecords: the log starts at `offset` (an entry's first offset, or the end),
    * and keeps the term before it.
    */
-  deleteBefore(offset: number): void {
+  deleteBefore(offset: number, state: Uint8Array | null): void {
     assert.ok(offset > this.start && offset <= this.end, `deletion to ${offset} outside the log`);
     assert.equal(this.entryStart(offset), offset, `deletion to ${offset} splits an entry`);
+    this.writeStartState(offset, state);
     this.log.advanceLogStart(offset);
     this.trimCache();
   }
@@ -315,7 +342,7 @@ export class PartitionRaftLog implements RaftLogStore {
     }
   }
 
-  private pendingReset(): { start: number; startTerm: number; membership: MembershipAt | null } | null {
+  private pendingReset(): PendingReset | null {
     const path = join(this.log.dir, RAFT_LOG_RESET_FILE);
     if (!this.fs.existsSync(path)) return null;
     const match = RESET_LINE.exec(this.fs.readFileSync(path).toString('latin1'));
@@ -324,14 +351,16 @@ export class PartitionRaftLog implements RaftLogStore {
     const membership = match[3] === undefined ? null : parseMembershipLine(match[3]);
     if (match[3] !== undefined && membership === null)
       throw new WeirError('KAFKA_STORAGE_ERROR', `${path}: malformed membership`, { retriable: false });
-    return { start: Number(match[1]), startTerm: Number(match[2]), membership };
+    const state = match[4] === undefined ? null : Buffer.from(match[4], 'base64');
+    return { start: Number(match[1]), startTerm: Number(match[2]), membership, state };
   }
 
-  private completeReset(start: number, startTerm: number, membership: MembershipAt | null): void {
+  private completeReset({ start, startTerm, membership, state }: PendingReset): void {
     this.log.truncateFullyAndStartAt(start);
     this.cache.reset(start === 0 ? [] : [{ epoch: startTerm, startOffset: start - 1 }]);
     this.configs = membership === null ? [] : [membership];
     this.writeConfigs();
+    this.writeStartState(start, state);
     this.fs.unlinkSync(join(this.log.dir, RAFT_LOG_RESET_FILE));
     this.fs.fsyncDirSync(this.log.dir);
   }
@@ -392,6 +421,39 @@ export class PartitionRaftLog implements RaftLogStore {
     const cut = firstInLog < 0 ? kept.length : firstInLog;
     this.configs = kept.slice(Math.max(0, cut - 1));
     if (this.configs.length !== all.length) this.writeConfigs();
+  }
+
+  /** Reads `raft-start-state`; a file that fails its check is a typed error, as a bad index is. */
+  private loadStartState(): void {
+    const path = join(this.log.dir, RAFT_START_STATE_FILE);
+    if (!this.fs.existsSync(path)) return;
+    const buf = this.fs.readFileSync(path);
+    if (buf.length < START_STATE_HEADER || buf.readUInt32BE(0) !== crc32c(buf, 4)) {
+      throw new WeirError('KAFKA_STORAGE_ERROR', `${path}: fails its checksum`, { retriable: false });
+    }
+    this.stateAt = { offset: Number(buf.readBigInt64BE(4)), state: buf.subarray(START_STATE_HEADER) };
+  }
+
+  /** Makes `state` the start state for a log starting at `offset` (none: the file goes). */
+  private writeStartState(offset: number, state: Uint8Array | null): void {
+    try {
+      if (state === null) {
+        const path = join(this.log.dir, RAFT_START_STATE_FILE);
+        if (this.fs.existsSync(path)) {
+          this.fs.unlinkSync(path);
+          this.fs.fsyncDirSync(this.log.dir);
+        }
+      } else {
+        const buf = Buffer.alloc(START_STATE_HEADER + state.length);
+        buf.writeBigInt64BE(BigInt(offset), 4);
+        buf.set(state, START_STATE_HEADER);
+        buf.writeUInt32BE(crc32c(buf, 4), 0);
+        writeFileAtomic(this.fs, this.log.dir, RAFT_START_STATE_FILE, buf);
+      }
+    } catch (err) {
+      throw toStorageError(err, `writing the start state of ${this.log.dir}`);
+    }
+    this.stateAt = state === null ? null : { offset, state: Buffer.from(state) };
   }
 
   private writeConfigs(): void {

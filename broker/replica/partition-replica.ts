@@ -176,6 +176,11 @@ export class PartitionReplica {
     return result;
   }
 
+  /** What the Raft log keeps of the batches below its start (the producer state), if anything. */
+  get startState(): Uint8Array | null {
+    return this.raftLog.startState;
+  }
+
   /** Leaves the group (the partition was deleted or moved away). */
   leave(): void {
     this.groups.remove(this.key);

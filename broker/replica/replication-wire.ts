@@ -121,6 +121,7 @@ function groupMessageToWire({ group, message: m }: GroupMessage): WireGroupMessa
           commitEnd: m.commitEnd,
           incarnation: m.incarnation,
           rejoinEnd: m.rejoinEnd,
+          ...(m.startState === null ? {} : { startState: m.startState }),
         },
       };
     case 'appendResponse':
@@ -268,6 +269,7 @@ function messageFromWire(w: GroupMessage__Output): Message | string {
         entries,
         fromStart: m.fromStart,
         startMembership,
+        startState: m.startState ?? null,
         commitEnd: m.commitEnd,
         incarnation: m.incarnation,
         rejoinEnd: m.rejoinEnd,

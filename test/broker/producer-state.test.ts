@@ -1,6 +1,7 @@
 // Idempotent-producer rules at the edges the broker tests do not reach: sequence wrap-around at
-// int32 max, the five-batch window, and a new epoch.
+// int32 max, the five-batch window, a new epoch, and the table as bytes.
 
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CACHED_BATCHES, ProducerStateTable, lastSequence } from '../../broker/producer-state.js';
 
@@ -60,5 +61,63 @@ describe('ProducerStateTable', () => {
     trial.record(7, 1, { firstSeq: 0, lastSeq: 0, baseOffset: -1, lastOffset: -1, appendTime: -1 });
     expect(t.check(7, 0, 2, 2)).toEqual({ kind: 'append' });
     expect(() => t.check(7, 0, 3, 3)).toThrow(/OUT_OF_ORDER_SEQUENCE_NUMBER/);
+  });
+});
+
+describe('ProducerStateTable as bytes', () => {
+  const batch = fc.record({
+    firstSeq: fc.integer({ min: 0, max: INT32_MAX }),
+    lastSeq: fc.integer({ min: 0, max: INT32_MAX }),
+    baseOffset: fc.maxSafeNat(),
+    lastOffset: fc.maxSafeNat(),
+    appendTime: fc.integer({ min: -1, max: 2 ** 45 }),
+  });
+  const producers = fc.array(
+    fc.record({
+      id: fc.maxSafeNat(),
+      epoch: fc.integer({ min: 0, max: 0x7fff }),
+      batches: fc.array(batch, { minLength: 1, maxLength: CACHED_BATCHES }),
+    }),
+    { maxLength: 8 },
+  );
+
+  it('decodes what it encodes: every producer answers its retries as before', () => {
+    fc.assert(
+      fc.property(producers, (ps) => {
+        const t = new ProducerStateTable();
+        for (const p of ps) for (const b of p.batches) t.record(p.id, p.epoch, b);
+        const back = ProducerStateTable.decode(t.encode());
+        expect(back.encode()).toEqual(t.encode());
+        for (const p of ps) {
+          const last = p.batches.at(-1)!;
+          const answer = (table: ProducerStateTable): unknown => {
+            try {
+              return table.check(p.id, p.epoch, last.firstSeq, last.lastSeq);
+            } catch (e) {
+              return (e as Error).message;
+            }
+          };
+          expect(answer(back)).toEqual(answer(t));
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('refuses bytes that are cut short, too long or of another version, with a typed error', () => {
+    const t = new ProducerStateTable();
+    record(t, 2, 0, 3, 40);
+    const bytes = t.encode();
+    const bad = [
+      bytes.subarray(0, bytes.length - 1),
+      Buffer.concat([bytes, Buffer.from([0])]),
+      Buffer.concat([Buffer.from([1]), bytes.subarray(1)]),
+      Buffer.alloc(3),
+    ];
+    for (const b of bad) {
+      expect(() => ProducerStateTable.decode(b)).toThrow(
+        expect.objectContaining({ code: 'KAFKA_STORAGE_ERROR' }) as Error,
+      );
+    }
   });
 });

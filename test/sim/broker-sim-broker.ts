@@ -268,8 +268,11 @@ class CheckedLog implements RaftLogStore {
   truncateFrom(from: number): void {
     this.inner.truncateFrom(from);
   }
-  resetTo(start: number, startTerm: number, membership: MembershipAt | null): void {
-    this.inner.resetTo(start, startTerm, membership);
+  resetTo(start: number, startTerm: number, membership: MembershipAt | null, state: Uint8Array | null): void {
+    this.inner.resetTo(start, startTerm, membership, state);
+  }
+  get startState(): Uint8Array | null {
+    return this.inner.startState;
   }
   membershipBefore(offset: number): MembershipAt | null {
     return this.inner.membershipBefore(offset);

@@ -19,7 +19,13 @@ import { readAllBatches, type StoredBatch } from '../storage/helpers.js';
 import { VOTERS, type SimBroker } from './broker-sim-broker.js';
 import { RaftChecker, Violation, noCounts, type CheckerCounts, type ReplicaView } from './raft-checker.js';
 
-const NO_DURABLE_LOG = Object.freeze({ entries: [], start: 0, startTerm: 0, startMembership: null });
+const NO_DURABLE_LOG = Object.freeze({
+  entries: [],
+  start: 0,
+  startTerm: 0,
+  startMembership: null,
+  startState: null,
+});
 
 function copyEntry(e: Entry): Entry {
   return { ...e, data: Buffer.from(e.data) };

@@ -38,6 +38,17 @@ const controls: [string, SimOptions, ViolationKind[]][] = [
   // A new leader that rebuilds producer state from committed entries only appends a retry of a
   // batch its log already holds a second time.
   ['producer state rebuilt from committed entries only', { producerStateFromCommitted: true }, ['duplicate']],
+  // Retention that drops the producer state of the batches it removes: a producer's retry whose
+  // original a new leader's retention took is appended again. Rare under the seeds' own retention
+  // rates, so the control runs producers, retention, crashes and partitions at their most.
+  [
+    'producer state dropped by retention',
+    {
+      producerStateLostToRetention: true,
+      scenario: { producers: 3, retentionRate: 0.2, crashRate: 0.05, partitionRate: 0.05 },
+    },
+    ['duplicate'],
+  ],
   // Learners counted as voters: a leader commits with learners that a later election ignores.
   ['learners counted toward the majority', { faults: { countLearners: true } }, LOSS],
   // A second membership change started while the first is in flight (the simulation then starts

@@ -244,9 +244,10 @@ describe('replication', () => {
     expect(n.highWatermark).toBe(2);
   });
 
-  it('a leader sends a follower that needs what retention removed its log from the start', () => {
+  it('a leader sends a follower that needs what retention removed its log from the start, with its start state', () => {
     const y = entry(10, 1, 'y', 3);
-    const n = replica(0, [0, 1, 2], 1, [], 0, new MemoryRaftLog([y], 10, 1));
+    const state = Buffer.from('producers below 10');
+    const n = replica(0, [0, 1, 2], 1, [], 0, new MemoryRaftLog([y], 10, 1, null, state));
     electedByPeer1(n);
     n.takeReady();
     // Follower 1 is empty: it rejects the leader's first append (prev 12) with nothing to offer.
@@ -273,19 +274,25 @@ describe('replication', () => {
         prevOffset: 9,
         prevTerm: 1,
         fromStart: true,
+        startState: state,
         entries: [y, { offset: 13, kind: 'noop' }],
       },
     ]);
   });
 
-  it('a follower started afresh at its leader’s log start exposes nothing new before the reset is persisted', () => {
+  it('a follower started afresh at its leader’s log start takes its start state, and exposes nothing new before the reset is persisted', () => {
     // Committed through 2 and durable through 4 (entries 2-3 of term 1 never committed).
-    const n = replica(1, [0, 1, 2], 2, [entry(0, 1, 'a', 2), entry(2, 1, 'b', 2)]);
+    // The leader's log starts at 10 (retention took the rest, and kept its producer state) and it
+    // has committed through 12.
+    const log = new MemoryRaftLog([entry(0, 1, 'a', 2), entry(2, 1, 'b', 2)]);
+    const n = replica(1, [0, 1, 2], 2, [], null, log);
     run(n, (x) => x.receive(append(0, 1, 2, 1, 1, [], 2)));
     expect(n.highWatermark).toBe(2);
-    // The leader's log starts at 10 (retention took the rest) and it has committed through 12.
-    const r = run(n, (x) => x.receive(append(0, 1, 2, 9, 2, [entry(10, 2, 'c', 2)], 12, true)));
-    expect(n.logEnd).toBe(12);
+    const state = Buffer.from('producers below 10');
+    const r = run(n, (x) =>
+      x.receive({ ...append(0, 1, 2, 9, 2, [entry(10, 2, 'c', 2)], 12, true), startState: state }),
+    );
+    expect([n.logEnd, log.start, log.startState]).toEqual([12, 10, state]);
     // The disk still holds the old log, whose 2-3 differ from what was committed there.
     expect(r.highWatermark).toBe(2);
     expect(run(n, (x) => x.persisted(12, 2)).highWatermark).toBe(12);

@@ -4,8 +4,11 @@
 // checks each batch against its producer state, the broker's own ProducerStateTable, which it
 // rebuilds from its whole log when it becomes leader: a retry of a batch the log already holds,
 // committed or not, is answered with the original offsets instead of being appended again (Jepsen
-// found exactly such duplicates in Redpanda in 2022). The checker then sees no (producer, sequence)
-// twice in the committed log, and every answer names the batch that was sent.
+// found exactly such duplicates in Redpanda in 2022). Retention keeps the producer state of the
+// entries it removes as the log's start state, which a from-start append hands to a follower with
+// the log; without it, a retry whose original retention took is appended again. The checker then
+// sees no (producer, sequence) twice in the committed log, and every answer names the batch that
+// was sent.
 
 import type { Entry } from '../../broker/raft/messages.js';
 import { ProducerStateTable, lastSequence } from '../../broker/producer-state.js';
@@ -32,11 +35,16 @@ export function producerOf(e: Entry): { producerId: number; firstSeq: number } |
 }
 
 /**
- * A new leader's producer state, from every entry of its log (or, in the negative control, only
- * from those below its high watermark: a retry of an uncommitted batch is then appended again).
+ * A new leader's producer state: its log's start state, then every entry of its log (or, in the
+ * negative control, only those below its high watermark: a retry of an uncommitted batch is then
+ * appended again).
  */
-export function rebuildProducerState(entries: readonly Entry[], onlyBelow = Infinity): ProducerStateTable {
-  const table = new ProducerStateTable();
+export function rebuildProducerState(
+  startState: Uint8Array | null,
+  entries: readonly Entry[],
+  onlyBelow = Infinity,
+): ProducerStateTable {
+  const table = startState === null ? new ProducerStateTable() : ProducerStateTable.decode(startState);
   for (const e of entries) {
     if (entryEnd(e) > onlyBelow) break;
     const p = producerOf(e);
@@ -50,6 +58,15 @@ export function rebuildProducerState(entries: readonly Entry[], onlyBelow = Infi
     });
   }
   return table;
+}
+
+/** The start state of a log whose entries below `offset` retention removes. */
+export function foldProducerState(
+  startState: Uint8Array | null,
+  entries: readonly Entry[],
+  offset: number,
+): Uint8Array {
+  return rebuildProducerState(startState, entries, offset).encode();
 }
 
 export class SimProducer {

@@ -21,17 +21,19 @@ import { RaftNode } from '../../broker/raft/raft-node.js';
 import type { MembershipAt } from '../../broker/raft/membership.js';
 import type { RaftChecker, ReplicaView } from './raft-checker.js';
 import type { ProducerStateTable } from '../../broker/producer-state.js';
-import { rebuildProducerState } from './raft-sim-producers.js';
+import { foldProducerState, rebuildProducerState } from './raft-sim-producers.js';
 
 /**
- * A log as written to the simulated disk: its entries, where it starts, the term before and the
- * membership in force there (kept by retention and resets, as a snapshot keeps its configuration).
+ * A log as written to the simulated disk: its entries, where it starts, the term before, the
+ * membership in force there and the producer state of the entries below it (kept by retention and
+ * resets, as a snapshot keeps its configuration and state machine).
  */
 export interface DiskLog {
   readonly entries: readonly Entry[];
   readonly start: number;
   readonly startTerm: number;
   readonly startMembership: MembershipAt | null;
+  readonly startState: Uint8Array | null;
 }
 
 export interface DiskState {
@@ -46,11 +48,11 @@ export function diskLogEnd(log: DiskLog): number {
 
 const WIPED: DiskState = {
   hardState: { term: 0, votedFor: null, amnesiac: true },
-  log: { entries: [], start: 0, startTerm: 0, startMembership: null },
+  log: { entries: [], start: 0, startTerm: 0, startMembership: null, startState: null },
 };
 const EMPTY_DISK: DiskState = {
   hardState: { term: 0, votedFor: null, amnesiac: false },
-  log: { entries: [], start: 0, startTerm: 0, startMembership: null },
+  log: { entries: [], start: 0, startTerm: 0, startMembership: null, startState: null },
 };
 
 /** What a replica needs from the world around it. */
@@ -58,6 +60,8 @@ export interface ReplicaHost {
   readonly checker: RaftChecker;
   /** Negative control: a new leader rebuilds producer state from its committed entries only. */
   readonly producerStateFromCommitted: boolean;
+  /** Negative control: retention drops the producer state of the entries it removes. */
+  readonly producerStateLostToRetention: boolean;
   send(m: Message): void;
   /** Completes `sync(seq, state)` on this replica later, in issue order. */
   scheduleSync(r: SimReplica, seq: number, incarnation: number, state: DiskState): void;
@@ -106,7 +110,7 @@ export class SimReplica implements ReplicaView {
   start(): void {
     assert(this.node === null, 'a running replica is not started again');
     const d = this.durable.log;
-    this.log = new MemoryRaftLog(d.entries, d.start, d.startTerm, d.startMembership);
+    this.log = new MemoryRaftLog(d.entries, d.start, d.startTerm, d.startMembership, d.startState);
     this.node = new RaftNode(
       { ...this.makeConfig(), incarnation: this.lives },
       this.durable.hardState,
@@ -149,7 +153,7 @@ export class SimReplica implements ReplicaView {
     } else if (this.ledTerm !== n.currentTerm) {
       this.ledTerm = n.currentTerm;
       const below = this.host.producerStateFromCommitted ? n.highWatermark : Infinity;
-      this.producers = rebuildProducerState(this.log!.all(), below);
+      this.producers = rebuildProducerState(this.log!.startState, this.log!.all(), below);
     }
   }
 
@@ -177,9 +181,16 @@ export class SimReplica implements ReplicaView {
     return this.node?.isAmnesiac ?? this.durable.hardState.amnesiac;
   }
 
-  /** Retention: the log loses its entries below `offset` (which the high watermark covers). */
+  /**
+   * Retention: the log loses its entries below `offset` (which the high watermark covers), and keeps
+   * their producer state, as the broker keeps a producer's state past the log start.
+   */
   deleteBefore(offset: number): void {
-    this.step(() => this.log!.deleteBefore(offset));
+    const log = this.log!;
+    const state = this.host.producerStateLostToRetention
+      ? null
+      : foldProducerState(log.startState, log.read(log.start, Infinity), offset);
+    this.step(() => log.deleteBefore(offset, state));
   }
 
   private apply(ready: Ready): void {
@@ -189,6 +200,7 @@ export class SimReplica implements ReplicaView {
     let start = v.log.start;
     let startTerm = v.log.startTerm;
     let startMembership = v.log.startMembership;
+    let startState = v.log.startState;
     for (const a of actions) {
       switch (a.kind) {
         case 'truncate': {
@@ -215,19 +227,21 @@ export class SimReplica implements ReplicaView {
           start = a.start;
           startTerm = a.startTerm;
           startMembership = a.membership;
+          startState = a.state;
           break;
         case 'deleteBefore':
           entries = entries.filter((e) => e.offset >= a.offset);
           start = a.offset;
           startTerm = a.startTerm;
           startMembership = a.membership;
+          startState = a.state;
           break;
       }
     }
     if (ready.hardState !== null || actions.length > 0) {
       this.volatile = {
         hardState: ready.hardState ?? v.hardState,
-        log: { entries, start, startTerm, startMembership },
+        log: { entries, start, startTerm, startMembership, startState },
       };
       const seq = ++this.issued;
       if (ready.hardState !== null) this.hardStateSync = seq;

@@ -46,6 +46,10 @@ export interface SimOptions {
   readonly faults?: RaftFaults;
   /** Negative control: a new leader rebuilds producer state from its committed entries only. */
   readonly producerStateFromCommitted?: boolean;
+  /** Negative control: retention drops the producer state of the entries it removes. */
+  readonly producerStateLostToRetention?: boolean;
+  /** Fault intensities that replace the seed's own draws (a control aiming at one rare path). */
+  readonly scenario?: Partial<Scenario>;
   readonly strictDurable?: boolean;
   readonly trace?: (line: string) => void;
 }
@@ -96,17 +100,19 @@ export class RaftSimulation implements ReplicaHost {
   private deletions = 0;
   private wipes = 0;
   private membershipChanges = 0;
-  private readonly s: ReturnType<typeof scenario>;
+  private readonly s: Scenario;
 
   readonly producerStateFromCommitted: boolean;
+  readonly producerStateLostToRetention: boolean;
 
   constructor(
     readonly seed: number,
     private readonly options: SimOptions = {},
   ) {
     this.producerStateFromCommitted = options.producerStateFromCommitted === true;
+    this.producerStateLostToRetention = options.producerStateLostToRetention === true;
     this.rand = seededRandom(seed);
-    this.s = scenario(this.rand);
+    this.s = { ...scenario(this.rand), ...options.scenario };
     for (let p = 0; p < this.s.producers; p++) this.producers.push(new SimProducer(this.nextProducerId++));
     // Under the page-cache policy nothing promises that an entry below the high watermark is
     // fsynced; the promise is that acknowledged entries survive crashes and a minority's power loss.
@@ -562,6 +568,8 @@ const BOOTSTRAP_VOTERS = 3;
 function pick<T>(rand: () => number, xs: readonly T[]): T {
   return xs[Math.floor(rand() * xs.length)]!;
 }
+
+type Scenario = ReturnType<typeof scenario>;
 
 /** The seed's scenario: group size and fault intensities (per tick or per message). */
 function scenario(rand: () => number) {

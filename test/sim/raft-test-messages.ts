@@ -42,6 +42,7 @@ export function append(
     commitEnd,
     fromStart,
     startMembership: null,
+    startState: null,
     incarnation: -1,
     rejoinEnd: 0,
   };

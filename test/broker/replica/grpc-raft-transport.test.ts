@@ -211,6 +211,7 @@ const HEARTBEAT: Envelope = {
         entries: [],
         fromStart: false,
         startMembership: null,
+        startState: null,
         commitEnd: 0,
         incarnation: 0,
         rejoinEnd: 0,

@@ -201,6 +201,7 @@ describe.each(['written', 'flushed'] as const)('a follower, entries persisted wh
       entries: [entry(12, 2, 3)],
       fromStart: false,
       startMembership: null,
+      startState: null,
       commitEnd: 14,
       incarnation: 0,
       rejoinEnd: 0,

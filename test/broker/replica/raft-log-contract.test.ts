@@ -8,7 +8,11 @@
 import { truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PartitionRaftLog, RAFT_LOG_RESET_FILE } from '../../../broker/replica/partition-raft-log.js';
+import {
+  PartitionRaftLog,
+  RAFT_LOG_RESET_FILE,
+  RAFT_START_STATE_FILE,
+} from '../../../broker/replica/partition-raft-log.js';
 import type { Entry, EntryKind } from '../../../broker/raft/messages.js';
 import { MemoryRaftLog, type RaftLogStore } from '../../../broker/raft/raft-log.js';
 import { leaderChangeBatch, membershipBatch } from '../../../proto/control-batch.js';
@@ -32,7 +36,7 @@ const tempDir = useTempDirs();
 const config = testLogConfig({ 'segment.bytes': 1024 });
 const PADDING = Buffer.alloc(300, 7);
 
-type Store = RaftLogStore & { deleteBefore(offset: number): void };
+type Store = RaftLogStore & { deleteBefore(offset: number, state: Uint8Array | null): void };
 
 /** A config entry at `offset` in `term`: weir's membership control batch. */
 function configEntry(offset: number, term: number, membership: Membership): Entry {
@@ -148,6 +152,7 @@ function answers(log: RaftLogStore): unknown {
   for (let o = log.start; o <= log.end; o++) memberships.push(log.membershipBefore(o));
   return {
     memberships,
+    startState: hex(log.startState),
     start: log.start,
     startTerm: log.startTerm,
     end: log.end,
@@ -157,6 +162,10 @@ function answers(log: RaftLogStore): unknown {
     termStarts,
     entries: log.read(log.start, 1000).map(shape),
   };
+}
+
+function hex(bytes: Uint8Array | null): string | null {
+  return bytes === null ? null : Buffer.from(bytes).toString('hex');
 }
 
 function shape(e: Entry): unknown {
@@ -180,6 +189,10 @@ const HISTORY = [
   entry(15, 2, 3),
   entry(17, 1, 3),
 ];
+
+// Start states, opaque to the log (in the broker, encoded producer state).
+const STATE_A = new Uint8Array([1, 2, 3]);
+const STATE_B = new Uint8Array([9, 8, 7, 6]);
 
 const M3: Membership = { voters: [1, 2, 3], learners: [] };
 const M4: Membership = { voters: [1, 2, 3], learners: [4] };
@@ -276,21 +289,23 @@ describe.each(backends)('RaftLogStore contract: $name', (backend) => {
     const made = backend.make();
     let log = made.store;
     appendAll(log, HISTORY);
-    log.deleteBefore(7);
+    log.deleteBefore(7, STATE_A);
     expect([log.start, log.startTerm, log.termAt(6)]).toEqual([7, 2, 2]);
+    expect(hex(log.startState)).toBe(hex(STATE_A));
     expect(() => log.read(6, 1)).toThrow();
     await expectLike(made, (m) => {
       appendAll(m, HISTORY);
-      m.deleteBefore(7);
+      m.deleteBefore(7, STATE_A);
     });
     log = made.store;
-    log.deleteBefore(18);
+    log.deleteBefore(18, null);
     expect([log.start, log.startTerm, log.end, log.lastTerm]).toEqual([18, 3, 18, 3]);
+    expect(log.startState).toBeNull();
     log.append(entry(18, 1, 3));
     await expectLike(made, (m) => {
       appendAll(m, HISTORY);
-      m.deleteBefore(7);
-      m.deleteBefore(18);
+      m.deleteBefore(7, STATE_A);
+      m.deleteBefore(18, null);
       m.append(entry(18, 1, 3));
     });
   });
@@ -303,8 +318,9 @@ describe.each(backends)('RaftLogStore contract: $name', (backend) => {
     const made = backend.make();
     const log = made.store;
     appendAll(log, HISTORY);
-    log.resetTo(start, startTerm, null);
+    log.resetTo(start, startTerm, null, STATE_B);
     expect([log.start, log.startTerm, log.end, log.lastTerm]).toEqual([start, startTerm, start, startTerm]);
+    expect(hex(log.startState)).toBe(hex(STATE_B));
     expect(log.termAt(start - 1)).toBe(startTerm);
     expect(log.read(start, 10)).toEqual([]);
     const next = [entry(start, 1, 6, 'noop'), entry(start + 1, 3, 6)];
@@ -312,7 +328,7 @@ describe.each(backends)('RaftLogStore contract: $name', (backend) => {
     expect([log.termAt(start - 1), log.termAt(start), log.lastTerm]).toEqual([startTerm, 6, 6]);
     await expectLike(made, (m) => {
       appendAll(m, HISTORY);
-      m.resetTo(start, startTerm, null);
+      m.resetTo(start, startTerm, null, STATE_B);
       appendAll(m, next);
     });
   });
@@ -342,20 +358,20 @@ describe.each(backends)('RaftLogStore contract: $name', (backend) => {
     const made = backend.make();
     let log = made.store;
     appendAll(log, CHANGES);
-    log.deleteBefore(6);
+    log.deleteBefore(6, STATE_A);
     expect(log.membershipBefore(6)).toEqual({ offset: 4, membership: M4 });
     await expectLike(made, (m) => {
       appendAll(m, CHANGES);
-      m.deleteBefore(6);
+      m.deleteBefore(6, STATE_A);
     });
     log = made.store;
     const at = { offset: 11, membership: M3 };
-    log.resetTo(20, 3, at);
-    expect([log.membershipBefore(20), log.end]).toEqual([at, 20]);
+    log.resetTo(20, 3, at, null);
+    expect([log.membershipBefore(20), log.end, log.startState]).toEqual([at, 20, null]);
     await expectLike(made, (m) => {
       appendAll(m, CHANGES);
-      m.deleteBefore(6);
-      m.resetTo(20, 3, at);
+      m.deleteBefore(6, STATE_A);
+      m.resetTo(20, 3, at, null);
     });
   });
 });
@@ -422,7 +438,7 @@ describe('PartitionRaftLog across crashes', () => {
     expect(start).toBeGreaterThan(0);
     const want = reference((m) => {
       appendAll(m, HISTORY);
-      m.deleteBefore(start);
+      m.deleteBefore(start, null);
     });
     expect(answers(raft)).toEqual(want);
     raft.log.closeNow();
@@ -433,7 +449,7 @@ describe('PartitionRaftLog across crashes', () => {
     const dir = tempDir();
     const { raft } = openDisk(nodeFs, dir);
     appendAll(raft, HISTORY);
-    raft.deleteBefore(15);
+    raft.deleteBefore(15, STATE_A);
     const base = raft.log.segments[0]!.baseOffset;
     expect(base).toBeGreaterThan(0);
     expect(base).toBeLessThan(15);
@@ -443,7 +459,7 @@ describe('PartitionRaftLog across crashes', () => {
     expect(answers(again)).toEqual(
       reference((m) => {
         appendAll(m, HISTORY);
-        m.deleteBefore(base);
+        m.deleteBefore(base, null);
       }),
     );
     again.log.closeNow();
@@ -491,16 +507,42 @@ describe('PartitionRaftLog across crashes', () => {
     },
   );
 
+  it('keeps a start state only while the log starts where it was kept, and refuses a damaged one', () => {
+    const dir = tempDir();
+    const { raft } = openDisk(nodeFs, dir);
+    appendAll(raft, HISTORY);
+    raft.deleteBefore(7, STATE_A);
+    raft.log.closeNow();
+    let again = openDisk(nodeFs, dir, 7).raft;
+    expect(hex(again.startState)).toBe(hex(STATE_A));
+    // As a crash between writing the next state and moving the start leaves it: a state for 15
+    // while the log starts at 7 is no one's.
+    again.deleteBefore(15, STATE_B);
+    again.log.closeNow();
+    again = openDisk(nodeFs, dir, 7).raft;
+    expect(again.start).toBeLessThan(15);
+    expect(again.startState).toBeNull();
+    again.log.closeNow();
+    const path = join(dir, RAFT_START_STATE_FILE);
+    const damaged = nodeFs.readFileSync(path);
+    damaged[damaged.length - 1]! ^= 1;
+    writeFileAtomic(nodeFs, dir, RAFT_START_STATE_FILE, damaged);
+    expect(() => openDisk(nodeFs, dir, 15)).toThrow(/raft-start-state: fails its checksum/);
+  });
+
   it('finishes a reset a crash interrupted after it was recorded', () => {
     const dir = tempDir();
     const { raft } = openDisk(nodeFs, dir);
     appendAll(raft, HISTORY);
     // Recorded and the log started afresh, but the cache still the old one.
-    writeFileAtomic(nodeFs, dir, RAFT_LOG_RESET_FILE, Buffer.from('12 2\n9 1,2,3 4\n'));
+    const state = `state ${Buffer.from(STATE_B).toString('base64')}\n`;
+    writeFileAtomic(nodeFs, dir, RAFT_LOG_RESET_FILE, Buffer.from(`12 2\n9 1,2,3 4\n${state}`));
     raft.log.truncateFullyAndStartAt(12);
     raft.log.closeNow();
     const again = openDisk(nodeFs, dir).raft;
-    expect(answers(again)).toEqual(reference((m) => m.resetTo(12, 2, { offset: 9, membership: M4 })));
+    expect(answers(again)).toEqual(
+      reference((m) => m.resetTo(12, 2, { offset: 9, membership: M4 }, STATE_B)),
+    );
     expect(nodeFs.existsSync(`${dir}/${RAFT_LOG_RESET_FILE}`)).toBe(false);
     again.log.closeNow();
   });
@@ -508,7 +550,7 @@ describe('PartitionRaftLog across crashes', () => {
   it('leaves the old log or the reset one, with its start term, at a crash in any step of resetTo', () => {
     const before = reference((m) => appendAll(m, HISTORY));
     const at = { offset: 20, membership: M5 };
-    const after = reference((m) => m.resetTo(30, 5, at));
+    const after = reference((m) => m.resetTo(30, 5, at, STATE_B));
     const seen: unknown[] = [];
     for (let step = 1; ; step++) {
       expect(step).toBeLessThan(60);
@@ -521,7 +563,7 @@ describe('PartitionRaftLog across crashes', () => {
       fs.crashAt(step);
       let threw = false;
       try {
-        raft.resetTo(30, 5, at);
+        raft.resetTo(30, 5, at, STATE_B);
       } catch {
         threw = true;
       }

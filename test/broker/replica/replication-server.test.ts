@@ -34,6 +34,7 @@ const HEARTBEAT: Envelope = {
         entries: [],
         fromStart: false,
         startMembership: null,
+        startState: null,
         commitEnd: 42,
         incarnation: 0,
         rejoinEnd: 0,

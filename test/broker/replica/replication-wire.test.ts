@@ -71,6 +71,10 @@ function message(from: number, to: number): fc.Arbitrary<Message> {
       entries: fc.array(entry, { maxLength: 5 }),
       fromStart: fc.boolean(),
       startMembership: fc.option(fc.record({ offset: offsetOrBefore, membership }), { nil: null }),
+      startState: fc.option(
+        fc.uint8Array({ maxLength: 64 }).map((a) => Buffer.from(a)),
+        { nil: null },
+      ),
       commitEnd: end,
       incarnation: offsetOrBefore,
       rejoinEnd: end,
@@ -145,6 +149,7 @@ const EVERY_KIND: Envelope = {
         ],
         fromStart: true,
         startMembership: { offset: -1, membership: { voters: [1], learners: [] } },
+        startState: Buffer.from('producer state'),
         commitEnd: 10,
         incarnation: -1,
         rejoinEnd: 0,
@@ -183,7 +188,7 @@ describe('an envelope on the wire', () => {
     );
   });
 
-  it('covers every message type, entry kind, a config membership and a start membership', () => {
+  it('covers every message type, entry kind, a config membership, a start membership and a start state', () => {
     expect(overTheWire(EVERY_KIND).decoded).toEqual(EVERY_KIND);
   });
 
@@ -194,11 +199,13 @@ describe('an envelope on the wire', () => {
       golden.toString('hex'),
     );
     expect(envelopeFromWire(send.requestDeserialize(golden).envelope!)).toEqual(EVERY_KIND);
-    // By hand: Frame.envelope (field 2, 176 bytes), Envelope.from = 1, to = 2; then the first
+    // By hand: Frame.envelope (field 2, 192 bytes), Envelope.from = 1, to = 2; then the first
     // message's VoteRequest (field 2 of GroupMessage, 12 bytes): from 1, to 2, term 5, pre_vote,
-    // last_offset -1 as a sint64 (zigzag 1, one byte), last_term 0.
-    expect(golden.subarray(0, 7).toString('hex')).toBe('12b00108011002');
+    // last_offset -1 as a sint64 (zigzag 1, one byte), last_term 0; and the append's start_state
+    // (field 12, length-delimited: tag 0x62, 14 bytes).
+    expect(golden.subarray(0, 7).toString('hex')).toBe('12c00108011002');
     expect(golden.toString('hex')).toContain('0a03612d30120c080110021805200128013000');
+    expect(golden.toString('hex')).toContain(`620e${Buffer.from('producer state').toString('hex')}`);
   });
 
   it('carries 1 MiB batches whole, and the receiver reads them in place', () => {
@@ -225,6 +232,7 @@ describe('an envelope on the wire', () => {
             })),
             fromStart: false,
             startMembership: null,
+            startState: null,
             commitEnd: 100,
             incarnation: 0,
             rejoinEnd: 0,

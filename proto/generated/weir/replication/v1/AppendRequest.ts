@@ -23,6 +23,8 @@ export interface AppendRequest {
   commitEnd?: number | string | Long;
   incarnation?: number | string | Long;
   rejoinEnd?: number | string | Long;
+  startState?: Buffer | Uint8Array | string;
+  _startState?: 'startState';
 }
 
 export interface AppendRequest__Output {
@@ -37,4 +39,6 @@ export interface AppendRequest__Output {
   commitEnd: number;
   incarnation: number;
   rejoinEnd: number;
+  startState?: Buffer;
+  _startState?: 'startState';
 }
