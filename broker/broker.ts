@@ -19,7 +19,7 @@ import {
   type StorageFs,
 } from '../storage/index.js';
 import { procBootId, type HostBoot } from './boot-id.js';
-import type { BrokerConfig } from './config.js';
+import { clusterPeers, type BrokerConfig } from './config.js';
 import { cachedFilesOf } from './file-budget.js';
 import { GroupCoordinator, OFFSETS_TOPIC } from './group/coordinator.js';
 import type { GroupBroker } from './group/group-broker.js';
@@ -35,6 +35,8 @@ import {
   type PartitionStats,
 } from './replica/replica-manager.js';
 import type { ProducedRecord, ProducerFields } from './replica/produced-records.js';
+import { GrpcRaftTransport } from './replica/grpc-raft-transport.js';
+import type { Envelope } from './replica/raft-groups.js';
 import { StorageHealth, type StorageReport } from './storage-health.js';
 import { MAX_PARTITIONS_PER_TOPIC, TopicAdmin, type TopicDescription } from './topic-admin.js';
 import { TopicRegistry } from './topic-registry.js';
@@ -77,6 +79,13 @@ export interface BrokerDeps {
   readonly onStorageReport?: (report: StorageReport) => void;
 }
 
+/**
+ * The cluster's metadata log: with peers, one partition whose Raft group is every peer, and whose
+ * leader is the controller. Kept whole (nothing deletes it) until the controller snapshots it.
+ */
+export const METADATA_TOPIC = '__cluster_metadata';
+const METADATA_TOPIC_CONFIGS = { 'retention.ms': '-1', 'retention.bytes': '-1' };
+
 export class Broker implements GroupBroker {
   readonly config: BrokerConfig;
   readonly clock: Clock;
@@ -90,6 +99,8 @@ export class Broker implements GroupBroker {
   private readonly topics: TopicAdmin;
   private readonly replicas: ReplicaManager;
   private readonly metadataCache: MetadataCache;
+  /** The Raft messages' way to peer brokers; null on one broker. */
+  private readonly transport: GrpcRaftTransport | null;
 
   private constructor(
     config: BrokerConfig,
@@ -111,6 +122,19 @@ export class Broker implements GroupBroker {
     this.logs = logs;
     this.storageHealth = storageHealth;
     const lifecycle = this.lifecycle;
+    const peers = clusterPeers(config);
+    this.transport =
+      peers === null
+        ? null
+        : new GrpcRaftTransport({
+            self: config.nodeId,
+            clusterId: config.clusterId,
+            peers: new Map(
+              peers.filter((p) => p.nodeId !== config.nodeId).map((p) => [p.nodeId, `${p.host}:${p.port}`]),
+            ),
+            clock,
+          });
+    const quorum = peers?.map((p) => p.nodeId) ?? [config.nodeId];
     this.replicas = new ReplicaManager({
       config,
       clock,
@@ -120,10 +144,16 @@ export class Broker implements GroupBroker {
       fs,
       random,
       start: { bootId, cleanShutdown: logs.cleanShutdown, newReplicaId: () => ids.uuid() },
+      ...(this.transport === null ? {} : { transport: this.transport }),
+      // Until the controller places replicas, only the metadata log is replicated: every other
+      // partition is this broker's alone.
+      votersOf: (topic) => (topic === METADATA_TOPIC ? quorum : [config.nodeId]),
     });
     this.topics = new TopicAdmin({ config, clock, registry, logs, lifecycle, ids, report }, this.replicas);
     this.metadataCache = new MetadataCache({
       config: () => this.config,
+      controller: () =>
+        peers === null ? config.nodeId : (this.replicas.find(METADATA_TOPIC, 0)?.leaderId ?? -1),
       lifecycle,
       topics: registry,
       requirePartition: (topic, partition) => void this.replicas.partition(topic, partition),
@@ -152,6 +182,7 @@ export class Broker implements GroupBroker {
       config.dataDir,
       { maxPartitions: MAX_PARTITIONS_PER_TOPIC, topicDefaults: config.topicDefaults },
       ids,
+      config.clusterId === '' ? null : config.clusterId,
     );
     const configFor = (topic: string): LogConfig =>
       logConfigFrom(registry.get(topic)?.configs ?? {}, config.topicDefaults);
@@ -186,6 +217,8 @@ export class Broker implements GroupBroker {
       (event) => deps.onStorageEvent?.(event),
     );
     broker.topics.reconcile();
+    if (config.peers !== '' && registry.get(METADATA_TOPIC) === undefined)
+      broker.createInternalTopic(METADATA_TOPIC, 1, METADATA_TOPIC_CONFIGS);
     broker.groups.start();
     logs.startBackgroundTasks();
     return broker;
@@ -193,6 +226,11 @@ export class Broker implements GroupBroker {
 
   get clusterId(): string {
     return this.metadataCache.clusterId;
+  }
+
+  /** Takes an envelope of Raft messages a peer broker sent (the replication listener's). */
+  receiveReplication(envelope: Envelope): void {
+    this.replicas.receive(envelope);
   }
 
   get cleanShutdown(): boolean {
@@ -364,6 +402,7 @@ export class Broker implements GroupBroker {
     this.lifecycle.stop();
     this.groups.close();
     this.replicas.stop();
+    this.transport?.close();
   }
 
   /** Stops taking work and closes the logs cleanly (flush, checkpoints, clean-shutdown marker). */

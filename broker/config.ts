@@ -17,6 +17,15 @@ export interface BrokerConfig {
   readonly grpcPort: number;
   readonly httpPort: number;
   readonly nodeId: number;
+  /**
+   * The cluster's voters as `id@host:port` (each one's replication listener), comma-separated, as
+   * KRaft's controller.quorum.voters; '' runs one broker on its own. See clusterPeers.
+   */
+  readonly peers: string;
+  /** The broker-to-broker listener's port (with peers only). */
+  readonly replicationPort: number;
+  /** The cluster every peer must belong to (required with peers); '' on one broker: its own. */
+  readonly clusterId: string;
   readonly autoCreateTopics: boolean;
   readonly defaultPartitions: number;
   readonly defaultReplicationFactor: number;
@@ -105,6 +114,28 @@ export const BROKER_CONFIG_KEYS: readonly KeyDef[] = [
     min: 0,
     max: 0x7fff_ffff,
     doc: "this broker's id in the cluster",
+  },
+  {
+    key: 'peers',
+    env: 'WEIR_PEERS',
+    kind: 'string',
+    default: '',
+    doc: "the cluster's brokers as id@host:port (each one's replication listener), comma-separated, this broker among them; unset: one broker on its own",
+  },
+  {
+    key: 'replicationPort',
+    env: 'WEIR_REPLICATION_PORT',
+    kind: 'int',
+    default: 9095,
+    ...PORT,
+    doc: 'port of the broker-to-broker listener, with peers only (0 = any free port)',
+  },
+  {
+    key: 'clusterId',
+    env: 'WEIR_CLUSTER_ID',
+    kind: 'string',
+    default: '',
+    doc: "the cluster's id, the same on every broker (required with peers); unset on one broker: made when its data directory is",
   },
   {
     key: 'autoCreateTopics',
@@ -409,6 +440,42 @@ export function resolveBrokerConfig(sources: ConfigSources = {}): BrokerConfig {
   } catch (err) {
     invalid('topicDefaults', err instanceof Error ? err.message : String(err));
   }
+  if (out.peers !== '') {
+    const peers = parsePeers(out.peers as string);
+    if (!peers.some((p) => p.nodeId === out.nodeId))
+      invalid('peers', `this broker (nodeId ${String(out.nodeId)}) is not among them`);
+    if (out.clusterId === '') invalid('clusterId', 'a cluster id is required with peers');
+  }
   if (out.advertisedHost === '') out.advertisedHost = advertisedHostFor(out.host as string);
   return Object.freeze({ ...(out as Omit<BrokerConfig, 'topicDefaults'>), topicDefaults: logDefaults });
+}
+
+/** One voter of the cluster: its node id and the address of its replication listener. */
+export interface Peer {
+  readonly nodeId: number;
+  readonly host: string;
+  readonly port: number;
+}
+
+const PEER = /^(\d+)@(\[[0-9a-fA-F:.]+\]|[^\s@:,[\]]+):(\d+)$/;
+
+/** Parses `id@host:port,...`; INVALID_CONFIG naming the entry that is wrong. */
+export function parsePeers(text: string): Peer[] {
+  const peers: Peer[] = [];
+  for (const raw of text.split(',')) {
+    const entry = raw.trim();
+    const m = PEER.exec(entry);
+    const nodeId = m === null ? NaN : Number(m[1]);
+    const port = m === null ? NaN : Number(m[3]);
+    if (m === null || !Number.isSafeInteger(nodeId) || nodeId > 0x7fff_ffff || port < 1 || port > 65535)
+      invalid('peers', `'${entry}' is not id@host:port (id 0..2147483647, port 1..65535)`);
+    if (peers.some((p) => p.nodeId === nodeId)) invalid('peers', `node id ${nodeId} is listed twice`);
+    peers.push({ nodeId, host: m[2]!.replace(/^\[(.*)\]$/, '$1'), port });
+  }
+  return peers;
+}
+
+/** The cluster's voters, or null for one broker on its own. */
+export function clusterPeers(config: Pick<BrokerConfig, 'peers'>): Peer[] | null {
+  return config.peers === '' ? null : parsePeers(config.peers);
 }

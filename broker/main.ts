@@ -8,6 +8,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { FastifyInstance } from 'fastify';
 import { realClock, systemClock } from '../proto/clock.js';
 import { procBootId } from './boot-id.js';
+import { ReplicationServer } from './replica/replication-server.js';
 import { Broker } from './broker.js';
 import { resolveBrokerConfig, type BrokerConfig, type BrokerConfigInput } from './config.js';
 import { startGrpcServer } from './grpc-server.js';
@@ -43,6 +44,8 @@ export interface StartBrokerOptions extends BrokerConfigInput {
 export interface RunningBroker {
   readonly grpcAddress: string;
   readonly httpAddress: string;
+  /** The broker-to-broker listener, with peers only. */
+  readonly replicationAddress: string | null;
   readonly nodeId: number;
   readonly config: BrokerConfig;
   readonly broker: Broker;
@@ -98,7 +101,19 @@ async function launch(configIn: BrokerConfig, logger: Logger, fs?: StorageFs): P
   let ready = false;
   let grpcServer: grpc.Server | null = null;
   let http: FastifyInstance | null = null;
+  let replication: ReplicationServer | null = null;
   try {
+    // Peers reach this broker's Raft groups through a listener of its own, apart from clients'.
+    if (config.peers !== '') {
+      replication = await ReplicationServer.start({
+        self: config.nodeId,
+        clusterId: broker.clusterId,
+        host: config.host,
+        port: config.replicationPort,
+        receive: (envelope) => broker.receiveReplication(envelope),
+        onRefused: (err) => logger.warn({ err }, 'replication stream refused'),
+      });
+    }
     const grpcBound = await startGrpcServer(
       broker,
       {
@@ -112,7 +127,11 @@ async function launch(configIn: BrokerConfig, logger: Logger, fs?: StorageFs): P
       config.grpcPort,
     );
     grpcServer = grpcBound.server;
-    const effective: BrokerConfig = Object.freeze({ ...config, grpcPort: grpcBound.port });
+    const effective: BrokerConfig = Object.freeze({
+      ...config,
+      grpcPort: grpcBound.port,
+      replicationPort: replication?.port ?? config.replicationPort,
+    });
     const httpBound = await startHttpServer(
       { broker, logger, ready: () => ready, metrics },
       config.host,
@@ -125,6 +144,7 @@ async function launch(configIn: BrokerConfig, logger: Logger, fs?: StorageFs): P
       {
         grpc: `${config.host}:${grpcBound.port}`,
         http: `${config.host}:${httpBound.port}`,
+        ...(replication === null ? {} : { replication: replication.address }),
         dataDir: config.dataDir,
         cleanShutdown: broker.cleanShutdown,
         ms: Date.now() - started,
@@ -135,6 +155,7 @@ async function launch(configIn: BrokerConfig, logger: Logger, fs?: StorageFs): P
     return {
       grpcAddress: `${config.host}:${grpcBound.port}`,
       httpAddress: `${config.host}:${httpBound.port}`,
+      replicationAddress: replication?.address ?? null,
       nodeId: config.nodeId,
       config: broker.config,
       broker,
@@ -145,6 +166,7 @@ async function launch(configIn: BrokerConfig, logger: Logger, fs?: StorageFs): P
           grpcBound.server,
           grpcBound.drainStreams,
           httpBound.app,
+          replication,
           config.shutdownTimeoutMs,
           logger,
         )),
@@ -152,6 +174,7 @@ async function launch(configIn: BrokerConfig, logger: Logger, fs?: StorageFs): P
   } catch (err) {
     grpcServer?.forceShutdown();
     await http?.close();
+    await replication?.close();
     await broker.close();
     throw err;
   }
@@ -162,11 +185,14 @@ async function shutdown(
   grpcServer: grpc.Server,
   drainStreams: () => void,
   http: FastifyInstance,
+  replication: ReplicationServer | null,
   timeoutMs: number,
   logger: Logger,
 ): Promise<void> {
   broker.stopAccepting();
   drainStreams();
+  // The groups stopped with the broker's intake: peers' streams end now (BROKER_SHUTTING_DOWN).
+  await replication?.close();
   await new Promise<void>((done) => {
     const timer = setTimeout(() => {
       logger.warn({ timeoutMs }, 'in-flight requests did not finish in time; closing them');

@@ -32,6 +32,8 @@ export interface MetadataCacheDeps {
     'nodeId' | 'advertisedHost' | 'grpcPort' | 'httpPort' | 'autoCreateTopics'
   >;
   readonly lifecycle: Lifecycle;
+  /** The controller's node id: the metadata log's leader (one broker: itself), -1 when unknown. */
+  readonly controller: () => number;
   /** The topics as the registry holds them. */
   readonly topics: {
     readonly clusterId: string;
@@ -53,12 +55,16 @@ export class MetadataCache {
     return this.deps.topics.clusterId;
   }
 
-  /** The brokers of the cluster and its controller (one broker: this one). */
+  /**
+   * The brokers of the cluster and its controller (one broker: this one). With peers, the brokers
+   * listed are this one only until brokers register with the controller; the controller is the
+   * metadata log's leader.
+   */
   cluster(): ClusterView {
     const { nodeId, advertisedHost, grpcPort, httpPort } = this.deps.config();
     return {
       clusterId: this.clusterId,
-      controllerId: nodeId,
+      controllerId: this.deps.controller(),
       brokers: [{ nodeId, host: advertisedHost, grpcPort, httpPort }],
     };
   }

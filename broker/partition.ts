@@ -124,6 +124,8 @@ export class Partition {
   private readonly log: PartitionLog;
   private replicaRole: ReplicaRole = 'follower';
   private epoch = 0;
+  /** The replica leading the group as this one knows it (this broker's id when it leads), or null. */
+  private leader: number | null = null;
   /** The partition's replica in its Raft group, once joined. */
   private replica: PartitionReplica | null = null;
   /** Produces with acks=all waiting for the high watermark to pass their end, in end order. */
@@ -153,7 +155,10 @@ export class Partition {
   joinGroup(join: (events: ReplicaEvents) => PartitionReplica): void {
     assert(this.replica === null, `${this.topic}/${this.id} joined its group twice`);
     this.replica = join({
-      roleChanged: (role, term) => this.roleChanged(role === 'leader' ? 'leader' : 'follower', term),
+      roleChanged: (role, term, leader) => {
+        this.leader = leader;
+        this.roleChanged(role === 'leader' ? 'leader' : 'follower', term);
+      },
       highWatermark: (hw) => this.highWatermarkMoved(hw),
     });
     // A group of one elects this replica while it joins, before its start state can be asked for.
@@ -210,6 +215,17 @@ export class Partition {
 
   get role(): ReplicaRole {
     return this.replicaRole;
+  }
+
+  /** NOT_LEADER_OR_FOLLOWER, naming the leader when this replica knows it. */
+  private notLeader(): WeirError {
+    const who = this.leader === null ? 'no leader is known' : `broker ${this.leader} leads it`;
+    return new WeirError('NOT_LEADER_OR_FOLLOWER', `${this.topic}/${this.id} is not led here: ${who}`);
+  }
+
+  /** The node id of the group's leader as this replica knows it, or null when it knows none. */
+  get leaderId(): number | null {
+    return this.leader;
   }
 
   /** The epoch stamped into every batch this replica appends as leader. */
@@ -271,6 +287,7 @@ export class Partition {
    * synchronous step, after every produce that arrived before.
    */
   produce(batches: Buffer, acks: Acks, now: number, maxInflatedBytes: number): Promise<ProduceOutcome> {
+    if (this.replicaRole !== 'leader') return Promise.reject(this.notLeader());
     const maxMessageBytes = this.log.logConfig.maxMessageBytes;
     let count = 0;
     let compressed: number[] | null = null;
@@ -417,9 +434,12 @@ export class Partition {
     return { baseOffset: r.baseOffset, lastOffset: r.lastOffset, appendTime: r.logAppendTime };
   }
 
-  /** Appends as the leader: a proposal to the group, which stamps its epoch and commits it. */
+  /**
+   * Appends as the leader: a proposal to the group, which stamps its epoch and commits it. A
+   * produce that waited (to inflate, or behind another) may find the leadership gone.
+   */
   private appendToLog(batch: Buffer, crcChecked: boolean): AppendResult {
-    assert(this.replicaRole === 'leader', `${this.topic}/${this.id} appended as a ${this.replicaRole}`);
+    if (this.replicaRole !== 'leader') throw this.notLeader();
     const replica = this.replica;
     assert(replica !== null, `${this.topic}/${this.id} appended before joining its group`);
     return replica.append(batch, offsetCount(batch), crcChecked);

@@ -91,8 +91,18 @@ export class TopicRegistry {
     for (const id of file.deletedTopicIds ?? []) this.deleted.add(id);
   }
 
-  /** Loads the registry of `dataDir`, or starts an empty one. A malformed file is an error. */
-  static open(fs: StorageFs, dataDir: string, limits: TopicLimits, ids: Ids): TopicRegistry {
+  /**
+   * Loads the registry of `dataDir`, or starts an empty one. A malformed file is an error. With a
+   * `clusterId` (a cluster's brokers share one), a new registry takes it and an existing one must
+   * hold it: a data directory of another cluster is refused (INCONSISTENT_CLUSTER_ID).
+   */
+  static open(
+    fs: StorageFs,
+    dataDir: string,
+    limits: TopicLimits,
+    ids: Ids,
+    clusterId: string | null = null,
+  ): TopicRegistry {
     fs.mkdirSync(dataDir);
     const path = join(dataDir, METADATA_FILE);
     if (!fs.existsSync(path)) {
@@ -100,7 +110,7 @@ export class TopicRegistry {
         fs,
         dataDir,
         ids,
-        { version: VERSION, clusterId: ids.uuid(), producerIdBlockEnd: 0, topics: [] },
+        { version: VERSION, clusterId: clusterId ?? ids.uuid(), producerIdBlockEnd: 0, topics: [] },
         true,
       );
       registry.save();
@@ -141,6 +151,12 @@ export class TopicRegistry {
         `${path}: topic entry ${i} (${JSON.stringify(name ?? null)}): ${reason}`,
       );
     });
+    if (clusterId !== null && file.clusterId !== clusterId) {
+      throw new WeirError(
+        'INCONSISTENT_CLUSTER_ID',
+        `${dataDir} belongs to cluster ${String(file.clusterId)}, not ${clusterId}`,
+      );
+    }
     return new TopicRegistry(fs, dataDir, ids, file);
   }
 

@@ -22,7 +22,7 @@ import {
   type ProducerFields,
 } from './produced-records.js';
 import { PartitionReplica, type ReplicaStart } from './partition-replica.js';
-import { RaftGroups } from './raft-groups.js';
+import { RaftGroups, type Envelope, type RaftTransport } from './raft-groups.js';
 import { WaitingRequests } from './waiting-requests.js';
 
 export const EARLIEST = -2;
@@ -72,6 +72,10 @@ export interface ReplicaManagerDeps {
   readonly random: () => number;
   /** The host's boot and the last stop: whether a replica may have lost what it acknowledged. */
   readonly start: ReplicaStart;
+  /** Carries the groups' messages to peer brokers; none on one broker, where every group is of one. */
+  readonly transport?: RaftTransport;
+  /** The voters of a partition's group. Default: this broker alone. */
+  readonly votersOf?: (topic: string, partition: number) => readonly number[];
 }
 
 /** How often every Raft group ticks: heartbeats every 2 ticks, elections after 10 to 20. */
@@ -89,6 +93,7 @@ export class ReplicaManager {
   private readonly start: ReplicaStart;
   /** Every partition's Raft group; on one broker each has this broker as its only voter. */
   private readonly groups: RaftGroups;
+  private readonly votersOf: (topic: string, partition: number) => readonly number[];
   private readonly leadership: LeadershipListener[] = [];
   /** Where records without a key go when the broker partitions them: round robin per request. */
   private roundRobin = 0;
@@ -105,12 +110,14 @@ export class ReplicaManager {
     this.fs = deps.fs;
     this.random = deps.random;
     this.start = deps.start;
+    const self = deps.config.nodeId;
+    this.votersOf = deps.votersOf ?? ((): readonly number[] => [self]);
     // One broker has no peers to send to.
-    const transport = {
+    const transport = deps.transport ?? {
       send: (): void => assert.fail('a group of one has nobody to send to'),
     };
     this.groups = new RaftGroups({
-      self: deps.config.nodeId,
+      self,
       transport,
       clock: this.clock,
       tickMs: RAFT_TICK_MS,
@@ -138,22 +145,33 @@ export class ReplicaManager {
     for (const l of this.leadership) l.becameLeader(topic, added.map(idOf));
   }
 
-  /** Opens `p`'s Raft state beside its log and joins its group, which elects it at once. */
+  /**
+   * Opens `p`'s Raft state beside its log and joins its group. A group of one elects it at once;
+   * a group with peers elects whoever its election picks.
+   */
   private joined(p: Partition, log: PartitionLog): Partition {
     const self = this.config.nodeId;
+    const voters = [...this.votersOf(p.topic, p.id)];
+    assert(voters.includes(self), `${p.topic}/${p.id}: this broker is not among its voters`);
     const options = {
       fs: this.fs,
       groups: this.groups,
       key: `${p.topic}/${p.id}`,
       self,
-      voters: [self],
+      voters,
       random: this.random,
       start: this.start,
     };
     const cache = LeaderEpochCache.open(this.fs, log.dir);
     p.joinGroup((events) => PartitionReplica.join(log, cache, options, events));
-    assert.equal(p.role, 'leader', `${p.topic}/${p.id}: a group of one elects its replica at once`);
+    if (voters.length === 1)
+      assert.equal(p.role, 'leader', `${p.topic}/${p.id}: a group of one elects its replica at once`);
     return p;
+  }
+
+  /** Takes an envelope of Raft messages from a peer broker (the replication listener's). */
+  receive(envelope: Envelope): void {
+    this.groups.receive(envelope);
   }
 
   /** Stops serving a deleted topic; its waiting requests are woken by wake() once its logs are gone. */

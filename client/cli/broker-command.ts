@@ -10,6 +10,9 @@ interface BrokerFlags {
   grpcPort?: number;
   httpPort?: number;
   nodeId?: number;
+  peers?: string;
+  replicationPort?: number;
+  clusterId?: string;
   config?: string;
   autoCreateTopics?: boolean;
   logLevel?: string;
@@ -31,6 +34,16 @@ export function brokerCommand(): Command {
       parseIntArg(0, 65535),
     )
     .option('--node-id <n>', "this broker's id (default 0)", parseIntArg(0, 0x7fff_ffff))
+    .option(
+      '--peers <list>',
+      "the cluster's brokers as id@host:port (their replication listeners), comma-separated, this one among them",
+    )
+    .option(
+      '--replication-port <n>',
+      'port of the broker-to-broker listener, with --peers (default 9095)',
+      parseIntArg(0, 65535),
+    )
+    .option('--cluster-id <id>', 'the cluster id, the same on every broker (required with --peers)')
     .option('--config <file>', 'JSON config file')
     .option('--auto-create-topics', 'create topics on first use')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')

@@ -1,0 +1,136 @@
+// Brokers started with peers form the controller quorum: the metadata log (__cluster_metadata) is
+// one Raft group over every peer, carried by the real replication listeners and gRPC streams on
+// loopback, and its leader is the controller every broker reports. Stopping the controller makes
+// the others elect another; the stopped one rejoins and follows it. Real brokers, real files.
+
+import { createServer } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { METADATA_TOPIC } from '../../broker/broker.js';
+import { parsePeers, resolveBrokerConfig } from '../../broker/config.js';
+import { startBroker, type RunningBroker } from '../../broker/main.js';
+import { removeDir, tempDir } from './support.js';
+
+const CLUSTER = 'quorum-test';
+const running = new Set<RunningBroker>();
+const dirs: string[] = [];
+
+afterEach(async () => {
+  await Promise.all([...running].map((b) => b.close()));
+  running.clear();
+  for (const d of dirs.splice(0)) removeDir(d);
+});
+
+/** A port the OS just handed out (bound and released), for a peer list written before start. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+async function start(nodeId: number, peers: string, port: number, dataDir: string): Promise<RunningBroker> {
+  const b = await startBroker({
+    dataDir,
+    nodeId,
+    peers,
+    replicationPort: port,
+    clusterId: CLUSTER,
+    logLevel: 'silent',
+  });
+  running.add(b);
+  return b;
+}
+
+/** Polls until `done` holds (bounded: 30 s), returning its last value. */
+async function until<T>(what: string, probe: () => T, done: (v: T) => boolean): Promise<T> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const v = probe();
+    if (done(v)) return v;
+    if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(v)} after 30 s`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const controllers = (brokers: RunningBroker[]): number[] =>
+  brokers.map((b) => b.broker.cluster().controllerId);
+const agreed = (ids: number[]): boolean => ids[0] !== -1 && ids.every((id) => id === ids[0]);
+
+describe('a cluster of three brokers', () => {
+  it('elects one controller, elects another when it stops, and takes it back as a follower', async () => {
+    const ports = [await freePort(), await freePort(), await freePort()];
+    const peers = ports.map((p, i) => `${i + 1}@127.0.0.1:${p}`).join(',');
+    const data = ports.map(() => tempDir('weir-quorum-'));
+    dirs.push(...data);
+    let brokers = await Promise.all(ports.map((p, i) => start(i + 1, peers, p, data[i]!)));
+    expect(brokers.map((b) => b.replicationAddress)).toEqual(ports.map((p) => `127.0.0.1:${p}`));
+
+    const first = (await until('one controller', () => controllers(brokers), agreed))[0]!;
+    expect([1, 2, 3]).toContain(first);
+    // Every broker holds the metadata log, internal, and only the controller leads it.
+    for (const b of brokers) {
+      const p = b.broker.partition(METADATA_TOPIC, 0);
+      expect(p.role).toBe(b.nodeId === first ? 'leader' : 'follower');
+    }
+
+    const stopped = brokers.find((b) => b.nodeId === first)!;
+    await stopped.close();
+    running.delete(stopped);
+    const rest = brokers.filter((b) => b !== stopped);
+    const second = (
+      await until(
+        'another controller',
+        () => controllers(rest),
+        (ids) => agreed(ids) && ids[0] !== first,
+      )
+    )[0]!;
+    expect(rest.map((b) => b.nodeId)).toContain(second);
+
+    const back = await start(first, peers, ports[first - 1]!, data[first - 1]!);
+    brokers = [...rest, back];
+    await until(
+      'all three following it',
+      () => controllers(brokers),
+      (ids) => agreed(ids) && ids[0] === second,
+    );
+    expect(back.broker.partition(METADATA_TOPIC, 0).role).toBe('follower');
+  }, 60_000);
+});
+
+describe('cluster settings', () => {
+  it('reads peers as id@host:port and refuses what is not', () => {
+    expect(parsePeers('1@a:9095, 2@[::1]:9096')).toEqual([
+      { nodeId: 1, host: 'a', port: 9095 },
+      { nodeId: 2, host: '::1', port: 9096 },
+    ]);
+    for (const bad of ['1@a', 'x@a:1', '1@a:0', '1@a:70000', '1@a:1,1@b:2', '']) {
+      expect(() => parsePeers(bad)).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }) as Error);
+    }
+  });
+
+  it('wants this broker among the peers, and a cluster id', () => {
+    expect(() => resolveBrokerConfig({ overrides: { nodeId: 4, peers: '1@a:1', clusterId: 'c' } })).toThrow(
+      /not among them/,
+    );
+    expect(() => resolveBrokerConfig({ overrides: { nodeId: 1, peers: '1@a:1' } })).toThrow(
+      /cluster id is required/,
+    );
+    expect(
+      resolveBrokerConfig({ env: { WEIR_NODE_ID: '2', WEIR_PEERS: '1@a:1,2@b:2', WEIR_CLUSTER_ID: 'c' } }),
+    ).toMatchObject({ nodeId: 2, peers: '1@a:1,2@b:2', clusterId: 'c' });
+  });
+
+  it('refuses a data directory of another cluster', async () => {
+    const dir = tempDir('weir-quorum-');
+    dirs.push(dir);
+    const one = await startBroker({ dataDir: dir, clusterId: 'first', logLevel: 'silent' });
+    expect(one.broker.clusterId).toBe('first');
+    await one.close();
+    await expect(
+      startBroker({ dataDir: dir, clusterId: 'second', logLevel: 'silent' }),
+    ).rejects.toMatchObject({
+      code: 'INCONSISTENT_CLUSTER_ID',
+    });
+  });
+});
