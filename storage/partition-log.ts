@@ -288,6 +288,12 @@ export class PartitionLog {
   /**
    * Removes every record at or above `offset` (whole batches: the log may end below `offset`).
    * Used by replication to drop a diverging suffix. Returns the new log end offset.
+   *
+   * The cut is durable when this returns (the removed segments' directory entries and the active
+   * segment's new length fsynced): the caller then records the new leader's epoch beside the log,
+   * durably, and a power loss that gave the old suffix back would leave that epoch over batches of
+   * other epochs. Truncations are rare (a leader change that found a divergence), so the fsyncs
+   * cost nothing that matters. A failed fsync takes the log offline, as a failed flush does.
    */
   truncateTo(offset: number): number {
     this.assertOpen();
@@ -318,6 +324,12 @@ export class PartitionLog {
     this.activeSegment.truncateTo(offset);
     this.endOffset = this.activeSegment.nextOffset;
     this.flusher.lowerMarksTo(this.endOffset);
+    try {
+      if (removed.length > 0) this.deps.fs.fsyncDirSync(this.dir);
+      this.activeSegment.syncLogNow();
+    } catch (err) {
+      throw this.flusher.goOffline(err, 'truncation fsync');
+    }
     return this.endOffset;
   }
 

@@ -502,6 +502,16 @@ export class LogSegment {
     if (!this.closed) this.closeFd();
   }
 
+  /** fsync of the log file, now (a truncation that must be durable before the caller goes on). */
+  syncLogNow(): void {
+    const fd = this.fds.acquire(this.logFile);
+    try {
+      this.fs.fsyncSync(fd);
+    } finally {
+      this.fds.release(this.logFile);
+    }
+  }
+
   private truncateFile(length: number): void {
     const fd = this.fds.acquire(this.logFile);
     try {

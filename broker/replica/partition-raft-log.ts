@@ -11,12 +11,15 @@
 //   - an append assigns the epoch of a new term before the batch is written (as Kafka does), and
 //     opening drops epochs that start at or past the log end (the batch did not make it), so the
 //     cache never knows less than the log about what is durable;
-//   - a truncation cuts the log first, then the cache (an epoch left past the end is dropped at
-//     open); and opening repairs a cache behind the log (one written without this adapter, or that
-//     lost its file) by assigning the epochs of the batches it does not cover: from the log start
-//     when the cache is empty, else from its latest epoch's start or the recovery point, whichever
-//     is later (below the recovery point every batch was written after its epoch, by the first
-//     rule, so only the tail a crash may have left needs reading);
+//   - a truncation cuts the log first, durably (PartitionLog.truncateTo fsyncs the cut), then the
+//     cache (an epoch left past the end is dropped at open): a power loss that gave the old suffix
+//     back after the cache took the new leader's epoch would leave that epoch over batches of
+//     other epochs, a follower matching the leader at an offset it does not hold; and opening
+//     repairs a cache behind the log (one written without this adapter, or that lost its file) by
+//     assigning the epochs of the batches it does not cover: from the log start when the cache is
+//     empty, else from its latest epoch's start or the recovery point, whichever is later (below
+//     the recovery point every batch was written after its epoch, by the first rule, so only the
+//     tail a crash may have left needs reading);
 //   - a power loss can keep a later segment's batches and not an earlier one's tail; opening cuts
 //     the log at the first gap between segments (see cutAtFirstHole), so the log is always a
 //     prefix of what was appended, never a log with a hole that would still match the leader's;

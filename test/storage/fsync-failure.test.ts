@@ -154,6 +154,21 @@ describe('a failed fsync under flush.messages=1', () => {
     expect(() => log.append(unstamped(batchOf(2, 1)))).toThrow(/offline/);
     log.closeNow();
   });
+
+  it('a failed fsync of a truncation takes the log offline: the cut may not be on the disk', () => {
+    const dir = tempDir();
+    const fs = new FaultyFs();
+    const log = openFaulty(dir, fs, []);
+    log.append(unstamped(batchOf(0, 0)));
+    log.roll();
+    log.append(unstamped(batchOf(1, 1)));
+    fs.dirSyncError = 'EIO';
+    // Removes the second segment, whose unlink the failed directory fsync leaves undecided.
+    expect(() => log.truncateTo(1)).toThrow(/offline/);
+    fs.dirSyncError = null;
+    expect(() => log.append(unstamped(batchOf(2, 1)))).toThrow(/offline/);
+    log.closeNow();
+  });
 });
 
 describe('a failed write', () => {

@@ -193,3 +193,41 @@ describe('power loss under a PartitionLog on MemoryFs', () => {
     expect(lost.length).toBeGreaterThan(0);
   });
 });
+
+describe('truncation under a PartitionLog on MemoryFs', () => {
+  // A Raft follower drops a diverging suffix, then writes the new leader's terms beside the log (its
+  // leader-epoch cache, fsynced). A power loss that gave the old suffix back would leave those terms
+  // over batches of other terms, so the cut has to be on the disk when truncateTo returns.
+  it('keeps the cut, the removed segments gone, through a power loss that keeps nothing unsynced', async () => {
+    const fs = new MemoryFs();
+    fs.mkdirSync(DIR);
+    fs.fsyncDirSync('/data');
+    fs.fsyncDirSync('/');
+    const log = open(fs, LAZY);
+    const appended: ExpectedBatch[] = [];
+    for (let id = 0; id < 12; id++) {
+      const value = Buffer.alloc(1000, id);
+      const batch = expectedBatch([{ timestamp: 1_800_000_000_000, key: null, value }], log.logEndOffset);
+      log.append(unstamped(batch));
+      appended.push(batch);
+    }
+    await log.flush();
+    expect(log.segments.length).toBeGreaterThan(2);
+    // Inside the first segment: its tail is cut and every later segment removed.
+    const cut = 1;
+    expect(log.segments[1]!.baseOffset).toBeGreaterThan(cut);
+    log.truncateTo(cut);
+    const again = open(
+      fs.crash(() => 0),
+      LAZY,
+    );
+    expect(again.logEndOffset).toBe(cut);
+    expect(again.segments.map((s) => s.baseOffset)).toEqual([0]);
+    expect(readAllBatches(again)).toEqual(
+      appended
+        .slice(0, cut)
+        .map((b) => ({ baseOffset: b.baseOffset, lastOffset: b.lastOffset, bytes: b.bytes })),
+    );
+    again.closeNow(false);
+  });
+});

@@ -530,6 +530,32 @@ describe('PartitionRaftLog across crashes', () => {
     expect(() => openDisk(nodeFs, dir, 15)).toThrow(/raft-start-state: fails its checksum/);
   });
 
+  it.each([0, 1, 2, 3, 4, 5, 6, 7, 8])(
+    'after a truncation and appends of a new term, a power loss leaves a prefix of the new log with its terms (seed %i)',
+    async (seed) => {
+      // Seed 0 keeps nothing unsynced: a cut left unsynced would come back whole, the old suffix
+      // under the epochs of term 4 that the cache fsynced.
+      const rand = seed === 0 ? (): number => 0 : seededRandom(seed);
+      const fs = new MemoryFs();
+      fs.mkdirSync('/data/t-0');
+      fs.fsyncDirSync('/data');
+      fs.fsyncDirSync('/');
+      const { raft } = openDisk(fs, '/data/t-0');
+      appendAll(raft, HISTORY);
+      await raft.log.flush();
+      // A follower whose suffix from 6 (terms 2 and 3) diverges from a leader of term 4.
+      const kept = HISTORY.slice(0, 3);
+      const fresh = [entry(6, 1, 4, 'noop'), entry(7, 2, 4), entry(9, 1, 4)];
+      raft.truncateFrom(6);
+      appendAll(raft, fresh);
+      const got = answers(openDisk(fs.crash(rand), '/data/t-0').raft) as { entries: unknown[] };
+      const survived = got.entries.length - kept.length;
+      expect(survived).toBeGreaterThanOrEqual(0);
+      expect(survived).toBeLessThanOrEqual(fresh.length);
+      expect(got).toEqual(reference((m) => appendAll(m, [...kept, ...fresh.slice(0, survived)])));
+    },
+  );
+
   it('finishes a reset a crash interrupted after it was recorded', () => {
     const dir = tempDir();
     const { raft } = openDisk(nodeFs, dir);
