@@ -131,8 +131,8 @@ export class ReplicaManager {
   }
 
   /**
-   * Serves `logs` as partitions `from`, `from + 1`, ... of `topic`, led here (one broker is the
-   * leader of every partition it holds).
+   * Serves `logs` as partitions `from`, `from + 1`, ... of `topic` (one broker is the leader of
+   * every partition it holds; with peers, the metadata log is led by whoever its group elects).
    */
   addPartitions(topic: string, from: number, logs: readonly PartitionLog[]): void {
     const list = this.partitions.get(topic) ?? [];
@@ -142,7 +142,9 @@ export class ReplicaManager {
     );
     list.push(...added);
     this.partitions.set(topic, list);
-    for (const l of this.leadership) l.becameLeader(topic, added.map(idOf));
+    // A group of one leads at once; a group with peers leads once elected (not told here yet).
+    const led = added.filter((p) => p.role === 'leader').map(idOf);
+    if (led.length > 0) for (const l of this.leadership) l.becameLeader(topic, led);
   }
 
   /**
