@@ -228,6 +228,17 @@ export class Broker implements GroupBroker {
     return this.metadataCache.clusterId;
   }
 
+  /**
+   * The leader (-1 when none is known) and replicas of a partition this broker holds; for one it
+   * does not hold (a topic still being made), this broker alone.
+   */
+  placement(topic: string, partition: number): { leader: number; replicas: number[] } {
+    const p = this.replicas.find(topic, partition);
+    return p === undefined
+      ? { leader: this.config.nodeId, replicas: [this.config.nodeId] }
+      : this.replicas.placementOf(p);
+  }
+
   /** Takes an envelope of Raft messages a peer broker sent (the replication listener's). */
   receiveReplication(envelope: Envelope): void {
     this.replicas.receive(envelope);

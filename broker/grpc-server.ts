@@ -176,8 +176,7 @@ export function grpcHandlers(
         ...(t.error !== null ? { error: toWireError(t.error) } : {}),
         partitions: Array.from({ length: t.partitions }, (_, p) => ({
           partition: p,
-          leader: broker.config.nodeId,
-          replicas: [broker.config.nodeId],
+          ...broker.placement(t.name, p),
           leaderEpoch: broker.find(t.name, p)?.leaderEpoch ?? 0,
         })),
       })),

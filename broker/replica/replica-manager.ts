@@ -222,12 +222,12 @@ export class ReplicaManager {
   }
 
   statsOf(p: Partition): PartitionStats {
-    return {
-      partition: p.id,
-      leader: this.config.nodeId,
-      replicas: [this.config.nodeId],
-      ...p.stats(),
-    };
+    return { partition: p.id, ...this.placementOf(p), ...p.stats() };
+  }
+
+  /** Who leads `p` as this broker knows it (-1: nobody known) and the replicas of its group. */
+  placementOf(p: Partition): { leader: number; replicas: number[] } {
+    return { leader: p.leaderId ?? -1, replicas: [...this.votersOf(p.topic, p.id)] };
   }
 
   /** Every partition's stats, for a metrics scrape (no configs computed). */

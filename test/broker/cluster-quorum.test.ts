@@ -72,6 +72,7 @@ describe('a cluster of three brokers', () => {
     for (const b of brokers) {
       const p = b.broker.partition(METADATA_TOPIC, 0);
       expect(p.role).toBe(b.nodeId === first ? 'leader' : 'follower');
+      expect(b.broker.placement(METADATA_TOPIC, 0)).toEqual({ leader: first, replicas: [1, 2, 3] });
     }
 
     const stopped = brokers.find((b) => b.nodeId === first)!;
