@@ -33,36 +33,64 @@ const configKey = fc.string({
 });
 const count = fc.oneof(fc.integer({ min: 1, max: 64 }), fc.integer({ min: 1, max: MAX_PARTITION_COUNT }));
 
-export const metadataRecord: fc.Arbitrary<MetadataRecord> = fc.oneof(
-  fc.record({
-    type: fc.constant('registerBroker' as const),
-    nodeId,
-    incarnation,
-    host,
-    grpcPort: port,
-    httpPort: port,
-    replicationPort: port,
-  }),
-  fc.record({ type: fc.constant('fenceBroker' as const), nodeId, incarnation }),
-  fc.record({ type: fc.constant('unfenceBroker' as const), nodeId, incarnation }),
-  fc.record({
-    type: fc.constant('topic' as const),
-    name: topicName,
-    topicId: fc.uuid(),
-    partitions: count,
-    replicationFactor: fc.integer({ min: 1, max: MAX_REPLICATION_FACTOR }),
-  }),
-  fc.record({
-    type: fc.constant('partition' as const),
-    topic: topicName,
-    partition: fc.integer({ min: 0, max: MAX_PARTITION_COUNT - 1 }),
-    replicas: fc.uniqueArray(nodeId, { minLength: 1, maxLength: 5 }),
-  }),
-  fc.record({
-    type: fc.constant('config' as const),
-    topic: topicName,
-    key: configKey,
-    value: fc.option(fc.string({ unit: 'binary', maxLength: 30 }), { nil: null }),
-  }),
-  fc.record({ type: fc.constant('removeTopic' as const), name: topicName }),
-);
+interface Draws {
+  readonly nodeId: fc.Arbitrary<number>;
+  readonly incarnation: fc.Arbitrary<string>;
+  readonly topicName: fc.Arbitrary<string>;
+  readonly partition: fc.Arbitrary<number>;
+}
+
+function records(d: Draws): fc.Arbitrary<MetadataRecord> {
+  return fc.oneof(
+    fc.record({
+      type: fc.constant('registerBroker' as const),
+      nodeId: d.nodeId,
+      incarnation: d.incarnation,
+      host,
+      grpcPort: port,
+      httpPort: port,
+      replicationPort: port,
+    }),
+    fc.record({ type: fc.constant('fenceBroker' as const), nodeId: d.nodeId, incarnation: d.incarnation }),
+    fc.record({ type: fc.constant('unfenceBroker' as const), nodeId: d.nodeId, incarnation: d.incarnation }),
+    fc.record({
+      type: fc.constant('topic' as const),
+      name: d.topicName,
+      topicId: fc.uuid(),
+      partitions: count,
+      replicationFactor: fc.integer({ min: 1, max: MAX_REPLICATION_FACTOR }),
+    }),
+    fc.record({
+      type: fc.constant('partition' as const),
+      topic: d.topicName,
+      partition: d.partition,
+      replicas: fc.uniqueArray(d.nodeId, { minLength: 1, maxLength: 5 }),
+    }),
+    fc.record({
+      type: fc.constant('config' as const),
+      topic: d.topicName,
+      key: configKey,
+      value: fc.option(fc.string({ unit: 'binary', maxLength: 30 }), { nil: null }),
+    }),
+    fc.record({ type: fc.constant('removeTopic' as const), name: d.topicName }),
+  );
+}
+
+/** Any valid record, over the whole range of every field. */
+export const metadataRecord: fc.Arbitrary<MetadataRecord> = records({
+  nodeId,
+  incarnation,
+  topicName,
+  partition: fc.integer({ min: 0, max: MAX_PARTITION_COUNT - 1 }),
+});
+
+/** Records over a few names, ids and incarnations, so that in a sequence they often meet. */
+export const relatedRecord: fc.Arbitrary<MetadataRecord> = records({
+  nodeId: fc.integer({ min: 0, max: 4 }),
+  incarnation: fc.constantFrom(
+    '11111111-1111-4111-8111-111111111111',
+    '22222222-2222-4222-8222-222222222222',
+  ),
+  topicName: fc.constantFrom('a', 'b', 'c'),
+  partition: fc.integer({ min: 0, max: 4 }),
+});

@@ -69,6 +69,7 @@ describe('round trip', () => {
         const back = decodeMetadataRecord(bytes);
         expect(back).toEqual(r);
         expect(Object.isFrozen(back)).toBe(true);
+        if (back.type === 'partition') expect(Object.isFrozen(back.replicas)).toBe(true);
         expect(encodeMetadataRecord(back).equals(bytes)).toBe(true);
       }),
       { numRuns: 500 },
