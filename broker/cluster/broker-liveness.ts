@@ -10,6 +10,7 @@
 // what to ask is decided afresh. The wait lives as long as the controller's term: a controller that
 // loses leadership may have asked for records that never commit, so the wiring makes a new
 // BrokerLiveness at each term.
+//
 // A new controller knows no heartbeat yet: it starts every broker's session at the first tick or
 // heartbeat it sees, as KRaft gives every broker a fresh session after a failover, rather than
 // fencing the whole cluster for the old controller's silence.
