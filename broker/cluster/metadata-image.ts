@@ -5,8 +5,9 @@
 // and copying whole maps per record, as a persistent image would, costs a quadratic replay for a
 // benefit no reader needs yet. Readers still get stable values: each broker and topic entry is
 // frozen and replaced, never changed in place, so an entry a reader holds does not change under
-// it; only the image's maps move on. An entry is replaced only when it changes, so identity tells
-// a reader whether anything changed (BrokerLiveness relies on that).
+// it; only the image's maps move on. A broker's entry is replaced by each registration and by
+// each fence or unfence that changes it, and by nothing else, so a reader can tell by identity
+// whether the broker's state moved (BrokerLiveness relies on that).
 //
 // apply() is deterministic and total. The controller appends only records that fit the image it
 // planned against, but a broker replaying the log must never throw on one that does not (a log
