@@ -106,7 +106,7 @@ export function planCreateTopic(
       `replication factor must be an integer from 1 to ${MAX_REPLICATION_FACTOR}, got ${replicationFactor}`,
     );
   logConfigFrom(configs, limits.topicDefaults);
-  // Placement refuses a factor above the live brokers; check it before building any record.
+  // Placement refuses a factor above the live brokers, naming them (INVALID_REPLICATION_FACTOR).
   const placed = partitionRecords(image, name, 0, partitions, replicationFactor);
   const records: MetadataRecord[] = [
     { type: 'topic', name, topicId, partitions, replicationFactor },
