@@ -13,8 +13,10 @@
 // written (a record per admin request or broker state change), and JSON keeps it readable by the
 // same tools that read any topic. The fixed key order makes the bytes of a record a function of
 // its value, so two controllers planning the same change write the same bytes. Decoding is strict
-// (exact key set, types, ranges, canonical UUIDs, well-formed UTF-8): a record the log holds is
-// applied by every broker for the life of the cluster, so nothing loose may enter it.
+// (exact key set, types, ranges, canonical UUIDs, well-formed UTF-8), and takes only that one
+// encoding of a value (JSON.stringify's: no spaces, no other key order, no repeated key, numbers
+// as integers): a record the log holds is applied by every broker for the life of the cluster, so
+// nothing loose may enter it, and a record has one form to compare, hash or search for.
 
 import assert from 'node:assert/strict';
 import { WeirError } from '../../proto/errors.js';
@@ -172,14 +174,19 @@ export function invalidMetadataRecord(value: unknown): string | null {
 export function encodeMetadataRecord(record: MetadataRecord): Buffer {
   const reason = invalidMetadataRecord(record);
   assert.equal(reason, null, `invalid metadata record: ${reason}`);
-  const ordered: Record<string, unknown> = { type: record.type };
-  const fields = record as unknown as Record<string, unknown>;
-  for (const name of Object.keys(RECORD_FIELDS[record.type])) ordered[name] = fields[name];
-  const body = Buffer.from(JSON.stringify(ordered), 'utf8');
+  const body = Buffer.from(canonicalJson(record), 'utf8');
   const out = Buffer.allocUnsafe(METADATA_HEADER_SIZE + body.length);
   out[0] = METADATA_RECORD_VERSION;
   body.copy(out, METADATA_HEADER_SIZE);
   return out;
+}
+
+/** The body of a valid record: "type", then its fields in RECORD_FIELDS order. */
+function canonicalJson(record: MetadataRecord): string {
+  const ordered: Record<string, unknown> = { type: record.type };
+  const fields = record as unknown as Record<string, unknown>;
+  for (const name of Object.keys(RECORD_FIELDS[record.type])) ordered[name] = fields[name];
+  return JSON.stringify(ordered);
 }
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -199,7 +206,11 @@ function invalidEncoding(buf: Uint8Array, out: { parsed?: unknown }): string | n
   } catch (err) {
     return `body is not JSON (${err instanceof Error ? err.message : String(err)})`;
   }
-  return invalidMetadataRecord(out.parsed);
+  const reason = invalidMetadataRecord(out.parsed);
+  if (reason !== null) return reason;
+  return canonicalJson(out.parsed as MetadataRecord) === text
+    ? null
+    : 'body is not in the one encoding of its value (spacing, key order, a repeated key or a number form)';
 }
 
 /** The record in `buf`, or INVALID_RECORD naming what is wrong. The result is frozen. */

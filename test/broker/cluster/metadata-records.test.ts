@@ -105,6 +105,15 @@ describe('decode refuses', () => {
   const topic = '"name":"t","topicId":"AAAAAAAAAAAAAAAAAAAAAA","partitions":3,"replicationFactor":3';
   it.each([
     ['an empty buffer', Buffer.alloc(0), /0 bytes is too short/],
+    ['spaces', raw('{"type": "removeTopic", "name": "t"}'), /not in the one encoding/],
+    ['keys in another order', raw('{"name":"t","type":"removeTopic"}'), /not in the one encoding/],
+    ['a repeated key', raw('{"type":"removeTopic","name":"u","name":"t"}'), /not in the one encoding/],
+    [
+      'a number written as 1.0',
+      raw(`{"type":"fenceBroker","nodeId":1.0,"incarnation":"${INC}"}`),
+      /not in the one encoding/,
+    ],
+    ['an escaped letter', raw('{"type":"removeTopic","name":"\\u0074"}'), /not in the one encoding/],
     ['an unknown version', raw('{"type":"removeTopic","name":"t"}', 1), /unknown version 1/],
     ['malformed UTF-8', Buffer.from('00227b22ff22', 'hex'), /not well-formed UTF-8/],
     ['text that is not JSON', raw('{"type":'), /not JSON/],
