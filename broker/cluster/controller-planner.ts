@@ -5,8 +5,9 @@
 // appending is what lets apply() treat a record that does not fit as an anomaly to skip.
 //
 // The rules are the single broker's (topic-admin.ts), with replication factors checked against
-// the live brokers instead of one broker. A request's records are appended together, as one batch,
-// so no broker sees a topic without its placement or half of a config change.
+// the live brokers instead of one broker. The records of one request are meant to be appended
+// together, as one batch, so that no broker sees a topic without its placement or half of a config
+// change.
 
 import { WeirError } from '../../proto/errors.js';
 import { invalidTopicName, logConfigFrom } from '../../storage/index.js';

@@ -5,7 +5,7 @@
 // Kafka's rack-unaware assignment walks the brokers round robin from a random start, and places
 // followers at a shift from the leader that grows every broker-count partitions. It balances only
 // over whole rounds: three partitions of RF 3 on five brokers give one broker three replicas and
-// another one. Here the replica slots themselves go round robin: partition p takes the RF
+// two others one each. Here the replica slots themselves go round robin: partition p takes the RF
 // consecutive brokers of a ring starting at slot p * RF. Every broker appears once per lap of the
 // ring, so replica counts differ by at most one however many partitions there are, and the RF
 // brokers of one partition are distinct because RF <= brokers. Within its replicas, a partition's
