@@ -2,17 +2,18 @@
 // replica of each partition (its preferred leader) spread evenly too, deterministically, so every
 // controller plans the same placement from the same image.
 //
-// Kafka's rack-unaware assignment walks the brokers round robin from a random start, and places
-// followers at a shift from the leader that grows every broker-count partitions. It balances only
-// over whole rounds: three partitions of RF 3 on five brokers give one broker three replicas and
-// two others one each. Here the replica slots themselves go round robin: partition p takes the RF
-// consecutive brokers of a ring starting at slot p * RF. Every broker appears once per lap of the
-// ring, so replica counts differ by at most one however many partitions there are, and the RF
-// brokers of one partition are distinct because RF <= brokers. Within its replicas, a partition's
-// preferred leader is the one that leads the fewest so far, which keeps leader counts within one
-// too. What this does not do is Kafka's follower shift: a partition's followers are its leader's
-// neighbours on the ring, so the partitions one broker leads have few distinct followers, and when
-// it fails their leadership moves to those few.
+// Kafka's rack-unaware assignment walks the brokers round robin from a random start: partition p
+// is led by broker p (mod n, the broker count), and its followers sit at distinct offsets from the
+// leader that shift by one every n partitions, so over the rounds a broker's partitions are
+// followed by every other broker, and its leadership spreads over all of them when it fails. Each
+// whole round of n partitions gives every broker one leader and RF replicas. That is done here as
+// well. The last, partial round is where Kafka's balance fails: three partitions of RF 3 on five
+// brokers give one broker three replicas and two others one each. Here that round's replica slots
+// go round robin instead: partition p takes the RF consecutive brokers of the ring from slot
+// p * RF, so every broker gets at most one slot more than another, and the RF brokers of one
+// partition are distinct because RF <= n. Its preferred leader is the replica that leads the
+// fewest so far, which keeps leader counts within one too (the tests try every cluster of up to
+// 10 brokers and 30 partitions, and draw larger ones).
 //
 // The ring orders brokers by their existing load (replicas, then leaders, then node id), where
 // Kafka draws a random start: a new topic fills the least loaded brokers first, and a cluster
@@ -60,7 +61,19 @@ export function placeReplicas(
 
   const n = ring.length;
   const out: number[][] = [];
-  for (let p = 0; p < partitions; p++) {
+  // Whole rounds of n partitions: each broker leads one and holds RF replicas of each round.
+  const rounds = Math.floor(partitions / n);
+  for (let round = 0; round < rounds; round++) {
+    for (let i = 0; i < n; i++) {
+      const replicas = [ring[i]!];
+      for (let j = 0; j < replicationFactor - 1; j++)
+        replicas.push(ring[(i + 1 + ((round + j) % (n - 1))) % n]!);
+      out.push(replicas);
+    }
+  }
+  // The rest, fewer than n: replica slots round the ring, each led by its fewest-leading replica.
+  // (The whole rounds gave every broker one leader each, which changes no comparison here.)
+  for (let p = 0; p < partitions - rounds * n; p++) {
     const replicas: number[] = [];
     for (let j = 0; j < replicationFactor; j++) replicas.push(ring[(p * replicationFactor + j) % n]!);
     // The first of the fewest leaders wins a tie: the ring's order, which is the load's order.

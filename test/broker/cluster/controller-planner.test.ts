@@ -72,8 +72,8 @@ describe('planCreateTopic', () => {
     expect(planCreateTopic(image, create({ configs }), ID, LIMITS)).toEqual([
       { type: 'topic', name: 'orders', topicId: ID, partitions: 3, replicationFactor: 2 },
       { type: 'partition', topic: 'orders', partition: 0, replicas: [1, 2] },
-      { type: 'partition', topic: 'orders', partition: 1, replicas: [3, 1] },
-      { type: 'partition', topic: 'orders', partition: 2, replicas: [2, 3] },
+      { type: 'partition', topic: 'orders', partition: 1, replicas: [2, 3] },
+      { type: 'partition', topic: 'orders', partition: 2, replicas: [3, 1] },
       { type: 'config', topic: 'orders', key: 'cleanup.policy', value: 'compact' },
       { type: 'config', topic: 'orders', key: 'retention.ms', value: '1000' },
     ]);

@@ -66,13 +66,50 @@ describe('on an empty cluster', () => {
     );
   });
 
-  it('places a worked example as the ring says', () => {
-    // Slots 0..5 go round the ring 1, 2, 3; leaders are the fewest-leading of each pair.
-    expect(placeReplicas([3, 1, 2], 3, 2)).toEqual([
+  it('places whole rounds as Kafka does, followers shifting by one each round', () => {
+    // Leaders 1, 2, 3 in turn; the follower is 1 after its leader in round 0, 2 after in round 1.
+    expect(placeReplicas([3, 1, 2], 6, 2)).toEqual([
       [1, 2],
-      [3, 1],
       [2, 3],
+      [3, 1],
+      [1, 3],
+      [2, 1],
+      [3, 2],
     ]);
+  });
+
+  it('places a partial round by replica slots round the ring', () => {
+    // Slots 0..2 and 3..5 round the ring 1..5; the second partition is led by 4, which leads none.
+    expect(placeReplicas([1, 2, 3, 4, 5], 2, 3)).toEqual([
+      [1, 2, 3],
+      [4, 5, 1],
+    ]);
+  });
+
+  it('balances every cluster of up to 10 brokers and 30 partitions', () => {
+    for (let n = 1; n <= 10; n++) {
+      const ids = Array.from({ length: n }, (_, i) => i + 1);
+      for (let rf = 1; rf <= n; rf++)
+        for (let partitions = 0; partitions <= 30; partitions++) {
+          const placed = placeReplicas(ids, partitions, rf);
+          for (const replicas of placed) expect(new Set(replicas).size).toBe(rf);
+          const { replicas, leaders } = counts(ids, placed);
+          expect(spread(replicas), `${n} brokers, RF ${rf}, ${partitions} partitions`).toBeLessThanOrEqual(1);
+          expect(spread(leaders), `${n} brokers, RF ${rf}, ${partitions} partitions`).toBeLessThanOrEqual(1);
+        }
+    }
+  });
+
+  it('over n - 1 rounds, has every other broker follow each leader', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 2, max: 9 }), (n) => {
+        const ids = Array.from({ length: n }, (_, i) => i + 1);
+        const followers = new Map(ids.map((id) => [id, new Set<number>()]));
+        for (const [leader, follower] of placeReplicas(ids, n * (n - 1), 2))
+          followers.get(leader!)!.add(follower!);
+        for (const [leader, set] of followers) expect(set.size, `followers of ${leader}`).toBe(n - 1);
+      }),
+    );
   });
 });
 
