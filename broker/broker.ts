@@ -6,7 +6,7 @@
 // throw; they hold no logic of their own (STYLE 14).
 
 import { realClock } from '../proto/clock.js';
-import type { WeirError } from '../proto/errors.js';
+import { WeirError } from '../proto/errors.js';
 import {
   LogManager,
   nodeFs,
@@ -36,6 +36,8 @@ import {
 } from './replica/replica-manager.js';
 import type { ProducedRecord, ProducerFields } from './replica/produced-records.js';
 import { GrpcRaftTransport } from './replica/grpc-raft-transport.js';
+import { ClusterMember } from './cluster-member.js';
+import type { HeartbeatRequest__Output } from '../proto/generated/weir/replication/v1/HeartbeatRequest.js';
 import type { Envelope } from './replica/raft-groups.js';
 import { StorageHealth, type StorageReport } from './storage-health.js';
 import { MAX_PARTITIONS_PER_TOPIC, TopicAdmin, type TopicDescription } from './topic-admin.js';
@@ -75,6 +77,8 @@ export interface BrokerDeps {
   readonly onStorageEvent?: (event: LogManagerEvent | MetadataEvent) => void;
   /** Group coordinator news: evictions, offsets loaded at start-up. */
   readonly onGroupEvent?: (message: string) => void;
+  /** Cluster membership news: metadata records ignored, heartbeats that failed. */
+  readonly onClusterEvent?: (message: string) => void;
   /** Storage failures, already rate-limited to a line per episode (see storage-health.ts). */
   readonly onStorageReport?: (report: StorageReport) => void;
 }
@@ -101,6 +105,8 @@ export class Broker implements GroupBroker {
   private readonly metadataCache: MetadataCache;
   /** The Raft messages' way to peer brokers; null on one broker. */
   private readonly transport: GrpcRaftTransport | null;
+  /** This broker's part in its cluster (the metadata log, heartbeats, the controller); null alone. */
+  private readonly member: ClusterMember | null;
 
   private constructor(
     config: BrokerConfig,
@@ -115,6 +121,7 @@ export class Broker implements GroupBroker {
     storageHealth: StorageHealth,
     onGroupEvent: ((message: string) => void) | undefined,
     report: (event: MetadataEvent) => void,
+    onClusterEvent: (message: string) => void,
   ) {
     this.config = config;
     this.clock = clock;
@@ -135,6 +142,26 @@ export class Broker implements GroupBroker {
             clock,
           });
     const quorum = peers?.map((p) => p.nodeId) ?? [config.nodeId];
+    const incarnation = ids.uuid();
+    this.member =
+      peers === null
+        ? null
+        : new ClusterMember({
+            self: config.nodeId,
+            clusterId: config.clusterId,
+            peers,
+            clock,
+            partition: () => this.replicas.find(METADATA_TOPIC, 0),
+            registration: () => ({
+              nodeId: this.config.nodeId,
+              incarnation,
+              host: this.config.advertisedHost,
+              grpcPort: this.config.grpcPort,
+              httpPort: this.config.httpPort,
+              replicationPort: this.config.replicationPort,
+            }),
+            report: onClusterEvent,
+          });
     this.replicas = new ReplicaManager({
       config,
       clock,
@@ -154,6 +181,7 @@ export class Broker implements GroupBroker {
       config: () => this.config,
       controller: () =>
         peers === null ? config.nodeId : (this.replicas.find(METADATA_TOPIC, 0)?.leaderId ?? -1),
+      registered: () => this.member?.image.liveBrokers() ?? null,
       lifecycle,
       topics: registry,
       requirePartition: (topic, partition) => void this.replicas.partition(topic, partition),
@@ -215,6 +243,7 @@ export class Broker implements GroupBroker {
       storageHealth,
       deps.onGroupEvent,
       (event) => deps.onStorageEvent?.(event),
+      deps.onClusterEvent ?? ((): void => undefined),
     );
     broker.topics.reconcile();
     if (config.peers !== '' && registry.get(METADATA_TOPIC) === undefined)
@@ -237,6 +266,25 @@ export class Broker implements GroupBroker {
     return p === undefined
       ? { leader: this.config.nodeId, replicas: [this.config.nodeId] }
       : this.replicas.placementOf(p);
+  }
+
+  /**
+   * Starts this broker's part in its cluster, once its listeners are bound (its registration
+   * carries their ports). Nothing to start on one broker.
+   */
+  startClusterMember(): void {
+    this.member?.start();
+  }
+
+  /** A peer's heartbeat to the controller (the replication listener's); NOT_CONTROLLER if not it. */
+  clusterHeartbeat(request: HeartbeatRequest__Output): { live: boolean } {
+    if (this.member === null)
+      throw new WeirError('NOT_CONTROLLER', `broker ${this.config.nodeId} has no peers`);
+    const { nodeId, incarnation, host, grpcPort, httpPort, replicationPort } = request;
+    return this.member.heartbeat(
+      { nodeId, incarnation, host, grpcPort, httpPort, replicationPort },
+      this.clock.now(),
+    );
   }
 
   /** Takes an envelope of Raft messages a peer broker sent (the replication listener's). */
@@ -413,6 +461,7 @@ export class Broker implements GroupBroker {
     this.lifecycle.stop();
     this.groups.close();
     this.replicas.stop();
+    this.member?.stop();
     this.transport?.close();
   }
 

@@ -96,6 +96,7 @@ async function launch(configIn: BrokerConfig, logger: Logger, fs?: StorageFs): P
       else logger.debug({ event }, 'storage');
     },
     onGroupEvent: (message) => logger.info(message),
+    onClusterEvent: (message) => logger.warn(message),
   });
   const metrics = new BrokerMetrics(broker);
   let ready = false;
@@ -111,6 +112,7 @@ async function launch(configIn: BrokerConfig, logger: Logger, fs?: StorageFs): P
         host: config.host,
         port: config.replicationPort,
         receive: (envelope) => broker.receiveReplication(envelope),
+        heartbeat: (request) => Promise.resolve().then(() => broker.clusterHeartbeat(request)),
         onRefused: (err) => logger.warn({ err }, 'replication stream refused'),
       });
     }
@@ -139,6 +141,7 @@ async function launch(configIn: BrokerConfig, logger: Logger, fs?: StorageFs): P
     );
     http = httpBound.app;
     (broker as { config: BrokerConfig }).config = Object.freeze({ ...effective, httpPort: httpBound.port });
+    broker.startClusterMember();
     ready = true;
     logger.info(
       {

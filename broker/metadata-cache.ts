@@ -34,6 +34,8 @@ export interface MetadataCacheDeps {
   readonly lifecycle: Lifecycle;
   /** The controller's node id: the metadata log's leader (one broker: itself), -1 when unknown. */
   readonly controller: () => number;
+  /** With peers: the brokers registered and unfenced in the committed metadata log; else null. */
+  readonly registered: () => readonly BrokerInfo[] | null;
   /** The topics as the registry holds them. */
   readonly topics: {
     readonly clusterId: string;
@@ -57,16 +59,27 @@ export class MetadataCache {
 
   /**
    * The brokers of the cluster and its controller (one broker: this one). With peers, the brokers
-   * listed are this one only until brokers register with the controller; the controller is the
-   * metadata log's leader.
+   * are those live in the committed metadata log (this one always among them: it is answering),
+   * and the controller is the metadata log's leader.
    */
   cluster(): ClusterView {
     const { nodeId, advertisedHost, grpcPort, httpPort } = this.deps.config();
-    return {
-      clusterId: this.clusterId,
-      controllerId: this.deps.controller(),
-      brokers: [{ nodeId, host: advertisedHost, grpcPort, httpPort }],
-    };
+    const self: BrokerInfo = { nodeId, host: advertisedHost, grpcPort, httpPort };
+    const registered = this.deps.registered();
+    const brokers =
+      registered === null
+        ? [self]
+        : [
+            ...registered.map((b) => ({
+              nodeId: b.nodeId,
+              host: b.host,
+              grpcPort: b.grpcPort,
+              httpPort: b.httpPort,
+            })),
+          ];
+    if (!brokers.some((b) => b.nodeId === nodeId)) brokers.push(self);
+    brokers.sort((a, b) => a.nodeId - b.nodeId);
+    return { clusterId: this.clusterId, controllerId: this.deps.controller(), brokers };
   }
 
   /** The broker leading a partition (one broker: this one, for every partition). */

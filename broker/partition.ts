@@ -287,7 +287,6 @@ export class Partition {
    * synchronous step, after every produce that arrived before.
    */
   produce(batches: Buffer, acks: Acks, now: number, maxInflatedBytes: number): Promise<ProduceOutcome> {
-    if (this.replicaRole !== 'leader') return Promise.reject(this.notLeader());
     const maxMessageBytes = this.log.logConfig.maxMessageBytes;
     let count = 0;
     let compressed: number[] | null = null;
@@ -303,6 +302,8 @@ export class Partition {
     }
     if (count === 0)
       return Promise.reject(new WeirError('CORRUPT_MESSAGE', 'no record batch in the request'));
+    // Checked after the batches, so a malformed request is told so wherever it lands.
+    if (this.replicaRole !== 'leader') return Promise.reject(this.notLeader());
     if (compressed === null && this.waiting === null) return this.append(batches, count, acks, now);
     return this.appendInTurn(batches, count, compressed ?? [], acks, now, maxInflatedBytes);
   }

@@ -52,6 +52,7 @@ export const ERRORS = {
   INVALID_PARTITIONS: { id: 37, retriable: false, grpc: INVALID_ARGUMENT, http: 400, message: 'invalid partition count' },
   INVALID_REPLICATION_FACTOR: { id: 38, retriable: false, grpc: INVALID_ARGUMENT, http: 400, message: 'invalid replication factor' },
   INVALID_CONFIG: { id: 40, retriable: false, grpc: INVALID_ARGUMENT, http: 400, message: 'invalid configuration' },
+  NOT_CONTROLLER: { id: 41, retriable: true, grpc: FAILED_PRECONDITION, http: 421, message: 'this broker is not the controller' },
   INVALID_REQUEST: { id: 42, retriable: false, grpc: INVALID_ARGUMENT, http: 400, message: 'invalid request' },
   POLICY_VIOLATION: { id: 44, retriable: false, grpc: FAILED_PRECONDITION, http: 403, message: 'not allowed by the broker' },
   OUT_OF_ORDER_SEQUENCE_NUMBER: { id: 45, retriable: false, grpc: FAILED_PRECONDITION, http: 409, message: 'producer sequence number out of order' },

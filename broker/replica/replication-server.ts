@@ -10,11 +10,16 @@
 // transport reports as such (grpc-raft-transport.ts).
 //
 // Nothing is answered per envelope: a peer's answers go back on the stream this broker opened to it.
+//
+// Heartbeat, a unary call, carries a broker's heartbeat to the controller (`heartbeat`, which
+// answers NOT_CONTROLLER when this broker is not it); one from another cluster is refused too.
 
 import * as grpc from '@grpc/grpc-js';
 import { WeirError } from '../../proto/errors.js';
 import { toServiceError } from '../../proto/grpc.js';
 import type { Frame__Output } from '../../proto/generated/weir/replication/v1/Frame.js';
+import type { HeartbeatRequest__Output } from '../../proto/generated/weir/replication/v1/HeartbeatRequest.js';
+import type { HeartbeatResponse } from '../../proto/generated/weir/replication/v1/HeartbeatResponse.js';
 import type { ReplicationHandlers } from '../../proto/generated/weir/replication/v1/Replication.js';
 import type { SendResult } from '../../proto/generated/weir/replication/v1/SendResult.js';
 import type { Envelope } from './raft-groups.js';
@@ -37,6 +42,8 @@ export interface ReplicationServerOptions {
   readonly maxMessageBytes?: number;
   /** A stream this server refused, and why (for the broker's log). */
   readonly onRefused?: (err: WeirError) => void;
+  /** Takes a peer's heartbeat to the controller; absent: this broker takes none. */
+  readonly heartbeat?: (request: HeartbeatRequest__Output) => Promise<HeartbeatResponse>;
 }
 
 type SendCall = grpc.ServerReadableStream<Frame__Output, SendResult>;
@@ -179,6 +186,33 @@ export class ReplicationServer {
         call.on('end', () => stream.ended());
         call.on('cancelled', () => stream.gone());
         call.on('error', () => stream.gone());
+      },
+      Heartbeat(call, callback) {
+        const request = call.request;
+        const refuse = (err: WeirError): void => callback(toServiceError(err) as grpc.ServiceError);
+        if (request.clusterId !== options.clusterId) {
+          refuse(
+            new WeirError(
+              'INCONSISTENT_CLUSTER_ID',
+              `broker ${request.nodeId} is in cluster "${request.clusterId}", broker ${options.self} in cluster "${options.clusterId}"`,
+            ),
+          );
+          return;
+        }
+        const handle = options.heartbeat;
+        if (handle === undefined) {
+          refuse(new WeirError('NOT_CONTROLLER', `broker ${options.self} takes no heartbeats`));
+          return;
+        }
+        handle(request).then(
+          (answer) => callback(null, answer),
+          (err: unknown) =>
+            refuse(
+              err instanceof WeirError
+                ? err
+                : new WeirError('UNKNOWN_SERVER_ERROR', `heartbeat failed: ${String(err)}`),
+            ),
+        );
       },
     };
     server.addService(replicationProto().Replication.service, handlers);

@@ -27,6 +27,14 @@ import type {
   GroupMessage__Output as _weir_replication_v1_GroupMessage__Output,
 } from './weir/replication/v1/GroupMessage.js';
 import type {
+  HeartbeatRequest as _weir_replication_v1_HeartbeatRequest,
+  HeartbeatRequest__Output as _weir_replication_v1_HeartbeatRequest__Output,
+} from './weir/replication/v1/HeartbeatRequest.js';
+import type {
+  HeartbeatResponse as _weir_replication_v1_HeartbeatResponse,
+  HeartbeatResponse__Output as _weir_replication_v1_HeartbeatResponse__Output,
+} from './weir/replication/v1/HeartbeatResponse.js';
+import type {
   Membership as _weir_replication_v1_Membership,
   Membership__Output as _weir_replication_v1_Membership__Output,
 } from './weir/replication/v1/Membership.js';
@@ -78,6 +86,14 @@ export interface ProtoGrpcType {
         GroupMessage: MessageTypeDefinition<
           _weir_replication_v1_GroupMessage,
           _weir_replication_v1_GroupMessage__Output
+        >;
+        HeartbeatRequest: MessageTypeDefinition<
+          _weir_replication_v1_HeartbeatRequest,
+          _weir_replication_v1_HeartbeatRequest__Output
+        >;
+        HeartbeatResponse: MessageTypeDefinition<
+          _weir_replication_v1_HeartbeatResponse,
+          _weir_replication_v1_HeartbeatResponse__Output
         >;
         Membership: MessageTypeDefinition<
           _weir_replication_v1_Membership,

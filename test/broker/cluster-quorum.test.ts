@@ -1,13 +1,19 @@
 // Brokers started with peers form the controller quorum: the metadata log (__cluster_metadata) is
 // one Raft group over every peer, carried by the real replication listeners and gRPC streams on
-// loopback, and its leader is the controller every broker reports. Stopping the controller makes
-// the others elect another; the stopped one rejoins and follows it. Real brokers, real files.
+// loopback, and its leader is the controller every broker reports. Each broker registers with the
+// controller through its heartbeats and is listed by all once the registration commits. Stopping
+// the controller makes the others elect another, which fences the stopped one after its session;
+// it rejoins as a new incarnation and follows. Real brokers, real files.
 
 import { createServer } from 'node:net';
+import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { METADATA_TOPIC } from '../../broker/broker.js';
 import { parsePeers, resolveBrokerConfig } from '../../broker/config.js';
 import { startBroker, type RunningBroker } from '../../broker/main.js';
+import { replicationProto } from '../../broker/replica/replication-wire.js';
+import type { HeartbeatRequest } from '../../proto/generated/weir/replication/v1/HeartbeatRequest.js';
+import { fromServiceError } from '../../proto/grpc.js';
 import { removeDir, tempDir } from './support.js';
 
 const CLUSTER = 'quorum-test';
@@ -42,6 +48,18 @@ async function start(nodeId: number, peers: string, port: number, dataDir: strin
   return b;
 }
 
+/** Calls the replication listener's Heartbeat as a peer would, mapping a failure to its WeirError. */
+function heartbeat(address: string, request: HeartbeatRequest): Promise<unknown> {
+  const client = new (replicationProto().Replication)(address, grpc.credentials.createInsecure());
+  return new Promise((resolve, reject) => {
+    client.Heartbeat(request, (err, answer) => {
+      client.close();
+      if (err !== null) reject(fromServiceError(err));
+      else resolve(answer);
+    });
+  });
+}
+
 /** Polls until `done` holds (bounded: 30 s), returning its last value. */
 async function until<T>(what: string, probe: () => T, done: (v: T) => boolean): Promise<T> {
   const deadline = Date.now() + 30_000;
@@ -56,6 +74,21 @@ async function until<T>(what: string, probe: () => T, done: (v: T) => boolean): 
 const controllers = (brokers: RunningBroker[]): number[] =>
   brokers.map((b) => b.broker.cluster().controllerId);
 const agreed = (ids: number[]): boolean => ids[0] !== -1 && ids.every((id) => id === ids[0]);
+/** What each broker lists as the cluster's live brokers: node id and client port. */
+const listed = (brokers: RunningBroker[]): string[] =>
+  brokers.map((b) =>
+    b.broker
+      .cluster()
+      .brokers.map((x) => `${x.nodeId}:${x.grpcPort}`)
+      .join(','),
+  );
+/** Every broker's own node id and client port, as the others should list it. */
+const expected = (brokers: RunningBroker[]): string =>
+  [...brokers]
+    .sort((a, b) => a.nodeId - b.nodeId)
+    .map((b) => `${b.nodeId}:${b.config.grpcPort}`)
+    .join(',');
+const allList = (brokers: RunningBroker[]) => (l: string[]) => l.every((x) => x === expected(brokers));
 
 describe('a cluster of three brokers', () => {
   it('elects one controller, elects another when it stops, and takes it back as a follower', async () => {
@@ -75,6 +108,30 @@ describe('a cluster of three brokers', () => {
       expect(b.broker.placement(METADATA_TOPIC, 0)).toEqual({ leader: first, replicas: [1, 2, 3] });
     }
 
+    // Each registers with the controller, which unfences it at its next heartbeat: every broker
+    // then lists all three, with the client ports they bound.
+    await until('three brokers registered', () => listed(brokers), allList(brokers));
+
+    // A heartbeat to a broker that is not the controller is NOT_CONTROLLER naming the controller;
+    // one from another cluster is refused.
+    const follower = brokers.find((b) => b.nodeId !== first)!;
+    const registration = {
+      clusterId: CLUSTER,
+      nodeId: 9,
+      incarnation: '00000000-0000-4000-8000-000000000009',
+      host: '127.0.0.1',
+      grpcPort: 1,
+      httpPort: 2,
+      replicationPort: 3,
+    };
+    await expect(heartbeat(follower.replicationAddress!, registration)).rejects.toMatchObject({
+      code: 'NOT_CONTROLLER',
+      message: expect.stringContaining(`broker ${first} is`) as string,
+    });
+    await expect(
+      heartbeat(brokers[first - 1]!.replicationAddress!, { ...registration, clusterId: 'other' }),
+    ).rejects.toMatchObject({ code: 'INCONSISTENT_CLUSTER_ID' });
+
     const stopped = brokers.find((b) => b.nodeId === first)!;
     await stopped.close();
     running.delete(stopped);
@@ -87,6 +144,8 @@ describe('a cluster of three brokers', () => {
       )
     )[0]!;
     expect(rest.map((b) => b.nodeId)).toContain(second);
+    // The stopped broker sends no heartbeat: the new controller fences it after its session.
+    await until('the stopped broker fenced', () => listed(rest), allList(rest));
 
     const back = await start(first, peers, ports[first - 1]!, data[first - 1]!);
     brokers = [...rest, back];
@@ -96,6 +155,8 @@ describe('a cluster of three brokers', () => {
       (ids) => agreed(ids) && ids[0] === second,
     );
     expect(back.broker.partition(METADATA_TOPIC, 0).role).toBe('follower');
+    // Back as a new incarnation on new client ports, registered again.
+    await until('registered again', () => listed(brokers), allList(brokers));
   }, 60_000);
 });
 

@@ -1,7 +1,8 @@
 // Three `weir broker` processes configured as one cluster through the environment (WEIR_NODE_ID,
 // WEIR_PEERS, WEIR_CLUSTER_ID, WEIR_REPLICATION_PORT) elect one controller, as each one's
-// GET /v1/cluster reports. The controller is killed with SIGKILL: the other two elect another;
-// the killed one, restarted on its data directory, follows it.
+// GET /v1/cluster reports, and list each other once registered. The controller is killed with
+// SIGKILL: the other two elect another, which fences it; the killed one, restarted on its data
+// directory, follows it and is listed again.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -75,6 +76,27 @@ function startBroker(
   });
 }
 
+/** The node ids a broker's /v1/cluster lists as live, or null when it cannot be reached. */
+async function brokersOf(http: string): Promise<number[] | null> {
+  try {
+    const res = await fetch(`http://${http}/v1/cluster`);
+    return ((await res.json()) as { brokers: { nodeId: number }[] }).brokers.map((b) => b.nodeId);
+  } catch {
+    return null;
+  }
+}
+
+/** Polls until every broker lists exactly `ids` as the live brokers (30 s). */
+async function allList(https: string[], ids: number[]): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const lists = await Promise.all(https.map(brokersOf));
+    if (lists.every((l) => JSON.stringify(l) === JSON.stringify(ids))) return;
+    if (Date.now() > deadline) throw new Error(`brokers listed after 30 s: ${JSON.stringify(lists)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 async function controllerOf(http: string): Promise<number> {
   try {
     const res = await fetch(`http://${http}/v1/cluster`);
@@ -107,14 +129,24 @@ describe('a three-broker cluster of real processes', () => {
       () => true,
     );
 
+    // Registered through their heartbeats, every broker lists all three.
+    await allList(
+      brokers.map((b) => b.http),
+      [1, 2, 3],
+    );
+
     const victim = brokers[first - 1]!;
     victim.child.kill('SIGKILL');
     await new Promise((r) => victim.child.once('exit', r));
     const rest = brokers.filter((b) => b !== victim).map((b) => b.http);
     const second = await agreedController(rest, (id) => id !== first);
     expect([1, 2, 3].filter((id) => id !== first)).toContain(second);
+    // Silent since its death, the killed broker is fenced by the new controller.
+    const survivors = [1, 2, 3].filter((id) => id !== first);
+    await allList(rest, survivors);
 
     const back = await startBroker(first, peers, ports[first - 1]!, data[first - 1]!);
     expect(await agreedController([...rest, back.http], (id) => id === second)).toBe(second);
+    await allList([...rest, back.http], [1, 2, 3]);
   }, 90_000);
 });

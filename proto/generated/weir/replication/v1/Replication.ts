@@ -8,11 +8,60 @@ import type {
   Frame__Output as _weir_replication_v1_Frame__Output,
 } from '../../../weir/replication/v1/Frame.js';
 import type {
+  HeartbeatRequest as _weir_replication_v1_HeartbeatRequest,
+  HeartbeatRequest__Output as _weir_replication_v1_HeartbeatRequest__Output,
+} from '../../../weir/replication/v1/HeartbeatRequest.js';
+import type {
+  HeartbeatResponse as _weir_replication_v1_HeartbeatResponse,
+  HeartbeatResponse__Output as _weir_replication_v1_HeartbeatResponse__Output,
+} from '../../../weir/replication/v1/HeartbeatResponse.js';
+import type {
   SendResult as _weir_replication_v1_SendResult,
   SendResult__Output as _weir_replication_v1_SendResult__Output,
 } from '../../../weir/replication/v1/SendResult.js';
 
 export interface ReplicationClient extends grpc.Client {
+  Heartbeat(
+    argument: _weir_replication_v1_HeartbeatRequest,
+    metadata: grpc.Metadata,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_replication_v1_HeartbeatResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  Heartbeat(
+    argument: _weir_replication_v1_HeartbeatRequest,
+    metadata: grpc.Metadata,
+    callback: grpc.requestCallback<_weir_replication_v1_HeartbeatResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  Heartbeat(
+    argument: _weir_replication_v1_HeartbeatRequest,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_replication_v1_HeartbeatResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  Heartbeat(
+    argument: _weir_replication_v1_HeartbeatRequest,
+    callback: grpc.requestCallback<_weir_replication_v1_HeartbeatResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  heartbeat(
+    argument: _weir_replication_v1_HeartbeatRequest,
+    metadata: grpc.Metadata,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_replication_v1_HeartbeatResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  heartbeat(
+    argument: _weir_replication_v1_HeartbeatRequest,
+    metadata: grpc.Metadata,
+    callback: grpc.requestCallback<_weir_replication_v1_HeartbeatResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  heartbeat(
+    argument: _weir_replication_v1_HeartbeatRequest,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_replication_v1_HeartbeatResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  heartbeat(
+    argument: _weir_replication_v1_HeartbeatRequest,
+    callback: grpc.requestCallback<_weir_replication_v1_HeartbeatResponse__Output>,
+  ): grpc.ClientUnaryCall;
+
   Send(
     metadata: grpc.Metadata,
     options: grpc.CallOptions,
@@ -48,10 +97,21 @@ export interface ReplicationClient extends grpc.Client {
 }
 
 export interface ReplicationHandlers extends grpc.UntypedServiceImplementation {
+  Heartbeat: grpc.handleUnaryCall<
+    _weir_replication_v1_HeartbeatRequest__Output,
+    _weir_replication_v1_HeartbeatResponse
+  >;
+
   Send: grpc.handleClientStreamingCall<_weir_replication_v1_Frame__Output, _weir_replication_v1_SendResult>;
 }
 
 export interface ReplicationDefinition extends grpc.ServiceDefinition {
+  Heartbeat: MethodDefinition<
+    _weir_replication_v1_HeartbeatRequest,
+    _weir_replication_v1_HeartbeatResponse,
+    _weir_replication_v1_HeartbeatRequest__Output,
+    _weir_replication_v1_HeartbeatResponse__Output
+  >;
   Send: MethodDefinition<
     _weir_replication_v1_Frame,
     _weir_replication_v1_SendResult,

@@ -1,0 +1,248 @@
+// This broker as a member of a cluster (a broker started with peers): it applies the committed
+// metadata log (__cluster_metadata) into its MetadataImage, heartbeats the controller, and, while
+// it leads the metadata log, does the controller's part: it registers brokers and keeps their
+// liveness (broker/cluster/ holds the pure model; this file drives it with the clock, the metadata
+// partition and the peers' replication listeners).
+//
+// The controller plans only against an image that holds its whole log: while entries it (or an
+// earlier leader) appended are not yet committed and applied, it appends nothing more, so it never
+// plans twice from the same image and a new controller first sees what the last one committed. A
+// heartbeat is answered at once with what the committed log says of the broker (`live`: registered
+// as that incarnation and unfenced); what it asked for (registration, unfencing) commits in the
+// background, and the broker hears of it at its next heartbeat. Liveness starts afresh with each
+// term of the metadata log, as BrokerLiveness asks.
+
+import assert from 'node:assert/strict';
+import * as grpc from '@grpc/grpc-js';
+import type { Clock, TimerHandle } from '../proto/clock.js';
+import { batchBaseOffset, batchIsControl, batchSize } from '../proto/batch-header.js';
+import { WeirError } from '../proto/errors.js';
+import type { ReplicationClient } from '../proto/generated/weir/replication/v1/Replication.js';
+import { decodeBatch, encodeBatch } from '../proto/record-batch.js';
+import { BrokerLiveness } from './cluster/broker-liveness.js';
+import { planRegisterBroker } from './cluster/controller-planner.js';
+import { MetadataImage } from './cluster/metadata-image.js';
+import {
+  decodeMetadataRecord,
+  encodeMetadataRecord,
+  type MetadataRecord,
+} from './cluster/metadata-records.js';
+import type { Peer } from './config.js';
+import type { Partition } from './partition.js';
+import { replicationProto } from './replica/replication-wire.js';
+
+/** How often the member looks at the log and the controller checks liveness. */
+const TICK_MS = 100;
+/** How often a broker heartbeats the controller (KRaft's broker.heartbeat.interval.ms is 2 s). */
+export const HEARTBEAT_INTERVAL_MS = 500;
+/** A broker not heard from for this long is fenced (KRaft's broker.session.timeout.ms is 9 s). */
+export const SESSION_TIMEOUT_MS = 4_000;
+const HEARTBEAT_DEADLINE_MS = 2_000;
+const READ_BYTES = 1024 * 1024;
+
+/** This broker's registration: who it is this run, and where clients and peers reach it. */
+export interface Registration {
+  readonly nodeId: number;
+  /** A UUID made at each start: a new one is a new process. */
+  readonly incarnation: string;
+  readonly host: string;
+  readonly grpcPort: number;
+  readonly httpPort: number;
+  readonly replicationPort: number;
+}
+
+export interface ClusterMemberDeps {
+  readonly self: number;
+  readonly clusterId: string;
+  readonly peers: readonly Peer[];
+  readonly clock: Clock;
+  /** The metadata log's partition on this broker (absent while it is being made). */
+  readonly partition: () => Partition | undefined;
+  /** This broker's registration as it is now (its ports are known once its listeners are bound). */
+  readonly registration: () => Registration;
+  /** A record of the log that does not fit the image, or a heartbeat that failed (for the log). */
+  readonly report: (message: string) => void;
+}
+
+export class ClusterMember {
+  readonly image = new MetadataImage();
+  /** The offset after the last record applied to the image. */
+  private applied = 0;
+  private liveness: { readonly term: number; readonly liveness: BrokerLiveness } | null = null;
+  private timer: TimerHandle | null = null;
+  private sinceHeartbeat = HEARTBEAT_INTERVAL_MS;
+  private heartbeatInFlight = false;
+  private readonly clients = new Map<number, ReplicationClient>();
+  private stopped = false;
+  /** What the controller said of this broker at its last heartbeat. */
+  live = false;
+
+  constructor(private readonly deps: ClusterMemberDeps) {}
+
+  /** Starts applying the log, heartbeating, and (while leading) the controller's part. */
+  start(): void {
+    assert(this.timer === null && !this.stopped, 'a cluster member starts once');
+    this.schedule();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.timer?.cancel();
+    this.timer = null;
+    for (const c of this.clients.values()) c.close();
+    this.clients.clear();
+  }
+
+  /**
+   * A broker's heartbeat, on the controller: plans its registration or unfencing when the image
+   * holds the whole log, and answers what the committed log says of it now. NOT_CONTROLLER when
+   * this broker does not lead the metadata log.
+   */
+  heartbeat(request: Registration, nowMs: number): { live: boolean } {
+    const p = this.controllerPartition();
+    if (this.caughtUp(p)) {
+      const { nodeId, incarnation } = request;
+      const records = [
+        ...planRegisterBroker(this.image, request),
+        ...this.livenessOf(p).heartbeat(nodeId, incarnation, nowMs),
+      ];
+      this.append(p, records, nowMs);
+    }
+    const b = this.image.broker(request.nodeId);
+    return { live: b !== undefined && b.incarnation === request.incarnation && !b.fenced };
+  }
+
+  private controllerPartition(): Partition {
+    const p = this.deps.partition();
+    if (p === undefined || p.role !== 'leader') {
+      const leader = p?.leaderId ?? null;
+      throw new WeirError(
+        'NOT_CONTROLLER',
+        `broker ${this.deps.self} is not the controller${leader === null ? '' : `: broker ${leader} is`}`,
+      );
+    }
+    return p;
+  }
+
+  /** Applies what committed since the last look; true when the image holds the whole log. */
+  private caughtUp(p: Partition): boolean {
+    this.apply(p);
+    return this.applied === p.logEndOffset;
+  }
+
+  private livenessOf(p: Partition): BrokerLiveness {
+    if (this.liveness?.term !== p.leaderEpoch)
+      this.liveness = { term: p.leaderEpoch, liveness: new BrokerLiveness(this.image, SESSION_TIMEOUT_MS) };
+    return this.liveness.liveness;
+  }
+
+  /** Appends `records` as one batch of the metadata log; they take effect once committed. */
+  private append(p: Partition, records: readonly MetadataRecord[], nowMs: number): void {
+    if (records.length === 0) return;
+    const batch = encodeBatch(
+      records.map((r) => ({ key: null, value: encodeMetadataRecord(r), timestamp: nowMs })),
+    );
+    p.appendInternal(batch).flushed.catch((err: unknown) =>
+      this.deps.report(`metadata append was not flushed: ${String(err)}`),
+    );
+  }
+
+  /** Applies the committed records past `applied`, in log order. */
+  private apply(p: Partition): void {
+    const hw = p.highWatermark;
+    if (this.applied < p.logStartOffset) this.applied = p.logStartOffset;
+    while (this.applied < hw) {
+      const read = p.read(this.applied, READ_BYTES, { maxOffset: hw });
+      const buf = read.records;
+      if (buf.length === 0) break;
+      for (let off = 0; off < buf.length; off += batchSize(buf, off)) {
+        if (batchIsControl(buf, off)) continue;
+        const decoded = decodeBatch(buf, off, off + batchSize(buf, off));
+        if (!decoded.ok) {
+          this.deps.report(`metadata batch at ${batchBaseOffset(buf, off)}: ${decoded.reason}`);
+          continue;
+        }
+        for (const r of decoded.batch.records) {
+          if (r.offset < this.applied || r.value === null) continue;
+          this.applyRecord(r.offset, r.value);
+        }
+      }
+      this.applied = Math.max(this.applied, read.lastOffset + 1);
+    }
+  }
+
+  private applyRecord(offset: number, value: Uint8Array): void {
+    let record: MetadataRecord;
+    try {
+      record = decodeMetadataRecord(value);
+    } catch (err) {
+      this.deps.report(`metadata record at ${offset}: ${(err as Error).message}`);
+      return;
+    }
+    const ignored = this.image.apply(record);
+    if (ignored !== null) this.deps.report(`metadata record at ${offset} ignored: ${ignored}`);
+  }
+
+  private schedule(): void {
+    this.timer = this.deps.clock.schedule(TICK_MS, () => {
+      if (this.stopped) return;
+      this.tick();
+      this.schedule();
+    });
+  }
+
+  private tick(): void {
+    const p = this.deps.partition();
+    if (p === undefined) return;
+    const now = this.deps.clock.now();
+    if (p.role === 'leader' && this.caughtUp(p)) this.append(p, this.livenessOf(p).tick(now), now);
+    else this.apply(p);
+    this.sinceHeartbeat += TICK_MS;
+    if (this.sinceHeartbeat >= HEARTBEAT_INTERVAL_MS && !this.heartbeatInFlight) {
+      this.sinceHeartbeat = 0;
+      this.sendHeartbeat(p, now);
+    }
+  }
+
+  /** Heartbeats the controller: itself in place, another over its replication listener. */
+  private sendHeartbeat(p: Partition, now: number): void {
+    const controller = p.leaderId;
+    if (controller === null) return;
+    const registration = this.deps.registration();
+    if (controller === this.deps.self) {
+      try {
+        this.live = this.heartbeat(registration, now).live;
+      } catch (err) {
+        this.deps.report(`heartbeat to itself failed: ${(err as Error).message}`);
+      }
+      return;
+    }
+    const client = this.clientOf(controller);
+    if (client === null) return;
+    this.heartbeatInFlight = true;
+    client.Heartbeat(
+      { clusterId: this.deps.clusterId, ...registration },
+      { deadline: new Date(now + HEARTBEAT_DEADLINE_MS) },
+      (err, answer) => {
+        this.heartbeatInFlight = false;
+        if (err !== null) {
+          this.deps.report(`heartbeat to broker ${controller} failed: ${err.details}`);
+          return;
+        }
+        this.live = answer?.live === true;
+      },
+    );
+  }
+
+  private clientOf(nodeId: number): ReplicationClient | null {
+    let client = this.clients.get(nodeId);
+    if (client !== undefined) return client;
+    const peer = this.deps.peers.find((q) => q.nodeId === nodeId);
+    if (peer === undefined) return null;
+    const Replication = replicationProto().Replication;
+    const host = peer.host.includes(':') ? `[${peer.host}]` : peer.host;
+    client = new Replication(`${host}:${peer.port}`, grpc.credentials.createInsecure());
+    this.clients.set(nodeId, client);
+    return client;
+  }
+}
