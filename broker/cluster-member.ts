@@ -26,6 +26,7 @@ import {
   decodeMetadataRecord,
   encodeMetadataRecord,
   type MetadataRecord,
+  type RegisterBrokerRecord,
 } from './cluster/metadata-records.js';
 import type { Peer } from './config.js';
 import type { Partition } from './partition.js';
@@ -41,15 +42,7 @@ const HEARTBEAT_DEADLINE_MS = 2_000;
 const READ_BYTES = 1024 * 1024;
 
 /** This broker's registration: who it is this run, and where clients and peers reach it. */
-export interface Registration {
-  readonly nodeId: number;
-  /** A UUID made at each start: a new one is a new process. */
-  readonly incarnation: string;
-  readonly host: string;
-  readonly grpcPort: number;
-  readonly httpPort: number;
-  readonly replicationPort: number;
-}
+export type Registration = Omit<RegisterBrokerRecord, 'type'>;
 
 export interface ClusterMemberDeps {
   readonly self: number;

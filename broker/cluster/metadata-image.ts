@@ -35,13 +35,8 @@
 
 import type { MetadataRecord, RegisterBrokerRecord } from './metadata-records.js';
 
-export interface BrokerImage {
-  readonly nodeId: number;
-  readonly incarnation: string;
-  readonly host: string;
-  readonly grpcPort: number;
-  readonly httpPort: number;
-  readonly replicationPort: number;
+/** A registered broker: its registration, and whether it is fenced. */
+export interface BrokerImage extends Omit<RegisterBrokerRecord, 'type'> {
   readonly fenced: boolean;
 }
 

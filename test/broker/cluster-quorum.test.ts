@@ -5,7 +5,6 @@
 // the controller makes the others elect another, which fences the stopped one after its session;
 // it rejoins as a new incarnation and follows. Real brokers, real files.
 
-import { createServer } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { METADATA_TOPIC } from '../../broker/broker.js';
@@ -14,7 +13,7 @@ import { startBroker, type RunningBroker } from '../../broker/main.js';
 import { replicationProto } from '../../broker/replica/replication-wire.js';
 import type { HeartbeatRequest } from '../../proto/generated/weir/replication/v1/HeartbeatRequest.js';
 import { fromServiceError } from '../../proto/grpc.js';
-import { removeDir, tempDir } from './support.js';
+import { freePort, removeDir, tempDir } from './support.js';
 
 const CLUSTER = 'quorum-test';
 const running = new Set<RunningBroker>();
@@ -25,15 +24,6 @@ afterEach(async () => {
   running.clear();
   for (const d of dirs.splice(0)) removeDir(d);
 });
-
-/** A port the OS just handed out (bound and released), for a peer list written before start. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 async function start(nodeId: number, peers: string, port: number, dataDir: string): Promise<RunningBroker> {
   const b = await startBroker({

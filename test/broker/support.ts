@@ -1,6 +1,7 @@
 // Starting a real broker on port 0 in a temp dir, and a raw gRPC stub to talk to it.
 
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -56,4 +57,16 @@ export async function startTestBroker(
 
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * A port the OS just handed out (bound on loopback, then released), for an address that must be
+ * written down before the process that binds it starts (a cluster's peer list).
+ */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }

@@ -1,4 +1,4 @@
-// fast-check generators for metadata records, shared by the cluster suites.
+// fast-check generators for metadata records, and a few fixed records, shared by the cluster suites.
 
 import fc from 'fast-check';
 import {
@@ -93,4 +93,18 @@ export const relatedRecord: fc.Arbitrary<MetadataRecord> = records({
   ),
   topicName: fc.constantFrom('a', 'b', 'c'),
   partition: fc.integer({ min: 0, max: 4 }),
+});
+
+/** An incarnation the example-based tests use. */
+export const A = '11111111-1111-4111-8111-111111111111';
+
+export const unfence = (nodeId: number, incarnation = A): MetadataRecord => ({
+  type: 'unfenceBroker',
+  nodeId,
+  incarnation,
+});
+export const fence = (nodeId: number, incarnation = A): MetadataRecord => ({
+  type: 'fenceBroker',
+  nodeId,
+  incarnation,
 });

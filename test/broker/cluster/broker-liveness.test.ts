@@ -6,8 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { BrokerLiveness } from '../../../broker/cluster/broker-liveness.js';
 import { MetadataImage } from '../../../broker/cluster/metadata-image.js';
 import type { MetadataRecord } from '../../../broker/cluster/metadata-records.js';
+import { A, fence, unfence } from './arbitraries.js';
 
-const A = '11111111-1111-4111-8111-111111111111';
 const B = '22222222-2222-4222-8222-222222222222';
 const SESSION_MS = 1000;
 
@@ -28,17 +28,6 @@ function commit(image: MetadataImage, records: MetadataRecord[]): MetadataRecord
   for (const r of records) expect(image.apply(r)).toBeNull();
   return records;
 }
-
-const unfence = (nodeId: number, incarnation = A): MetadataRecord => ({
-  type: 'unfenceBroker',
-  nodeId,
-  incarnation,
-});
-const fence = (nodeId: number, incarnation = A): MetadataRecord => ({
-  type: 'fenceBroker',
-  nodeId,
-  incarnation,
-});
 
 describe('heartbeats', () => {
   it('the first heartbeat of a registered, fenced broker unfences it', () => {

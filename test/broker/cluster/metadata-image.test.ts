@@ -5,9 +5,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MetadataImage } from '../../../broker/cluster/metadata-image.js';
 import type { MetadataRecord } from '../../../broker/cluster/metadata-records.js';
-import { relatedRecord } from './arbitraries.js';
+import { A, fence, unfence, relatedRecord } from './arbitraries.js';
 
-const A = '11111111-1111-4111-8111-111111111111';
 const B = '22222222-2222-4222-8222-222222222222';
 
 function register(nodeId: number, incarnation = A, host = `b${nodeId}`): MetadataRecord {
@@ -21,16 +20,6 @@ function register(nodeId: number, incarnation = A, host = `b${nodeId}`): Metadat
     replicationPort: 9094,
   };
 }
-const unfence = (nodeId: number, incarnation = A): MetadataRecord => ({
-  type: 'unfenceBroker',
-  nodeId,
-  incarnation,
-});
-const fence = (nodeId: number, incarnation = A): MetadataRecord => ({
-  type: 'fenceBroker',
-  nodeId,
-  incarnation,
-});
 const topic = (name: string, partitions = 2, topicId = 'id-' + name): MetadataRecord => ({
   type: 'topic',
   name,
