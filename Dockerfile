@@ -16,7 +16,7 @@ ARG NODE_IMAGE=node:20-bookworm-slim
 FROM ${NODE_IMAGE} AS build
 ARG NODE_EXTRA_CA_CERTS=
 WORKDIR /src
-# The lock file alone first, so the install layer is reused until the dependencies change.
+# The manifests alone first, so the install layer is reused until they change.
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --loglevel warn
 COPY tsconfig.json tsconfig.build.json ./

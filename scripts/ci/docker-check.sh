@@ -14,7 +14,6 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 PROJECT=weircheck
-BASE_IMAGE=weir-node-base:local
 IMAGE=weir:local
 HTTP_PORTS=(19094 19194 19294) # weir-1..3's published HTTP ports, as docker-compose.yml has them
 started=$SECONDS
@@ -42,7 +41,7 @@ if [ ${#need_install[@]} -gt 0 ]; then
     { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends "${need_install[@]}" >/dev/null; }
 fi
 if ! docker info >/dev/null 2>&1; then
-  [ "$(id -u)" = 0 ] || cannot "dockerd is not running, and starting it takes root"
+  [ "$(id -u)" = 0 ] || cannot "dockerd is not reachable (not running, or no permission on its socket), and starting it takes root"
   say "starting dockerd (log: /var/log/weir-dockerd.log)"
   nohup dockerd >/var/log/weir-dockerd.log 2>&1 &
   for _ in $(seq 60); do
@@ -70,23 +69,31 @@ trap finish EXIT
 
 node_bin=$(readlink -f "$(command -v node)")
 npm_dir=$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")
-tools=("$node_bin" /bin/sh /usr/bin/env /bin/mkdir /bin/chown)
-for f in "${tools[@]}" $(ldd "${tools[@]}" | grep -o '/[^ :]*' | sort -u); do
-  cp --parents -L "$f" "$root"
-done
-mkdir -p "$root/usr/bin" "$root/usr/lib/node_modules" "$root/tmp" "$root/root" "$root/home/node" "$root/etc/ssl"
-cp -a "$npm_dir" "$root/usr/lib/node_modules/npm"
-ln -s ../lib/node_modules/npm/bin/npm-cli.js "$root/usr/bin/npm"
-# `#!/usr/bin/env node` scripts (npm, tsc) find node on PATH, wherever this machine keeps it.
-[ -e "$root/usr/bin/node" ] || ln -s "$node_bin" "$root/usr/bin/node"
-cp -rL /etc/ssl/certs "$root/etc/ssl/certs"
-chmod 1777 "$root/tmp"
-chown 1000:1000 "$root/home/node"
-printf 'root:x:0:0:root:/root:/bin/sh\nnode:x:1000:1000::/home/node:/bin/sh\n' >"$root/etc/passwd"
-printf 'root:x:0:\nnode:x:1000:\n' >"$root/etc/group"
-printf 'hosts: files dns\n' >"$root/etc/nsswitch.conf"
-tar -C "$root" -c . | docker import -c 'ENV PATH=/usr/local/bin:/usr/bin:/bin' - "$BASE_IMAGE" >/dev/null
-say "base image $BASE_IMAGE: node $(node --version), npm $(npm --version), $(du -sh "$root" | cut -f1)"
+# Named after what goes in, so a later run reuses it and with it Docker's build cache; a new node,
+# npm or CA bundle makes a new one.
+inputs=$(cat "$node_bin" "$npm_dir/package.json" /etc/ssl/certs/ca-certificates.crt | sha256sum | cut -c1-12)
+BASE_IMAGE=weir-node-base:$(node --version)-$inputs
+
+make_base() {
+  tools=("$node_bin" /bin/sh /usr/bin/env /bin/mkdir /bin/chown)
+  for f in "${tools[@]}" $(ldd "${tools[@]}" | grep -o '/[^ :]*' | sort -u); do
+    cp --parents -L "$f" "$root"
+  done
+  mkdir -p "$root/usr/bin" "$root/usr/lib/node_modules" "$root/tmp" "$root/root" "$root/home/node" "$root/etc/ssl"
+  cp -a "$npm_dir" "$root/usr/lib/node_modules/npm"
+  ln -s ../lib/node_modules/npm/bin/npm-cli.js "$root/usr/bin/npm"
+  # `#!/usr/bin/env node` scripts (npm, tsc) find node on PATH, wherever this machine keeps it.
+  [ -e "$root/usr/bin/node" ] || ln -s "$node_bin" "$root/usr/bin/node"
+  cp -rL /etc/ssl/certs "$root/etc/ssl/certs"
+  chmod 1777 "$root/tmp"
+  chown 1000:1000 "$root/home/node"
+  printf 'root:x:0:0:root:/root:/bin/sh\nnode:x:1000:1000::/home/node:/bin/sh\n' >"$root/etc/passwd"
+  printf 'root:x:0:\nnode:x:1000:\n' >"$root/etc/group"
+  printf 'hosts: files dns\n' >"$root/etc/nsswitch.conf"
+  tar -C "$root" -c . | docker import -c 'ENV PATH=/usr/local/bin:/usr/bin:/bin' - "$BASE_IMAGE" >/dev/null
+  say "base image $BASE_IMAGE made: node $(node --version), npm $(npm --version), $(du -sh "$root" | cut -f1)"
+}
+if docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then say "base image $BASE_IMAGE reused"; else make_base; fi
 
 # --- The weir image and the cluster ------------------------------------------------------------
 docker build -q -t "$IMAGE" --build-arg NODE_IMAGE="$BASE_IMAGE" \
@@ -131,12 +138,15 @@ agreed() {
 
 first=$(agreed 90 "${HTTP_PORTS[@]}")
 say "the three brokers agree: controller $first"
-for _ in $(seq 60); do
-  healthy=$(docker inspect -f '{{.State.Health.Status}}' $(compose ps -q) | grep -c '^healthy$' || true)
+containers=$(compose ps -q)
+deadline=$((SECONDS + 60))
+while :; do
+  # shellcheck disable=SC2086 # one id per word
+  healthy=$(docker inspect -f '{{.State.Health.Status}}' $containers | grep -c '^healthy$' || true)
   [ "$healthy" = 3 ] && break
+  [ $SECONDS -lt $deadline ] || { say "only $healthy of 3 containers healthy after 60 s"; exit 1; }
   sleep 1
 done
-[ "$healthy" = 3 ] || { say "only $healthy of 3 containers healthy after 60 s"; exit 1; }
 say "all three containers healthy"
 
 compose kill "weir-$first" 2>/dev/null
