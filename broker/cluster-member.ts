@@ -179,7 +179,13 @@ export class ClusterMember {
   private schedule(): void {
     this.timer = this.deps.clock.schedule(TICK_MS, () => {
       if (this.stopped) return;
-      this.tick();
+      try {
+        this.tick();
+      } catch (err) {
+        // A metadata log gone offline, or a leadership lost between the check and the append: the
+        // next tick looks again (the partition's own health is reported where storage is).
+        this.deps.report(`cluster member tick failed: ${(err as Error).message}`);
+      }
       this.schedule();
     });
   }
