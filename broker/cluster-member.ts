@@ -67,8 +67,6 @@ export class ClusterMember {
   private heartbeatInFlight = false;
   private readonly clients = new Map<number, ReplicationClient>();
   private stopped = false;
-  /** What the controller said of this broker at its last heartbeat. */
-  live = false;
 
   constructor(private readonly deps: ClusterMemberDeps) {}
 
@@ -210,7 +208,7 @@ export class ClusterMember {
     const registration = this.deps.registration();
     if (controller === this.deps.self) {
       try {
-        this.live = this.heartbeat(registration, now).live;
+        this.heartbeat(registration, now);
       } catch (err) {
         this.deps.report(`heartbeat to itself failed: ${(err as Error).message}`);
       }
@@ -222,13 +220,10 @@ export class ClusterMember {
     client.Heartbeat(
       { clusterId: this.deps.clusterId, ...registration },
       { deadline: new Date(now + HEARTBEAT_DEADLINE_MS) },
-      (err, answer) => {
+      // The answer says whether the controller has it live yet; the applied log says the same.
+      (err) => {
         this.heartbeatInFlight = false;
-        if (err !== null) {
-          this.deps.report(`heartbeat to broker ${controller} failed: ${err.details}`);
-          return;
-        }
-        this.live = answer?.live === true;
+        if (err !== null) this.deps.report(`heartbeat to broker ${controller} failed: ${err.details}`);
       },
     );
   }
