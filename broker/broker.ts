@@ -19,7 +19,7 @@ import {
   type StorageFs,
 } from '../storage/index.js';
 import { procBootId, type HostBoot } from './boot-id.js';
-import { clusterPeers, type BrokerConfig } from './config.js';
+import { clusterPeers, peerAddress, type BrokerConfig } from './config.js';
 import { cachedFilesOf } from './file-budget.js';
 import { GroupCoordinator, OFFSETS_TOPIC } from './group/coordinator.js';
 import type { GroupBroker } from './group/group-broker.js';
@@ -88,7 +88,11 @@ export interface BrokerDeps {
  * leader is the controller. Kept whole (nothing deletes it) until the controller snapshots it.
  */
 export const METADATA_TOPIC = '__cluster_metadata';
-const METADATA_TOPIC_CONFIGS = { 'retention.ms': '-1', 'retention.bytes': '-1' };
+const METADATA_TOPIC_CONFIGS = {
+  'cleanup.policy': 'delete',
+  'retention.ms': '-1',
+  'retention.bytes': '-1',
+};
 
 export class Broker implements GroupBroker {
   readonly config: BrokerConfig;
@@ -137,7 +141,7 @@ export class Broker implements GroupBroker {
             self: config.nodeId,
             clusterId: config.clusterId,
             peers: new Map(
-              peers.filter((p) => p.nodeId !== config.nodeId).map((p) => [p.nodeId, `${p.host}:${p.port}`]),
+              peers.filter((p) => p.nodeId !== config.nodeId).map((p) => [p.nodeId, peerAddress(p)]),
             ),
             clock,
           });
@@ -175,6 +179,10 @@ export class Broker implements GroupBroker {
       // Until the controller places replicas, only the metadata log is replicated: every other
       // partition is this broker's alone.
       votersOf: (topic) => (topic === METADATA_TOPIC ? quorum : [config.nodeId]),
+      onGroupFailed: (group, err) =>
+        onClusterEvent(
+          `Raft group ${group} failed and left: ${err instanceof Error ? err.message : String(err)}`,
+        ),
     });
     this.topics = new TopicAdmin({ config, clock, registry, logs, lifecycle, ids, report }, this.replicas);
     this.metadataCache = new MetadataCache({

@@ -28,7 +28,7 @@ import {
   type MetadataRecord,
   type RegisterBrokerRecord,
 } from './cluster/metadata-records.js';
-import type { Peer } from './config.js';
+import { peerAddress, type Peer } from './config.js';
 import type { Partition } from './partition.js';
 import { replicationProto } from './replica/replication-wire.js';
 
@@ -91,19 +91,25 @@ export class ClusterMember {
    */
   heartbeat(request: Registration, nowMs: number): { live: boolean } {
     const p = this.controllerPartition();
+    const { nodeId, incarnation } = request;
+    if (!this.deps.peers.some((q) => q.nodeId === nodeId))
+      throw new WeirError('INVALID_REQUEST', `node ${nodeId} is not among the cluster's peers`);
     if (this.caughtUp(p)) {
-      const { nodeId, incarnation } = request;
       const records = [
         ...planRegisterBroker(this.image, request),
         ...this.livenessOf(p).heartbeat(nodeId, incarnation, nowMs),
       ];
       this.append(p, records, nowMs);
+    } else {
+      // Nothing is planned from a stale image, but the broker was heard from.
+      this.livenessOf(p).seen(nodeId, incarnation, nowMs);
     }
     const b = this.image.broker(request.nodeId);
     return { live: b !== undefined && b.incarnation === request.incarnation && !b.fenced };
   }
 
   private controllerPartition(): Partition {
+    if (this.stopped) throw new WeirError('BROKER_SHUTTING_DOWN', `broker ${this.deps.self} is stopping`);
     const p = this.deps.partition();
     if (p === undefined || p.role !== 'leader') {
       const leader = p?.leaderId ?? null;
@@ -234,8 +240,7 @@ export class ClusterMember {
     const peer = this.deps.peers.find((q) => q.nodeId === nodeId);
     if (peer === undefined) return null;
     const Replication = replicationProto().Replication;
-    const host = peer.host.includes(':') ? `[${peer.host}]` : peer.host;
-    client = new Replication(`${host}:${peer.port}`, grpc.credentials.createInsecure());
+    client = new Replication(peerAddress(peer), grpc.credentials.createInsecure());
     this.clients.set(nodeId, client);
     return client;
   }

@@ -475,6 +475,11 @@ export function parsePeers(text: string): Peer[] {
   return peers;
 }
 
+/** `host:port` to dial a peer at (an IPv6 host in brackets). */
+export function peerAddress(peer: Peer): string {
+  return `${peer.host.includes(':') ? `[${peer.host}]` : peer.host}:${peer.port}`;
+}
+
 /** The cluster's voters, or null for one broker on its own. */
 export function clusterPeers(config: Pick<BrokerConfig, 'peers'>): Peer[] | null {
   return config.peers === '' ? null : parsePeers(config.peers);

@@ -66,18 +66,11 @@ export class MetadataCache {
     const { nodeId, advertisedHost, grpcPort, httpPort } = this.deps.config();
     const self: BrokerInfo = { nodeId, host: advertisedHost, grpcPort, httpPort };
     const registered = this.deps.registered();
-    const brokers =
-      registered === null
-        ? [self]
-        : [
-            ...registered.map((b) => ({
-              nodeId: b.nodeId,
-              host: b.host,
-              grpcPort: b.grpcPort,
-              httpPort: b.httpPort,
-            })),
-          ];
-    if (!brokers.some((b) => b.nodeId === nodeId)) brokers.push(self);
+    // This broker as it runs now, not as an earlier incarnation may still stand in the log.
+    const brokers = (registered ?? [])
+      .filter((b) => b.nodeId !== nodeId)
+      .map((b) => ({ nodeId: b.nodeId, host: b.host, grpcPort: b.grpcPort, httpPort: b.httpPort }));
+    brokers.push(self);
     brokers.sort((a, b) => a.nodeId - b.nodeId);
     return { clusterId: this.clusterId, controllerId: this.deps.controller(), brokers };
   }

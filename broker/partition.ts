@@ -349,6 +349,9 @@ export class Partition {
    * the producer state as they were.
    */
   private async append(batches: Buffer, count: number, acks: Acks, now: number): Promise<ProduceOutcome> {
+    // Again here: a produce that waited (to inflate, or behind another) may find the leadership
+    // gone, and a retry must not be answered from a table this replica no longer keeps.
+    if (this.replicaRole !== 'leader') throw this.notLeader();
     if (count > 1) this.checkSequences(batches);
     let baseOffset = -1;
     let lastOffset = -1;
@@ -458,7 +461,16 @@ export class Partition {
    */
   private rebuildProducerState(): void {
     const start = this.replica?.startState ?? null;
-    this.producers = start === null ? new ProducerStateTable() : ProducerStateTable.decode(start);
+    this.producers = new ProducerStateTable();
+    if (start !== null) {
+      try {
+        this.producers = ProducerStateTable.decode(start);
+      } catch {
+        // A start state that does not decode (a peer's bytes, checked only on the wire) costs the
+        // de-duplication of batches below the log start, not the partition: their producers are
+        // unknown, as they were before start states were kept.
+      }
+    }
     const segments = this.log.segments;
     for (const seg of segments.slice(Math.max(0, segments.length - PRODUCER_STATE_SEGMENTS))) {
       seg.forEachBatch((buf, off) => {

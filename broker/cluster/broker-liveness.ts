@@ -56,6 +56,17 @@ export class BrokerLiveness {
     return [{ type: 'unfenceBroker', nodeId, incarnation }];
   }
 
+  /**
+   * A heartbeat of `nodeId` as `incarnation` that cannot be planned from now (the controller's image
+   * lags its log): it keeps the broker's session alive and asks for nothing.
+   */
+  seen(nodeId: number, incarnation: string, nowMs: number): void {
+    const broker = this.image.broker(nodeId);
+    if (broker === undefined || broker.incarnation !== incarnation) return;
+    const session = this.session(nodeId, incarnation, nowMs);
+    session.lastSeenMs = Math.max(session.lastSeenMs, nowMs);
+  }
+
   /** Fence records for every live broker silent for longer than the session timeout. */
   tick(nowMs: number): MetadataRecord[] {
     const records: MetadataRecord[] = [];

@@ -74,6 +74,11 @@ export interface RaftGroupsOptions {
   readonly transport: RaftTransport;
   readonly clock: Clock;
   readonly tickMs: number;
+  /**
+   * A group failed on its own (a storage error while it took a peer's message, ticked or heard of
+   * a flush): it is removed, and this says why. A failure of a proposal goes to its proposer.
+   */
+  readonly onGroupFailed?: (group: string, err: unknown) => void;
 }
 
 export class RaftGroups {
@@ -81,6 +86,7 @@ export class RaftGroups {
   private readonly transport: RaftTransport;
   private readonly clock: Clock;
   private readonly tickMs: number;
+  private readonly onGroupFailed: (group: string, err: unknown) => void;
   private readonly groups = new Map<string, Group>();
   /** Messages waiting to leave, per destination broker; flushed at the end of each entry point. */
   private readonly outbox = new Map<number, GroupMessage[]>();
@@ -95,6 +101,7 @@ export class RaftGroups {
     this.transport = options.transport;
     this.clock = options.clock;
     this.tickMs = options.tickMs;
+    this.onGroupFailed = options.onGroupFailed ?? ((): void => undefined);
     this.scheduleTick();
   }
 
@@ -160,7 +167,7 @@ export class RaftGroups {
     for (const { group, message } of envelope.messages) {
       const g = this.groups.get(group);
       // A group this broker does not (or no longer) hosts: the sender learns it from metadata.
-      if (g !== undefined) this.step(g, (n) => n.receive(message));
+      if (g !== undefined) this.stepAlone(g, (n) => n.receive(message));
     }
     this.flush();
   }
@@ -179,10 +186,24 @@ export class RaftGroups {
   private scheduleTick(): void {
     this.timer = this.clock.schedule(this.tickMs, () => {
       if (this.closed) return;
-      for (const g of this.groups.values()) this.step(g, (n) => n.tick());
+      for (const g of [...this.groups.values()]) this.stepAlone(g, (n) => n.tick());
       this.flush();
       this.scheduleTick();
     });
+  }
+
+  /**
+   * step() where no caller waits to hear of a failure (a peer's message, a tick, a flush): a group
+   * that fails is removed and reported, and the broker and its other groups go on. Its log is
+   * already offline when storage failed, and the partition reports that itself.
+   */
+  private stepAlone(g: Group, input: (n: RaftNode) => void): void {
+    try {
+      this.step(g, input);
+    } catch (err) {
+      this.remove(g.id);
+      this.onGroupFailed(g.id, err);
+    }
   }
 
   /** Runs `input` on a group's node and carries out its Ready. */
@@ -223,7 +244,7 @@ export class RaftGroups {
         void g.storage.flushed(end).then(
           () => {
             if (g.removed) return;
-            this.step(g, (n) => n.persisted(end, term));
+            this.stepAlone(g, (n) => n.persisted(end, term));
             this.flush();
           },
           () => undefined, // the log is offline: its partition reports the storage error

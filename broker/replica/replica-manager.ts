@@ -76,6 +76,8 @@ export interface ReplicaManagerDeps {
   readonly transport?: RaftTransport;
   /** The voters of a partition's group. Default: this broker alone. */
   readonly votersOf?: (topic: string, partition: number) => readonly number[];
+  /** A partition's group failed on its own and left (see RaftGroupsOptions.onGroupFailed). */
+  readonly onGroupFailed?: (group: string, err: unknown) => void;
 }
 
 /** How often every Raft group ticks: heartbeats every 2 ticks, elections after 10 to 20. */
@@ -121,6 +123,7 @@ export class ReplicaManager {
       transport,
       clock: this.clock,
       tickMs: RAFT_TICK_MS,
+      ...(deps.onGroupFailed === undefined ? {} : { onGroupFailed: deps.onGroupFailed }),
     });
   }
 

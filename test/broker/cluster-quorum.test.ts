@@ -8,7 +8,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { METADATA_TOPIC } from '../../broker/broker.js';
-import { parsePeers, resolveBrokerConfig } from '../../broker/config.js';
+import { parsePeers, peerAddress, resolveBrokerConfig } from '../../broker/config.js';
 import { startBroker, type RunningBroker } from '../../broker/main.js';
 import { replicationProto } from '../../broker/replica/replication-wire.js';
 import type { HeartbeatRequest } from '../../proto/generated/weir/replication/v1/HeartbeatRequest.js';
@@ -118,9 +118,12 @@ describe('a cluster of three brokers', () => {
       code: 'NOT_CONTROLLER',
       message: expect.stringContaining(`broker ${first} is`) as string,
     });
-    await expect(
-      heartbeat(brokers[first - 1]!.replicationAddress!, { ...registration, clusterId: 'other' }),
-    ).rejects.toMatchObject({ code: 'INCONSISTENT_CLUSTER_ID' });
+    const controller = brokers[first - 1]!.replicationAddress!;
+    await expect(heartbeat(controller, { ...registration, clusterId: 'other' })).rejects.toMatchObject({
+      code: 'INCONSISTENT_CLUSTER_ID',
+    });
+    // Node 9 is not among the peers: the controller does not register it.
+    await expect(heartbeat(controller, registration)).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
 
     const stopped = brokers.find((b) => b.nodeId === first)!;
     await stopped.close();
@@ -159,6 +162,10 @@ describe('cluster settings', () => {
     for (const bad of ['1@a', 'x@a:1', '1@a:0', '1@a:70000', '1@a:1,1@b:2', '']) {
       expect(() => parsePeers(bad)).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }) as Error);
     }
+  });
+
+  it('dials an IPv6 peer in brackets', () => {
+    expect(parsePeers('1@[::1]:9095,2@h:9096').map(peerAddress)).toEqual(['[::1]:9095', 'h:9096']);
   });
 
   it('wants this broker among the peers, and a cluster id', () => {

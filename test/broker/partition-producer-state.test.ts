@@ -67,6 +67,24 @@ describe('producer state across leadership', () => {
     log.closeNow();
   });
 
+  it('refuses a retry that waited to inflate while the leadership moved, instead of answering it from the old table', async () => {
+    const { partition, log, events } = partitionWith(null);
+    events.roleChanged('leader', 1, 1);
+    const batch = (): Buffer =>
+      encodeBatch([{ key: null, value: Buffer.from('z'.repeat(100)), timestamp: 1 }], {
+        producerId: 7,
+        producerEpoch: 0,
+        baseSequence: 0,
+        compression: 'gzip',
+      });
+    expect((await partition.produce(batch(), 'leader', 0, MAX_INFLATED)).baseOffset).toBe(0);
+    // The retry inflates on the thread pool; meanwhile this replica is deposed.
+    const retry = partition.produce(batch(), 'leader', 0, MAX_INFLATED);
+    events.roleChanged('follower', 2, 2);
+    await expect(retry).rejects.toMatchObject({ code: 'NOT_LEADER_OR_FOLLOWER' });
+    log.closeNow();
+  });
+
   it('answers a retry of a batch below the log start from the start state', async () => {
     const kept = new ProducerStateTable();
     kept.record(9, 0, { firstSeq: 0, lastSeq: 1, baseOffset: 3, lastOffset: 4, appendTime: 100 });

@@ -94,6 +94,26 @@ describe('sessions', () => {
     }
   });
 
+  it('a heartbeat only seen (the controller could not plan) renews the session and asks for nothing', () => {
+    const image = new MetadataImage();
+    register(image, 1);
+    const liveness = new BrokerLiveness(image, SESSION_MS);
+    commit(image, liveness.heartbeat(1, A, 0));
+    for (let t = 900; t < 10_000; t += 900) {
+      liveness.seen(1, A, t);
+      expect(liveness.tick(t + 900)).toEqual([]);
+    }
+    // Seen as a stale incarnation, or unregistered, it keeps nothing alive.
+    liveness.seen(1, B, 10_500);
+    liveness.seen(2, A, 10_500);
+    expect(liveness.tick(9_900 + SESSION_MS + 1)).toEqual([fence(1)]);
+    // Fenced, a broker only seen stays fenced: unfencing waits for a heartbeat that can plan.
+    commit(image, [fence(1)]);
+    liveness.seen(1, A, 11_000);
+    expect(liveness.tick(11_100)).toEqual([]);
+    expect(image.broker(1)?.fenced).toBe(true);
+  });
+
   it('asks to fence once until the image shows it', () => {
     const image = new MetadataImage();
     register(image, 1);

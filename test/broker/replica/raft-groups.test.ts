@@ -220,3 +220,64 @@ describe.each(['written', 'flushed'] as const)('a follower, entries persisted wh
     groups.close();
   });
 });
+
+describe('a group that fails on its own', () => {
+  it('is removed and reported, and the broker’s other groups go on taking messages', () => {
+    const entry: Entry = { offset: 0, count: 1, term: 1, kind: 'data', data: Buffer.from('x') };
+    const failed: [string, string][] = [];
+    const sent: Envelope[] = [];
+    const groups = new RaftGroups({
+      self: 2,
+      transport: { send: (e) => void sent.push(e) },
+      clock: new ManualClock(),
+      tickMs: TICK_MS,
+      onGroupFailed: (group, err) => failed.push([group, (err as Error).message]),
+    });
+    const config = {
+      voters: BROKERS,
+      electionTicks: 10,
+      heartbeatTicks: 2,
+      maxEntriesPerAppend: 8,
+      random: seededRandom(1),
+    };
+    const listener = { roleChanged: () => undefined, highWatermark: () => undefined };
+    const logs = { bad: new MemoryRaftLog(), good: new MemoryRaftLog() };
+    // The bad group's disk fails on the append its leader's message asks for.
+    logs.bad.append = (): void => {
+      throw new Error('EIO: the disk failed');
+    };
+    for (const [name, log] of Object.entries(logs)) {
+      const storage: GroupStorage = {
+        log,
+        persistWhen: 'written',
+        persistHardState: () => undefined,
+        flushed: () => Promise.resolve(),
+      };
+      groups.add(name, config, { term: 1, votedFor: null, amnesiac: false }, storage, listener);
+    }
+    const append = (group: string): Envelope['messages'][number] => ({
+      group,
+      message: {
+        type: 'append',
+        from: 1,
+        to: 2,
+        term: 1,
+        prevOffset: -1,
+        prevTerm: 0,
+        entries: [entry],
+        fromStart: false,
+        startMembership: null,
+        startState: null,
+        commitEnd: 1,
+        incarnation: 0,
+        rejoinEnd: 0,
+      },
+    });
+    expect(() => groups.receive({ from: 1, to: 2, messages: [append('bad'), append('good')] })).not.toThrow();
+    expect(failed).toEqual([['bad', 'EIO: the disk failed']]);
+    expect(groups.node('bad')).toBeUndefined();
+    expect(logs.good.end).toBe(1);
+    expect(groups.node('good')!.highWatermark).toBe(1);
+    groups.close();
+  });
+});
