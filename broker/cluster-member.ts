@@ -67,6 +67,8 @@ export class ClusterMember {
   private heartbeatInFlight = false;
   private readonly clients = new Map<number, ReplicationClient>();
   private stopped = false;
+  /** Failures that repeat every tick or heartbeat, by kind: reported once until they clear. */
+  private readonly failing = new Set<'tick' | 'heartbeat'>();
 
   constructor(private readonly deps: ClusterMemberDeps) {}
 
@@ -185,10 +187,11 @@ export class ClusterMember {
       if (this.stopped) return;
       try {
         this.tick();
+        this.cleared('tick', 'cluster member ticks again');
       } catch (err) {
         // A metadata log gone offline, or a leadership lost between the check and the append: the
         // next tick looks again (the partition's own health is reported where storage is).
-        this.deps.report(`cluster member tick failed: ${(err as Error).message}`);
+        this.failed('tick', `cluster member tick failed: ${(err as Error).message}`);
       }
       this.schedule();
     });
@@ -215,8 +218,9 @@ export class ClusterMember {
     if (controller === this.deps.self) {
       try {
         this.heartbeat(registration, now);
+        this.cleared('heartbeat', 'heartbeats reach the controller again');
       } catch (err) {
-        this.deps.report(`heartbeat to itself failed: ${(err as Error).message}`);
+        this.failed('heartbeat', `heartbeat to itself failed: ${(err as Error).message}`);
       }
       return;
     }
@@ -229,9 +233,21 @@ export class ClusterMember {
       // The answer says whether the controller has it live yet; the applied log says the same.
       (err) => {
         this.heartbeatInFlight = false;
-        if (err !== null) this.deps.report(`heartbeat to broker ${controller} failed: ${err.details}`);
+        if (err === null) this.cleared('heartbeat', 'heartbeats reach the controller again');
+        else this.failed('heartbeat', `heartbeat to broker ${controller} failed: ${err.details}`);
       },
     );
+  }
+
+  /** Reports the first failure of a kind; the rest of the episode is quiet (an election, an outage). */
+  private failed(kind: 'tick' | 'heartbeat', message: string): void {
+    if (this.failing.has(kind)) return;
+    this.failing.add(kind);
+    this.deps.report(`${message} (reported once until it clears)`);
+  }
+
+  private cleared(kind: 'tick' | 'heartbeat', message: string): void {
+    if (this.failing.delete(kind)) this.deps.report(message);
   }
 
   private clientOf(nodeId: number): ReplicationClient | null {
