@@ -52,6 +52,8 @@ export interface MetricsSource {
   readonly storageHealth?: { readonly errorsByCode: ReadonlyMap<string, number> };
   /** Partitions offline after a storage failure. */
   offlinePartitions?(): readonly unknown[];
+  /** The controller and the live brokers as this broker knows them (the Broker's `cluster`). */
+  cluster?(): { readonly controllerId: number; readonly brokers: readonly unknown[] };
 }
 
 /** What the group metrics read from the coordinator; GroupCoordinator fits. */
@@ -198,6 +200,20 @@ export class BrokerMetrics {
       help: 'Partitions offline after a storage failure (a failed fsync, a device error), until the broker restarts.',
       registers,
       collect: () => offline.set(source.offlinePartitions?.().length ?? 0),
+    });
+
+    // The cluster as this broker knows it (one broker: itself, as controller and only broker).
+    const controller: Gauge = new Gauge({
+      name: 'weir_cluster_controller_id',
+      help: "The controller's node id (the metadata log's leader) as this broker knows it; -1 when none is known.",
+      registers,
+      collect: () => controller.set(source.cluster?.().controllerId ?? -1),
+    });
+    const brokers: Gauge = new Gauge({
+      name: 'weir_cluster_brokers',
+      help: 'Brokers registered and not fenced in the committed metadata log, as this broker has applied it.',
+      registers,
+      collect: () => brokers.set(source.cluster?.().brokers.length ?? 0),
     });
   }
 

@@ -43,6 +43,11 @@ export const PARTITION_GAUGES: readonly GaugeDef[] = [
     value: (s) => s.logEndOffset,
   },
   { name: 'weir_partition_segments', help: 'Segments of the partition log.', value: (s) => s.segments },
+  {
+    name: 'weir_partition_leader',
+    help: "The node id of the partition's leader as this broker knows it; -1 when none is known.",
+    value: (s) => s.leader,
+  },
 ];
 
 /** A label value as the text format wants it (topic names need none of this today; the format does). */

@@ -102,6 +102,16 @@ describe('a cluster of three brokers', () => {
     // then lists all three, with the client ports they bound.
     await until('three brokers registered', () => listed(brokers), allList(brokers));
 
+    // Each broker's metrics say the same.
+    for (const b of brokers) {
+      const text = await (await fetch(`http://${b.httpAddress}/metrics`)).text();
+      expect(text).toMatch(new RegExp(`^weir_cluster_controller_id ${first}$`, 'm'));
+      expect(text).toMatch(/^weir_cluster_brokers 3$/m);
+      expect(text).toMatch(
+        new RegExp(`^weir_partition_leader\\{topic="${METADATA_TOPIC}",partition="0"\\} ${first}$`, 'm'),
+      );
+    }
+
     // A heartbeat to a broker that is not the controller is NOT_CONTROLLER naming the controller;
     // one from another cluster is refused.
     const follower = brokers.find((b) => b.nodeId !== first)!;

@@ -165,7 +165,7 @@ function partitionSeries(text: string): Map<string, number> {
     expect(out.has(key)).toBe(false);
     out.set(key, Number(m[4]));
   }
-  expect(announced.size).toBe(5);
+  expect(announced.size).toBe(6);
   return out;
 }
 
@@ -267,6 +267,7 @@ describe('BrokerMetrics', () => {
         logStartOffset: i + shift,
         logEndOffset: i * 3 + 2 + shift,
         segments: 1 + ((i + shift) % 4),
+        leader: (i + shift) % 3,
       }));
     const source = fakeSource({ a: many(2500, 0), b: many(2, 0) });
     const m = new BrokerMetrics(source, { defaultMetrics: false });
@@ -280,6 +281,7 @@ describe('BrokerMetrics', () => {
           expected.set(`weir_partition_log_start_offset ${topic} ${i}`, p.logStartOffset!);
           expected.set(`weir_partition_log_end_offset ${topic} ${i}`, p.logEndOffset!);
           expected.set(`weir_partition_segments ${topic} ${i}`, p.segments!);
+          expected.set(`weir_partition_leader ${topic} ${i}`, p.leader!);
         });
       expect(series).toEqual(expected);
     };
