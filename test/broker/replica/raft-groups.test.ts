@@ -8,8 +8,17 @@ import { MemoryRaftLog } from '../../../broker/raft/raft-log.js';
 import { RaftGroups, type Envelope, type GroupStorage } from '../../../broker/replica/raft-groups.js';
 import { ManualClock } from '../../../storage/clock.js';
 import { seededRandom } from '../../storage/helpers.js';
+import { append as leaderAppend } from '../../sim/raft-test-messages.js';
 
 const BROKERS = [1, 2, 3];
+/** A group of the three brokers, as one broker's RaftGroups is given it in the single-broker tests. */
+const groupConfig = () => ({
+  voters: BROKERS,
+  electionTicks: 10,
+  heartbeatTicks: 2,
+  maxEntriesPerAppend: 8,
+  random: seededRandom(1),
+});
 const GROUPS = 20;
 const TICK_MS = 10;
 
@@ -173,13 +182,7 @@ describe.each(['written', 'flushed'] as const)('a follower, entries persisted wh
       clock: new ManualClock(),
       tickMs: TICK_MS,
     });
-    const config = {
-      voters: BROKERS,
-      electionTicks: 10,
-      heartbeatTicks: 2,
-      maxEntriesPerAppend: 8,
-      random: seededRandom(1),
-    };
+    const config = groupConfig();
     const storage: GroupStorage = {
       log,
       persistWhen,
@@ -233,13 +236,7 @@ describe('a group that fails on its own', () => {
       tickMs: TICK_MS,
       onGroupFailed: (group, err) => failed.push([group, (err as Error).message]),
     });
-    const config = {
-      voters: BROKERS,
-      electionTicks: 10,
-      heartbeatTicks: 2,
-      maxEntriesPerAppend: 8,
-      random: seededRandom(1),
-    };
+    const config = groupConfig();
     const listener = { roleChanged: () => undefined, highWatermark: () => undefined };
     const logs = { bad: new MemoryRaftLog(), good: new MemoryRaftLog() };
     // The bad group's disk fails on the append its leader's message asks for.
@@ -257,21 +254,7 @@ describe('a group that fails on its own', () => {
     }
     const append = (group: string): Envelope['messages'][number] => ({
       group,
-      message: {
-        type: 'append',
-        from: 1,
-        to: 2,
-        term: 1,
-        prevOffset: -1,
-        prevTerm: 0,
-        entries: [entry],
-        fromStart: false,
-        startMembership: null,
-        startState: null,
-        commitEnd: 1,
-        incarnation: 0,
-        rejoinEnd: 0,
-      },
+      message: { ...leaderAppend(1, 2, 1, -1, 0, [entry], 1), incarnation: 0 },
     });
     expect(() => groups.receive({ from: 1, to: 2, messages: [append('bad'), append('good')] })).not.toThrow();
     expect(failed).toEqual([['bad', 'EIO: the disk failed']]);
