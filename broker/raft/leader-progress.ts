@@ -60,27 +60,38 @@ export class LeaderProgress {
   }
 
   /**
-   * The largest end that `count` replicas hold durably, among `counted` and the leader itself
-   * (`ownDurableEnd`, or null when the leader is not a voter). An amnesiac member's copy counts only
-   * when `countAmnesiac` (a majority is amnesiac).
+   * The largest end that `count` replicas hold durably, `whole` of them not amnesiac, among
+   * `counted` and the leader itself (`ownDurableEnd`, or null when the leader is not a voter; a
+   * leader is never amnesiac). With `countAmnesiac` (a majority is amnesiac) every copy is whole.
    */
   quorumDurableEnd(
     ownDurableEnd: number | null,
     counted: readonly number[],
     count: number,
     countAmnesiac: boolean,
+    whole: number,
   ): number {
+    assert(whole <= count, 'whole copies are among the copies counted');
+    return Math.min(
+      this.kthEnd(ownDurableEnd, counted, count, true),
+      this.kthEnd(ownDurableEnd, counted, whole, countAmnesiac),
+    );
+  }
+
+  /** The `k`th largest durable end (k = 0: no bound), amnesiac copies as 0 unless `amnesiacCount`. */
+  private kthEnd(own: number | null, counted: readonly number[], k: number, amnesiacCount: boolean): number {
+    if (k === 0) return Infinity;
     // Every produce of a leader comes here: the scratch array is reused, not allocated each time.
     const ends = this.scratch;
     ends.length = 0;
-    if (ownDurableEnd !== null) ends.push(ownDurableEnd);
+    if (own !== null) ends.push(own);
     for (const id of counted) {
       const p = this.of(id);
-      ends.push(p.amnesiac && !countAmnesiac ? 0 : p.durableEnd);
+      ends.push(p.amnesiac && !amnesiacCount ? 0 : p.durableEnd);
     }
-    if (count > ends.length) return 0;
+    if (k > ends.length) return 0;
     ends.sort((a, b) => b - a);
-    return ends[count - 1]!;
+    return ends[k - 1]!;
   }
 
   /** How many of `ids` said, when last heard, that they are amnesiac. */

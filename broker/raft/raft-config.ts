@@ -25,6 +25,11 @@ export interface RaftFaults {
   readonly keepStaleProgress?: boolean;
   /** Learners' copies count toward the majority and their grants toward an election. */
   readonly countLearners?: boolean;
+  /**
+   * A group of an even size elects and commits only with a majority of whole replicas (the rule
+   * of odd sizes): a group of two with one amnesiac replica never makes progress again.
+   */
+  readonly wholeMajorityOnly?: boolean;
   /** A leader starts a membership change while the previous one is still uncommitted. */
   readonly overlappingChanges?: boolean;
 }

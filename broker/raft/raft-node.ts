@@ -569,7 +569,15 @@ export class RaftNode {
 
   private newTally(): VoteTally {
     const ignoreAmnesia = this.config.faults?.ignoreAmnesia === true;
-    return new VoteTally(this.id, this.quorum, this.amnesiac, ignoreAmnesia, this.voter);
+    return new VoteTally(
+      this.id,
+      this.quorum,
+      this.membershipNow.voters.length,
+      this.amnesiac,
+      ignoreAmnesia,
+      this.voter,
+      this.config.faults?.wholeMajorityOnly === true,
+    );
   }
 
   /**
@@ -613,7 +621,13 @@ export class RaftNode {
     const countAmnesiac = faults?.ignoreAmnesia === true || progress.amnesiacAmong(counted) >= this.quorum;
     // A leader the change in flight removes manages the group without counting itself.
     const own = this.voter ? this.durableEnd : null;
-    const end = progress.quorumDurableEnd(own, counted, Math.max(1, needed), countAmnesiac);
+    // Copies count once a majority holds the entry with half the voters (rounded up) whole among
+    // them: every majority that elects a later leader then meets a whole holder (see VoteTally).
+    const whole =
+      faults?.wholeMajorityOnly === true
+        ? needed
+        : Math.min(needed, Math.ceil(this.membershipNow.voters.length / 2));
+    const end = progress.quorumDurableEnd(own, counted, Math.max(1, needed), countAmnesiac, whole);
     // §5.4.2: counting replicas proves nothing about an entry of an earlier term (except alone: a
     // group of one has no other copy that could have been elected over it).
     if (end > this.commitEnd && end > this.log.start) {

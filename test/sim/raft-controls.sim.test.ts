@@ -59,6 +59,17 @@ const controls: [string, SimOptions, ViolationKind[]][] = [
     { faults: { overlappingChanges: true } },
     ['election-safety', ...LOSS],
   ],
+  // Groups of an even size held to the odd sizes' rule (a majority of whole replicas to elect and
+  // to commit): a new partition's two replicas both start amnesiac, elect one, and the leader never
+  // commits with its amnesiac follower, so never catches it up.
+  [
+    'an even-sized group that needs a whole majority',
+    {
+      faults: { wholeMajorityOnly: true },
+      scenario: { replicas: 2, membership: false, freshAmnesiac: true },
+    },
+    ['liveness'],
+  ],
 ];
 
 describe.skipIf(process.env['WEIR_SIM_SEED'] !== undefined || process.env['WEIR_SIM_SEEDS'] !== undefined)(

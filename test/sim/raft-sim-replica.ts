@@ -98,7 +98,11 @@ export class SimReplica implements ReplicaView {
     private readonly host: ReplicaHost,
     private readonly makeConfig: () => RaftConfig,
     readonly policy: 'fsync' | 'pageCache',
-  ) {}
+    /** Starts as a new partition's replica does in a broker: no state, so amnesiac. */
+    fresh = false,
+  ) {
+    if (fresh) this.volatile = this.durable = WIPED;
+  }
 
   get durableLog(): DiskLog {
     return this.durable.log;

@@ -132,7 +132,7 @@ export class RaftSimulation implements ReplicaHost {
         random: this.rand,
         faults: options.faults ?? {},
       });
-      this.replicas.push(new SimReplica(id, this, config, this.s.policy));
+      this.replicas.push(new SimReplica(id, this, config, this.s.policy, this.s.freshAmnesiac));
       this.deferred.push([]);
     }
   }
@@ -603,5 +603,13 @@ function scenario(rand: () => number) {
     /** Replicas join and leave the group: five replicas then, three of them voters at first. */
     membership: rand() < 0.3,
   };
-  return { ...s, replicas: s.membership ? 5 : s.replicas };
+  return {
+    ...s,
+    replicas: s.membership ? 5 : s.replicas,
+    /**
+     * Every replica starts without state, so amnesiac, as a new partition's replicas do in a broker
+     * (never drawn: a scenario override turns it on, so the seeds' own scenarios stay as they were).
+     */
+    freshAmnesiac: false,
+  };
 }
