@@ -11,6 +11,8 @@ import {
   LogManager,
   nodeFs,
   systemClock,
+  invalidTopicName,
+  logConfigEntries,
   logConfigFrom,
   type Clock,
   type LogConfig,
@@ -37,11 +39,16 @@ import {
 import type { ProducedRecord, ProducerFields } from './replica/produced-records.js';
 import { GrpcRaftTransport } from './replica/grpc-raft-transport.js';
 import { ClusterMember } from './cluster-member.js';
+import { ClusterTopics } from './cluster-topics.js';
+import type { ControllerCommand } from './cluster/controller-commands.js';
+import type { ControllerRequest__Output } from '../proto/generated/weir/replication/v1/ControllerRequest.js';
+import { commandFromWire } from './controller-wire.js';
 import type { HeartbeatRequest__Output } from '../proto/generated/weir/replication/v1/HeartbeatRequest.js';
 import type { Envelope } from './replica/raft-groups.js';
 import { StorageHealth, type StorageReport } from './storage-health.js';
 import { MAX_PARTITIONS_PER_TOPIC, TopicAdmin, type TopicDescription } from './topic-admin.js';
-import { TopicRegistry } from './topic-registry.js';
+import { INTERNAL_PREFIX, TopicRegistry, type TopicRecord } from './topic-registry.js';
+import type { MetadataImage } from './cluster/metadata-image.js';
 
 export { MAX_PARTITIONS_PER_TOPIC, type TopicDescription } from './topic-admin.js';
 export { INTERNAL_PREFIX } from './topic-registry.js';
@@ -111,6 +118,14 @@ export class Broker implements GroupBroker {
   private readonly transport: GrpcRaftTransport | null;
   /** This broker's part in its cluster (the metadata log, heartbeats, the controller); null alone. */
   private readonly member: ClusterMember | null;
+  /** With peers: makes this broker's replicas match the topics of the metadata log. */
+  private readonly clusterTopics: ClusterTopics | null;
+  private readonly registry: TopicRegistry;
+  /** With peers: the position of this broker among them, and their count (producer ids). */
+  private readonly peerSlot: { readonly index: number; readonly count: number } | null;
+  /** Topics this broker asked the controller to create on first use, until the answer. */
+  private readonly autoCreating = new Set<string>();
+  private readonly onClusterEvent: (message: string) => void;
 
   private constructor(
     config: BrokerConfig,
@@ -132,8 +147,14 @@ export class Broker implements GroupBroker {
     this.ids = ids;
     this.logs = logs;
     this.storageHealth = storageHealth;
+    this.registry = registry;
+    this.onClusterEvent = onClusterEvent;
     const lifecycle = this.lifecycle;
     const peers = clusterPeers(config);
+    this.peerSlot =
+      peers === null
+        ? null
+        : { index: peers.findIndex((p) => p.nodeId === config.nodeId), count: peers.length };
     this.transport =
       peers === null
         ? null
@@ -165,33 +186,54 @@ export class Broker implements GroupBroker {
               replicationPort: this.config.replicationPort,
             }),
             report: onClusterEvent,
+            newTopicId: () => ids.uuid(),
+            limits: { maxPartitions: MAX_PARTITIONS_PER_TOPIC, topicDefaults: config.topicDefaults },
+            onTopicsApplied: (topics, end) => this.clusterTopics?.applied(topics, end),
           });
     this.replicas = new ReplicaManager({
       config,
       clock,
       waitClock,
       lifecycle,
-      ensureTopic: (topic) => this.topics.ensureTopic(topic),
+      ensureTopic: (topic) =>
+        this.member === null ? this.topics.ensureTopic(topic) : this.ensureClusterTopic(topic),
       fs,
       random,
       start: { bootId, cleanShutdown: logs.cleanShutdown, newReplicaId: () => ids.uuid() },
       ...(this.transport === null ? {} : { transport: this.transport }),
-      // Until the controller places replicas, only the metadata log is replicated: every other
-      // partition is this broker's alone.
-      votersOf: (topic) => (topic === METADATA_TOPIC ? quorum : [config.nodeId]),
+      // The metadata log's group is every peer; a topic's partitions have the replicas the
+      // controller placed (one broker: this broker alone).
+      votersOf: (topic, partition) =>
+        topic === METADATA_TOPIC ? quorum : (registry.get(topic)?.replicas?.[partition] ?? [config.nodeId]),
+      ...(this.member === null ? {} : { topicPartitions: (topic: string) => this.partitionCount(topic) }),
       onGroupFailed: (group, err) =>
         onClusterEvent(
           `Raft group ${group} failed and left: ${err instanceof Error ? err.message : String(err)}`,
         ),
     });
     this.topics = new TopicAdmin({ config, clock, registry, logs, lifecycle, ids, report }, this.replicas);
+    this.clusterTopics =
+      this.member === null
+        ? null
+        : new ClusterTopics({
+            self: config.nodeId,
+            image: this.member.image,
+            registry,
+            admin: this.topics,
+            replicas: this.replicas,
+            topicDefaults: config.topicDefaults,
+            clock,
+            report: onClusterEvent,
+          });
+    const image = this.member?.image;
     this.metadataCache = new MetadataCache({
       config: () => this.config,
       controller: () =>
         peers === null ? config.nodeId : (this.replicas.find(METADATA_TOPIC, 0)?.leaderId ?? -1),
       registered: () => this.member?.image.liveBrokers() ?? null,
       lifecycle,
-      topics: registry,
+      // With peers the topics are the metadata log's, whether this broker holds them or not.
+      topics: image === undefined ? registry : imageTopics(registry.clusterId, image),
       requirePartition: (topic, partition) => void this.replicas.partition(topic, partition),
     });
     const groups = new GroupCoordinator(this, onGroupEvent);
@@ -255,7 +297,8 @@ export class Broker implements GroupBroker {
     );
     broker.topics.reconcile();
     if (config.peers !== '' && registry.get(METADATA_TOPIC) === undefined)
-      broker.createInternalTopic(METADATA_TOPIC, 1, METADATA_TOPIC_CONFIGS);
+      // Every broker's own, not the metadata log's: it is that log.
+      broker.topics.createInternalTopic(METADATA_TOPIC, 1, METADATA_TOPIC_CONFIGS);
     broker.groups.start();
     logs.startBackgroundTasks();
     return broker;
@@ -271,9 +314,12 @@ export class Broker implements GroupBroker {
    */
   placement(topic: string, partition: number): { leader: number; replicas: number[] } {
     const p = this.replicas.find(topic, partition);
-    return p === undefined
-      ? { leader: this.config.nodeId, replicas: [this.config.nodeId] }
-      : this.replicas.placementOf(p);
+    if (p !== undefined) return this.replicas.placementOf(p);
+    const placed = this.member?.image.topic(topic)?.partitions[partition]?.replicas;
+    // Not a replica here, so its leader is not known here: the preferred one is the best guess, and
+    // a replica that does not lead answers NOT_LEADER_OR_FOLLOWER naming the one that does.
+    if (placed !== undefined) return { leader: placed[0] ?? -1, replicas: [...placed] };
+    return { leader: this.config.nodeId, replicas: [this.config.nodeId] };
   }
 
   /**
@@ -293,6 +339,13 @@ export class Broker implements GroupBroker {
       { nodeId, incarnation, host, grpcPort, httpPort, replicationPort },
       this.clock.now(),
     );
+  }
+
+  /** An admin request a peer forwarded to the controller (the replication listener's). */
+  async controllerRequest(request: ControllerRequest__Output): Promise<{ metadataEnd: number }> {
+    if (this.member === null)
+      throw new WeirError('NOT_CONTROLLER', `broker ${this.config.nodeId} has no peers`);
+    return { metadataEnd: await this.member.submit(commandFromWire(request)) };
   }
 
   /** Takes an envelope of Raft messages a peer broker sent (the replication listener's). */
@@ -316,9 +369,125 @@ export class Broker implements GroupBroker {
     return this.topics.createTopic(name, partitions, replicationFactor, configs, validateOnly);
   }
 
-  /** Creates one of the broker's own topics (`__consumer_offsets`); users cannot. */
+  /**
+   * The admin API's topic requests. On one broker they are createTopic and the rest below; with
+   * peers they go through the controller (forwarded to it when it is another broker), and answer
+   * once this broker has applied the change.
+   */
+  async adminCreateTopic(
+    name: string,
+    partitions: number,
+    replicationFactor: number,
+    configs: Readonly<Record<string, string>>,
+    validateOnly = false,
+  ): Promise<TopicDescription> {
+    const member = this.member;
+    if (member === null) return this.createTopic(name, partitions, replicationFactor, configs, validateOnly);
+    this.lifecycle.assertOpen();
+    const rf = replicationFactor === 0 ? this.config.defaultReplicationFactor : replicationFactor;
+    await member.request({
+      kind: 'createTopic',
+      name,
+      partitions,
+      replicationFactor: rf,
+      configs,
+      validateOnly,
+    });
+    if (!validateOnly) return this.describeTopic(name);
+    return {
+      name,
+      internal: false,
+      replicationFactor: rf,
+      configs: logConfigEntries(logConfigFrom(configs, this.config.topicDefaults)),
+      overrides: { ...configs },
+      partitions: [],
+    };
+  }
+
+  async adminDeleteTopic(name: string): Promise<void> {
+    if (this.member === null) return this.deleteTopic(name);
+    this.lifecycle.assertOpen();
+    await this.member.request({ kind: 'deleteTopic', name });
+  }
+
+  async adminAlterTopicConfig(
+    name: string,
+    set: Readonly<Record<string, string>>,
+    remove: readonly string[],
+  ): Promise<TopicDescription> {
+    if (this.member === null) return this.alterTopicConfig(name, set, remove);
+    this.lifecycle.assertOpen();
+    await this.member.request({ kind: 'alterConfigs', name, set, remove });
+    return this.describeTopic(name);
+  }
+
+  async adminCreatePartitions(name: string, count: number): Promise<TopicDescription> {
+    if (this.member === null) return this.createPartitions(name, count);
+    this.lifecycle.assertOpen();
+    await this.member.request({ kind: 'createPartitions', name, count });
+    return this.describeTopic(name);
+  }
+
+  /**
+   * Creates one of the broker's own topics (`__consumer_offsets`) if it does not exist; users
+   * cannot. With peers the controller creates it, in the background: COORDINATOR_NOT_AVAILABLE
+   * (retriable) until it exists.
+   */
   createInternalTopic(name: string, partitions: number, configs: Readonly<Record<string, string>>): void {
-    this.topics.createInternalTopic(name, partitions, configs);
+    if (this.member === null) return this.topics.createInternalTopic(name, partitions, configs);
+    if (this.member.image.topic(name) !== undefined) return;
+    // Kafka's offsets.topic.replication.factor is 3, refused while fewer brokers are live.
+    const replicationFactor = Math.min(3, this.peerSlot?.count ?? 1);
+    this.createInBackground(name, {
+      kind: 'createTopic',
+      name,
+      partitions,
+      replicationFactor,
+      configs,
+      internal: true,
+      validateOnly: false,
+    });
+    throw new WeirError('COORDINATOR_NOT_AVAILABLE', `internal topic '${name}' is being created`);
+  }
+
+  /**
+   * With peers, a topic this broker holds no partition of: NOT_LEADER_OR_FOLLOWER when the
+   * cluster has it (it is placed on other brokers); else, with auto-create on, asks the controller
+   * to create it and answers LEADER_NOT_AVAILABLE (retriable) meanwhile, as Kafka does.
+   */
+  private ensureClusterTopic(topic: string): void {
+    const reason = invalidTopicName(topic);
+    if (reason !== null) throw new WeirError('INVALID_TOPIC_EXCEPTION', reason);
+    if (this.member?.image.topic(topic) !== undefined)
+      throw new WeirError(
+        'NOT_LEADER_OR_FOLLOWER',
+        `broker ${this.config.nodeId} holds no replica of '${topic}'`,
+      );
+    if (!this.config.autoCreateTopics || topic.startsWith(INTERNAL_PREFIX))
+      throw new WeirError('UNKNOWN_TOPIC_OR_PARTITION', `topic '${topic}' does not exist`);
+    this.createInBackground(topic, {
+      kind: 'createTopic',
+      name: topic,
+      partitions: this.config.defaultPartitions,
+      replicationFactor: this.config.defaultReplicationFactor,
+      configs: {},
+      validateOnly: false,
+    });
+    throw new WeirError('LEADER_NOT_AVAILABLE', `topic '${topic}' is being created`);
+  }
+
+  /** Asks the controller to create a topic, once at a time per name; a failure is only reported. */
+  private createInBackground(name: string, command: ControllerCommand): void {
+    const member = this.member;
+    if (member === null || this.autoCreating.has(name) || this.lifecycle.closing) return;
+    this.autoCreating.add(name);
+    member
+      .request(command)
+      .catch((err: unknown) => {
+        if (err instanceof WeirError && err.code === 'TOPIC_ALREADY_EXISTS') return;
+        this.onClusterEvent(`creating topic '${name}' failed: ${(err as Error).message}`);
+      })
+      .finally(() => this.autoCreating.delete(name));
   }
 
   /** Calls `listener` after a topic is created or deleted, or its partition count grows. */
@@ -331,11 +500,48 @@ export class Broker implements GroupBroker {
   }
 
   listTopics(includeInternal: boolean): { name: string; partitions: number; internal: boolean }[] {
-    return this.topics.listTopics(includeInternal);
+    const image = this.member?.image;
+    if (image === undefined) return this.topics.listTopics(includeInternal);
+    return image
+      .topics()
+      .filter((t) => includeInternal || !t.name.startsWith(INTERNAL_PREFIX))
+      .map((t) => ({
+        name: t.name,
+        partitions: t.partitions.length,
+        internal: t.name.startsWith(INTERNAL_PREFIX),
+      }));
   }
 
   describeTopic(name: string): TopicDescription {
-    return this.topics.describeTopic(name);
+    const image = this.member?.image;
+    if (image === undefined) return this.topics.describeTopic(name);
+    const reason = invalidTopicName(name);
+    if (reason !== null) throw new WeirError('INVALID_TOPIC_EXCEPTION', reason);
+    const topic = image.topic(name);
+    if (topic === undefined)
+      throw new WeirError('UNKNOWN_TOPIC_OR_PARTITION', `topic '${name}' does not exist`);
+    return {
+      name,
+      internal: name.startsWith(INTERNAL_PREFIX),
+      replicationFactor: topic.replicationFactor,
+      configs: logConfigEntries(logConfigFrom(topic.configs, this.config.topicDefaults)),
+      overrides: { ...topic.configs },
+      partitions: topic.partitions.map((placed, id) => {
+        const p = this.replicas.find(name, id);
+        if (p !== undefined) return this.replicas.statsOf(p);
+        // Not held here: where it is, but not its log.
+        return {
+          partition: id,
+          leader: placed.replicas[0] ?? -1,
+          replicas: [...placed.replicas],
+          logStartOffset: -1,
+          highWatermark: -1,
+          logEndOffset: -1,
+          sizeBytes: 0,
+          segments: 0,
+        };
+      }),
+    };
   }
 
   alterTopicConfig(
@@ -368,14 +574,28 @@ export class Broker implements GroupBroker {
     return this.replicas.find(topic, partition);
   }
 
+  /** The partitions of `topic` this broker holds (with peers, those placed on it). */
+  partitionsHeld(topic: string): readonly Partition[] {
+    return this.replicas.partitionsOf(topic);
+  }
+
+  /** The topic's partition count (0: no such topic), whether this broker holds them or not. */
   partitionCount(topic: string): number {
-    return this.replicas.partitionCount(topic);
+    if (this.member !== null) return this.member.image.topic(topic)?.partitions.length ?? 0;
+    return this.registry.get(topic)?.partitions ?? 0;
   }
 
   // ---- producing ----
 
+  /**
+   * A new producer id. With peers, each broker hands out its own residue of the ids modulo the peer
+   * count, so two brokers never hand out the same id (the peer list is fixed).
+   */
   initProducerId(): { producerId: number; producerEpoch: number } {
-    return this.topics.initProducerId();
+    const local = this.topics.initProducerId();
+    const slot = this.peerSlot;
+    if (slot === null) return local;
+    return { ...local, producerId: local.producerId * slot.count + slot.index };
   }
 
   /** Appends RecordBatch bytes to one partition. */
@@ -440,9 +660,20 @@ export class Broker implements GroupBroker {
     return this.metadataCache.cluster();
   }
 
-  /** The broker leading a partition (one broker: this one, for every partition). */
+  /**
+   * The broker leading a partition (one broker: this one, for every partition); with peers,
+   * LEADER_NOT_AVAILABLE while no live broker is known to lead it.
+   */
   leaderOf(topic: string, partition: number): BrokerInfo {
-    return this.metadataCache.leaderOf(topic, partition);
+    if (this.member === null) return this.metadataCache.leaderOf(topic, partition);
+    // A partition the cluster does not have: the error a request for it gets (or auto-create).
+    if (this.member.image.topic(topic)?.partitions[partition] === undefined)
+      this.replicas.partition(topic, partition);
+    const { leader } = this.placement(topic, partition);
+    const info = this.cluster().brokers.find((b) => b.nodeId === leader);
+    if (info === undefined)
+      throw new WeirError('LEADER_NOT_AVAILABLE', `${topic}/${partition} has no live leader known here`);
+    return info;
   }
 
   /** One partition's stats and offsets; never creates a topic. */
@@ -491,4 +722,30 @@ export class Broker implements GroupBroker {
   get isClosing(): boolean {
     return this.lifecycle.closing;
   }
+}
+
+/** The metadata image's topics as the metadata cache reads them (with peers). */
+function imageTopics(
+  clusterId: string,
+  image: MetadataImage,
+): { clusterId: string; get(name: string): TopicRecord | undefined; all(): TopicRecord[] } {
+  const recordOf = (name: string): TopicRecord | undefined => {
+    const t = image.topic(name);
+    if (t === undefined) return undefined;
+    return {
+      name,
+      topicId: t.topicId,
+      partitions: t.partitions.length,
+      replicationFactor: t.replicationFactor,
+      configs: t.configs,
+      internal: name.startsWith(INTERNAL_PREFIX),
+      createdAt: 0,
+      replicas: t.partitions.map((p) => p.replicas),
+    };
+  };
+  return {
+    clusterId,
+    get: recordOf,
+    all: () => image.topics().flatMap((t) => recordOf(t.name) ?? []),
+  };
 }

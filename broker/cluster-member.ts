@@ -20,6 +20,7 @@ import { WeirError } from '../proto/errors.js';
 import type { ReplicationClient } from '../proto/generated/weir/replication/v1/Replication.js';
 import { decodeBatch, encodeBatch } from '../proto/record-batch.js';
 import { BrokerLiveness } from './cluster/broker-liveness.js';
+import { planCommand, type ControllerCommand } from './cluster/controller-commands.js';
 import { planRegisterBroker } from './cluster/controller-planner.js';
 import { MetadataImage } from './cluster/metadata-image.js';
 import {
@@ -31,6 +32,9 @@ import {
 import { peerAddress, type Peer } from './config.js';
 import type { Partition } from './partition.js';
 import { replicationProto } from './replica/replication-wire.js';
+import { commandToWire } from './controller-wire.js';
+import { fromServiceError } from '../proto/grpc.js';
+import type { TopicLimits } from './topic-registry.js';
 
 /** How often the member looks at the log and the controller checks liveness. */
 const TICK_MS = 100;
@@ -39,6 +43,11 @@ export const HEARTBEAT_INTERVAL_MS = 500;
 /** A broker not heard from for this long is fenced (KRaft's broker.session.timeout.ms is 9 s). */
 export const SESSION_TIMEOUT_MS = 4_000;
 const HEARTBEAT_DEADLINE_MS = 2_000;
+/**
+ * How long an admin request may take end to end: finding the controller (through an election),
+ * committing its records, and this broker applying them (Kafka's request.timeout.ms is 30 s).
+ */
+export const CONTROLLER_REQUEST_TIMEOUT_MS = 15_000;
 const READ_BYTES = 1024 * 1024;
 
 /** This broker's registration: who it is this run, and where clients and peers reach it. */
@@ -55,7 +64,19 @@ export interface ClusterMemberDeps {
   readonly registration: () => Registration;
   /** A record of the log that does not fit the image, or a heartbeat that failed (for the log). */
   readonly report: (message: string) => void;
+  /** The id of a topic the controller creates (a fresh UUID). */
+  readonly newTopicId: () => string;
+  /** What topic requests are checked against (the single broker's limits). */
+  readonly limits: TopicLimits;
+  /**
+   * Told after records that name topics were applied: those topics, and the end of the log now
+   * applied (the broker makes its replicas match the image; see cluster-topics.ts).
+   */
+  readonly onTopicsApplied?: (topics: ReadonlySet<string>, appliedEnd: number) => void;
 }
+
+/** Errors after which an admin request looks for the controller again. */
+const MOVED = new Set(['NOT_CONTROLLER', 'NOT_LEADER_OR_FOLLOWER', 'NETWORK_EXCEPTION']);
 
 export class ClusterMember {
   readonly image = new MetadataImage();
@@ -69,6 +90,12 @@ export class ClusterMember {
   private stopped = false;
   /** Failures that repeat every tick or heartbeat, by kind: reported once until they clear. */
   private readonly failing = new Set<'tick' | 'heartbeat'>();
+  /** Topics named by the records applied since the broker was last told. */
+  private readonly changedTopics = new Set<string>();
+  /** Requests waiting for the image to apply the log through an end, in no order. */
+  private appliedWaiters: { end: number; resolve: () => void }[] = [];
+  /** The controller's admin requests, one at a time: each plans against the last one's outcome. */
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly deps: ClusterMemberDeps) {}
 
@@ -82,6 +109,7 @@ export class ClusterMember {
     this.stopped = true;
     this.timer?.cancel();
     this.timer = null;
+    this.wakeApplied(Infinity);
     for (const c of this.clients.values()) c.close();
     this.clients.clear();
   }
@@ -108,6 +136,120 @@ export class ClusterMember {
     }
     const b = this.image.broker(request.nodeId);
     return { live: b !== undefined && b.incarnation === request.incarnation && !b.fenced };
+  }
+
+  // ---- admin requests ----
+
+  /**
+   * Carries out an admin request wherever the controller is: here, or forwarded to it over its
+   * replication listener. Resolves once the records that carry it out are committed and applied by
+   * this broker's image too (so the caller reads its own change here); refusals are the planner's
+   * typed errors. A controller that moves is followed; REQUEST_TIMED_OUT when none answers in time.
+   */
+  async request(command: ControllerCommand): Promise<void> {
+    const deadline = this.deps.clock.now() + CONTROLLER_REQUEST_TIMEOUT_MS;
+    for (;;) {
+      if (this.stopped) throw new WeirError('BROKER_SHUTTING_DOWN', `broker ${this.deps.self} is stopping`);
+      const controller = this.deps.partition()?.leaderId ?? null;
+      try {
+        let end: number | null = null;
+        if (controller === this.deps.self) end = await this.submit(command);
+        else if (controller !== null) end = await this.forward(controller, command, deadline);
+        if (end !== null) {
+          await this.untilApplied(end, deadline);
+          return;
+        }
+      } catch (err) {
+        // The controller moved (or was never reached): ask again wherever it is now.
+        if (!(err instanceof WeirError) || !MOVED.has(err.code)) throw err;
+      }
+      if (this.deps.clock.now() + TICK_MS >= deadline)
+        throw new WeirError(
+          'REQUEST_TIMED_OUT',
+          `no controller carried out the request within ${CONTROLLER_REQUEST_TIMEOUT_MS} ms`,
+        );
+      await this.sleep(TICK_MS);
+    }
+  }
+
+  /**
+   * On the controller: plans `command` against an image that holds the whole log, appends its
+   * records as one batch and resolves with the log's end once they are committed and applied. One
+   * request at a time, so each plans against the outcome of the one before.
+   */
+  submit(command: ControllerCommand): Promise<number> {
+    const run = this.queue.then(() => this.carryOut(command));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async carryOut(command: ControllerCommand): Promise<number> {
+    const deadline = this.deps.clock.now() + CONTROLLER_REQUEST_TIMEOUT_MS;
+    let p = this.controllerPartition();
+    // A new controller first commits what earlier ones appended (its term's first entry does).
+    while (!this.caughtUp(p)) {
+      if (this.deps.clock.now() >= deadline)
+        throw new WeirError('REQUEST_TIMED_OUT', 'the controller did not catch up with its log in time');
+      await this.sleep(TICK_MS);
+      p = this.controllerPartition();
+    }
+    const records = planCommand(this.image, command, this.deps.newTopicId, this.deps.limits);
+    if (records.length === 0) return this.applied;
+    const now = this.deps.clock.now();
+    const batch = encodeBatch(
+      records.map((r) => ({ key: null, value: encodeMetadataRecord(r), timestamp: now })),
+    );
+    const { end, committed } = p.appendInternalCommitted(batch);
+    await committed;
+    this.apply(p);
+    return end;
+  }
+
+  /** Sends `command` to the controller's replication listener; resolves with the log end it gives. */
+  private forward(controller: number, command: ControllerCommand, deadline: number): Promise<number> {
+    const client = this.clientOf(controller);
+    if (client === null)
+      return Promise.reject(new WeirError('NOT_CONTROLLER', `broker ${controller} is not a peer`));
+    return new Promise((resolve, reject) => {
+      client.Controller(
+        { clusterId: this.deps.clusterId, from: this.deps.self, ...commandToWire(command) },
+        { deadline: new Date(deadline) },
+        (err, answer) => {
+          if (err !== null) reject(fromServiceError(err));
+          else resolve(Number(answer?.metadataEnd ?? 0));
+        },
+      );
+    });
+  }
+
+  /** Resolves once this broker's image holds the log through `end`; REQUEST_TIMED_OUT past `deadline`. */
+  private untilApplied(end: number, deadline: number): Promise<void> {
+    if (this.applied >= end) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        end,
+        resolve: (): void => {
+          timer.cancel();
+          if (this.stopped)
+            reject(new WeirError('BROKER_SHUTTING_DOWN', `broker ${this.deps.self} is stopping`));
+          else resolve();
+        },
+      };
+      const timer = this.deps.clock.schedule(Math.max(0, deadline - this.deps.clock.now()), () => {
+        this.appliedWaiters = this.appliedWaiters.filter((w) => w !== waiter);
+        reject(
+          new WeirError(
+            'REQUEST_TIMED_OUT',
+            `the change is committed at metadata offset ${end}, but this broker has applied only to ${this.applied}`,
+          ),
+        );
+      });
+      this.appliedWaiters.push(waiter);
+    });
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => this.deps.clock.schedule(ms, resolve));
   }
 
   private controllerPartition(): Partition {
@@ -168,6 +310,24 @@ export class ClusterMember {
       }
       this.applied = Math.max(this.applied, read.lastOffset + 1);
     }
+    if (this.changedTopics.size > 0 && this.deps.onTopicsApplied !== undefined) {
+      const topics = new Set(this.changedTopics);
+      this.changedTopics.clear();
+      this.deps.onTopicsApplied(topics, this.applied);
+    }
+    this.wakeApplied(this.applied);
+  }
+
+  private wakeApplied(end: number): void {
+    if (this.appliedWaiters.length === 0) return;
+    const still: { end: number; resolve: () => void }[] = [];
+    const ready: (() => void)[] = [];
+    for (const w of this.appliedWaiters) {
+      if (w.end <= end) ready.push(w.resolve);
+      else still.push(w);
+    }
+    this.appliedWaiters = still;
+    for (const resolve of ready) resolve();
   }
 
   private applyRecord(offset: number, value: Uint8Array): void {
@@ -180,6 +340,8 @@ export class ClusterMember {
     }
     const ignored = this.image.apply(record);
     if (ignored !== null) this.deps.report(`metadata record at ${offset} ignored: ${ignored}`);
+    else if (record.type === 'topic' || record.type === 'removeTopic') this.changedTopics.add(record.name);
+    else if (record.type === 'partition' || record.type === 'config') this.changedTopics.add(record.topic);
   }
 
   private schedule(): void {

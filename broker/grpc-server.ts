@@ -181,22 +181,28 @@ export function grpcHandlers(
         })),
       })),
     })),
-    CreateTopic: unary('CreateTopic', hooks, (req) =>
+    CreateTopic: unary('CreateTopic', hooks, async (req) =>
       describeToWire(
-        broker.createTopic(req.name, req.partitions, req.replicationFactor, req.configs, req.validateOnly),
+        await broker.adminCreateTopic(
+          req.name,
+          req.partitions,
+          req.replicationFactor,
+          req.configs,
+          req.validateOnly,
+        ),
       ),
     ),
     DeleteTopic: unary('DeleteTopic', hooks, async (req) => {
-      await broker.deleteTopic(req.name);
+      await broker.adminDeleteTopic(req.name);
       return {};
     }),
     ListTopics: unary('ListTopics', hooks, (req) => ({ topics: broker.listTopics(req.includeInternal) })),
     DescribeTopic: unary('DescribeTopic', hooks, (req) => describeToWire(broker.describeTopic(req.name))),
-    AlterTopicConfig: unary('AlterTopicConfig', hooks, (req) =>
-      describeToWire(broker.alterTopicConfig(req.name, req.set, req.delete)),
+    AlterTopicConfig: unary('AlterTopicConfig', hooks, async (req) =>
+      describeToWire(await broker.adminAlterTopicConfig(req.name, req.set, req.delete)),
     ),
-    CreatePartitions: unary('CreatePartitions', hooks, (req) =>
-      describeToWire(broker.createPartitions(req.name, req.count)),
+    CreatePartitions: unary('CreatePartitions', hooks, async (req) =>
+      describeToWire(await broker.adminCreatePartitions(req.name, req.count)),
     ),
     InitProducerId: unary('InitProducerId', hooks, () => broker.initProducerId()),
     Produce: unary('Produce', hooks, (req) => produce(broker, req, hooks)),

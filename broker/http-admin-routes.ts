@@ -70,7 +70,7 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, {
     },
     async (req, reply) => {
       const { name, partitions, replicationFactor, configs, validateOnly } = req.body;
-      const detail = broker.createTopic(
+      const detail = await broker.adminCreateTopic(
         name,
         partitions,
         replicationFactor ?? 0,
@@ -93,7 +93,7 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, {
     '/topics/:name',
     { schema: { params: topicNameParams, response: { 204: { type: 'null' }, ...errorResponses } } },
     async (req, reply) => {
-      await broker.deleteTopic(req.params.name);
+      await broker.adminDeleteTopic(req.params.name);
       return reply.code(204).send();
     },
   );
@@ -117,7 +117,7 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, {
       },
     },
     async (req) =>
-      broker.alterTopicConfig(req.params.name, configStrings(req.body.set), req.body.delete ?? []),
+      broker.adminAlterTopicConfig(req.params.name, configStrings(req.body.set), req.body.delete ?? []),
   );
 
   app.post<{ Params: NameParams; Body: { count: number } }>(
@@ -129,7 +129,7 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, {
         response: { 200: topicDetailBody, ...errorResponses },
       },
     },
-    async (req) => broker.createPartitions(req.params.name, req.body.count),
+    async (req) => broker.adminCreatePartitions(req.params.name, req.body.count),
   );
 
   app.get<{ Params: { name: string; partition: string } }>(

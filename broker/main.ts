@@ -113,6 +113,7 @@ async function launch(configIn: BrokerConfig, logger: Logger, fs?: StorageFs): P
         port: config.replicationPort,
         receive: (envelope) => broker.receiveReplication(envelope),
         heartbeat: (request) => Promise.resolve().then(() => broker.clusterHeartbeat(request)),
+        controller: (request) => broker.controllerRequest(request),
         onRefused: (err) => logger.warn({ err }, 'replication stream refused'),
       });
     }

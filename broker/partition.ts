@@ -142,11 +142,21 @@ export class Partition {
    */
   private waiting: Promise<void> | null = null;
 
-  constructor(topic: string, id: number, log: PartitionLog, dataArrived: (partition: Partition) => void) {
+  /** Told when this replica starts or stops leading (after the partition took the change). */
+  private readonly leadershipChanged: (partition: Partition, leads: boolean) => void;
+
+  constructor(
+    topic: string,
+    id: number,
+    log: PartitionLog,
+    dataArrived: (partition: Partition) => void,
+    leadershipChanged: (partition: Partition, leads: boolean) => void = () => undefined,
+  ) {
     this.topic = topic;
     this.id = id;
     this.log = log;
     this.dataArrived = dataArrived;
+    this.leadershipChanged = leadershipChanged;
     // Nothing is known committed until the group says so (at once, in a group of one).
     this.hw = Math.min(log.logStartOffset, log.logEndOffset);
   }
@@ -182,6 +192,9 @@ export class Partition {
         new WeirError('NOT_LEADER_OR_FOLLOWER', `${this.topic}/${this.id} lost its leadership`),
       );
     }
+    // A group of one elects its replica while it joins: whoever added it hears of that then.
+    if (this.replica !== null && (role === 'leader') !== (was === 'leader'))
+      this.leadershipChanged(this, role === 'leader');
   }
 
   private highWatermarkMoved(hw: number): void {
@@ -215,6 +228,14 @@ export class Partition {
 
   get role(): ReplicaRole {
     return this.replicaRole;
+  }
+
+  /**
+   * Throws NOT_LEADER_OR_FOLLOWER unless this replica leads: clients read from the leader, whose
+   * high watermark is the group's own (a follower's may lag it).
+   */
+  requireLeader(): void {
+    if (this.replicaRole !== 'leader') throw this.notLeader();
   }
 
   /** NOT_LEADER_OR_FOLLOWER, naming the leader when this replica knows it. */
@@ -430,6 +451,20 @@ export class Partition {
   appendInternal(batch: Buffer): { baseOffset: number; flushed: Promise<void> } {
     const result = this.appendToLog(batch, false);
     return { baseOffset: result.baseOffset, flushed: this.flushedThrough(result.logEndOffset) };
+  }
+
+  /**
+   * As appendInternal, but the promise waits for the group to commit the batch (the high watermark
+   * to pass it), as acks=all does; it rejects with NOT_LEADER_OR_FOLLOWER if the leadership goes
+   * first (the batch may then be kept or truncated by the next leader).
+   */
+  appendInternalCommitted(batch: Buffer): { baseOffset: number; end: number; committed: Promise<void> } {
+    const result = this.appendToLog(batch, false);
+    return {
+      baseOffset: result.baseOffset,
+      end: result.logEndOffset,
+      committed: this.committedThrough(result.logEndOffset),
+    };
   }
 
   /** Appends a validated produced batch: where it went and when. */

@@ -89,15 +89,15 @@ export class TopicAdmin {
     });
     for (const topic of this.registry.all()) {
       const config = logConfigFrom(topic.configs, this.config.topicDefaults);
-      const logs: PartitionLog[] = [];
-      for (let p = 0; p < topic.partitions; p++) {
+      const logs: { id: number; log: PartitionLog }[] = [];
+      for (const p of this.heldPartitions(topic, 0)) {
         const log =
           this.logs.getLog(topic.name, p) ?? this.logs.createLog(topic.name, p, config, topic.topicId);
         // A rebuilt topic's logs were opened before its configs existed.
         log.updateConfig(config);
-        logs.push(log);
+        logs.push({ id: p, log });
       }
-      this.replicas.addPartitions(topic.name, 0, logs);
+      this.replicas.addPartitions(topic.name, logs);
     }
     this.forgetWhenRemoved(pending);
   }
@@ -159,7 +159,8 @@ export class TopicAdmin {
     this.topicListeners.push(listener);
   }
 
-  private topicsChanged(): void {
+  /** Tells the topic listeners (the group coordinator) that topics changed. */
+  topicsChanged(): void {
     for (const listener of this.topicListeners) listener();
   }
 
@@ -216,8 +217,7 @@ export class TopicAdmin {
     );
     this.replicas.addPartitions(
       name,
-      0,
-      this.openLogs(record, 0, () => this.registry.remove(name)),
+      this.openLogs(record, this.heldPartitions(record, 0), () => this.registry.remove(name)),
     );
     this.topicsChanged();
     return this.describeTopic(name);
@@ -233,6 +233,16 @@ export class TopicAdmin {
     const topic = this.registry.require(name);
     if (topic.internal) throw new WeirError('POLICY_VIOLATION', `internal topic '${name}' cannot be deleted`);
     this.registry.remove(name);
+    await this.removeLogs(topic);
+  }
+
+  /**
+   * Stops serving a topic the registry no longer holds and deletes its logs: each directory is
+   * renamed aside and removed in the background; a failure is reported, and the next start-up
+   * finishes it (the directory carries a deleted id).
+   */
+  async removeLogs(topic: TopicRecord): Promise<void> {
+    const name = topic.name;
     const list = this.replicas.removeTopic(name);
     this.topicsChanged();
     let outcomes: Awaited<ReturnType<LogManager['deleteLogs']>>;
@@ -296,11 +306,11 @@ export class TopicAdmin {
       `${count - topic.partitions} more partitions of '${name}'`,
     );
     const record = this.registry.update(name, { partitions: count });
-    const from = this.replicas.partitionCount(name);
     this.replicas.addPartitions(
       name,
-      from,
-      this.openLogs(record, from, () => this.registry.revertUpdate(topic)),
+      this.openLogs(record, this.heldPartitions(record, topic.partitions), () =>
+        this.registry.revertUpdate(topic),
+      ),
     );
     this.topicsChanged();
     return this.describeTopic(name);
@@ -379,35 +389,50 @@ export class TopicAdmin {
   }
 
   /**
-   * Creates the logs of partitions [from, topic.partitions). If one fails, the request is undone
+   * Creates the logs of partitions `wanted`. If one fails, the request is undone
    * whole: the logs it made are removed, then `undoRegistry` puts the metadata back, and the
    * failure is a KAFKA_STORAGE_ERROR.
    */
-  private openLogs(topic: TopicRecord, from: number, undoRegistry: () => void): PartitionLog[] {
+  openLogs(
+    topic: TopicRecord,
+    wanted: readonly number[],
+    undoRegistry: () => void,
+  ): { id: number; log: PartitionLog }[] {
     const config = logConfigFrom(topic.configs, this.config.topicDefaults);
-    const list: PartitionLog[] = [];
+    const list: { id: number; log: PartitionLog }[] = [];
     try {
-      for (let p = from; p < topic.partitions; p++)
-        list.push(this.logs.createLog(topic.name, p, config, topic.topicId));
+      for (const p of wanted)
+        list.push({ id: p, log: this.logs.createLog(topic.name, p, config, topic.topicId) });
     } catch (err) {
       // Logs first: the likely failure is running out of descriptors, and removing the new logs
       // gives them back for the metadata write. A crash in between leaves a topic whose missing
       // logs the next start creates, never a log without a topic.
       let undone = 'the request was undone';
       try {
-        for (let i = 0; i < list.length; i++) this.logs.discardLog(topic.name, from + i);
+        for (const { id } of list) this.logs.discardLog(topic.name, id);
         undoRegistry();
       } catch (undoErr) {
         undone = `undoing it failed too (${String(undoErr)}); the next start repairs it`;
       }
       throw new WeirError(
         'KAFKA_STORAGE_ERROR',
-        `creating partition ${from + list.length} of topic '${topic.name}' failed (${String(err)}); ${undone}`,
+        `creating partition ${wanted[list.length]} of topic '${topic.name}' failed (${String(err)}); ${undone}`,
         // As retriable as the failure behind it: a full disk can drain, a read-only one cannot.
         { cause: err, retriable: (toStorageError(err, 'create') as Partial<WeirError>).retriable ?? false },
       );
     }
     return list;
+  }
+
+  /**
+   * The partitions of `topic` from `from` on that this broker holds: all of them on one broker,
+   * with peers those the metadata log placed here.
+   */
+  heldPartitions(topic: TopicRecord, from: number): number[] {
+    const out: number[] = [];
+    for (let p = from; p < topic.partitions; p++)
+      if (topic.replicas?.[p]?.includes(this.config.nodeId) ?? true) out.push(p);
+    return out;
   }
 
   private describeRecord(topic: TopicRecord, dryRun: boolean): TopicDescription {

@@ -50,6 +50,12 @@ export interface TopicRecord {
   readonly configs: Readonly<Record<string, string>>;
   readonly internal: boolean;
   readonly createdAt: number;
+  /**
+   * With peers: each partition's replicas (node ids, the preferred leader first) as the metadata
+   * log placed them, which are its Raft group's voters. Absent on one broker: every partition is
+   * this broker's alone.
+   */
+  readonly replicas?: readonly (readonly number[])[];
 }
 
 interface MetadataFile {
@@ -59,6 +65,11 @@ interface MetadataFile {
   topics: TopicRecord[];
   /** Ids of deleted topics whose directories may still exist; absent in files of older brokers. */
   deletedTopicIds?: string[];
+  /**
+   * With peers: the end of the metadata log this file reflects (its topics are that log's, applied
+   * up to there). Start-up does not apply an older state of the log over it (see cluster-topics.ts).
+   */
+  metadataOffset?: number;
 }
 
 /** What entries are checked against on load. */
@@ -78,6 +89,7 @@ export class TopicRegistry {
   private readonly deleted = new Set<string>();
   /** The file was missing at open: the registry started empty. */
   readonly fileWasMissing: boolean;
+  private metadataEnd: number;
 
   private constructor(fs: StorageFs, dir: string, ids: Ids, file: MetadataFile, fileWasMissing = false) {
     this.fs = fs;
@@ -89,6 +101,7 @@ export class TopicRegistry {
     this.nextProducerId = file.producerIdBlockEnd;
     for (const t of file.topics) this.topics.set(t.name, t);
     for (const id of file.deletedTopicIds ?? []) this.deleted.add(id);
+    this.metadataEnd = file.metadataOffset ?? 0;
   }
 
   /**
@@ -138,6 +151,9 @@ export class TopicRegistry {
     ) {
       throw new WeirError('KAFKA_STORAGE_ERROR', `${path}: unknown version or malformed content`);
     }
+    const metadataOffset: unknown = file.metadataOffset ?? 0;
+    if (!Number.isSafeInteger(metadataOffset) || (metadataOffset as number) < 0)
+      throw new WeirError('KAFKA_STORAGE_ERROR', `${path}: metadataOffset is not an offset`);
     const deleted: unknown = file.deletedTopicIds ?? [];
     if (!Array.isArray(deleted) || deleted.some((id) => invalidTopicId(id) !== null))
       throw new WeirError('KAFKA_STORAGE_ERROR', `${path}: deletedTopicIds is not a list of topic ids`);
@@ -183,6 +199,28 @@ export class TopicRegistry {
     const record: TopicRecord = { ...topic, topicId: this.ids.uuid(), createdAt: now };
     this.commit(() => this.topics.set(topic.name, record));
     return record;
+  }
+
+  /**
+   * With peers: the topics as the metadata log has them up to `metadataOffset`, in one save: `put`
+   * replaces (or adds) whole records, `remove` removes topics as remove() does.
+   */
+  mirror(put: readonly TopicRecord[], remove: readonly string[], metadataOffset: number): void {
+    assert.ok(metadataOffset >= this.metadataEnd, 'the metadata log is applied forward only');
+    const gone = remove.map((name) => this.require(name));
+    this.commit(() => {
+      for (const t of gone) {
+        this.topics.delete(t.name);
+        this.deleted.add(t.topicId);
+      }
+      for (const r of put) this.topics.set(r.name, r);
+      this.metadataEnd = metadataOffset;
+    });
+  }
+
+  /** With peers: the end of the metadata log the topics here reflect (0 before any). */
+  get metadataOffset(): number {
+    return this.metadataEnd;
   }
 
   /** Puts back topics rebuilt from their directories (their ids and configs chosen by the caller). */
@@ -254,6 +292,7 @@ export class TopicRegistry {
     const topics = new Map(this.topics);
     const deleted = new Set(this.deleted);
     const blockEnd = this.producerIdBlockEnd;
+    const metadataEnd = this.metadataEnd;
     change();
     try {
       this.save();
@@ -263,6 +302,7 @@ export class TopicRegistry {
       this.deleted.clear();
       for (const id of deleted) this.deleted.add(id);
       this.producerIdBlockEnd = blockEnd;
+      this.metadataEnd = metadataEnd;
       if (err instanceof WeirError) throw err;
       throw new WeirError('KAFKA_STORAGE_ERROR', `cannot save ${METADATA_FILE}: ${String(err)}`, {
         cause: err,
@@ -277,6 +317,7 @@ export class TopicRegistry {
       producerIdBlockEnd: this.producerIdBlockEnd,
       topics: this.all(),
       deletedTopicIds: [...this.deleted],
+      ...(this.metadataEnd > 0 ? { metadataOffset: this.metadataEnd } : {}),
     };
     writeFileAtomic(this.fs, this.dir, METADATA_FILE, Buffer.from(JSON.stringify(file, null, 2) + '\n'));
   }
@@ -320,6 +361,18 @@ function invalidEntry(entry: unknown, limits: TopicLimits, names: Set<string>): 
     return `configs: ${err.message}`;
   }
   if (typeof t.internal !== 'boolean') return 'internal is not a boolean';
+  if (t.replicas !== undefined) {
+    const r: unknown = t.replicas;
+    if (!Array.isArray(r) || r.length !== partitions) return `replicas is not a list of ${partitions} lists`;
+    for (const ids of r as unknown[])
+      if (
+        !Array.isArray(ids) ||
+        ids.length === 0 ||
+        ids.some((id) => !Number.isInteger(id) || (id as number) < 0) ||
+        new Set(ids).size !== ids.length
+      )
+        return `replicas ${JSON.stringify(ids)} is not a list of distinct node ids`;
+  }
   if (typeof t.createdAt !== 'number' || !Number.isFinite(t.createdAt)) return 'createdAt is not a number';
   return null;
 }

@@ -40,6 +40,7 @@ export const ERRORS = {
   MESSAGE_TOO_LARGE: { id: 10, retriable: false, grpc: RESOURCE_EXHAUSTED, http: 413, message: 'record batch is larger than allowed' },
   OFFSET_METADATA_TOO_LARGE: { id: 12, retriable: false, grpc: INVALID_ARGUMENT, http: 400, message: 'offset commit metadata is too large' },
   NETWORK_EXCEPTION: { id: 13, retriable: true, grpc: UNAVAILABLE, http: 503, message: 'broker unreachable' },
+  COORDINATOR_NOT_AVAILABLE: { id: 15, retriable: true, grpc: UNAVAILABLE, http: 503, message: 'the group coordinator is not available yet' },
   NOT_COORDINATOR: { id: 16, retriable: true, grpc: FAILED_PRECONDITION, http: 421, message: 'this broker is not the coordinator of this group' },
   INVALID_TOPIC_EXCEPTION: { id: 17, retriable: false, grpc: INVALID_ARGUMENT, http: 400, message: 'invalid topic name' },
   INVALID_REQUIRED_ACKS: { id: 21, retriable: false, grpc: INVALID_ARGUMENT, http: 400, message: 'invalid acks setting' },

@@ -108,4 +108,14 @@ export class CommittedOffsets {
   groupIds(): string[] {
     return [...this.groups.keys()];
   }
+
+  /**
+   * Drops what is known of the groups `drop` picks, tombstones too: their partition is led
+   * elsewhere now, and a replay from its log start rebuilds them if it is led here again.
+   */
+  forget(drop: (groupId: string) => boolean): void {
+    for (const group of [...this.groups.keys()]) if (drop(group)) this.groups.delete(group);
+    for (const key of [...this.deletedAt.keys()])
+      if (drop(key.slice(0, key.indexOf(SEP)))) this.deletedAt.delete(key);
+  }
 }

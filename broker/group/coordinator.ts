@@ -178,11 +178,18 @@ export class GroupCoordinator {
 
   /**
    * This broker no longer leads `partitions` of __consumer_offsets (on one broker: at shutdown).
-   * Their groups are no longer routed here. Dropping their state from the view comes with
-   * replication, when another broker takes them over; at shutdown nothing is served after this.
+   * Their groups are no longer routed here, and what is known of them is dropped: another broker
+   * coordinates them now, and if this one leads the partition again it replays the log afresh (its
+   * members rejoin, as members of a coordinator that moved do).
    */
   onResign(partitions: readonly number[]): void {
     for (const p of partitions) this.led.delete(p);
+    const count = this.broker.partitionCount(OFFSETS_TOPIC);
+    if (count === 0) return;
+    const gone = new Set(partitions);
+    const movedAway = (groupId: string): boolean => gone.has(groupHash(groupId) % count);
+    this.offsets.forget(movedAway);
+    for (const groupId of [...this.groups.keys()]) if (movedAway(groupId)) this.groups.delete(groupId);
   }
 
   close(): void {
@@ -196,7 +203,16 @@ export class GroupCoordinator {
   /** The coordinator of a group and the group's partition of __consumer_offsets. */
   findCoordinator(groupId: string): { coordinator: BrokerInfo; partition: number } {
     const partition = this.partitionFor(groupId);
-    return { coordinator: this.broker.leaderOf(OFFSETS_TOPIC, partition), partition };
+    try {
+      return { coordinator: this.broker.leaderOf(OFFSETS_TOPIC, partition), partition };
+    } catch (err) {
+      // With peers, while the group's partition elects a leader.
+      if (err instanceof WeirError && err.code === 'LEADER_NOT_AVAILABLE')
+        throw new WeirError('COORDINATOR_NOT_AVAILABLE', `group '${groupId}': ${err.message}`, {
+          cause: err,
+        });
+      throw err;
+    }
   }
 
   /**
@@ -568,8 +584,12 @@ export class GroupCoordinator {
     let reads = 0;
     const partition = this.broker.partition(OFFSETS_TOPIC, p);
     let offset = partition.logStartOffset;
-    while (offset < partition.highWatermark) {
-      const read = partition.read(offset, LOAD_CHUNK_BYTES, { maxOffset: partition.highWatermark });
+    // To the log end, not the high watermark: a new leader's high watermark may still lag what it
+    // holds, and everything a leader holds commits with its term's first entry (or it resigns, and
+    // the view of the partition is dropped).
+    const end = partition.logEndOffset;
+    while (offset < end) {
+      const read = partition.read(offset, LOAD_CHUNK_BYTES, { maxOffset: end });
       if (read.records.length === 0) break;
       const { skipped, lastReason } = this.offsets.replay(read.records);
       if (skipped > 0)

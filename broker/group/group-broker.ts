@@ -27,6 +27,7 @@ export type GroupConfig = Pick<
 export interface GroupPartitionView {
   readonly logStartOffset: number;
   readonly highWatermark: number;
+  readonly logEndOffset: number;
   read(offset: number, maxBytes: number, options?: ReadOptions): ReadResult;
 }
 

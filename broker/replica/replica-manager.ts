@@ -76,6 +76,8 @@ export interface ReplicaManagerDeps {
   readonly transport?: RaftTransport;
   /** The voters of a partition's group. Default: this broker alone. */
   readonly votersOf?: (topic: string, partition: number) => readonly number[];
+  /** A topic's partition count, held here or not (0: no such topic). Default: those held here. */
+  readonly topicPartitions?: (topic: string) => number;
   /** A partition's group failed on its own and left (see RaftGroupsOptions.onGroupFailed). */
   readonly onGroupFailed?: (group: string, err: unknown) => void;
 }
@@ -96,12 +98,21 @@ export class ReplicaManager {
   /** Every partition's Raft group; on one broker each has this broker as its only voter. */
   private readonly groups: RaftGroups;
   private readonly votersOf: (topic: string, partition: number) => readonly number[];
+  private readonly topicPartitions: (topic: string) => number;
   private readonly leadership: LeadershipListener[] = [];
   /** Where records without a key go when the broker partitions them: round robin per request. */
   private roundRobin = 0;
   private stopped = false;
   /** Each partition's way to wake the requests waiting on it (one function for all of them). */
   private readonly dataArrived = (p: Partition): void => this.waiting.notify(p);
+  /** Each partition's way to tell the leadership listeners it was elected or deposed. */
+  private readonly leadershipChanged = (p: Partition, leads: boolean): void => {
+    if (this.stopped || this.partitions.get(p.topic)?.[p.id] !== p) return;
+    for (const l of this.leadership) {
+      if (leads) l.becameLeader(p.topic, [p.id]);
+      else l.resigned(p.topic, [p.id]);
+    }
+  };
 
   constructor(deps: ReplicaManagerDeps) {
     this.config = deps.config;
@@ -114,6 +125,8 @@ export class ReplicaManager {
     this.start = deps.start;
     const self = deps.config.nodeId;
     this.votersOf = deps.votersOf ?? ((): readonly number[] => [self]);
+    this.topicPartitions =
+      deps.topicPartitions ?? ((topic): number => this.partitions.get(topic)?.length ?? 0);
     // One broker has no peers to send to.
     const transport = deps.transport ?? {
       send: (): void => assert.fail('a group of one has nobody to send to'),
@@ -134,16 +147,18 @@ export class ReplicaManager {
   }
 
   /**
-   * Serves `logs` as partitions `from`, `from + 1`, ... of `topic` (one broker is the leader of
-   * every partition it holds; with peers, the metadata log is led by whoever its group elects).
+   * Serves `logs` as the partitions of `topic` they are of. One broker leads every partition it
+   * holds, from the moment it is added; with peers a broker holds the partitions placed on it (so
+   * a topic's list may have holes), led by whoever each group elects.
    */
-  addPartitions(topic: string, from: number, logs: readonly PartitionLog[]): void {
+  addPartitions(topic: string, logs: readonly { readonly id: number; readonly log: PartitionLog }[]): void {
     const list = this.partitions.get(topic) ?? [];
-    assert.equal(list.length, from, `partitions of '${topic}' added out of order`);
-    const added = logs.map((log, i) =>
-      this.joined(new Partition(topic, from + i, log, this.dataArrived), log),
-    );
-    list.push(...added);
+    const added = logs.map(({ id, log }) => {
+      assert(list[id] === undefined, `partition ${topic}/${id} added twice`);
+      const p = this.joined(new Partition(topic, id, log, this.dataArrived, this.leadershipChanged), log);
+      list[id] = p;
+      return p;
+    });
     this.partitions.set(topic, list);
     // A group of one leads at once; a group with peers leads once elected (not told here yet).
     const led = added.filter((p) => p.role === 'leader').map(idOf);
@@ -181,7 +196,7 @@ export class ReplicaManager {
 
   /** Stops serving a deleted topic; its waiting requests are woken by wake() once its logs are gone. */
   removeTopic(topic: string): Partition[] {
-    const list = this.partitions.get(topic) ?? [];
+    const list = held(this.partitions.get(topic));
     this.partitions.delete(topic);
     for (const p of list) p.leaveGroup();
     if (list.length > 0) for (const l of this.leadership) l.resigned(topic, list.map(idOf));
@@ -203,9 +218,15 @@ export class ReplicaManager {
     }
     const p = Number.isInteger(partition) ? list[partition] : undefined;
     if (p === undefined) {
+      const count = this.topicPartitions(topic);
+      if (Number.isInteger(partition) && partition >= 0 && partition < count)
+        throw new WeirError(
+          'NOT_LEADER_OR_FOLLOWER',
+          `broker ${this.config.nodeId} holds no replica of ${topic}/${partition}`,
+        );
       throw new WeirError(
         'UNKNOWN_TOPIC_OR_PARTITION',
-        `topic '${topic}' has no partition ${partition} (it has ${list.length})`,
+        `topic '${topic}' has no partition ${partition} (it has ${this.topicPartitions(topic)})`,
       );
     }
     return p;
@@ -216,12 +237,9 @@ export class ReplicaManager {
     return Number.isInteger(partition) ? this.partitions.get(topic)?.[partition] : undefined;
   }
 
-  partitionCount(topic: string): number {
-    return this.partitions.get(topic)?.length ?? 0;
-  }
-
+  /** The partitions of `topic` this broker holds (with peers, those placed on it). */
   partitionsOf(topic: string): readonly Partition[] {
-    return this.partitions.get(topic) ?? [];
+    return held(this.partitions.get(topic));
   }
 
   statsOf(p: Partition): PartitionStats {
@@ -237,7 +255,7 @@ export class ReplicaManager {
   allPartitionStats(): { topic: string; stats: PartitionStats }[] {
     const out: { topic: string; stats: PartitionStats }[] = [];
     for (const [topic, list] of this.partitions)
-      for (const p of list) out.push({ topic, stats: this.statsOf(p) });
+      for (const p of held(list)) out.push({ topic, stats: this.statsOf(p) });
     return out;
   }
 
@@ -245,7 +263,7 @@ export class ReplicaManager {
   offlinePartitions(): { topic: string; partition: number; reason: string }[] {
     const out: { topic: string; partition: number; reason: string }[] = [];
     for (const [topic, list] of this.partitions)
-      for (const p of list) {
+      for (const p of held(list)) {
         const failure = p.failed;
         if (failure !== null) out.push({ topic, partition: p.id, reason: failure.message });
       }
@@ -259,13 +277,13 @@ export class ReplicaManager {
     this.stopped = true;
     this.groups.close();
     for (const [topic, list] of this.partitions)
-      for (const l of this.leadership) l.resigned(topic, list.map(idOf));
+      for (const l of this.leadership) l.resigned(topic, held(list).map(idOf));
   }
 
   /** Settles once every produce accepted so far has appended or failed (shutdown waits for it). */
   async appended(): Promise<void> {
     const accepted: Promise<void>[] = [];
-    for (const list of this.partitions.values()) for (const p of list) accepted.push(p.appended());
+    for (const list of this.partitions.values()) for (const p of held(list)) accepted.push(p.appended());
     await Promise.all(accepted);
   }
 
@@ -292,7 +310,11 @@ export class ReplicaManager {
   ): { baseOffset: number; flushed: Promise<void> } {
     this.lifecycle.assertOpen();
     assert(topic.startsWith(INTERNAL_PREFIX), `'${topic}' is not an internal topic`);
-    return this.partition(topic, partition).appendInternal(batch);
+    const p = this.partition(topic, partition);
+    if (this.votersOf(topic, partition).length === 1) return p.appendInternal(batch);
+    // Replicated: answered once a majority holds it, so that a new leader has it (acks=all).
+    const { baseOffset, committed } = p.appendInternalCommitted(batch);
+    return { baseOffset, flushed: committed };
   }
 
   /**
@@ -315,7 +337,7 @@ export class ReplicaManager {
     let unkeyed = partition;
     if (partition === -1) {
       this.partition(topic, 0); // the topic must exist (or be auto-created) before it is counted
-      count = this.partitionCount(topic);
+      count = this.topicPartitions(topic);
       unkeyed = this.roundRobin++ % count;
     }
     const groups = groupByPartition(records, partition, count, unkeyed, this.clock.now());
@@ -362,6 +384,7 @@ export class ReplicaManager {
     for (const req of requests) {
       try {
         const p = this.partition(req.topic, req.partition);
+        p.requireLeader();
         const limit = Math.min(partitionFetchMaxBytes(req.maxBytes), budget);
         // The first partition with data always gets at least one batch, as Kafka's fetch does.
         const read = p.read(req.offset, limit, { maxOffset: p.highWatermark, minOneBatch: nothingYet });
@@ -416,6 +439,7 @@ export class ReplicaManager {
    */
   listOffset(topic: string, partition: number, timestamp: number): { offset: number; timestamp: number } {
     const p = this.partition(topic, partition);
+    p.requireLeader();
     if (timestamp === EARLIEST) return { offset: p.logStartOffset, timestamp: -1 };
     if (timestamp === LATEST) return { offset: p.highWatermark, timestamp: -1 };
     if (!Number.isSafeInteger(timestamp) || timestamp < 0)
@@ -427,6 +451,11 @@ export class ReplicaManager {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** The partitions of a list with holes (a broker with peers holds only those placed on it). */
+function held(list: readonly (Partition | undefined)[] | undefined): Partition[] {
+  return list === undefined ? [] : list.filter((p): p is Partition => p !== undefined);
+}
 
 function idOf(p: Partition): number {
   return p.id;

@@ -12,11 +12,14 @@
 // Nothing is answered per envelope: a peer's answers go back on the stream this broker opened to it.
 //
 // Heartbeat, a unary call, carries a broker's heartbeat to the controller (`heartbeat`, which
-// answers NOT_CONTROLLER when this broker is not it); one from another cluster is refused too.
+// answers NOT_CONTROLLER when this broker is not it), and Controller an admin request a broker
+// forwards to it (`controller`); either from another cluster is refused too.
 
 import * as grpc from '@grpc/grpc-js';
 import { WeirError } from '../../proto/errors.js';
 import { toServiceError } from '../../proto/grpc.js';
+import type { ControllerRequest__Output } from '../../proto/generated/weir/replication/v1/ControllerRequest.js';
+import type { ControllerResponse } from '../../proto/generated/weir/replication/v1/ControllerResponse.js';
 import type { Frame__Output } from '../../proto/generated/weir/replication/v1/Frame.js';
 import type { HeartbeatRequest__Output } from '../../proto/generated/weir/replication/v1/HeartbeatRequest.js';
 import type { HeartbeatResponse } from '../../proto/generated/weir/replication/v1/HeartbeatResponse.js';
@@ -44,6 +47,8 @@ export interface ReplicationServerOptions {
   readonly onRefused?: (err: WeirError) => void;
   /** Takes a peer's heartbeat to the controller; absent: this broker takes none. */
   readonly heartbeat?: (request: HeartbeatRequest__Output) => Promise<HeartbeatResponse>;
+  /** Takes an admin request a peer forwards to the controller; absent: this broker takes none. */
+  readonly controller?: (request: ControllerRequest__Output) => Promise<ControllerResponse>;
 }
 
 type SendCall = grpc.ServerReadableStream<Frame__Output, SendResult>;
@@ -155,6 +160,50 @@ class InboundStream {
   }
 }
 
+/**
+ * Answers a peer's unary call with `handle`'s answer: refused when the peer is of another cluster,
+ * NOT_CONTROLLER when this broker takes no such calls (`handle` gives undefined), and any failure
+ * as the error it is (UNKNOWN_SERVER_ERROR when not a WeirError).
+ */
+function answerPeer<T>(
+  options: ReplicationServerOptions,
+  what: string,
+  clusterId: string,
+  from: number,
+  callback: grpc.sendUnaryData<T>,
+  handle: () => Promise<T> | undefined,
+): void {
+  const refuse = (err: WeirError): void => callback(toServiceError(err) as grpc.ServiceError);
+  if (clusterId !== options.clusterId) {
+    refuse(
+      new WeirError(
+        'INCONSISTENT_CLUSTER_ID',
+        `broker ${from} is in cluster "${clusterId}", broker ${options.self} in cluster "${options.clusterId}"`,
+      ),
+    );
+    return;
+  }
+  let answer: Promise<T> | undefined;
+  try {
+    answer = handle();
+  } catch (err) {
+    answer = Promise.reject(err);
+  }
+  if (answer === undefined) {
+    refuse(new WeirError('NOT_CONTROLLER', `broker ${options.self} takes no ${what} calls`));
+    return;
+  }
+  answer.then(
+    (value) => callback(null, value),
+    (err: unknown) =>
+      refuse(
+        err instanceof WeirError
+          ? err
+          : new WeirError('UNKNOWN_SERVER_ERROR', `${what} failed: ${String(err)}`),
+      ),
+  );
+}
+
 /** A running replication listener. */
 export class ReplicationServer {
   readonly self: number;
@@ -188,30 +237,13 @@ export class ReplicationServer {
         call.on('error', () => stream.gone());
       },
       Heartbeat(call, callback) {
-        const request = call.request;
-        const refuse = (err: WeirError): void => callback(toServiceError(err) as grpc.ServiceError);
-        if (request.clusterId !== options.clusterId) {
-          refuse(
-            new WeirError(
-              'INCONSISTENT_CLUSTER_ID',
-              `broker ${request.nodeId} is in cluster "${request.clusterId}", broker ${options.self} in cluster "${options.clusterId}"`,
-            ),
-          );
-          return;
-        }
-        const handle = options.heartbeat;
-        if (handle === undefined) {
-          refuse(new WeirError('NOT_CONTROLLER', `broker ${options.self} takes no heartbeats`));
-          return;
-        }
-        handle(request).then(
-          (answer) => callback(null, answer),
-          (err: unknown) =>
-            refuse(
-              err instanceof WeirError
-                ? err
-                : new WeirError('UNKNOWN_SERVER_ERROR', `heartbeat failed: ${String(err)}`),
-            ),
+        answerPeer(options, 'heartbeat', call.request.clusterId, call.request.nodeId, callback, () =>
+          options.heartbeat?.(call.request),
+        );
+      },
+      Controller(call, callback) {
+        answerPeer(options, 'controller', call.request.clusterId, call.request.from, callback, () =>
+          options.controller?.(call.request),
         );
       },
     };

@@ -3,6 +3,10 @@ import type * as grpc from '@grpc/grpc-js';
 import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
 
 import type {
+  AlterConfigsCommand as _weir_replication_v1_AlterConfigsCommand,
+  AlterConfigsCommand__Output as _weir_replication_v1_AlterConfigsCommand__Output,
+} from './weir/replication/v1/AlterConfigsCommand.js';
+import type {
   AppendRequest as _weir_replication_v1_AppendRequest,
   AppendRequest__Output as _weir_replication_v1_AppendRequest__Output,
 } from './weir/replication/v1/AppendRequest.js';
@@ -10,6 +14,26 @@ import type {
   AppendResponse as _weir_replication_v1_AppendResponse,
   AppendResponse__Output as _weir_replication_v1_AppendResponse__Output,
 } from './weir/replication/v1/AppendResponse.js';
+import type {
+  ControllerRequest as _weir_replication_v1_ControllerRequest,
+  ControllerRequest__Output as _weir_replication_v1_ControllerRequest__Output,
+} from './weir/replication/v1/ControllerRequest.js';
+import type {
+  ControllerResponse as _weir_replication_v1_ControllerResponse,
+  ControllerResponse__Output as _weir_replication_v1_ControllerResponse__Output,
+} from './weir/replication/v1/ControllerResponse.js';
+import type {
+  CreatePartitionsCommand as _weir_replication_v1_CreatePartitionsCommand,
+  CreatePartitionsCommand__Output as _weir_replication_v1_CreatePartitionsCommand__Output,
+} from './weir/replication/v1/CreatePartitionsCommand.js';
+import type {
+  CreateTopicCommand as _weir_replication_v1_CreateTopicCommand,
+  CreateTopicCommand__Output as _weir_replication_v1_CreateTopicCommand__Output,
+} from './weir/replication/v1/CreateTopicCommand.js';
+import type {
+  DeleteTopicCommand as _weir_replication_v1_DeleteTopicCommand,
+  DeleteTopicCommand__Output as _weir_replication_v1_DeleteTopicCommand__Output,
+} from './weir/replication/v1/DeleteTopicCommand.js';
 import type {
   Entry as _weir_replication_v1_Entry,
   Entry__Output as _weir_replication_v1_Entry__Output,
@@ -71,6 +95,10 @@ export interface ProtoGrpcType {
   weir: {
     replication: {
       v1: {
+        AlterConfigsCommand: MessageTypeDefinition<
+          _weir_replication_v1_AlterConfigsCommand,
+          _weir_replication_v1_AlterConfigsCommand__Output
+        >;
         AppendRequest: MessageTypeDefinition<
           _weir_replication_v1_AppendRequest,
           _weir_replication_v1_AppendRequest__Output
@@ -78,6 +106,26 @@ export interface ProtoGrpcType {
         AppendResponse: MessageTypeDefinition<
           _weir_replication_v1_AppendResponse,
           _weir_replication_v1_AppendResponse__Output
+        >;
+        ControllerRequest: MessageTypeDefinition<
+          _weir_replication_v1_ControllerRequest,
+          _weir_replication_v1_ControllerRequest__Output
+        >;
+        ControllerResponse: MessageTypeDefinition<
+          _weir_replication_v1_ControllerResponse,
+          _weir_replication_v1_ControllerResponse__Output
+        >;
+        CreatePartitionsCommand: MessageTypeDefinition<
+          _weir_replication_v1_CreatePartitionsCommand,
+          _weir_replication_v1_CreatePartitionsCommand__Output
+        >;
+        CreateTopicCommand: MessageTypeDefinition<
+          _weir_replication_v1_CreateTopicCommand,
+          _weir_replication_v1_CreateTopicCommand__Output
+        >;
+        DeleteTopicCommand: MessageTypeDefinition<
+          _weir_replication_v1_DeleteTopicCommand,
+          _weir_replication_v1_DeleteTopicCommand__Output
         >;
         Entry: MessageTypeDefinition<_weir_replication_v1_Entry, _weir_replication_v1_Entry__Output>;
         EntryKind: EnumTypeDefinition;

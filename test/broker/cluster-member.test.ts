@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { ClusterMember, HEARTBEAT_INTERVAL_MS } from '../../broker/cluster-member.js';
 import type { Partition } from '../../broker/partition.js';
 import { ManualClock } from '../../storage/clock.js';
+import { DEFAULT_LOG_CONFIG } from '../../storage/index.js';
 import { freePort } from './support.js';
 
 describe('a cluster member', () => {
@@ -38,6 +39,8 @@ describe('a cluster member', () => {
         replicationPort: 3,
       }),
       report: (m) => reports.push(m),
+      newTopicId: () => '00000000-0000-4000-8000-0000000000aa',
+      limits: { maxPartitions: 10, topicDefaults: DEFAULT_LOG_CONFIG },
     });
     member.start();
     // Ten heartbeats, each given the time to fail (a refused connection fails at once).

@@ -4,6 +4,14 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { MethodDefinition } from '@grpc/proto-loader';
 import type {
+  ControllerRequest as _weir_replication_v1_ControllerRequest,
+  ControllerRequest__Output as _weir_replication_v1_ControllerRequest__Output,
+} from '../../../weir/replication/v1/ControllerRequest.js';
+import type {
+  ControllerResponse as _weir_replication_v1_ControllerResponse,
+  ControllerResponse__Output as _weir_replication_v1_ControllerResponse__Output,
+} from '../../../weir/replication/v1/ControllerResponse.js';
+import type {
   Frame as _weir_replication_v1_Frame,
   Frame__Output as _weir_replication_v1_Frame__Output,
 } from '../../../weir/replication/v1/Frame.js';
@@ -21,6 +29,47 @@ import type {
 } from '../../../weir/replication/v1/SendResult.js';
 
 export interface ReplicationClient extends grpc.Client {
+  Controller(
+    argument: _weir_replication_v1_ControllerRequest,
+    metadata: grpc.Metadata,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_replication_v1_ControllerResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  Controller(
+    argument: _weir_replication_v1_ControllerRequest,
+    metadata: grpc.Metadata,
+    callback: grpc.requestCallback<_weir_replication_v1_ControllerResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  Controller(
+    argument: _weir_replication_v1_ControllerRequest,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_replication_v1_ControllerResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  Controller(
+    argument: _weir_replication_v1_ControllerRequest,
+    callback: grpc.requestCallback<_weir_replication_v1_ControllerResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  controller(
+    argument: _weir_replication_v1_ControllerRequest,
+    metadata: grpc.Metadata,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_replication_v1_ControllerResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  controller(
+    argument: _weir_replication_v1_ControllerRequest,
+    metadata: grpc.Metadata,
+    callback: grpc.requestCallback<_weir_replication_v1_ControllerResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  controller(
+    argument: _weir_replication_v1_ControllerRequest,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_replication_v1_ControllerResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  controller(
+    argument: _weir_replication_v1_ControllerRequest,
+    callback: grpc.requestCallback<_weir_replication_v1_ControllerResponse__Output>,
+  ): grpc.ClientUnaryCall;
+
   Heartbeat(
     argument: _weir_replication_v1_HeartbeatRequest,
     metadata: grpc.Metadata,
@@ -97,6 +146,11 @@ export interface ReplicationClient extends grpc.Client {
 }
 
 export interface ReplicationHandlers extends grpc.UntypedServiceImplementation {
+  Controller: grpc.handleUnaryCall<
+    _weir_replication_v1_ControllerRequest__Output,
+    _weir_replication_v1_ControllerResponse
+  >;
+
   Heartbeat: grpc.handleUnaryCall<
     _weir_replication_v1_HeartbeatRequest__Output,
     _weir_replication_v1_HeartbeatResponse
@@ -106,6 +160,12 @@ export interface ReplicationHandlers extends grpc.UntypedServiceImplementation {
 }
 
 export interface ReplicationDefinition extends grpc.ServiceDefinition {
+  Controller: MethodDefinition<
+    _weir_replication_v1_ControllerRequest,
+    _weir_replication_v1_ControllerResponse,
+    _weir_replication_v1_ControllerRequest__Output,
+    _weir_replication_v1_ControllerResponse__Output
+  >;
   Heartbeat: MethodDefinition<
     _weir_replication_v1_HeartbeatRequest,
     _weir_replication_v1_HeartbeatResponse,

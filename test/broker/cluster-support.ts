@@ -1,0 +1,117 @@
+// Three real brokers with peers in one process, on loopback ports the OS picked and temp data
+// directories, for tests of the cluster: start them, restart one, wait for a condition, stop all.
+
+import { startBroker, type RunningBroker } from '../../broker/main.js';
+import type { StartBrokerOptions } from '../../broker/main.js';
+import { freePort, removeDir, tempDir } from './support.js';
+
+export class TestCluster {
+  readonly brokers: (RunningBroker | null)[];
+
+  private constructor(
+    readonly clusterId: string,
+    readonly peers: string,
+    readonly ports: readonly number[],
+    readonly dataDirs: readonly string[],
+    private readonly overrides: Omit<StartBrokerOptions, 'dataDir'>,
+    brokers: RunningBroker[],
+  ) {
+    this.brokers = brokers;
+  }
+
+  /** Starts `size` brokers (node ids 1..size) that name each other as peers. */
+  static async start(
+    size = 3,
+    overrides: Omit<StartBrokerOptions, 'dataDir'> = {},
+    clusterId = 'test-cluster',
+  ): Promise<TestCluster> {
+    const ports: number[] = [];
+    for (let i = 0; i < size; i++) ports.push(await freePort());
+    const peers = ports.map((p, i) => `${i + 1}@127.0.0.1:${p}`).join(',');
+    const dataDirs = ports.map(() => tempDir('weir-cluster-'));
+    const cluster = new TestCluster(clusterId, peers, ports, dataDirs, overrides, []);
+    try {
+      for (let i = 0; i < size; i++) cluster.brokers.push(await cluster.startNode(i + 1));
+    } catch (err) {
+      await cluster.close();
+      throw err;
+    }
+    return cluster;
+  }
+
+  private startNode(nodeId: number): Promise<RunningBroker> {
+    return startBroker({
+      dataDir: this.dataDirs[nodeId - 1]!,
+      nodeId,
+      peers: this.peers,
+      replicationPort: this.ports[nodeId - 1]!,
+      clusterId: this.clusterId,
+      logLevel: 'silent',
+      ...this.overrides,
+    });
+  }
+
+  /** The running broker of `nodeId`; throws when it is stopped. */
+  node(nodeId: number): RunningBroker {
+    const b = this.brokers[nodeId - 1];
+    if (b === null || b === undefined) throw new Error(`broker ${nodeId} is not running`);
+    return b;
+  }
+
+  /** The brokers running now. */
+  get running(): RunningBroker[] {
+    return this.brokers.filter((b): b is RunningBroker => b !== null);
+  }
+
+  async stop(nodeId: number): Promise<void> {
+    const b = this.node(nodeId);
+    this.brokers[nodeId - 1] = null;
+    await b.close();
+  }
+
+  async restart(nodeId: number): Promise<RunningBroker> {
+    if (this.brokers[nodeId - 1] !== null) await this.stop(nodeId);
+    const b = await this.startNode(nodeId);
+    this.brokers[nodeId - 1] = b;
+    return b;
+  }
+
+  /** Waits until every running broker lists every running broker as live. */
+  async registered(): Promise<void> {
+    const ids = this.running.map((b) => b.nodeId).join(',');
+    await until(
+      'every broker registered',
+      () =>
+        this.running.map((b) =>
+          b.broker
+            .cluster()
+            .brokers.map((x) => x.nodeId)
+            .join(','),
+        ),
+      (lists) => lists.every((l) => l === ids),
+    );
+  }
+
+  /** Stops every broker and removes the data directories. */
+  async close(): Promise<void> {
+    await Promise.all(this.running.map((b) => b.close()));
+    this.brokers.fill(null);
+    for (const d of this.dataDirs) removeDir(d);
+  }
+}
+
+/** Polls until `done` holds (bounded: `ms`, 30 s by default), returning the last value. */
+export async function until<T>(
+  what: string,
+  probe: () => T,
+  done: (v: T) => boolean,
+  ms = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = probe();
+    if (done(v)) return v;
+    if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(v)} after ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
