@@ -100,11 +100,14 @@ async function produce(
   // Every append of the request happens here, synchronously and in order, before anything waits
   // (only the wait for an fsync is asynchronous): requests on one stream append in arrival order.
   const appends = request.partitions.map((data) => startAppends(broker, data, acks));
+  // acks=all waits for a majority of the partition's replicas, for at most the request's timeout
+  // (Kafka's timeout.ms): past it the answer is REQUEST_TIMED_OUT, and the batch may still commit.
+  const deadline = deadlineOf(request.timeoutMs);
   const results: PartitionProduceResult[] = [];
   for (let i = 0; i < appends.length; i++) {
     const data = request.partitions[i] as PartitionData__Output;
     try {
-      const settled = await (appends[i] as PartitionAppends);
+      const settled = await deadline.race(appends[i] as PartitionAppends);
       if ('failed' in settled) throw settled.failed;
       for (const { partition, outcome } of settled) {
         results.push({
@@ -132,7 +135,39 @@ async function produce(
       hooks.onProduce?.(data.topic, data.partition, 0, data.batches.length, elapsed(started), error);
     }
   }
+  deadline.cancel();
   return { correlationId: request.correlationId, results };
+}
+
+/** A produce request's timeout when it gives none (Kafka's request.timeout.ms). */
+const DEFAULT_PRODUCE_TIMEOUT_MS = 30_000;
+
+/** One timer for a whole request: each wait races it, and it is cancelled once the answer is built. */
+function deadlineOf(timeoutMs: number): {
+  race<T>(settled: Promise<T>): Promise<T>;
+  cancel(): void;
+} {
+  const ms = timeoutMs > 0 ? timeoutMs : DEFAULT_PRODUCE_TIMEOUT_MS;
+  let timer: NodeJS.Timeout | null = null;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new WeirError(
+            'REQUEST_TIMED_OUT',
+            `the replicas did not acknowledge within the request's timeout of ${ms} ms; the batch may still commit`,
+          ),
+        ),
+      ms,
+    );
+  });
+  expired.catch(() => undefined);
+  return {
+    race: (settled) => Promise.race([settled, expired]),
+    cancel: () => {
+      if (timer !== null) clearTimeout(timer);
+    },
+  };
 }
 
 function elapsed(started: bigint): number {

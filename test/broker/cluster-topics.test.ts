@@ -7,6 +7,12 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Broker, ProducedRecord } from '../../broker/broker.js';
 import { Admin } from '../../client/admin.js';
+import * as grpc from '@grpc/grpc-js';
+import { promisify } from 'node:util';
+import type { ProduceRequest } from '../../proto/generated/weir/v1/ProduceRequest.js';
+import type { ProduceResponse__Output } from '../../proto/generated/weir/v1/ProduceResponse.js';
+import type { WeirClient } from '../../proto/generated/weir/v1/Weir.js';
+import { fromWireError, weirProto } from '../../proto/grpc.js';
 import { TestCluster, until } from './cluster-support.js';
 
 let cluster: TestCluster | null = null;
@@ -207,5 +213,45 @@ describe('topics with peers', () => {
       () => c.node(restarted).broker.find('pairs', 0)!.highWatermark,
       (hw) => hw >= end,
     );
+  }, 90_000);
+
+  it('answers acks=all once a majority holds the batch, and REQUEST_TIMED_OUT without one', async () => {
+    const c = (cluster = await TestCluster.start(3));
+    await c.registered();
+    await adminOf(c.node(1).grpcAddress).createTopic('majority', { partitions: 1, replicationFactor: 3 });
+    const [leaderId] = await electedLeaders(c, 'majority', 1);
+    const leader = c.node(leaderId!);
+    const client = new (weirProto().weir.v1.Weir)(
+      leader.grpcAddress,
+      grpc.credentials.createInsecure(),
+    ) as WeirClient;
+    const produce = async (value: string, timeoutMs: number): Promise<ProduceResponse__Output> => {
+      const request: ProduceRequest = {
+        acks: 'ACKS_ALL',
+        timeoutMs,
+        partitions: [{ topic: 'majority', partition: 0, records: [{ value: Buffer.from(value) }] }],
+      };
+      return (await promisify(client.Produce.bind(client))(request)) as ProduceResponse__Output;
+    };
+    try {
+      const ok = await produce('with a majority', 10_000);
+      expect(fromWireError(ok.results[0]!.error)).toBeNull();
+      // One follower down: two of three still make a majority.
+      const followers = c.running.filter((b) => b.nodeId !== leaderId).map((b) => b.nodeId);
+      await c.stop(followers[0]!);
+      const still = await produce('two of three', 10_000);
+      expect(fromWireError(still.results[0]!.error)).toBeNull();
+      expect(Number(still.results[0]!.baseOffset)).toBeGreaterThan(Number(ok.results[0]!.baseOffset));
+      // Both down: the leader alone is no majority. The answer says the wait timed out (or, if the
+      // leader already noticed it lost its majority and stepped down, that it does not lead).
+      await c.stop(followers[1]!);
+      const alone = await produce('alone', 500);
+      expect(['REQUEST_TIMED_OUT', 'NOT_LEADER_OR_FOLLOWER']).toContain(
+        fromWireError(alone.results[0]!.error)?.code,
+      );
+      expect(leader.broker.find('majority', 0)!.highWatermark).toBe(Number(still.results[0]!.lastOffset) + 1);
+    } finally {
+      client.close();
+    }
   }, 90_000);
 });
