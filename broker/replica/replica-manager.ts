@@ -82,6 +82,9 @@ export interface ReplicaManagerDeps {
   readonly onGroupFailed?: (group: string, err: unknown) => void;
 }
 
+/** How long the broker's own replicated appends wait for a majority (Kafka's offsets.commit.timeout.ms). */
+const INTERNAL_COMMIT_TIMEOUT_MS = 5_000;
+
 /** How often every Raft group ticks: heartbeats every 2 ticks, elections after 10 to 20. */
 const RAFT_TICK_MS = 100;
 
@@ -92,6 +95,7 @@ export class ReplicaManager {
   private readonly ensureTopic: (topic: string) => void;
   private readonly partitions = new Map<string, Partition[]>();
   private readonly waiting: WaitingRequests<Partition>;
+  private readonly waitClock: Clock;
   private readonly fs: StorageFs;
   private readonly random: () => number;
   private readonly start: ReplicaStart;
@@ -120,6 +124,7 @@ export class ReplicaManager {
     this.lifecycle = deps.lifecycle;
     this.ensureTopic = deps.ensureTopic;
     this.waiting = new WaitingRequests(deps.waitClock);
+    this.waitClock = deps.waitClock;
     this.fs = deps.fs;
     this.random = deps.random;
     this.start = deps.start;
@@ -312,9 +317,37 @@ export class ReplicaManager {
     assert(topic.startsWith(INTERNAL_PREFIX), `'${topic}' is not an internal topic`);
     const p = this.partition(topic, partition);
     if (this.votersOf(topic, partition).length === 1) return p.appendInternal(batch);
-    // Replicated: answered once a majority holds it, so that a new leader has it (acks=all).
+    // Replicated: answered once a majority holds it, so that a new leader has it (acks=all), or
+    // REQUEST_TIMED_OUT after Kafka's offsets.commit.timeout.ms (it may still commit).
     const { baseOffset, committed } = p.appendInternalCommitted(batch);
-    return { baseOffset, flushed: committed };
+    return {
+      baseOffset,
+      flushed: this.within(committed, INTERNAL_COMMIT_TIMEOUT_MS, `${topic}/${partition}`),
+    };
+  }
+
+  /** `waited`, or REQUEST_TIMED_OUT once `ms` passed. */
+  private within(waited: Promise<void>, ms: number, what: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = this.waitClock.schedule(ms, () =>
+        reject(
+          new WeirError(
+            'REQUEST_TIMED_OUT',
+            `${what}: no majority of its replicas acknowledged within ${ms} ms`,
+          ),
+        ),
+      );
+      waited.then(
+        () => {
+          timer.cancel();
+          resolve();
+        },
+        (err: unknown) => {
+          timer.cancel();
+          reject(err as Error);
+        },
+      );
+    });
   }
 
   /**

@@ -1,0 +1,120 @@
+// With peers, a group's coordinator is the leader of its __consumer_offsets partition, and moves
+// with it: when the coordinator's broker stops, the partition elects another leader, which loads
+// the partition's commits and answers for the group, with nothing committed lost. Real brokers.
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { OFFSETS_TOPIC } from '../../broker/group/coordinator.js';
+import { WeirError } from '../../proto/errors.js';
+import { Admin } from '../../client/admin.js';
+import { TestCluster, until } from './cluster-support.js';
+
+let cluster: TestCluster | null = null;
+
+afterEach(async () => {
+  await cluster?.close();
+  cluster = null;
+});
+
+/** The coordinator of `group` as `broker` names it, or the retriable error's code meanwhile. */
+function coordinatorOf(c: TestCluster, nodeId: number, group: string): number | string {
+  try {
+    return c.node(nodeId).broker.groups.findCoordinator(group).coordinator.nodeId;
+  } catch (err) {
+    if (err instanceof WeirError && err.retriable) return err.code;
+    throw err;
+  }
+}
+
+/** Waits until every running broker names the same running coordinator, which leads the partition. */
+async function agreedCoordinator(c: TestCluster, group: string): Promise<number> {
+  const views = await until(
+    `the coordinator of ${group}`,
+    () => c.running.map((b) => coordinatorOf(c, b.nodeId, group)),
+    (v) =>
+      typeof v[0] === 'number' &&
+      v.every((x) => x === v[0]) &&
+      c.running.some((b) => b.nodeId === v[0]) &&
+      fetches(c, v[0], group),
+  );
+  return views[0] as number;
+}
+
+/** A replica's `raft-state` file (its term, vote and amnesia), or '' while it has none. */
+function raftState(dataDir: string, partitionDir: string): string {
+  try {
+    return readFileSync(join(dataDir, partitionDir, 'raft-state'), 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** Whether the broker answers the group's offset fetch (it coordinates the group now). */
+function fetches(c: TestCluster, nodeId: number, group: string): boolean {
+  try {
+    c.node(nodeId).broker.groups.fetchOffsets(group, []);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('group coordinators with peers', () => {
+  it('move with their __consumer_offsets partition, keeping every commit', async () => {
+    const c = (cluster = await TestCluster.start(3, { offsetsTopicPartitions: 3 }));
+    await c.registered();
+    const admin = new Admin({ bootstrap: c.node(1).grpcAddress });
+    try {
+      await admin.createTopic('events', { partitions: 2, replicationFactor: 3 });
+    } finally {
+      admin.close();
+    }
+
+    // The first lookup asks the controller for __consumer_offsets (replication factor 3 here).
+    expect(coordinatorOf(c, 1, 'g')).toBe('COORDINATOR_NOT_AVAILABLE');
+    const first = await agreedCoordinator(c, 'g');
+    const placed = c.node(first).broker.describeTopic(OFFSETS_TOPIC);
+    expect(placed.partitions.map((p) => p.replicas.length)).toEqual([3, 3, 3]);
+
+    // Another broker refuses the group's calls, naming the coordinator.
+    const other = c.running.find((b) => b.nodeId !== first)!;
+    await expect(
+      other.broker.groups.commit('g', '', -1, [{ topic: 'events', partition: 0, offset: 1, metadata: '' }]),
+    ).rejects.toMatchObject({ code: 'NOT_COORDINATOR' });
+
+    // Its replicas are new, so amnesiac until the leader's first commit reaches them (a heartbeat or
+    // two): until then the partition could not lose its leader and elect another.
+    const { partition } = c.node(first).broker.groups.findCoordinator('g');
+    await until(
+      'the offsets partition whole on every broker',
+      () => c.dataDirs.map((d) => raftState(d, `${OFFSETS_TOPIC}-${partition}`)),
+      (states) => states.every((s) => /^amnesiac: 0$/m.test(s)),
+    );
+    const results = await c.node(first).broker.groups.commit('g', '', -1, [
+      { topic: 'events', partition: 0, offset: 42, metadata: 'kept' },
+      { topic: 'events', partition: 1, offset: 7, metadata: '' },
+    ]);
+    expect(results.map((r) => r.error)).toEqual([null, null]);
+
+    // The coordinator's broker stops: the partition elects another leader among the two left,
+    // which answers with both commits.
+    await c.stop(first);
+    const second = await agreedCoordinator(c, 'g');
+    expect(second).not.toBe(first);
+    const fetched = c.node(second).broker.groups.fetchOffsets('g', []);
+    expect(fetched.map((f) => `${f.topic}/${f.partition}@${f.offset}:${f.metadata}`).sort()).toEqual([
+      'events/0@42:kept',
+      'events/1@7:',
+    ]);
+
+    // It takes new commits, and the first broker, back, follows and hands nothing stale back.
+    await c
+      .node(second)
+      .broker.groups.commit('g', '', -1, [{ topic: 'events', partition: 0, offset: 50, metadata: '' }]);
+    await c.restart(first);
+    const now = await agreedCoordinator(c, 'g');
+    const after = c.node(now).broker.groups.fetchOffsets('g', [{ topic: 'events', partition: 0 }]);
+    expect(after[0]!.offset).toBe(50);
+  }, 120_000);
+});
