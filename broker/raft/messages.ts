@@ -113,7 +113,15 @@ export interface AppendResponse extends Envelope {
   readonly amnesiac: boolean;
 }
 
-export type Message = VoteRequest | VoteResponse | AppendRequest | AppendResponse;
+/**
+ * A leader hands its leadership to a caught-up voter (Raft's TimeoutNow): the receiver starts an
+ * election at once, skipping the pre-vote, and wins it as any candidate would.
+ */
+export interface TimeoutNow extends Envelope {
+  readonly type: 'timeoutNow';
+}
+
+export type Message = VoteRequest | VoteResponse | AppendRequest | AppendResponse | TimeoutNow;
 
 export function voteRequest(
   type: 'vote' | 'preVote',

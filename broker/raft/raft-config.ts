@@ -30,6 +30,8 @@ export interface RaftFaults {
    * of odd sizes): a group of two with one amnesiac replica never makes progress again.
    */
   readonly wholeMajorityOnly?: boolean;
+  /** A replica told to take over the leadership leads in the current term, without an election. */
+  readonly transferWithoutElection?: boolean;
   /** A leader starts a membership change while the previous one is still uncommitted. */
   readonly overlappingChanges?: boolean;
 }

@@ -39,6 +39,7 @@ import type {
   HardState,
   Message,
   Ready,
+  TimeoutNow,
   VoteRequest,
   VoteResponse,
 } from './messages.js';
@@ -268,6 +269,8 @@ export class RaftNode {
         return this.onAppend(m);
       case 'appendResponse':
         return this.onAppendResponse(m);
+      case 'timeoutNow':
+        return this.onTimeoutNow(m);
     }
   }
 
@@ -282,6 +285,35 @@ export class RaftNode {
     this.hardStateDirty = false;
     this.outbox = [];
     return ready;
+  }
+
+  /**
+   * Hands leadership to `to` (a preferred leader back, say): a voter whose log matches this
+   * leader's to its end, durably, and that is whole. It is told to campaign at once and is elected
+   * as any candidate is, so nothing here bypasses the election's checks. Returns null once asked,
+   * or why not (the caller tries again later).
+   */
+  transferLeadership(to: number): string | null {
+    if (this.roleNow !== 'leader') return 'not the leader';
+    if (to === this.id) return 'already the leader';
+    if (!this.otherVoters.includes(to)) return `${to} is not a voter`;
+    const pr = this.progress!.of(to);
+    if (pr.amnesiac || pr.matchEnd < this.log.end || pr.durableEnd < this.log.end)
+      return `${to} has not caught up`;
+    this.outbox.push({ type: 'timeoutNow', from: this.id, to, term: this.term });
+    return null;
+  }
+
+  private onTimeoutNow(m: TimeoutNow): void {
+    // From the leader of this term only; a learner, or a replica not done recovering, does not campaign.
+    if (m.from !== this.leader || this.roleNow !== 'follower') return;
+    if (!this.recovered || !this.mayCampaign) return;
+    if (this.config.faults?.transferWithoutElection === true) {
+      // Negative control: leads in the current term without an election.
+      this.becomeLeader();
+      return;
+    }
+    this.startElection();
   }
 
   // Elections.

@@ -141,6 +141,8 @@ function groupMessageToWire({ group, message: m }: GroupMessage): WireGroupMessa
           amnesiac: m.amnesiac,
         },
       };
+    case 'timeoutNow':
+      return { group, timeoutNow: { from: m.from, to: m.to, term: m.term } };
   }
 }
 
@@ -274,6 +276,12 @@ function messageFromWire(w: GroupMessage__Output): Message | string {
         incarnation: m.incarnation,
         rejoinEnd: m.rejoinEnd,
       };
+    }
+    case 'timeoutNow': {
+      const m = w.timeoutNow!;
+      bad = badNumber('term', m.term, 0);
+      if (bad !== null) return bad;
+      return { type: 'timeoutNow', from: m.from, to: m.to, term: m.term };
     }
     case 'appendResponse': {
       const m = w.appendResponse!;

@@ -79,6 +79,10 @@ import type {
   SendResult__Output as _weir_replication_v1_SendResult__Output,
 } from './weir/replication/v1/SendResult.js';
 import type {
+  TimeoutNow as _weir_replication_v1_TimeoutNow,
+  TimeoutNow__Output as _weir_replication_v1_TimeoutNow__Output,
+} from './weir/replication/v1/TimeoutNow.js';
+import type {
   VoteRequest as _weir_replication_v1_VoteRequest,
   VoteRequest__Output as _weir_replication_v1_VoteRequest__Output,
 } from './weir/replication/v1/VoteRequest.js';
@@ -158,6 +162,10 @@ export interface ProtoGrpcType {
         SendResult: MessageTypeDefinition<
           _weir_replication_v1_SendResult,
           _weir_replication_v1_SendResult__Output
+        >;
+        TimeoutNow: MessageTypeDefinition<
+          _weir_replication_v1_TimeoutNow,
+          _weir_replication_v1_TimeoutNow__Output
         >;
         VoteRequest: MessageTypeDefinition<
           _weir_replication_v1_VoteRequest,

@@ -70,6 +70,7 @@ export interface SimResult {
   readonly duplicatesAnswered: number;
   /** Membership changes a leader started (config entries appended). */
   readonly membershipChanges: number;
+  readonly transfers: number;
 }
 
 export class RaftSimulation implements ReplicaHost {
@@ -100,6 +101,7 @@ export class RaftSimulation implements ReplicaHost {
   private deletions = 0;
   private wipes = 0;
   private membershipChanges = 0;
+  private transfers = 0;
   private readonly s: Scenario;
 
   readonly producerStateFromCommitted: boolean;
@@ -173,6 +175,7 @@ export class RaftSimulation implements ReplicaHost {
       pageCache: this.s.policy === 'pageCache',
       duplicatesAnswered: this.producers.reduce((sum, p) => sum + p.duplicatesAnswered, 0),
       membershipChanges: this.membershipChanges,
+      transfers: this.transfers,
     };
   }
 
@@ -250,7 +253,24 @@ export class RaftSimulation implements ReplicaHost {
     for (let a = this.s.appendRate; a > 0 && this.rand() < a; a--) this.clientAppend(false);
     for (const p of this.producers) if (!p.waiting && this.rand() < this.s.produceRate) this.produce(p);
     if (this.s.membership && this.rand() < this.s.changeRate) this.changeMembership();
+    // Drawn only when on, so the seeds' own runs stay as they were.
+    if (this.s.transferRate > 0 && this.rand() < this.s.transferRate) this.transferLeadership();
     return false;
+  }
+
+  /** A leader hands its leadership to another voter, as a preferred-leader balancer does. */
+  private transferLeadership(): void {
+    const leaders = this.replicas.filter((r) => r.node?.role === 'leader' && r.pausedUntil <= this.now);
+    const r = leaders[Math.floor(this.rand() * leaders.length)];
+    if (r === undefined) return;
+    const others = r.node!.membership.voters.filter((v) => v !== r.id);
+    const to = others[Math.floor(this.rand() * others.length)];
+    if (to === undefined) return;
+    let refused: string | null = '';
+    r.step((n) => (refused = n.transferLeadership(to)));
+    if (refused !== null) return;
+    this.transfers++;
+    this.trace(`${r.id} hands its leadership to ${to}`);
   }
 
   /**
@@ -611,5 +631,7 @@ function scenario(rand: () => number) {
      * (never drawn: a scenario override turns it on, so the seeds' own scenarios stay as they were).
      */
     freshAmnesiac: false,
+    /** Leaders hand their leadership to another voter, per tick, about (an override turns it on). */
+    transferRate: 0,
   };
 }

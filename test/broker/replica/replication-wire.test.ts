@@ -91,6 +91,7 @@ function message(from: number, to: number): fc.Arbitrary<Message> {
       incarnation: offsetOrBefore,
       amnesiac: fc.boolean(),
     }),
+    fc.record({ ...ends, type: fc.constant('timeoutNow' as const) }),
   );
 }
 

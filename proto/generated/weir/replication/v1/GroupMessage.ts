@@ -17,6 +17,10 @@ import type {
   AppendResponse as _weir_replication_v1_AppendResponse,
   AppendResponse__Output as _weir_replication_v1_AppendResponse__Output,
 } from '../../../weir/replication/v1/AppendResponse.js';
+import type {
+  TimeoutNow as _weir_replication_v1_TimeoutNow,
+  TimeoutNow__Output as _weir_replication_v1_TimeoutNow__Output,
+} from '../../../weir/replication/v1/TimeoutNow.js';
 
 export interface GroupMessage {
   group?: string;
@@ -24,7 +28,8 @@ export interface GroupMessage {
   voteResponse?: _weir_replication_v1_VoteResponse | null;
   appendRequest?: _weir_replication_v1_AppendRequest | null;
   appendResponse?: _weir_replication_v1_AppendResponse | null;
-  message?: 'voteRequest' | 'voteResponse' | 'appendRequest' | 'appendResponse';
+  timeoutNow?: _weir_replication_v1_TimeoutNow | null;
+  message?: 'voteRequest' | 'voteResponse' | 'appendRequest' | 'appendResponse' | 'timeoutNow';
 }
 
 export interface GroupMessage__Output {
@@ -33,5 +38,6 @@ export interface GroupMessage__Output {
   voteResponse?: _weir_replication_v1_VoteResponse__Output | null;
   appendRequest?: _weir_replication_v1_AppendRequest__Output | null;
   appendResponse?: _weir_replication_v1_AppendResponse__Output | null;
-  message?: 'voteRequest' | 'voteResponse' | 'appendRequest' | 'appendResponse';
+  timeoutNow?: _weir_replication_v1_TimeoutNow__Output | null;
+  message?: 'voteRequest' | 'voteResponse' | 'appendRequest' | 'appendResponse' | 'timeoutNow';
 }
