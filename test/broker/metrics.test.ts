@@ -8,6 +8,7 @@ import type { ProduceResponse__Output } from '../../proto/generated/weir/v1/Prod
 import { encodeBatch } from '../../proto/record-batch.js';
 import type { PartitionStats } from '../../broker/broker.js';
 import { BrokerMetrics, LATENCY_BUCKETS_SECONDS, UNKNOWN_TOPIC_LABEL } from '../../broker/metrics.js';
+import { RaftTotals } from '../../broker/replica/raft-totals.js';
 import { removeDir, startTestBroker, type TestBroker } from './support.js';
 import { http, sample } from './http-support.js';
 
@@ -165,11 +166,11 @@ function partitionSeries(text: string): Map<string, number> {
     expect(out.has(key)).toBe(false);
     out.set(key, Number(m[4]));
   }
-  expect(announced.size).toBe(6);
+  expect(announced.size).toBe(8);
   return out;
 }
 
-function fakeSource(topics: Record<string, Partial<PartitionStats>[]>) {
+function fakeSource(topics: Record<string, Partial<PartitionStats>[]>, totals = new RaftTotals()) {
   const stats = (p: Partial<PartitionStats>, i: number): PartitionStats => ({
     partition: i,
     leader: 0,
@@ -179,6 +180,10 @@ function fakeSource(topics: Record<string, Partial<PartitionStats>[]>) {
     logEndOffset: 0,
     sizeBytes: 0,
     segments: 1,
+    isr: [0],
+    term: 1,
+    followers: [],
+    raftTotals: totals,
     ...p,
   });
   return {
@@ -268,6 +273,8 @@ describe('BrokerMetrics', () => {
         logEndOffset: i * 3 + 2 + shift,
         segments: 1 + ((i + shift) % 4),
         leader: (i + shift) % 3,
+        term: i + 2 * shift,
+        isr: [0, 1, 2].slice(0, 1 + ((i + shift) % 3)),
       }));
     const source = fakeSource({ a: many(2500, 0), b: many(2, 0) });
     const m = new BrokerMetrics(source, { defaultMetrics: false });
@@ -282,6 +289,8 @@ describe('BrokerMetrics', () => {
           expected.set(`weir_partition_log_end_offset ${topic} ${i}`, p.logEndOffset!);
           expected.set(`weir_partition_segments ${topic} ${i}`, p.segments!);
           expected.set(`weir_partition_leader ${topic} ${i}`, p.leader!);
+          expected.set(`weir_partition_raft_term ${topic} ${i}`, p.term!);
+          expected.set(`weir_partition_in_sync_replicas ${topic} ${i}`, p.isr!.length);
         });
       expect(series).toEqual(expected);
     };
