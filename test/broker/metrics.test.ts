@@ -324,3 +324,72 @@ describe('BrokerMetrics', () => {
     expect(sample(text, 'weir_partition_high_watermark', { topic: 'a', partition: '0' })).toBe(1);
   });
 });
+
+describe('replication metrics', () => {
+  const follower = (nodeId: number, lagRecords: number, lagMs: number, inSync: boolean) => ({
+    nodeId,
+    matchEnd: 100 - lagRecords,
+    lagRecords,
+    lagMs,
+    inSync,
+  });
+
+  it('count the partitions led here with fewer in-sync replicas than replicas, and each follower’s lag', async () => {
+    const source = fakeSource({
+      t: [
+        // led here, all in sync
+        {
+          replicas: [0, 1, 2],
+          isr: [0, 1, 2],
+          followers: [follower(1, 0, 0, true), follower(2, 3, 100, true)],
+        },
+        // led here, node 2 out
+        {
+          replicas: [0, 1, 2],
+          isr: [0, 1],
+          followers: [follower(1, 0, 0, true), follower(2, 40, 31_000, false)],
+        },
+        // led elsewhere: only the leader is known in sync, and that is not under-replication here
+        { leader: 1, replicas: [0, 1, 2], isr: [1], followers: [] },
+        // a group of one
+        { replicas: [0], isr: [0], followers: [] },
+      ],
+    });
+    const text = await new BrokerMetrics(source, { defaultMetrics: false }).scrape();
+    expect(sample(text, 'weir_under_replicated_partitions')).toBe(1);
+    const at = (partition: string, f: string) => ({ topic: 't', partition, follower: f });
+    expect(sample(text, 'weir_follower_lag_records', at('1', '2'))).toBe(40);
+    expect(sample(text, 'weir_follower_lag_ms', at('1', '2'))).toBe(31_000);
+    expect(sample(text, 'weir_follower_lag_records', at('0', '2'))).toBe(3);
+    expect(sample(text, 'weir_follower_lag_ms', at('0', '1'))).toBe(0);
+    // No follower series where this broker does not lead.
+    expect(text).not.toMatch(/weir_follower_lag_\w+\{topic="t",partition="[23]"/);
+    expect(sample(text, 'weir_partition_in_sync_replicas', { topic: 't', partition: '1' })).toBe(2);
+    expect(text).toContain('# TYPE weir_under_replicated_partitions gauge');
+    expect(text).toContain('# TYPE weir_follower_lag_ms gauge');
+  });
+
+  it('write the Raft groups’ election counters and commit latency histogram from the broker’s totals', async () => {
+    const totals = new RaftTotals();
+    const m = new BrokerMetrics(fakeSource({ t: [{}, {}] }, totals), { defaultMetrics: false });
+    let text = await m.scrape();
+    expect(sample(text, 'weir_raft_elections_started_total')).toBe(0);
+    expect(sample(text, 'weir_raft_commit_latency_seconds_count')).toBe(0);
+    totals.electionsStarted = 3;
+    totals.electionsWon = 2;
+    totals.observeCommit(0.00005);
+    totals.observeCommit(0.02);
+    totals.observeCommit(60);
+    text = await m.scrape();
+    expect(text).toContain('# TYPE weir_raft_elections_started_total counter');
+    expect(text).toContain('# TYPE weir_raft_commit_latency_seconds histogram');
+    expect(sample(text, 'weir_raft_elections_started_total')).toBe(3);
+    expect(sample(text, 'weir_raft_elections_won_total')).toBe(2);
+    const bucket = (le: string) => sample(text, 'weir_raft_commit_latency_seconds_bucket', { le });
+    expect([bucket('0.0001'), bucket('0.01'), bucket('0.025'), bucket('10'), bucket('+Inf')]).toEqual([
+      1, 1, 2, 2, 3,
+    ]);
+    expect(sample(text, 'weir_raft_commit_latency_seconds_count')).toBe(3);
+    expect(sample(text, 'weir_raft_commit_latency_seconds_sum')).toBeCloseTo(60.02005, 6);
+  });
+});
