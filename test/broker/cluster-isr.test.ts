@@ -6,6 +6,7 @@
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { METADATA_TOPIC } from '../../broker/broker.js';
+import { resolveBrokerConfig } from '../../broker/config.js';
 import { startBroker, type RunningBroker } from '../../broker/main.js';
 import { Admin } from '../../client/index.js';
 import { http, sample } from './http-support.js';
@@ -84,6 +85,12 @@ describe('the metadata log of three brokers', () => {
       (lags) => lags.length === 2 && lags.every((l) => l === '0/true'),
     );
     expect(stats(leader).isr).toEqual([1, 2, 3]);
+    // (The registrations are the first appends proposed to the log: the no-op is not one.)
+    await until(
+      'three brokers registered',
+      () => leader.broker.cluster().brokers.length,
+      (n) => n === 3,
+    );
     expect(stats(leader).followers.map((f) => f.nodeId)).toEqual(followers.map((f) => f.nodeId));
     // A follower knows only the leader is in sync, and nothing of the lag.
     for (const f of followers) expect(stats(f)).toMatchObject({ isr: [leaderId], followers: [] });
@@ -163,4 +170,17 @@ describe('the metadata log of three brokers', () => {
       ],
     });
   }, 60_000);
+});
+
+describe('replicaLagTimeMaxMs', () => {
+  it("is Kafka's 30 s unless set, by option or WEIR_REPLICA_LAG_TIME_MAX_MS, and at least 1 ms", () => {
+    expect(resolveBrokerConfig({}).replicaLagTimeMaxMs).toBe(30_000);
+    expect(resolveBrokerConfig({ env: { WEIR_REPLICA_LAG_TIME_MAX_MS: '5000' } }).replicaLagTimeMaxMs).toBe(
+      5_000,
+    );
+    expect(resolveBrokerConfig({ overrides: { replicaLagTimeMaxMs: 250 } }).replicaLagTimeMaxMs).toBe(250);
+    expect(() => resolveBrokerConfig({ overrides: { replicaLagTimeMaxMs: 0 } })).toThrow(
+      /replicaLagTimeMaxMs/,
+    );
+  });
 });
