@@ -174,12 +174,14 @@ export class RaftGroups {
     const g = this.groups.get(group);
     if (g === undefined) return null;
     let offset: number | null = null;
-    const before = g.node.highWatermark;
+    const proposedAt = this.monotonicMs();
     this.step(g, (n) => (offset = n.propose(data, count)));
-    // A group of one may have committed it in the same step (observed already, at zero latency).
-    if (offset !== null && g.node.highWatermark < offset + count)
-      g.pending.push(offset + count, this.monotonicMs());
-    else if (offset !== null && before < offset + count) this.totals.observeCommit(0);
+    if (offset !== null) {
+      const end = offset + count;
+      // A group of one committing on its own write does so within this step.
+      if (g.node.highWatermark >= end) this.totals.observeCommit((this.monotonicMs() - proposedAt) / 1000);
+      else g.pending.push(end, proposedAt);
+    }
     this.flush();
     return offset;
   }

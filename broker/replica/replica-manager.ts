@@ -238,8 +238,9 @@ export class ReplicaManager {
   }
 
   statsOf(p: Partition): PartitionStats {
-    const { term, isr, followers } = this.syncOf(p);
-    const { leader, replicas } = this.placementOf(p);
+    const leader = p.leaderId ?? -1;
+    const replicas = [...this.votersOf(p.topic, p.id)];
+    const { term, isr, followers } = this.syncOf(p, replicas);
     const raftTotals = this.groups.totals;
     return { partition: p.id, leader, replicas, isr, term, followers, raftTotals, ...p.stats() };
   }
@@ -249,15 +250,15 @@ export class ReplicaManager {
    * in-sync ones (replica-sync.ts says what a broker that does not lead it answers).
    */
   placementOf(p: Partition): { leader: number; replicas: number[]; isr: number[] } {
-    return { leader: p.leaderId ?? -1, replicas: [...this.votersOf(p.topic, p.id)], isr: this.syncOf(p).isr };
+    const replicas = [...this.votersOf(p.topic, p.id)];
+    return { leader: p.leaderId ?? -1, replicas, isr: this.syncOf(p, replicas).isr };
   }
 
   /** The group's term, in-sync replicas and followers' lag (a group that left: none known). */
-  private syncOf(p: Partition): ReplicaSync {
+  private syncOf(p: Partition, replicas: readonly number[]): ReplicaSync {
     const node = this.groups.node(`${p.topic}/${p.id}`);
     if (node === undefined) return { term: p.leaderEpoch, isr: [], followers: [] };
-    const { replicaLagTimeMaxMs } = this.config;
-    return replicaSync(node, this.votersOf(p.topic, p.id), RAFT_TICK_MS, replicaLagTimeMaxMs);
+    return replicaSync(node, replicas, RAFT_TICK_MS, this.config.replicaLagTimeMaxMs);
   }
 
   /** Every partition's stats, for a metrics scrape (no configs computed). */

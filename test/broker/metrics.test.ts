@@ -39,6 +39,23 @@ function produceRecords(
 }
 
 describe('GET /metrics', () => {
+  it('given one broker, then each partition elected itself once, and each produce is timed to its commit', async () => {
+    const before = await scrape();
+    const commits = (t: string) => sample(t, 'weir_raft_commit_latency_seconds_count') ?? 0;
+    await produceRecords('metered', 1, ['x']);
+    await produceRecords('metered', 1, ['y', 'z']);
+    const text = await scrape();
+    expect(commits(text) - commits(before)).toBe(2);
+    // A partition of one broker: its own group of one, elected at start, never under-replicated.
+    const won = sample(text, 'weir_raft_elections_won_total')!;
+    expect(won).toBe(sample(text, 'weir_raft_elections_started_total'));
+    expect(won).toBeGreaterThanOrEqual(2);
+    expect(sample(text, 'weir_partition_raft_term', { topic: 'metered', partition: '1' })).toBe(1);
+    expect(sample(text, 'weir_partition_in_sync_replicas', { topic: 'metered', partition: '1' })).toBe(1);
+    expect(sample(text, 'weir_under_replicated_partitions')).toBe(0);
+    expect(text).not.toContain('weir_follower_lag_ms{');
+  });
+
   it('serves Prometheus text with the process metrics under their standard names', async () => {
     const res = await http(b.running.httpAddress, 'GET', '/metrics');
     expect(res.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
