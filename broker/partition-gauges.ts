@@ -53,11 +53,6 @@ export const PARTITION_GAUGES: readonly GaugeDef[] = [
     help: "The Raft term (leader epoch) of this broker's replica of the partition.",
     value: (s) => s.term,
   },
-  {
-    name: 'weir_partition_in_sync_replicas',
-    help: 'In-sync replicas as this broker knows them: all of them where it leads, else the leader alone.',
-    value: (s) => s.isr.length,
-  },
 ];
 
 /** A label value as the text format wants it (topic names need none of this today; the format does). */
