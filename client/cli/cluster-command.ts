@@ -118,13 +118,18 @@ async function describeAtLeaders(metadata: ClusterMetadata): Promise<Map<string,
     metadata.brokers.map(async (b) => {
       const topics = topicsOf.get(b.nodeId);
       if (topics === undefined) return;
+      const address = `${b.host}:${b.grpcPort}`;
       try {
-        await withConnection(`${b.host}:${b.grpcPort}`, async (connection) => {
+        await withConnection(address, async (connection) => {
           const admin = new Admin({ connection });
           for (const name of topics) out.set(`${name}/${b.nodeId}`, await admin.describeTopic(name));
         });
-      } catch {
-        // Unreachable or gone: its partitions stay as the bootstrap broker knows them.
+      } catch (err) {
+        // Its partitions stay as the bootstrap broker knows them; stdout stays the status alone.
+        const reason = err instanceof Error ? err.message : String(err);
+        process.stderr.write(
+          `warning: broker ${b.nodeId} at ${address} did not answer; the ISR and lag of the partitions it leads are not known (${reason})\n`,
+        );
       }
     }),
   );

@@ -5,6 +5,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { METADATA_TOPIC } from '../../broker/broker.js';
 import { startBroker, type RunningBroker } from '../../broker/main.js';
+import { clusterStatus, statusText } from '../../client/cli/cluster-command.js';
+import type { ClusterMetadata, TopicDescription } from '../../client/index.js';
 import { freePort, removeDir, tempDir } from '../broker/support.js';
 import { okLines, startCliBroker, waitFor, weir, type CliBroker } from './cli-support.js';
 
@@ -164,4 +166,66 @@ describe('weir cluster status on three brokers', () => {
     ]);
     expect(row[7]).toMatch(new RegExp(`(^|,)${stopped.nodeId}:\\d+/\\d+ms(,|$)`));
   }, 90_000);
+});
+
+describe('the status of a partition whose leader did not answer', () => {
+  const metadata: ClusterMetadata = {
+    clusterId: 'c',
+    controllerId: 1,
+    brokers: [{ nodeId: 1, host: 'h', grpcPort: 1, httpPort: 2 }],
+    topics: [
+      {
+        name: 't',
+        internal: false,
+        error: null,
+        partitions: [
+          { partition: 1, leader: 2, replicas: [1, 2], leaderEpoch: 4, isr: [2] },
+          { partition: 0, leader: 1, replicas: [1, 2], leaderEpoch: 3, isr: [1, 2] },
+        ],
+      },
+    ],
+  };
+  const described = (leader: number): TopicDescription => ({
+    name: 't',
+    internal: false,
+    replicationFactor: 2,
+    configs: {},
+    overrides: {},
+    partitions: [0, 1].map((partition) => ({
+      partition,
+      leader,
+      replicas: [1, 2],
+      isr: [1, 2],
+      followers: [{ nodeId: 3 - leader, matchEnd: 5, lagRecords: 2, lagMs: 300, inSync: true }],
+      logStartOffset: 0,
+      highWatermark: 7,
+      logEndOffset: 7,
+      sizeBytes: 0,
+      segments: 1,
+    })),
+  });
+
+  it("is the bootstrap broker's, with no high watermark or lag; a leader's own answer is taken whole", () => {
+    // Broker 1 answered; broker 2 (leader of partition 1) did not.
+    const s = clusterStatus(metadata, new Map([['t/1', described(1)]]));
+    expect(s.partitions.map((p) => [p.partition, p.inSync, p.highWatermark, p.followers.length])).toEqual([
+      [0, [1, 2], 7, 1],
+      [1, [2], -1, 0],
+    ]);
+    const rows = statusText(s)
+      .split('\n')
+      .filter((l) => l.startsWith('t '))
+      .map((l) => l.split(/\s+/));
+    expect(rows).toEqual([
+      ['t', '0', '1', '3', '1,2', '1,2', '7', '2:2/300ms'],
+      ['t', '1', '2', '4', '1,2', '2', '-', '-'],
+    ]);
+  });
+
+  it('does not take the word of a broker that no longer leads the partition', () => {
+    // Broker 1 was asked as partition 1's leader but, by the time it answered, led neither.
+    const stale = { ...described(2), partitions: described(2).partitions.map((p) => ({ ...p, leader: 3 })) };
+    const s = clusterStatus(metadata, new Map([['t/2', stale]]));
+    expect(s.partitions[1]).toMatchObject({ inSync: [2], highWatermark: -1, followers: [] });
+  });
 });
