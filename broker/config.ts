@@ -32,6 +32,11 @@ export interface BrokerConfig {
   readonly maxRequestBytes: number;
   readonly maxInflatedBatchBytes: number;
   readonly maxFetchWaitMs: number;
+  /**
+   * A follower that has not held its leader's whole log for this long leaves the in-sync replicas,
+   * as Kafka's replica.lag.time.max.ms (broker/replica/replica-sync.ts).
+   */
+  readonly replicaLagTimeMaxMs: number;
   readonly requestTimeoutMs: number;
   readonly shutdownTimeoutMs: number;
   readonly handshakeTimeoutMs: number;
@@ -190,6 +195,15 @@ export const BROKER_CONFIG_KEYS: readonly KeyDef[] = [
     min: 0,
     max: 3_600_000,
     doc: "cap on a fetch's max_wait_ms",
+  },
+  {
+    key: 'replicaLagTimeMaxMs',
+    env: 'WEIR_REPLICA_LAG_TIME_MAX_MS',
+    kind: 'int',
+    default: 30_000,
+    min: 1,
+    max: 3_600_000,
+    doc: "a follower that has not caught up with its leader's log end for this long leaves the in-sync replicas (Kafka's replica.lag.time.max.ms)",
   },
   {
     key: 'requestTimeoutMs',

@@ -50,7 +50,21 @@ function acksOf(acks: string): Acks {
 }
 
 function describeToWire(d: TopicDescription): WireTopicDescription {
-  return { ...d, partitions: d.partitions.map((p) => ({ ...p })) };
+  return {
+    ...d,
+    partitions: d.partitions.map((p) => ({
+      partition: p.partition,
+      leader: p.leader,
+      replicas: p.replicas,
+      logStartOffset: p.logStartOffset,
+      highWatermark: p.highWatermark,
+      logEndOffset: p.logEndOffset,
+      sizeBytes: p.sizeBytes,
+      segments: p.segments,
+      isr: p.isr,
+      followers: p.followers,
+    })),
+  };
 }
 
 /**

@@ -42,9 +42,24 @@ function configStrings(input: ConfigInput | undefined): Record<string, string> {
 }
 
 export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, { broker }) => {
-  app.get('/cluster', { schema: { response: { 200: clusterBody, ...errorResponses } } }, async () =>
-    broker.cluster(),
-  );
+  // The cluster view, and every partition this broker holds as it knows it: the in-sync replicas
+  // and the followers' lag are whole only where it leads (broker/replica/replica-sync.ts).
+  app.get('/cluster', { schema: { response: { 200: clusterBody, ...errorResponses } } }, async () => ({
+    ...broker.cluster(),
+    partitions: broker
+      .allPartitionStats()
+      .map(({ topic, stats: s }) => ({
+        topic,
+        partition: s.partition,
+        leader: s.leader,
+        leaderEpoch: s.term,
+        replicas: s.replicas,
+        isr: s.isr,
+        followers: s.followers,
+        highWatermark: s.highWatermark,
+      }))
+      .sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition)),
+  }));
 
   app.get<{ Querystring: { internal?: 'true' | 'false' } }>(
     '/topics',

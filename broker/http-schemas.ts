@@ -13,6 +13,18 @@ const integer = { type: 'integer' } as const;
 const string = { type: 'string' } as const;
 const boolean = { type: 'boolean' } as const;
 
+const replicaList = { type: 'array', items: integer } as const;
+
+/** One follower as its leader sees it (broker/replica/replica-sync.ts). */
+const followerLag = {
+  type: 'object',
+  required: ['nodeId', 'matchEnd', 'lagRecords', 'lagMs', 'inSync'],
+  properties: { nodeId: integer, matchEnd: integer, lagRecords: integer, lagMs: integer, inSync: boolean },
+} as const;
+
+/** Filled only by the partition's leader; empty elsewhere. */
+const followerList = { type: 'array', items: followerLag } as const;
+
 /** `{ "error": { code, id, retriable, message } }`: every error answer, on every route. */
 export const errorBody = {
   type: 'object',
@@ -48,10 +60,37 @@ export const statusBody = {
 
 export const clusterBody = {
   type: 'object',
-  required: ['clusterId', 'controllerId', 'brokers'],
+  required: ['clusterId', 'controllerId', 'brokers', 'partitions'],
   properties: {
     clusterId: string,
     controllerId: integer,
+    /** Every partition this broker holds, as it knows it (only a leader knows its followers). */
+    partitions: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: [
+          'topic',
+          'partition',
+          'leader',
+          'leaderEpoch',
+          'replicas',
+          'isr',
+          'followers',
+          'highWatermark',
+        ],
+        properties: {
+          topic: string,
+          partition: integer,
+          leader: integer,
+          leaderEpoch: integer,
+          replicas: replicaList,
+          isr: replicaList,
+          followers: followerList,
+          highWatermark: integer,
+        },
+      },
+    },
     brokers: {
       type: 'array',
       items: {
@@ -75,7 +114,9 @@ export const topicListBody = {
 const partitionStatsProperties = {
   partition: integer,
   leader: integer,
-  replicas: { type: 'array', items: integer },
+  replicas: replicaList,
+  isr: replicaList,
+  followers: followerList,
   logStartOffset: integer,
   highWatermark: integer,
   logEndOffset: integer,

@@ -4,7 +4,9 @@
 // Counters and latency histograms are fed by the gRPC surface's hooks (onProduce, onFetch): one
 // call per topic-partition in a Produce or Fetch request. Partition gauges are read from the Broker
 // when scraped, so they are never stale and cost nothing between scrapes; with thousands of
-// partitions they are written by PartitionGauges (partition-gauges.ts says why), not prom-client.
+// partitions they are written by PartitionGauges (partition-gauges.ts says why), not prom-client,
+// and so are the replication metrics (replication-metrics.ts: in-sync replicas, follower lag,
+// elections, commit latency), read from the same snapshot.
 //
 // Process metrics are prom-client's defaults under their standard names (process_cpu_seconds_total,
 // process_resident_memory_bytes, nodejs_eventloop_lag_seconds, nodejs_heap_size_used_bytes, ...),
@@ -30,6 +32,7 @@ import type { WeirError } from '../proto/errors.js';
 import type { PartitionStats } from './replica/replica-manager.js';
 import type { GroupDescription, GroupSummary } from './group/coordinator.js';
 import { PartitionGauges } from './partition-gauges.js';
+import { renderReplication } from './replication-metrics.js';
 
 /** The `topic` label for requests naming a topic that does not exist ('<' is illegal in names). */
 export const UNKNOWN_TOPIC_LABEL = '<unknown>';
@@ -265,8 +268,10 @@ export class BrokerMetrics {
   /** The Prometheus text exposition of every metric. */
   async scrape(): Promise<string> {
     const registered = await this.registry.metrics();
-    const partitions = await this.partitionGauges.render(this.source.allPartitionStats());
-    return `${registered}\n${partitions}`;
+    const stats = this.source.allPartitionStats();
+    const partitions = await this.partitionGauges.render(stats);
+    const replication = await renderReplication(stats);
+    return `${registered}\n${partitions}\n${replication}`;
   }
 
   private topicLabel(topic: string, error: WeirError | null): string {

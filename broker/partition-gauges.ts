@@ -48,10 +48,15 @@ export const PARTITION_GAUGES: readonly GaugeDef[] = [
     help: "The node id of the partition's leader as this broker knows it; -1 when none is known.",
     value: (s) => s.leader,
   },
+  {
+    name: 'weir_partition_raft_term',
+    help: "The Raft term (leader epoch) of this broker's replica of the partition.",
+    value: (s) => s.term,
+  },
 ];
 
 /** A label value as the text format wants it (topic names need none of this today; the format does). */
-function escapeLabelValue(value: string): string {
+export function escapeLabelValue(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 

@@ -25,10 +25,27 @@ export interface CreateTopicOptions {
   validateOnly?: boolean;
 }
 
+/** One follower of a partition, as its leader sees it. */
+export interface FollowerLag {
+  nodeId: number;
+  /** The follower's log matches the leader's below this offset. */
+  matchEnd: number;
+  /** The leader's log end less `matchEnd`. */
+  lagRecords: number;
+  /** Milliseconds since the follower last held the leader's whole log. */
+  lagMs: number;
+  /** Caught up within the broker's replicaLagTimeMaxMs. */
+  inSync: boolean;
+}
+
 export interface PartitionDescription {
   partition: number;
   leader: number;
   replicas: number[];
+  /** In-sync replicas: all of them from the leader; from another broker only the leader. */
+  isr: number[];
+  /** Only from the partition's leader; empty from another broker. */
+  followers: FollowerLag[];
   logStartOffset: number;
   highWatermark: number;
   logEndOffset: number;
@@ -95,6 +112,8 @@ export interface PartitionMetadata {
   leader: number;
   replicas: number[];
   leaderEpoch: number;
+  /** In-sync replicas as the answering broker knows them (all of them only if it leads). */
+  isr: number[];
 }
 
 export interface TopicMetadata {
@@ -133,6 +152,14 @@ function partitionOf(p: PartitionDescription__Output): PartitionDescription {
     partition: p.partition,
     leader: p.leader,
     replicas: [...p.replicas],
+    isr: [...p.isr],
+    followers: p.followers.map((f) => ({
+      nodeId: f.nodeId,
+      matchEnd: f.matchEnd,
+      lagRecords: f.lagRecords,
+      lagMs: f.lagMs,
+      inSync: f.inSync,
+    })),
     logStartOffset: p.logStartOffset,
     highWatermark: p.highWatermark,
     logEndOffset: p.logEndOffset,
@@ -303,6 +330,7 @@ export class Admin {
           leader: p.leader,
           replicas: [...p.replicas],
           leaderEpoch: p.leaderEpoch,
+          isr: [...p.isr],
         })),
         error: fromWireError(t.error),
       })),

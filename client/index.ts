@@ -20,6 +20,7 @@ export {
   type CreateTopicOptions,
   type DeletedRecords,
   type DeleteRecordsTarget,
+  type FollowerLag,
   type PartitionDescription,
   type PartitionMetadata,
   type PartitionOffset,

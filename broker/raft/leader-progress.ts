@@ -1,6 +1,8 @@
 // What a leader knows about each member of its group in its term: where to send from next, how far
 // the member's log matches (appended) and how far that match is durable there (what counts toward
-// the majority, for a voter), and whether it answered since the last check-quorum.
+// the majority, for a voter), whether it answered since the last check-quorum, and when (in the
+// leader's ticks) it was last caught up with the leader's log end: what the in-sync replicas are
+// judged by (broker/replica/replica-sync.ts).
 
 import assert from 'node:assert';
 
@@ -19,9 +21,16 @@ export interface Progress {
   amnesiac: boolean;
   /** The commit end when this incarnation was first heard: only a commit past it can rejoin it. */
   rejoinAfter: number;
+  /** The last tick at which the member held the leader's whole log; null: not in this term yet. */
+  caughtUpTick: number | null;
+  /** The tick this leader started following the member (its election, or the member's addition). */
+  sinceTick: number;
+  /** The leader's log end and tick at the member's previous successful answer (none: Infinity). */
+  ackedLogEnd: number;
+  ackedTick: number;
 }
 
-function fresh(logEnd: number): Progress {
+function fresh(logEnd: number, now: number, caughtUp: boolean): Progress {
   // Optimistic: a leader assumes a member is caught up and backs up on its rejections.
   return {
     next: logEnd,
@@ -31,6 +40,10 @@ function fresh(logEnd: number): Progress {
     incarnation: -1,
     amnesiac: false,
     rejoinAfter: 0,
+    caughtUpTick: caughtUp ? now : null,
+    sinceTick: now,
+    ackedLogEnd: Infinity,
+    ackedTick: 0,
   };
 }
 
@@ -38,14 +51,42 @@ export class LeaderProgress {
   private readonly peers = new Map<number, Progress>();
   private readonly scratch: number[] = [];
 
-  constructor(peers: readonly number[], logEnd: number) {
-    this.setPeers(peers, logEnd);
+  /**
+   * A new leader's view at tick `now`: every member counts as caught up as of its election, as Kafka's
+   * new leader starts the replicas of its in-sync set (a member that stays silent drops out once the
+   * lag time passes; one elected over it could not have been far ahead of it).
+   */
+  constructor(peers: readonly number[], logEnd: number, now = 0) {
+    for (const id of peers) this.peers.set(id, fresh(logEnd, now, true));
   }
 
-  /** The members changed: a new one starts fresh, a departed one is forgotten. */
-  setPeers(peers: readonly number[], logEnd: number): void {
+  /**
+   * The members changed: a new one starts fresh and not caught up (it joins the in-sync replicas
+   * once it holds the log), a departed one is forgotten.
+   */
+  setPeers(peers: readonly number[], logEnd: number, now: number): void {
     for (const id of [...this.peers.keys()]) if (!peers.includes(id)) this.peers.delete(id);
-    for (const id of peers) if (!this.peers.has(id)) this.peers.set(id, fresh(logEnd));
+    for (const id of peers) if (!this.peers.has(id)) this.peers.set(id, fresh(logEnd, now, false));
+  }
+
+  /**
+   * `peer` answered an append with success at tick `now`, its match now `pr.matchEnd`, the leader's
+   * log ending at `logEnd`. Kafka's rule (Replica.updateFetchState): a member that holds the whole
+   * log is caught up now; one that holds everything the leader had at its previous answer was caught
+   * up then, so a follower that keeps pace with a steady stream of appends (always one round trip
+   * behind) stays in sync, and only one that falls behind by more than it fetches drops out.
+   */
+  noteAck(peer: number, logEnd: number, now: number): void {
+    const p = this.of(peer);
+    if (p.matchEnd >= logEnd) p.caughtUpTick = now;
+    else if (p.matchEnd >= p.ackedLogEnd) p.caughtUpTick = Math.max(p.caughtUpTick ?? 0, p.ackedTick);
+    p.ackedLogEnd = logEnd;
+    p.ackedTick = now;
+  }
+
+  /** Every member this leader replicates to, with its progress (read-only: for reports). */
+  members(): IterableIterator<[number, Readonly<Progress>]> {
+    return this.peers.entries();
   }
 
   of(peer: number): Progress {

@@ -20,7 +20,7 @@ import assert from 'node:assert';
 import type { RaftConfig } from './raft-config.js';
 import { validateRaftConfig } from './raft-config.js';
 import { entryEnd, isUpToDate, lastOffsetWithTermAtMost, type RaftLogStore } from './raft-log.js';
-import { LeaderProgress } from './leader-progress.js';
+import { LeaderProgress, type Progress } from './leader-progress.js';
 import {
   applyChange,
   isVoter,
@@ -95,6 +95,12 @@ export class RaftNode {
   private hardStateDirty = false;
   private outbox: Message[] = [];
 
+  /** Ticks since this node was made: the time in which a leader's followers' lag is told. */
+  private ticksNow = 0;
+  /** Elections this node started (its term bumped as a candidate) and won, since it was made. */
+  private started = 0;
+  private won = 0;
+
   /**
    * `hardState` and `log` are what survived on disk: every entry of the log is durable. The log is
    * the replica's own from then on: the protocol appends to it and truncates it directly.
@@ -143,6 +149,20 @@ export class RaftNode {
   get membershipAt(): number {
     return this.membershipOffset;
   }
+  /** Ticks since this node was made. */
+  get ticks(): number {
+    return this.ticksNow;
+  }
+  get electionsStarted(): number {
+    return this.started;
+  }
+  get electionsWon(): number {
+    return this.won;
+  }
+  /** Leading: each member replicated to and what this leader knows of it; otherwise nothing. */
+  followers(): IterableIterator<[number, Readonly<Progress>]> | null {
+    return this.roleNow === 'leader' ? this.progress!.members() : null;
+  }
 
   recoveryDone(): void {
     this.recovered = true;
@@ -151,6 +171,7 @@ export class RaftNode {
   }
 
   tick(): void {
+    this.ticksNow++;
     this.electionElapsed++;
     this.sinceLeader++;
     if (this.roleNow === 'leader') {
@@ -329,6 +350,7 @@ export class RaftNode {
   }
 
   private startElection(): void {
+    this.started++;
     this.setTerm(this.term + 1, this.id);
     this.roleNow = 'candidate';
     this.leader = null;
@@ -387,6 +409,7 @@ export class RaftNode {
   }
 
   private becomeLeader(): void {
+    this.won++;
     this.roleNow = 'leader';
     this.leader = this.id;
     // Elected by whole replicas, its log holds every committed entry; elected by amnesiac ones (the
@@ -397,7 +420,7 @@ export class RaftNode {
     }
     this.heartbeatElapsed = 0;
     this.electionElapsed = 0;
-    this.progress = new LeaderProgress(this.peers, this.log.end);
+    this.progress = new LeaderProgress(this.peers, this.log.end, this.ticksNow);
     // The no-op lets this term commit (and with it every earlier entry) without waiting for a client.
     // A group of one needs none: its own durable log is the majority, whatever the terms in it, so a
     // single broker's offsets run on across restarts as before replication.
@@ -515,6 +538,7 @@ export class RaftNode {
       pr.matchEnd = Math.max(pr.matchEnd, m.matchEnd);
       pr.durableEnd = Math.max(pr.durableEnd, m.durableEnd);
       pr.next = Math.max(pr.next, pr.matchEnd);
+      this.progress!.noteAck(m.from, this.log.end, this.ticksNow);
       this.maybeCommit();
       // (A leader the commit removed from the voters has stepped down.)
       if (advanced && this.roleNow === 'leader' && pr.next < this.log.end) this.sendAppend(m.from);
@@ -639,7 +663,7 @@ export class RaftNode {
     this.peers = peersOf(membership, this.id);
     this.otherVoters = membership.voters.filter((v) => v !== this.id);
     this.quorum = majorityOf(membership);
-    this.progress?.setPeers(this.peers, this.log.end);
+    this.progress?.setPeers(this.peers, this.log.end, this.ticksNow);
   }
 
   /** Leader: commit the largest end a majority holds durably, if its last entry is of this term. */

@@ -8,6 +8,10 @@
 // any message that depends on it leaves; what the log holds is reported as persisted when the flush
 // policy counts it (at once when written, under the page-cache policy; once flushed, under fsync).
 // Time comes from the Clock port and randomness from the config, so a test drives it exactly.
+//
+// It also adds up what the groups did for the metrics (RaftTotals): elections each node started and
+// won, and each leader append's time to commit, measured on the monotonic clock (a measurement
+// only: nothing the groups decide depends on it).
 
 import assert from 'node:assert/strict';
 import type { Clock, TimerHandle } from '../../proto/clock.js';
@@ -15,6 +19,7 @@ import type { HardState, Message, Ready } from '../raft/messages.js';
 import type { RaftConfig } from '../raft/raft-config.js';
 import type { RaftLogStore } from '../raft/raft-log.js';
 import { RaftNode, type Role } from '../raft/raft-node.js';
+import { RaftTotals } from './raft-totals.js';
 
 /** One group's message inside an envelope. */
 export interface GroupMessage {
@@ -66,6 +71,12 @@ interface Group {
   persistedEnd: number;
   persistedTerm: number;
   removed: boolean;
+  /** The node's election counts already added to the totals. */
+  electionsStarted: number;
+  electionsWon: number;
+  /** Leading: appends not yet committed, as (end, monotonic ms) pairs in end order, from `pendingHead`. */
+  pending: number[];
+  pendingHead: number;
 }
 
 export interface RaftGroupsOptions {
@@ -94,6 +105,10 @@ export class RaftGroups {
   private closed = false;
   /** Envelopes sent, for tests and metrics. */
   envelopesSent = 0;
+  /** What every group did since this broker started, for the metrics. */
+  readonly totals = new RaftTotals();
+  /** The milliseconds commit latency is measured in: monotonic, not the Clock port's wall time. */
+  private readonly monotonicMs: () => number = () => performance.now();
 
   constructor(options: RaftGroupsOptions) {
     assert(options.tickMs > 0, 'a tick takes time');
@@ -131,6 +146,10 @@ export class RaftGroups {
       persistedEnd: storage.log.end,
       persistedTerm: storage.log.lastTerm,
       removed: false,
+      electionsStarted: 0,
+      electionsWon: 0,
+      pending: [],
+      pendingHead: 0,
     };
     this.groups.set(group, g);
     this.step(g, (n) => n.recoveryDone());
@@ -155,7 +174,14 @@ export class RaftGroups {
     const g = this.groups.get(group);
     if (g === undefined) return null;
     let offset: number | null = null;
+    const proposedAt = this.monotonicMs();
     this.step(g, (n) => (offset = n.propose(data, count)));
+    if (offset !== null) {
+      const end = offset + count;
+      // A group of one committing on its own write does so within this step.
+      if (g.node.highWatermark >= end) this.totals.observeCommit((this.monotonicMs() - proposedAt) / 1000);
+      else g.pending.push(end, proposedAt);
+    }
     this.flush();
     return offset;
   }
@@ -256,16 +282,51 @@ export class RaftGroups {
 
   private observe(g: Group): void {
     const n = g.node;
+    this.countElections(g);
     if (n.role !== g.role || n.currentTerm !== g.term || n.leaderId !== g.leader) {
       g.role = n.role;
       g.term = n.currentTerm;
       g.leader = n.leaderId;
+      // Appends of a term this node no longer leads commit, if ever, under another leader.
+      if (g.role !== 'leader') {
+        g.pending.length = 0;
+        g.pendingHead = 0;
+      }
       g.listener.roleChanged(g.role, g.term, g.leader);
     }
     if (n.highWatermark > g.hw) {
       g.hw = n.highWatermark;
+      this.observeCommits(g);
       g.listener.highWatermark(g.hw);
     }
+  }
+
+  private countElections(g: Group): void {
+    const { electionsStarted, electionsWon } = g.node;
+    this.totals.electionsStarted += electionsStarted - g.electionsStarted;
+    this.totals.electionsWon += electionsWon - g.electionsWon;
+    g.electionsStarted = electionsStarted;
+    g.electionsWon = electionsWon;
+  }
+
+  /** The appends the high watermark now covers: their time from append to commit. */
+  private observeCommits(g: Group): void {
+    const pending = g.pending;
+    if (g.pendingHead >= pending.length) return;
+    const now = this.monotonicMs();
+    let i = g.pendingHead;
+    while (i < pending.length && pending[i]! <= g.hw) {
+      this.totals.observeCommit(Math.max(0, now - pending[i + 1]!) / 1000);
+      i += 2;
+    }
+    if (i >= pending.length) {
+      pending.length = 0;
+      i = 0;
+    } else if (i > 1024) {
+      pending.splice(0, i);
+      i = 0;
+    }
+    g.pendingHead = i;
   }
 
   private queue(group: string, message: Message): void {

@@ -23,6 +23,8 @@ import {
 } from './produced-records.js';
 import { PartitionReplica, type ReplicaStart } from './partition-replica.js';
 import { RaftGroups, type Envelope, type RaftTransport } from './raft-groups.js';
+import type { RaftTotals } from './raft-totals.js';
+import { replicaSync, type FollowerLag, type ReplicaSync } from './replica-sync.js';
 import { WaitingRequests } from './waiting-requests.js';
 
 export const EARLIEST = -2;
@@ -32,6 +34,14 @@ export interface PartitionStats extends LogStats {
   readonly partition: number;
   readonly leader: number;
   readonly replicas: number[];
+  /** In-sync replicas as this broker knows them: all of them leading, else the leader (replica-sync.ts). */
+  readonly isr: number[];
+  /** The Raft term (leader epoch) this replica is in. */
+  readonly term: number;
+  /** Leading: each follower's lag; otherwise empty. */
+  readonly followers: FollowerLag[];
+  /** What all of this broker's Raft groups did (the same object in every partition's stats). */
+  readonly raftTotals: RaftTotals;
 }
 
 export interface FetchPartitionRequest {
@@ -58,7 +68,10 @@ export interface LeadershipListener {
 }
 
 export interface ReplicaManagerDeps {
-  readonly config: Pick<BrokerConfig, 'nodeId' | 'maxInflatedBatchBytes' | 'maxFetchWaitMs'>;
+  readonly config: Pick<
+    BrokerConfig,
+    'nodeId' | 'maxInflatedBatchBytes' | 'maxFetchWaitMs' | 'replicaLagTimeMaxMs'
+  >;
   /** Record timestamps. */
   readonly clock: Clock;
   /** Timers of waiting requests: real time, even when `clock` is simulated. */
@@ -248,12 +261,27 @@ export class ReplicaManager {
   }
 
   statsOf(p: Partition): PartitionStats {
-    return { partition: p.id, ...this.placementOf(p), ...p.stats() };
+    const leader = p.leaderId ?? -1;
+    const replicas = [...this.votersOf(p.topic, p.id)];
+    const { term, isr, followers } = this.syncOf(p, replicas);
+    const raftTotals = this.groups.totals;
+    return { partition: p.id, leader, replicas, isr, term, followers, raftTotals, ...p.stats() };
   }
 
-  /** Who leads `p` as this broker knows it (-1: nobody known) and the replicas of its group. */
-  placementOf(p: Partition): { leader: number; replicas: number[] } {
-    return { leader: p.leaderId ?? -1, replicas: [...this.votersOf(p.topic, p.id)] };
+  /**
+   * Who leads `p` as this broker knows it (-1: nobody known), the replicas of its group and the
+   * in-sync ones (replica-sync.ts says what a broker that does not lead it answers).
+   */
+  placementOf(p: Partition): { leader: number; replicas: number[]; isr: number[] } {
+    const replicas = [...this.votersOf(p.topic, p.id)];
+    return { leader: p.leaderId ?? -1, replicas, isr: this.syncOf(p, replicas).isr };
+  }
+
+  /** The group's term, in-sync replicas and followers' lag (a group that left: none known). */
+  private syncOf(p: Partition, replicas: readonly number[]): ReplicaSync {
+    const node = this.groups.node(`${p.topic}/${p.id}`);
+    if (node === undefined) return { term: p.leaderEpoch, isr: [], followers: [] };
+    return replicaSync(node, replicas, RAFT_TICK_MS, this.config.replicaLagTimeMaxMs);
   }
 
   /** Every partition's stats, for a metrics scrape (no configs computed). */

@@ -15,6 +15,7 @@ interface BrokerFlags {
   clusterId?: string;
   config?: string;
   autoCreateTopics?: boolean;
+  replicaLagTimeMaxMs?: number;
   logLevel?: string;
 }
 
@@ -46,6 +47,11 @@ export function brokerCommand(): Command {
     .option('--cluster-id <id>', 'the cluster id, the same on every broker (required with --peers)')
     .option('--config <file>', 'JSON config file')
     .option('--auto-create-topics', 'create topics on first use')
+    .option(
+      '--replica-lag-time-max-ms <ms>',
+      "a follower behind its leader's log end this long leaves the in-sync replicas (default 30000)",
+      parseIntArg(1, 3_600_000),
+    )
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
     .action(async (flags: BrokerFlags) => {
       // The broker is loaded only for this command, so the client commands stay light.

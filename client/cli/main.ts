@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { WeirError, type ErrorCode } from '../../proto/errors.js';
 import { benchCommand } from './bench-command.js';
 import { brokerCommand } from './broker-command.js';
+import { clusterCommand } from './cluster-command.js';
 import { EXIT_FAILURE, EXIT_USAGE, UsageError } from './common.js';
 import { consumeCommand } from './consume-command.js';
 import { groupCommand } from './group-command.js';
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   program
     .version(packageVersion(), '-V, --version', 'print the version of weir')
     .addCommand(brokerCommand())
+    .addCommand(clusterCommand())
     .addCommand(topicCommand())
     .addCommand(produceCommand())
     .addCommand(consumeCommand())

@@ -43,11 +43,12 @@ function describeText(t: TopicDescription): string {
     `Topic: ${t.name}   partitions: ${t.partitions.length}   replication factor: ${t.replicationFactor}` +
     (t.internal ? '   internal' : '');
   const rows = [
-    ['PARTITION', 'LEADER', 'REPLICAS', 'LOG-START', 'HIGH-WATERMARK', 'LOG-END', 'SIZE', 'SEGMENTS'],
+    ['PARTITION', 'LEADER', 'REPLICAS', 'ISR', 'LOG-START', 'HIGH-WATERMARK', 'LOG-END', 'SIZE', 'SEGMENTS'],
     ...t.partitions.map((p) => [
       String(p.partition),
       String(p.leader),
       p.replicas.join(','),
+      p.isr.join(',') || '-',
       String(p.logStartOffset),
       String(p.highWatermark),
       String(p.logEndOffset),

@@ -92,6 +92,10 @@ import type {
   FindCoordinatorResponse__Output as _weir_v1_FindCoordinatorResponse__Output,
 } from './weir/v1/FindCoordinatorResponse.js';
 import type {
+  FollowerLag as _weir_v1_FollowerLag,
+  FollowerLag__Output as _weir_v1_FollowerLag__Output,
+} from './weir/v1/FollowerLag.js';
+import type {
   GroupDescription as _weir_v1_GroupDescription,
   GroupDescription__Output as _weir_v1_GroupDescription__Output,
 } from './weir/v1/GroupDescription.js';
@@ -350,6 +354,7 @@ export interface ProtoGrpcType {
         _weir_v1_FindCoordinatorResponse,
         _weir_v1_FindCoordinatorResponse__Output
       >;
+      FollowerLag: MessageTypeDefinition<_weir_v1_FollowerLag, _weir_v1_FollowerLag__Output>;
       GroupDescription: MessageTypeDefinition<_weir_v1_GroupDescription, _weir_v1_GroupDescription__Output>;
       GroupHeartbeatRequest: MessageTypeDefinition<
         _weir_v1_GroupHeartbeatRequest,

@@ -95,7 +95,7 @@ describe('a cluster of three brokers', () => {
     for (const b of brokers) {
       const p = b.broker.partition(METADATA_TOPIC, 0);
       expect(p.role).toBe(b.nodeId === first ? 'leader' : 'follower');
-      expect(b.broker.placement(METADATA_TOPIC, 0)).toEqual({ leader: first, replicas: [1, 2, 3] });
+      expect(b.broker.placement(METADATA_TOPIC, 0)).toMatchObject({ leader: first, replicas: [1, 2, 3] });
     }
 
     // Each registers with the controller, which unfences it at its next heartbeat: every broker

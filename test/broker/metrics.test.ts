@@ -8,6 +8,7 @@ import type { ProduceResponse__Output } from '../../proto/generated/weir/v1/Prod
 import { encodeBatch } from '../../proto/record-batch.js';
 import type { PartitionStats } from '../../broker/broker.js';
 import { BrokerMetrics, LATENCY_BUCKETS_SECONDS, UNKNOWN_TOPIC_LABEL } from '../../broker/metrics.js';
+import { RaftTotals } from '../../broker/replica/raft-totals.js';
 import { removeDir, startTestBroker, type TestBroker } from './support.js';
 import { http, sample } from './http-support.js';
 
@@ -38,6 +39,22 @@ function produceRecords(
 }
 
 describe('GET /metrics', () => {
+  it('given one broker, then each partition elected itself once, and each produce is timed to its commit', async () => {
+    const before = await scrape();
+    const commits = (t: string) => sample(t, 'weir_raft_commit_latency_seconds_count') ?? 0;
+    await produceRecords('metered', 1, ['x']);
+    await produceRecords('metered', 1, ['y', 'z']);
+    const text = await scrape();
+    expect(commits(text) - commits(before)).toBe(2);
+    // A partition of one broker: its own group of one, elected at start, never under-replicated.
+    const won = sample(text, 'weir_raft_elections_won_total')!;
+    expect(won).toBe(sample(text, 'weir_raft_elections_started_total'));
+    expect(won).toBeGreaterThanOrEqual(2);
+    expect(sample(text, 'weir_partition_raft_term', { topic: 'metered', partition: '1' })).toBe(1);
+    expect(sample(text, 'weir_under_replicated_partitions')).toBe(0);
+    expect(text).not.toContain('weir_follower_lag_ms{');
+  });
+
   it('serves Prometheus text with the process metrics under their standard names', async () => {
     const res = await http(b.running.httpAddress, 'GET', '/metrics');
     expect(res.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
@@ -165,11 +182,11 @@ function partitionSeries(text: string): Map<string, number> {
     expect(out.has(key)).toBe(false);
     out.set(key, Number(m[4]));
   }
-  expect(announced.size).toBe(6);
+  expect(announced.size).toBe(7);
   return out;
 }
 
-function fakeSource(topics: Record<string, Partial<PartitionStats>[]>) {
+function fakeSource(topics: Record<string, Partial<PartitionStats>[]>, totals = new RaftTotals()) {
   const stats = (p: Partial<PartitionStats>, i: number): PartitionStats => ({
     partition: i,
     leader: 0,
@@ -179,6 +196,10 @@ function fakeSource(topics: Record<string, Partial<PartitionStats>[]>) {
     logEndOffset: 0,
     sizeBytes: 0,
     segments: 1,
+    isr: [0],
+    term: 1,
+    followers: [],
+    raftTotals: totals,
     ...p,
   });
   return {
@@ -268,6 +289,7 @@ describe('BrokerMetrics', () => {
         logEndOffset: i * 3 + 2 + shift,
         segments: 1 + ((i + shift) % 4),
         leader: (i + shift) % 3,
+        term: i + 2 * shift,
       }));
     const source = fakeSource({ a: many(2500, 0), b: many(2, 0) });
     const m = new BrokerMetrics(source, { defaultMetrics: false });
@@ -282,6 +304,7 @@ describe('BrokerMetrics', () => {
           expected.set(`weir_partition_log_end_offset ${topic} ${i}`, p.logEndOffset!);
           expected.set(`weir_partition_segments ${topic} ${i}`, p.segments!);
           expected.set(`weir_partition_leader ${topic} ${i}`, p.leader!);
+          expected.set(`weir_partition_raft_term ${topic} ${i}`, p.term!);
         });
       expect(series).toEqual(expected);
     };
@@ -313,5 +336,73 @@ describe('BrokerMetrics', () => {
     );
     const text = await m.scrape();
     expect(sample(text, 'weir_partition_high_watermark', { topic: 'a', partition: '0' })).toBe(1);
+  });
+});
+
+describe('replication metrics', () => {
+  const follower = (nodeId: number, lagRecords: number, lagMs: number, inSync: boolean) => ({
+    nodeId,
+    matchEnd: 100 - lagRecords,
+    lagRecords,
+    lagMs,
+    inSync,
+  });
+
+  it('count the partitions led here with fewer in-sync replicas than replicas, and each follower’s lag', async () => {
+    const source = fakeSource({
+      t: [
+        // led here, all in sync
+        {
+          replicas: [0, 1, 2],
+          isr: [0, 1, 2],
+          followers: [follower(1, 0, 0, true), follower(2, 3, 100, true)],
+        },
+        // led here, node 2 out
+        {
+          replicas: [0, 1, 2],
+          isr: [0, 1],
+          followers: [follower(1, 0, 0, true), follower(2, 40, 31_000, false)],
+        },
+        // led elsewhere: only the leader is known in sync, and that is not under-replication here
+        { leader: 1, replicas: [0, 1, 2], isr: [1], followers: [] },
+        // a group of one
+        { replicas: [0], isr: [0], followers: [] },
+      ],
+    });
+    const text = await new BrokerMetrics(source, { defaultMetrics: false }).scrape();
+    expect(sample(text, 'weir_under_replicated_partitions')).toBe(1);
+    const at = (partition: string, f: string) => ({ topic: 't', partition, follower: f });
+    expect(sample(text, 'weir_follower_lag_records', at('1', '2'))).toBe(40);
+    expect(sample(text, 'weir_follower_lag_ms', at('1', '2'))).toBe(31_000);
+    expect(sample(text, 'weir_follower_lag_records', at('0', '2'))).toBe(3);
+    expect(sample(text, 'weir_follower_lag_ms', at('0', '1'))).toBe(0);
+    // No follower series where this broker does not lead.
+    expect(text).not.toMatch(/weir_follower_lag_\w+\{topic="t",partition="[23]"/);
+    expect(text).toContain('# TYPE weir_under_replicated_partitions gauge');
+    expect(text).toContain('# TYPE weir_follower_lag_ms gauge');
+  });
+
+  it('write the Raft groups’ election counters and commit latency histogram from the broker’s totals', async () => {
+    const totals = new RaftTotals();
+    const m = new BrokerMetrics(fakeSource({ t: [{}, {}] }, totals), { defaultMetrics: false });
+    let text = await m.scrape();
+    expect(sample(text, 'weir_raft_elections_started_total')).toBe(0);
+    expect(sample(text, 'weir_raft_commit_latency_seconds_count')).toBe(0);
+    totals.electionsStarted = 3;
+    totals.electionsWon = 2;
+    totals.observeCommit(0.00005);
+    totals.observeCommit(0.02);
+    totals.observeCommit(60);
+    text = await m.scrape();
+    expect(text).toContain('# TYPE weir_raft_elections_started_total counter');
+    expect(text).toContain('# TYPE weir_raft_commit_latency_seconds histogram');
+    expect(sample(text, 'weir_raft_elections_started_total')).toBe(3);
+    expect(sample(text, 'weir_raft_elections_won_total')).toBe(2);
+    const bucket = (le: string) => sample(text, 'weir_raft_commit_latency_seconds_bucket', { le });
+    expect([bucket('0.0001'), bucket('0.01'), bucket('0.025'), bucket('10'), bucket('+Inf')]).toEqual([
+      1, 1, 2, 2, 3,
+    ]);
+    expect(sample(text, 'weir_raft_commit_latency_seconds_count')).toBe(3);
+    expect(sample(text, 'weir_raft_commit_latency_seconds_sum')).toBeCloseTo(60.02005, 6);
   });
 });

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { okLines, weir } from './cli-support.js';
 
 const CONTRACT: [string[], string[]][] = [
+  [['cluster', 'status'], ['--format']],
   [
     ['topic', 'create'],
     ['--partitions', '--replication-factor', '--config'],

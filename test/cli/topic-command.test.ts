@@ -63,8 +63,15 @@ describe('weir topic', () => {
     expect(configRows).toContainEqual(['retention.ms', '3600000', 'topic']);
     expect(configRows).toContainEqual(['cleanup.policy', 'delete', 'default']);
     expect(table[3 + keys.length]).toBe('');
-    expect(table[4 + keys.length]).toMatch(/^PARTITION\s+LEADER\s+REPLICAS\s+LOG-START\s+HIGH-WATERMARK/);
-    expect(table.slice(5 + keys.length).map((l) => l.split(/\s+/)[0])).toEqual(['0', '1']);
+    expect(table[4 + keys.length]).toMatch(
+      /^PARTITION\s+LEADER\s+REPLICAS\s+ISR\s+LOG-START\s+HIGH-WATERMARK/,
+    );
+    // One broker: it leads every partition, its only replica and so the whole in-sync set.
+    expect(table.slice(5 + keys.length).map((l) => l.split(/\s+/).slice(0, 4))).toEqual([
+      ['0', '0', '0', '0'],
+      ['1', '0', '0', '0'],
+    ]);
+    expect(described.partitions[0]).toMatchObject({ replicas: [0], isr: [0], followers: [] });
 
     // when altered: a config set, one reset, partitions added
     const altered = await weir(

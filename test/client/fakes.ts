@@ -47,6 +47,7 @@ export class FakeConnection extends Connection {
             leader: 0,
             replicas: [0],
             leaderEpoch: 0,
+            isr: [0],
           })),
           error: count === undefined ? toWireError(new WeirError('UNKNOWN_TOPIC_OR_PARTITION', name)) : null,
         };

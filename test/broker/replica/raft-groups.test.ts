@@ -264,3 +264,30 @@ describe('a group that fails on its own', () => {
     groups.close();
   });
 });
+
+describe('the totals of a broker’s groups', () => {
+  it('count each group’s elections and time each leader append to its commit', async () => {
+    const c = cluster('flushed');
+    await c.advance(1_000);
+    const all = [...c.brokers.values()].map((b) => b.totals);
+    const won = all.reduce((n, t) => n + t.electionsWon, 0);
+    // Every group elected a leader; each win followed an election its winner started.
+    expect(won).toBeGreaterThanOrEqual(GROUPS);
+    expect(all.reduce((n, t) => n + t.electionsStarted, 0)).toBeGreaterThanOrEqual(won);
+    expect(all.every((t) => t.electionsStarted >= t.electionsWon)).toBe(true);
+
+    const before = all.map((t) => t.commitCount);
+    const leaders = Array.from({ length: GROUPS }, (_, p) => leaderOf(c, `t-${p}`)!);
+    for (let p = 0; p < GROUPS; p++) c.brokers.get(leaders[p]!)!.propose(`t-${p}`, Buffer.from('x'), 1);
+    // Not committed before the followers answered: nothing timed yet.
+    expect(all.map((t) => t.commitCount)).toEqual(before);
+    await c.advance(5 * TICK_MS);
+    for (const [id, b] of c.brokers) {
+      const led = leaders.filter((l) => l === id).length;
+      expect(b.totals.commitCount - before[id - 1]!).toBe(led);
+    }
+    const counted = all.reduce((n, t) => n + t.commitBuckets.reduce((a, x) => a + x, 0), 0);
+    expect(counted).toBe(all.reduce((n, t) => n + t.commitCount, 0));
+    for (const b of c.brokers.values()) b.close();
+  });
+});

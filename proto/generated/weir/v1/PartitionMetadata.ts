@@ -6,6 +6,7 @@ export interface PartitionMetadata {
   leader?: number;
   replicas?: number[];
   leaderEpoch?: number;
+  isr?: number[];
 }
 
 export interface PartitionMetadata__Output {
@@ -13,4 +14,5 @@ export interface PartitionMetadata__Output {
   leader: number;
   replicas: number[];
   leaderEpoch: number;
+  isr: number[];
 }
