@@ -189,6 +189,8 @@ export class Broker implements GroupBroker {
             newTopicId: () => ids.uuid(),
             limits: { maxPartitions: MAX_PARTITIONS_PER_TOPIC, topicDefaults: config.topicDefaults },
             onTopicsApplied: (topics, end) => this.clusterTopics?.applied(topics, end),
+            // The controller stays where its election put it, as in KRaft.
+            balanceLeaders: (live) => void this.replicas.balanceLeaders(live, new Set([METADATA_TOPIC])),
           });
     this.replicas = new ReplicaManager({
       config,
@@ -529,17 +531,7 @@ export class Broker implements GroupBroker {
       partitions: topic.partitions.map((placed, id) => {
         const p = this.replicas.find(name, id);
         if (p !== undefined) return this.replicas.statsOf(p);
-        // Not held here: where it is, but not its log.
-        return {
-          partition: id,
-          leader: placed.replicas[0] ?? -1,
-          replicas: [...placed.replicas],
-          logStartOffset: -1,
-          highWatermark: -1,
-          logEndOffset: -1,
-          sizeBytes: 0,
-          segments: 0,
-        };
+        return this.replicas.remoteStats(id, placed.replicas);
       }),
     };
   }

@@ -48,6 +48,11 @@ const HEARTBEAT_DEADLINE_MS = 2_000;
  * committing its records, and this broker applying them (Kafka's request.timeout.ms is 30 s).
  */
 export const CONTROLLER_REQUEST_TIMEOUT_MS = 15_000;
+/**
+ * How often a broker hands the partitions it leads back to their preferred replicas (Kafka checks
+ * every 300 s, leader.imbalance.check.interval.seconds; Redpanda balances continuously).
+ */
+export const BALANCE_INTERVAL_MS = 5_000;
 const READ_BYTES = 1024 * 1024;
 
 /** This broker's registration: who it is this run, and where clients and peers reach it. */
@@ -73,6 +78,8 @@ export interface ClusterMemberDeps {
    * applied (the broker makes its replicas match the image; see cluster-topics.ts).
    */
   readonly onTopicsApplied?: (topics: ReadonlySet<string>, appliedEnd: number) => void;
+  /** The preferred-leader balancer's round, every BALANCE_INTERVAL_MS, given the live brokers. */
+  readonly balanceLeaders?: (live: ReadonlySet<number>) => void;
 }
 
 /** Errors after which an admin request looks for the controller again. */
@@ -85,6 +92,7 @@ export class ClusterMember {
   private liveness: { readonly term: number; readonly liveness: BrokerLiveness } | null = null;
   private timer: TimerHandle | null = null;
   private sinceHeartbeat = HEARTBEAT_INTERVAL_MS;
+  private sinceBalance = 0;
   private heartbeatInFlight = false;
   private readonly clients = new Map<number, ReplicationClient>();
   private stopped = false;
@@ -365,6 +373,12 @@ export class ClusterMember {
     const now = this.deps.clock.now();
     if (p.role === 'leader' && this.caughtUp(p)) this.append(p, this.livenessOf(p).tick(now), now);
     else this.apply(p);
+    this.sinceBalance += TICK_MS;
+    if (this.sinceBalance >= BALANCE_INTERVAL_MS && this.deps.balanceLeaders !== undefined) {
+      this.sinceBalance = 0;
+      // Live as the committed log says: a fenced broker gets nothing back until it is unfenced.
+      this.deps.balanceLeaders(new Set(this.image.liveBrokers().map((b) => b.nodeId)));
+    }
     this.sinceHeartbeat += TICK_MS;
     if (this.sinceHeartbeat >= HEARTBEAT_INTERVAL_MS && !this.heartbeatInFlight) {
       this.sinceHeartbeat = 0;

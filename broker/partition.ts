@@ -230,6 +230,11 @@ export class Partition {
     return this.replicaRole;
   }
 
+  /** Hands the leadership to replica `to` (caught up, whole); null once asked, or why not. */
+  transferLeadership(to: number): string | null {
+    return this.replica?.transferLeadership(to) ?? 'not in a group';
+  }
+
   /**
    * Throws NOT_LEADER_OR_FOLLOWER unless this replica leads: clients read from the leader, whose
    * high watermark is the group's own (a follower's may lag it).

@@ -181,6 +181,11 @@ export class PartitionReplica {
     return this.raftLog.startState;
   }
 
+  /** Hands the leadership to replica `to` if it has caught up; null once asked, or why not. */
+  transferLeadership(to: number): string | null {
+    return this.groups.transferLeadership(this.key, to);
+  }
+
   /** Leaves the group (the partition was deleted or moved away). */
   leave(): void {
     this.groups.remove(this.key);

@@ -186,6 +186,16 @@ export class RaftGroups {
     return offset;
   }
 
+  /** Asks this broker's replica, leading `group`, to hand its leadership to `to`; null, or why not. */
+  transferLeadership(group: string, to: number): string | null {
+    const g = this.groups.get(group);
+    if (g === undefined) return 'not a group of this broker';
+    let refused: string | null = null;
+    this.step(g, (n) => (refused = n.transferLeadership(to)));
+    this.flush();
+    return refused;
+  }
+
   /** Handles an envelope from a peer; the answers leave together. */
   receive(envelope: Envelope): void {
     if (this.closed) return;

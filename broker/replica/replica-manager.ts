@@ -269,6 +269,27 @@ export class ReplicaManager {
   }
 
   /**
+   * The stats of a partition placed on other brokers: where it is, and no log (offsets -1). The
+   * preferred replica stands for the leader, which only its replicas know.
+   */
+  remoteStats(partition: number, replicas: readonly number[]): PartitionStats {
+    return {
+      partition,
+      leader: replicas[0] ?? -1,
+      replicas: [...replicas],
+      isr: [],
+      term: -1,
+      followers: [],
+      raftTotals: this.groups.totals,
+      logStartOffset: -1,
+      highWatermark: -1,
+      logEndOffset: -1,
+      sizeBytes: 0,
+      segments: 0,
+    };
+  }
+
+  /**
    * Who leads `p` as this broker knows it (-1: nobody known), the replicas of its group and the
    * in-sync ones (replica-sync.ts says what a broker that does not lead it answers).
    */
@@ -301,6 +322,27 @@ export class ReplicaManager {
         if (failure !== null) out.push({ topic, partition: p.id, reason: failure.message });
       }
     return out;
+  }
+
+  /**
+   * The preferred-leader balancer's round: each partition this broker leads whose preferred
+   * replica (the first of its replicas) is another broker that `live` says is up hands it the
+   * leadership, once that replica has caught up (its Raft group checks; a refusal waits for the
+   * next round). Returns how many were asked.
+   */
+  balanceLeaders(live: ReadonlySet<number>, exclude: ReadonlySet<string> = new Set()): number {
+    if (this.stopped) return 0;
+    let asked = 0;
+    for (const [topic, list] of this.partitions) {
+      if (exclude.has(topic)) continue;
+      for (const p of held(list)) {
+        if (p.role !== 'leader') continue;
+        const preferred = this.votersOf(p.topic, p.id)[0];
+        if (preferred === undefined || preferred === this.config.nodeId || !live.has(preferred)) continue;
+        if (p.transferLeadership(preferred) === null) asked++;
+      }
+    }
+    return asked;
   }
 
   /** Wakes every waiting request and resigns every partition (shutdown). */

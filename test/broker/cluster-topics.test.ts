@@ -49,6 +49,14 @@ async function electedLeaders(c: TestCluster, topic: string, partitions: number)
   return until(`leaders of ${topic}`, view, (v) => v.every((l) => l !== -1));
 }
 
+/** Which broker leads each partition now: the one whose replica says it leads (-1: none). */
+function leadersNow(c: TestCluster, topic: string, partitions: number): number[] {
+  return Array.from(
+    { length: partitions },
+    (_, p) => c.running.find((b) => b.broker.find(topic, p)?.role === 'leader')?.nodeId ?? -1,
+  );
+}
+
 function rec(value: string): ProducedRecord {
   return { key: null, value: Buffer.from(value), headers: [], timestamp: 0 };
 }
@@ -254,4 +262,45 @@ describe('topics with peers', () => {
       client.close();
     }
   }, 90_000);
+
+  it('hands leadership back to a preferred replica once it returns and catches up', async () => {
+    const c = (cluster = await TestCluster.start(3));
+    await c.registered();
+    const created = await adminOf(c.node(1).grpcAddress).createTopic('balanced', {
+      partitions: 3,
+      replicationFactor: 3,
+    });
+    const preferred = created.partitions.map((p) => p.replicas[0]!);
+    // Each broker is the preferred leader of one partition, and the balancer makes it lead it.
+    expect([...preferred].sort()).toEqual([1, 2, 3]);
+    await until(
+      'every partition led by its preferred replica',
+      () => leadersNow(c, 'balanced', 3),
+      (l) => JSON.stringify(l) === JSON.stringify(preferred),
+    );
+    const p = 0;
+    const away = preferred[p]!;
+    const leader = c.node(away).broker;
+    await leader.produceRecords('balanced', p, [rec('before')], 'all');
+    await c.stop(away);
+    await until(
+      'another leader while it is down',
+      () => leadersNow(c, 'balanced', 3)[p],
+      (l) => l !== undefined && l !== -1 && l !== away,
+    );
+    await c.restart(away);
+    await until(
+      'the preferred replica leads again',
+      () => leadersNow(c, 'balanced', 3),
+      (l) => JSON.stringify(l) === JSON.stringify(preferred),
+      60_000,
+    );
+    // Nothing was lost on the way there and back.
+    const back = c.node(away).broker;
+    const [after] = await back.produceRecords('balanced', p, [rec('after')], 'all');
+    expect(text(back, 'balanced', p).filter((b) => b.includes('before') || b.includes('after'))).toHaveLength(
+      2,
+    );
+    expect(after!.outcome.baseOffset).toBeGreaterThan(0);
+  }, 120_000);
 });

@@ -3,12 +3,13 @@
 // lead the metadata log: the in-sync replicas and the lag still come from the leader.
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { METADATA_TOPIC } from '../../broker/broker.js';
 import { startBroker, type RunningBroker } from '../../broker/main.js';
 import { clusterStatus, statusText } from '../../client/cli/cluster-command.js';
 import type { ClusterMetadata, TopicDescription } from '../../client/index.js';
 import { freePort, removeDir, tempDir } from '../broker/support.js';
 import { okLines, startCliBroker, waitFor, weir, type CliBroker } from './cli-support.js';
+
+const WATCHED = 'watched';
 
 interface Status {
   clusterId: string;
@@ -117,22 +118,51 @@ describe('weir cluster status on three brokers', () => {
         return b;
       }),
     );
+    await waitFor(
+      () => brokers.every((b) => b.broker.cluster().brokers.length === 3),
+      'three brokers registered',
+      30_000,
+    );
+    const created = await weir([
+      'topic',
+      'create',
+      WATCHED,
+      '--partitions',
+      '1',
+      '--replication-factor',
+      '3',
+      '--bootstrap',
+      brokers[0]!.grpcAddress,
+    ]);
+    expect(created.code).toBe(0);
+    await waitFor(
+      () => brokers.every((b) => b.broker.find(WATCHED, 0) !== undefined),
+      'the topic everywhere',
+      30_000,
+    );
     const inSyncAtLeader = (n: number) => () =>
       brokers.some((b) => {
-        const p = b.broker.describePartition(METADATA_TOPIC, 0);
+        const p = b.broker.describePartition(WATCHED, 0);
         return p.leader === b.nodeId && p.isr.length === n && b.broker.cluster().brokers.length === 3;
       });
     await waitFor(inSyncAtLeader(3), 'a leader with all three in sync and registered', 30_000);
-    const leader = brokers.find((b) => b.broker.describePartition(METADATA_TOPIC, 0).leader === b.nodeId)!;
+    const leader = brokers.find((b) => b.broker.describePartition(WATCHED, 0).leader === b.nodeId)!;
     const [asked, stopped] = brokers.filter((b) => b !== leader) as [RunningBroker, RunningBroker];
 
     // Asked through a follower, which itself knows only the leader is in sync
+    // One produce, so the partition's high watermark is past its leader's first entry.
+    await leader.broker.produceRecords(
+      WATCHED,
+      0,
+      [{ key: null, value: Buffer.from('x'), headers: [], timestamp: 0 }],
+      'all',
+    );
     let s = await status(asked.grpcAddress);
-    expect(s.controller).toBe(leader.nodeId);
+    expect(s.controller).toBe(leader.broker.cluster().controllerId);
     expect(s.brokers.map((b) => [b.nodeId, b.address])).toEqual(
       [...brokers].sort((a, b) => a.nodeId - b.nodeId).map((b) => [b.nodeId, b.grpcAddress]),
     );
-    let meta = s.partitions.find((p) => p.topic === METADATA_TOPIC)!;
+    let meta = s.partitions.find((p) => p.topic === WATCHED)!;
     expect(meta).toMatchObject({
       partition: 0,
       leader: leader.nodeId,
@@ -147,7 +177,7 @@ describe('weir cluster status on three brokers', () => {
     running.delete(stopped);
     await waitFor(inSyncAtLeader(2), 'the stopped follower out of the set', 30_000);
     s = await status(asked.grpcAddress);
-    meta = s.partitions.find((p) => p.topic === METADATA_TOPIC)!;
+    meta = s.partitions.find((p) => p.topic === WATCHED)!;
     expect(meta.inSync).toEqual([leader.nodeId, asked.nodeId].sort());
     const lag = meta.followers.find((f) => f.nodeId === stopped.nodeId)!;
     expect(lag.inSync).toBe(false);
@@ -155,9 +185,9 @@ describe('weir cluster status on three brokers', () => {
 
     const row = okLines(await weir(['cluster', 'status', '--bootstrap', asked.grpcAddress]))
       .map((l) => l.split(/\s+/))
-      .find((r) => r[0] === METADATA_TOPIC)!;
+      .find((r) => r[0] === WATCHED)!;
     expect(row.slice(0, 6)).toEqual([
-      METADATA_TOPIC,
+      WATCHED,
       '0',
       String(leader.nodeId),
       String(meta.leaderEpoch),
