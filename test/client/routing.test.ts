@@ -288,3 +288,31 @@ describe('admin', () => {
     expectAllAtLeaders('ListOffsets', topic);
   });
 });
+
+describe('a cluster of one broker', () => {
+  it('is reached at the address the client was given, whatever host it advertises', async () => {
+    const lone = await startTestBroker({
+      host: '0.0.0.0',
+      advertisedHost: 'nowhere.invalid',
+      logLevel: 'silent',
+    });
+    closers.push(() => lone.close());
+    const port = Number(lone.running.grpcAddress.split(':').at(-1));
+    const bootstrap = `127.0.0.1:${port}`;
+    const admin = track(new Admin({ bootstrap }));
+    const topic = uniqueTopic('lone');
+    await admin.createTopic(topic, { partitions: 2 });
+    expect((await admin.metadata([topic])).brokers.map((b) => b.host)).toEqual(['nowhere.invalid']);
+    const producer = track(new Producer({ bootstrap, lingerMs: 0, deliveryTimeoutMs: 10_000 }));
+    await producer.send({
+      topic,
+      records: [
+        { value: 'a', partition: 0 },
+        { value: 'b', partition: 1 },
+      ],
+    });
+    const consumer = track(new Consumer({ bootstrap, autoOffsetReset: 'earliest' }));
+    consumer.assign([0, 1].map((partition) => ({ topic, partition })));
+    expect((await take(consumer, 2)).map((r) => r.value!.toString()).sort()).toEqual(['a', 'b']);
+  });
+});
