@@ -166,6 +166,45 @@ describe('routing by leader', () => {
     expect(read.map((r) => r.offset)).toEqual([0, 1, 2, 3, 4, 5]);
   });
 
+  it('holds batches of a partition without a leader until one is elected', async () => {
+    const topic = await createTopic(2);
+    cluster.setLeader(topic, 0, -1);
+    const producer = track(new Producer({ bootstrap: cluster.bootstrap, lingerMs: 0, retryBackoffMs: 20 }));
+    const waiting = producer.send({ topic, value: 'elected', partition: 0 });
+    await producer.send({ topic, value: 'other', partition: 1 }); // not held up by partition 0
+    await waitFor(() => cluster.callsOf('GetMetadata').length >= 3, 'metadata asked again');
+    expect(cluster.calls.some((c) => c.partitions.includes(`${topic}-0`))).toBe(false);
+    cluster.setLeader(topic, 0, 3);
+    expect(await within(waiting, 10_000, 'the held send')).toMatchObject({ partition: 0, offset: 0 });
+    expectAllAtLeaders('Produce', topic);
+  });
+
+  it('follows a partition whose leader moves while it is being consumed', async () => {
+    const topic = await createTopic(1);
+    cluster.setLeader(topic, 0, 1);
+    const producer = track(new Producer({ bootstrap: cluster.bootstrap, lingerMs: 0 }));
+    const consumer = track(
+      new Consumer({
+        bootstrap: cluster.bootstrap,
+        autoOffsetReset: 'earliest',
+        retryBackoffMs: 20,
+        maxWaitMs: 100,
+      }),
+    );
+    consumer.assign([{ topic, partition: 0 }]);
+    const iterator = consumer[Symbol.asyncIterator]();
+    const next = async (): Promise<string> =>
+      (await within(iterator.next(), 10_000, 'the next record')).value!.value!.toString();
+    await producer.send({ topic, value: 'at-1' });
+    expect(await next()).toBe('at-1');
+    cluster.setLeader(topic, 0, 3);
+    await producer.send({ topic, value: 'at-3' });
+    expect(await next()).toBe('at-3');
+    const fetches = cluster.callsOf('Fetch').filter((c) => c.partitions.includes(`${topic}-0`));
+    expect(fetches.at(-1)?.node).toBe(3);
+    expect(fetches.some((c) => c.node === 1)).toBe(true);
+  });
+
   it('keeps producing and consuming when a leader dies, with nothing lost and nothing twice', async () => {
     const topic = await createTopic(3);
     const consumer = track(
