@@ -1,14 +1,15 @@
-// The consumer's fetch loop: resolves the positions seeks and resets asked for (one ListOffsets),
-// then long-polls with one Fetch covering every assigned, unpaused partition, decodes what comes
-// back into the buffer, and goes again while someone iterates and the buffer has room.
+// The consumer's fetch loop: resolves the positions seeks and resets asked for (ListOffsets), then
+// long-polls each leader with one Fetch covering its assigned, unpaused partitions, decodes what
+// comes back into the buffer, and goes again while someone iterates and the buffer has room.
 //
-// Errors. A whole call that fails retriably is retried with backoff; anything else is handed to
-// the iterators. A partition's error backs that partition off alone, so one bad partition does not
+// Errors. A call to a leader that fails retriably backs that leader's partitions off; anything
+// else is handed to the iterators. A partition's error backs that partition off alone, so one bad partition does not
 // stall the others. OFFSET_OUT_OF_RANGE resets the position per autoOffsetReset (Kafka's
 // auto.offset.reset), or with 'none' reaches the iterators until the caller seeks.
 //
-// Routing. Fetches and lookups go to each partition's leader: one call per leader per round, all
-// in flight together, each answer handled as it arrives. A partition whose leader is not known
+// Routing. Fetches and lookups go to each partition's leader, one call per leader. Each leader has
+// at most one fetch in flight and gets the next as soon as it answers, so a leader with records
+// streams them while another holds its long-poll open. A partition whose leader is not known
 // waits for the metadata lookup that asks. A leader that moved (NOT_LEADER_OR_FOLLOWER,
 // LEADER_NOT_AVAILABLE) or cannot be reached backs its partitions off and has their topic looked
 // up again; the next round goes to the new leader from the same position, so nothing is skipped
@@ -86,8 +87,19 @@ export class Fetcher {
   private readonly o: FetcherOptions;
   private readonly closed = new AbortController();
   private loop: Promise<void> | null = null;
-  /** Aborts the fetch in progress (a long-poll) when new work makes it outdated. */
-  private fetchInterrupt: AbortController | null = null;
+  /**
+   * Each leader's fetch in flight. A leader gets its next fetch as soon as its last one is
+   * answered, so a leader with records to send is not held back by another's long-poll.
+   */
+  private readonly inFlight = new Map<number, Promise<void>>();
+  /** Partitions in a fetch in flight: in no other fetch until it is answered. */
+  private readonly fetching = new Set<PartitionState>();
+  /** Partitions whose leader has a fetch in flight: they go in its next one. */
+  private readonly leaderBusy = new Set<PartitionState>();
+  /** Aborts the fetches in progress (long-polls) when new work makes them outdated. */
+  private readonly fetchInterrupts = new Set<AbortController>();
+  /** A fetch's failure that is no partition's alone, for the loop to report. */
+  private fetchFailure: unknown = null;
 
   constructor(options: FetcherOptions) {
     this.o = options;
@@ -105,7 +117,7 @@ export class Fetcher {
 
   /** Cuts a long-poll short so new positions (seek, assign, resume) are fetched at once. */
   interrupt(): void {
-    this.fetchInterrupt?.abort();
+    for (const controller of this.fetchInterrupts) controller.abort();
     this.o.changes.notify();
   }
 
@@ -113,6 +125,7 @@ export class Fetcher {
     this.closed.abort();
     this.o.changes.notify();
     await this.loop;
+    await Promise.allSettled(this.inFlight.values());
   }
 
   private get isClosed(): boolean {
@@ -124,10 +137,13 @@ export class Fetcher {
     const { buffer, maxBufferedBytes } = this.o;
     while (!this.isClosed && this.o.wanted() && buffer.bytes < maxBufferedBytes) {
       try {
+        const failure = this.fetchFailure;
+        this.fetchFailure = null;
+        if (failure !== null) throw failure;
         await this.resolvePositions();
-        const fetched = await this.fetchOnce();
+        this.startFetches();
         failures = 0;
-        if (fetched === 'idle') await this.idle();
+        await this.idle();
       } catch (err) {
         if (this.isClosed) return;
         const error = isWeirError(err)
@@ -142,12 +158,16 @@ export class Fetcher {
     }
   }
 
-  /** Waits for a change (assign, seek, resume, close) or the earliest partition backoff to end. */
+  /**
+   * Waits for a change (assign, seek, resume, close, a fetch answered) or the earliest partition
+   * backoff to end.
+   */
   private async idle(): Promise<void> {
     // close() may have notified before this wait began; a notification is not remembered.
     if (this.isClosed) return;
     let wake = Infinity;
     for (const s of this.o.states.values()) {
+      if (this.fetching.has(s) || this.leaderBusy.has(s)) continue; // a fetch's answer wakes them
       const wantsWork = s.fetchable || (s.reset !== null && !s.paused);
       if (wantsWork) wake = Math.min(wake, s.retryAt); // 0: due now (a lookup found another lookup to do)
     }
@@ -257,31 +277,48 @@ export class Fetcher {
     this.o.changes.notify();
   }
 
-  /** One Fetch per leader over every fetchable partition; 'idle' when there was nothing to fetch. */
-  private async fetchOnce(): Promise<'fetched' | 'idle'> {
+  /** Starts a Fetch at every leader without one in flight, over its fetchable partitions. */
+  private startFetches(): void {
     const now = this.o.clock.now();
     const targets: FetchTarget[] = [];
+    this.leaderBusy.clear();
     for (const state of this.o.states.values()) {
-      if (!state.fetchable || state.retryAt > now) continue;
+      if (!state.fetchable || state.retryAt > now || this.fetching.has(state)) continue;
       targets.push({ state, epoch: state.epoch, offset: state.fetchOffset! });
     }
-    const groups = this.byLeader(targets);
-    if (groups.size === 0) return 'idle';
+    for (const [leader, group] of this.byLeader(targets)) {
+      if (this.inFlight.has(leader)) {
+        for (const target of group) this.leaderBusy.add(target.state);
+      } else {
+        this.startFetch(leader, group);
+      }
+    }
+  }
+
+  private startFetch(leader: number, targets: FetchTarget[]): void {
     const interrupt = new AbortController();
-    this.fetchInterrupt = interrupt;
+    this.fetchInterrupts.add(interrupt);
     const onClose = (): void => interrupt.abort();
     this.closed.signal.addEventListener('abort', onClose, { once: true });
-    try {
-      await this.perLeader(groups, (leader, group) => this.fetchFrom(leader, group, interrupt.signal));
-    } catch (err) {
-      // Cut short by a seek, an assignment or a resume: fetch again at once with the new positions.
-      if (interrupt.signal.aborted && !this.isClosed) return 'fetched';
-      throw err;
-    } finally {
-      this.fetchInterrupt = null;
-      this.closed.signal.removeEventListener('abort', onClose);
-    }
-    return 'fetched';
+    for (const target of targets) this.fetching.add(target.state);
+    const done = this.fetchFrom(leader, targets, interrupt.signal)
+      .catch((err: unknown) => {
+        // Cut short by a seek, an assignment or a resume: the loop fetches the new positions.
+        if (this.isClosed || interrupt.signal.aborted) return;
+        if (isWeirError(err) && err.retriable) {
+          for (const target of targets) this.partitionError(target.state, err);
+        } else {
+          this.fetchFailure ??= err;
+        }
+      })
+      .finally(() => {
+        this.fetchInterrupts.delete(interrupt);
+        this.closed.signal.removeEventListener('abort', onClose);
+        for (const target of targets) this.fetching.delete(target.state);
+        this.inFlight.delete(leader);
+        this.o.changes.notify();
+      });
+    this.inFlight.set(leader, done);
   }
 
   /** One leader's Fetch, its answer put in the buffer as soon as it arrives. */

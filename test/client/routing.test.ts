@@ -205,6 +205,23 @@ describe('routing by leader', () => {
     expect(fetches.some((c) => c.node === 1)).toBe(true);
   });
 
+  it("fetches again from a leader that answered without waiting for another's long-poll", async () => {
+    const topic = await createTopic(2); // partition 0 led by node 1, partition 1 by node 2
+    const producer = track(new Producer({ bootstrap: cluster.bootstrap, lingerMs: 0 }));
+    // Node 2 holds its long-poll for 30 s: partition 1 gets nothing.
+    const consumer = track(
+      new Consumer({ bootstrap: cluster.bootstrap, autoOffsetReset: 'earliest', maxWaitMs: 30_000 }),
+    );
+    consumer.assign([0, 1].map((partition) => ({ topic, partition })));
+    const iterator = consumer[Symbol.asyncIterator]();
+    for (let i = 0; i < 3; i++) {
+      await producer.send({ topic, value: `r${i}`, partition: 0 });
+      const got = await within(iterator.next(), 10_000, `record ${i} while node 2 holds its fetch`);
+      expect(got.value?.value?.toString()).toBe(`r${i}`);
+    }
+    expect(cluster.callsOf('Fetch', 1).length).toBeGreaterThanOrEqual(3);
+  });
+
   it('keeps producing and consuming when a leader dies, with nothing lost and nothing twice', async () => {
     const topic = await createTopic(3);
     const consumer = track(
