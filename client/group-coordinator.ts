@@ -1,9 +1,10 @@
 // The group calls routed to each group's coordinator: the broker leading the group's partition of
 // __consumer_offsets, which FindCoordinator (answered by any broker) names. The coordinator is
-// looked up the first time a group is used and kept until a call says it moved (NOT_COORDINATOR)
-// or cannot reach it (a broker gone, shutting down): that call fails with its retriable error, as
-// before, and the caller's own retry (the heartbeat loop, the commit loop) finds the coordinator
-// anew. Retrying here too would stack a second backoff on the caller's.
+// looked up the first time a group is used and kept until a call says it moved (NOT_COORDINATOR,
+// or COORDINATOR_NOT_AVAILABLE while the group's partition elects a leader) or cannot reach it (a
+// broker gone or shutting down): that call fails with its retriable error, as before, and the
+// caller's own retry (the heartbeat loop, the commit loop) finds the coordinator anew. Retrying
+// here too would stack a second backoff on the caller's.
 //
 // Listing groups is the one call without a group: every broker answers for the groups it
 // coordinates, so the list is gathered from all the brokers Metadata names.
@@ -29,6 +30,7 @@ import type { GroupRpc } from './group-rpc.js';
 /** Errors after which the group's coordinator is looked up again before the next call. */
 const COORDINATOR_MOVED = new Set<string>([
   'NOT_COORDINATOR',
+  'COORDINATOR_NOT_AVAILABLE',
   'NETWORK_EXCEPTION',
   'BROKER_SHUTTING_DOWN',
   'REQUEST_TIMED_OUT',
