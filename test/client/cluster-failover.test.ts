@@ -4,7 +4,7 @@
 // leader, and every record is read once, in order per partition: none lost, none twice.
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { Admin, Consumer, Producer, type ConsumerRecord } from '../../client/index.js';
+import { Admin, Consumer, GroupConsumer, Producer, type ConsumerRecord } from '../../client/index.js';
 import { TestCluster } from '../broker/cluster-support.js';
 import { uniqueTopic, within } from './helpers.js';
 
@@ -81,5 +81,70 @@ describe('a replicated topic on three brokers', () => {
       for (let i = 1; i < records.length; i++)
         expect(records[i]!.offset).toBeGreaterThan(records[i - 1]!.offset);
     }
+  }, 120_000);
+
+  it('keeps a group member consuming and committing when its coordinator stops', async () => {
+    cluster = await TestCluster.start(
+      3,
+      {
+        grpcPort: 0,
+        httpPort: 0,
+        groupHeartbeatIntervalMs: 100,
+        groupMinSessionTimeoutMs: 100,
+        groupSessionTimeoutMs: 10_000,
+      },
+      'client-group-failover',
+    );
+    await cluster.registered();
+    const bootstrap = cluster.running.map((b) => b.grpcAddress);
+    const admin = new Admin({ bootstrap });
+    closers.push(() => admin.close());
+    const topic = uniqueTopic('group-failover');
+    await admin.createTopic(topic, { partitions: 2, replicationFactor: 3 });
+    await leaders(admin, topic, 2);
+    const producer = new Producer({ bootstrap, lingerMs: 0, retryBackoffMs: 50 });
+    closers.push(() => producer.close());
+    const send = (from: number): Promise<unknown> =>
+      producer.send({
+        topic,
+        records: Array.from({ length: 20 }, (_, i) => ({ value: `v${from + i}`, partition: i % 2 })),
+      });
+    const groupId = uniqueTopic('group');
+    const group = new GroupConsumer({
+      bootstrap,
+      groupId,
+      topics: [topic],
+      autoOffsetReset: 'earliest',
+      retryBackoffMs: 50,
+      retryBackoffMaxMs: 500,
+    });
+    closers.push(() => group.close());
+    const iterator = group[Symbol.asyncIterator]();
+    const seen = new Set<string>();
+    const readUntil = async (want: number): Promise<void> => {
+      while (seen.size < want) {
+        const r = await within(iterator.next(), 60_000, `record ${seen.size + 1} of ${want}`);
+        seen.add((r.value as ConsumerRecord).value!.toString());
+      }
+    };
+
+    await send(0);
+    await readUntil(20);
+    await group.commit();
+    const before = (await admin.findCoordinator(groupId)).coordinator.nodeId;
+    await cluster.stop(before);
+
+    await send(20);
+    await readUntil(40);
+    await within(group.commit(), 30_000, 'a commit at the new coordinator');
+    const after = (await admin.findCoordinator(groupId)).coordinator.nodeId;
+    expect(after).not.toBe(before);
+    expect([...seen].sort()).toEqual(Array.from({ length: 40 }, (_, i) => `v${i}`).sort());
+    const committed = await admin.fetchOffsets(
+      groupId,
+      [0, 1].map((partition) => ({ topic, partition })),
+    );
+    // Every record read counts as consumed but the last (its loop body has not finished).
+    expect(committed.reduce((sum, c) => sum + c.offset, 0)).toBeGreaterThanOrEqual(39);
   }, 120_000);
 });
