@@ -1,7 +1,9 @@
 // The SDK against a real cluster: three brokers with peers in this process, a topic replicated on
 // all three, clients bootstrapped with every address. Given records flowing through a producer and
 // a consumer, when the broker leading a partition stops, then both carry on through the new
-// leader, and every record is read once, in order per partition: none lost, none twice.
+// leader, and every record is read once, in order per partition: none lost, none twice. Given a
+// group member, when its coordinator's broker stops, then it finds the next coordinator, reads on
+// and commits there.
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { Admin, Consumer, GroupConsumer, Producer, type ConsumerRecord } from '../../client/index.js';
