@@ -36,6 +36,9 @@ const COORDINATOR_MOVED = new Set<string>([
   'REQUEST_TIMED_OUT',
 ]);
 
+/** Errors of a broker that could not be reached (or is going away). */
+const GONE = new Set<string>(['NETWORK_EXCEPTION', 'BROKER_SHUTTING_DOWN']);
+
 export class CoordinatorRouter implements GroupRpc {
   private readonly connection: Connection;
   /** Each group's coordinator, by node id, as last found. */
@@ -93,15 +96,31 @@ export class CoordinatorRouter implements GroupRpc {
     return this.routed(request.groupId ?? '', call, (c) => this.connection.deleteOffsets(request, c));
   }
 
-  /** The groups of every broker Metadata names (each lists those it coordinates), merged. */
+  /**
+   * The groups of every broker Metadata names (each lists those it coordinates), merged. A broker
+   * that cannot be reached is left out (its groups have moved to the others, or will once it is
+   * fenced); the call fails only when none answers, or on any other error.
+   */
   async listGroups(call?: CallOptions): Promise<ListGroupsResponse__Output> {
     const metadata = await this.connection.getMetadata([], { ...call, broker: undefined });
     if (metadata.brokers.length <= 1) return await this.connection.listGroups({ ...call, broker: undefined });
-    const answers = await Promise.all(
+    const outcomes = await Promise.allSettled(
       metadata.brokers.map((b) => this.connection.listGroups({ ...call, broker: b.nodeId })),
     );
     const seen = new Map<string, ListGroupsResponse__Output['groups'][number]>();
-    for (const answer of answers) for (const group of answer.groups) seen.set(group.groupId, group);
+    let unreachable: unknown = null;
+    let answered = 0;
+    for (const outcome of outcomes) {
+      if (outcome.status === 'rejected') {
+        const err: unknown = outcome.reason;
+        if (!isWeirError(err) || !GONE.has(err.code)) throw err;
+        unreachable ??= err;
+        continue;
+      }
+      answered++;
+      for (const group of outcome.value.groups) seen.set(group.groupId, group);
+    }
+    if (answered === 0) throw unreachable;
     return { groups: [...seen.values()].sort((a, b) => a.groupId.localeCompare(b.groupId)) };
   }
 

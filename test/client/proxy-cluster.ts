@@ -270,6 +270,8 @@ export class ProxyCluster {
   private readonly leaders = new Map<string, number>();
   private readonly coordinators = new Map<string, number>();
   defaultCoordinator = 1;
+  /** Keep naming stopped nodes in Metadata, as a cluster does until it fences a broker gone. */
+  listStopped = false;
 
   private constructor(brokerAddress: string) {
     const Weir = weirProto().weir.v1.Weir;
@@ -317,7 +319,7 @@ export class ProxyCluster {
 
   /** The broker's answer, as a cluster of the live nodes would give it. */
   rewriteMetadata(res: MetadataResponse__Output): MetadataResponse__Output {
-    const live = this.nodes.filter((n) => n.running);
+    const live = this.nodes.filter((n) => n.running || this.listStopped);
     const ids = this.nodes.map((n) => n.nodeId);
     return {
       ...res,

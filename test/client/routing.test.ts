@@ -322,6 +322,30 @@ describe('the group coordinator', () => {
   });
 });
 
+describe('listing groups', () => {
+  it("merges every broker's groups, leaving out a broker that cannot be reached", async () => {
+    const topic = await createTopic(1);
+    const groups = [1, 2].map((node) => {
+      const groupId = uniqueTopic(`listed-${node}`);
+      cluster.setCoordinator(groupId, node);
+      return groupId;
+    });
+    const admin = track(new Admin({ bootstrap: cluster.bootstrap }));
+    for (const groupId of groups) {
+      await admin.commitOffsets(groupId, [{ topic, partition: 0, offset: 0 }]);
+    }
+    const listed = (await admin.listGroups()).map((g) => g.groupId);
+    for (const groupId of groups) expect(listed).toContain(groupId);
+    expect(new Set(cluster.callsOf('ListGroups').map((c) => c.node))).toEqual(new Set([1, 2, 3]));
+
+    // Node 3 dies but is still named (not fenced yet): it cannot be reached and is left out.
+    cluster.listStopped = true;
+    cluster.node(3).stop();
+    const again = (await admin.listGroups()).map((g) => g.groupId);
+    for (const groupId of groups) expect(again).toContain(groupId);
+  });
+});
+
 describe('admin', () => {
   it('goes to any broker and moves on to another when it cannot reach the one it used', async () => {
     const admin = track(new Admin({ bootstrap: cluster.bootstrap }));
