@@ -2,6 +2,10 @@
 // are copied into the SDK's own types so callers never see generated message types (whose shape
 // follows the proto loader's options, not a promise of this API). The group calls live in
 // group-admin.ts and go over the same Connection.
+//
+// Where calls go: topic administration and metadata to any broker (a broker that is not the
+// controller forwards them), moving to another when one cannot be reached; offsets and record
+// deletion to each partition's leader; group calls to the group's coordinator.
 
 import { WeirError } from '../proto/errors.js';
 import type { GroupRpc } from './group-rpc.js';
@@ -9,8 +13,10 @@ import { fromWireError } from '../proto/grpc.js';
 import type { PartitionDescription__Output } from '../proto/generated/weir/v1/PartitionDescription.js';
 import type { TopicDescription__Output } from '../proto/generated/weir/v1/TopicDescription.js';
 import { Connection, type CallOptions, type ClientConnectionOptions } from './connection.js';
+import { CoordinatorRouter } from './group-coordinator.js';
 import * as groups from './group-admin.js';
 import { listOffsetsTimestamp, resolveOffsets, type OffsetSpec } from './offsets.js';
+import { groupByLeader, perLeader } from './partition-leaders.js';
 import { checkTopic, checkTopicPartition, type TopicPartition } from './records.js';
 
 export type AdminOptions = ClientConnectionOptions;
@@ -189,12 +195,14 @@ function positiveInt(name: string, value: unknown): number {
 export class Admin {
   readonly connection: Connection;
   private readonly ownsConnection: boolean;
+  private readonly coordinators: CoordinatorRouter;
   private closed = false;
 
   constructor(options: AdminOptions = {}) {
     const { connection, owned } = Connection.from(options);
     this.connection = connection;
     this.ownsConnection = owned;
+    this.coordinators = new CoordinatorRouter(connection);
   }
 
   async createTopic(
@@ -272,7 +280,10 @@ export class Admin {
   ): Promise<PartitionOffset[]> {
     const timestamp = listOffsetsTimestamp(spec);
     const asked = partitions.map((tp) => ({ ...checkTopicPartition(tp), timestamp }));
-    const results = await resolveOffsets(this.connection, asked, call);
+    const groups = await groupByLeader(this.connection, asked, call);
+    const results = await perLeader(groups, asked, call, (some, c) =>
+      resolveOffsets(this.connection, some, c),
+    );
     return results.map((r) => {
       if (r.error !== null) throw r.error;
       return { topic: r.topic, partition: r.partition, offset: r.offset, timestamp: r.timestamp };
@@ -298,15 +309,21 @@ export class Admin {
         throw new WeirError('INVALID_REQUEST', `offset must be an integer >= -1, got ${String(p.offset)}`);
       return { topic, partition, offset: p.offset };
     });
-    const response = await this.connection.deleteRecords({ partitions: asked }, call);
-    return response.results.map((r) => {
-      const error = fromWireError(r.error);
-      return {
-        topic: r.topic,
-        partition: r.partition,
-        lowWatermark: error === null ? r.lowWatermark : -1,
-        error,
-      };
+    const groups = await groupByLeader(this.connection, asked, call);
+    return await perLeader(groups, asked, call, async (some, c) => {
+      const response = await this.connection.deleteRecords({ partitions: some }, c);
+      return some.map(({ topic, partition }, i) => {
+        let r = response.results[i];
+        if (r === undefined || r.topic !== topic || r.partition !== partition) {
+          r = response.results.find((x) => x.topic === topic && x.partition === partition);
+        }
+        if (r === undefined) {
+          const error = new WeirError('UNKNOWN_SERVER_ERROR', `no answer for ${topic}-${partition}`);
+          return { topic, partition, lowWatermark: -1, error };
+        }
+        const error = fromWireError(r.error);
+        return { topic, partition, lowWatermark: error === null ? r.lowWatermark : -1, error };
+      });
     });
   }
 
@@ -419,6 +436,6 @@ export class Admin {
 
   private groups(): GroupRpc {
     if (this.closed) throw new WeirError('REQUEST_CANCELLED', 'the admin client is closed');
-    return this.connection;
+    return this.coordinators;
   }
 }

@@ -13,6 +13,7 @@ import { systemClock, type Clock, type Random } from './clock.js';
 import { Connection, type ClientConnectionOptions } from './connection.js';
 import { FetchBuffer, PartitionState, type ConsumerBatch, type SeekPosition } from './fetch-buffer.js';
 import { Fetcher, partitionKey as key, type AutoOffsetReset } from './fetcher.js';
+import { MetadataCache } from './metadata-cache.js';
 import { enumOption, intOption } from './options.js';
 import { checkTopicPartition, type ConsumerRecord, type TopicPartition } from './records.js';
 import { ChangeSignal } from './signal.js';
@@ -32,6 +33,8 @@ export interface ConsumerOptions extends ClientConnectionOptions {
   maxBufferedBytes?: number;
   retryBackoffMs?: number;
   retryBackoffMaxMs?: number;
+  /** Partition leaders are looked up again at least this often. Default 300000 (metadata.max.age.ms). */
+  metadataMaxAgeMs?: number;
   clock?: Clock;
   random?: Random;
 }
@@ -48,6 +51,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
   private readonly buffer: FetchBuffer;
   private readonly changes = new ChangeSignal();
   private readonly fetcher: Fetcher;
+  private readonly metadata: MetadataCache;
   private iterators = 0;
   private closed = false;
   private closing: Promise<void> | null = null;
@@ -88,16 +92,25 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
         retryBackoffMs,
         2 ** 31 - 1,
       ),
+      metadataMaxAgeMs: intOption('metadataMaxAgeMs', options.metadataMaxAgeMs, 300_000, 0, 2 ** 31 - 1),
       clock: options.clock ?? systemClock,
       random: options.random ?? Math.random,
     };
     const { connection, owned } = Connection.from(options);
     this.connection = connection;
     this.ownsConnection = owned;
+    // Who leads each partition: looked up as partitions are fetched, again when a leader moves.
+    this.metadata = new MetadataCache({
+      ...settings,
+      maxAgeMs: settings.metadataMaxAgeMs,
+      fetch: (topics) => connection.getMetadata(topics),
+      onUpdate: () => this.changes.notify(),
+    });
     this.buffer = new FetchBuffer((state) => this.states.get(key(state.topic, state.partition)) === state);
     this.fetcher = new Fetcher({
       ...settings,
       connection,
+      leaders: this.metadata,
       states: this.states,
       buffer: this.buffer,
       changes: this.changes,
@@ -200,6 +213,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     try {
       await this.fetcher.close();
     } finally {
+      this.metadata.close();
       if (this.ownsConnection) this.connection.close();
     }
   }

@@ -15,6 +15,7 @@ import { Consumer } from './consumer.js';
 import type { ConsumerBatch } from './fetch-buffer.js';
 import { GroupAssignment, type HeldPartition } from './group-assignment.js';
 import { GroupCommitter } from './group-commit.js';
+import { CoordinatorRouter } from './group-coordinator.js';
 import { GroupMembership } from './group-membership.js';
 import { groupSettings, type GroupConsumerOptions, type GroupSettings } from './group-options.js';
 import { partitionKey } from './group-partitions.js';
@@ -92,7 +93,8 @@ export class GroupConsumer implements AsyncIterable<ConsumerRecord> {
     this.clock = clock;
     const random = options.random ?? Math.random;
     this.consumer = new Consumer({ ...options, autoOffsetReset: this.settings.autoOffsetReset });
-    this.rpc = seams.rpc ?? this.consumer.connection;
+    // Group calls go to the group's coordinator; fetches go to each partition's leader.
+    this.rpc = seams.rpc ?? new CoordinatorRouter(this.consumer.connection);
     const s = this.settings;
     const requestTimeoutMs = this.consumer.connection.requestTimeoutMs;
     const common = { rpc: this.rpc, groupId: s.groupId, retryBackoffMs, retryBackoffMaxMs, clock, random };

@@ -1,15 +1,22 @@
-// The producer's view of topic partition counts, from GetMetadata. A topic is looked up the first
-// time it is sent to and refreshed in the background once older than metadataMaxAgeMs (Kafka's
-// metadata.max.age.ms), so partitions added with createPartitions are picked up without restarting
-// the producer. Lookups asked for while one is in flight wait and go out together in the next.
+// A client's view of its topics, from GetMetadata: each topic's partition count and who leads each
+// partition. A topic is looked up the first time it is used and refreshed in the background once
+// older than maxAgeMs (Kafka's metadata.max.age.ms), so partitions added with createPartitions are
+// picked up without restarting the client; a client that meets a leader gone (NOT_LEADER_OR_FOLLOWER,
+// a broker it cannot reach) asks for a refresh at once. Lookups asked for while one is in flight
+// wait and go out together in the next, after a backoff when the last one failed.
 
 import { WeirError, isWeirError } from '../proto/errors.js';
 import { fromWireError } from '../proto/grpc.js';
 import type { MetadataResponse__Output } from '../proto/generated/weir/v1/MetadataResponse.js';
 import { backoffMs, type Clock, type Random, type TimerHandle } from './clock.js';
 
+/** A partition whose leader is not known (none elected yet, or the topic not looked up). */
+export const NO_LEADER = -1;
+
 export interface TopicInfo {
   partitionCount: number;
+  /** The node id leading each partition, NO_LEADER when there is none. */
+  leaders: Int32Array;
   fetchedAt: number;
 }
 
@@ -46,6 +53,13 @@ export class MetadataCache {
       this.request(topic); // stale: refresh in the background, use what we have meanwhile
     }
     return info;
+  }
+
+  /** The partition's leader, NO_LEADER while unknown (a lookup is then asked for). */
+  leaderOf(topic: string, partition: number): number {
+    const leader = this.get(topic)?.leaders[partition] ?? NO_LEADER;
+    if (leader === NO_LEADER) this.request(topic);
+    return leader;
   }
 
   /** The last lookup's error for a topic that has no info. */
@@ -96,7 +110,14 @@ export class MetadataCache {
             );
           } else {
             this.errors.delete(topic.name);
-            this.topics.set(topic.name, { partitionCount: topic.partitions.length, fetchedAt: now });
+            const leaders = new Int32Array(topic.partitions.length).fill(NO_LEADER);
+            for (const p of topic.partitions) {
+              if (p.partition >= 0 && p.partition < leaders.length && p.leader >= 0)
+                leaders[p.partition] = p.leader;
+            }
+            // A partition between leaders (an election under way) is looked up again after a backoff.
+            retriable ||= leaders.includes(NO_LEADER);
+            this.topics.set(topic.name, { partitionCount: topic.partitions.length, leaders, fetchedAt: now });
           }
         }
         for (const topic of topics) {

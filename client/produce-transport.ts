@@ -8,6 +8,10 @@
 // Kafka closes the connection): after that the broker's view of the requests in flight is unknown,
 // so every pending request fails with a retriable error and the sender resends in order on a
 // fresh stream; the broker's sequence check makes those resends safe.
+//
+// One stream per broker: a request carries only partitions led by the broker it is sent to, and
+// each broker's stream lives and dies on its own, so a leader that goes away fails only what was
+// sent to it.
 
 import type * as grpc from '@grpc/grpc-js';
 import { WeirError, isWeirError } from '../proto/errors.js';
@@ -29,12 +33,20 @@ export interface ProduceTransport {
   /**
    * Sends one request (the transport sets its correlation id). Resolves with the broker's
    * response; with `expectResponse` false (acks 'none') resolves with null once written. Rejects
-   * with a WeirError when the request's fate is unknown.
+   * with a WeirError when the request's fate is unknown. `broker` is the node id of the leader of
+   * every partition in it (absent: any broker, as with a single one).
    */
-  send(request: ProduceRequest, expectResponse: boolean): Promise<ProduceResponse__Output | null>;
-  /** Ends the stream after the requests in flight are answered, or at the latest after `graceMs`. */
+  send(
+    request: ProduceRequest,
+    expectResponse: boolean,
+    broker?: number,
+  ): Promise<ProduceResponse__Output | null>;
+  /** Ends the streams after the requests in flight are answered, or at the latest after `graceMs`. */
   close(graceMs: number): Promise<void>;
 }
+
+/** The stream key of requests sent without a broker. */
+const ANY_BROKER = -1;
 
 type Stream = grpc.ClientDuplexStream<ProduceRequest, ProduceResponse__Output>;
 
@@ -46,12 +58,14 @@ interface Pending {
 
 /** One open ProduceStream call and the requests waiting on it. */
 class StreamState {
+  readonly key: number;
   readonly call: Stream;
   readonly pending = new Map<number, Pending>();
   dead = false;
   /** Called when nothing is pending any more (or the stream died); set while closing. */
   onIdle: (() => void) | null = null;
-  constructor(call: Stream) {
+  constructor(key: number, call: Stream) {
+    this.key = key;
     this.call = call;
   }
 }
@@ -68,7 +82,8 @@ function asWeirError(err: unknown): WeirError {
 export class StreamProduceTransport implements ProduceTransport {
   private readonly connection: Connection;
   private readonly requestTimeoutMs: number;
-  private current: StreamState | null = null;
+  /** The open stream of each broker (by node id; ANY_BROKER for "any"). */
+  private readonly streams = new Map<number, StreamState>();
   private nextCorrelationId = 1;
   private closed = false;
 
@@ -77,7 +92,11 @@ export class StreamProduceTransport implements ProduceTransport {
     this.requestTimeoutMs = requestTimeoutMs;
   }
 
-  send(request: ProduceRequest, expectResponse: boolean): Promise<ProduceResponse__Output | null> {
+  send(
+    request: ProduceRequest,
+    expectResponse: boolean,
+    broker?: number,
+  ): Promise<ProduceResponse__Output | null> {
     return new Promise<ProduceResponse__Output | null>((resolve, reject) => {
       if (this.closed) {
         reject(new WeirError('REQUEST_CANCELLED', 'producer transport is closed'));
@@ -85,7 +104,7 @@ export class StreamProduceTransport implements ProduceTransport {
       }
       let state: StreamState;
       try {
-        state = this.stream();
+        state = this.stream(broker ?? ANY_BROKER);
       } catch (err) {
         reject(asWeirError(err));
         return;
@@ -111,9 +130,13 @@ export class StreamProduceTransport implements ProduceTransport {
 
   async close(graceMs: number): Promise<void> {
     this.closed = true;
-    const state = this.current;
-    this.current = null;
-    if (state === null || state.dead) return;
+    const states = [...this.streams.values()];
+    this.streams.clear();
+    await Promise.all(states.map((state) => this.closeStream(state, graceMs)));
+  }
+
+  private async closeStream(state: StreamState, graceMs: number): Promise<void> {
+    if (state.dead) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.kill(state, new WeirError('REQUEST_CANCELLED', 'producer closed'));
@@ -135,10 +158,14 @@ export class StreamProduceTransport implements ProduceTransport {
     });
   }
 
-  private stream(): StreamState {
-    if (this.current !== null && !this.current.dead) return this.current;
-    const state = new StreamState(this.connection.openProduceStream());
-    this.current = state;
+  private stream(key: number): StreamState {
+    const current = this.streams.get(key);
+    if (current !== undefined && !current.dead) return current;
+    const state = new StreamState(
+      key,
+      this.connection.openProduceStream(key === ANY_BROKER ? undefined : key),
+    );
+    this.streams.set(key, state);
     state.call.on('data', (response: ProduceResponse__Output) => {
       const pending = state.pending.get(response.correlationId);
       if (pending === undefined) return; // acks 'none', or an answer after we gave up on it
@@ -167,7 +194,7 @@ export class StreamProduceTransport implements ProduceTransport {
 
   /** Fails everything pending on the stream and drops it; the next send opens a new one. */
   private kill(state: StreamState, err: WeirError): void {
-    if (this.current === state) this.current = null;
+    if (this.streams.get(state.key) === state) this.streams.delete(state.key);
     const wasDead = state.dead;
     state.dead = true;
     const pending = [...state.pending.values()];

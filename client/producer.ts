@@ -1,6 +1,8 @@
 // The producer: takes records, picks their partitions, batches them per partition
 // (record-accumulator.ts) and hands closed batches to the sender (sender.ts), which pipelines them
-// over one ProduceStream with idempotent sequence numbers and in-order retries.
+// to each partition's leader over a ProduceStream per broker, with idempotent sequence numbers and
+// in-order retries. The metadata cache says who leads what; a sign that a leader moved sends it to
+// look again.
 //
 // A call resolves once: `send(record)` with that record's RecordMetadata, `send({ topic, records })`
 // with one RecordMetadata per record in the caller's order (and rejects with the first failure of
@@ -85,6 +87,8 @@ export class Producer {
       transport: this.transport,
       initProducerId: () => connection.initProducerId(),
       onBatchDone: (batch) => this.onBatchDone(batch),
+      leaderOf: (topic, partition) => this.metadata.leaderOf(topic, partition),
+      onStaleLeader: (topic) => this.metadata.request(topic),
     });
     this.accumulator = new RecordAccumulator({
       ...config,
@@ -94,7 +98,10 @@ export class Producer {
       ...config,
       maxAgeMs: config.metadataMaxAgeMs,
       fetch: (topics) => connection.getMetadata(topics),
-      onUpdate: () => this.processWaiting(),
+      onUpdate: () => {
+        this.processWaiting();
+        this.sender.wake();
+      },
     });
   }
 

@@ -20,6 +20,14 @@
 // restart from 0 under the new id, and batches not yet acknowledged are encoded again.
 // INVALID_PRODUCER_EPOCH (another producer took over the id) is fatal: every pending and later
 // send fails with it, as with Kafka's ProducerFencedException.
+//
+// Routing. Each request goes to one broker: the batches of a drain are grouped by their
+// partition's leader (leaderOf), one request per leader. A partition whose leader is not known
+// waits (its batches still expire). An answer that says the leader moved (NOT_LEADER_OR_FOLLOWER,
+// LEADER_NOT_AVAILABLE) or a broker that cannot be reached asks the producer to look the topic up
+// again (onStaleLeader), and the ordinary recovery above resends the same bytes, with the same
+// producer id and sequences, to whichever broker leads by then: the brokers replicate the
+// producer state with the log, so the new leader dedupes a batch the old one had appended.
 
 import { WeirError, isWeirError } from '../proto/errors.js';
 import { fromWireError } from '../proto/grpc.js';
@@ -28,6 +36,7 @@ import type { PartitionProduceResult__Output } from '../proto/generated/weir/v1/
 import type { ProduceResponse__Output } from '../proto/generated/weir/v1/ProduceResponse.js';
 import { encodeBatch, type Compression } from '../proto/record-batch.js';
 import { backoffMs, type Clock, type Random } from './clock.js';
+import { NO_LEADER } from './metadata-cache.js';
 import { PartitionQueue } from './partition-queue.js';
 import { WIRE_ACKS, findResult, type ProduceTransport } from './produce-transport.js';
 import type { ProducerBatch } from './producer-batch.js';
@@ -53,9 +62,32 @@ export interface SenderOptions {
   clock: Clock;
   random: Random;
   initProducerId: () => Promise<ProducerIdentity>;
+  /** The node id leading a partition; NO_LEADER when not known yet (its batches wait). */
+  leaderOf: (topic: string, partition: number) => number;
+  /** A batch of the topic failed in a way that says its leader may have moved. */
+  onStaleLeader: (topic: string) => void;
   /** Every batch, once, when it is settled (acknowledged or failed). */
   onBatchDone: (batch: ProducerBatch) => void;
 }
+
+/** The batches of one drain that go to one leader. */
+interface LeaderRequest {
+  partitions: PartitionData[];
+  batches: ProducerBatch[];
+  bytes: number;
+  /** At maxRequestBytes: the leader's other batches wait for the next request. */
+  full: boolean;
+}
+
+/** Errors that say a partition's leader may be elsewhere now: look it up before resending. */
+const STALE_LEADER = new Set([
+  'NOT_LEADER_OR_FOLLOWER',
+  'LEADER_NOT_AVAILABLE',
+  'NETWORK_EXCEPTION',
+  'BROKER_SHUTTING_DOWN',
+  'REQUEST_TIMED_OUT',
+  'UNKNOWN_TOPIC_OR_PARTITION',
+]);
 
 export class Sender {
   private readonly options: SenderOptions;
@@ -89,6 +121,11 @@ export class Sender {
         return this.pendingBatches > 0; // keep trying only while batches wait for it
       },
     });
+  }
+
+  /** Sends what can go now: called when leaders became known. */
+  wake(): void {
+    if (this.active.size > 0) this.scheduleDrain();
   }
 
   get fatal(): WeirError | null {
@@ -184,9 +221,7 @@ export class Sender {
     const { maxInFlight, maxRequestBytes, deliveryTimeoutMs } = this.options;
     const expiredBefore = this.options.clock.now() - deliveryTimeoutMs;
     for (;;) {
-      const partitions: PartitionData[] = [];
-      const batches: ProducerBatch[] = [];
-      let bytes = 0;
+      const requests = new Map<number, LeaderRequest>();
       for (const queue of Array.from(this.active)) {
         const batch = queue.queued.peek();
         if (batch === undefined) {
@@ -200,23 +235,35 @@ export class Sender {
           if (this.resetting) return;
           continue;
         }
+        const leader = this.options.leaderOf(batch.topic, batch.partition);
+        if (leader === NO_LEADER) continue; // a lookup is under way; its answer wakes the sender
+        let request = requests.get(leader);
+        if (request !== undefined && request.full) continue;
         const encoded = this.prepare(queue, batch);
         if (encoded === null) continue; // failed to encode; settled
-        if (batches.length > 0 && bytes + encoded.length > maxRequestBytes) break;
+        if (request === undefined) {
+          request = { partitions: [], batches: [], bytes: 0, full: false };
+          requests.set(leader, request);
+        } else if (request.bytes + encoded.length > maxRequestBytes) {
+          request.full = true; // goes in the next round's request to this leader
+          continue;
+        }
         queue.queued.shift();
         queue.inFlight.push(batch);
         this.inFlightBatches++;
         batch.state = 'in-flight';
         batch.attempts++;
-        batches.push(batch);
-        partitions.push({ topic: batch.topic, partition: batch.partition, batches: encoded });
-        bytes += encoded.length;
+        request.batches.push(batch);
+        request.partitions.push({ topic: batch.topic, partition: batch.partition, batches: encoded });
+        request.bytes += encoded.length;
         // Round-robin: a partition that sent goes to the back of the line.
         this.active.delete(queue);
         if (queue.queued.length > 0) this.active.add(queue);
       }
-      if (batches.length === 0) return;
-      this.sendRequest(partitions, batches);
+      if (requests.size === 0) return;
+      for (const [leader, request] of requests) {
+        this.sendRequest(leader, request.partitions, request.batches);
+      }
     }
   }
 
@@ -274,10 +321,10 @@ export class Sender {
     );
   }
 
-  private sendRequest(partitions: PartitionData[], batches: ProducerBatch[]): void {
+  private sendRequest(leader: number, partitions: PartitionData[], batches: ProducerBatch[]): void {
     const expectResponse = this.options.acks !== 'none';
     const request = { acks: WIRE_ACKS[this.options.acks], timeoutMs: 0, partitions };
-    this.options.transport.send(request, expectResponse).then(
+    this.options.transport.send(request, expectResponse, leader).then(
       (response) => this.onAnswer(batches, response, null),
       (err: unknown) =>
         this.onAnswer(
@@ -333,6 +380,7 @@ export class Sender {
       queue.retry.push(...pieces);
       queue.recovering = true;
     } else if (this.shouldRetry(queue, batch, err)) {
+      if (STALE_LEADER.has(err.code)) this.options.onStaleLeader(batch.topic);
       batch.state = 'retry';
       batch.lastError = err;
       queue.retry.push(batch);

@@ -15,7 +15,7 @@ export class UsageError extends Error {}
 
 export function bootstrapOption(): Option {
   return (
-    new Option('--bootstrap <host:port>', 'broker to connect to')
+    new Option('--bootstrap <host:port,...>', 'brokers to start from (any one that answers will do)')
       .env('WEIR_BOOTSTRAP')
       .default(DEFAULT_BOOTSTRAP)
       // An empty WEIR_BOOTSTRAP means unset, as the SDK reads it.
@@ -75,9 +75,10 @@ export async function connect(bootstrap: string): Promise<Connection> {
       (err.code === 'NETWORK_EXCEPTION' ||
         err.code === 'REQUEST_TIMED_OUT' ||
         err.code === 'BROKER_SHUTTING_DOWN');
+    const where = connection.bootstrap.length > 1 ? 'any broker of' : 'broker at';
     throw new Error(
       unreachable
-        ? `cannot reach broker at ${connection.address} (${reasonOf(err)}): is it running? ` +
+        ? `cannot reach ${where} ${connection.address} (${reasonOf(err)}): is it running? ` +
             'Point --bootstrap or WEIR_BOOTSTRAP at it'
         : `no weir broker answered at ${connection.address} (${reasonOf(err)}): ` +
             "is --bootstrap the broker's gRPC port?",

@@ -172,12 +172,28 @@ describe('weir topic', () => {
     });
     it('a malformed --bootstrap (exit 2)', async () => {
       expectFailure(await weir(['topic', 'list', '--bootstrap', 'nohost']), 2, /--bootstrap.*host:port/);
+      const list = `${broker.bootstrap},,127.0.0.1:1`;
+      expectFailure(await weir(['topic', 'list', '--bootstrap', list]), 2, /--bootstrap.*entry 2 is empty/);
     });
   });
 
   it('takes the broker from WEIR_BOOTSTRAP when --bootstrap is not given', async () => {
     const r = await weir(['topic', 'list'], { env: { WEIR_BOOTSTRAP: broker.bootstrap } });
     expect(okLines(r)).toContain('audit');
+  });
+
+  it('takes a list of brokers and uses the first that answers', async () => {
+    const dead = `127.0.0.1:${await closedPort()}`;
+    const flag = await weir(['topic', 'list', '--bootstrap', `${dead},${broker.bootstrap}`]);
+    expect(okLines(flag)).toContain('audit');
+    const env = await weir(['topic', 'list'], { env: { WEIR_BOOTSTRAP: `${dead}, ${broker.bootstrap}` } });
+    expect(okLines(env)).toContain('audit');
+  });
+
+  it('names every address when none of the list answers', async () => {
+    const [a, b] = [await closedPort(), await closedPort()];
+    const r = await weir(['topic', 'list', '--bootstrap', `127.0.0.1:${a},127.0.0.1:${b}`]);
+    expectFailure(r, 1, new RegExp(`cannot reach any broker of 127\\.0\\.0\\.1:${a},127\\.0\\.0\\.1:${b}`));
   });
 
   it('fails fast with a one-line reason when no broker is there', async () => {

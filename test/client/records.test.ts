@@ -2,7 +2,13 @@
 // JavaScript can get wrong is refused with a WeirError that names it.
 
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_BOOTSTRAP, parseBootstrap, resolveBootstrap } from '../../client/connection.js';
+import {
+  Connection,
+  DEFAULT_BOOTSTRAP,
+  parseBootstrap,
+  parseBootstrapList,
+  resolveBootstrap,
+} from '../../client/connection.js';
 import { Deque } from '../../client/deque.js';
 import { intOption } from '../../client/options.js';
 import { checkTopicPartition, toRecordInput } from '../../client/records.js';
@@ -76,10 +82,37 @@ describe('toRecordInput', () => {
 
 describe('bootstrap', () => {
   it('defaults to WEIR_BOOTSTRAP, else 127.0.0.1:9093', () => {
-    expect(resolveBootstrap(undefined, {})).toBe(DEFAULT_BOOTSTRAP);
+    expect(resolveBootstrap(undefined, {})).toEqual([DEFAULT_BOOTSTRAP]);
     expect(DEFAULT_BOOTSTRAP).toBe('127.0.0.1:9093');
-    expect(resolveBootstrap(undefined, { WEIR_BOOTSTRAP: 'broker:1234' })).toBe('broker:1234');
-    expect(resolveBootstrap('other:1', { WEIR_BOOTSTRAP: 'broker:1234' })).toBe('other:1');
+    expect(resolveBootstrap(undefined, { WEIR_BOOTSTRAP: 'broker:1234' })).toEqual(['broker:1234']);
+    expect(resolveBootstrap(undefined, { WEIR_BOOTSTRAP: ' ' })).toEqual([DEFAULT_BOOTSTRAP]);
+    expect(resolveBootstrap('other:1', { WEIR_BOOTSTRAP: 'broker:1234' })).toEqual(['other:1']);
+  });
+
+  it('takes a comma-separated list or an array, in order, without repeats', () => {
+    expect(parseBootstrapList('a:1, b:2 ,[::1]:3')).toEqual(['a:1', 'b:2', '[::1]:3']);
+    expect(parseBootstrapList(['b:2', 'a:1', 'b:2'])).toEqual(['b:2', 'a:1']);
+    expect(resolveBootstrap(undefined, { WEIR_BOOTSTRAP: 'x:1,y:2' })).toEqual(['x:1', 'y:2']);
+    expect(resolveBootstrap(['p:1', 'q:2'], { WEIR_BOOTSTRAP: 'x:1' })).toEqual(['p:1', 'q:2']);
+  });
+
+  it('refuses a list with a bad or empty entry, naming it', () => {
+    const message = (f: () => unknown): string => {
+      try {
+        f();
+      } catch (err) {
+        expect(codeOf(() => f())).toBe('INVALID_CONFIG');
+        return (err as Error).message;
+      }
+      throw new Error('accepted');
+    };
+    expect(message(() => parseBootstrapList('a:1,,b:2'))).toMatch(/entry 2 is empty/);
+    expect(message(() => parseBootstrapList('a:1,'))).toMatch(/entry 2 is empty/);
+    expect(message(() => parseBootstrapList('a:1,b'))).toMatch(/host:port, got 'b'/);
+    expect(message(() => parseBootstrapList([]))).toMatch(/names no broker/);
+    expect(message(() => parseBootstrapList(['a:1', 7 as never]))).toMatch(/entry 2 must be a string/);
+    expect(message(() => resolveBootstrap(9093 as never, {}))).toMatch(/bootstrap must be/);
+    expect(message(() => new Connection({ bootstrap: 'a:1;b:2' }))).toMatch(/host:port/);
   });
 
   it('accepts host:port and [ipv6]:port, refuses anything else', () => {
