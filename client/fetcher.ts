@@ -22,7 +22,7 @@ import { backoffMs, type Clock, type Random, type TimerHandle } from './clock.js
 import type { Connection } from './connection.js';
 import type { FetchBuffer, PartitionState, PendingReset } from './fetch-buffer.js';
 import { decodeFetched } from './fetch-decoder.js';
-import { NO_LEADER } from './metadata-cache.js';
+import { NO_LEADER, STALE_LEADER } from './metadata-cache.js';
 import { listOffsetsTimestamp, resolveOffsets } from './offsets.js';
 import type { ConsumerRecord } from './records.js';
 import type { ChangeSignal } from './signal.js';
@@ -41,16 +41,6 @@ export interface LeaderLookup {
 
 /** The group key of partitions sent to any broker, whose answer then carries their error. */
 const ANY_BROKER = -2;
-
-/** Errors of a partition (or of a call to its leader) that say the leader may be elsewhere now. */
-const STALE_LEADER = new Set([
-  'NOT_LEADER_OR_FOLLOWER',
-  'LEADER_NOT_AVAILABLE',
-  'NETWORK_EXCEPTION',
-  'BROKER_SHUTTING_DOWN',
-  'REQUEST_TIMED_OUT',
-  'UNKNOWN_TOPIC_OR_PARTITION',
-]);
 
 export interface FetcherOptions {
   connection: Connection;

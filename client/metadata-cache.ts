@@ -13,6 +13,19 @@ import { backoffMs, type Clock, type Random, type TimerHandle } from './clock.js
 /** A partition whose leader is not known (none elected yet, or the topic not looked up). */
 export const NO_LEADER = -1;
 
+/**
+ * Errors of a partition (or of a call to its leader) that say its leader may be elsewhere now: the
+ * producer and the consumer look the topic up again before they send to it.
+ */
+export const STALE_LEADER: ReadonlySet<string> = new Set([
+  'NOT_LEADER_OR_FOLLOWER',
+  'LEADER_NOT_AVAILABLE',
+  'NETWORK_EXCEPTION',
+  'BROKER_SHUTTING_DOWN',
+  'REQUEST_TIMED_OUT',
+  'UNKNOWN_TOPIC_OR_PARTITION',
+]);
+
 export interface TopicInfo {
   partitionCount: number;
   /** The node id leading each partition, NO_LEADER when there is none. */

@@ -36,7 +36,7 @@ import type { PartitionProduceResult__Output } from '../proto/generated/weir/v1/
 import type { ProduceResponse__Output } from '../proto/generated/weir/v1/ProduceResponse.js';
 import { encodeBatch, type Compression } from '../proto/record-batch.js';
 import { backoffMs, type Clock, type Random } from './clock.js';
-import { NO_LEADER } from './metadata-cache.js';
+import { NO_LEADER, STALE_LEADER } from './metadata-cache.js';
 import { PartitionQueue } from './partition-queue.js';
 import { WIRE_ACKS, findResult, type ProduceTransport } from './produce-transport.js';
 import type { ProducerBatch } from './producer-batch.js';
@@ -78,16 +78,6 @@ interface LeaderRequest {
   /** At maxRequestBytes: the leader's other batches wait for the next request. */
   full: boolean;
 }
-
-/** Errors that say a partition's leader may be elsewhere now: look it up before resending. */
-const STALE_LEADER = new Set([
-  'NOT_LEADER_OR_FOLLOWER',
-  'LEADER_NOT_AVAILABLE',
-  'NETWORK_EXCEPTION',
-  'BROKER_SHUTTING_DOWN',
-  'REQUEST_TIMED_OUT',
-  'UNKNOWN_TOPIC_OR_PARTITION',
-]);
 
 export class Sender {
   private readonly options: SenderOptions;

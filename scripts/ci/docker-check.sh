@@ -17,6 +17,8 @@ cd "$(dirname "$0")/../.."
 PROJECT=weircheck
 IMAGE=weir:local
 HTTP_PORTS=(19094 19194 19294) # weir-1..3's published HTTP ports, as docker-compose.yml has them
+BOOTSTRAP=127.0.0.1:19093,127.0.0.1:19193,127.0.0.1:19293 # and their gRPC ports
+RECORDS=300
 started=$SECONDS
 
 say() { echo "docker-check [$((SECONDS - started)) s]: $*" >&2; }
@@ -150,8 +152,26 @@ while :; do
 done
 say "all three containers healthy"
 
+# A topic replicated on all three, written with acks=all (a majority holds each record when it is
+# acknowledged) through the published ports, before one broker is killed.
+weir() { node dist/client/cli/bin.js "$@"; }
+[ -f dist/client/cli/bin.js ] || { say "dist/ is missing: run npm run build first"; exit 1; }
+weir topic create checked --partitions 3 --replication-factor 3 --bootstrap "$BOOTSTRAP" >/dev/null
+seq 1 "$RECORDS" | sed 's/^/record-/' | weir produce checked --acks all --bootstrap "$BOOTSTRAP"
+say "$RECORDS records produced with acks=all to a topic of replication factor 3"
+
 compose kill "weir-$first" 2>/dev/null
 rest=()
 for i in 1 2 3; do [ "$i" = "$first" ] || rest+=("${HTTP_PORTS[i - 1]}"); done
 second=$(EXCEPT=$first agreed 60 "${rest[@]}")
 say "weir-$first killed: the other two agree on controller $second"
+
+# Everything acknowledged is read back from the two left, each record once.
+read=$(weir consume checked --from-beginning --count "$RECORDS" --bootstrap "$BOOTSTRAP" | sort)
+expected=$(seq 1 "$RECORDS" | sed 's/^/record-/' | sort)
+if [ "$read" != "$expected" ]; then
+  say "read back $(echo "$read" | grep -c . || true) records, not the $RECORDS acknowledged:"
+  diff <(echo "$expected") <(echo "$read") | head -20 >&2
+  exit 1
+fi
+say "all $RECORDS records read back from the two brokers left"
