@@ -28,6 +28,13 @@ export interface Progress {
   /** The leader's log end and tick at the member's previous successful answer (none: Infinity). */
   ackedLogEnd: number;
   ackedTick: number;
+  /**
+   * Where the follower's log matches is not known (no answer since this leader's start, the last
+   * one a rejection, or a new incarnation): one append at a time, from `next`. Otherwise appends
+   * are pipelined: `next` moves past what was sent without waiting for the answer (a lost append
+   * shows as a rejection of a later one, which backs `next` up).
+   */
+  probing: boolean;
 }
 
 function fresh(logEnd: number, now: number, caughtUp: boolean): Progress {
@@ -44,6 +51,7 @@ function fresh(logEnd: number, now: number, caughtUp: boolean): Progress {
     sinceTick: now,
     ackedLogEnd: Infinity,
     ackedTick: 0,
+    probing: true,
   };
 }
 

@@ -529,6 +529,7 @@ export class RaftNode {
       }
       pr.incarnation = m.incarnation;
       pr.rejoinAfter = this.commitEnd;
+      pr.probing = true;
     }
     pr.amnesiac = m.amnesiac;
     pr.active = true;
@@ -538,6 +539,7 @@ export class RaftNode {
       pr.matchEnd = Math.max(pr.matchEnd, m.matchEnd);
       pr.durableEnd = Math.max(pr.durableEnd, m.durableEnd);
       pr.next = Math.max(pr.next, pr.matchEnd);
+      pr.probing = false;
       this.progress!.noteAck(m.from, this.log.end, this.ticksNow);
       this.maybeCommit();
       // (A leader the commit removed from the voters has stepped down.)
@@ -548,6 +550,7 @@ export class RaftNode {
     // inside the durable prefix is therefore a late duplicate; any other means back up, though no
     // further than the durable match.
     if (m.prevOffset < pr.durableEnd) return;
+    pr.probing = true;
     const log = this.log;
     const back = lastOffsetWithTermAtMost(log, m.hintOffset, m.hintTerm);
     pr.matchEnd = pr.durableEnd;
@@ -582,6 +585,9 @@ export class RaftNode {
       incarnation: pr.incarnation,
       rejoinEnd: pr.amnesiac && this.commitEnd > pr.rejoinAfter ? this.commitEnd : 0,
     });
+    // Pipelined: the next append carries what comes after these, not these again.
+    const last = entries[entries.length - 1];
+    if (!pr.probing && last !== undefined) pr.next = entryEnd(last);
   }
 
   private sendAppendSuccess(to: number): void {

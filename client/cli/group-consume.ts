@@ -122,9 +122,10 @@ async function startsOf(
     else unset.push(c);
   }
   if (unset.length > 0) {
-    // 'latest' starts at the end as it is now, at or past the end at start: nothing to read.
-    const found = earliest ? await admin.listOffsets(unset, 'earliest') : null;
-    for (const [i, tp] of unset.entries()) starts.set(tp.partition, found?.[i]?.offset ?? Infinity);
+    // 'latest' starts at the end as it is now, at or past the end at start: nothing to read, and
+    // that end is the position committed if the consumer has not looked its own up by the stop.
+    const found = await admin.listOffsets(unset, earliest ? 'earliest' : 'latest');
+    for (const [i, tp] of unset.entries()) starts.set(tp.partition, found[i]?.offset ?? null);
   }
   return starts;
 }
@@ -186,6 +187,7 @@ export async function readAsGroup(
       handled.delete(partition);
       written.delete(partition);
       touched.delete(partition);
+      startOf.delete(partition);
     }
   };
   // The start of every partition held that has yielded nothing yet: committed too, as Kafka's
@@ -195,12 +197,16 @@ export async function readAsGroup(
     const out = new Map<number, number>();
     for (const tp of consumer.assignment()) {
       if (touched.has(tp.partition) || written.has(tp.partition)) continue;
-      const position = consumer.position(tp);
+      // Before the consumer has looked its position up (under load it may not have by the time
+      // the command stops), the start this command looked up is the same place.
+      const position = consumer.position(tp) ?? startOf.get(tp.partition) ?? null;
       if (position !== null) out.set(tp.partition, position);
     }
     return out;
   };
   let untouchedAtStop = new Map<number, number>();
+  /** Where each partition assigned started, as onAssigned looked it up. */
+  const startOf = new Map<number, number>();
   const toCommit = (): { topic: string; partition: number; offset: number }[] => {
     const offsets = new Map([...untouchedAtStop, ...untouched()]);
     for (const p of touched) offsets.delete(p);
@@ -220,7 +226,11 @@ export async function readAsGroup(
     autoCommit: false,
     onAssigned: async (tps) => {
       const starts = follow ? null : await startsOf(admin, flags.group, tps, earliest);
-      for (const tp of tps) progress.assigned(tp.partition, starts?.get(tp.partition) ?? null);
+      for (const tp of tps) {
+        const start = starts?.get(tp.partition) ?? null;
+        progress.assigned(tp.partition, start);
+        if (start !== null) startOf.set(tp.partition, start);
+      }
     },
     // Before the partitions move on (or the command ends): write, then commit what was written. A
     // failed commit does not hold the rebalance up; the next owner reads those records again.
