@@ -26,8 +26,12 @@ import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import {
+  BASE_OFFSET_OFFSET,
   BATCH_LENGTH_OFFSET,
+  CRC_OFFSET,
   LOG_OVERHEAD,
+  PARTITION_LEADER_EPOCH_OFFSET,
+  RECORDS_OFFSET,
   batchBaseOffset,
   batchLastOffset,
 } from '../../proto/batch-header.js';
@@ -68,6 +72,31 @@ export interface FaultBroker {
   exited: Promise<void>;
   stopped: boolean;
   starts: number;
+}
+
+export type FlipField = 'any' | 'records' | 'base-offset' | 'length' | 'leader-epoch' | 'crc';
+
+/** Byte ranges within a batch per field: [from, to), to -1 meaning the batch's end. */
+const FLIP_FIELDS: Readonly<Record<FlipField, readonly [number, number]>> = {
+  any: [0, -1],
+  records: [RECORDS_OFFSET, -1],
+  'base-offset': [BASE_OFFSET_OFFSET + 7, BASE_OFFSET_OFFSET + 8],
+  length: [BATCH_LENGTH_OFFSET, BATCH_LENGTH_OFFSET + 4],
+  'leader-epoch': [PARTITION_LEADER_EPOCH_OFFSET, PARTITION_LEADER_EPOCH_OFFSET + 4],
+  crc: [CRC_OFFSET, CRC_OFFSET + 4],
+};
+
+/** The whole batches of a segment file's bytes, by position; a torn tail is left out. */
+function batchesIn(buf: Buffer): { start: number; end: number }[] {
+  const out: { start: number; end: number }[] = [];
+  let off = 0;
+  while (off + LOG_OVERHEAD <= buf.length) {
+    const end = off + LOG_OVERHEAD + buf.readInt32BE(off + BATCH_LENGTH_OFFSET);
+    if (end > buf.length || end <= off + RECORDS_OFFSET) break;
+    out.push({ start: off, end });
+    off = end;
+  }
+  return out;
 }
 
 /** A loopback port nothing listens on (bound, then released). */
@@ -185,26 +214,38 @@ export class FaultCluster {
   }
 
   /**
-   * Flips one bit, picked by `rand`, inside a record batch of a closed segment (any but the last)
-   * of the partition on broker `nodeId`, which must be down. Returns where, for the report.
+   * Flips one bit, picked by `rand`, in one batch of a closed segment (any but the last) of the
+   * partition on broker `nodeId`, which must be down: in the field `field` names, or anywhere in
+   * the batch. Returns where, for the report.
    */
-  flipBit(nodeId: number, topic: string, partition: number, rand: () => number): string {
+  flipBit(
+    nodeId: number,
+    topic: string,
+    partition: number,
+    rand: () => number,
+    field: FlipField = 'any',
+  ): string {
     const b = this.broker(nodeId);
     if (alive(b)) throw new Error(`broker ${nodeId} must be down to have its files changed`);
     const dir = this.partitionDir(nodeId, topic, partition);
     const segments = readdirSync(dir)
       .filter((f) => f.endsWith('.log'))
       .sort();
-    const closed = segments.slice(0, -1).filter((f) => readFileSync(join(dir, f)).length > LOG_OVERHEAD);
+    const closed = segments.slice(0, -1).filter((f) => batchesIn(readFileSync(join(dir, f))).length > 0);
     if (closed.length === 0) throw new Error(`${dir} has no closed segment (${segments.length} segments)`);
     const file = join(dir, closed[Math.floor(rand() * closed.length)]!);
     const bytes = readFileSync(file);
-    // Past the first batch's offset and length fields, so the flip lands in a batch's checked bytes.
-    const at = LOG_OVERHEAD + Math.floor(rand() * (bytes.length - LOG_OVERHEAD));
-    const bit = Math.floor(rand() * 8);
+    const batches = batchesIn(bytes);
+    const { start, end } = batches[Math.floor(rand() * batches.length)]!;
+    const span = FLIP_FIELDS[field];
+    const from = start + span[0];
+    const to = span[1] < 0 ? end : start + span[1];
+    const at = from + Math.floor(rand() * (to - from));
+    // The base offset's low bits: a nearby offset, the change a reader cannot tell by its size.
+    const bit = field === 'base-offset' ? Math.floor(rand() * 3) : Math.floor(rand() * 8);
     bytes[at]! ^= 1 << bit;
     writeFileSync(file, bytes);
-    return `${file} byte ${at} bit ${bit}`;
+    return `${field}: ${file} byte ${at} bit ${bit}`;
   }
 
   /** The partition's batches on broker `nodeId`, read from its segment files in offset order. */
@@ -216,17 +257,12 @@ export class FaultCluster {
       .filter((name) => name.endsWith('.log'))
       .sort()) {
       const buf = readFileSync(join(dir, f));
-      let off = 0;
-      while (off + LOG_OVERHEAD <= buf.length) {
-        const end = off + LOG_OVERHEAD + buf.readInt32BE(off + BATCH_LENGTH_OFFSET);
-        if (end > buf.length || end <= off + LOG_OVERHEAD) break; // a torn tail: recovery's business
+      for (const { start, end } of batchesIn(buf))
         out.push({
-          baseOffset: batchBaseOffset(buf, off),
-          lastOffset: batchLastOffset(buf, off),
-          bytes: Buffer.from(buf.subarray(off, end)),
+          baseOffset: batchBaseOffset(buf, start),
+          lastOffset: batchLastOffset(buf, start),
+          bytes: Buffer.from(buf.subarray(start, end)),
         });
-        off = end;
-      }
     }
     return out;
   }
