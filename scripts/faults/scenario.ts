@@ -27,6 +27,7 @@ import { Workload, readBack } from './workload.js';
 export const FAULT_KINDS = [
   'kill',
   'pause',
+  'long-pause',
   'isolate-controller',
   'isolate-leader',
   'one-way',
@@ -74,6 +75,7 @@ export interface ScenarioReport {
 }
 
 const TOPIC = 'faults';
+const DELIVERY_TIMEOUT_MS = 5000;
 const FLIP_TARGETS: readonly FlipField[] = ['records', 'crc', 'length', 'base-offset', 'leader-epoch'];
 
 function pick<T>(rand: () => number, list: readonly T[]): T {
@@ -165,11 +167,15 @@ class Run {
         await this.c.restart(aimed);
         return;
       case 'pause':
-        this.record({ kind, broker: aimed, detail: `${holdMs} ms` });
+      case 'long-pause': {
+        // A long pause outlasts the producers' delivery timeout: sends fail with unknown outcomes.
+        const ms = kind === 'pause' ? holdMs : DELIVERY_TIMEOUT_MS + 1000;
+        this.record({ kind, broker: aimed, detail: `${ms} ms` });
         this.c.pause(aimed);
-        await sleep(holdMs);
+        await sleep(ms);
         this.c.resume(aimed);
         return;
+      }
       case 'isolate-controller': {
         const controller = await agreedController(this.c).catch(() => aimed);
         this.record({ kind, broker: controller });
@@ -242,7 +248,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
       inFlight: 3,
       run: `seed${o.seed}`,
       acks: o.acks,
-      deliveryTimeoutMs: 6000,
+      deliveryTimeoutMs: DELIVERY_TIMEOUT_MS,
       requestTimeoutMs: 1500,
     });
     workload.start();
