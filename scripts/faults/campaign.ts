@@ -2,19 +2,21 @@
 // off CI, and the counts: runs, faults by kind, operations ok/failed/unknown, acknowledged writes
 // lost (of how many), checker findings by property, controller agreement after each healed cut.
 // Network faults need root, `ip` and `nft` (network namespaces); without them the runs use
-// process faults only, and say so. Every fifth run ends with a bit flipped in a closed segment,
-// counted apart. Exit status 1 when any run breaks a property or could not finish.
+// process faults only, and say so. Every fifth run (--bitflip-every) ends with a bit flipped in a
+// closed segment, counted apart. Exit status 1 when any run breaks a property or could not finish.
 //
 // Usage: npm run faults:campaign -- [--runs N] [--seed S] [--seconds T] [--rf N] [--acks all|leader]
-//        [--no-namespaces]
+//        [--no-namespaces] [--bitflip-every N (5; 0: never)] [--flip-field records|crc|length|
+//        base-offset|leader-epoch]
 // A failing run prints its seed; `--runs 1 --seed S` replays its fault schedule (the timing of a
 // real cluster is not replayed, so a replay may take another path).
 
 import { parseArgs } from 'node:util';
 import type { AcksOption } from '../../client/index.js';
 import { PROPERTIES, describeResult, type Property } from './checker.js';
+import type { FlipField } from './fault-cluster.js';
 import { namespacesUnavailable } from './netns.js';
-import { runScenario, type ScenarioReport } from './scenario.js';
+import { FLIP_TARGETS as FLIP_FIELDS, runScenario, type ScenarioReport } from './scenario.js';
 
 function count(map: Map<string, number>, key: string, by = 1): void {
   map.set(key, (map.get(key) ?? 0) + by);
@@ -33,6 +35,8 @@ async function main(): Promise<void> {
       rf: { type: 'string', default: '1' },
       acks: { type: 'string', default: 'all' },
       'no-namespaces': { type: 'boolean', default: false },
+      'bitflip-every': { type: 'string', default: '5' },
+      'flip-field': { type: 'string' },
     },
   });
   const runs = Number(values.runs);
@@ -40,6 +44,12 @@ async function main(): Promise<void> {
   const seconds = Number(values.seconds);
   const rf = Number(values.rf);
   const acks = values.acks as AcksOption;
+  const flipEvery = Number(values['bitflip-every']);
+  const flipField = values['flip-field'] as FlipField | undefined;
+  if (flipField !== undefined && !FLIP_FIELDS.includes(flipField)) {
+    console.error(`faults:campaign: --flip-field takes one of ${FLIP_FIELDS.join(', ')}`);
+    process.exit(2);
+  }
   if (
     ![runs, seed, seconds, rf].every(Number.isSafeInteger) ||
     runs < 1 ||
@@ -68,7 +78,7 @@ async function main(): Promise<void> {
   let agreed = 0;
   const bad: ScenarioReport[] = [];
   for (let i = 0; i < runs; i++) {
-    const bitflip = i % 5 === 4;
+    const bitflip = flipEvery > 0 && i % flipEvery === flipEvery - 1;
     const report = await runScenario({
       seed: seed + i,
       seconds,
@@ -76,6 +86,7 @@ async function main(): Promise<void> {
       replicationFactor: rf,
       acks,
       bitflip,
+      ...(flipField === undefined ? {} : { flipField }),
       log: (l) => console.log(`  ${l}`),
     });
     for (const f of report.faults) count(faults, f.kind);
@@ -101,12 +112,17 @@ async function main(): Promise<void> {
       report.error !== undefined ||
       report.controllerProblems.length > 0 ||
       report.corruption === 'served-wrong' ||
+      report.corruption === 'read-stalled' ||
       (!bitflip && r !== null && r.findings.length > 0);
     const head = `run ${i + 1}/${runs} seed ${report.seed}${bitflip ? ' (bitflip)' : ''}`;
     if (report.error !== undefined)
       console.log(`${head}: could not finish: ${report.error} (files kept in ${report.dir})`);
+    else if (report.corruption === 'read-stalled')
+      console.log(`${head}: [read-stalled] the read got no further and was never told why`);
     else if (r === null) console.log(`${head}: read refused the flipped batch (CORRUPT_MESSAGE)`);
-    else if (bitflip) console.log(`${head}: ${describeResult(r).split('\n')[0]} [${report.corruption}]`);
+    else if (bitflip && report.corruption !== 'served-wrong')
+      console.log(`${head}: ${describeResult(r).split('\n')[0]} [${report.corruption}]`);
+    else if (bitflip) console.log(`${head}: [served-wrong] ${describeResult(r)}`);
     else console.log(`${head}: ${describeResult(r)}`);
     for (const p of report.controllerProblems) console.log(`  controller: ${p}`);
     if (broken) bad.push(report);

@@ -8,21 +8,25 @@
 // client, in the host's namespace, always reaches the topic's broker). With `rf` 3 the same run
 // targets the partition's leader as the controller reports it.
 //
+// With more than one replica, every replica's segment files are compared below the high
+// watermark at the end, the brokers stopped.
+//
 // A `bitflip` run ends differently: the topic's broker is killed, one bit of a closed segment
 // flipped (in the records, the CRC, the length, the base offset or the leader epoch: the seed
 // picks), and the broker restarted. With one replica the data there is gone; what must hold is
 // that it is never served as good data: the read fails with CORRUPT_MESSAGE, or recovery truncated
 // the log and the checker counts the loss (reported apart from the other runs' losses), or the
 // flip changed nothing a reader sees (the leader epoch). Served at other offsets or as other
-// values, it breaks the run.
+// values, it breaks the run; so does a read that stalls on it (the consumer is never told).
 
 import { Admin, type AcksOption } from '../../client/index.js';
 import { WeirError } from '../../proto/errors.js';
 import { checkHistory, type CheckResult } from './checker.js';
 import { FaultCluster, type FlipField } from './fault-cluster.js';
+import type { ReplicaLog } from './history.js';
 import { NamespaceNet } from './netns.js';
 import { pollUntil, seededRandom, sleep } from './poll.js';
-import { Workload, readBack } from './workload.js';
+import { ReadStalled, Workload, readBack } from './workload.js';
 
 export const FAULT_KINDS = [
   'kill',
@@ -51,6 +55,8 @@ export interface ScenarioOptions {
   readonly acks: AcksOption;
   /** End with a bit flipped in a closed segment of the topic's broker. */
   readonly bitflip: boolean;
+  /** The field the bit flip hits; default: one the seed picks. */
+  readonly flipField?: FlipField;
   readonly log?: (line: string) => void;
 }
 
@@ -68,7 +74,7 @@ export interface ScenarioReport {
   readonly controllerAgreed: number;
   readonly controllerProblems: string[];
   /** Bitflip runs: how the corruption showed (a read error, a truncation, or served data). */
-  readonly corruption?: 'read-refused' | 'truncated' | 'no-effect' | 'served-wrong';
+  readonly corruption?: 'read-refused' | 'truncated' | 'no-effect' | 'served-wrong' | 'read-stalled';
   /** The run could not finish (a broker did not start, a read did not end). */
   readonly error?: string;
   readonly dir?: string;
@@ -76,7 +82,7 @@ export interface ScenarioReport {
 
 const TOPIC = 'faults';
 const DELIVERY_TIMEOUT_MS = 5000;
-const FLIP_TARGETS: readonly FlipField[] = ['records', 'crc', 'length', 'base-offset', 'leader-epoch'];
+export const FLIP_TARGETS: readonly FlipField[] = ['records', 'crc', 'length', 'base-offset', 'leader-epoch'];
 
 function pick<T>(rand: () => number, list: readonly T[]): T {
   return list[Math.floor(rand() * list.length)]!;
@@ -220,11 +226,22 @@ class Run {
   async flip(): Promise<void> {
     const b = this.home;
     await this.c.kill(b);
-    const field = pick(this.rand, FLIP_TARGETS);
+    const field = this.o.flipField ?? pick(this.rand, FLIP_TARGETS);
     const where = this.c.flipBit(b, TOPIC, 0, this.rand, field);
     this.record({ kind: 'bitflip', broker: b, detail: where });
     await this.c.restart(b);
   }
+}
+
+/** Every replica's batches, read from its files once all brokers have stopped cleanly. */
+async function stoppedReplicas(c: FaultCluster): Promise<ReplicaLog[]> {
+  await sleep(2000); // followers catch up to the high watermark the read saw
+  for (const b of c.brokers) await c.terminate(b.nodeId);
+  return c.brokers.map((b) => ({
+    broker: b.nodeId,
+    partition: 0,
+    batches: c.readReplica(b.nodeId, TOPIC, 0),
+  }));
 }
 
 export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
@@ -265,16 +282,25 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
     try {
       back = await readBack(bootstrap, TOPIC, 1);
     } catch (err) {
-      if (o.bitflip && err instanceof WeirError && err.code === 'CORRUPT_MESSAGE')
+      if (!o.bitflip) throw err;
+      if (err instanceof WeirError && err.code === 'CORRUPT_MESSAGE')
         return {
           ...base,
           controllerProblems: run.controllerProblems,
           result: null,
           corruption: 'read-refused',
         };
+      if (err instanceof ReadStalled)
+        return {
+          ...base,
+          controllerProblems: run.controllerProblems,
+          result: null,
+          corruption: 'read-stalled',
+        };
       throw err;
     }
-    const result = checkHistory({ ops, reads: back.reads });
+    const replicas = o.replicationFactor > 1 && !o.bitflip ? await stoppedReplicas(cluster) : [];
+    const result = checkHistory({ ops, reads: back.reads, replicas, highWatermarks: back.highWatermarks });
     if (!o.bitflip) return { ...base, controllerProblems: run.controllerProblems, result };
     const wrong = result.findings.some(
       (f) => f.property === 'unexpected' || f.property === 'offset-mismatch',

@@ -144,6 +144,13 @@ export class Workload {
   }
 }
 
+/** The consumer got no further for the whole read's time: a broker keeps failing it, or has nothing. */
+export class ReadStalled extends Error {
+  constructor(partitions: number[], timeoutMs: number) {
+    super(`read back: partitions ${partitions.join(',')} not read to their end in ${timeoutMs} ms`);
+  }
+}
+
 export interface ReadBack {
   readonly reads: ReadRecord[];
   /** Each partition's high watermark when the read started. */
@@ -193,10 +200,7 @@ export async function readBack(
     while (todo.size > 0) {
       const left = deadline - Date.now();
       const next = await Promise.race([records.next(), sleep(Math.max(left, 0)).then(() => null)]);
-      if (next === null)
-        throw new Error(
-          `read back: partitions ${[...todo].join(',')} not read to their end in ${timeoutMs} ms`,
-        );
+      if (next === null) throw new ReadStalled([...todo], timeoutMs);
       if (next.done === true) break;
       const r = next.value;
       if (r.offset < ends.get(r.partition)!)

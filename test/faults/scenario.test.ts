@@ -11,7 +11,7 @@ describe('a seeded fault run', () => {
   it('loses no acknowledged write and ends with one controller', async () => {
     const report = await runScenario({
       seed: 7,
-      seconds: 4,
+      seconds: 2,
       namespaces: namespacesUnavailable() === null,
       replicationFactor: 1,
       acks: 'all',
