@@ -3,10 +3,10 @@
 // a killed broker restarted, a paused one resumed, a cut healed); then the read back and the
 // checker. After each healed cut the brokers must agree on one controller again.
 //
-// Until topics replicate, the topic has one replica, on a broker the seed picks: kills and pauses
-// of that broker test its crash recovery, cuts between brokers test the controller quorum (the
-// client, in the host's namespace, always reaches the topic's broker). With `rf` 3 the same run
-// targets the partition's leader as the controller reports it.
+// With one replica (`rf` 1), the topic lives on the broker the controller placed it on: kills and
+// pauses of that broker test its crash recovery, cuts between brokers test the controller quorum
+// (the client, in the host's namespace, always reaches the topic's broker). With `rf` 3 the same
+// run aims at the partition's leader as the brokers report it.
 //
 // With more than one replica, every replica's segment files are compared below the high
 // watermark at the end, the brokers stopped.
@@ -19,13 +19,14 @@
 // flip changed nothing a reader sees (the leader epoch). Served at other offsets or as other
 // values, it breaks the run; so does a read that stalls on it (the consumer is never told).
 
-import { Admin, type AcksOption } from '../../client/index.js';
+import type { AcksOption } from '../../client/index.js';
 import { WeirError } from '../../proto/errors.js';
 import { checkHistory, type CheckResult } from './checker.js';
 import { FaultCluster, type FlipField } from './fault-cluster.js';
 import type { ReplicaLog } from './history.js';
 import { NamespaceNet } from './netns.js';
 import { pollUntil, seededRandom, sleep } from './poll.js';
+import { createTopic, followLeader, leaderSeenBy, partitionLeader } from './topic.js';
 import { ReadStalled, Workload, readBack } from './workload.js';
 
 export const FAULT_KINDS = [
@@ -99,16 +100,6 @@ async function agreedController(c: FaultCluster, timeoutMs = 20_000): Promise<nu
   return ids[0]!;
 }
 
-/** The broker leading partition 0 of the topic, as broker `via` knows it. */
-async function leaderOf(c: FaultCluster, via: number): Promise<number> {
-  const admin = new Admin({ bootstrap: c.grpcAddress(via), requestTimeoutMs: 2000 });
-  try {
-    return (await admin.describeTopic(TOPIC)).partitions[0]!.leader;
-  } finally {
-    await admin.close().catch(() => {});
-  }
-}
-
 class Run {
   readonly rand: () => number;
   readonly faults: FaultEvent[] = [];
@@ -128,26 +119,22 @@ class Run {
     this.o.log?.(`seed ${this.o.seed}: ${line}`);
   }
 
-  async createTopic(): Promise<string> {
-    this.home = 1 + Math.floor(this.rand() * this.c.brokers.length);
-    const admin = new Admin({ bootstrap: this.c.grpcAddress(this.home) });
-    try {
-      await admin.createTopic(TOPIC, {
-        partitions: 1,
-        replicationFactor: this.o.replicationFactor,
-        configs: { 'segment.bytes': '16384' },
-      });
-    } finally {
-      await admin.close();
-    }
-    return this.o.replicationFactor > 1 ? this.c.bootstrapList() : this.c.grpcAddress(this.home);
+  async createTopic(): Promise<string | (() => Promise<string>)> {
+    const via = 1 + Math.floor(this.rand() * this.c.brokers.length);
+    await createTopic(this.c, via, TOPIC, {
+      partitions: 1,
+      replicationFactor: this.o.replicationFactor,
+      configs: { 'segment.bytes': '16384' },
+    });
+    this.home = await partitionLeader(this.c, TOPIC);
+    return this.o.replicationFactor > 1 ? followLeader(this.c, TOPIC) : this.c.grpcAddress(this.home);
   }
 
   /** The broker a fault aimed at the data hits: the partition's leader (one replica: its home). */
   async target(): Promise<number> {
     if (this.o.replicationFactor === 1) return this.home;
     for (const b of this.c.brokers) {
-      const leader = await leaderOf(this.c, b.nodeId).catch(() => -1);
+      const leader = await leaderSeenBy(this.c, b.nodeId, TOPIC);
       if (leader > 0) return leader;
     }
     return pick(this.rand, this.c.brokers).nodeId;
@@ -280,7 +267,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
     const base = { seed: o.seed, faults: run.faults, controllerAgreed: run.controllerAgreed };
     let back;
     try {
-      back = await readBack(bootstrap, TOPIC, 1);
+      back = await readBack(typeof bootstrap === 'string' ? bootstrap : await bootstrap(), TOPIC, 1);
     } catch (err) {
       if (!o.bitflip) throw err;
       if (err instanceof WeirError && err.code === 'CORRUPT_MESSAGE')

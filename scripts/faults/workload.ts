@@ -5,8 +5,9 @@
 //
 // Each workload producer keeps a few sends in flight, each one record, to one partition (its index
 // modulo the partition count), so its order in the log can be checked. A producer the SDK declares
-// fenced for good (INVALID_PRODUCER_EPOCH) is replaced by a new one once its sends have settled:
-// the same workload producer under a new producer id, so its order still holds across the change.
+// fenced for good (INVALID_PRODUCER_EPOCH), or (following a leader by hand) one whose send ended
+// unknown, is replaced by a new one once its sends have settled: the same workload producer under
+// a new producer id, so its order still holds across the change.
 
 import { Admin, Consumer, Producer, type AcksOption } from '../../client/index.js';
 import { WeirError } from '../../proto/errors.js';
@@ -27,8 +28,12 @@ const CERTAIN_FAILURES: ReadonlySet<string> = new Set([
 ]);
 
 export interface WorkloadOptions {
-  /** A gRPC address, or a comma-separated list once the SDK takes one. */
-  readonly bootstrap: string;
+  /**
+   * A gRPC address (or a comma-separated list, where the SDK takes one), or a function that finds
+   * the partition's leader now: then a producer whose send ends unknown is replaced by one on the
+   * address it returns, so the workload follows the leader without the SDK's routing.
+   */
+  readonly bootstrap: string | (() => Promise<string>);
   readonly topic: string;
   readonly partitions: number;
   readonly producers: number;
@@ -89,10 +94,10 @@ export class Workload {
     return this.ops;
   }
 
-  private newProducer(): Producer {
+  private async newProducer(): Promise<Producer> {
     const o = this.options;
     const producer = new Producer({
-      bootstrap: o.bootstrap,
+      bootstrap: typeof o.bootstrap === 'string' ? o.bootstrap : await o.bootstrap(),
       acks: o.acks ?? 'all',
       idempotent: true,
       deliveryTimeoutMs: o.deliveryTimeoutMs ?? 10_000,
@@ -108,7 +113,8 @@ export class Workload {
     const o = this.options;
     const partition = index % o.partitions;
     const inFlight = new Set<Promise<void>>();
-    let producer = this.newProducer();
+    const follows = typeof o.bootstrap !== 'string';
+    let producer = await this.newProducer();
     let broken = false;
     for (let seq = 0; !this.stopping; seq++) {
       while (inFlight.size >= o.inFlight) await Promise.race(inFlight);
@@ -117,7 +123,7 @@ export class Workload {
         await Promise.allSettled(inFlight);
         this.clients.delete(producer);
         void producer.close({ timeoutMs: 1000 }).catch(() => {});
-        producer = this.newProducer();
+        producer = await this.newProducer();
         broken = false;
       }
       const value = opValue(o.run, index, seq);
@@ -128,6 +134,7 @@ export class Workload {
         (err: unknown) => {
           const { status, error } = classify(err);
           if (err instanceof WeirError && err.code === 'INVALID_PRODUCER_EPOCH') broken = true;
+          if (follows && status === 'unknown') broken = true;
           this.settle(value, { ...op, value, status, offset: null, error });
         },
       );
@@ -136,6 +143,8 @@ export class Workload {
       if ((o.pauseMs ?? 5) > 0) await sleep(o.pauseMs ?? 5);
     }
     await Promise.allSettled(inFlight);
+    // A producer made while stop() was closing the others is closed here.
+    await producer.close({ timeoutMs: 1000 }).catch(() => {});
   }
 
   private settle(value: string, op: ProduceOp): void {

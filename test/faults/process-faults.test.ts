@@ -1,17 +1,17 @@
 // The workload and checker on real broker processes (three, on 127.0.0.1, as one cluster), with
 // the faults that need no namespaces: the broker holding the topic killed with SIGKILL and
 // restarted, frozen with SIGSTOP past the producers' request timeout, and a bit flipped in one of
-// its closed segments while it is down. Until topics replicate,
-// a topic lives on the broker it was made on (replication factor 1), so these runs show that a
-// process crash loses no acknowledged write there (acks=all, page-cache flush policy); the
-// negative control restarts it on a wiped data directory, and the checker must report the loss.
+// its closed segments while it is down. With one replica, the topic lives on the broker the
+// controller placed it on, so these runs show that a process crash loses no acknowledged write
+// there (acks=all, page-cache flush policy); the negative control restarts it on a wiped data
+// directory, and the checker must report the loss.
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { brokenProperties, checkHistory, describeResult } from '../../scripts/faults/checker.js';
 import { FaultCluster } from '../../scripts/faults/fault-cluster.js';
 import { seededRandom, sleep } from '../../scripts/faults/poll.js';
+import { createTopic, partitionLeader } from '../../scripts/faults/topic.js';
 import { Workload, readBack } from '../../scripts/faults/workload.js';
-import { Admin } from '../../client/index.js';
 import { WeirError } from '../../proto/errors.js';
 
 const TOPIC = 'faults';
@@ -22,21 +22,17 @@ afterEach(async () => {
   cluster = null;
 });
 
-async function startWithTopic(): Promise<{ c: FaultCluster; bootstrap: string }> {
+/** A cluster with a one-replica topic; its broker (where the controller placed it) and address. */
+async function startWithTopic(): Promise<{ c: FaultCluster; home: number; bootstrap: string }> {
   const c = await FaultCluster.start();
   cluster = c;
-  const bootstrap = c.grpcAddress(1);
-  const admin = new Admin({ bootstrap });
-  try {
-    await admin.createTopic(TOPIC, {
-      partitions: 1,
-      replicationFactor: 1,
-      configs: { 'segment.bytes': '16384' },
-    });
-  } finally {
-    await admin.close();
-  }
-  return { c, bootstrap };
+  await createTopic(c, 1, TOPIC, {
+    partitions: 1,
+    replicationFactor: 1,
+    configs: { 'segment.bytes': '16384' },
+  });
+  const home = await partitionLeader(c, TOPIC);
+  return { c, home, bootstrap: c.grpcAddress(home) };
 }
 
 function workload(bootstrap: string): Workload {
@@ -54,23 +50,23 @@ function workload(bootstrap: string): Workload {
 
 describe('faults on broker processes', () => {
   it('kill -9 and SIGSTOP of the broker holding the topic lose no acknowledged write; a flipped bit is not served', async () => {
-    const { c, bootstrap } = await startWithTopic();
+    const { c, home, bootstrap } = await startWithTopic();
     const w = workload(bootstrap);
     w.start();
     await sleep(1000);
     const beforeKill = w.counts().ok;
-    await c.kill(1);
+    await c.kill(home);
     await sleep(300);
-    await c.restart(1);
+    await c.restart(home);
     await sleep(1000);
-    c.pause(1);
+    c.pause(home);
     await sleep(2000); // past the request timeout: sends in flight time out, their outcome unknown
-    c.resume(1);
+    c.resume(home);
     await sleep(500);
     const ops = await w.stop();
     const back = await readBack(bootstrap, TOPIC, 1);
     // Its one replica's segment files hold every batch below the high watermark.
-    const replicas = [{ broker: 1, partition: 0, batches: c.readReplica(1, TOPIC, 0) }];
+    const replicas = [{ broker: home, partition: 0, batches: c.readReplica(home, TOPIC, 0) }];
     const result = checkHistory({ ops, reads: back.reads, replicas, highWatermarks: back.highWatermarks });
     console.info(`kill -9 + SIGSTOP: ${describeResult(result)}`);
     expect(brokenProperties(result), describeResult(result)).toEqual([]);
@@ -82,9 +78,9 @@ describe('faults on broker processes', () => {
     // Then a bit flipped in a closed segment's records while the broker is down: with one replica
     // the data is gone, but it is never served as good data. Either the read is refused
     // (CORRUPT_MESSAGE) or recovery cut the log at the bad batch and the checker counts the loss.
-    await c.kill(1);
-    const where = c.flipBit(1, TOPIC, 0, seededRandom(1), 'records');
-    await c.restart(1);
+    await c.kill(home);
+    const where = c.flipBit(home, TOPIC, 0, seededRandom(1), 'records');
+    await c.restart(home);
     const flipped = await readBack(bootstrap, TOPIC, 1).then(
       (r) => checkHistory({ ops, reads: r.reads }),
       (err: unknown) => {
@@ -99,12 +95,12 @@ describe('faults on broker processes', () => {
   }, 60_000);
 
   it('a restart on a wiped data directory (negative control) shows as lost acknowledged writes', async () => {
-    const { c, bootstrap } = await startWithTopic();
+    const { c, home, bootstrap } = await startWithTopic();
     const w = workload(bootstrap);
     w.start();
     await sleep(700);
-    await c.kill(1);
-    await c.restart(1, { wipe: true });
+    await c.kill(home);
+    await c.restart(home, { wipe: true });
     const ops = await w.stop(3000);
     const back = await readBack(bootstrap, TOPIC, 1);
     const result = checkHistory({ ops, reads: back.reads });

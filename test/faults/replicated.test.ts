@@ -7,10 +7,12 @@
 // writes only it held are gone, and the checker must say so.
 //
 // Each test skips, saying why, where the brokers refuse a replication factor of 3 (before topics
-// replicate) and, for the partitions, where network namespaces cannot be made.
+// replicate) and, for the partitions, where network namespaces cannot be made. Where the SDK
+// cannot route by leader from a list of brokers, the workload follows the leader by hand: a
+// producer whose send ends unknown is replaced by one on the leader a majority of brokers name.
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { Admin, type AcksOption } from '../../client/index.js';
+import type { AcksOption } from '../../client/index.js';
 import { WeirError } from '../../proto/errors.js';
 import {
   brokenProperties,
@@ -21,7 +23,14 @@ import {
 import { FaultCluster } from '../../scripts/faults/fault-cluster.js';
 import type { ReplicaLog } from '../../scripts/faults/history.js';
 import { NamespaceNet, namespacesUnavailable } from '../../scripts/faults/netns.js';
-import { pollUntil, sleep } from '../../scripts/faults/poll.js';
+import { sleep } from '../../scripts/faults/poll.js';
+import {
+  createTopic,
+  followLeader,
+  leaderSeenBy,
+  partitionLeader,
+  sdkRoutes,
+} from '../../scripts/faults/topic.js';
 import { Workload, readBack } from '../../scripts/faults/workload.js';
 
 const TOPIC = 'replicated';
@@ -36,92 +45,42 @@ afterEach(async () => {
   net = null;
 });
 
-/** Why the SDK cannot take a list of brokers to route by leader, or null when it can. */
-function noRouting(): string | null {
-  try {
-    new Admin({ bootstrap: '127.0.0.1:1,127.0.0.1:2' }).connection.close();
-    return null;
-  } catch (err) {
-    if (err instanceof WeirError && err.code === 'INVALID_CONFIG')
-      return 'the SDK takes one bootstrap address (no routing by leader yet)';
-    throw err;
-  }
-}
-
 /** A cluster with a three-replica topic, or why there cannot be one here yet. */
 async function replicatedCluster(
   withNet: boolean,
 ): Promise<{ c: FaultCluster; refused: null } | { refused: string }> {
-  const unrouted = noRouting();
-  if (unrouted !== null) return { refused: unrouted };
   net = withNet ? NamespaceNet.create(3) : null;
   const c = await FaultCluster.start(net === null ? {} : { net });
   cluster = c;
-  const admin = new Admin({ bootstrap: c.bootstrapList(), requestTimeoutMs: 5000 });
   try {
-    // The controller may not be elected yet: retried for a while.
-    await pollUntil(
-      () =>
-        admin
-          .createTopic(TOPIC, { partitions: 1, replicationFactor: 3, configs: { 'segment.bytes': '16384' } })
-          .then(
-            () => 'created',
-            (err: unknown) => (err instanceof WeirError ? err.code : String(err)),
-          ),
-      (r) => r === 'created' || r === 'INVALID_REPLICATION_FACTOR' || r === 'TOPIC_ALREADY_EXISTS',
-      'the replicated topic created',
-      20_000,
-      500,
-    ).then((r) => {
-      if (r === 'INVALID_REPLICATION_FACTOR') throw new WeirError('INVALID_REPLICATION_FACTOR');
+    await createTopic(c, 1, TOPIC, {
+      partitions: 1,
+      replicationFactor: 3,
+      configs: { 'segment.bytes': '16384' },
     });
   } catch (err) {
     if (err instanceof WeirError && err.code === 'INVALID_REPLICATION_FACTOR')
-      return { refused: 'the brokers refuse replication factor 3 (topics do not replicate yet)' };
+      return { refused: `the brokers refuse replication factor 3: ${err.message}` };
     throw err;
-  } finally {
-    await admin.close();
   }
   return { c, refused: null };
 }
 
-/** The partition's leader as broker `nodeId` knows it (-1: none, or no answer). */
-async function leaderSeenBy(c: FaultCluster, nodeId: number): Promise<number> {
-  const admin = new Admin({ bootstrap: c.grpcAddress(nodeId), requestTimeoutMs: 1500 });
-  try {
-    return (await admin.describeTopic(TOPIC)).partitions[0]!.leader;
-  } catch {
-    return -1;
-  } finally {
-    await admin.close().catch(() => {});
-  }
-}
-
 /** The partition's leader, once the brokers `among` (default: all) agree on one that `ok` accepts. */
-async function leader(
-  c: FaultCluster,
-  among?: number[],
-  ok: (id: number) => boolean = () => true,
-): Promise<number> {
-  const ids = among ?? c.brokers.map((b) => b.nodeId);
-  const seen = await pollUntil(
-    () => Promise.all(ids.map((id) => leaderSeenBy(c, id))),
-    (l) => l[0]! > 0 && l.every((id) => id === l[0]) && ok(l[0]!),
-    `brokers ${ids.join(',')} naming one leader`,
-  );
-  return seen[0]!;
+function leader(c: FaultCluster, among?: number[], ok?: (id: number) => boolean): Promise<number> {
+  return partitionLeader(c, TOPIC, among, ok);
 }
 
 function workload(c: FaultCluster, acks: AcksOption): Workload {
   return new Workload({
-    bootstrap: c.bootstrapList(),
+    bootstrap: followLeader(c, TOPIC),
     topic: TOPIC,
     partitions: 1,
     producers: 3,
     inFlight: 3,
     run: `rf3-${acks}-${Date.now()}`,
     acks,
-    deliveryTimeoutMs: 8000,
+    deliveryTimeoutMs: 4000,
     requestTimeoutMs: 2000,
   });
 }
@@ -129,8 +88,8 @@ function workload(c: FaultCluster, acks: AcksOption): Workload {
 /** Reads back, stops every broker cleanly, and checks the history with each replica's files. */
 async function finish(c: FaultCluster, w: Workload): Promise<CheckResult> {
   const ops = await w.stop();
-  await leader(c);
-  const back = await readBack(c.bootstrapList(), TOPIC, 1);
+  const l = await leader(c);
+  const back = await readBack(sdkRoutes() ? c.bootstrapList() : c.grpcAddress(l), TOPIC, 1);
   // Every replica caught up to the high watermark the read saw, then stopped so files hold still.
   await sleep(2000);
   for (const b of c.brokers) await c.terminate(b.nodeId);
@@ -142,7 +101,12 @@ async function finish(c: FaultCluster, w: Workload): Promise<CheckResult> {
   return checkHistory({ ops, reads: back.reads, replicas, highWatermarks: back.highWatermarks });
 }
 
-describe('a topic with three replicas under faults', () => {
+// About two minutes on a loaded two-core machine: off CI, where the seeded run with three
+// replicas (scenario.test.ts) stands for them. `npm run faults:test` runs them.
+const full = process.env.WEIR_FAULTS === 'full';
+if (!full) console.warn('test/faults/replicated: skipped: set WEIR_FAULTS=full (npm run faults:test)');
+
+describe.skipIf(!full)('a topic with three replicas under faults', () => {
   it('loses no acknowledged write when its leader is killed with SIGKILL', async (ctx) => {
     const made = await replicatedCluster(false);
     if (made.refused !== null) return ctx.skip(made.refused);
@@ -219,6 +183,9 @@ describe('a topic with three replicas under faults', () => {
       const majority = c.brokers.map((b) => b.nodeId).filter((id) => id !== l);
       await leader(c, majority, (id) => id !== l);
       await sleep(1000);
+      // Reported, not asserted: whether the cut-off leader still thinks it leads (a Raft leader
+      // that checks its quorum steps down within an election timeout).
+      console.info(`cut-off leader ${l} names ${await leaderSeenBy(c, l, TOPIC)} as leader`);
       await c.kill(l);
       net!.heal();
       await c.restart(l);
