@@ -150,4 +150,8 @@ async function main(): Promise<void> {
   process.exit(bad.length > 0 ? 1 : 0);
 }
 
+// Stopped midway: exit through process.exit, so the runs' exit hooks kill their brokers and remove
+// their namespaces.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
+
 await main();

@@ -125,12 +125,17 @@ export class FaultCluster {
   readonly brokers: FaultBroker[] = [];
   private readonly logs: WriteStream[] = [];
   private destroyed = false;
+  /** At exit (a test runner or campaign stopped midway), no broker outlives this process. */
+  private readonly onExit = (): void => {
+    for (const b of this.brokers) if (alive(b)) b.child!.kill('SIGKILL');
+  };
 
   private constructor(
     readonly options: FaultClusterOptions,
     readonly clusterId: string,
   ) {
     this.dir = mkdtempSync(join(tmpdir(), 'weir-faults-'));
+    process.once('exit', this.onExit);
   }
 
   /** Starts every broker and resolves once each has logged that it started. */
@@ -304,6 +309,7 @@ export class FaultCluster {
   async destroy(options: { keep?: boolean } = {}): Promise<void> {
     if (this.destroyed) return;
     this.destroyed = true;
+    process.removeListener('exit', this.onExit);
     await Promise.all(
       this.brokers.map(async (b) => {
         if (!alive(b)) return;

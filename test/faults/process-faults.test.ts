@@ -104,7 +104,7 @@ describe('faults on broker processes', () => {
     const ops = await w.stop(3000);
     const back = await readBack(bootstrap, TOPIC, 1);
     const result = checkHistory({ ops, reads: back.reads });
-    console.info(`wiped: ${describeResult(result)}`);
+    console.info(`wiped: ${describeResult(result).split('\n')[0]}`);
     expect(result.acknowledged).toBeGreaterThan(0);
     expect(result.lost).toBe(result.acknowledged);
     expect(brokenProperties(result)).toContain('ack-lost');
