@@ -125,6 +125,7 @@ async function main(): Promise<void> {
     else if (bitflip) console.log(`${head}: [served-wrong] ${describeResult(r)}`);
     else console.log(`${head}: ${describeResult(r)}`);
     for (const p of report.controllerProblems) console.log(`  controller: ${p}`);
+    if (report.error === undefined && report.dir !== undefined) console.log(`  files kept in ${report.dir}`);
     if (broken) bad.push(report);
   }
 

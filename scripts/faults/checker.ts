@@ -17,6 +17,7 @@
 // ('ack-lost', 'duplicate') rather than its code. Unknown outcomes are counted (present or not):
 // both are correct.
 
+import { LOG_OVERHEAD, PARTITION_LEADER_EPOCH_OFFSET } from '../../proto/batch-header.js';
 import type { History, ProduceOp, ReadRecord, ReplicaLog } from './history.js';
 
 export const PROPERTIES = [
@@ -146,6 +147,12 @@ function sameBatch(a: ReplicaLog['batches'][number], b: ReplicaLog['batches'][nu
   return a.baseOffset === b.baseOffset && a.lastOffset === b.lastOffset && a.bytes.equals(b.bytes);
 }
 
+/** A batch for a divergence report: its offsets, size and leader epoch. */
+function describeBatch(b: ReplicaLog['batches'][number] | undefined): string {
+  if (b === undefined) return 'nothing';
+  return `batch ${b.baseOffset}..${b.lastOffset} (${b.bytes.length} bytes, leader epoch ${b.bytes.length >= LOG_OVERHEAD + 4 ? b.bytes.readInt32BE(PARTITION_LEADER_EPOCH_OFFSET) : '?'})`;
+}
+
 /** Every replica of a partition holds the same batches below its high watermark. */
 function checkReplicas(
   replicas: readonly ReplicaLog[],
@@ -176,11 +183,11 @@ function checkReplicas(
       const mine = below(r);
       const i = mine.findIndex((b, k) => reference[k] === undefined || !sameBatch(b, reference[k]!));
       if (i >= 0 || mine.length !== reference.length) {
-        const at = i >= 0 ? mine[i]!.baseOffset : (reference[mine.length]?.baseOffset ?? covered);
+        const k = i >= 0 ? i : mine.length;
         out.add(
           'replica-divergent',
-          `partition ${partition}: broker ${r.broker} differs from broker ${list[0]!.broker} at offset ${at} ` +
-            `(below the high watermark ${hw})`,
+          `partition ${partition}: broker ${r.broker} differs from broker ${list[0]!.broker} ` +
+            `below the high watermark ${hw}: ${describeBatch(mine[k])} against ${describeBatch(reference[k])}`,
         );
       }
     }

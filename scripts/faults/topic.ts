@@ -113,3 +113,36 @@ export function followLeader(c: FaultCluster, topic: string): string | (() => Pr
   if (sdkRoutes()) return c.bootstrapList();
   return async () => c.grpcAddress(await majorityLeader(c, topic));
 }
+
+/** A partition's log end offset on broker `nodeId`'s own replica (-1: none, or no answer). */
+async function logEndOn(c: FaultCluster, nodeId: number, topic: string, partition: number): Promise<number> {
+  const admin = new Admin({ bootstrap: c.grpcAddress(nodeId), requestTimeoutMs: 1500 });
+  try {
+    return (await admin.describeTopic(topic)).partitions[partition]?.logEndOffset ?? -1;
+  } catch {
+    return -1;
+  } finally {
+    await admin.close().catch(() => {});
+  }
+}
+
+/**
+ * Waits up to `timeoutMs` for every broker's replica of the partition to reach `offset` (a high
+ * watermark the read saw), so that replicas compared afterwards are compared whole. Returns each
+ * broker's log end as last seen; one short of `offset` is left to the comparison to report.
+ */
+export async function replicasCaughtUp(
+  c: FaultCluster,
+  topic: string,
+  offset: number,
+  timeoutMs = 30_000,
+  partition = 0,
+): Promise<number[]> {
+  const probe = () => Promise.all(c.brokers.map((b) => logEndOn(c, b.nodeId, topic, partition)));
+  return pollUntil(
+    probe,
+    (ends) => ends.every((end) => end >= offset),
+    'replicas caught up',
+    timeoutMs,
+  ).catch(() => probe());
+}

@@ -29,6 +29,7 @@ import {
   followLeader,
   leaderSeenBy,
   partitionLeader,
+  replicasCaughtUp,
   sdkRoutes,
 } from '../../scripts/faults/topic.js';
 import { Workload, readBack } from '../../scripts/faults/workload.js';
@@ -91,7 +92,7 @@ async function finish(c: FaultCluster, w: Workload): Promise<CheckResult> {
   const l = await leader(c);
   const back = await readBack(sdkRoutes() ? c.bootstrapList() : c.grpcAddress(l), TOPIC, 1);
   // Every replica caught up to the high watermark the read saw, then stopped so files hold still.
-  await sleep(2000);
+  await replicasCaughtUp(c, TOPIC, back.highWatermarks.get(0) ?? 0);
   for (const b of c.brokers) await c.terminate(b.nodeId);
   const replicas: ReplicaLog[] = c.brokers.map((b) => ({
     broker: b.nodeId,
