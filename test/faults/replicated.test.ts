@@ -7,9 +7,9 @@
 // writes only it held are gone, and the checker must say so.
 //
 // Each test skips, saying why, where the brokers refuse a replication factor of 3 (before topics
-// replicate) and, for the partitions, where network namespaces cannot be made. Where the SDK
-// cannot route by leader from a list of brokers, the workload follows the leader by hand: a
-// producer whose send ends unknown is replaced by one on the leader a majority of brokers name.
+// replicate) and, for the partitions, where network namespaces cannot be made. Clients take every
+// broker as their bootstrap list and the SDK routes to the leader (scripts/faults/topic.ts
+// followLeader: an SDK without routing is followed by hand).
 
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AcksOption } from '../../client/index.js';
