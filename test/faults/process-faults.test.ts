@@ -9,10 +9,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { brokenProperties, checkHistory, describeResult } from '../../scripts/faults/checker.js';
 import { FaultCluster } from '../../scripts/faults/fault-cluster.js';
-import { seededRandom, sleep } from '../../scripts/faults/poll.js';
+import { pollUntil, seededRandom, sleep } from '../../scripts/faults/poll.js';
 import { createTopic, partitionLeader } from '../../scripts/faults/topic.js';
 import { Workload, readBack } from '../../scripts/faults/workload.js';
 import { WeirError } from '../../proto/errors.js';
+import { Producer } from '../../client/index.js';
+import { opValue, type ProduceOp } from '../../scripts/faults/history.js';
 
 const TOPIC = 'faults';
 let cluster: FaultCluster | null = null;
@@ -33,6 +35,37 @@ async function startWithTopic(): Promise<{ c: FaultCluster; home: number; bootst
   });
   const home = await partitionLeader(c, TOPIC);
   return { c, home, bootstrap: c.grpcAddress(home) };
+}
+
+/** The top-up's producer index, apart from the workload's. */
+const TOP_UP_PRODUCER = 99;
+
+/** Sends `count` records in batches of 100 from one producer; returns them as operations. */
+async function topUp(bootstrap: string, run: string, count: number): Promise<ProduceOp[]> {
+  const producer = new Producer({ bootstrap, acks: 'all' });
+  const ops: ProduceOp[] = [];
+  try {
+    for (let from = 0; from < count; from += 100) {
+      const values = Array.from({ length: 100 }, (_, i) => opValue(run, TOP_UP_PRODUCER, from + i));
+      const sent = await producer.send({
+        topic: TOPIC,
+        records: values.map((value) => ({ value, partition: 0 })),
+      });
+      sent.forEach((meta, i) =>
+        ops.push({
+          producer: TOP_UP_PRODUCER,
+          seq: from + i,
+          partition: 0,
+          value: values[i]!,
+          status: 'ok',
+          offset: meta.offset,
+        }),
+      );
+    }
+  } finally {
+    await producer.close();
+  }
+  return ops;
 }
 
 function workload(bootstrap: string): Workload {
@@ -58,7 +91,14 @@ describe('faults on broker processes', () => {
     await c.kill(home);
     await sleep(300);
     await c.restart(home);
-    await sleep(1000);
+    // Writes go through again once the restarted broker leads its partition again.
+    await pollUntil(
+      async () => w.counts().ok,
+      (n) => n > beforeKill,
+      'writes acknowledged after the restart',
+      20_000,
+    );
+    await sleep(500);
     c.pause(home);
     await sleep(2000); // past the request timeout: sends in flight time out, their outcome unknown
     c.resume(home);
@@ -78,11 +118,13 @@ describe('faults on broker processes', () => {
     // Then a bit flipped in a closed segment's records while the broker is down: with one replica
     // the data is gone, but it is never served as good data. Either the read is refused
     // (CORRUPT_MESSAGE) or recovery cut the log at the bad batch and the checker counts the loss.
+    // Enough records first for closed segments, however few the faults let through.
+    const all = [...ops, ...(await topUp(bootstrap, `top-${Date.now()}`, 3000))];
     await c.kill(home);
     const where = c.flipBit(home, TOPIC, 0, seededRandom(1), 'records');
     await c.restart(home);
     const flipped = await readBack(bootstrap, TOPIC, 1).then(
-      (r) => checkHistory({ ops, reads: r.reads }),
+      (r) => checkHistory({ ops: all, reads: r.reads }),
       (err: unknown) => {
         if (err instanceof WeirError && err.code === 'CORRUPT_MESSAGE') return null;
         throw err;
@@ -90,7 +132,7 @@ describe('faults on broker processes', () => {
     );
     if (flipped !== null) {
       console.info(`flipped (${where}): ${describeResult(flipped).split('\n')[0]}`);
-      expect(brokenProperties(flipped)).toEqual(['ack-lost']);
+      expect(brokenProperties(flipped), describeResult(flipped)).toEqual(['ack-lost']);
     }
   }, 60_000);
 
@@ -100,13 +142,16 @@ describe('faults on broker processes', () => {
     w.start();
     await sleep(700);
     await c.kill(home);
+    const beforeWipe = w.counts().ok;
     await c.restart(home, { wipe: true });
     const ops = await w.stop(3000);
     const back = await readBack(bootstrap, TOPIC, 1);
     const result = checkHistory({ ops, reads: back.reads });
     console.info(`wiped: ${describeResult(result).split('\n')[0]}`);
-    expect(result.acknowledged).toBeGreaterThan(0);
-    expect(result.lost).toBe(result.acknowledged);
+    // Every write acknowledged before the wipe is gone (those after it, on the empty replica the
+    // metadata log gives back, may stay).
+    expect(beforeWipe).toBeGreaterThan(0);
+    expect(result.lost).toBeGreaterThanOrEqual(beforeWipe);
     expect(brokenProperties(result)).toContain('ack-lost');
   }, 60_000);
 });
