@@ -2,7 +2,7 @@
 // Each part takes a running three-broker cluster and returns its figures; none prints a summary.
 
 import { spawnSync } from 'node:child_process';
-import { Admin, type Message } from '../client/index.js';
+import { Admin, Consumer, type Message } from '../client/index.js';
 import { BIN } from './broker-process.js';
 import { LeaderFollowingProducer, leaderOf } from './leader-following-producer.js';
 import { LocalCluster, sleep, until, type ClusterBroker } from './local-cluster.js';
@@ -59,13 +59,15 @@ async function logEnd(b: ClusterBroker, topic: string): Promise<number | null> {
 }
 
 /**
- * Sends `rate` records/s of `value` one send() each through `producer` until `stop()` is called;
- * resolves when it has stopped.
+ * Sends `rate` records/s of `size` B, one send() each, through `producer` until `stop()` is called.
+ * Each value starts with its sequence number (uint32), and `acked` collects the numbers
+ * acknowledged, so that the log can be checked for every one of them afterwards.
  */
 function fixedRate(
   producer: LeaderFollowingProducer,
-  value: Buffer,
+  size: number,
   rate: number,
+  acked: number[],
 ): { stop: () => Promise<void> } {
   let running = true;
   const start = performance.now();
@@ -74,7 +76,12 @@ function fixedRate(
     const tick = (): void => {
       if (!running) return resolve();
       const due = Math.floor(((performance.now() - start) / 1000) * rate) + 1;
-      for (; sent < due; sent++) void producer.send([{ value }]);
+      for (; sent < due; sent++) {
+        const seq = sent;
+        const value = Buffer.alloc(Math.max(4, size), 0x61);
+        value.writeUInt32BE(seq, 0);
+        void producer.send([{ value }]).then(() => acked.push(seq));
+      }
       setTimeout(tick, 1);
     };
     tick();
@@ -85,6 +92,45 @@ function fixedRate(
       await done;
     },
   };
+}
+
+/**
+ * Reads the partition from the start to its high watermark through `leader` and returns the
+ * acknowledged sequence numbers missing from it, and how many records it holds more than once.
+ */
+async function missingAcked(
+  address: string,
+  topic: string,
+  acked: readonly number[],
+): Promise<{ missing: number[]; duplicates: number; records: number }> {
+  const admin = new Admin({ bootstrap: address });
+  const end = await admin
+    .describeTopic(topic)
+    .then((d) => d.partitions[0]!.highWatermark)
+    .finally(() => admin.close());
+  let highest = 0;
+  for (const seq of acked) highest = Math.max(highest, seq);
+  const seen = new Uint8Array(highest + 1);
+  let duplicates = 0;
+  let records = 0;
+  const consumer = new Consumer({ bootstrap: address });
+  try {
+    consumer.assign([{ topic, partition: 0 }]);
+    consumer.seek({ topic, partition: 0 }, 'earliest');
+    if (end > 0)
+      for await (const r of consumer) {
+        records++;
+        const seq = r.value !== null && r.value.length >= 4 ? r.value.readUInt32BE(0) : -1;
+        if (seq >= 0 && seq < seen.length) {
+          if (seen[seq] === 1) duplicates++;
+          seen[seq] = 1;
+        }
+        if (r.offset >= end - 1) break;
+      }
+  } finally {
+    await consumer.close();
+  }
+  return { missing: acked.filter((s) => seen[s] !== 1), duplicates, records };
 }
 
 /** Sends as fast as acknowledgements come, `perSend` records a call, `window` calls unanswered. */
@@ -117,7 +163,11 @@ export interface KillResult {
 export interface FailoverResult {
   kills: KillResult[];
   errors: Record<string, number>;
+  /** Records acknowledged, and those of them the log does not hold afterwards (sequence numbers). */
   acked: number;
+  missing: number[];
+  /** Records the log holds twice (sent again through a new leader after the old one wrote them). */
+  duplicates: number;
 }
 
 /**
@@ -134,7 +184,8 @@ export async function failover(
   const topic = 'failover';
   await replicatedTopic(cluster, topic);
   const producer = await LeaderFollowingProducer.create(cluster, { topic });
-  const load = fixedRate(producer, Buffer.alloc(opts.size, 0x61), opts.rate);
+  const ackedSeqs: number[] = [];
+  const load = fixedRate(producer, opts.size, opts.rate, ackedSeqs);
   const kills: KillResult[] = [];
   try {
     await sleep(2_000);
@@ -179,9 +230,26 @@ export async function failover(
     }
   } finally {
     await load.stop();
-    await producer.close();
+    await until(
+      'every record sent acknowledged',
+      async () => (producer.unanswered === 0 ? true : null),
+      60_000,
+    )
+      .catch((err: Error) => opts.log(`  ${err.message}: ${producer.unanswered} sends unanswered`))
+      .finally(() => producer.close());
   }
-  return { kills, errors: Object.fromEntries(producer.errors), acked: producer.acked };
+  const check = await missingAcked(cluster.broker(producer.leader).address, topic, ackedSeqs);
+  opts.log(
+    `  log check: ${ackedSeqs.length} records acknowledged, ${check.records} in the log ` +
+      `(${check.duplicates} written twice), ${check.missing.length} acknowledged ones missing`,
+  );
+  return {
+    kills,
+    errors: Object.fromEntries(producer.errors),
+    acked: ackedSeqs.length,
+    missing: check.missing,
+    duplicates: check.duplicates,
+  };
 }
 
 export interface CatchUpResult {

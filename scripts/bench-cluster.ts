@@ -281,6 +281,13 @@ function printSummary(s: {
           ) / 1000
         ).toFixed(1)} s; gaps ${gaps.map((g) => g.toFixed(0)).join(' ')} ms`,
     );
+    console.log(
+      `  log check: ${fmt(f.acked)} acknowledged records, ${f.missing.length} of them missing from the log` +
+        (f.missing.length === 0
+          ? ''
+          : ` (LOST ACKS; first sequence numbers ${f.missing.slice(0, 10).join(' ')})`) +
+        `, ${fmt(f.duplicates)} written twice by resends`,
+    );
     const errs = Object.entries(f.errors);
     if (errs.length > 0)
       console.log(`  send errors (sent again): ${errs.map(([c, n]) => `${c} ×${n}`).join(', ')}`);
