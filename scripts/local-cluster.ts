@@ -174,6 +174,26 @@ export class LocalCluster {
     return null;
   }
 
+  /** Every broker's client address: the bootstrap list a user would give. */
+  get bootstrap(): string[] {
+    return this.brokers.map((b) => b.address);
+  }
+
+  /**
+   * The leader of partition 0 of `topic` as a broker other than `except` reports it (any broker
+   * when `except` is null), polled until one is named; throws after `timeoutMs`.
+   */
+  async leaderOf(topic: string, except: number | null, timeoutMs: number): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const md = await this.metadata([topic], except);
+      const leader = md?.topics.find((t) => t.name === topic)?.partitions[0]?.leader ?? -1;
+      if (leader >= 0 && leader !== except && md!.brokers.some((b) => b.nodeId === leader)) return leader;
+      if (Date.now() >= deadline) throw new Error(`no leader of ${topic} named within ${timeoutMs} ms`);
+      await sleep(100);
+    }
+  }
+
   /** utime + stime of broker `b`'s process in clock ticks, and its RSS in bytes, from /proc. */
   static procStats(pid: number): { ticks: number; rssBytes: number } {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
