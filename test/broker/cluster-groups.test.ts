@@ -36,6 +36,7 @@ async function agreedCoordinator(c: TestCluster, group: string): Promise<number>
       typeof v[0] === 'number' &&
       v.every((x) => x === v[0]) &&
       c.running.some((b) => b.nodeId === v[0]) &&
+      settled(c, v[0], group) &&
       fetches(c, v[0], group),
   );
   return views[0] as number;
@@ -48,6 +49,14 @@ function raftState(dataDir: string, partitionDir: string): string {
   } catch {
     return '';
   }
+}
+
+/** Whether `nodeId` is the preferred replica of the group's partition, or that one is stopped. */
+function settled(c: TestCluster, nodeId: number, group: string): boolean {
+  const b = c.node(nodeId).broker;
+  const { partition } = b.groups.findCoordinator(group);
+  const preferred = b.placement(OFFSETS_TOPIC, partition).replicas[0];
+  return preferred === nodeId || !c.running.some((r) => r.nodeId === preferred);
 }
 
 /** Whether the broker answers the group's offset fetch (it coordinates the group now). */

@@ -84,9 +84,10 @@ describe('the metadata log of three brokers', () => {
     // ...and a leader whose followers both answer
     const leaderId = (
       await until(
-        'a leader',
+        'a leader: the preferred replica, so the leader-balancer moves nothing during the test',
         () => brokers.map((b) => stats(b).leader),
-        (ids) => ids[0] !== -1 && ids.every((id) => id === ids[0]),
+        (ids) =>
+          ids[0] !== -1 && ids.every((id) => id === ids[0]) && stats(brokers[0]!).replicas[0] === ids[0],
       )
     )[0]!;
     const leader = brokers.find((b) => b.nodeId === leaderId)!;

@@ -32,7 +32,8 @@ function adminOf(address: string): Admin {
 
 /**
  * Waits until, for every partition of `topic`, the brokers holding a replica of it name the same
- * leader and that broker leads it; returns the leaders. (A broker without a replica only guesses.)
+ * leader, that broker leads it, and it is the preferred replica (unless that one is stopped);
+ * returns the leaders. (A broker without a replica only guesses.)
  */
 async function electedLeaders(c: TestCluster, topic: string, partitions: number): Promise<number[]> {
   const view = (): number[] =>
@@ -44,7 +45,12 @@ async function electedLeaders(c: TestCluster, topic: string, partitions: number)
       );
       const [leader] = named;
       const leads = c.running.find((b) => b.nodeId === leader)?.broker.find(topic, p)?.role === 'leader';
-      return named.size === 1 && leads ? leader! : -1;
+      // The preferred replica once it runs: else the leader-balancer may still move it.
+      const preferred = c.running
+        .find((b) => b.broker.find(topic, p) !== undefined)
+        ?.broker.placement(topic, p).replicas[0];
+      const settled = leader === preferred || !c.running.some((b) => b.nodeId === preferred);
+      return named.size === 1 && leads && settled ? leader! : -1;
     });
   return until(`leaders of ${topic}`, view, (v) => v.every((l) => l !== -1));
 }

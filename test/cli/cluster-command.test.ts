@@ -143,7 +143,13 @@ describe('weir cluster status on three brokers', () => {
     const inSyncAtLeader = (n: number) => () =>
       brokers.some((b) => {
         const p = b.broker.describePartition(WATCHED, 0);
-        return p.leader === b.nodeId && p.isr.length === n && b.broker.cluster().brokers.length === 3;
+        // Led by its preferred replica, so the leader-balancer moves nothing during the test.
+        return (
+          p.leader === b.nodeId &&
+          p.replicas[0] === b.nodeId &&
+          p.isr.length === n &&
+          b.broker.cluster().brokers.length === 3
+        );
       });
     await waitFor(inSyncAtLeader(3), 'a leader with all three in sync and registered', 30_000);
     const leader = brokers.find((b) => b.broker.describePartition(WATCHED, 0).leader === b.nodeId)!;
