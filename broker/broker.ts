@@ -40,6 +40,7 @@ import type { ProducedRecord, ProducerFields } from './replica/produced-records.
 import { GrpcRaftTransport } from './replica/grpc-raft-transport.js';
 import { ClusterMember } from './cluster-member.js';
 import { ClusterTopics } from './cluster-topics.js';
+import { Reassigner } from './cluster-reassign.js';
 import type { ControllerCommand } from './cluster/controller-commands.js';
 import type { ControllerRequest__Output } from '../proto/generated/weir/replication/v1/ControllerRequest.js';
 import { commandFromWire } from './controller-wire.js';
@@ -47,8 +48,8 @@ import type { HeartbeatRequest__Output } from '../proto/generated/weir/replicati
 import type { Envelope } from './replica/raft-groups.js';
 import { StorageHealth, type StorageReport } from './storage-health.js';
 import { MAX_PARTITIONS_PER_TOPIC, TopicAdmin, type TopicDescription } from './topic-admin.js';
-import { INTERNAL_PREFIX, TopicRegistry, type TopicRecord } from './topic-registry.js';
-import type { MetadataImage } from './cluster/metadata-image.js';
+import { INTERNAL_PREFIX, TopicRegistry, holdersOf, type TopicRecord } from './topic-registry.js';
+import { servingReplicas, type MetadataImage } from './cluster/metadata-image.js';
 
 export { MAX_PARTITIONS_PER_TOPIC, type TopicDescription } from './topic-admin.js';
 export { INTERNAL_PREFIX } from './topic-registry.js';
@@ -120,6 +121,8 @@ export class Broker implements GroupBroker {
   private readonly member: ClusterMember | null;
   /** With peers: makes this broker's replicas match the topics of the metadata log. */
   private readonly clusterTopics: ClusterTopics | null;
+  /** With peers: carries out the moves of the partitions this broker leads. */
+  private readonly reassigner: Reassigner | null;
   private readonly registry: TopicRegistry;
   /** With peers: the position of this broker among them, and their count (producer ids). */
   private readonly peerSlot: { readonly index: number; readonly count: number } | null;
@@ -189,8 +192,15 @@ export class Broker implements GroupBroker {
             newTopicId: () => ids.uuid(),
             limits: { maxPartitions: MAX_PARTITIONS_PER_TOPIC, topicDefaults: config.topicDefaults },
             onTopicsApplied: (topics, end) => this.clusterTopics?.applied(topics, end),
-            // The controller stays where its election put it, as in KRaft.
-            balanceLeaders: (live) => void this.replicas.balanceLeaders(live, new Set([METADATA_TOPIC])),
+            // The controller stays where its election put it, as in KRaft; a moving partition's
+            // leadership is the move's to hand over.
+            balanceLeaders: (live) =>
+              void this.replicas.balanceLeaders(
+                live,
+                (topic, partition) =>
+                  topic === METADATA_TOPIC || this.reassigner?.moving(topic, partition) === true,
+              ),
+            reassignRound: () => this.reassigner?.round(),
           });
     this.replicas = new ReplicaManager({
       config,
@@ -207,6 +217,11 @@ export class Broker implements GroupBroker {
       // controller placed (one broker: this broker alone).
       votersOf: (topic, partition) =>
         topic === METADATA_TOPIC ? quorum : (registry.get(topic)?.replicas?.[partition] ?? [config.nodeId]),
+      holdersOf: (topic, partition) => {
+        if (topic === METADATA_TOPIC) return quorum;
+        const record = registry.get(topic);
+        return (record === undefined ? undefined : holdersOf(record, partition)) ?? [config.nodeId];
+      },
       ...(this.member === null ? {} : { topicPartitions: (topic: string) => this.partitionCount(topic) }),
       onGroupFailed: (group, err) =>
         onClusterEvent(
@@ -225,6 +240,16 @@ export class Broker implements GroupBroker {
             replicas: this.replicas,
             topicDefaults: config.topicDefaults,
             clock,
+            report: onClusterEvent,
+          });
+    this.reassigner =
+      this.member === null
+        ? null
+        : new Reassigner({
+            self: config.nodeId,
+            image: this.member.image,
+            replicas: this.replicas,
+            request: (command) => this.member!.request(command),
             report: onClusterEvent,
           });
     const image = this.member?.image;
@@ -317,7 +342,8 @@ export class Broker implements GroupBroker {
   placement(topic: string, partition: number): { leader: number; replicas: number[] } {
     const p = this.replicas.find(topic, partition);
     if (p !== undefined) return this.replicas.placementOf(p);
-    const placed = this.member?.image.topic(topic)?.partitions[partition]?.replicas;
+    const image = this.member?.image.topic(topic)?.partitions[partition];
+    const placed = image === undefined ? undefined : servingReplicas(image);
     // Not a replica here, so its leader is not known here: the preferred one is the best guess, and
     // a replica that does not lead answers NOT_LEADER_OR_FOLLOWER naming the one that does.
     if (placed !== undefined) return { leader: placed[0] ?? -1, replicas: [...placed] };
@@ -431,6 +457,26 @@ export class Broker implements GroupBroker {
   }
 
   /**
+   * Starts moving partitions of a topic to other brokers (`moves`: each partition's target
+   * replicas, the preferred leader first). Answers once the controller recorded the moves; each
+   * partition's leader then carries its move out (cluster-reassign.ts), and describe shows the
+   * replicas being added and removed until it is done. Needs peers.
+   */
+  async adminReassign(
+    name: string,
+    moves: readonly { readonly partition: number; readonly replicas: readonly number[] }[],
+  ): Promise<TopicDescription> {
+    if (this.member === null)
+      throw new WeirError(
+        'INVALID_REQUEST',
+        'a broker without peers has nowhere to move partitions to; start it with --peers',
+      );
+    this.lifecycle.assertOpen();
+    await this.member.request({ kind: 'reassign', name, moves });
+    return this.describeTopic(name);
+  }
+
+  /**
    * Creates one of the broker's own topics (`__consumer_offsets`) if it does not exist; users
    * cannot. With peers the controller creates it, in the background: COORDINATOR_NOT_AVAILABLE
    * (retriable) until it exists.
@@ -530,8 +576,15 @@ export class Broker implements GroupBroker {
       overrides: { ...topic.configs },
       partitions: topic.partitions.map((placed, id) => {
         const p = this.replicas.find(name, id);
-        if (p !== undefined) return this.replicas.statsOf(p);
-        return this.replicas.remoteStats(id, placed.replicas);
+        const stats =
+          p !== undefined ? this.replicas.statsOf(p) : this.replicas.remoteStats(id, servingReplicas(placed));
+        const target = placed.target;
+        if (target === null) return stats;
+        return {
+          ...stats,
+          addingReplicas: target.filter((r) => !placed.replicas.includes(r)),
+          removingReplicas: placed.replicas.filter((r) => !target.includes(r)),
+        };
       }),
     };
   }
@@ -732,7 +785,7 @@ function imageTopics(
       configs: t.configs,
       internal: name.startsWith(INTERNAL_PREFIX),
       createdAt: 0,
-      replicas: t.partitions.map((p) => p.replicas),
+      replicas: t.partitions.map(servingReplicas),
     };
   };
   return {

@@ -53,6 +53,8 @@ export const CONTROLLER_REQUEST_TIMEOUT_MS = 15_000;
  * every 300 s, leader.imbalance.check.interval.seconds; Redpanda balances continuously).
  */
 export const BALANCE_INTERVAL_MS = 5_000;
+/** How often a partition's leader takes the next step of a move (cluster-reassign.ts). */
+const REASSIGN_INTERVAL_MS = 500;
 const READ_BYTES = 1024 * 1024;
 
 /** This broker's registration: who it is this run, and where clients and peers reach it. */
@@ -80,6 +82,8 @@ export interface ClusterMemberDeps {
   readonly onTopicsApplied?: (topics: ReadonlySet<string>, appliedEnd: number) => void;
   /** The preferred-leader balancer's round, every BALANCE_INTERVAL_MS, given the live brokers. */
   readonly balanceLeaders?: (live: ReadonlySet<number>) => void;
+  /** The round of the moves this broker's partitions are making, every REASSIGN_INTERVAL_MS. */
+  readonly reassignRound?: () => void;
 }
 
 /** Errors after which an admin request looks for the controller again. */
@@ -93,6 +97,7 @@ export class ClusterMember {
   private timer: TimerHandle | null = null;
   private sinceHeartbeat = HEARTBEAT_INTERVAL_MS;
   private sinceBalance = 0;
+  private sinceReassign = 0;
   private heartbeatInFlight = false;
   private readonly clients = new Map<number, ReplicationClient>();
   private stopped = false;
@@ -349,7 +354,8 @@ export class ClusterMember {
     const ignored = this.image.apply(record);
     if (ignored !== null) this.deps.report(`metadata record at ${offset} ignored: ${ignored}`);
     else if (record.type === 'topic' || record.type === 'removeTopic') this.changedTopics.add(record.name);
-    else if (record.type === 'partition' || record.type === 'config') this.changedTopics.add(record.topic);
+    else if (record.type === 'partition' || record.type === 'reassign' || record.type === 'config')
+      this.changedTopics.add(record.topic);
   }
 
   private schedule(): void {
@@ -378,6 +384,11 @@ export class ClusterMember {
       this.sinceBalance = 0;
       // Live as the committed log says: a fenced broker gets nothing back until it is unfenced.
       this.deps.balanceLeaders(new Set(this.image.liveBrokers().map((b) => b.nodeId)));
+    }
+    this.sinceReassign += TICK_MS;
+    if (this.sinceReassign >= REASSIGN_INTERVAL_MS && this.deps.reassignRound !== undefined) {
+      this.sinceReassign = 0;
+      this.deps.reassignRound();
     }
     this.sinceHeartbeat += TICK_MS;
     if (this.sinceHeartbeat >= HEARTBEAT_INTERVAL_MS && !this.heartbeatInFlight) {

@@ -12,15 +12,20 @@
 // - a topic the image has is written to the registry as the image has it (partition count,
 //   configs, replicas), if this broker holds any of its partitions or already held the topic; the
 //   partitions placed here that are not served yet get their logs and join their groups with the
-//   placement's replicas as voters, and the configs reach the partitions already served.
+//   placement's replicas as voters, and the configs reach the partitions already served;
+// - a partition moving (a reassignment in flight, cluster-reassign.ts) is held by its replicas and
+//   by the brokers the move adds: those join its group with the replicas as first voters, so they
+//   take no part in elections until the leader's config entries make them voters;
+// - a partition this broker serves or keeps a log of, but that neither its replicas nor a move in
+//   flight place here, moved away: its group's voters no longer include this broker (the leader
+//   records a move done only once its group's new configuration is committed), so it leaves the
+//   group and its log is deleted as a topic delete deletes logs.
 //
 // Nothing is removed for a topic no applied record named: a topic the registry holds and the image
 // has not mentioned (a start-up still replaying the log) is left alone. And while the image is
 // behind the log end the registry reflects (a restarted broker replays the log from its start,
 // through states older than the one it saved), nothing is applied at all: the topics named are
 // kept and compared once the image has caught up, so a replay never undoes a newer state.
-//
-// A partition's replicas changing (a reassignment) is not carried out yet: it is reported.
 
 import type { Clock, LogConfig } from '../storage/index.js';
 import { logConfigFrom } from '../storage/index.js';
@@ -102,19 +107,27 @@ export class ClusterTopics {
       internal: topic.name.startsWith(INTERNAL_PREFIX),
       createdAt: local?.createdAt ?? this.deps.clock.now(),
       replicas: topic.partitions.map((p) => [...p.replicas]),
+      ...(topic.partitions.some((p) => p.target !== null)
+        ? { targets: topic.partitions.map((p) => (p.target === null ? null : [...p.target])) }
+        : {}),
     };
   }
 
   /** Serves the partitions of `record` placed here that are not served yet; updates the others' configs. */
   private serve(record: TopicRecord): void {
-    const { admin, replicas, self } = this.deps;
+    const { admin, replicas } = this.deps;
     const config = logConfigFrom(record.configs, this.deps.topicDefaults);
-    for (const p of replicas.partitionsOf(record.name)) {
-      p.updateConfig(config);
-      const placed = record.replicas?.[p.id] ?? [];
-      if (!placed.includes(self))
-        this.deps.report(
-          `${record.name}/${p.id} was moved to brokers ${placed.join(', ')}; moving replicas is not carried out yet, so this broker keeps serving it`,
+    for (const p of replicas.partitionsOf(record.name)) p.updateConfig(config);
+    const held = new Set(admin.heldPartitions(record, 0));
+    const movedAway = admin.localLogIds(record.name).filter((id) => !held.has(id));
+    if (movedAway.length > 0) {
+      this.deps.report(
+        `${record.name}: partitions ${movedAway.join(', ')} moved to other brokers; deleting this broker's copies`,
+      );
+      admin
+        .removePartitionLogs(record.name, movedAway)
+        .catch((err: unknown) =>
+          this.deps.report(`deleting the moved partitions of '${record.name}' failed: ${String(err)}`),
         );
     }
     const wanted = admin

@@ -13,7 +13,16 @@ import type { ControllerCommand } from './cluster/controller-commands.js';
 /** The command's fields of a ControllerRequest (cluster id and sender are the caller's). */
 export function commandToWire(
   command: ControllerCommand,
-): Pick<ControllerRequest, 'command' | 'createTopic' | 'deleteTopic' | 'alterConfigs' | 'createPartitions'> {
+): Pick<
+  ControllerRequest,
+  | 'command'
+  | 'createTopic'
+  | 'deleteTopic'
+  | 'alterConfigs'
+  | 'createPartitions'
+  | 'reassign'
+  | 'completeReassign'
+> {
   switch (command.kind) {
     case 'createTopic':
       return {
@@ -32,12 +41,27 @@ export function commandToWire(
       return { alterConfigs: { name: command.name, set: { ...command.set }, remove: [...command.remove] } };
     case 'createPartitions':
       return { createPartitions: { name: command.name, count: command.count } };
+    case 'reassign':
+      return {
+        reassign: {
+          name: command.name,
+          moves: command.moves.map((m) => ({ partition: m.partition, replicas: [...m.replicas] })),
+        },
+      };
+    case 'completeReassign':
+      return {
+        completeReassign: {
+          name: command.name,
+          partition: command.partition,
+          replicas: [...command.replicas],
+        },
+      };
   }
 }
 
 /** The command a forwarded request carries; INVALID_REQUEST when it carries none. */
 export function commandFromWire(request: ControllerRequest__Output): ControllerCommand {
-  const { createTopic, deleteTopic, alterConfigs, createPartitions } = request;
+  const { createTopic, deleteTopic, alterConfigs, createPartitions, reassign, completeReassign } = request;
   switch (request.command) {
     case 'createTopic':
       if (createTopic)
@@ -66,6 +90,23 @@ export function commandFromWire(request: ControllerRequest__Output): ControllerC
     case 'createPartitions':
       if (createPartitions)
         return { kind: 'createPartitions', name: createPartitions.name, count: createPartitions.count };
+      break;
+    case 'reassign':
+      if (reassign)
+        return {
+          kind: 'reassign',
+          name: reassign.name,
+          moves: reassign.moves.map((m) => ({ partition: m.partition, replicas: [...m.replicas] })),
+        };
+      break;
+    case 'completeReassign':
+      if (completeReassign)
+        return {
+          kind: 'completeReassign',
+          name: completeReassign.name,
+          partition: completeReassign.partition,
+          replicas: [...completeReassign.replicas],
+        };
       break;
     default:
       break;

@@ -63,6 +63,8 @@ function describeToWire(d: TopicDescription): WireTopicDescription {
       segments: p.segments,
       isr: p.isr,
       followers: p.followers,
+      addingReplicas: p.addingReplicas ?? [],
+      removingReplicas: p.removingReplicas ?? [],
     })),
   };
 }
@@ -252,6 +254,14 @@ export function grpcHandlers(
     ),
     CreatePartitions: unary('CreatePartitions', hooks, async (req) =>
       describeToWire(await broker.adminCreatePartitions(req.name, req.count)),
+    ),
+    ReassignPartitions: unary('ReassignPartitions', hooks, async (req) =>
+      describeToWire(
+        await broker.adminReassign(
+          req.name,
+          req.partitions.map((p) => ({ partition: p.partition, replicas: [...p.replicas] })),
+        ),
+      ),
     ),
     InitProducerId: unary('InitProducerId', hooks, () => broker.initProducerId()),
     Produce: unary('Produce', hooks, (req) => produce(broker, req, hooks)),

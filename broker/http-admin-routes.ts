@@ -11,6 +11,7 @@ import {
   alterConfigsBody,
   clusterBody,
   createPartitionsBody,
+  reassignBody,
   createTopicBody,
   deleteRecordsBody,
   deletedRecordsBody,
@@ -145,6 +146,18 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, {
       },
     },
     async (req) => broker.adminCreatePartitions(req.params.name, req.body.count),
+  );
+
+  app.post<{ Params: NameParams; Body: { partitions: { partition: number; replicas: number[] }[] } }>(
+    '/topics/:name/reassign',
+    {
+      schema: {
+        params: topicNameParams,
+        body: reassignBody,
+        response: { 200: topicDetailBody, ...errorResponses },
+      },
+    },
+    async (req) => broker.adminReassign(req.params.name, req.body.partitions),
   );
 
   app.get<{ Params: { name: string; partition: string } }>(

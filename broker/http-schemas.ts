@@ -124,6 +124,9 @@ const partitionStatsProperties = {
   segments: integer,
 } as const;
 
+/** A move in flight (with peers): the brokers it adds and removes. Absent when none is. */
+const moveProperties = { addingReplicas: replicaList, removingReplicas: replicaList } as const;
+
 const partitionStatsRequired = Object.keys(partitionStatsProperties);
 
 export const topicDetailBody = {
@@ -137,7 +140,11 @@ export const topicDetailBody = {
     overrides: configMap,
     partitions: {
       type: 'array',
-      items: { type: 'object', required: partitionStatsRequired, properties: partitionStatsProperties },
+      items: {
+        type: 'object',
+        required: partitionStatsRequired,
+        properties: { ...partitionStatsProperties, ...moveProperties },
+      },
     },
   },
 } as const;
@@ -195,6 +202,27 @@ export const alterConfigsBody = {
   properties: {
     set: configInput,
     delete: { type: 'array', items: string },
+  },
+} as const;
+
+export const reassignBody = {
+  type: 'object',
+  required: ['partitions'],
+  additionalProperties: false,
+  properties: {
+    partitions: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        required: ['partition', 'replicas'],
+        additionalProperties: false,
+        properties: {
+          partition: { type: 'integer', minimum: 0 },
+          replicas: { type: 'array', minItems: 1, items: { type: 'integer', minimum: 0 } },
+        },
+      },
+    },
   },
 } as const;
 

@@ -21,7 +21,7 @@ import type { Ids } from './ids.js';
 import type { Lifecycle } from './lifecycle.js';
 import { reconcileLogs, type MetadataEvent, type PendingDeletes } from './log-reconcile.js';
 import type { PartitionStats, ReplicaManager } from './replica/replica-manager.js';
-import { INTERNAL_PREFIX, type TopicRecord, type TopicRegistry } from './topic-registry.js';
+import { INTERNAL_PREFIX, holdersOf, type TopicRecord, type TopicRegistry } from './topic-registry.js';
 
 export const MAX_PARTITIONS_PER_TOPIC = 10_000;
 
@@ -53,6 +53,8 @@ export class TopicAdmin {
   private readonly ids: Ids;
   private readonly report: (event: MetadataEvent) => void;
   private readonly replicas: ReplicaManager;
+  /** Moved-away partitions whose logs are being deleted (topic/partition), so none is deleted twice. */
+  private readonly removingMoved = new Set<string>();
   private readonly topicListeners: (() => void)[] = [];
 
   constructor(deps: TopicAdminDeps, replicas: ReplicaManager) {
@@ -266,6 +268,49 @@ export class TopicAdmin {
     if (!failed) this.forgetWhenRemoved({ topicIds: [topic.topicId], removed });
   }
 
+  /** The partitions of `topic` this broker has a log of, served or not. */
+  localLogIds(topic: string): number[] {
+    return this.logs
+      .allLogs()
+      .filter((l) => l.topic === topic)
+      .map((l) => l.partition);
+  }
+
+  /**
+   * Stops serving partitions `ids` of a topic moved to other brokers, and deletes their logs as
+   * removeLogs does (renamed aside, removed in the background). The registry already does not
+   * place them here, so a crash before the rename is finished at the next start-up's apply.
+   */
+  async removePartitionLogs(topic: string, asked: readonly number[]): Promise<void> {
+    const ids = asked.filter((id) => !this.removingMoved.has(`${topic}/${id}`));
+    if (ids.length === 0) return;
+    for (const id of ids) this.removingMoved.add(`${topic}/${id}`);
+    try {
+      await this.removeMoved(topic, ids);
+    } finally {
+      for (const id of ids) this.removingMoved.delete(`${topic}/${id}`);
+    }
+  }
+
+  private async removeMoved(topic: string, ids: readonly number[]): Promise<void> {
+    const list = this.replicas.removePartitions(topic, ids);
+    this.topicsChanged();
+    let outcomes: Awaited<ReturnType<LogManager['deleteLogs']>>;
+    try {
+      outcomes = await this.logs.deleteLogs(topic, ids);
+    } finally {
+      this.replicas.wake(list);
+    }
+    outcomes.forEach((outcome, i) => {
+      if (outcome instanceof Error)
+        this.report({ kind: 'metadata-error', task: `delete moved ${topic}-${ids[i]}`, error: outcome });
+      else
+        outcome.removed.catch((error: unknown) =>
+          this.report({ kind: 'metadata-error', task: `delete moved ${topic}-${ids[i]}`, error }),
+        );
+    });
+  }
+
   listTopics(includeInternal: boolean): { name: string; partitions: number; internal: boolean }[] {
     return this.registry
       .all()
@@ -426,12 +471,12 @@ export class TopicAdmin {
 
   /**
    * The partitions of `topic` from `from` on that this broker holds: all of them on one broker,
-   * with peers those the metadata log placed here.
+   * with peers those the metadata log placed here, or a move in flight is bringing here.
    */
   heldPartitions(topic: TopicRecord, from: number): number[] {
     const out: number[] = [];
     for (let p = from; p < topic.partitions; p++)
-      if (topic.replicas?.[p]?.includes(this.config.nodeId) ?? true) out.push(p);
+      if (holdersOf(topic, p)?.includes(this.config.nodeId) ?? true) out.push(p);
     return out;
   }
 

@@ -56,6 +56,22 @@ export interface TopicRecord {
    * this broker's alone.
    */
   readonly replicas?: readonly (readonly number[])[];
+  /**
+   * With peers: where each partition is moving (a reassignment in flight), null where none is.
+   * The brokers a move adds hold the partition too; its replicas stay the group's first voters
+   * (what a replica that has heard no config entry yet takes the group to be), so a replica that
+   * joins for a move never counts itself a voter before the leader makes it one. Absent: no move.
+   */
+  readonly targets?: readonly (readonly number[] | null)[];
+}
+
+/** Every broker holding a replica of partition `p` of `topic`: its replicas and a move's new ones. */
+export function holdersOf(topic: TopicRecord, p: number): number[] | undefined {
+  const replicas = topic.replicas?.[p];
+  if (replicas === undefined) return undefined;
+  const out = [...replicas];
+  for (const id of topic.targets?.[p] ?? []) if (!out.includes(id)) out.push(id);
+  return out;
 }
 
 interface MetadataFile {
@@ -372,6 +388,20 @@ function invalidEntry(entry: unknown, limits: TopicLimits, names: Set<string>): 
         new Set(ids).size !== ids.length
       )
         return `replicas ${JSON.stringify(ids)} is not a list of distinct node ids`;
+  }
+  if (t.targets !== undefined) {
+    const r: unknown = t.targets;
+    if (t.replicas === undefined) return 'targets without replicas';
+    if (!Array.isArray(r) || r.length !== partitions) return `targets is not a list of ${partitions} entries`;
+    for (const ids of r as unknown[])
+      if (
+        ids !== null &&
+        (!Array.isArray(ids) ||
+          ids.length === 0 ||
+          ids.some((id) => !Number.isInteger(id) || (id as number) < 0) ||
+          new Set(ids).size !== ids.length)
+      )
+        return `targets ${JSON.stringify(ids)} is neither null nor a list of distinct node ids`;
   }
   if (typeof t.createdAt !== 'number' || !Number.isFinite(t.createdAt)) return 'createdAt is not a number';
   return null;

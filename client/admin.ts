@@ -57,6 +57,9 @@ export interface PartitionDescription {
   logEndOffset: number;
   sizeBytes: number;
   segments: number;
+  /** A move in flight: the brokers it adds, and those it removes once they caught up (else empty). */
+  addingReplicas: number[];
+  removingReplicas: number[];
 }
 
 export interface TopicDescription {
@@ -166,6 +169,8 @@ function partitionOf(p: PartitionDescription__Output): PartitionDescription {
       lagMs: f.lagMs,
       inSync: f.inSync,
     })),
+    addingReplicas: [...p.addingReplicas],
+    removingReplicas: [...p.removingReplicas],
     logStartOffset: p.logStartOffset,
     highWatermark: p.highWatermark,
     logEndOffset: p.logEndOffset,
@@ -188,6 +193,16 @@ function topicOf(t: TopicDescription__Output): TopicDescription {
 function positiveInt(name: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 0x7fffffff) {
     throw new WeirError('INVALID_PARTITIONS', `${name} must be a positive integer, got ${String(value)}`);
+  }
+  return value;
+}
+
+function nonNegativeInt(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 0x7fffffff) {
+    throw new WeirError(
+      'INVALID_REPLICA_ASSIGNMENT',
+      `${name} must be an integer from 0, got ${String(value)}`,
+    );
   }
   return value;
 }
@@ -267,6 +282,31 @@ export class Admin {
     return topicOf(
       await this.connection.createPartitions({ name, count: positiveInt('count', count) }, call),
     );
+  }
+
+  /**
+   * Moves partitions of a topic to other brokers of the cluster: `moves` maps each partition to
+   * its target replicas (node ids, the preferred leader first). Resolves once the move is recorded;
+   * the partition's leader then adds the new replicas, lets them catch up, and removes the old
+   * ones. describeTopic shows `addingReplicas` and `removingReplicas` until it is done.
+   */
+  async reassignPartitions(
+    name: string,
+    moves: readonly { partition: number; replicas: readonly number[] }[],
+    call?: CallOptions,
+  ): Promise<TopicDescription> {
+    checkTopic(name);
+    if (!Array.isArray(moves) || moves.length === 0)
+      throw new WeirError('INVALID_REQUEST', 'a reassignment names at least one partition');
+    const partitions = moves.map((m) => {
+      if (!Array.isArray(m.replicas) || m.replicas.length === 0)
+        throw new WeirError('INVALID_REPLICA_ASSIGNMENT', `partition ${m.partition}: no replicas`);
+      return {
+        partition: nonNegativeInt('partition', m.partition),
+        replicas: m.replicas.map((r: unknown) => nonNegativeInt('replica', r)),
+      };
+    });
+    return topicOf(await this.connection.reassignPartitions({ name, partitions }, call));
   }
 
   /**

@@ -19,6 +19,7 @@ import { WeirError } from '../proto/errors.js';
 import { fromServiceError, weirProto } from '../proto/grpc.js';
 import type { AlterTopicConfigRequest } from '../proto/generated/weir/v1/AlterTopicConfigRequest.js';
 import type { CreatePartitionsRequest } from '../proto/generated/weir/v1/CreatePartitionsRequest.js';
+import type { ReassignPartitionsRequest } from '../proto/generated/weir/v1/ReassignPartitionsRequest.js';
 import type { CreateTopicRequest } from '../proto/generated/weir/v1/CreateTopicRequest.js';
 import type { DeleteOffsetsRequest } from '../proto/generated/weir/v1/DeleteOffsetsRequest.js';
 import type { DeleteOffsetsResponse__Output } from '../proto/generated/weir/v1/DeleteOffsetsResponse.js';
@@ -224,6 +225,13 @@ export class Connection {
 
   createPartitions(request: CreatePartitionsRequest, call?: CallOptions): Promise<TopicDescription__Output> {
     return this.unary((c, m, o, cb) => c.CreatePartitions(request, m, o, cb), call);
+  }
+
+  reassignPartitions(
+    request: ReassignPartitionsRequest,
+    call?: CallOptions,
+  ): Promise<TopicDescription__Output> {
+    return this.unary((c, m, o, cb) => c.ReassignPartitions(request, m, o, cb), call);
   }
 
   initProducerId(call?: CallOptions): Promise<InitProducerIdResponse__Output> {

@@ -8,6 +8,8 @@ import {
   planCreatePartitions,
   planCreateTopic,
   planDeleteTopic,
+  planReassign,
+  planCompleteReassign,
   type CreateTopicRequest,
 } from './controller-planner.js';
 import type { MetadataImage } from './metadata-image.js';
@@ -22,7 +24,19 @@ export type ControllerCommand =
       readonly set: Readonly<Record<string, string>>;
       readonly remove: readonly string[];
     }
-  | { readonly kind: 'createPartitions'; readonly name: string; readonly count: number };
+  | { readonly kind: 'createPartitions'; readonly name: string; readonly count: number }
+  | {
+      readonly kind: 'reassign';
+      readonly name: string;
+      readonly moves: readonly { readonly partition: number; readonly replicas: readonly number[] }[];
+    }
+  /** From a partition's leader: its group's voters are the move's target. */
+  | {
+      readonly kind: 'completeReassign';
+      readonly name: string;
+      readonly partition: number;
+      readonly replicas: readonly number[];
+    };
 
 /**
  * The records that carry `command` out against `image` (none for a validate-only create), or the
@@ -45,5 +59,9 @@ export function planCommand(
       return planAlterConfigs(image, command.name, command.set, command.remove, limits);
     case 'createPartitions':
       return planCreatePartitions(image, command.name, command.count, limits);
+    case 'reassign':
+      return planReassign(image, command.name, command.moves);
+    case 'completeReassign':
+      return planCompleteReassign(image, command.name, command.partition, command.replicas);
   }
 }

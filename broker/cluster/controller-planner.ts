@@ -144,6 +144,72 @@ export function planCreatePartitions(
 }
 
 /**
+ * Starts moving partitions of a topic to new replicas (`moves`: partition to its target replicas,
+ * the preferred leader first). Each target names registered, unfenced brokers, distinct; a
+ * partition already moving, or a target equal to where it is, is refused, and so is the whole
+ * request with it: the moves of one request start together or not at all.
+ */
+export function planReassign(
+  image: MetadataImage,
+  name: string,
+  moves: readonly { readonly partition: number; readonly replicas: readonly number[] }[],
+): MetadataRecord[] {
+  const topic = requireTopic(image, name);
+  if (moves.length === 0)
+    throw new WeirError('INVALID_REQUEST', 'a reassignment names at least one partition');
+  const live = new Set(image.liveBrokers().map((b) => b.nodeId));
+  const seen = new Set<number>();
+  const records: MetadataRecord[] = [];
+  for (const { partition, replicas } of moves) {
+    const current = topic.partitions[partition];
+    if (!Number.isInteger(partition) || current === undefined)
+      throw new WeirError(
+        'UNKNOWN_TOPIC_OR_PARTITION',
+        `topic '${name}' has partitions 0 to ${topic.partitions.length - 1}, not ${partition}`,
+      );
+    if (seen.has(partition)) throw new WeirError('INVALID_REQUEST', `partition ${partition} is named twice`);
+    seen.add(partition);
+    if (current.target !== null)
+      throw new WeirError(
+        'REASSIGNMENT_IN_PROGRESS',
+        `${name}/${partition} is already moving to brokers ${current.target.join(', ')}`,
+      );
+    const bad = invalidMetadataRecord({ type: 'reassign', topic: name, partition, target: replicas });
+    if (bad !== null) throw new WeirError('INVALID_REPLICA_ASSIGNMENT', `${name}/${partition}: ${bad}`);
+    const down = replicas.filter((id) => !live.has(id));
+    if (down.length > 0)
+      throw new WeirError(
+        'INVALID_REPLICA_ASSIGNMENT',
+        `${name}/${partition}: brokers ${down.join(', ')} are not registered and live (live: ${[...live].join(', ')})`,
+      );
+    if (replicas.length === current.replicas.length && replicas.every((id, i) => current.replicas[i] === id))
+      throw new WeirError(
+        'INVALID_REPLICA_ASSIGNMENT',
+        `${name}/${partition} is on brokers ${replicas.join(', ')} already`,
+      );
+    records.push({ type: 'reassign', topic: name, partition, target: [...replicas] });
+  }
+  return records;
+}
+
+/**
+ * Ends a move: the partition's leader says its group's voters are `replicas`. Only a move in
+ * flight to exactly those replicas ends (its partition record makes them the replicas); anything
+ * else is a stale or repeated report, and plans nothing.
+ */
+export function planCompleteReassign(
+  image: MetadataImage,
+  name: string,
+  partition: number,
+  replicas: readonly number[],
+): MetadataRecord[] {
+  const target = image.topic(name)?.partitions[partition]?.target;
+  if (target === null || target === undefined) return [];
+  if (target.length !== replicas.length || target.some((id, i) => replicas[i] !== id)) return [];
+  return [{ type: 'partition', topic: name, partition, replicas: [...target] }];
+}
+
+/**
  * Sets and removes config overrides of a topic, validated as a whole over the broker's defaults.
  * Only keys whose value changes get a record, so a request that changes nothing plans nothing.
  */

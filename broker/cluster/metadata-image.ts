@@ -29,7 +29,10 @@
 // - partition applies to a known topic at a partition number up to its count: below the count it
 //   replaces the replicas (a reassignment), at the count it adds the partition (creation, growth).
 //   Past the count it would leave a gap and is ignored. Replicas may name brokers the image does
-//   not know (placement is the log's word; a broker registers when it starts).
+//   not know (placement is the log's word; a broker registers when it starts). It ends any move of
+//   the partition in flight: the replicas it sets are where the partition is.
+// - reassign applies to an existing partition, and sets where it is moving to (replacing an
+//   earlier target, though the controller plans no move over one in flight).
 // - config applies to a known topic; null removes the key.
 // - removeTopic applies to a known topic.
 
@@ -43,6 +46,18 @@ export interface BrokerImage extends Omit<RegisterBrokerRecord, 'type'> {
 export interface PartitionImage {
   /** Node ids, distinct; the first is the preferred leader. */
   readonly replicas: readonly number[];
+  /** Where the partition is moving to (a reassignment in flight), or null. */
+  readonly target: readonly number[] | null;
+}
+
+/**
+ * Every broker that holds (or is to hold) a replica of the partition: its replicas, then those a
+ * move in flight adds. While it moves, both the old and the new replicas serve it.
+ */
+export function servingReplicas(p: PartitionImage): number[] {
+  const out = [...p.replicas];
+  for (const id of p.target ?? []) if (!out.includes(id)) out.push(id);
+  return out;
 }
 
 export interface TopicImage {
@@ -112,7 +127,23 @@ export class MetadataImage {
         if (record.partition > topic.partitions.length)
           return `topic '${record.topic}' has ${topic.partitions.length} partitions; partition ${record.partition} would leave a gap`;
         const partitions = [...topic.partitions];
-        partitions[record.partition] = Object.freeze({ replicas: Object.freeze([...record.replicas]) });
+        partitions[record.partition] = Object.freeze({
+          replicas: Object.freeze([...record.replicas]),
+          target: null,
+        });
+        this.topicMap.set(record.topic, freezeTopic({ ...topic, partitions }));
+        return null;
+      }
+      case 'reassign': {
+        const topic = this.topicMap.get(record.topic);
+        if (topic === undefined) return `topic '${record.topic}' does not exist`;
+        const current = topic.partitions[record.partition];
+        if (current === undefined) return `topic '${record.topic}' has no partition ${record.partition}`;
+        const partitions = [...topic.partitions];
+        partitions[record.partition] = Object.freeze({
+          ...current,
+          target: Object.freeze([...record.target]),
+        });
         this.topicMap.set(record.topic, freezeTopic({ ...topic, partitions }));
         return null;
       }
@@ -158,12 +189,15 @@ export class MetadataImage {
     return [...this.topicMap.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
-  /** Replicas and preferred leaders per node id, over every topic (node ids holding none are absent). */
+  /**
+   * Replicas and preferred leaders per node id, over every topic (node ids holding none are absent).
+   * A partition moving counts where it is going: that is where its load will be.
+   */
   load(): Map<number, BrokerLoad> {
     const load = new Map<number, { replicas: number; leaders: number }>();
     for (const topic of this.topicMap.values()) {
-      for (const { replicas } of topic.partitions) {
-        replicas.forEach((id, i) => {
+      for (const { replicas, target } of topic.partitions) {
+        (target ?? replicas).forEach((id, i) => {
           const entry = load.get(id) ?? { replicas: 0, leaders: 0 };
           entry.replicas++;
           if (i === 0) entry.leaders++;

@@ -1,6 +1,7 @@
 // The records of the cluster metadata log (Raft group 0, led by the controller), in the spirit of
 // KRaft's metadata records (RegisterBrokerRecord, FenceBrokerRecord, UnfenceBrokerRecord,
-// TopicRecord, PartitionRecord, ConfigRecord, RemoveTopicRecord). Every broker applies the
+// TopicRecord, PartitionRecord, ConfigRecord, RemoveTopicRecord; and a reassignment's target, as
+// KRaft's PartitionChangeRecord carries adding and removing replicas). Every broker applies the
 // committed log in order to its MetadataImage (metadata-image.ts).
 //
 // Layout of one encoded record:
@@ -68,6 +69,18 @@ export interface PartitionRecord {
   /** Node ids, distinct; the first is the preferred leader. */
   readonly replicas: readonly number[];
 }
+/**
+ * A partition starts moving to `target` (its replicas once the move is done): the partition's
+ * leader carries the move out in its Raft group, one replica at a time, and asks the controller
+ * for a partition record with the new replicas when its group's voters are `target`.
+ */
+export interface ReassignRecord {
+  readonly type: 'reassign';
+  readonly topic: string;
+  readonly partition: number;
+  /** Node ids, distinct; the first is the preferred leader once the move is done. */
+  readonly target: readonly number[];
+}
 export interface ConfigRecord {
   readonly type: 'config';
   readonly topic: string;
@@ -86,6 +99,7 @@ export type MetadataRecord =
   | UnfenceBrokerRecord
   | TopicCreationRecord
   | PartitionRecord
+  | ReassignRecord
   | ConfigRecord
   | RemoveTopicRecord;
 
@@ -144,6 +158,7 @@ export const RECORD_FIELDS: { readonly [T in MetadataRecordType]: Readonly<Recor
     replicationFactor: integer(1, MAX_REPLICATION_FACTOR),
   },
   partition: { topic: topicName, partition: integer(0, MAX_PARTITION_COUNT - 1), replicas },
+  reassign: { topic: topicName, partition: integer(0, MAX_PARTITION_COUNT - 1), target: replicas },
   config: { topic: topicName, key: configKey, value: configValue },
   removeTopic: { name: topicName },
 };
@@ -220,5 +235,6 @@ export function decodeMetadataRecord(buf: Uint8Array): MetadataRecord {
   if (reason !== null) throw new WeirError('INVALID_RECORD', `metadata record: ${reason}`);
   const record = out.parsed as MetadataRecord;
   if (record.type === 'partition') Object.freeze(record.replicas);
+  if (record.type === 'reassign') Object.freeze(record.target);
   return Object.freeze(record);
 }

@@ -16,6 +16,7 @@
 import assert from 'node:assert/strict';
 import type { Clock, TimerHandle } from '../../proto/clock.js';
 import type { HardState, Message, Ready } from '../raft/messages.js';
+import type { MembershipChange } from '../raft/membership.js';
 import type { RaftConfig } from '../raft/raft-config.js';
 import type { RaftLogStore } from '../raft/raft-log.js';
 import { RaftNode, type Role } from '../raft/raft-node.js';
@@ -194,6 +195,16 @@ export class RaftGroups {
     this.step(g, (n) => (refused = n.transferLeadership(to)));
     this.flush();
     return refused;
+  }
+
+  /** Starts a one-replica membership change of `group`, which this broker leads; null, or why not. */
+  proposeMembership(group: string, change: MembershipChange): string | null {
+    const g = this.groups.get(group);
+    if (g === undefined) return 'not a group of this broker';
+    let outcome: number | string = 'not proposed';
+    this.step(g, (n) => (outcome = n.proposeMembership(change)));
+    this.flush();
+    return typeof outcome === 'string' ? outcome : null;
   }
 
   /** Handles an envelope from a peer; the answers leave together. */

@@ -22,6 +22,7 @@ import {
   type ProducerFields,
 } from './produced-records.js';
 import { PartitionReplica, type ReplicaStart } from './partition-replica.js';
+import type { Membership, MembershipChange } from '../raft/membership.js';
 import { RaftGroups, type Envelope, type RaftTransport } from './raft-groups.js';
 import type { RaftTotals } from './raft-totals.js';
 import { replicaSync, type FollowerLag, type ReplicaSync } from './replica-sync.js';
@@ -42,6 +43,9 @@ export interface PartitionStats extends LogStats {
   readonly followers: FollowerLag[];
   /** What all of this broker's Raft groups did (the same object in every partition's stats). */
   readonly raftTotals: RaftTotals;
+  /** A move in flight (with peers): the replicas it adds, and those it removes once done. */
+  readonly addingReplicas?: number[];
+  readonly removingReplicas?: number[];
 }
 
 export interface FetchPartitionRequest {
@@ -87,8 +91,16 @@ export interface ReplicaManagerDeps {
   readonly start: ReplicaStart;
   /** Carries the groups' messages to peer brokers; none on one broker, where every group is of one. */
   readonly transport?: RaftTransport;
-  /** The voters of a partition's group. Default: this broker alone. */
+  /**
+   * The first voters of a partition's group (what a replica takes the group to be until its log
+   * holds a config entry). Default: this broker alone.
+   */
   readonly votersOf?: (topic: string, partition: number) => readonly number[];
+  /**
+   * Every broker holding a replica of the partition, for readers: its voters, and the replicas a
+   * move in flight adds. Default: votersOf.
+   */
+  readonly holdersOf?: (topic: string, partition: number) => readonly number[];
   /** A topic's partition count, held here or not (0: no such topic). Default: those held here. */
   readonly topicPartitions?: (topic: string) => number;
   /** A partition's group failed on its own and left (see RaftGroupsOptions.onGroupFailed). */
@@ -115,6 +127,7 @@ export class ReplicaManager {
   /** Every partition's Raft group; on one broker each has this broker as its only voter. */
   private readonly groups: RaftGroups;
   private readonly votersOf: (topic: string, partition: number) => readonly number[];
+  private readonly holdersOf: (topic: string, partition: number) => readonly number[];
   private readonly topicPartitions: (topic: string) => number;
   private readonly leadership: LeadershipListener[] = [];
   /** Where records without a key go when the broker partitions them: round robin per request. */
@@ -143,6 +156,7 @@ export class ReplicaManager {
     this.start = deps.start;
     const self = deps.config.nodeId;
     this.votersOf = deps.votersOf ?? ((): readonly number[] => [self]);
+    this.holdersOf = deps.holdersOf ?? this.votersOf;
     this.topicPartitions =
       deps.topicPartitions ?? ((topic): number => this.partitions.get(topic)?.length ?? 0);
     // One broker has no peers to send to.
@@ -190,7 +204,12 @@ export class ReplicaManager {
   private joined(p: Partition, log: PartitionLog): Partition {
     const self = this.config.nodeId;
     const voters = [...this.votersOf(p.topic, p.id)];
-    assert(voters.includes(self), `${p.topic}/${p.id}: this broker is not among its voters`);
+    // A replica a move brings here is not among the first voters: it joins as a learner, and
+    // never campaigns until its leader's config entries make it a voter.
+    assert(
+      voters.includes(self) || this.holdersOf(p.topic, p.id).includes(self),
+      `${p.topic}/${p.id}: this broker holds no replica of it`,
+    );
     const options = {
       fs: this.fs,
       groups: this.groups,
@@ -219,6 +238,41 @@ export class ReplicaManager {
     for (const p of list) p.leaveGroup();
     if (list.length > 0) for (const l of this.leadership) l.resigned(topic, list.map(idOf));
     return list;
+  }
+
+  /**
+   * Stops serving partitions `ids` of `topic` (moved away from this broker); its waiting requests
+   * are woken by wake() once their logs are gone. Those not served here are skipped.
+   */
+  removePartitions(topic: string, ids: readonly number[]): Partition[] {
+    const list = this.partitions.get(topic);
+    if (list === undefined) return [];
+    const gone: Partition[] = [];
+    for (const id of ids) {
+      const p = list[id];
+      if (p === undefined) continue;
+      delete list[id];
+      p.leaveGroup();
+      gone.push(p);
+    }
+    if (held(list).length === 0) this.partitions.delete(topic);
+    if (gone.length > 0) for (const l of this.leadership) l.resigned(topic, gone.map(idOf));
+    return gone;
+  }
+
+  /**
+   * The membership of `p`'s group as this replica's log has it, and whether that configuration's
+   * entry is committed; undefined when the group is gone.
+   */
+  membershipOf(p: Partition): { membership: Membership; committed: boolean } | undefined {
+    const node = this.groups.node(`${p.topic}/${p.id}`);
+    if (node === undefined) return undefined;
+    return { membership: node.membership, committed: node.membershipAt < node.highWatermark };
+  }
+
+  /** Starts a one-replica change of `p`'s group, which this broker leads; null, or why not. */
+  proposeMembership(p: Partition, change: MembershipChange): string | null {
+    return this.groups.proposeMembership(`${p.topic}/${p.id}`, change);
   }
 
   /** Wakes the requests waiting on `partitions` (the partitions went away). */
@@ -262,7 +316,7 @@ export class ReplicaManager {
 
   statsOf(p: Partition): PartitionStats {
     const leader = p.leaderId ?? -1;
-    const replicas = [...this.votersOf(p.topic, p.id)];
+    const replicas = [...this.holdersOf(p.topic, p.id)];
     const { term, isr, followers } = this.syncOf(p, replicas);
     const raftTotals = this.groups.totals;
     return { partition: p.id, leader, replicas, isr, term, followers, raftTotals, ...p.stats() };
@@ -294,7 +348,7 @@ export class ReplicaManager {
    * in-sync ones (replica-sync.ts says what a broker that does not lead it answers).
    */
   placementOf(p: Partition): { leader: number; replicas: number[]; isr: number[] } {
-    const replicas = [...this.votersOf(p.topic, p.id)];
+    const replicas = [...this.holdersOf(p.topic, p.id)];
     return { leader: p.leaderId ?? -1, replicas, isr: this.syncOf(p, replicas).isr };
   }
 
@@ -330,13 +384,15 @@ export class ReplicaManager {
    * leadership, once that replica has caught up (its Raft group checks; a refusal waits for the
    * next round). Returns how many were asked.
    */
-  balanceLeaders(live: ReadonlySet<number>, exclude: ReadonlySet<string> = new Set()): number {
+  balanceLeaders(
+    live: ReadonlySet<number>,
+    exclude: (topic: string, partition: number) => boolean = () => false,
+  ): number {
     if (this.stopped) return 0;
     let asked = 0;
     for (const [topic, list] of this.partitions) {
-      if (exclude.has(topic)) continue;
       for (const p of held(list)) {
-        if (p.role !== 'leader') continue;
+        if (p.role !== 'leader' || exclude(topic, p.id)) continue;
         const preferred = this.votersOf(p.topic, p.id)[0];
         if (preferred === undefined || preferred === this.config.nodeId || !live.has(preferred)) continue;
         if (p.transferLeadership(preferred) === null) asked++;

@@ -1,9 +1,9 @@
-// `weir topic create|list|describe|alter|delete`: topic administration through the SDK's Admin.
+// `weir topic create|list|describe|alter|reassign|delete`: topic administration through the SDK's Admin.
 // Results go to stdout (names, a table, or one JSON document with --format json); nothing else
 // does, so the output can be piped.
 
 import { Command, Option } from 'commander';
-import { Admin, isWeirError, type DeletedRecords, type TopicDescription, type WeirError } from '../index.js';
+import { Admin, WeirError, isWeirError, type DeletedRecords, type TopicDescription } from '../index.js';
 import {
   UsageError,
   bootstrapOption,
@@ -38,6 +38,15 @@ function configRows(t: TopicDescription): string[][] {
   ];
 }
 
+/** The replicas, and a move in flight as `+adding -removing`. */
+function replicasText(p: TopicDescription['partitions'][number]): string {
+  const move = [
+    ...(p.addingReplicas.length > 0 ? [`+${p.addingReplicas.join(',')}`] : []),
+    ...(p.removingReplicas.length > 0 ? [`-${p.removingReplicas.join(',')}`] : []),
+  ];
+  return move.length === 0 ? p.replicas.join(',') : `${p.replicas.join(',')} (${move.join(' ')})`;
+}
+
 function describeText(t: TopicDescription): string {
   const head =
     `Topic: ${t.name}   partitions: ${t.partitions.length}   replication factor: ${t.replicationFactor}` +
@@ -47,7 +56,7 @@ function describeText(t: TopicDescription): string {
     ...t.partitions.map((p) => [
       String(p.partition),
       String(p.leader),
-      p.replicas.join(','),
+      replicasText(p),
       p.isr.join(',') || '-',
       String(p.logStartOffset),
       String(p.highWatermark),
@@ -274,14 +283,70 @@ function alterCommand(): Command {
     });
 }
 
+interface ReassignFlags {
+  bootstrap: string;
+  move: string[];
+  wait: boolean;
+  waitTimeout: number;
+}
+
+/** `P=R1,R2,...`: a partition and its target replicas. */
+function parseMove(text: string): { partition: number; replicas: number[] } {
+  const m = /^(\d+)=(\d+(?:,\d+)*)$/.exec(text.trim());
+  if (m === null)
+    throw new UsageError(`--move takes PARTITION=BROKER,BROKER,... (e.g. 0=2,3,1), got '${text}'`);
+  return { partition: Number(m[1]), replicas: m[2]!.split(',').map(Number) };
+}
+
+function reassignCommand(): Command {
+  return new Command('reassign')
+    .description('move partitions to other brokers: new replicas join and catch up, then the old ones leave')
+    .argument('<name>', 'topic name')
+    .addOption(bootstrapOption())
+    .requiredOption(
+      '--move <partition=brokers>',
+      'a partition and its target replicas, the preferred leader first, e.g. 0=2,3,1 (repeatable)',
+      collect,
+    )
+    .option('--wait', 'wait until every move is done', false)
+    .option('--wait-timeout <seconds>', 'give up waiting after this long', parseIntArg(1, 86_400), 300)
+    .action(async (name: string, flags: ReassignFlags) => {
+      const moves = flags.move.map(parseMove);
+      await admin(flags.bootstrap, async (a) => {
+        await a.reassignPartitions(name, moves);
+        print(
+          `reassigning ${name}: ${moves.map((m) => `${m.partition} -> ${m.replicas.join(',')}`).join('; ')}`,
+        );
+        if (!flags.wait) return;
+        const deadline = Date.now() + flags.waitTimeout * 1000;
+        const moved = new Set(moves.map((m) => m.partition));
+        for (;;) {
+          const t = await a.describeTopic(name);
+          const left = t.partitions.filter(
+            (p) => moved.has(p.partition) && (p.addingReplicas.length > 0 || p.removingReplicas.length > 0),
+          );
+          if (left.length === 0) break;
+          if (Date.now() >= deadline)
+            throw new WeirError(
+              'REQUEST_TIMED_OUT',
+              `partitions ${left.map((p) => p.partition).join(', ')} of ${name} are still moving after ${flags.waitTimeout} s`,
+            );
+          await new Promise((r) => setTimeout(r, 500));
+        }
+        print(`reassigned ${name}`);
+      });
+    });
+}
+
 export function topicCommand(): Command {
   return new Command('topic')
-    .description('create, list, describe, alter and delete topics')
+    .description('create, list, describe, alter, reassign and delete topics')
     .addCommand(createCommand())
     .addCommand(listCommand())
     .addCommand(topicOffsetsCommand())
     .addCommand(describeCommand())
     .addCommand(deleteRecordsCommand())
     .addCommand(alterCommand())
+    .addCommand(reassignCommand())
     .addCommand(deleteCommand());
 }

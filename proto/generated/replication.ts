@@ -15,6 +15,10 @@ import type {
   AppendResponse__Output as _weir_replication_v1_AppendResponse__Output,
 } from './weir/replication/v1/AppendResponse.js';
 import type {
+  CompleteReassignCommand as _weir_replication_v1_CompleteReassignCommand,
+  CompleteReassignCommand__Output as _weir_replication_v1_CompleteReassignCommand__Output,
+} from './weir/replication/v1/CompleteReassignCommand.js';
+import type {
   ControllerRequest as _weir_replication_v1_ControllerRequest,
   ControllerRequest__Output as _weir_replication_v1_ControllerRequest__Output,
 } from './weir/replication/v1/ControllerRequest.js';
@@ -71,6 +75,14 @@ import type {
   Open__Output as _weir_replication_v1_Open__Output,
 } from './weir/replication/v1/Open.js';
 import type {
+  PartitionMove as _weir_replication_v1_PartitionMove,
+  PartitionMove__Output as _weir_replication_v1_PartitionMove__Output,
+} from './weir/replication/v1/PartitionMove.js';
+import type {
+  ReassignCommand as _weir_replication_v1_ReassignCommand,
+  ReassignCommand__Output as _weir_replication_v1_ReassignCommand__Output,
+} from './weir/replication/v1/ReassignCommand.js';
+import type {
   ReplicationClient as _weir_replication_v1_ReplicationClient,
   ReplicationDefinition as _weir_replication_v1_ReplicationDefinition,
 } from './weir/replication/v1/Replication.js';
@@ -110,6 +122,10 @@ export interface ProtoGrpcType {
         AppendResponse: MessageTypeDefinition<
           _weir_replication_v1_AppendResponse,
           _weir_replication_v1_AppendResponse__Output
+        >;
+        CompleteReassignCommand: MessageTypeDefinition<
+          _weir_replication_v1_CompleteReassignCommand,
+          _weir_replication_v1_CompleteReassignCommand__Output
         >;
         ControllerRequest: MessageTypeDefinition<
           _weir_replication_v1_ControllerRequest,
@@ -156,6 +172,14 @@ export interface ProtoGrpcType {
           _weir_replication_v1_MembershipAt__Output
         >;
         Open: MessageTypeDefinition<_weir_replication_v1_Open, _weir_replication_v1_Open__Output>;
+        PartitionMove: MessageTypeDefinition<
+          _weir_replication_v1_PartitionMove,
+          _weir_replication_v1_PartitionMove__Output
+        >;
+        ReassignCommand: MessageTypeDefinition<
+          _weir_replication_v1_ReassignCommand,
+          _weir_replication_v1_ReassignCommand__Output
+        >;
         Replication: SubtypeConstructor<typeof grpc.Client, _weir_replication_v1_ReplicationClient> & {
           service: _weir_replication_v1_ReplicationDefinition;
         };

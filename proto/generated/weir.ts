@@ -220,6 +220,10 @@ import type {
   PartitionProduceResult__Output as _weir_v1_PartitionProduceResult__Output,
 } from './weir/v1/PartitionProduceResult.js';
 import type {
+  PartitionReassignment as _weir_v1_PartitionReassignment,
+  PartitionReassignment__Output as _weir_v1_PartitionReassignment__Output,
+} from './weir/v1/PartitionReassignment.js';
+import type {
   ProduceRequest as _weir_v1_ProduceRequest,
   ProduceRequest__Output as _weir_v1_ProduceRequest__Output,
 } from './weir/v1/ProduceRequest.js';
@@ -227,6 +231,10 @@ import type {
   ProduceResponse as _weir_v1_ProduceResponse,
   ProduceResponse__Output as _weir_v1_ProduceResponse__Output,
 } from './weir/v1/ProduceResponse.js';
+import type {
+  ReassignPartitionsRequest as _weir_v1_ReassignPartitionsRequest,
+  ReassignPartitionsRequest__Output as _weir_v1_ReassignPartitionsRequest__Output,
+} from './weir/v1/ReassignPartitionsRequest.js';
 import type {
   RebalanceRecord as _weir_v1_RebalanceRecord,
   RebalanceRecord__Output as _weir_v1_RebalanceRecord__Output,
@@ -455,8 +463,16 @@ export interface ProtoGrpcType {
         _weir_v1_PartitionProduceResult,
         _weir_v1_PartitionProduceResult__Output
       >;
+      PartitionReassignment: MessageTypeDefinition<
+        _weir_v1_PartitionReassignment,
+        _weir_v1_PartitionReassignment__Output
+      >;
       ProduceRequest: MessageTypeDefinition<_weir_v1_ProduceRequest, _weir_v1_ProduceRequest__Output>;
       ProduceResponse: MessageTypeDefinition<_weir_v1_ProduceResponse, _weir_v1_ProduceResponse__Output>;
+      ReassignPartitionsRequest: MessageTypeDefinition<
+        _weir_v1_ReassignPartitionsRequest,
+        _weir_v1_ReassignPartitionsRequest__Output
+      >;
       RebalanceRecord: MessageTypeDefinition<_weir_v1_RebalanceRecord, _weir_v1_RebalanceRecord__Output>;
       Record: MessageTypeDefinition<_weir_v1_Record, _weir_v1_Record__Output>;
       ResetOffsetsRequest: MessageTypeDefinition<

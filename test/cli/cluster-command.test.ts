@@ -238,6 +238,8 @@ describe('the status of a partition whose leader did not answer', () => {
       logEndOffset: 7,
       sizeBytes: 0,
       segments: 1,
+      addingReplicas: [],
+      removingReplicas: [],
     })),
   });
 

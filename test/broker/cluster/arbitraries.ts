@@ -67,6 +67,12 @@ function records(d: Draws): fc.Arbitrary<MetadataRecord> {
       replicas: fc.uniqueArray(d.nodeId, { minLength: 1, maxLength: 5 }),
     }),
     fc.record({
+      type: fc.constant('reassign' as const),
+      topic: d.topicName,
+      partition: d.partition,
+      target: fc.uniqueArray(d.nodeId, { minLength: 1, maxLength: 5 }),
+    }),
+    fc.record({
       type: fc.constant('config' as const),
       topic: d.topicName,
       key: configKey,

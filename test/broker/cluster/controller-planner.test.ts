@@ -7,7 +7,9 @@ import {
   planAlterConfigs,
   planCreatePartitions,
   planCreateTopic,
+  planCompleteReassign,
   planDeleteTopic,
+  planReassign,
   planRegisterBroker,
   type CreateTopicRequest,
 } from '../../../broker/cluster/controller-planner.js';
@@ -214,6 +216,94 @@ describe('planCreatePartitions', () => {
     expect(refusal(() => planCreatePartitions(image, 'orders', 3, LIMITS))[0]).toBe(
       'INVALID_REPLICATION_FACTOR',
     );
+  });
+});
+
+describe('planReassign and planCompleteReassign', () => {
+  /** Three live brokers, a fourth fenced, and 'orders' with two partitions on brokers 1 and 2. */
+  function placed(): MetadataImage {
+    const image = cluster(3, 1);
+    applyAll(image, [
+      { type: 'topic', name: 'orders', topicId: ID, partitions: 2, replicationFactor: 2 },
+      { type: 'partition', topic: 'orders', partition: 0, replicas: [1, 2] },
+      { type: 'partition', topic: 'orders', partition: 1, replicas: [2, 1] },
+    ]);
+    return image;
+  }
+
+  it('records each target; applied, the partitions move while their replicas stay', () => {
+    const image = placed();
+    const records = planReassign(image, 'orders', [
+      { partition: 0, replicas: [3, 2] },
+      { partition: 1, replicas: [2, 1, 3] },
+    ]);
+    expect(records).toEqual([
+      { type: 'reassign', topic: 'orders', partition: 0, target: [3, 2] },
+      { type: 'reassign', topic: 'orders', partition: 1, target: [2, 1, 3] },
+    ]);
+    applyAll(image, records);
+    expect(image.topic('orders')?.partitions).toEqual([
+      { replicas: [1, 2], target: [3, 2] },
+      { replicas: [2, 1], target: [2, 1, 3] },
+    ]);
+    // Placement counts a moving partition where it goes.
+    expect(image.load().get(3)).toEqual({ replicas: 2, leaders: 1 });
+  });
+
+  it('completes only the move in flight to exactly the replicas reported, once', () => {
+    const image = placed();
+    applyAll(image, planReassign(image, 'orders', [{ partition: 0, replicas: [3, 2] }]));
+    expect(planCompleteReassign(image, 'orders', 0, [2, 3])).toEqual([]);
+    expect(planCompleteReassign(image, 'orders', 1, [2, 1])).toEqual([]);
+    expect(planCompleteReassign(image, 'gone', 0, [3, 2])).toEqual([]);
+    const done = planCompleteReassign(image, 'orders', 0, [3, 2]);
+    expect(done).toEqual([{ type: 'partition', topic: 'orders', partition: 0, replicas: [3, 2] }]);
+    applyAll(image, done);
+    expect(image.topic('orders')?.partitions[0]).toEqual({ replicas: [3, 2], target: null });
+    expect(planCompleteReassign(image, 'orders', 0, [3, 2])).toEqual([]);
+  });
+
+  it('refuses a move in flight, fenced or unknown brokers, a target equal to the replicas, and bad partitions', () => {
+    const image = placed();
+    applyAll(image, planReassign(image, 'orders', [{ partition: 0, replicas: [3, 2] }]));
+    expect(refusal(() => planReassign(image, 'orders', [{ partition: 0, replicas: [1, 3] }]))).toEqual([
+      'REASSIGNMENT_IN_PROGRESS',
+      expect.stringContaining('orders/0 is already moving to brokers 3, 2'),
+    ]);
+    expect(refusal(() => planReassign(image, 'orders', [{ partition: 1, replicas: [4, 1] }]))).toEqual([
+      'INVALID_REPLICA_ASSIGNMENT',
+      expect.stringContaining('brokers 4 are not registered and live'),
+    ]);
+    expect(refusal(() => planReassign(image, 'orders', [{ partition: 1, replicas: [9] }]))[0]).toBe(
+      'INVALID_REPLICA_ASSIGNMENT',
+    );
+    expect(refusal(() => planReassign(image, 'orders', [{ partition: 1, replicas: [2, 1] }]))).toEqual([
+      'INVALID_REPLICA_ASSIGNMENT',
+      expect.stringContaining('orders/1 is on brokers 2, 1 already'),
+    ]);
+    expect(refusal(() => planReassign(image, 'orders', [{ partition: 1, replicas: [3, 3] }]))[0]).toBe(
+      'INVALID_REPLICA_ASSIGNMENT',
+    );
+    expect(refusal(() => planReassign(image, 'orders', [{ partition: 1, replicas: [] }]))[0]).toBe(
+      'INVALID_REPLICA_ASSIGNMENT',
+    );
+    expect(refusal(() => planReassign(image, 'orders', [{ partition: 2, replicas: [3] }]))[0]).toBe(
+      'UNKNOWN_TOPIC_OR_PARTITION',
+    );
+    expect(
+      refusal(() =>
+        planReassign(image, 'orders', [
+          { partition: 1, replicas: [3] },
+          { partition: 1, replicas: [1] },
+        ]),
+      )[0],
+    ).toBe('INVALID_REQUEST');
+    expect(refusal(() => planReassign(image, 'orders', []))[0]).toBe('INVALID_REQUEST');
+    expect(refusal(() => planReassign(image, 'nope', [{ partition: 0, replicas: [3] }]))[0]).toBe(
+      'UNKNOWN_TOPIC_OR_PARTITION',
+    );
+    // One refused move refuses the request: partition 1 did not start moving.
+    expect(image.topic('orders')?.partitions[1]?.target).toBeNull();
   });
 });
 

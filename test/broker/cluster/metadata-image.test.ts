@@ -113,7 +113,7 @@ describe('topics', () => {
       name: 't',
       topicId: 'id-t',
       replicationFactor: 2,
-      partitions: [{ replicas: [1, 2] }],
+      partitions: [{ replicas: [1, 2], target: null }],
       configs: {},
     });
     image.apply(partition('t', 1, [2, 3]));
@@ -132,7 +132,7 @@ describe('topics', () => {
 
   it('a partition record below the count reassigns the partition', () => {
     const image = imageOf(topic('t', 1), partition('t', 0, [1, 2]), partition('t', 0, [3, 1]));
-    expect(image.topic('t')?.partitions).toEqual([{ replicas: [3, 1] }]);
+    expect(image.topic('t')?.partitions).toEqual([{ replicas: [3, 1], target: null }]);
   });
 
   it('ignores a partition record that would leave a gap, or of an unknown topic', () => {
@@ -141,14 +141,17 @@ describe('topics', () => {
       "topic 't' has 1 partitions; partition 2 would leave a gap",
     );
     expect(image.apply(partition('u', 0, [1]))).toBe("topic 'u' does not exist");
-    expect(image.topic('t')?.partitions).toEqual([{ replicas: [1] }]);
+    expect(image.topic('t')?.partitions).toEqual([{ replicas: [1], target: null }]);
     expect(image.topic('u')).toBeUndefined();
   });
 
   it('ignores a second topic of a taken name: the first keeps its id and partitions', () => {
     const image = imageOf(topic('t', 1, 'first'), partition('t', 0, [1]));
     expect(image.apply(topic('t', 5, 'second'))).toBe("topic 't' exists");
-    expect(image.topic('t')).toMatchObject({ topicId: 'first', partitions: [{ replicas: [1] }] });
+    expect(image.topic('t')).toMatchObject({
+      topicId: 'first',
+      partitions: [{ replicas: [1], target: null }],
+    });
   });
 
   it('sets and removes configs; ignores configs of an unknown topic', () => {
@@ -217,7 +220,7 @@ describe('snapshot', () => {
         name: 't',
         topicId: 'id-t',
         replicationFactor: 2,
-        partitions: [{ replicas: [2] }],
+        partitions: [{ replicas: [2], target: null }],
         configs: { 'retention.ms': '5' },
       },
     ]);

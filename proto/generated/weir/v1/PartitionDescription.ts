@@ -18,6 +18,8 @@ export interface PartitionDescription {
   segments?: number;
   isr?: number[];
   followers?: _weir_v1_FollowerLag[];
+  addingReplicas?: number[];
+  removingReplicas?: number[];
 }
 
 export interface PartitionDescription__Output {
@@ -31,4 +33,6 @@ export interface PartitionDescription__Output {
   segments: number;
   isr: number[];
   followers: _weir_v1_FollowerLag__Output[];
+  addingReplicas: number[];
+  removingReplicas: number[];
 }

@@ -148,6 +148,10 @@ import type {
   ProduceResponse__Output as _weir_v1_ProduceResponse__Output,
 } from '../../weir/v1/ProduceResponse.js';
 import type {
+  ReassignPartitionsRequest as _weir_v1_ReassignPartitionsRequest,
+  ReassignPartitionsRequest__Output as _weir_v1_ReassignPartitionsRequest__Output,
+} from '../../weir/v1/ReassignPartitionsRequest.js';
+import type {
   ResetOffsetsRequest as _weir_v1_ResetOffsetsRequest,
   ResetOffsetsRequest__Output as _weir_v1_ResetOffsetsRequest__Output,
 } from '../../weir/v1/ResetOffsetsRequest.js';
@@ -1000,6 +1004,47 @@ export interface WeirClient extends grpc.Client {
     options?: grpc.CallOptions,
   ): grpc.ClientDuplexStream<_weir_v1_ProduceRequest, _weir_v1_ProduceResponse__Output>;
 
+  ReassignPartitions(
+    argument: _weir_v1_ReassignPartitionsRequest,
+    metadata: grpc.Metadata,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_v1_TopicDescription__Output>,
+  ): grpc.ClientUnaryCall;
+  ReassignPartitions(
+    argument: _weir_v1_ReassignPartitionsRequest,
+    metadata: grpc.Metadata,
+    callback: grpc.requestCallback<_weir_v1_TopicDescription__Output>,
+  ): grpc.ClientUnaryCall;
+  ReassignPartitions(
+    argument: _weir_v1_ReassignPartitionsRequest,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_v1_TopicDescription__Output>,
+  ): grpc.ClientUnaryCall;
+  ReassignPartitions(
+    argument: _weir_v1_ReassignPartitionsRequest,
+    callback: grpc.requestCallback<_weir_v1_TopicDescription__Output>,
+  ): grpc.ClientUnaryCall;
+  reassignPartitions(
+    argument: _weir_v1_ReassignPartitionsRequest,
+    metadata: grpc.Metadata,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_v1_TopicDescription__Output>,
+  ): grpc.ClientUnaryCall;
+  reassignPartitions(
+    argument: _weir_v1_ReassignPartitionsRequest,
+    metadata: grpc.Metadata,
+    callback: grpc.requestCallback<_weir_v1_TopicDescription__Output>,
+  ): grpc.ClientUnaryCall;
+  reassignPartitions(
+    argument: _weir_v1_ReassignPartitionsRequest,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_weir_v1_TopicDescription__Output>,
+  ): grpc.ClientUnaryCall;
+  reassignPartitions(
+    argument: _weir_v1_ReassignPartitionsRequest,
+    callback: grpc.requestCallback<_weir_v1_TopicDescription__Output>,
+  ): grpc.ClientUnaryCall;
+
   ResetOffsets(
     argument: _weir_v1_ResetOffsetsRequest,
     metadata: grpc.Metadata,
@@ -1112,6 +1157,11 @@ export interface WeirHandlers extends grpc.UntypedServiceImplementation {
   Produce: grpc.handleUnaryCall<_weir_v1_ProduceRequest__Output, _weir_v1_ProduceResponse>;
 
   ProduceStream: grpc.handleBidiStreamingCall<_weir_v1_ProduceRequest__Output, _weir_v1_ProduceResponse>;
+
+  ReassignPartitions: grpc.handleUnaryCall<
+    _weir_v1_ReassignPartitionsRequest__Output,
+    _weir_v1_TopicDescription
+  >;
 
   ResetOffsets: grpc.handleUnaryCall<_weir_v1_ResetOffsetsRequest__Output, _weir_v1_ResetOffsetsResponse>;
 
@@ -1244,6 +1294,12 @@ export interface WeirDefinition extends grpc.ServiceDefinition {
     _weir_v1_ProduceResponse,
     _weir_v1_ProduceRequest__Output,
     _weir_v1_ProduceResponse__Output
+  >;
+  ReassignPartitions: MethodDefinition<
+    _weir_v1_ReassignPartitionsRequest,
+    _weir_v1_TopicDescription,
+    _weir_v1_ReassignPartitionsRequest__Output,
+    _weir_v1_TopicDescription__Output
   >;
   ResetOffsets: MethodDefinition<
     _weir_v1_ResetOffsetsRequest,

@@ -17,6 +17,14 @@ import type {
   CreatePartitionsCommand as _weir_replication_v1_CreatePartitionsCommand,
   CreatePartitionsCommand__Output as _weir_replication_v1_CreatePartitionsCommand__Output,
 } from '../../../weir/replication/v1/CreatePartitionsCommand.js';
+import type {
+  ReassignCommand as _weir_replication_v1_ReassignCommand,
+  ReassignCommand__Output as _weir_replication_v1_ReassignCommand__Output,
+} from '../../../weir/replication/v1/ReassignCommand.js';
+import type {
+  CompleteReassignCommand as _weir_replication_v1_CompleteReassignCommand,
+  CompleteReassignCommand__Output as _weir_replication_v1_CompleteReassignCommand__Output,
+} from '../../../weir/replication/v1/CompleteReassignCommand.js';
 
 export interface ControllerRequest {
   clusterId?: string;
@@ -25,7 +33,10 @@ export interface ControllerRequest {
   deleteTopic?: _weir_replication_v1_DeleteTopicCommand | null;
   alterConfigs?: _weir_replication_v1_AlterConfigsCommand | null;
   createPartitions?: _weir_replication_v1_CreatePartitionsCommand | null;
-  command?: 'createTopic' | 'deleteTopic' | 'alterConfigs' | 'createPartitions';
+  reassign?: _weir_replication_v1_ReassignCommand | null;
+  completeReassign?: _weir_replication_v1_CompleteReassignCommand | null;
+  command?:
+    'createTopic' | 'deleteTopic' | 'alterConfigs' | 'createPartitions' | 'reassign' | 'completeReassign';
 }
 
 export interface ControllerRequest__Output {
@@ -35,5 +46,8 @@ export interface ControllerRequest__Output {
   deleteTopic?: _weir_replication_v1_DeleteTopicCommand__Output | null;
   alterConfigs?: _weir_replication_v1_AlterConfigsCommand__Output | null;
   createPartitions?: _weir_replication_v1_CreatePartitionsCommand__Output | null;
-  command?: 'createTopic' | 'deleteTopic' | 'alterConfigs' | 'createPartitions';
+  reassign?: _weir_replication_v1_ReassignCommand__Output | null;
+  completeReassign?: _weir_replication_v1_CompleteReassignCommand__Output | null;
+  command?:
+    'createTopic' | 'deleteTopic' | 'alterConfigs' | 'createPartitions' | 'reassign' | 'completeReassign';
 }
