@@ -34,6 +34,11 @@ export interface RaftFaults {
   readonly transferWithoutElection?: boolean;
   /** A leader starts a membership change while the previous one is still uncommitted. */
   readonly overlappingChanges?: boolean;
+  /**
+   * A leader with nothing left to commit leaves a caught-up amnesiac follower amnesiac (no no-op
+   * to move its commit): on an idle group such a follower is never whole again, nor promoted.
+   */
+  readonly noRejoinNoop?: boolean;
 }
 
 export interface RaftConfig {

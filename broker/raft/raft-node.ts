@@ -543,7 +543,9 @@ export class RaftNode {
       this.progress!.noteAck(m.from, this.log.end, this.ticksNow);
       this.maybeCommit();
       // (A leader the commit removed from the voters has stepped down.)
-      if (advanced && this.roleNow === 'leader' && pr.next < this.log.end) this.sendAppend(m.from);
+      if (this.roleNow !== 'leader') return;
+      if (advanced && pr.next < this.log.end) this.sendAppend(m.from);
+      this.maybeRejoinNoop(pr);
       return;
     }
     // What a follower only appended can vanish in its crash; what it fsynced cannot. A rejection
@@ -588,6 +590,23 @@ export class RaftNode {
     // Pipelined: the next append carries what comes after these, not these again.
     const last = entries[entries.length - 1];
     if (!pr.probing && last !== undefined) pr.next = entryEnd(last);
+  }
+
+  /**
+   * An amnesiac follower is whole again only once a commit made after this leader heard of its
+   * incarnation reaches it (see onAppend). On an idle group no such commit comes: a follower that
+   * holds the whole log would stay amnesiac, out of the in-sync set, and a learner would never be
+   * promoted. So once it has caught up and nothing else is waiting to commit, the leader appends a
+   * no-op, whose commit rejoins it. At most one is in flight: until it commits, the log end is past
+   * the commit end.
+   */
+  private maybeRejoinNoop(pr: Readonly<Progress>): void {
+    if (this.config.faults?.noRejoinNoop === true) return;
+    if (!pr.amnesiac || this.commitEnd > pr.rejoinAfter) return;
+    if (this.log.end !== this.commitEnd || pr.matchEnd < this.log.end) return;
+    this.appendLocal({ offset: this.log.end, count: 1, term: this.term, kind: 'noop', data: EMPTY });
+    for (const p of this.peers) this.sendAppend(p);
+    this.maybeCommit();
   }
 
   private sendAppendSuccess(to: number): void {

@@ -132,6 +132,61 @@ describe('reassigning a partition', () => {
     await producer.send({ topic, partition: 0, value: 'after' });
   }, 150_000);
 
+  it('goes on after the leader stops mid-move and returns: the next leader reads the move from its log', async () => {
+    cluster = await TestCluster.start(3, { grpcPort: 0, httpPort: 0 }, 'reassign-restart');
+    await cluster.registered();
+    const bootstrap = cluster.running.map((b) => b.grpcAddress);
+    const admin = new Admin({ bootstrap });
+    closers.push(() => admin.close());
+    const topic = uniqueTopic('moving');
+    await admin.createTopic(topic, { partitions: 1, replicationFactor: 2 });
+    const placed = await describeUntil(admin, topic, 'a leader', (t) => t.partitions[0]!.leader > 0);
+    const from = placed.partitions[0]!.replicas;
+    const newcomer = [1, 2, 3].find((id) => !from.includes(id))!;
+    const producer = new Producer({ bootstrap, lingerMs: 1, retryBackoffMs: 50, acks: 'all' });
+    closers.push(() => producer.close());
+    const before = Array.from({ length: 200 }, (_, i) => `b${i}`);
+    await within(
+      Promise.all(before.map((value) => producer.send({ topic, partition: 0, value }))),
+      60_000,
+      'records before the move',
+    );
+    const leader = placed.partitions[0]!.leader;
+    await admin.reassignPartitions(topic, [{ partition: 0, replicas: [newcomer, ...from] }]);
+    await cluster.stop(leader);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await cluster.restart(leader);
+    const done = await describeUntil(
+      admin,
+      topic,
+      'the move done',
+      (t) => t.partitions[0]!.addingReplicas.length === 0 && t.partitions[0]!.replicas.length === 3,
+    );
+    expect(done.partitions[0]!.replicas).toEqual([newcomer, ...from]);
+    await producer.send({ topic, partition: 0, value: 'after' });
+    const consumer = new Consumer({ bootstrap, autoOffsetReset: 'earliest', retryBackoffMs: 50 });
+    closers.push(() => consumer.close());
+    consumer.assign([{ topic, partition: 0 }]);
+    const read: string[] = [];
+    await within(
+      (async () => {
+        for await (const record of consumer) {
+          read.push(record.value!.toString());
+          if (read.length > before.length) break;
+        }
+      })(),
+      60_000,
+      'reading back',
+    );
+    expect(read).toEqual([...before, 'after']);
+    // The newcomer holds the whole log too.
+    await until(
+      'the newcomer caught up',
+      () => cluster!.node(newcomer).broker.find(topic, 0)?.highWatermark ?? -1,
+      (hw) => hw >= before.length + 1,
+    );
+  }, 150_000);
+
   it('refuses brokers that are not live, and partitions the topic does not have', async () => {
     cluster = await TestCluster.start(3, { grpcPort: 0, httpPort: 0 }, 'reassign-refusals');
     await cluster.registered();

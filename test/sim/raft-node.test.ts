@@ -351,6 +351,46 @@ describe('amnesia', () => {
     expect(synced.hardState).toEqual({ term: 2, votedFor: null, amnesiac: false });
   });
 
+  it('on an idle group, a leader appends a no-op whose commit makes a caught-up amnesiac follower whole', () => {
+    const idle = (faults = {}): { noop: boolean; rejoinEnd: number } => {
+      const n = new RaftNode(
+        {
+          id: 0,
+          voters: [0, 1, 2],
+          electionTicks: 10,
+          heartbeatTicks: 2,
+          maxEntriesPerAppend: 8,
+          random: () => 0,
+          faults,
+        },
+        { term: 1, votedFor: 0, amnesiac: false },
+        new MemoryRaftLog([entry(0, 1)]),
+      );
+      electedByPeer1(n);
+      // The election's no-op (offset 1) is durable here and at follower 2: committed, nothing pending.
+      run(n, (x) => x.persisted(2, 2));
+      run(n, (x) => x.receive({ ...appendAck(2, 0, 2, 2), incarnation: 1 }));
+      expect(n.highWatermark).toBe(2);
+      // Follower 1, wiped and restarted (incarnation 1), has caught up with everything, amnesiac.
+      const r = run(n, (x) => x.receive({ ...appendAck(1, 0, 2, 2), incarnation: 1, amnesiac: true }));
+      const noop = n.logEnd === 3;
+      if (noop) {
+        run(n, (x) => x.persisted(3, 2));
+        run(n, (x) => x.receive({ ...appendAck(2, 0, 2, 3), incarnation: 1 }));
+        expect(n.highWatermark).toBe(3);
+      }
+      const toFollower = [...r.messages, ...ticks(n, 2).flatMap((t) => t.messages)].filter(
+        (m) => m.type === 'append' && m.to === 1,
+      );
+      const last = toFollower[toFollower.length - 1];
+      return { noop, rejoinEnd: last?.type === 'append' ? last.rejoinEnd : -1 };
+    };
+    // The no-op commits past where the leader heard of the incarnation: its end rejoins follower 1.
+    expect(idle()).toEqual({ noop: true, rejoinEnd: 3 });
+    // Without it nothing more commits on an idle group, and follower 1 is never told it may rejoin.
+    expect(idle({ noRejoinNoop: true })).toEqual({ noop: false, rejoinEnd: 0 });
+  });
+
   it('a leader does not count an amnesiac follower’s copy: a deposed leader cannot commit with it', () => {
     // Replica 1 was wiped: it forgot the newer term that deposed this leader, and takes its appends.
     const copy = (amnesiac: boolean, faults = {}): number => {
