@@ -37,6 +37,7 @@ import {
   type PartitionStats,
 } from './replica/replica-manager.js';
 import type { ProducedRecord, ProducerFields } from './replica/produced-records.js';
+import type { RaftTotals } from './replica/raft-totals.js';
 import { GrpcRaftTransport } from './replica/grpc-raft-transport.js';
 import { ClusterMember } from './cluster-member.js';
 import { ClusterTopics } from './cluster-topics.js';
@@ -732,6 +733,11 @@ export class Broker implements GroupBroker {
   /** Every partition's stats, for a metrics scrape (no configs computed). */
   allPartitionStats(): { topic: string; stats: PartitionStats }[] {
     return this.replicas.allPartitionStats();
+  }
+
+  /** What this broker's Raft groups did since it started (elections, commit latency). */
+  raftTotals(): RaftTotals {
+    return this.replicas.raftTotals;
   }
 
   metadata(

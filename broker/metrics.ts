@@ -32,6 +32,7 @@ import type { WeirError } from '../proto/errors.js';
 import type { PartitionStats } from './replica/replica-manager.js';
 import type { GroupDescription, GroupSummary } from './group/coordinator.js';
 import { PartitionGauges } from './partition-gauges.js';
+import type { RaftTotals } from './replica/raft-totals.js';
 import { renderReplication } from './replication-metrics.js';
 
 /** The `topic` label for requests naming a topic that does not exist ('<' is illegal in names). */
@@ -47,6 +48,8 @@ export interface MetricsSource {
   listTopics(includeInternal: boolean): { name: string }[];
   /** Every partition's stats, read in one pass. */
   allPartitionStats(): { topic: string; stats: PartitionStats }[];
+  /** What the broker's Raft groups did since it started; without it the counters read 0. */
+  raftTotals?(): RaftTotals;
   /** 0 when the topic does not exist. */
   partitionCount(topic: string): number;
   /** The group coordinator (the Broker's `groups`); without it there are no group metrics. */
@@ -270,7 +273,7 @@ export class BrokerMetrics {
     const registered = await this.registry.metrics();
     const stats = this.source.allPartitionStats();
     const partitions = await this.partitionGauges.render(stats);
-    const replication = await renderReplication(stats);
+    const replication = await renderReplication(stats, this.source.raftTotals?.());
     return `${registered}\n${partitions}\n${replication}`;
   }
 

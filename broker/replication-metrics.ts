@@ -39,18 +39,17 @@ function underReplicated(s: PartitionStats): boolean {
 /** The replication families for `partitions` (one snapshot), each family's series together. */
 export async function renderReplication(
   partitions: readonly { topic: string; stats: PartitionStats }[],
+  totals: RaftTotals | undefined,
 ): Promise<string> {
   let under = 0;
   let lagRecords = '';
   let lagMs = '';
-  let totals: RaftTotals | undefined;
   const escaped = new Map<string, string>();
   for (let from = 0; from < partitions.length; from += PARTITIONS_PER_SLICE) {
     if (from > 0) await nextTurn();
     const to = Math.min(partitions.length, from + PARTITIONS_PER_SLICE);
     for (let i = from; i < to; i++) {
       const { topic, stats } = partitions[i]!;
-      totals ??= stats.raftTotals;
       if (stats.followers.length === 0) continue;
       if (underReplicated(stats)) under++;
       let t = escaped.get(topic);
@@ -86,7 +85,7 @@ export async function renderReplication(
   ].join('\n');
 }
 
-/** The broker-wide Raft counters and the commit latency histogram (zero before any partition). */
+/** The broker-wide Raft counters and the commit latency histogram (zero without them). */
 function renderTotals(t: RaftTotals | undefined): string {
   const n = REPLICATION_METRICS;
   const started = family(

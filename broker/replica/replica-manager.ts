@@ -41,8 +41,6 @@ export interface PartitionStats extends LogStats {
   readonly term: number;
   /** Leading: each follower's lag; otherwise empty. */
   readonly followers: FollowerLag[];
-  /** What all of this broker's Raft groups did (the same object in every partition's stats). */
-  readonly raftTotals: RaftTotals;
   /** A move in flight (with peers): the replicas it adds, and those it removes once done. */
   readonly addingReplicas?: number[];
   readonly removingReplicas?: number[];
@@ -318,8 +316,7 @@ export class ReplicaManager {
     const leader = p.leaderId ?? -1;
     const replicas = [...this.holdersOf(p.topic, p.id)];
     const { term, isr, followers } = this.syncOf(p, replicas);
-    const raftTotals = this.groups.totals;
-    return { partition: p.id, leader, replicas, isr, term, followers, raftTotals, ...p.stats() };
+    return { partition: p.id, leader, replicas, isr, term, followers, ...p.stats() };
   }
 
   /**
@@ -334,7 +331,6 @@ export class ReplicaManager {
       isr: [],
       term: -1,
       followers: [],
-      raftTotals: this.groups.totals,
       logStartOffset: -1,
       highWatermark: -1,
       logEndOffset: -1,
@@ -357,6 +353,11 @@ export class ReplicaManager {
     const node = this.groups.node(`${p.topic}/${p.id}`);
     if (node === undefined) return { term: p.leaderEpoch, isr: [], followers: [] };
     return replicaSync(node, replicas, RAFT_TICK_MS, this.config.replicaLagTimeMaxMs);
+  }
+
+  /** What all of this broker's Raft groups did since it started. */
+  get raftTotals(): RaftTotals {
+    return this.groups.totals;
   }
 
   /** Every partition's stats, for a metrics scrape (no configs computed). */

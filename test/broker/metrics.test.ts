@@ -199,7 +199,6 @@ function fakeSource(topics: Record<string, Partial<PartitionStats>[]>, totals = 
     isr: [0],
     term: 1,
     followers: [],
-    raftTotals: totals,
     ...p,
   });
   return {
@@ -213,6 +212,7 @@ function fakeSource(topics: Record<string, Partial<PartitionStats>[]>, totals = 
     partitionCount: (name: string) => topics[name]?.length ?? 0,
     allPartitionStats: () =>
       Object.entries(topics).flatMap(([topic, list]) => list.map((p, i) => ({ topic, stats: stats(p, i) }))),
+    raftTotals: () => totals,
   };
 }
 
