@@ -1,4 +1,4 @@
-// `weir topic create|list|describe|alter|delete` against a real broker: a full round trip, then
+// `weir topic create|list|describe|alter|reassign|delete` against a real broker: a full round trip, then
 // each kind of mistake with its exit code (1: the broker refused, 2: the command was misused) and
 // one line on stderr.
 
@@ -164,6 +164,19 @@ describe('weir topic', () => {
         await weir(['topic', 'alter', 'shrink', '--partitions', '1', ...b]),
         1,
         /INVALID_PARTITIONS/,
+      );
+    });
+    it('reassign with a malformed --move (exit 2), or on a broker without peers (exit 1)', async () => {
+      expectFailure(
+        await weir(['topic', 'reassign', 'audit', '--move', '0:1,2', ...b]),
+        2,
+        /PARTITION=BROKER/,
+      );
+      expectFailure(await weir(['topic', 'reassign', 'audit', ...b]), 2, /--move/);
+      expectFailure(
+        await weir(['topic', 'reassign', 'audit', '--move', '0=1', ...b]),
+        1,
+        /INVALID_REQUEST.*without peers/,
       );
     });
     it('describe or delete an unknown topic (exit 1)', async () => {
