@@ -207,4 +207,60 @@ describe('reassigning a partition', () => {
     const t = await admin.describeTopic(topic);
     expect(t.partitions[0]!.addingReplicas).toEqual([]);
   }, 60_000);
+
+  it('moves a partition of one replica to another broker, through a group of two', async () => {
+    cluster = await TestCluster.start(3, { grpcPort: 0, httpPort: 0 }, 'reassign-single');
+    await cluster.registered();
+    const bootstrap = cluster.running.map((b) => b.grpcAddress);
+    const admin = new Admin({ bootstrap });
+    closers.push(() => admin.close());
+    const topic = uniqueTopic('single');
+    await admin.createTopic(topic, { partitions: 1, replicationFactor: 1 });
+    const placed = await describeUntil(admin, topic, 'a leader', (t) => t.partitions[0]!.leader > 0);
+    const [from] = placed.partitions[0]!.replicas;
+    const to = from === 3 ? 1 : from! + 1;
+    const producer = new Producer({ bootstrap, lingerMs: 1, retryBackoffMs: 50, acks: 'all' });
+    closers.push(() => producer.close());
+    const values = Array.from({ length: 50 }, (_, i) => `s${i}`);
+    await within(
+      Promise.all(values.map((value) => producer.send({ topic, partition: 0, value }))),
+      60_000,
+      'records before the move',
+    );
+    await admin.reassignPartitions(topic, [{ partition: 0, replicas: [to] }]);
+    await describeUntil(
+      admin,
+      topic,
+      'the move done',
+      (t) => t.partitions[0]!.addingReplicas.length === 0 && t.partitions[0]!.replicas.join() === `${to}`,
+    );
+    await until(
+      'the old copy gone',
+      () => cluster!.node(from!).broker.find(topic, 0),
+      (p) => p === undefined,
+    );
+    await producer.send({ topic, partition: 0, value: 'after' });
+    const consumer = new Consumer({ bootstrap, autoOffsetReset: 'earliest', retryBackoffMs: 50 });
+    closers.push(() => consumer.close());
+    consumer.assign([{ topic, partition: 0 }]);
+    const read: string[] = [];
+    await within(
+      (async () => {
+        for await (const record of consumer) {
+          read.push(record.value!.toString());
+          if (read.length > values.length) break;
+        }
+      })(),
+      60_000,
+      'reading back',
+    );
+    expect(read).toEqual([...values, 'after']);
+    // Restarted, the new replica leads at once: its group is of one again.
+    await cluster.restart(to);
+    await until(
+      'the moved replica leading after a restart',
+      () => cluster!.node(to).broker.find(topic, 0)?.role,
+      (role) => role === 'leader',
+    );
+  }, 120_000);
 });
