@@ -11,8 +11,6 @@ import {
   LogManager,
   nodeFs,
   systemClock,
-  invalidTopicName,
-  logConfigEntries,
   logConfigFrom,
   type Clock,
   type LogConfig,
@@ -41,8 +39,8 @@ import type { RaftTotals } from './replica/raft-totals.js';
 import { GrpcRaftTransport } from './replica/grpc-raft-transport.js';
 import { ClusterMember } from './cluster-member.js';
 import { ClusterTopics } from './cluster-topics.js';
+import { ClusterAdmin } from './cluster-admin.js';
 import { Reassigner } from './cluster-reassign.js';
-import type { ControllerCommand } from './cluster/controller-commands.js';
 import type { ControllerRequest__Output } from '../proto/generated/weir/replication/v1/ControllerRequest.js';
 import { commandFromWire } from './controller-wire.js';
 import type { HeartbeatRequest__Output } from '../proto/generated/weir/replication/v1/HeartbeatRequest.js';
@@ -124,12 +122,11 @@ export class Broker implements GroupBroker {
   private readonly clusterTopics: ClusterTopics | null;
   /** With peers: carries out the moves of the partitions this broker leads. */
   private readonly reassigner: Reassigner | null;
+  /** With peers: topic administration through the controller, and reads from the image. */
+  private readonly clusterAdmin: ClusterAdmin | null;
   private readonly registry: TopicRegistry;
   /** With peers: the position of this broker among them, and their count (producer ids). */
   private readonly peerSlot: { readonly index: number; readonly count: number } | null;
-  /** Topics this broker asked the controller to create on first use, until the answer. */
-  private readonly autoCreating = new Set<string>();
-  private readonly onClusterEvent: (message: string) => void;
 
   private constructor(
     config: BrokerConfig,
@@ -152,7 +149,6 @@ export class Broker implements GroupBroker {
     this.logs = logs;
     this.storageHealth = storageHealth;
     this.registry = registry;
-    this.onClusterEvent = onClusterEvent;
     const lifecycle = this.lifecycle;
     const peers = clusterPeers(config);
     this.peerSlot =
@@ -209,7 +205,7 @@ export class Broker implements GroupBroker {
       waitClock,
       lifecycle,
       ensureTopic: (topic) =>
-        this.member === null ? this.topics.ensureTopic(topic) : this.ensureClusterTopic(topic),
+        this.clusterAdmin === null ? this.topics.ensureTopic(topic) : this.clusterAdmin.ensureTopic(topic),
       fs,
       random,
       start: { bootId, cleanShutdown: logs.cleanShutdown, newReplicaId: () => ids.uuid() },
@@ -251,6 +247,17 @@ export class Broker implements GroupBroker {
             image: this.member.image,
             replicas: this.replicas,
             request: (command) => this.member!.request(command),
+            report: onClusterEvent,
+          });
+    this.clusterAdmin =
+      this.member === null
+        ? null
+        : new ClusterAdmin({
+            config,
+            member: this.member,
+            replicas: this.replicas,
+            lifecycle,
+            peerCount: peers?.length ?? 1,
             report: onClusterEvent,
           });
     const image = this.member?.image;
@@ -343,12 +350,12 @@ export class Broker implements GroupBroker {
   placement(topic: string, partition: number): { leader: number; replicas: number[] } {
     const p = this.replicas.find(topic, partition);
     if (p !== undefined) return this.replicas.placementOf(p);
-    const image = this.member?.image.topic(topic)?.partitions[partition];
-    const placed = image === undefined ? undefined : servingReplicas(image);
-    // Not a replica here, so its leader is not known here: the preferred one is the best guess, and
-    // a replica that does not lead answers NOT_LEADER_OR_FOLLOWER naming the one that does.
-    if (placed !== undefined) return { leader: placed[0] ?? -1, replicas: [...placed] };
-    return { leader: this.config.nodeId, replicas: [this.config.nodeId] };
+    return (
+      this.clusterAdmin?.placementElsewhere(topic, partition) ?? {
+        leader: this.config.nodeId,
+        replicas: [this.config.nodeId],
+      }
+    );
   }
 
   /**
@@ -400,43 +407,23 @@ export class Broker implements GroupBroker {
 
   /**
    * The admin API's topic requests. On one broker they are createTopic and the rest below; with
-   * peers they go through the controller (forwarded to it when it is another broker), and answer
-   * once this broker has applied the change.
+   * peers they go through the controller (cluster-admin.ts), and answer once this broker has
+   * applied the change.
    */
-  async adminCreateTopic(
+  adminCreateTopic(
     name: string,
     partitions: number,
     replicationFactor: number,
     configs: Readonly<Record<string, string>>,
     validateOnly = false,
   ): Promise<TopicDescription> {
-    const member = this.member;
-    if (member === null) return this.createTopic(name, partitions, replicationFactor, configs, validateOnly);
-    this.lifecycle.assertOpen();
-    const rf = replicationFactor === 0 ? this.config.defaultReplicationFactor : replicationFactor;
-    await member.request({
-      kind: 'createTopic',
-      name,
-      partitions,
-      replicationFactor: rf,
-      configs,
-      validateOnly,
-    });
-    if (!validateOnly) return this.describeTopic(name);
-    return {
-      name,
-      internal: false,
-      replicationFactor: rf,
-      configs: logConfigEntries(logConfigFrom(configs, this.config.topicDefaults)),
-      overrides: { ...configs },
-      partitions: [],
-    };
+    if (this.clusterAdmin === null)
+      return Promise.resolve(this.createTopic(name, partitions, replicationFactor, configs, validateOnly));
+    return this.clusterAdmin.createTopic(name, partitions, replicationFactor, configs, validateOnly);
   }
 
-  async adminDeleteTopic(name: string): Promise<void> {
-    if (this.member === null) return this.deleteTopic(name);
-    this.lifecycle.assertOpen();
-    await this.member.request({ kind: 'deleteTopic', name });
+  adminDeleteTopic(name: string): Promise<void> {
+    return this.clusterAdmin === null ? this.deleteTopic(name) : this.clusterAdmin.deleteTopic(name);
   }
 
   async adminAlterTopicConfig(
@@ -444,37 +431,26 @@ export class Broker implements GroupBroker {
     set: Readonly<Record<string, string>>,
     remove: readonly string[],
   ): Promise<TopicDescription> {
-    if (this.member === null) return this.alterTopicConfig(name, set, remove);
-    this.lifecycle.assertOpen();
-    await this.member.request({ kind: 'alterConfigs', name, set, remove });
-    return this.describeTopic(name);
+    if (this.clusterAdmin === null) return this.alterTopicConfig(name, set, remove);
+    return this.clusterAdmin.alterTopicConfig(name, set, remove);
   }
 
   async adminCreatePartitions(name: string, count: number): Promise<TopicDescription> {
-    if (this.member === null) return this.createPartitions(name, count);
-    this.lifecycle.assertOpen();
-    await this.member.request({ kind: 'createPartitions', name, count });
-    return this.describeTopic(name);
+    if (this.clusterAdmin === null) return this.createPartitions(name, count);
+    return this.clusterAdmin.createPartitions(name, count);
   }
 
-  /**
-   * Starts moving partitions of a topic to other brokers (`moves`: each partition's target
-   * replicas, the preferred leader first). Answers once the controller recorded the moves; each
-   * partition's leader then carries its move out (cluster-reassign.ts), and describe shows the
-   * replicas being added and removed until it is done. Needs peers.
-   */
+  /** Starts moving partitions of a topic to other brokers (see ClusterAdmin.reassign). Needs peers. */
   async adminReassign(
     name: string,
     moves: readonly { readonly partition: number; readonly replicas: readonly number[] }[],
   ): Promise<TopicDescription> {
-    if (this.member === null)
+    if (this.clusterAdmin === null)
       throw new WeirError(
         'INVALID_REQUEST',
         'a broker without peers has nowhere to move partitions to; start it with --peers',
       );
-    this.lifecycle.assertOpen();
-    await this.member.request({ kind: 'reassign', name, moves });
-    return this.describeTopic(name);
+    return this.clusterAdmin.reassign(name, moves);
   }
 
   /**
@@ -483,60 +459,8 @@ export class Broker implements GroupBroker {
    * (retriable) until it exists.
    */
   createInternalTopic(name: string, partitions: number, configs: Readonly<Record<string, string>>): void {
-    if (this.member === null) return this.topics.createInternalTopic(name, partitions, configs);
-    if (this.member.image.topic(name) !== undefined) return;
-    // Kafka's offsets.topic.replication.factor is 3, refused while fewer brokers are live.
-    const replicationFactor = Math.min(3, this.peerSlot?.count ?? 1);
-    this.createInBackground(name, {
-      kind: 'createTopic',
-      name,
-      partitions,
-      replicationFactor,
-      configs,
-      internal: true,
-      validateOnly: false,
-    });
-    throw new WeirError('COORDINATOR_NOT_AVAILABLE', `internal topic '${name}' is being created`);
-  }
-
-  /**
-   * With peers, a topic this broker holds no partition of: NOT_LEADER_OR_FOLLOWER when the
-   * cluster has it (it is placed on other brokers); else, with auto-create on, asks the controller
-   * to create it and answers LEADER_NOT_AVAILABLE (retriable) meanwhile, as Kafka does.
-   */
-  private ensureClusterTopic(topic: string): void {
-    const reason = invalidTopicName(topic);
-    if (reason !== null) throw new WeirError('INVALID_TOPIC_EXCEPTION', reason);
-    if (this.member?.image.topic(topic) !== undefined)
-      throw new WeirError(
-        'NOT_LEADER_OR_FOLLOWER',
-        `broker ${this.config.nodeId} holds no replica of '${topic}'`,
-      );
-    if (!this.config.autoCreateTopics || topic.startsWith(INTERNAL_PREFIX))
-      throw new WeirError('UNKNOWN_TOPIC_OR_PARTITION', `topic '${topic}' does not exist`);
-    this.createInBackground(topic, {
-      kind: 'createTopic',
-      name: topic,
-      partitions: this.config.defaultPartitions,
-      replicationFactor: this.config.defaultReplicationFactor,
-      configs: {},
-      validateOnly: false,
-    });
-    throw new WeirError('LEADER_NOT_AVAILABLE', `topic '${topic}' is being created`);
-  }
-
-  /** Asks the controller to create a topic, once at a time per name; a failure is only reported. */
-  private createInBackground(name: string, command: ControllerCommand): void {
-    const member = this.member;
-    if (member === null || this.autoCreating.has(name) || this.lifecycle.closing) return;
-    this.autoCreating.add(name);
-    member
-      .request(command)
-      .catch((err: unknown) => {
-        if (err instanceof WeirError && err.code === 'TOPIC_ALREADY_EXISTS') return;
-        this.onClusterEvent(`creating topic '${name}' failed: ${(err as Error).message}`);
-      })
-      .finally(() => this.autoCreating.delete(name));
+    if (this.clusterAdmin === null) return this.topics.createInternalTopic(name, partitions, configs);
+    this.clusterAdmin.createInternalTopic(name, partitions, configs);
   }
 
   /** Calls `listener` after a topic is created or deleted, or its partition count grows. */
@@ -549,45 +473,15 @@ export class Broker implements GroupBroker {
   }
 
   listTopics(includeInternal: boolean): { name: string; partitions: number; internal: boolean }[] {
-    const image = this.member?.image;
-    if (image === undefined) return this.topics.listTopics(includeInternal);
-    return image
-      .topics()
-      .filter((t) => includeInternal || !t.name.startsWith(INTERNAL_PREFIX))
-      .map((t) => ({
-        name: t.name,
-        partitions: t.partitions.length,
-        internal: t.name.startsWith(INTERNAL_PREFIX),
-      }));
+    return this.clusterAdmin === null
+      ? this.topics.listTopics(includeInternal)
+      : this.clusterAdmin.listTopics(includeInternal);
   }
 
   describeTopic(name: string): TopicDescription {
-    const image = this.member?.image;
-    if (image === undefined) return this.topics.describeTopic(name);
-    const reason = invalidTopicName(name);
-    if (reason !== null) throw new WeirError('INVALID_TOPIC_EXCEPTION', reason);
-    const topic = image.topic(name);
-    if (topic === undefined)
-      throw new WeirError('UNKNOWN_TOPIC_OR_PARTITION', `topic '${name}' does not exist`);
-    return {
-      name,
-      internal: name.startsWith(INTERNAL_PREFIX),
-      replicationFactor: topic.replicationFactor,
-      configs: logConfigEntries(logConfigFrom(topic.configs, this.config.topicDefaults)),
-      overrides: { ...topic.configs },
-      partitions: topic.partitions.map((placed, id) => {
-        const p = this.replicas.find(name, id);
-        const stats =
-          p !== undefined ? this.replicas.statsOf(p) : this.replicas.remoteStats(id, servingReplicas(placed));
-        const target = placed.target;
-        if (target === null) return stats;
-        return {
-          ...stats,
-          addingReplicas: target.filter((r) => !placed.replicas.includes(r)),
-          removingReplicas: placed.replicas.filter((r) => !target.includes(r)),
-        };
-      }),
-    };
+    return this.clusterAdmin === null
+      ? this.topics.describeTopic(name)
+      : this.clusterAdmin.describeTopic(name);
   }
 
   alterTopicConfig(
