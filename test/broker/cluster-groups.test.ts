@@ -126,4 +126,42 @@ describe('group coordinators with peers', () => {
     const after = c.node(now).broker.groups.fetchOffsets('g', [{ topic: 'events', partition: 0 }]);
     expect(after[0]!.offset).toBe(50);
   }, 120_000);
+
+  it('show a commit only once a majority holds it, so what an OffsetFetch saw survives a move', async () => {
+    const c = (cluster = await TestCluster.start(3, { offsetsTopicPartitions: 1 }));
+    await c.registered();
+    const admin = new Admin({ bootstrap: c.node(1).grpcAddress });
+    try {
+      await admin.createTopic('events', { partitions: 1, replicationFactor: 3 });
+    } finally {
+      admin.close();
+    }
+    coordinatorOf(c, 1, 'g');
+    const leader = await agreedCoordinator(c, 'g');
+    await until(
+      'the offsets partition whole on every broker',
+      () => c.dataDirs.map((d) => raftState(d, `${OFFSETS_TOPIC}-0`)),
+      (states) => states.every((s) => /^amnesiac: 0$/m.test(s)),
+    );
+    const groups = c.node(leader).broker.groups;
+    const offsetOf = (): number => groups.fetchOffsets('g', [{ topic: 'events', partition: 0 }])[0]!.offset;
+    await groups.commit('g', '', -1, [{ topic: 'events', partition: 0, offset: 5, metadata: '' }]);
+    expect(offsetOf()).toBe(5);
+
+    // Given the coordinator alone (its followers stopped), when a commit is appended, then its
+    // log has it but no majority does, and the committed view still answers the offset before.
+    for (const b of c.running.filter((r) => r.nodeId !== leader)) await c.stop(b.nodeId);
+    const pending = groups.commit('g', '', -1, [{ topic: 'events', partition: 0, offset: 9, metadata: '' }]);
+    pending.catch(() => undefined);
+    expect(offsetOf()).toBe(5);
+    expect(groups.describeGroup('g').offsets.map((o) => o.committed)).toEqual([5]);
+    // It is refused once its wait for a majority runs out (or the leader steps down first), and
+    // the view has not taken it.
+    const refused = await pending.then(
+      () => null,
+      (err: unknown) => (err instanceof WeirError ? err.code : String(err)),
+    );
+    expect(['REQUEST_TIMED_OUT', 'NOT_LEADER_OR_FOLLOWER']).toContain(refused);
+    if (coordinatorOf(c, leader, 'g') === leader && fetches(c, leader, 'g')) expect(offsetOf()).toBe(5);
+  }, 60_000);
 });
