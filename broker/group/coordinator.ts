@@ -112,6 +112,16 @@ export function groupHash(groupId: string): number {
   return h === -2147483648 ? 0 : Math.abs(h);
 }
 
+/**
+ * The group's partition could not take the append because its leadership is going (handed over,
+ * or lost): to a member that is NOT_COORDINATOR, as in Kafka, so it looks the coordinator up
+ * again rather than retrying here.
+ */
+function asNotCoordinator(err: unknown, partition: number): unknown {
+  if (!(err instanceof WeirError) || err.code !== 'NOT_LEADER_OR_FOLLOWER') return err;
+  return new WeirError('NOT_COORDINATOR', `${OFFSETS_TOPIC}/${partition}: ${err.message}`, { cause: err });
+}
+
 export function invalidGroupId(groupId: string): string | null {
   if (typeof groupId !== 'string' || groupId.length === 0) return 'a group id must not be empty';
   if (Buffer.byteLength(groupId, 'utf8') > MAX_GROUP_ID_BYTES)
@@ -377,16 +387,23 @@ export class GroupCoordinator {
       value: value === null ? null : encodeOffsetValue(value),
       timestamp: now,
     }));
-    const { baseOffset, flushed } = this.broker.appendInternal(
-      OFFSETS_TOPIC,
-      partition,
-      encodeBatch(records),
+    let appended: { baseOffset: number; flushed: Promise<void> };
+    try {
+      appended = this.broker.appendInternal(OFFSETS_TOPIC, partition, encodeBatch(records));
+    } catch (err) {
+      return Promise.reject(asNotCoordinator(err, partition));
+    }
+    const { baseOffset, flushed } = appended;
+    return flushed.then(
+      () => {
+        // Deposed meanwhile: the view of the partition was dropped, and stays so.
+        if (!this.led.has(partition)) return;
+        entries.forEach(({ key, value }, i) => this.offsets.apply(key, value, baseOffset + i));
+      },
+      (err: unknown) => {
+        throw asNotCoordinator(err, partition);
+      },
     );
-    return flushed.then(() => {
-      // Deposed meanwhile: the view of the partition was dropped, and stays so.
-      if (!this.led.has(partition)) return;
-      entries.forEach(({ key, value }, i) => this.offsets.apply(key, value, baseOffset + i));
-    });
   }
 
   fetchOffsets(groupId: string, partitions: readonly TopicPartition[]): FetchedOffset[] {
