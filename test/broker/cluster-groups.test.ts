@@ -227,6 +227,68 @@ describe('group coordinators with peers', () => {
   }, 60_000);
 });
 
+describe('a busy group coordinator', () => {
+  it('is handed back to its returning preferred replica in one move', async () => {
+    const c = (cluster = await TestCluster.start(3, { offsetsTopicPartitions: 1 }));
+    await c.registered();
+    const admin = new Admin({ bootstrap: c.node(1).grpcAddress });
+    try {
+      await admin.createTopic('events', { partitions: 1, replicationFactor: 3 });
+    } finally {
+      admin.close();
+    }
+    coordinatorOf(c, 1, 'g');
+    const preferred = await agreedCoordinator(c, 'g');
+    await until(
+      'the offsets partition whole on every broker',
+      () => c.dataDirs.map((d) => raftState(d, `${OFFSETS_TOPIC}-0`)),
+      (states) => states.every((s) => /^amnesiac: 0$/m.test(s)),
+    );
+    await c.stop(preferred);
+    const interim = await agreedCoordinator(c, 'g');
+
+    // Given a stream of commits to whichever broker coordinates the group, and the brokers that
+    // took them, in order.
+    const named: number[] = [];
+    let committed = 0;
+    let busy = true;
+    const load = (async () => {
+      for (let offset = 1; busy; offset++) {
+        const now = c.running.map((b) => coordinatorOf(c, b.nodeId, 'g')).find((x) => typeof x === 'number');
+        const at = typeof now === 'number' ? c.brokers[now - 1] : null;
+        if (at !== null && at !== undefined)
+          await at.broker.groups
+            .commit('g', '', -1, [{ topic: 'events', partition: 0, offset, metadata: '' }])
+            .then(
+              () => {
+                committed = offset;
+                if (named[named.length - 1] !== now) named.push(now as number);
+              },
+              () => undefined,
+            );
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+
+    // When the preferred replica returns, then the leader balancer hands the partition back to it
+    // (once it has caught up) in one move: the hand-over does not fail under the commits and
+    // leave the coordinator where it was, or elsewhere, in between.
+    await c.restart(preferred);
+    await agreedCoordinator(c, 'g');
+    await until(
+      'the preferred replica coordinating',
+      () => named[named.length - 1],
+      (last) => last === preferred,
+      30_000,
+    );
+    busy = false;
+    await load;
+    expect(named).toEqual([interim, preferred]);
+    const fetched = c.node(preferred).broker.groups.fetchOffsets('g', [{ topic: 'events', partition: 0 }]);
+    expect(fetched[0]!.offset).toBeGreaterThanOrEqual(committed);
+  }, 90_000);
+});
+
 /** A member's first heartbeat: a join (epoch 0), subscribed to `events`. */
 function member(memberId: string, instanceId: string): HeartbeatRequest {
   return {
