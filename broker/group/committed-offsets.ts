@@ -4,7 +4,7 @@
 // complete in, and replaying the log at start-up gives the same view as before the restart.
 
 import { forEachRecord, type RecordEntry } from '../../proto/record-batch.js';
-import { batchSize } from '../../proto/batch-header.js';
+import { RECORDS_OFFSET, batchIsControl, batchSize } from '../../proto/batch-header.js';
 import { partitionKey } from './partition-key.js';
 import { decodeOffsetKey, decodeOffsetValue, type OffsetKey, type OffsetValue } from './offset-record.js';
 
@@ -74,13 +74,15 @@ export class CommittedOffsets {
 
   /**
    * Replays batches read from the log (whole RecordBatch v2 bytes laid end to end). Returns how
-   * many records were skipped as undecodable and the last reason.
+   * many records were skipped as undecodable and the last reason. Control batches (with peers,
+   * each new leader's no-op) hold no commit and are passed over.
    */
   replay(batches: Buffer): { skipped: number; lastReason: string } {
     const state: ReplayState = { target: this, skipped: 0, lastReason: '' };
     let off = 0;
     while (off < batches.length) {
-      const reason = forEachRecord(batches, off, replayRecord, state);
+      const control = off + RECORDS_OFFSET <= batches.length && batchIsControl(batches, off);
+      const reason = control ? null : forEachRecord(batches, off, replayRecord, state);
       if (reason !== null) {
         state.skipped++;
         state.lastReason = reason;

@@ -6,7 +6,8 @@
 // that is always this broker, but every group call goes through the same lookup so a cluster can
 // move it; a broker asked about a group it does not coordinate answers NOT_COORDINATOR.
 //
-// A commit is written to the log first and enters the in-memory view when the append returns; when
+// A commit is written to the log first and enters the in-memory view once the append is done
+// (flushed as the topic's policy asks; with peers, held by a majority), never before; when
 // this broker becomes the leader of a partition of the topic (on one broker: every partition, at
 // start-up or when the topic is created) the view is rebuilt by replaying that partition, so
 // commits survive restarts and kill -9 (under the topic's flush policy). Membership is not persisted: after a restart, members rejoin
@@ -109,6 +110,16 @@ export function groupHash(groupId: string): number {
   let h = 0;
   for (let i = 0; i < groupId.length; i++) h = (Math.imul(31, h) + groupId.charCodeAt(i)) | 0;
   return h === -2147483648 ? 0 : Math.abs(h);
+}
+
+/**
+ * The group's partition could not take the append because its leadership is going (handed over,
+ * or lost): to a member that is NOT_COORDINATOR, as in Kafka, so it looks the coordinator up
+ * again rather than retrying here.
+ */
+function asNotCoordinator(err: unknown, partition: number): unknown {
+  if (!(err instanceof WeirError) || err.code !== 'NOT_LEADER_OR_FOLLOWER') return err;
+  return new WeirError('NOT_COORDINATOR', `${OFFSETS_TOPIC}/${partition}: ${err.message}`, { cause: err });
 }
 
 export function invalidGroupId(groupId: string): string | null {
@@ -359,10 +370,15 @@ export class GroupCoordinator {
   }
 
   /**
-   * Appends commits (or tombstones) to the group's partition and applies them to the view at once,
-   * in the same synchronous step as the caller's checks: a commit that passed the ownership check
-   * is in the log before any other request (an eviction, a new owner's OffsetFetch) can run. The
-   * promise waits for the flush the topic's policy asks for.
+   * Appends commits (or tombstones) to the group's partition in the same synchronous step as the
+   * caller's checks, so a commit that passed the ownership check is in the log before any other
+   * request (an eviction, another commit) can run. The view takes the records only once the append
+   * is done (flushed under the topic's policy; with peers, held by a majority), before the caller
+   * answers: an OffsetFetch or a describe never shows a commit that a new leader of the partition
+   * may not have, so the committed offsets seen never go back when the coordinator moves (Kafka's
+   * coordinator likewise keeps a pending commit out of its committed view). An append that fails
+   * (the leadership went, or REQUEST_TIMED_OUT) leaves the view as it was; if the record still
+   * commits, the next leader's replay, or the next commit of the partition, brings the view level.
    */
   private append(partition: number, entries: readonly OffsetEntry[]): Promise<void> {
     const now = this.broker.clock.now();
@@ -371,13 +387,23 @@ export class GroupCoordinator {
       value: value === null ? null : encodeOffsetValue(value),
       timestamp: now,
     }));
-    const { baseOffset, flushed } = this.broker.appendInternal(
-      OFFSETS_TOPIC,
-      partition,
-      encodeBatch(records),
+    let appended: { baseOffset: number; flushed: Promise<void> };
+    try {
+      appended = this.broker.appendInternal(OFFSETS_TOPIC, partition, encodeBatch(records));
+    } catch (err) {
+      return Promise.reject(asNotCoordinator(err, partition));
+    }
+    const { baseOffset, flushed } = appended;
+    return flushed.then(
+      () => {
+        // Deposed meanwhile: the view of the partition was dropped, and stays so.
+        if (!this.led.has(partition)) return;
+        entries.forEach(({ key, value }, i) => this.offsets.apply(key, value, baseOffset + i));
+      },
+      (err: unknown) => {
+        throw asNotCoordinator(err, partition);
+      },
     );
-    entries.forEach(({ key, value }, i) => this.offsets.apply(key, value, baseOffset + i));
-    return flushed;
   }
 
   fetchOffsets(groupId: string, partitions: readonly TopicPartition[]): FetchedOffset[] {

@@ -91,6 +91,11 @@ export class RaftNode {
   private matchedEnd = 0;
   private leaderCommitEnd = 0;
   private progress: LeaderProgress | null = null;
+  /**
+   * Leader: ticks left of a leadership transfer it asked for (0: none). Meanwhile it takes no
+   * proposal, so its target stays caught up through its election (Raft thesis 3.10).
+   */
+  private transferTicks = 0;
 
   private hardStateDirty = false;
   private outbox: Message[] = [];
@@ -175,6 +180,8 @@ export class RaftNode {
     this.electionElapsed++;
     this.sinceLeader++;
     if (this.roleNow === 'leader') {
+      // A transfer not done within an election timeout is given up: proposals are taken again.
+      if (this.transferTicks > 0) this.transferTicks--;
       this.heartbeatElapsed++;
       if (this.heartbeatElapsed >= this.config.heartbeatTicks) {
         this.heartbeatElapsed = 0;
@@ -199,7 +206,10 @@ export class RaftNode {
    * null (the client asks the leader).
    */
   propose(data: Uint8Array, count = 1): number | null {
-    if (this.roleNow !== 'leader') return null;
+    // While handing its leadership over, it takes nothing new: an entry appended after the target
+    // was found caught up makes the others refuse the target's vote, and the election (the target
+    // wins none, then anyone may) costs the group its leader for nothing.
+    if (this.roleNow !== 'leader' || this.transferTicks > 0) return null;
     assert(count >= 1, 'an entry takes at least one offset');
     const offset = this.appendLocal({ offset: this.log.end, count, term: this.term, kind: 'data', data });
     for (const p of this.peers) this.sendAppend(p);
@@ -215,6 +225,7 @@ export class RaftNode {
    */
   proposeMembership(change: MembershipChange): number | string {
     if (this.roleNow !== 'leader') return 'not the leader';
+    if (this.transferTicks > 0) return 'a leadership transfer is in flight';
     const faults = this.config.faults;
     if (this.membershipOffset >= this.commitEnd && faults?.overlappingChanges !== true)
       return 'a membership change is in flight';
@@ -322,6 +333,7 @@ export class RaftNode {
     if (pr.amnesiac || pr.matchEnd < this.log.end || pr.durableEnd < this.log.end)
       return `${to} has not caught up`;
     this.outbox.push({ type: 'timeoutNow', from: this.id, to, term: this.term });
+    this.transferTicks = this.config.electionTicks;
     return null;
   }
 
@@ -402,6 +414,7 @@ export class RaftNode {
     this.roleNow = 'follower';
     this.leader = leader;
     this.progress = null;
+    this.transferTicks = 0;
     this.matchedEnd = 0;
     this.leaderCommitEnd = 0;
     this.sinceLeader = leader === null ? Infinity : 0;
@@ -412,6 +425,7 @@ export class RaftNode {
     this.won++;
     this.roleNow = 'leader';
     this.leader = this.id;
+    this.transferTicks = 0;
     // Elected by whole replicas, its log holds every committed entry; elected by amnesiac ones (the
     // whole group lost its memory), it is the best there is.
     if (this.amnesiac) {

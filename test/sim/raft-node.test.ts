@@ -460,3 +460,27 @@ describe('amnesia', () => {
     expect(n.highWatermark).toBe(2);
   });
 });
+
+describe('leadership transfer', () => {
+  it('a leader handing its leadership over takes no proposal until the target is elected or an election timeout passes', () => {
+    const n = replica(0, [0, 1, 2], 1, [], 0);
+    electedByPeer1(n);
+    // Both followers hold the no-op (offset 0, term 2) durably: either may take over.
+    run(n, (x) => x.persisted(1, 2));
+    run(n, (x) => x.receive(appendAck(1, 0, 2, 1)));
+    run(n, (x) => x.receive(appendAck(2, 0, 2, 1)));
+    expect(n.transferLeadership(1)).toBeNull();
+    // An entry taken now would leave the target behind the others, and its election would fail.
+    expect(n.propose(data('late'))).toBeNull();
+    expect(n.proposeMembership({ kind: 'remove', id: 2 })).toBe('a leadership transfer is in flight');
+    // The target never campaigned (its TimeoutNow was lost): after an election timeout the leader,
+    // still heard from by its followers, gives the transfer up and takes proposals again.
+    for (let t = 0; t < 10; t++) {
+      expect(n.propose(data('late'))).toBeNull();
+      run(n, (x) => x.receive(appendAck(2, 0, 2, 1)));
+      ticks(n, 1);
+    }
+    expect(n.role).toBe('leader');
+    expect(n.propose(data('again'))).toBe(1);
+  });
+});

@@ -11,6 +11,7 @@ import {
 } from '../../../broker/group/offset-record.js';
 import { CommittedOffsets } from '../../../broker/group/committed-offsets.js';
 import { encodeBatch } from '../../../proto/record-batch.js';
+import { leaderChangeBatch } from '../../../proto/control-batch.js';
 
 describe('offset record layout', () => {
   it('encodes the key and value as documented', () => {
@@ -112,5 +113,27 @@ describe('the committed-offset view', () => {
     ]);
     expect(view.replay(batches)).toEqual({ skipped: 2, lastReason: 'unknown key version 9' });
     expect([view.get('g', 't', 0)?.offset, view.get('g', 't', 1)?.offset]).toEqual([2, 4]);
+  });
+
+  it("passes over a new leader's control batch: it holds no commit, and is not counted as bad", () => {
+    const view = new CommittedOffsets();
+    const batches = Buffer.concat([
+      encodeBatch([{ key: encodeOffsetKey(key), value: encodeOffsetValue(value(2)), timestamp: 1 }], {
+        baseOffset: 0,
+      }),
+      leaderChangeBatch({
+        leaderId: 2,
+        voters: [1, 2, 3],
+        grantingVoters: [2, 3],
+        leaderEpoch: 4,
+        timestamp: 1,
+        baseOffset: 1,
+      }),
+      encodeBatch([{ key: encodeOffsetKey(key), value: encodeOffsetValue(value(5)), timestamp: 1 }], {
+        baseOffset: 2,
+      }),
+    ]);
+    expect(view.replay(batches)).toEqual({ skipped: 0, lastReason: '' });
+    expect(view.get('g', 't', 0)?.offset).toBe(5);
   });
 });
