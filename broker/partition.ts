@@ -240,6 +240,9 @@ export class Partition {
    * high watermark is the group's own (a follower's may lag it).
    */
   requireLeader(): void {
+    // An offline log says why (a lone replica damaged at rest never joins its group to lead).
+    const failed = this.log.failed;
+    if (failed !== null) throw failed;
     if (this.replicaRole !== 'leader') throw this.notLeader();
   }
 
@@ -511,9 +514,11 @@ export class Partition {
         // unknown, as they were before start states were kept.
       }
     }
-    const segments = this.log.segments;
-    for (const seg of segments.slice(Math.max(0, segments.length - PRODUCER_STATE_SEGMENTS))) {
-      seg.forEachBatch((buf, off) => {
+    // A log offline over damage has no producers to know; one found damaged here goes offline
+    // (PartitionLog) and serves nothing, so no de-duplication is lost.
+    if (this.log.failed !== null) return;
+    try {
+      this.log.forEachNewestBatch(PRODUCER_STATE_SEGMENTS, (buf, off) => {
         const producerId = batchProducerId(buf, off);
         if (producerId < 0) return true;
         const firstSeq = batchBaseSequence(buf, off);
@@ -527,6 +532,8 @@ export class Partition {
         });
         return true;
       });
+    } catch (err) {
+      if (this.log.failed === null) throw err;
     }
   }
 }
