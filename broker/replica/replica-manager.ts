@@ -200,6 +200,9 @@ export class ReplicaManager {
       random: this.random,
       start: this.start,
     };
+    // A lone replica damaged at rest has nothing to repair from: it stays offline, every byte kept,
+    // out of its group (whose Raft log would cut at the damage). See partition-replica.ts.
+    if (log.damage !== null && voters.length === 1) return p;
     const cache = LeaderEpochCache.open(this.fs, log.dir);
     p.joinGroup((events) => PartitionReplica.join(log, cache, options, events));
     if (voters.length === 1)
