@@ -26,7 +26,7 @@
 // suffix: the same path as a wiped replica's, which the simulation proves. Before it joins, such a
 // replica reads every batch CRC of its log (PartitionLog.verify): after a clean stop the loader reads
 // only each segment's tail, and a replica must not lead, nor vote whole, over records it never
-// checked. That costs about a second per GB at start-up (README, Recovery); a group of one is not
+// checked. That costs 1.2 to 1.5 s per GiB at start-up (README, Recovery); a group of one is not
 // verified (it has nothing to repair from: its consumers meet the damage as an offline partition, or
 // their CRC check does), and a damaged one does not join its group at all (replica-manager.ts), so
 // nothing cuts its log.
