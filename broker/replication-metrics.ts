@@ -112,7 +112,7 @@ function renderTotals(t: RaftTotals | undefined): string {
   const amnesiacWins = family(
     n.amnesiacWins,
     'counter',
-    "Elections this broker's replicas won while amnesiac (only when a majority of the group was).",
+    "Elections this broker's replicas won while amnesiac (only when a majority of the group was: a new partition's first).",
     `${n.amnesiacWins} ${t?.amnesiacWins ?? 0}\n`,
   );
   let body = '';

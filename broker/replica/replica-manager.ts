@@ -21,7 +21,7 @@ import {
   type ProducedRecord,
   type ProducerFields,
 } from './produced-records.js';
-import { PartitionReplica, type ReplicaStart } from './partition-replica.js';
+import { PartitionReplica, type ReplicaEvents, type ReplicaStart } from './partition-replica.js';
 import { RaftGroups, type Envelope, type RaftTransport } from './raft-groups.js';
 import type { RaftTotals } from './raft-totals.js';
 import { replicaSync, type FollowerLag, type ReplicaSync } from './replica-sync.js';
@@ -116,6 +116,7 @@ export class ReplicaManager {
   private readonly groups: RaftGroups;
   private readonly votersOf: (topic: string, partition: number) => readonly number[];
   private readonly topicPartitions: (topic: string) => number;
+  private readonly onGroupFailed: (group: string, err: unknown) => void;
   private readonly leadership: LeadershipListener[] = [];
   /** Where records without a key go when the broker partitions them: round robin per request. */
   private roundRobin = 0;
@@ -141,6 +142,7 @@ export class ReplicaManager {
     this.fs = deps.fs;
     this.random = deps.random;
     this.start = deps.start;
+    this.onGroupFailed = deps.onGroupFailed ?? ((): void => undefined);
     const self = deps.config.nodeId;
     this.votersOf = deps.votersOf ?? ((): readonly number[] => [self]);
     this.topicPartitions =
@@ -154,7 +156,11 @@ export class ReplicaManager {
       transport,
       clock: this.clock,
       tickMs: RAFT_TICK_MS,
-      ...(deps.onGroupFailed === undefined ? {} : { onGroupFailed: deps.onGroupFailed }),
+      onGroupFailed: (group, err) => {
+        const at = group.lastIndexOf('/');
+        this.find(group.slice(0, at), Number(group.slice(at + 1)))?.groupFailed();
+        this.onGroupFailed(group, err);
+      },
     });
   }
 
@@ -173,7 +179,9 @@ export class ReplicaManager {
     const list = this.partitions.get(topic) ?? [];
     const added = logs.map(({ id, log }) => {
       assert(list[id] === undefined, `partition ${topic}/${id} added twice`);
-      const p = this.joined(new Partition(topic, id, log, this.dataArrived, this.leadershipChanged), log);
+      const damaged = (q: Partition): boolean => this.repairLater(q, log);
+      const p = new Partition(topic, id, log, this.dataArrived, this.leadershipChanged, damaged);
+      this.joined(p, log);
       list[id] = p;
       return p;
     });
@@ -184,30 +192,57 @@ export class ReplicaManager {
   }
 
   /**
+   * Damage at rest met while serving `p` (partition-replica.ts): with peers, the replica leaves its
+   * group and joins it again once the current request is answered, in a new incarnation, which
+   * marks it amnesiac and cuts its log at the damage; true. A lone replica stays offline: false.
+   */
+  private repairLater(p: Partition, log: PartitionLog): boolean {
+    if (this.stopped || this.votersOf(p.topic, p.id).length === 1) return false;
+    setImmediate(() => {
+      if (this.stopped || this.partitions.get(p.topic)?.[p.id] !== p) return;
+      const incarnation = Math.max((this.start.incarnation ?? 0) + 1, this.clock.now());
+      try {
+        p.rejoin((events) => this.join(p, log, events, { ...this.start, incarnation }));
+      } catch (err) {
+        // The repair failed (its fsync, say): the log is offline, and the partition out of its group.
+        this.onGroupFailed(`${p.topic}/${p.id}`, err);
+      }
+    });
+    return true;
+  }
+
+  /**
    * Opens `p`'s Raft state beside its log and joins its group. A group of one elects it at once;
    * a group with peers elects whoever its election picks.
    */
   private joined(p: Partition, log: PartitionLog): Partition {
-    const self = this.config.nodeId;
-    const voters = [...this.votersOf(p.topic, p.id)];
-    assert(voters.includes(self), `${p.topic}/${p.id}: this broker is not among its voters`);
+    const voters = this.votersOf(p.topic, p.id);
+    assert(voters.includes(this.config.nodeId), `${p.topic}/${p.id}: this broker is not among its voters`);
+    // A lone replica damaged at rest has nothing to repair from: it stays offline, every byte kept,
+    // out of its group (whose Raft log would cut at the damage). See partition-replica.ts.
+    if (log.damage !== null && voters.length === 1) return p;
+    p.joinGroup((events) => this.join(p, log, events, this.start));
+    if (voters.length === 1)
+      assert.equal(p.role, 'leader', `${p.topic}/${p.id}: a group of one elects its replica at once`);
+    return p;
+  }
+
+  private join(
+    p: Partition,
+    log: PartitionLog,
+    events: ReplicaEvents,
+    start: ReplicaStart,
+  ): PartitionReplica {
     const options = {
       fs: this.fs,
       groups: this.groups,
       key: `${p.topic}/${p.id}`,
-      self,
-      voters,
+      self: this.config.nodeId,
+      voters: [...this.votersOf(p.topic, p.id)],
       random: this.random,
-      start: this.start,
+      start,
     };
-    // A lone replica damaged at rest has nothing to repair from: it stays offline, every byte kept,
-    // out of its group (whose Raft log would cut at the damage). See partition-replica.ts.
-    if (log.damage !== null && voters.length === 1) return p;
-    const cache = LeaderEpochCache.open(this.fs, log.dir);
-    p.joinGroup((events) => PartitionReplica.join(log, cache, options, events));
-    if (voters.length === 1)
-      assert.equal(p.role, 'leader', `${p.topic}/${p.id}: a group of one elects its replica at once`);
-    return p;
+    return PartitionReplica.join(log, LeaderEpochCache.open(this.fs, log.dir), options, events);
   }
 
   /** Takes an envelope of Raft messages from a peer broker (the replication listener's). */
