@@ -88,14 +88,16 @@ export class SegmentCorruption extends Error {
 
 /**
  * The offset rules of batches walked in file order: each starts past the last one's end and not
- * below the segment's base. visit() returns the position of the batch to blame, or -1.
+ * below the segment's base. visit() says why a batch breaks them and which batch to cut at (see
+ * the file comment for which of two overlapping batches is blamed), or null.
  */
 class OffsetOrder {
   private prevLast = -1;
   private prevPos = -1;
   /** The previous batch started exactly after its predecessor (known only walking from byte 0). */
   private prevFollowed = false;
-  private known: boolean;
+  /** Walking from byte 0: the first batch must follow the segment's base. */
+  private readonly known: boolean;
 
   constructor(
     private readonly segmentBase: number,

@@ -31,11 +31,15 @@
 // their CRC check does), and a damaged one does not join its group at all (replica-manager.ts), so
 // nothing cuts its log.
 //
-// The incarnation (RaftConfig.incarnation) is when the broker started, in ms: it grows with every
-// start, so a leader forgets what this replica's earlier life acknowledged (without it, a leader
-// holding a stale match for a replica that came back shorter would wait on it for ever). A clock
-// set back across a restart only delays the catch-up until the next leader, never safety: a leader
-// ignores answers from an incarnation below the one it knows.
+// Damage a running replica meets (a read for a consumer or a follower) takes the same path at once:
+// the replica leaves its group and joins it again through here (replica-manager.ts, repairLater).
+//
+// The incarnation (RaftConfig.incarnation) is when the broker started, in ms (a rejoin after
+// damage takes the time it rejoins): it grows with every start, so a leader forgets what this
+// replica's earlier life acknowledged (without it, a leader holding a stale match for a replica
+// that came back shorter would wait on it for ever). A clock set back across a restart only delays
+// the catch-up until the next leader, never safety: a leader ignores answers from an incarnation
+// below the one it knows.
 
 import { WeirError } from '../../proto/errors.js';
 import {
