@@ -208,7 +208,13 @@ export class Broker implements GroupBroker {
         this.clusterAdmin === null ? this.topics.ensureTopic(topic) : this.clusterAdmin.ensureTopic(topic),
       fs,
       random,
-      start: { bootId, cleanShutdown: logs.cleanShutdown, newReplicaId: () => ids.uuid() },
+      start: {
+        bootId,
+        cleanShutdown: logs.cleanShutdown,
+        newReplicaId: () => ids.uuid(),
+        // Grows with every start: a leader forgets what this broker's replicas said before it.
+        incarnation: clock.now(),
+      },
       ...(this.transport === null ? {} : { transport: this.transport }),
       // The metadata log's group is every peer; a topic's partitions have the replicas the
       // controller placed (one broker: this broker alone).

@@ -26,6 +26,7 @@ const STORAGE_ERRORS = new Set([
   'log-start-past-end',
   'metadata-error',
   'segment-gap',
+  'damaged',
 ]);
 
 export interface StartBrokerOptions extends BrokerConfigInput {
@@ -89,7 +90,8 @@ async function launch(configIn: BrokerConfig, logger: Logger, fs?: StorageFs): P
         event.kind === 'orphaned-dir-kept' ||
         event.kind === 'truncated' ||
         event.kind === 'segments-removed' ||
-        event.kind === 'segment-overlap-cut'
+        event.kind === 'segment-overlap-cut' ||
+        event.kind === 'repaired'
       )
         logger.warn({ event }, 'storage');
       else if (event.kind === 'startup') logger.info({ event }, 'storage opened');

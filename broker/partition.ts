@@ -144,6 +144,13 @@ export class Partition {
 
   /** Told when this replica starts or stops leading (after the partition took the change). */
   private readonly leadershipChanged: (partition: Partition, leads: boolean) => void;
+  /**
+   * Told when a read met damage at rest in the log; true when the replica will repair from its
+   * peers (it then answers as a replica that does not lead until it has: see rejoin).
+   */
+  private readonly damaged: (partition: Partition) => boolean;
+  /** Between a read meeting damage and the repaired replica rejoining its group. */
+  private repairing = false;
 
   constructor(
     topic: string,
@@ -151,12 +158,14 @@ export class Partition {
     log: PartitionLog,
     dataArrived: (partition: Partition) => void,
     leadershipChanged: (partition: Partition, leads: boolean) => void = () => undefined,
+    damaged: (partition: Partition) => boolean = () => false,
   ) {
     this.topic = topic;
     this.id = id;
     this.log = log;
     this.dataArrived = dataArrived;
     this.leadershipChanged = leadershipChanged;
+    this.damaged = damaged;
     // Nothing is known committed until the group says so (at once, in a group of one).
     this.hw = Math.min(log.logStartOffset, log.logEndOffset);
   }
@@ -173,6 +182,33 @@ export class Partition {
     });
     // A group of one elects this replica while it joins, before its start state can be asked for.
     if (this.replicaRole === 'leader') this.rebuildProducerState();
+  }
+
+  /**
+   * Leaves the group and joins it again through `join` (which repairs the log: see
+   * PartitionReplica), as a follower that knows no high watermark yet: what the damaged replica
+   * knew of its group may lie past what its cut log holds.
+   */
+  rejoin(join: (events: ReplicaEvents) => PartitionReplica): void {
+    const led = this.replicaRole === 'leader';
+    this.leaveGroup();
+    this.leader = null;
+    this.replicaRole = 'follower';
+    this.hw = Math.min(this.log.logStartOffset, this.log.logEndOffset);
+    if (led) this.leadershipChanged(this, false);
+    try {
+      this.joinGroup(join);
+    } finally {
+      this.repairing = false;
+    }
+  }
+
+  /**
+   * The group failed and left (a storage error inside the Raft core, such as a leader's read for a
+   * follower meeting damage at rest): a replica with peers repairs, as after a read (see read).
+   */
+  groupFailed(): void {
+    if (this.log.damage !== null && !this.repairing && this.damaged(this)) this.repairing = true;
   }
 
   /** Leaves the group (the partition is deleted); waiting produces fail. */
@@ -240,6 +276,11 @@ export class Partition {
    * high watermark is the group's own (a follower's may lag it).
    */
   requireLeader(): void {
+    // A replica repairing from its peers does not lead: the client asks the others.
+    if (this.repairing) throw this.notLeader();
+    // An offline log says why (a lone replica damaged at rest never joins its group to lead).
+    const failed = this.log.failed;
+    if (failed !== null) throw failed;
     if (this.replicaRole !== 'leader') throw this.notLeader();
   }
 
@@ -287,9 +328,20 @@ export class Partition {
     };
   }
 
-  /** Reads from `offset`; callers that serve consumers pass `maxOffset: highWatermark`. */
+  /**
+   * Reads from `offset`; callers that serve consumers pass `maxOffset: highWatermark`. Damage at
+   * rest met here, in a replica with peers, is answered as NOT_LEADER_OR_FOLLOWER (retriable: the
+   * client finds the new leader) while the replica steps down and repairs; never as data.
+   */
   read(offset: number, maxBytes: number, options?: ReadOptions): ReadResult {
-    return this.log.read(offset, maxBytes, options);
+    try {
+      return this.log.read(offset, maxBytes, options);
+    } catch (err) {
+      if (this.log.damage === null) throw err;
+      if (!this.repairing && this.damaged(this)) this.repairing = true;
+      if (this.repairing) throw this.notLeader();
+      throw err;
+    }
   }
 
   /** The first record at or after `timestamp`: its offset and its own timestamp, or null. */
@@ -511,9 +563,11 @@ export class Partition {
         // unknown, as they were before start states were kept.
       }
     }
-    const segments = this.log.segments;
-    for (const seg of segments.slice(Math.max(0, segments.length - PRODUCER_STATE_SEGMENTS))) {
-      seg.forEachBatch((buf, off) => {
+    // A log offline over damage has no producers to know; one found damaged here goes offline
+    // (PartitionLog) and serves nothing, so no de-duplication is lost.
+    if (this.log.failed !== null) return;
+    try {
+      this.log.forEachNewestBatch(PRODUCER_STATE_SEGMENTS, (buf, off) => {
         const producerId = batchProducerId(buf, off);
         if (producerId < 0) return true;
         const firstSeq = batchBaseSequence(buf, off);
@@ -527,6 +581,8 @@ export class Partition {
         });
         return true;
       });
+    } catch (err) {
+      if (this.log.failed === null) throw err;
     }
   }
 }

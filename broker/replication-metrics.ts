@@ -20,6 +20,8 @@ export const REPLICATION_METRICS = {
   lagMs: 'weir_follower_lag_ms',
   electionsStarted: 'weir_raft_elections_started_total',
   electionsWon: 'weir_raft_elections_won_total',
+  rejoined: 'weir_raft_amnesia_cleared_total',
+  amnesiacWins: 'weir_raft_amnesiac_elections_won_total',
   commitLatency: 'weir_raft_commit_latency_seconds',
 } as const;
 
@@ -100,6 +102,18 @@ function renderTotals(t: RaftTotals | undefined): string {
     "Elections this broker's replicas won.",
     `${n.electionsWon} ${t?.electionsWon ?? 0}\n`,
   );
+  const rejoined = family(
+    n.rejoined,
+    'counter',
+    'Replicas of this broker that were amnesiac (a wiped or repaired log, a power loss) and caught up to their leader.',
+    `${n.rejoined} ${t?.rejoined ?? 0}\n`,
+  );
+  const amnesiacWins = family(
+    n.amnesiacWins,
+    'counter',
+    "Elections this broker's replicas won while amnesiac (only when a majority of the group was: a new partition's first).",
+    `${n.amnesiacWins} ${t?.amnesiacWins ?? 0}\n`,
+  );
   let body = '';
   let cumulative = 0;
   COMMIT_LATENCY_BUCKETS_SECONDS.forEach((le, i) => {
@@ -115,5 +129,5 @@ function renderTotals(t: RaftTotals | undefined): string {
     "Time from a leader's append to its commit (the high watermark passing it), on this broker's leaders.",
     body,
   );
-  return [started, won, latency].join('\n');
+  return [started, won, rejoined, amnesiacWins, latency].join('\n');
 }

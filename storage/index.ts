@@ -67,7 +67,7 @@ export {
   type ReadResult,
 } from './partition-log.js';
 export type { LogEvent } from './log-event.js';
-export type { OpenOptions } from './log-loader.js';
+export type { LogDamage, OpenOptions } from './log-loader.js';
 export { applyRetention, expiredByTime, excessBySize, type RetentionOutcome } from './retention.js';
 export { compactLog, dirtyRatio, type CompactionOutcome } from './compaction.js';
 export {

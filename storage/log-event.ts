@@ -39,4 +39,20 @@ export type LogEvent =
     }
   /** Offsets [from, to) are in no segment (see reportGaps in log-loader.ts). */
   | { kind: 'segment-gap'; dir: string; from: number; to: number; reason: string }
-  | { kind: 'log-start-past-end'; dir: string; checkpointed: number; logEndOffset: number };
+  | { kind: 'log-start-past-end'; dir: string; checkpointed: number; logEndOffset: number }
+  /**
+   * A bad batch where the log trusted its files (after a clean stop, below the recovery point, or
+   * met by a read): the log is offline and keeps every byte until repaired (see LogDamage).
+   */
+  | {
+      kind: 'damaged';
+      dir: string;
+      segment: number;
+      position: number;
+      offset: number;
+      reason: string;
+      /** Bytes on disk from the bad batch to the log's end: what a repair cut would remove. */
+      bytesAfter: number;
+    }
+  /** The log was cut at its damage (a replica that copies the rest back from its leader). */
+  | { kind: 'repaired'; dir: string; segment: number; offset: number; truncatedBytes: number };

@@ -6,6 +6,15 @@
 // segments: after a clean stop by trusting their indexes, after an unclean one by scanning every
 // segment from the recovery point on, truncating at the first bad batch and removing any later
 // segments.
+//
+// Only that unclean tail is cut: past the recovery point a bad batch is what a crash leaves (a torn
+// or unflushed write, never acknowledged as durable). Where the log trusted its files (every segment
+// after a clean stop, those below the recovery point after an unclean one) the bytes were flushed
+// and closed, so a bad batch there (an index that does not fit sends the segment to a full re-read,
+// which finds it) is damage at rest: the log opens offline with a LogDamage, cuts nothing and
+// removes no segment. Whoever holds the log decides: a replica with peers cuts at the damage and
+// copies the rest back (PartitionLog.repair), a lone one stays offline with its data kept. One
+// damaged log never stops the others from opening, nor the broker.
 
 import assert from 'node:assert/strict';
 import type { FdCache } from './fd-cache.js';
@@ -30,11 +39,24 @@ export interface OpenOptions {
   readonly cleanShutdown: boolean;
 }
 
+/**
+ * A bad batch in a segment the log trusted: the segment's base, the byte position of the batch and
+ * the offset the log would end at if cut there (the end of the good batches before it).
+ */
+export interface LogDamage {
+  readonly segment: number;
+  readonly position: number;
+  readonly offset: number;
+  readonly reason: string;
+}
+
 /** The offsets a loaded log starts with; its flushed offset starts at the recovery point. */
 export interface LoadedMarks {
   readonly logStartOffset: number;
   readonly logEndOffset: number;
   readonly recoveryPoint: number;
+  /** The first bad batch in a trusted segment, or null: the log opens offline over it. */
+  readonly damage: LogDamage | null;
 }
 
 export class LogLoader {
@@ -81,12 +103,23 @@ export class LogLoader {
     const recoverFrom = options.cleanShutdown
       ? segmentList.length
       : segmentIndexFor(segmentList, options.recoveryPoint);
+    let damage: LogDamage | null = null;
     for (let i = 0; i < segmentList.length; i++) {
       const seg = segmentList[i] as LogSegment;
-      if (i < recoverFrom) {
+      // Once damaged, nothing more is cut: the log is offline until its holder decides.
+      if (i < recoverFrom || damage !== null) {
         const bad = seg.loadClean();
         if (bad === null) continue;
         this.emit({ kind: 'index-rebuilt', dir: this.dir, segment: seg.baseOffset, reason: bad });
+        const trusted = seg.recover(false);
+        if (trusted.kind === 'ok') continue;
+        damage ??= {
+          segment: seg.baseOffset,
+          position: trusted.validBytes,
+          offset: seg.nextOffset,
+          reason: trusted.reason,
+        };
+        continue;
       }
       const outcome = seg.recover();
       if (outcome.kind === 'ok') {
@@ -114,8 +147,9 @@ export class LogLoader {
       }
       break;
     }
-    this.cutOverlaps(segmentList);
-    this.reportGaps(segmentList);
+    if (damage === null) damage = this.cutOverlaps(segmentList, options.cleanShutdown);
+    // The log reports its damage itself (PartitionLog), gaps and all.
+    if (damage === null) this.reportGaps(segmentList);
     const active = segmentList[segmentList.length - 1];
     assert.ok(active !== undefined, 'a log always has an active segment');
     active.activate();
@@ -140,7 +174,7 @@ export class LogLoader {
     const recoveryPoint = options.cleanShutdown
       ? logEndOffset
       : Math.min(logEndOffset, Math.max(options.recoveryPoint, first.baseOffset));
-    return { logStartOffset, logEndOffset, recoveryPoint };
+    return { logStartOffset, logEndOffset, recoveryPoint, damage };
   }
 
   private emit(event: LogEvent): void {
@@ -154,11 +188,22 @@ export class LogLoader {
    * segment's writes were) leaves such an overlap, and the earlier copy of those offsets is the one
    * the log had cut. Left there, the log would answer stale batches at offsets it holds twice.
    */
-  private cutOverlaps(segmentList: readonly LogSegment[]): void {
+  private cutOverlaps(segmentList: readonly LogSegment[], trusted: boolean): LogDamage | null {
     for (let i = 1; i < segmentList.length; i++) {
       const prev = segmentList[i - 1] as LogSegment;
       const next = segmentList[i] as LogSegment;
       if (prev.nextOffset <= next.baseOffset) continue;
+      if (trusted) {
+        // After a clean stop no power loss undid anything: a batch running into the next segment
+        // had its base offset (outside the CRC) changed at rest. It is damage, not a stale copy.
+        const at = prev.firstReaching(next.baseOffset, true);
+        return {
+          segment: prev.baseOffset,
+          position: at.position,
+          offset: at.endBefore,
+          reason: `batch offsets run into the next segment (base ${next.baseOffset})`,
+        };
+      }
       const end = prev.nextOffset;
       const truncatedBytes = prev.truncateTo(next.baseOffset);
       this.emit({
@@ -170,6 +215,7 @@ export class LogLoader {
         truncatedBytes,
       });
     }
+    return null;
   }
 
   /**

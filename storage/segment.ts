@@ -6,7 +6,16 @@
 // index.interval.bytes (see offset-index.ts and time-index.ts). Loading a segment after a clean
 // stop trusts its indexes and reads only the tail past the last offset-index entry; recovery after
 // an unclean stop re-reads the whole segment, checks every batch (length, magic, CRC, offsets) and
-// truncates at the first bad one.
+// truncates at the first bad one; recover(false) finds the same batch but cuts nothing (a segment
+// that was trusted, where a bad batch is damage to repair, not a torn write: log-loader.ts).
+// check() reads the whole segment with every CRC and changes nothing (a replicated log's start-up
+// verification, partition-log.ts).
+//
+// Base offsets lie outside the batch CRC, so a flipped bit there is seen only by the order of
+// offsets (OffsetOrder below): a batch whose offsets run into the next one's means one of the two
+// is wrong. A raised base offset leaves a gap before its batch, a lowered one does not, so the
+// earlier batch is blamed unless it followed its predecessor exactly; either way the cut is at or
+// before the damaged batch (in a compacted log, whose gaps are normal, it may be one batch early).
 //
 // Compaction builds a segment under a suffix (`.cleaned`, then `.swap`) and renames it live.
 //
@@ -64,6 +73,54 @@ export type SegmentRecovery =
       readonly validBytes: number;
       readonly truncatedBytes: number;
     };
+
+/** A bad batch found while serving a read: where it lies, for the log to go offline with. */
+export class SegmentCorruption extends Error {
+  constructor(
+    readonly segment: number,
+    readonly position: number,
+    readonly reason: string,
+  ) {
+    super(`segment ${segment} at byte ${position}: ${reason}`);
+    this.name = 'SegmentCorruption';
+  }
+}
+
+/**
+ * The offset rules of batches walked in file order: each starts past the last one's end and not
+ * below the segment's base. visit() says why a batch breaks them and which batch to cut at (see
+ * the file comment for which of two overlapping batches is blamed), or null.
+ */
+class OffsetOrder {
+  private prevLast = -1;
+  private prevPos = -1;
+  /** The previous batch started exactly after its predecessor (known only walking from byte 0). */
+  private prevFollowed = false;
+  /** Walking from byte 0: the first batch must follow the segment's base. */
+  private readonly known: boolean;
+
+  constructor(
+    private readonly segmentBase: number,
+    fromStart: boolean,
+  ) {
+    this.known = fromStart;
+    if (fromStart) this.prevLast = segmentBase - 1;
+  }
+
+  /** The reason the batch at `position` breaks the order, with the position to cut at; or null. */
+  visit(base: number, last: number, position: number): { reason: string; position: number } | null {
+    const overlaps = (this.known || this.prevPos >= 0) && base <= this.prevLast;
+    if (overlaps || base < this.segmentBase || last - this.segmentBase > INT32_MAX) {
+      const reason = `batch offsets ${base}..${last} out of order (previous ${this.prevLast}, segment base ${this.segmentBase})`;
+      const blamePrevious = overlaps && this.prevPos >= 0 && !this.prevFollowed;
+      return { reason, position: blamePrevious ? this.prevPos : position };
+    }
+    this.prevFollowed = (this.known || this.prevPos >= 0) && base === this.prevLast + 1;
+    this.prevLast = last;
+    this.prevPos = position;
+    return null;
+  }
+}
 
 export function segmentFileName(baseOffset: number, suffix: string): string {
   return String(baseOffset).padStart(20, '0') + suffix;
@@ -210,6 +267,24 @@ export class LogSegment {
     return this.size === 0;
   }
 
+  /** The `.log` file's size on disk (past `size` when recover(false) left a bad tail in place). */
+  fileSize(): number {
+    const fd = this.fds.acquire(this.logFile);
+    try {
+      return this.fs.fstatSizeSync(fd);
+    } finally {
+      this.fds.release(this.logFile);
+    }
+  }
+
+  /** Cuts the `.log` file at byte `position` and loads what is left afresh (a repair's cut). */
+  cutAt(position: number): SegmentRecovery {
+    assert.ok(position >= 0 && position <= this.fileSize(), `cut at ${position} outside the segment`);
+    this.truncateFile(position);
+    this.size = position;
+    return this.recover();
+  }
+
   /** Largest timestamp, for retention; -1 when empty. */
   get largestTimestamp(): number {
     return this.maxTimestamp;
@@ -241,9 +316,10 @@ export class LogSegment {
 
   /**
    * Re-reads the whole log, checking every batch's length, magic, CRC and offsets, rebuilds both
-   * indexes, and truncates the log at the first torn or corrupt batch.
+   * indexes, and truncates the log at the first torn or corrupt batch. With `cut` false the file is
+   * left whole: the segment holds only the batches before the bad one, and the rest stays on disk.
    */
-  recover(): SegmentRecovery {
+  recover(cut = true): SegmentRecovery {
     this.offsetIndex.file.reset();
     this.timeIndex.file.reset();
     this.resetCounters();
@@ -251,10 +327,53 @@ export class LogSegment {
     const fileBytes = this.size;
     const outcome = this.walk(0, true, false);
     if (outcome.kind === 'ok') return { kind: 'ok', bytes: this.size };
+    if (outcome.position < this.size) {
+      // The batch blamed was the one before the one that showed it (OffsetOrder), and the walk
+      // had counted it: count again, up to it.
+      this.offsetIndex.file.reset();
+      this.timeIndex.file.reset();
+      this.resetCounters();
+      this.size = outcome.position;
+      const again = this.walk(0, true, false);
+      assert.equal(again.kind, 'ok', 'the batches before a bad one walk cleanly');
+    }
     const truncatedBytes = fileBytes - outcome.position;
-    this.truncateFile(outcome.position);
+    if (cut) this.truncateFile(outcome.position);
     this.size = outcome.position;
     return { kind: 'corrupt', reason: outcome.reason, validBytes: outcome.position, truncatedBytes };
+  }
+
+  /**
+   * Reads the whole log as recovery does (length, magic, CRC, offsets) without changing anything:
+   * the first bad batch (its position and first offset as the segment knows them), or null.
+   */
+  check(): { position: number; offset: number; reason: string } | null {
+    const order = new OffsetOrder(this.baseOffset, true);
+    // The log's end before the previous batch and before the current one: where a cut at either
+    // leaves it.
+    let endBeforePrevious = this.baseOffset;
+    let end = this.baseOffset;
+    let previousPosition = -1;
+    let bad: { reason: string; position: number } | null = null;
+    const fd = this.fds.acquire(this.logFile);
+    let outcome: ScanOutcome;
+    try {
+      outcome = scanBatches(this.fs, fd, 0, this.size, true, (buf, off, position) => {
+        bad = order.visit(batchBaseOffset(buf, off), batchLastOffset(buf, off), position);
+        if (bad !== null) return false;
+        endBeforePrevious = end;
+        end = batchLastOffset(buf, off) + 1;
+        previousPosition = position;
+        return true;
+      });
+    } finally {
+      this.fds.release(this.logFile);
+    }
+    const found: { reason: string; position: number } | null =
+      bad ?? (outcome.kind === 'corrupt' ? outcome : null);
+    if (found === null) return null;
+    const offset = found.position === previousPosition ? endBeforePrevious : end;
+    return { position: found.position, offset, reason: found.reason };
   }
 
   /** Whether a batch ending at `lastOffset` still fits this segment's relative offsets and indexes. */
@@ -358,8 +477,9 @@ export class LogSegment {
         off = 0;
       }
       const reason = invalidBatchHeader(chunk, off, chunk.length);
-      if (reason !== null)
-        throw new WeirError('KAFKA_STORAGE_ERROR', `${this.path(LOG_SUFFIX)} at ${pos}: ${reason}`);
+      // A header that fails in a segment the log trusted is damage at rest: the log goes offline
+      // over it (PartitionLog.read), not a failure a retry could get past.
+      if (reason !== null) throw new SegmentCorruption(this.baseOffset, pos, reason);
       const size = batchSize(chunk, off);
       const batchLast = batchLastOffset(chunk, off);
       if (batchLast >= maxOffset) break;
@@ -415,14 +535,7 @@ export class LogSegment {
    */
   truncateTo(offset: number): number {
     if (offset >= this.nextOffset) return 0;
-    let cut = -1;
-    let cutBase = 0;
-    this.forEachFrom(this.offsetIndex.lookup(Math.max(0, offset - this.baseOffset)), (buf, off, position) => {
-      if (batchLastOffset(buf, off) < offset) return true;
-      cut = position;
-      cutBase = batchBaseOffset(buf, off);
-      return false;
-    });
+    const { position: cut, base: cutBase } = this.firstReaching(offset);
     if (cut < 0) return 0;
     const removed = this.size - cut;
     this.truncateFile(cut);
@@ -440,6 +553,26 @@ export class LogSegment {
     assert.equal(outcome.kind, 'ok', 'a truncated segment must walk cleanly');
     this.mergeTimeIndexMax();
     return removed;
+  }
+
+  /**
+   * The first batch whose last offset is >= `offset`: its position and base offset, and where the
+   * batches before it end (position -1 when there is none). The end is known only `fromStart`
+   * (otherwise the walk starts at an index entry, past batches it does not read).
+   */
+  firstReaching(offset: number, fromStart = false): { position: number; base: number; endBefore: number } {
+    const found = { position: -1, base: 0, endBefore: this.baseOffset };
+    const from = fromStart ? 0 : this.offsetIndex.lookup(Math.max(0, offset - this.baseOffset));
+    this.forEachFrom(from, (buf, off, position) => {
+      if (batchLastOffset(buf, off) < offset) {
+        found.endBefore = batchLastOffset(buf, off) + 1;
+        return true;
+      }
+      found.position = position;
+      found.base = batchBaseOffset(buf, off);
+      return false;
+    });
+    return found;
   }
 
   /**
@@ -590,7 +723,7 @@ export class LogSegment {
    * only counted; otherwise index entries are rebuilt as append would add them.
    */
   private walk(from: number, checkCrc: boolean, indexesKept: boolean): ScanOutcome {
-    let prevLast = from === 0 ? this.baseOffset - 1 : -1;
+    const order = new OffsetOrder(this.baseOffset, from === 0);
     let atIndexEntry = indexesKept;
     let stop = null as ScanOutcome | null;
     const fd = this.fds.acquire(this.logFile);
@@ -599,9 +732,9 @@ export class LogSegment {
       outcome = scanBatches(this.fs, fd, from, this.size, checkCrc, (buf, off, position) => {
         const base = batchBaseOffset(buf, off);
         const last = batchLastOffset(buf, off);
-        if (base <= prevLast || base < this.baseOffset || last - this.baseOffset > INT32_MAX) {
-          const reason = `batch offsets ${base}..${last} out of order (previous ${prevLast}, segment base ${this.baseOffset})`;
-          stop = { kind: 'corrupt', reason, position };
+        const bad = order.visit(base, last, position);
+        if (bad !== null) {
+          stop = { kind: 'corrupt', reason: bad.reason, position: bad.position };
           return false;
         }
         const len = batchSize(buf, off);
@@ -618,7 +751,6 @@ export class LogSegment {
         } else {
           this.track(base, last, maxTimestamp, position, len);
         }
-        prevLast = last;
         return true;
       });
     } finally {
@@ -650,7 +782,9 @@ export class LogSegment {
       this.fds.release(this.logFile);
     }
     if (outcome.kind === 'corrupt') {
-      throw new WeirError('KAFKA_STORAGE_ERROR', `${this.path(LOG_SUFFIX)}: ${outcome.reason}`);
+      throw new WeirError('KAFKA_STORAGE_ERROR', `${this.path(LOG_SUFFIX)}: ${outcome.reason}`, {
+        cause: new SegmentCorruption(this.baseOffset, outcome.position, outcome.reason),
+      });
     }
   }
 

@@ -16,6 +16,30 @@
 // or it has no state while the group has other voters (a wiped directory, or a new replica: either
 // way it holds nothing it could vouch for). A group of one never joins amnesiac: it has nobody to
 // catch up from, and electing itself would clear the flag at once.
+//
+// A replica whose log is damaged at rest (storage/log-loader.ts: a bad batch in a segment it
+// trusted) repairs itself when its group has other voters: it is marked amnesiac, durably, then its
+// log is cut at the start of the first bad batch (everything before it kept), and it joins as a
+// follower. Its copy then counts toward nothing, its vote wins nobody an election (vote-tally.ts),
+// a leader will not hand it the leadership (RaftNode.transferLeadership), and it is whole again only
+// once caught up to a commit made after its leader heard of this incarnation, which re-sends the
+// suffix: the same path as a wiped replica's, which the simulation proves. Before it joins, such a
+// replica reads every batch CRC of its log (PartitionLog.verify): after a clean stop the loader reads
+// only each segment's tail, and a replica must not lead, nor vote whole, over records it never
+// checked. That costs 1.2 to 1.5 s per GiB at start-up (README, Recovery); a group of one is not
+// verified (it has nothing to repair from: its consumers meet the damage as an offline partition, or
+// their CRC check does), and a damaged one does not join its group at all (replica-manager.ts), so
+// nothing cuts its log.
+//
+// Damage a running replica meets (a read for a consumer or a follower) takes the same path at once:
+// the replica leaves its group and joins it again through here (replica-manager.ts, repairLater).
+//
+// The incarnation (RaftConfig.incarnation) is when the broker started, in ms (a rejoin after
+// damage takes the time it rejoins): it grows with every start, so a leader forgets what this
+// replica's earlier life acknowledged (without it, a leader holding a stale match for a replica
+// that came back shorter would wait on it for ever). A clock set back across a restart only delays
+// the catch-up until the next leader, never safety: a leader ignores answers from an incarnation
+// below the one it knows.
 
 import { WeirError } from '../../proto/errors.js';
 import {
@@ -45,6 +69,8 @@ export interface ReplicaStart {
   readonly cleanShutdown: boolean;
   /** A fresh UUID: the identity of a replica whose state is created now. */
   newReplicaId(): string;
+  /** This start's Raft incarnation: grows with every start (see the file comment). Default 0. */
+  readonly incarnation?: number;
 }
 
 /** What the replica's state and start-up say about whether it may have lost acknowledged entries. */
@@ -61,12 +87,14 @@ export interface AmnesiaFacts {
   /** Entries count as persisted once written (the page cache), not once fsynced. */
   readonly pageCache: boolean;
   readonly cleanShutdown: boolean;
+  /** The log was cut at damage at rest: it lost entries it may have acknowledged. */
+  readonly damaged?: boolean;
 }
 
 /** Whether a replica joins its group amnesiac (see the file comment). */
 export function amnesiacAtJoin(f: AmnesiaFacts): boolean {
   if (f.voters.length === 1 && f.voters[0] === f.self) return false;
-  if (!f.found) return true;
+  if (!f.found || f.damaged === true) return true;
   if (f.storedAmnesiac) return true;
   // An unknown boot on either side cannot rule a reboot out.
   const rebooted = f.storedBootId === null || f.bootId === null || f.storedBootId !== f.bootId;
@@ -111,6 +139,7 @@ export class PartitionReplica {
       bootId: start.bootId,
       newReplicaId: () => start.newReplicaId(),
     });
+    const damaged = PartitionReplica.repairDamage(log, state, self, voters);
     const leaderChange = (): { leaderId: number; voters: number[]; grantingVoters: number[] } => ({
       leaderId: self,
       voters: [...voters],
@@ -127,6 +156,7 @@ export class PartitionReplica {
       bootId: start.bootId,
       pageCache: persistWhen === 'written',
       cleanShutdown: start.cleanShutdown,
+      damaged,
     });
     // Durable before the replica acts: the flag, so a second crash does not forget the loss, and
     // the boot, so the next start judges a crash against this boot. A new state that is not
@@ -150,10 +180,30 @@ export class PartitionReplica {
       heartbeatTicks: 2,
       maxEntriesPerAppend: 64,
       random: options.random,
+      incarnation: start.incarnation ?? 0,
     };
     const replica = new PartitionReplica(raftLog, groups, key);
     groups.add(key, config, hardState, storage, events);
     return replica;
+  }
+
+  /**
+   * With other voters: reads every batch of the log (verify), and if it is damaged marks the
+   * replica amnesiac, durably, then cuts the log at the damage (see the file comment). Whether it
+   * was cut. A group of one is left as it is: its holder keeps a damaged log offline.
+   */
+  private static repairDamage(
+    log: PartitionLog,
+    state: RaftStateFile,
+    self: number,
+    voters: readonly number[],
+  ): boolean {
+    if (voters.length === 1 && voters[0] === self) return false;
+    if (log.verify() === null) return false;
+    // Amnesiac before the cut: a crash between the two must not forget what the cut took.
+    state.persist({ ...state.state, amnesiac: true });
+    log.repair();
+    return true;
   }
 
   /**

@@ -75,6 +75,8 @@ interface Group {
   /** The node's election counts already added to the totals. */
   electionsStarted: number;
   electionsWon: number;
+  /** The node was amnesiac after its last step. */
+  amnesiac: boolean;
   /** Leading: appends not yet committed, as (end, monotonic ms) pairs in end order, from `pendingHead`. */
   pending: number[];
   pendingHead: number;
@@ -149,6 +151,7 @@ export class RaftGroups {
       removed: false,
       electionsStarted: 0,
       electionsWon: 0,
+      amnesiac: node.isAmnesiac,
       pending: [],
       pendingHead: 0,
     };
@@ -328,6 +331,12 @@ export class RaftGroups {
     this.totals.electionsWon += electionsWon - g.electionsWon;
     g.electionsStarted = electionsStarted;
     g.electionsWon = electionsWon;
+    // A step either rejoins a follower or elects a candidate, never both: which one cleared it.
+    if (g.amnesiac && !g.node.isAmnesiac) {
+      if (g.node.role === 'leader') this.totals.amnesiacWins++;
+      else this.totals.rejoined++;
+    }
+    g.amnesiac = g.node.isAmnesiac;
   }
 
   /** The appends the high watermark now covers: their time from append to commit. */

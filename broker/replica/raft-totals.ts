@@ -14,6 +14,13 @@ export class RaftTotals {
   /** Elections started (a candidate's term bump, pre-votes not counted) and won. */
   electionsStarted = 0;
   electionsWon = 0;
+  /**
+   * Amnesiac replicas made whole again: by catching up to their leader (`rejoined`), or by winning
+   * an election while amnesiac (`amnesiacWins`: only when a majority of the group was amnesiac,
+   * the whole group having lost what it acknowledged; a repaired replica among whole ones never).
+   */
+  rejoined = 0;
+  amnesiacWins = 0;
   /** Per bucket of COMMIT_LATENCY_BUCKETS_SECONDS, commits at or under its bound (not cumulative). */
   readonly commitBuckets: number[] = COMMIT_LATENCY_BUCKETS_SECONDS.map(() => 0);
   commitCount = 0;

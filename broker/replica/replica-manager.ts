@@ -21,7 +21,7 @@ import {
   type ProducedRecord,
   type ProducerFields,
 } from './produced-records.js';
-import { PartitionReplica, type ReplicaStart } from './partition-replica.js';
+import { PartitionReplica, type ReplicaEvents, type ReplicaStart } from './partition-replica.js';
 import type { Membership, MembershipChange } from '../raft/membership.js';
 import { RaftGroups, type Envelope, type RaftTransport } from './raft-groups.js';
 import type { RaftTotals } from './raft-totals.js';
@@ -127,6 +127,7 @@ export class ReplicaManager {
   private readonly votersOf: (topic: string, partition: number) => readonly number[];
   private readonly holdersOf: (topic: string, partition: number) => readonly number[];
   private readonly topicPartitions: (topic: string) => number;
+  private readonly onGroupFailed: (group: string, err: unknown) => void;
   private readonly leadership: LeadershipListener[] = [];
   /** Where records without a key go when the broker partitions them: round robin per request. */
   private roundRobin = 0;
@@ -152,6 +153,7 @@ export class ReplicaManager {
     this.fs = deps.fs;
     this.random = deps.random;
     this.start = deps.start;
+    this.onGroupFailed = deps.onGroupFailed ?? ((): void => undefined);
     const self = deps.config.nodeId;
     this.votersOf = deps.votersOf ?? ((): readonly number[] => [self]);
     this.holdersOf = deps.holdersOf ?? this.votersOf;
@@ -166,7 +168,11 @@ export class ReplicaManager {
       transport,
       clock: this.clock,
       tickMs: RAFT_TICK_MS,
-      ...(deps.onGroupFailed === undefined ? {} : { onGroupFailed: deps.onGroupFailed }),
+      onGroupFailed: (group, err) => {
+        const at = group.lastIndexOf('/');
+        this.find(group.slice(0, at), Number(group.slice(at + 1)))?.groupFailed();
+        this.onGroupFailed(group, err);
+      },
     });
   }
 
@@ -185,7 +191,9 @@ export class ReplicaManager {
     const list = this.partitions.get(topic) ?? [];
     const added = logs.map(({ id, log }) => {
       assert(list[id] === undefined, `partition ${topic}/${id} added twice`);
-      const p = this.joined(new Partition(topic, id, log, this.dataArrived, this.leadershipChanged), log);
+      const damaged = (q: Partition): boolean => this.repairLater(q, log);
+      const p = new Partition(topic, id, log, this.dataArrived, this.leadershipChanged, damaged);
+      this.joined(p, log);
       list[id] = p;
       return p;
     });
@@ -196,34 +204,76 @@ export class ReplicaManager {
   }
 
   /**
+   * Damage at rest met while serving `p` (partition-replica.ts): with peers, the replica leaves its
+   * group and joins it again once the current request is answered, in a new incarnation, which
+   * marks it amnesiac and cuts its log at the damage; true. A lone replica stays offline: false.
+   */
+  private repairLater(p: Partition, log: PartitionLog): boolean {
+    if (this.stopped || this.alone(p)) return false;
+    setImmediate(() => {
+      if (this.stopped || this.partitions.get(p.topic)?.[p.id] !== p) return;
+      const incarnation = Math.max((this.start.incarnation ?? 0) + 1, this.clock.now());
+      try {
+        p.rejoin((events) => this.join(p, log, events, { ...this.start, incarnation }));
+      } catch (err) {
+        // The repair failed (its fsync, say): the log is offline, and the partition out of its group.
+        this.onGroupFailed(`${p.topic}/${p.id}`, err);
+      }
+    });
+    return true;
+  }
+
+  /**
+   * Whether `p`'s group is this replica alone, as its log has it (a move may have grown a group of
+   * one or shrunk a larger one); before it joined, as its first voters say.
+   */
+  private alone(p: Partition): boolean {
+    const self = this.config.nodeId;
+    const m = this.membershipOf(p)?.membership ?? { voters: this.votersOf(p.topic, p.id), learners: [] };
+    return m.voters.length === 1 && m.voters[0] === self && m.learners.length === 0;
+  }
+
+  /**
    * Opens `p`'s Raft state beside its log and joins its group. A group of one elects it at once;
    * a group with peers elects whoever its election picks.
    */
   private joined(p: Partition, log: PartitionLog): Partition {
     const self = this.config.nodeId;
-    const voters = [...this.votersOf(p.topic, p.id)];
+    const voters = this.votersOf(p.topic, p.id);
     // A replica a move brings here is not among the first voters: it joins as a learner, and
     // never campaigns until its leader's config entries make it a voter.
     assert(
       voters.includes(self) || this.holdersOf(p.topic, p.id).includes(self),
       `${p.topic}/${p.id}: this broker holds no replica of it`,
     );
-    const options = {
-      fs: this.fs,
-      groups: this.groups,
-      key: `${p.topic}/${p.id}`,
-      self,
-      voters,
-      random: this.random,
-      start: this.start,
-    };
-    const cache = LeaderEpochCache.open(this.fs, log.dir);
-    p.joinGroup((events) => PartitionReplica.join(log, cache, options, events));
+    // A lone replica damaged at rest has nothing to repair from: it stays offline, every byte kept,
+    // out of its group (whose Raft log would cut at the damage). See partition-replica.ts.
+    const lone = voters.length === 1 && voters[0] === self;
+    if (log.damage !== null && lone) return p;
+    p.joinGroup((events) => this.join(p, log, events, this.start));
     // (As the group's log has it: a group of one that a move is growing waits for an election.)
     const now = this.membershipOf(p)?.membership;
     if (now !== undefined && now.voters.length === 1 && now.voters[0] === self && now.learners.length === 0)
       assert.equal(p.role, 'leader', `${p.topic}/${p.id}: a group of one elects its replica at once`);
     return p;
+  }
+
+  private join(
+    p: Partition,
+    log: PartitionLog,
+    events: ReplicaEvents,
+    start: ReplicaStart,
+  ): PartitionReplica {
+    const options = {
+      fs: this.fs,
+      groups: this.groups,
+      key: `${p.topic}/${p.id}`,
+      self: this.config.nodeId,
+      voters: [...this.votersOf(p.topic, p.id)],
+      random: this.random,
+      start,
+    };
+    return PartitionReplica.join(log, LeaderEpochCache.open(this.fs, log.dir), options, events);
   }
 
   /** Takes an envelope of Raft messages from a peer broker (the replication listener's). */
@@ -445,7 +495,7 @@ export class ReplicaManager {
     this.lifecycle.assertOpen();
     assert(topic.startsWith(INTERNAL_PREFIX), `'${topic}' is not an internal topic`);
     const p = this.partition(topic, partition);
-    if (this.votersOf(topic, partition).length === 1) return p.appendInternal(batch);
+    if (this.alone(p)) return p.appendInternal(batch);
     // Replicated: answered once a majority holds it, so that a new leader has it (acks=all), or
     // REQUEST_TIMED_OUT after Kafka's offsets.commit.timeout.ms (it may still commit).
     const { baseOffset, committed } = p.appendInternalCommitted(batch);

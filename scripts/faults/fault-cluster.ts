@@ -4,20 +4,22 @@
 // its own data directory under one temp directory, and its log lines go to `broker-N.log` there.
 //
 // Faults: kill -9, SIGSTOP/SIGCONT, a restart on the same data directory or a wiped one, and a bit
-// flipped in a closed segment of one replica while it is down. `destroy()` kills every process it
+// flipped in a closed segment of one replica while it is down (or, asked for, under it running). `destroy()` kills every process it
 // started (by pid, SIGKILL, which also ends a stopped one) and removes the temp directory; call it
 // in a `finally` or afterEach. Every wait is bounded.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import {
+  closeSync,
   createWriteStream,
   existsSync,
   mkdirSync,
   mkdtempSync,
+  openSync,
   readFileSync,
   readdirSync,
   rmSync,
-  writeFileSync,
+  writeSync,
   type WriteStream,
 } from 'node:fs';
 import { createServer } from 'node:net';
@@ -220,8 +222,9 @@ export class FaultCluster {
 
   /**
    * Flips one bit, picked by `rand`, in one batch of a closed segment (any but the last) of the
-   * partition on broker `nodeId`, which must be down: in the field `field` names, or anywhere in
-   * the batch. Returns where, for the report.
+   * partition on broker `nodeId`, which must be down unless `live` (bit rot under a running
+   * broker: the byte is written in place, so its next read of the page sees it): in the field
+   * `field` names, or anywhere in the batch. Returns where, for the report.
    */
   flipBit(
     nodeId: number,
@@ -229,9 +232,10 @@ export class FaultCluster {
     partition: number,
     rand: () => number,
     field: FlipField = 'any',
+    live = false,
   ): string {
     const b = this.broker(nodeId);
-    if (alive(b)) throw new Error(`broker ${nodeId} must be down to have its files changed`);
+    if (alive(b) && !live) throw new Error(`broker ${nodeId} must be down to have its files changed`);
     const dir = this.partitionDir(nodeId, topic, partition);
     const segments = readdirSync(dir)
       .filter((f) => f.endsWith('.log'))
@@ -248,8 +252,13 @@ export class FaultCluster {
     const at = from + Math.floor(rand() * (to - from));
     // The base offset's low bits: a nearby offset, the change a reader cannot tell by its size.
     const bit = field === 'base-offset' ? Math.floor(rand() * 3) : Math.floor(rand() * 8);
-    bytes[at]! ^= 1 << bit;
-    writeFileSync(file, bytes);
+    // One byte written where it lies: a running broker never sees the file shorter or rewritten.
+    const fd = openSync(file, 'r+');
+    try {
+      writeSync(fd, Buffer.of(bytes[at]! ^ (1 << bit)), 0, 1, at);
+    } finally {
+      closeSync(fd);
+    }
     return `${field}: ${file} byte ${at} bit ${bit}`;
   }
 

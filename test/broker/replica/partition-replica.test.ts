@@ -5,7 +5,7 @@
 // `raft-state` files on disk, the real RaftGroups driver on a manual clock; the peers of a group of
 // three are test doubles that answer votes.
 
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { voteAnswer, type HardState, type Message } from '../../../broker/raft/messages.js';
@@ -22,7 +22,14 @@ import {
   type PartitionLog,
   type RaftState,
 } from '../../../storage/index.js';
-import { openLog, seededRandom, testLogConfig, useTempDirs } from '../../storage/helpers.js';
+import {
+  expectedBatch,
+  openLog,
+  seededRandom,
+  testLogConfig,
+  unstamped,
+  useTempDirs,
+} from '../../storage/helpers.js';
 
 const tempDir = useTempDirs();
 const BOOT_A = '0b3e7c4e-6a47-4b8e-9a55-2f0d6f1c8a01';
@@ -79,12 +86,15 @@ interface JoinSetup {
   readonly cleanShutdown?: boolean;
   /** flush.messages=1: entries count once fsynced, not once written. */
   readonly fsyncEach?: boolean;
+  /** The log opens as after a clean stop (its segments trusted, not re-read). */
+  readonly openClean?: boolean;
 }
 
 /** Opens the partition's log in `dir` and joins its group as replica 1. */
 function joinGroup(dir: string, setup: JoinSetup = {}): Joined {
   const { voters = THREE, bootId = BOOT_B, cleanShutdown = false, fsyncEach = false } = setup;
-  const { log } = openLog(dir, testLogConfig(fsyncEach ? { 'flush.messages': 1 } : {}));
+  const config = testLogConfig(fsyncEach ? { 'flush.messages': 1 } : {});
+  const { log } = openLog(dir, config, setup.openClean === true ? { cleanShutdown: true } : {});
   opened.push(log);
   const clock = new ManualClock();
   const queue: Envelope[] = [];
@@ -165,6 +175,44 @@ describe('a replica of a group of three joins amnesiac', () => {
     const neverKnown = tempDir();
     stored(neverKnown, whole(4), null);
     expect(joinGroup(neverKnown, { bootId: null }).amnesiac).toBe(true);
+  });
+});
+
+describe('a replica of a group of three damaged at rest', () => {
+  it('finds a flip a clean start does not read, records the flag, then cuts its log at the bad batch', async () => {
+    const dir = tempDir();
+    const { log } = openLog(dir, testLogConfig());
+    const bases: number[] = [];
+    for (let i = 0; i < 60; i++) {
+      const records = [0, 1].map((j) => ({
+        timestamp: 1_700_000_000_000 + i,
+        key: null,
+        value: Buffer.alloc(90, i + j),
+      }));
+      bases.push(log.append(unstamped(expectedBatch(records, 0)), { leaderEpoch: 4 }).baseOffset);
+    }
+    await log.close();
+    stored(dir, whole(4), BOOT_A);
+    // A byte under the CRC of the third batch of the second segment.
+    const second = readdirSync(dir)
+      .filter((n) => n.endsWith('.log'))
+      .sort()[1]!;
+    const segmentBase = Number(second.slice(0, 20));
+    const data = readFileSync(join(dir, second));
+    let at = 0;
+    for (let k = 0; k < 2; k++) at += 12 + data.readInt32BE(at + 8);
+    data[at + 80] = data[at + 80]! ^ 0x10;
+    writeFileSync(join(dir, second), data);
+    const damagedBase = bases[bases.indexOf(segmentBase) + 2]!;
+
+    // A crash in the same boot alone would leave it whole (see below): the damage makes it amnesiac.
+    const j = joinGroup(dir, { bootId: BOOT_A, cleanShutdown: false, openClean: true });
+    expect(j.amnesiac).toBe(true);
+    expect(j.storedFlag()).toBe('1');
+    const repaired = opened.at(-1)!;
+    expect(repaired.failed).toBeNull();
+    expect(repaired.logEndOffset).toBe(damagedBase);
+    expect(j.groups.node(KEY)!.logEnd).toBe(damagedBase);
   });
 });
 
