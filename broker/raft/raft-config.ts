@@ -34,6 +34,16 @@ export interface RaftFaults {
   readonly transferWithoutElection?: boolean;
   /** A leader starts a membership change while the previous one is still uncommitted. */
   readonly overlappingChanges?: boolean;
+  /**
+   * A leader with nothing to commit appends no no-op when an amnesiac member's new incarnation
+   * answers: in an idle group that member is never whole again (a learner never promoted).
+   */
+  readonly noRejoinNoop?: boolean;
+  /**
+   * An amnesiac replica outside its bootstrap voters campaigns and votes as its log says: one a
+   * move brings back to a group it left takes an earlier configuration naming it for its own.
+   */
+  readonly joinerVotes?: boolean;
 }
 
 export interface RaftConfig {

@@ -280,9 +280,9 @@ export class RaftNode {
     }
     switch (m.type) {
       case 'preVote':
-        return this.onPreVote(m);
+        return this.joining ? undefined : this.onPreVote(m);
       case 'vote':
-        return this.onVote(m);
+        return this.joining ? undefined : this.onVote(m);
       case 'preVoteResponse':
       case 'voteResponse':
         return this.onVoteResponse(m);
@@ -424,10 +424,14 @@ export class RaftNode {
     // The no-op lets this term commit (and with it every earlier entry) without waiting for a client.
     // A group of one needs none: its own durable log is the majority, whatever the terms in it, so a
     // single broker's offsets run on across restarts as before replication.
-    if (!this.alone)
-      this.appendLocal({ offset: this.log.end, count: 1, term: this.term, kind: 'noop', data: EMPTY });
-    for (const p of this.peers) this.sendAppend(p);
+    if (!this.alone) this.appendNoop();
     this.maybeCommit();
+  }
+
+  /** A no-op of this leader's term, sent to every member: it commits with nothing else to commit. */
+  private appendNoop(): void {
+    this.appendLocal({ offset: this.log.end, count: 1, term: this.term, kind: 'noop', data: EMPTY });
+    for (const p of this.peers) this.sendAppend(p);
   }
 
   private setTerm(term: number, votedFor: number | null): void {
@@ -522,7 +526,8 @@ export class RaftNode {
     // What an earlier life of the follower said may have been lost with it: forget it, and ignore
     // that life's late answers.
     if (m.incarnation < pr.incarnation) return;
-    if (m.incarnation > pr.incarnation) {
+    const newIncarnation = m.incarnation > pr.incarnation;
+    if (newIncarnation) {
       if (pr.incarnation >= 0 && this.config.faults?.keepStaleProgress !== true) {
         pr.matchEnd = 0;
         pr.durableEnd = 0;
@@ -533,6 +538,17 @@ export class RaftNode {
     }
     pr.amnesiac = m.amnesiac;
     pr.active = true;
+    // An amnesiac member is whole again only through a commit made after this answer (onAppend).
+    // With nothing in flight to commit (an idle partition that a move adds a replica to: every new
+    // replica joins amnesiac) none would come, and the member would never be whole, so never
+    // promoted: a no-op makes one.
+    if (
+      newIncarnation &&
+      m.amnesiac &&
+      this.log.end <= this.commitEnd &&
+      this.config.faults?.noRejoinNoop !== true
+    )
+      this.appendNoop();
     if (m.success) {
       assert(m.durableEnd <= m.matchEnd && m.matchEnd <= this.log.end, 'a follower acks what it matched');
       const advanced = m.matchEnd > pr.matchEnd;
@@ -649,10 +665,24 @@ export class RaftNode {
    * (as a leader that removes itself does), then steps down. A learner never campaigns.
    */
   private get mayCampaign(): boolean {
+    if (this.joining) return false;
     if (this.voter) return true;
     if (this.membershipOffset < this.commitEnd || this.membershipOffset < this.log.start) return false;
     const before = this.log.membershipBefore(this.membershipOffset);
     return isVoter(before?.membership ?? { voters: this.config.voters, learners: [] }, this.id);
+  }
+
+  /**
+   * A replica created outside its bootstrap voters (a move's or a membership change's new replica)
+   * that no leader has made whole yet (an amnesiac one never was, or lost what it was): it neither
+   * campaigns nor answers a vote. Its id may be reused (a broker the group left, and a later move
+   * brings back): while it copies the log it passes configurations in which the earlier replica of
+   * that id was a voter, perhaps the only one, and its grants and its own vote, amnesiac, would
+   * then be counted as a whole majority's (VoteTally's escape for a group that lost its power).
+   * Made whole, it holds the config entry that added it, and its log rules again.
+   */
+  private get joining(): boolean {
+    return this.amnesiac && !this.config.voters.includes(this.id) && this.config.faults?.joinerVotes !== true;
   }
 
   /**
