@@ -680,6 +680,14 @@ export class RaftNode {
    * that id was a voter, perhaps the only one, and its grants and its own vote, amnesiac, would
    * then be counted as a whole majority's (VoteTally's escape for a group that lost its power).
    * Made whole, it holds the config entry that added it, and its log rules again.
+   *
+   * The price: such a replica, promoted and then amnesiac again (a power loss under the page-cache
+   * policy) before its bootstrap voters include it (the broker's registry records the move done),
+   * takes no part in elections until a leader has made it whole. If that leaves its configuration
+   * without a majority of whole replicas to elect from (the group lost its power mid-move), the
+   * group waits: an answer from it, even a refusal, would count toward the majority amnesiac that
+   * lets amnesiac grants elect, for a candidate on an old configuration too. Voters named by replica
+   * identity rather than broker id (KRaft's directory ids) would lift it.
    */
   private get joining(): boolean {
     return this.amnesiac && !this.config.voters.includes(this.id) && this.config.faults?.joinerVotes !== true;

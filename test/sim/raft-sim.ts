@@ -436,19 +436,30 @@ export class RaftSimulation implements ReplicaHost, MovesHost {
   }
 
   /**
-   * Whether `configs` and the configurations the running replicas hold each have a minority of
-   * amnesiac voters, counting `also` amnesiac. A replica counts where it is amnesiac and some
-   * running replica's configuration makes it a voter: a new replica is amnesiac until caught up,
-   * but it is promoted only once it is.
+   * Whether `configs` and the configurations the replicas hold (a running one's, or a down one's
+   * latest on disk) each have a minority of amnesiac voters, counting `also` amnesiac. A replica
+   * counts where it is amnesiac and some replica's configuration makes it a voter: a new replica
+   * is amnesiac until caught up, but it is promoted only once it is.
    */
   withinAmnesiaBound(configs: readonly (readonly number[])[], also: readonly SimReplica[] = []): boolean {
-    const held = this.replicas.flatMap((r) => (r.node === null ? [] : [r.node.membership.voters]));
+    const held = this.replicas.flatMap((r) => (r.removed ? [] : [this.heldVoters(r)]));
     const voting = new Set(held.flat());
     const amnesiac = new Set(also.map((r) => r.id));
     for (const r of this.replicas) if (r.amnesiac && voting.has(r.id)) amnesiac.add(r.id);
     return [...configs, ...held].every(
       (c) => c.filter((id) => amnesiac.has(id)).length <= Math.floor((c.length - 1) / 2),
     );
+  }
+
+  /** The voters of the configuration `r` acts on, or will when it starts again. */
+  private heldVoters(r: SimReplica): readonly number[] {
+    if (r.node !== null) return r.node.membership.voters;
+    const { entries, startMembership } = r.durableLog;
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const m = entries[i]!.membership;
+      if (m !== undefined) return m.voters;
+    }
+    return startMembership?.membership.voters ?? this.bootstrap[r.id]!;
   }
 
   paused(r: SimReplica): boolean {
