@@ -35,10 +35,15 @@ export interface RaftFaults {
   /** A leader starts a membership change while the previous one is still uncommitted. */
   readonly overlappingChanges?: boolean;
   /**
-   * A leader with nothing left to commit leaves a caught-up amnesiac follower amnesiac (no no-op
-   * to move its commit): on an idle group such a follower is never whole again, nor promoted.
+   * A leader with nothing to commit appends no no-op when an amnesiac member's new incarnation
+   * answers: in an idle group that member is never whole again (a learner never promoted).
    */
   readonly noRejoinNoop?: boolean;
+  /**
+   * An amnesiac replica outside its bootstrap voters campaigns and votes as its log says: one a
+   * move brings back to a group it left takes an earlier configuration naming it for its own.
+   */
+  readonly joinerVotes?: boolean;
 }
 
 export interface RaftConfig {

@@ -291,9 +291,9 @@ export class RaftNode {
     }
     switch (m.type) {
       case 'preVote':
-        return this.onPreVote(m);
+        return this.joining ? undefined : this.onPreVote(m);
       case 'vote':
-        return this.onVote(m);
+        return this.joining ? undefined : this.onVote(m);
       case 'preVoteResponse':
       case 'voteResponse':
         return this.onVoteResponse(m);
@@ -438,10 +438,14 @@ export class RaftNode {
     // The no-op lets this term commit (and with it every earlier entry) without waiting for a client.
     // A group of one needs none: its own durable log is the majority, whatever the terms in it, so a
     // single broker's offsets run on across restarts as before replication.
-    if (!this.alone)
-      this.appendLocal({ offset: this.log.end, count: 1, term: this.term, kind: 'noop', data: EMPTY });
-    for (const p of this.peers) this.sendAppend(p);
+    if (!this.alone) this.appendNoop();
     this.maybeCommit();
+  }
+
+  /** A no-op of this leader's term, sent to every member: it commits with nothing else to commit. */
+  private appendNoop(): void {
+    this.appendLocal({ offset: this.log.end, count: 1, term: this.term, kind: 'noop', data: EMPTY });
+    for (const p of this.peers) this.sendAppend(p);
   }
 
   private setTerm(term: number, votedFor: number | null): void {
@@ -536,7 +540,8 @@ export class RaftNode {
     // What an earlier life of the follower said may have been lost with it: forget it, and ignore
     // that life's late answers.
     if (m.incarnation < pr.incarnation) return;
-    if (m.incarnation > pr.incarnation) {
+    const newIncarnation = m.incarnation > pr.incarnation;
+    if (newIncarnation) {
       if (pr.incarnation >= 0 && this.config.faults?.keepStaleProgress !== true) {
         pr.matchEnd = 0;
         pr.durableEnd = 0;
@@ -547,6 +552,17 @@ export class RaftNode {
     }
     pr.amnesiac = m.amnesiac;
     pr.active = true;
+    // An amnesiac member is whole again only through a commit made after this answer (onAppend).
+    // With nothing in flight to commit (an idle partition that a move adds a replica to: every new
+    // replica joins amnesiac) none would come, and the member would never be whole, so never
+    // promoted: a no-op makes one.
+    if (
+      newIncarnation &&
+      m.amnesiac &&
+      this.log.end <= this.commitEnd &&
+      this.config.faults?.noRejoinNoop !== true
+    )
+      this.appendNoop();
     if (m.success) {
       assert(m.durableEnd <= m.matchEnd && m.matchEnd <= this.log.end, 'a follower acks what it matched');
       const advanced = m.matchEnd > pr.matchEnd;
@@ -557,9 +573,7 @@ export class RaftNode {
       this.progress!.noteAck(m.from, this.log.end, this.ticksNow);
       this.maybeCommit();
       // (A leader the commit removed from the voters has stepped down.)
-      if (this.roleNow !== 'leader') return;
-      if (advanced && pr.next < this.log.end) this.sendAppend(m.from);
-      this.maybeRejoinNoop(pr);
+      if (advanced && this.roleNow === 'leader' && pr.next < this.log.end) this.sendAppend(m.from);
       return;
     }
     // What a follower only appended can vanish in its crash; what it fsynced cannot. A rejection
@@ -604,23 +618,6 @@ export class RaftNode {
     // Pipelined: the next append carries what comes after these, not these again.
     const last = entries[entries.length - 1];
     if (!pr.probing && last !== undefined) pr.next = entryEnd(last);
-  }
-
-  /**
-   * An amnesiac follower is whole again only once a commit made after this leader heard of its
-   * incarnation reaches it (see onAppend). On an idle group no such commit comes: a follower that
-   * holds the whole log would stay amnesiac, out of the in-sync set, and a learner would never be
-   * promoted. So once it has caught up and nothing else is waiting to commit, the leader appends a
-   * no-op, whose commit rejoins it. At most one is in flight: until it commits, the log end is past
-   * the commit end.
-   */
-  private maybeRejoinNoop(pr: Readonly<Progress>): void {
-    if (this.config.faults?.noRejoinNoop === true) return;
-    if (!pr.amnesiac || this.commitEnd > pr.rejoinAfter) return;
-    if (this.log.end !== this.commitEnd || pr.matchEnd < this.log.end) return;
-    this.appendLocal({ offset: this.log.end, count: 1, term: this.term, kind: 'noop', data: EMPTY });
-    for (const p of this.peers) this.sendAppend(p);
-    this.maybeCommit();
   }
 
   private sendAppendSuccess(to: number): void {
@@ -682,10 +679,32 @@ export class RaftNode {
    * (as a leader that removes itself does), then steps down. A learner never campaigns.
    */
   private get mayCampaign(): boolean {
+    if (this.joining) return false;
     if (this.voter) return true;
     if (this.membershipOffset < this.commitEnd || this.membershipOffset < this.log.start) return false;
     const before = this.log.membershipBefore(this.membershipOffset);
     return isVoter(before?.membership ?? { voters: this.config.voters, learners: [] }, this.id);
+  }
+
+  /**
+   * A replica created outside its bootstrap voters (a move's or a membership change's new replica)
+   * that no leader has made whole yet (an amnesiac one never was, or lost what it was): it neither
+   * campaigns nor answers a vote. Its id may be reused (a broker the group left, and a later move
+   * brings back): while it copies the log it passes configurations in which the earlier replica of
+   * that id was a voter, perhaps the only one, and its grants and its own vote, amnesiac, would
+   * then be counted as a whole majority's (VoteTally's escape for a group that lost its power).
+   * Made whole, it holds the config entry that added it, and its log rules again.
+   *
+   * The price: such a replica, promoted and then amnesiac again (a power loss under the page-cache
+   * policy) before its bootstrap voters include it (the broker's registry records the move done),
+   * takes no part in elections until a leader has made it whole. If that leaves its configuration
+   * without a majority of whole replicas to elect from (the group lost its power mid-move), the
+   * group waits: an answer from it, even a refusal, would count toward the majority amnesiac that
+   * lets amnesiac grants elect, for a candidate on an old configuration too. Voters named by replica
+   * identity rather than broker id (KRaft's directory ids) would lift it.
+   */
+  private get joining(): boolean {
+    return this.amnesiac && !this.config.voters.includes(this.id) && this.config.faults?.joinerVotes !== true;
   }
 
   /**

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Entry, Message } from '../../broker/raft/messages.js';
 import { applyChange, type Membership } from '../../broker/raft/membership.js';
+import type { RaftFaults } from '../../broker/raft/raft-config.js';
 import { MemoryRaftLog } from '../../broker/raft/raft-log.js';
 import { RaftNode } from '../../broker/raft/raft-node.js';
 import { append, appendAck } from './raft-test-messages.js';
@@ -25,9 +26,15 @@ const data = (offset: number, term: number): Entry => ({
   data: Buffer.from(`t${term}`),
 });
 
-function node(id: number, voters: number[], entries: Entry[] = [], term = 0): RaftNode {
+function node(
+  id: number,
+  voters: number[],
+  entries: Entry[] = [],
+  term = 0,
+  faults: RaftFaults = {},
+): RaftNode {
   const n = new RaftNode(
-    { id, voters, electionTicks: 10, heartbeatTicks: 2, maxEntriesPerAppend: 8, random: () => 0 },
+    { id, voters, electionTicks: 10, heartbeatTicks: 2, maxEntriesPerAppend: 8, random: () => 0, faults },
     { term, votedFor: null, amnesiac: false },
     new MemoryRaftLog(entries),
   );
@@ -36,8 +43,8 @@ function node(id: number, voters: number[], entries: Entry[] = [], term = 0): Ra
 }
 
 /** Node 0 of voters [0, 1, 2] elected in term 1 by node 1, its no-op at 0 committed. */
-function leader(): RaftNode {
-  const n = node(0, [0, 1, 2]);
+function leader(faults: RaftFaults = {}): RaftNode {
+  const n = node(0, [0, 1, 2], [], 0, faults);
   for (let i = 0; i < 20 && n.role === 'follower'; i++) n.tick();
   for (const type of ['preVoteResponse', 'voteResponse'] as const)
     n.receive({ type, from: 1, to: 0, term: 1, voteTerm: 1, granted: true, amnesiac: false });
@@ -200,5 +207,97 @@ describe('membership changes', () => {
     expect(n.highWatermark).toBe(2);
     for (let i = 0; i < 2; i++) n.tick();
     expect(sentTo(n.takeReady().messages, 'append')).toEqual([1]);
+  });
+
+  /** A leader whose group has committed the addition of learner 3 and has nothing more to commit. */
+  function idleWithLearner(faults: RaftFaults = {}): RaftNode {
+    const n = leader(faults);
+    expect(n.proposeMembership({ kind: 'addLearner', id: 3 })).toBe(1);
+    n.persisted(2, 1);
+    n.receive(appendAck(1, 0, 1, 2));
+    expect(n.highWatermark).toBe(2);
+    n.takeReady();
+    return n;
+  }
+
+  it('a new replica, amnesiac, added to an idle group is made whole by a no-op and promoted', () => {
+    // Given an idle group, when its learner first answers, amnesiac as a replica without state
+    // joins, and holding everything
+    const n = idleWithLearner();
+    n.receive({ ...appendAck(3, 0, 1, 2), amnesiac: true });
+    // then only a commit made after that answer can make it whole: the leader appends a no-op,
+    const noop = n.takeReady().messages.filter((m) => m.type === 'append' && m.entries.length > 0);
+    expect(new Set(noop.map((m) => m.to))).toEqual(new Set([1, 2, 3]));
+    expect(n.proposeMembership({ kind: 'promote', id: 3 })).toMatch(/not caught up/);
+    n.persisted(3, 1);
+    n.receive(appendAck(1, 0, 1, 3));
+    expect(n.highWatermark).toBe(3);
+    // tells the learner that commit,
+    for (let i = 0; i < 2; i++) n.tick();
+    const heartbeat = n.takeReady().messages.find((m) => m.type === 'append' && m.to === 3);
+    expect(heartbeat).toMatchObject({ rejoinEnd: 3 });
+    // and once the learner holds it and is whole again, promotes it.
+    n.receive(appendAck(3, 0, 1, 3));
+    expect(n.proposeMembership({ kind: 'promote', id: 3 })).toBe(3);
+  });
+
+  it('without that no-op, the learner of an idle group is never told a commit to rejoin at', () => {
+    const n = idleWithLearner({ noRejoinNoop: true });
+    n.receive({ ...appendAck(3, 0, 1, 2), amnesiac: true });
+    for (let i = 0; i < 2; i++) n.tick();
+    const toLearner = n.takeReady().messages.filter((m) => m.type === 'append' && m.to === 3);
+    expect(toLearner.length).toBeGreaterThan(0);
+    expect(toLearner.every((m) => m.type === 'append' && m.rejoinEnd === 0 && m.entries.length === 0)).toBe(
+      true,
+    );
+    expect(n.proposeMembership({ kind: 'promote', id: 3 })).toMatch(/not caught up/);
+  });
+
+  /**
+   * Replica 0, which left the group when the group was [0] alone, created again by a move (empty,
+   * so amnesiac, with the group's voters [2, 4, 5] as bootstrap voters), having copied the log up
+   * to that old configuration so far.
+   */
+  function broughtBack(faults: RaftFaults = {}): RaftNode {
+    const n = new RaftNode(
+      {
+        id: 0,
+        voters: [2, 4, 5],
+        electionTicks: 10,
+        heartbeatTicks: 2,
+        maxEntriesPerAppend: 8,
+        random: () => 0,
+        faults,
+      },
+      { term: 3, votedFor: null, amnesiac: true },
+      new MemoryRaftLog([data(0, 1), config(1, 1, { voters: [0], learners: [] }), data(2, 2)]),
+    );
+    expect(n.membership.voters).toEqual([0]);
+    return n;
+  }
+  const voteFrom4 = { type: 'vote', from: 4, to: 0, term: 4, lastOffset: 0, lastTerm: 1 } as const;
+
+  it('a replica brought back to a group it left takes no old configuration naming it for its own', () => {
+    // Given a replica brought back, whose log so far makes it the only voter
+    const n = broughtBack();
+    // when it has recovered and its timeouts pass, it does not campaign,
+    n.recoveryDone();
+    for (let i = 0; i < 100; i++) n.tick();
+    expect(n.role).toBe('follower');
+    expect(n.takeReady().messages).toEqual([]);
+    // and asked for its vote, it does not answer (an amnesiac answer counts toward the majority
+    // amnesiac that lets amnesiac grants count).
+    n.receive(voteFrom4);
+    expect(n.takeReady().messages).toEqual([]);
+  });
+
+  it('without that rule it elects itself on the old configuration, with its log behind', () => {
+    const n = broughtBack({ joinerVotes: true });
+    n.recoveryDone();
+    n.hardStatePersisted(4);
+    expect(n.role).toBe('leader');
+    const other = broughtBack({ joinerVotes: true });
+    other.receive(voteFrom4);
+    expect(other.takeReady().messages.map((m) => m.type)).toEqual(['voteResponse']);
   });
 });

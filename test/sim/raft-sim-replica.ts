@@ -85,6 +85,8 @@ export class SimReplica implements ReplicaView {
   lastSyncAt = 0;
   /** Diverging suffixes this replica truncated (the simulation reports how often it happened). */
   truncations = 0;
+  /** Its copy is deleted (its broker holds no replica of the group): it stays down until created again. */
+  removed = false;
   private volatile: DiskState = EMPTY_DISK;
   private durable: DiskState = EMPTY_DISK;
   private issued = 0;
@@ -143,6 +145,28 @@ export class SimReplica implements ReplicaView {
     this.volatile = this.durable;
     this.issued = this.completed = this.hardStateSync = 0;
     this.held = [];
+  }
+
+  /**
+   * The copy is deleted, as a broker deletes a replica moved away: the process stops and the disk
+   * is wiped. It stays down until `create`.
+   */
+  remove(): void {
+    this.crash('wipe');
+    this.removed = true;
+  }
+
+  /**
+   * Created (again) with nothing on disk, as a broker creates a replica a move adds: `amnesiac`
+   * as the broker decides for a replica without state. A new incarnation: whatever an earlier
+   * copy acknowledged is gone.
+   */
+  create(amnesiac: boolean): void {
+    assert(this.node === null, 'a running replica is not created again');
+    this.removed = false;
+    this.incarnation++;
+    this.lives++;
+    this.volatile = this.durable = amnesiac ? WIPED : EMPTY_DISK;
   }
 
   /** Runs `input` on the node, then carries out what it asked for. */

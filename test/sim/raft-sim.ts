@@ -4,9 +4,11 @@
 // was not fsynced (one replica, or every replica at once), pauses, clocks that run fast or slow
 // (each replica ticks at its own rate, drawn again at each restart), retention removing a committed
 // prefix on one replica, membership changes (a replica added as a learner, promoted, removed, one
-// at a time, among five replicas of which three start as voters), and clients appending batches of
-// one to a few offsets to whichever replica leads. The seed decides everything, the scenario's intensities included (swarm
-// testing: some seeds are calm, some stormy), so a failing seed replays exactly.
+// at a time, among five replicas of which three start as voters; or, in a scenario of its own,
+// moves of the group from target to target among a pool of replicas, raft-sim-moves.ts), and
+// clients appending batches of one to a few offsets to whichever replica leads. The seed decides
+// everything, the scenario's intensities included (swarm testing: some seeds are calm, some
+// stormy), so a failing seed replays exactly.
 //
 // A run is a chaotic phase, then a healed one (no drops, no partitions, every replica up) in which a
 // leader must emerge, a new append must commit and every replica must converge within a bound of
@@ -15,7 +17,7 @@
 import { AssertionError } from 'node:assert';
 import type { Message } from '../../broker/raft/messages.js';
 import type { RaftFaults } from '../../broker/raft/raft-config.js';
-import { isMember, type MembershipChange } from '../../broker/raft/membership.js';
+import { isMember, type Membership, type MembershipChange } from '../../broker/raft/membership.js';
 import { entryEnd } from '../../broker/raft/raft-log.js';
 import { RaftChecker, Violation, entryAtOffset, sameEntry, type CheckerCounts } from './raft-checker.js';
 import { EventQueue } from './raft-sim-queue.js';
@@ -24,6 +26,8 @@ import { SimProducer, producerData, producerOf } from './raft-sim-producers.js';
 import { WeirError } from '../../proto/errors.js';
 import { lastSequence } from '../../broker/producer-state.js';
 import { seededRandom } from '../storage/helpers.js';
+import { amnesiacAtJoin } from '../../broker/replica/partition-replica.js';
+import { SimMoves, type MovesCounts, type MovesHost } from './raft-sim-moves.js';
 
 const TICK_MS = 10;
 const ELECTION_TICKS = 10;
@@ -50,6 +54,11 @@ export interface SimOptions {
   readonly producerStateLostToRetention?: boolean;
   /** Fault intensities that replace the seed's own draws (a control aiming at one rare path). */
   readonly scenario?: Partial<Scenario>;
+  /**
+   * Negative control (with `scenario.reassign`): a replica a move creates takes the move's target
+   * as its bootstrap voters instead of the group's voters.
+   */
+  readonly joinWithTargetVoters?: boolean;
   readonly strictDurable?: boolean;
   readonly trace?: (line: string) => void;
 }
@@ -71,13 +80,19 @@ export interface SimResult {
   /** Membership changes a leader started (config entries appended). */
   readonly membershipChanges: number;
   readonly transfers: number;
+  /** Under `scenario.reassign`: the moves started, finished and how. */
+  readonly moves: MovesCounts | null;
 }
 
-export class RaftSimulation implements ReplicaHost {
+export class RaftSimulation implements ReplicaHost, MovesHost {
   readonly checker: RaftChecker;
   private readonly rand: () => number;
   private readonly queue = new EventQueue<SimEvent>();
-  private readonly replicas: SimReplica[] = [];
+  readonly replicas: SimReplica[] = [];
+  /** Per replica, the bootstrap voters it joins with (a move sets them when it creates one). */
+  private readonly bootstrap: (readonly number[])[] = [];
+  private readonly moves: SimMoves | null = null;
+  private readonly initialVoters: readonly number[];
   private readonly blocked = new Map<string, number>();
   /** Per replica, what reached it while paused, in arrival order. */
   private readonly deferred: SimEvent[][] = [];
@@ -114,19 +129,28 @@ export class RaftSimulation implements ReplicaHost {
     this.producerStateFromCommitted = options.producerStateFromCommitted === true;
     this.producerStateLostToRetention = options.producerStateLostToRetention === true;
     this.rand = seededRandom(seed);
-    this.s = { ...scenario(this.rand), ...options.scenario };
+    const s: Scenario = { ...scenario(this.rand), ...options.scenario };
+    // Moves draw their targets from a pool of replicas (eight: a target of five can be disjoint
+    // from a group of three).
+    this.s = s.reassign ? { ...s, replicas: s.movePool, membership: false } : s;
     for (let p = 0; p < this.s.producers; p++) this.producers.push(new SimProducer(this.nextProducerId++));
     // Under the page-cache policy nothing promises that an entry below the high watermark is
     // fsynced; the promise is that acknowledged entries survive crashes and a minority's power loss.
     const fsync = this.s.policy === 'fsync';
     this.checker = new RaftChecker(this.s.replicas, options.strictDurable ?? fsync);
     const ids = Array.from({ length: this.s.replicas }, (_, i) => i);
-    // With membership changes the group starts as three voters and two replicas outside it.
-    const voters = this.s.membership ? ids.slice(0, BOOTSTRAP_VOTERS) : ids;
+    // With membership changes the group starts as three voters and two replicas outside it; with
+    // moves, as one to five voters, the rest of the pool not created yet.
+    const initial = this.s.reassign
+      ? 1 + Math.floor(this.rand() * Math.min(5, this.s.replicas))
+      : BOOTSTRAP_VOTERS;
+    const voters = this.s.membership || this.s.reassign ? ids.slice(0, initial) : ids;
+    this.initialVoters = voters;
     for (const id of ids) {
+      this.bootstrap.push(voters);
       const config = () => ({
         id,
-        voters,
+        voters: this.bootstrap[id]!,
         electionTicks: ELECTION_TICKS,
         heartbeatTicks: HEARTBEAT_TICKS,
         // Enough that a wiped replica catches up on a long log within the liveness bound.
@@ -134,13 +158,25 @@ export class RaftSimulation implements ReplicaHost {
         random: this.rand,
         faults: options.faults ?? {},
       });
-      this.replicas.push(new SimReplica(id, this, config, this.s.policy, this.s.freshAmnesiac));
+      const r = new SimReplica(id, this, config, this.s.policy, this.s.freshAmnesiac);
+      // With moves, the pool's replicas outside the group do not exist yet.
+      r.removed = this.s.reassign && !voters.includes(id);
+      this.replicas.push(r);
       this.deferred.push([]);
+    }
+    if (this.s.reassign) {
+      const rates = {
+        moveRate: pick(this.rand, [0.01, 0.03, 0.1]),
+        roundRate: pick(this.rand, [0.05, 0.2, 1]),
+        targetSizes: this.s.targetSizes,
+        joinWithTargetVoters: options.joinWithTargetVoters === true,
+      };
+      this.moves = new SimMoves(this, this.rand, rates, voters);
     }
   }
 
   run(): SimResult {
-    for (const r of this.replicas) this.restart(r);
+    for (const r of this.replicas) if (!r.removed) this.restart(r);
     this.queue.push(TICK_MS, { kind: 'tick' });
     for (const r of this.replicas) this.queue.push(r.tickMs, { kind: 'replicaTick', r });
     this.queue.push(this.s.chaosMs, { kind: 'calm' });
@@ -176,6 +212,7 @@ export class RaftSimulation implements ReplicaHost {
       duplicatesAnswered: this.producers.reduce((sum, p) => sum + p.duplicatesAnswered, 0),
       membershipChanges: this.membershipChanges,
       transfers: this.transfers,
+      moves: this.moves?.counts ?? null,
     };
   }
 
@@ -215,7 +252,7 @@ export class RaftSimulation implements ReplicaHost {
         else ev.r.sync(ev.seq, ev.incarnation, ev.state);
         return false;
       case 'restart':
-        if (ev.r.node === null) this.restart(ev.r);
+        if (ev.r.node === null && !ev.r.removed) this.restart(ev.r);
         return false;
       case 'recovered':
         if (ev.r.incarnation === ev.incarnation) ev.r.step((n) => n.recoveryDone());
@@ -240,7 +277,7 @@ export class RaftSimulation implements ReplicaHost {
         this.calmSince = this.now;
         this.blocked.clear(); // pauses end on their own, within half a second
         for (const r of this.replicas) {
-          if (r.node === null) this.queue.push(this.now + 1, { kind: 'restart', r });
+          if (r.node === null && !r.removed) this.queue.push(this.now + 1, { kind: 'restart', r });
         }
         return false;
     }
@@ -248,6 +285,8 @@ export class RaftSimulation implements ReplicaHost {
 
   private onTick(): boolean {
     this.queue.push(this.now + TICK_MS, { kind: 'tick' });
+    // The move in flight goes on once the faults stop: it must finish.
+    this.moves?.tick(this.calm);
     if (this.calm) return this.checkConverged();
     this.injectFaults();
     for (let a = this.s.appendRate; a > 0 && this.rand() < a; a--) this.clientAppend(false);
@@ -365,6 +404,7 @@ export class RaftSimulation implements ReplicaHost {
    * of the group stays whole (counting those already amnesiac).
    */
   private minority(max: number): SimReplica[] {
+    if (this.moves !== null) return this.forgetful(max);
     // Membership changes keep at least three voters: a minority of those.
     const n = this.s.membership ? BOOTSTRAP_VOTERS : this.replicas.length;
     const room = Math.floor((n - 1) / 2) - this.replicas.filter((r) => r.amnesiac).length;
@@ -376,6 +416,92 @@ export class RaftSimulation implements ReplicaHost {
       hit.push(r);
     }
     return hit;
+  }
+
+  /**
+   * Under moves: up to `max` running replicas, at random, whose amnesia leaves a minority of every
+   * configuration amnesiac, of those the move in flight may pass through and those the running
+   * replicas hold (a group of one or two then takes none: it promises nothing across such a loss).
+   */
+  private forgetful(max: number): SimReplica[] {
+    const configs = this.moves!.possibleConfigs();
+    const up = this.replicas.filter((r) => r.node !== null && !r.amnesiac);
+    const count = 1 + Math.floor(this.rand() * max);
+    const hit: SimReplica[] = [];
+    while (hit.length < count && up.length > 0) {
+      const r = up.splice(Math.floor(this.rand() * up.length), 1)[0]!;
+      if (this.withinAmnesiaBound(configs, [...hit, r])) hit.push(r);
+    }
+    return hit;
+  }
+
+  /**
+   * Whether `configs` and the configurations the replicas hold (a running one's, or a down one's
+   * latest on disk) each have a minority of amnesiac voters, counting `also` amnesiac. A replica
+   * counts where it is amnesiac and some replica's configuration makes it a voter: a new replica
+   * is amnesiac until caught up, but it is promoted only once it is.
+   */
+  withinAmnesiaBound(configs: readonly (readonly number[])[], also: readonly SimReplica[] = []): boolean {
+    const held = this.replicas.flatMap((r) => (r.removed ? [] : [this.heldVoters(r)]));
+    const voting = new Set(held.flat());
+    const amnesiac = new Set(also.map((r) => r.id));
+    for (const r of this.replicas) if (r.amnesiac && voting.has(r.id)) amnesiac.add(r.id);
+    return [...configs, ...held].every(
+      (c) => c.filter((id) => amnesiac.has(id)).length <= Math.floor((c.length - 1) / 2),
+    );
+  }
+
+  /** The voters of the configuration `r` acts on, or will when it starts again. */
+  private heldVoters(r: SimReplica): readonly number[] {
+    if (r.node !== null) return r.node.membership.voters;
+    const { entries, startMembership } = r.durableLog;
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const m = entries[i]!.membership;
+      if (m !== undefined) return m.voters;
+    }
+    return startMembership?.membership.voters ?? this.bootstrap[r.id]!;
+  }
+
+  paused(r: SimReplica): boolean {
+    return r.pausedUntil > this.now;
+  }
+
+  /** A move creates `r` (as a broker does a replica placed on it), joining with `voters`. */
+  join(r: SimReplica, voters: readonly number[]): void {
+    if (!r.removed) throw new Error(`replica ${r.id} joins while it holds a copy`);
+    this.bootstrap[r.id] = voters;
+    // The broker's own rule: without state, amnesiac unless it is a group of one by itself.
+    const amnesiac = amnesiacAtJoin({
+      self: r.id,
+      voters,
+      found: false,
+      storedAmnesiac: false,
+      storedBootId: null,
+      bootId: null,
+      pageCache: this.s.policy === 'pageCache',
+      cleanShutdown: true,
+    });
+    this.trace(`create ${r.id} with voters [${voters.join(' ')}]${amnesiac ? ' amnesiac' : ''}`);
+    r.create(amnesiac);
+    this.restart(r);
+  }
+
+  recordReplicas(voters: readonly number[]): void {
+    for (const id of voters) this.bootstrap[id] = voters;
+  }
+
+  remove(r: SimReplica): void {
+    this.trace(`delete ${r.id}`);
+    r.remove();
+  }
+
+  committedMembership(): Membership {
+    const committed = this.checker.committed;
+    for (let i = committed.length - 1; i >= 0; i--) {
+      const m = committed[i]!.membership;
+      if (m !== undefined) return m;
+    }
+    return { voters: this.initialVoters, learners: [] };
   }
 
   private crash(r: SimReplica, kind: 'process' | 'power' | 'wipe'): void {
@@ -523,6 +649,8 @@ export class RaftSimulation implements ReplicaHost {
   /** In the healed phase: has a leader committed a new append that every replica now holds? */
   private checkConverged(): boolean {
     if (this.now - this.calmSince > LIVENESS_BOUND_MS) {
+      if (this.moves?.inFlight === true)
+        throw new Violation('liveness', `a move still in flight ${LIVENESS_BOUND_MS} ms after healing`);
       const state = this.replicas.map(
         (r) => `${r.id}:${r.node?.role}/${r.node?.currentTerm}/hw${r.node?.highWatermark}`,
       );
@@ -532,7 +660,7 @@ export class RaftSimulation implements ReplicaHost {
       );
     }
     if (this.marker === 'none' && this.clientAppend(true)) this.marker = 'proposed';
-    if (this.marker !== 'acked') return false;
+    if (this.marker !== 'acked' || this.moves?.inFlight === true) return false;
     const leader = this.replicas.find((r) => r.node?.role === 'leader');
     const lead = leader?.node;
     if (lead === undefined || lead === null) return false;
@@ -577,7 +705,7 @@ export class RaftSimulation implements ReplicaHost {
     return d;
   }
 
-  private trace(line: string): void {
+  trace(line: string): void {
     this.options.trace?.(`${this.now} ms: ${line}`);
   }
 }
@@ -633,5 +761,14 @@ function scenario(rand: () => number) {
     freshAmnesiac: false,
     /** Leaders hand their leadership to another voter, per tick, about (an override turns it on). */
     transferRate: 0,
+    /**
+     * Moves (raft-sim-moves.ts) instead of random membership changes: a pool of eight replicas,
+     * one to five of them voters at first (an override turns it on).
+     */
+    reassign: false,
+    /** The sizes a move's target is drawn from. */
+    targetSizes: [1, 2, 3, 4, 5] as readonly number[],
+    /** The replicas moves draw their targets from. */
+    movePool: 8,
   };
 }
