@@ -14,7 +14,17 @@ export class PartitionQueue {
   /** A batch failed retriably: nothing is sent until every batch in flight is answered. */
   recovering = false;
   recoveryTimer: TimerHandle | null = null;
+  /**
+   * Recovering after its leader looked gone (a stale-leader error): the node the failed batch went
+   * to. The recovery's backoff is cut short once another leader is known.
+   */
+  staleLeader: number | null = null;
   private nextOrder = 0;
+
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+  ) {}
 
   enqueue(batch: ProducerBatch): void {
     batch.order = this.nextOrder++;
@@ -75,6 +85,7 @@ export class PartitionQueue {
       this.queued.unshift(retry[i]!);
     }
     this.recovering = false;
+    this.staleLeader = null;
     this.recoveryTimer?.cancel();
     this.recoveryTimer = null;
   }

@@ -28,6 +28,12 @@
 // again (onStaleLeader), and the ordinary recovery above resends the same bytes, with the same
 // producer id and sequences, to whichever broker leads by then: the brokers replicate the
 // producer state with the log, so the new leader dedupes a batch the old one had appended.
+//
+// Following a failover (as KIP-951 has Kafka's producer do). The backoff of a partition that lost
+// its leader grows with every resend to the dead one while the election runs, and would hold a
+// batch back for up to retryBackoffMaxMs after a new leader is known. So while such a partition
+// waits, its topic is looked up again every retryBackoffMs, and once a lookup names another
+// leader the partition resends at once instead of waiting out its backoff.
 
 import { WeirError, isWeirError } from '../proto/errors.js';
 import { fromWireError } from '../proto/grpc.js';
@@ -35,7 +41,7 @@ import type { PartitionData } from '../proto/generated/weir/v1/PartitionData.js'
 import type { PartitionProduceResult__Output } from '../proto/generated/weir/v1/PartitionProduceResult.js';
 import type { ProduceResponse__Output } from '../proto/generated/weir/v1/ProduceResponse.js';
 import { encodeBatch, type Compression } from '../proto/record-batch.js';
-import { backoffMs, type Clock, type Random } from './clock.js';
+import { backoffMs, type Clock, type Random, type TimerHandle } from './clock.js';
 import { NO_LEADER, STALE_LEADER } from './metadata-cache.js';
 import { PartitionQueue } from './partition-queue.js';
 import { WIRE_ACKS, findResult, type ProduceTransport } from './produce-transport.js';
@@ -92,6 +98,9 @@ export class Sender {
   private resetting = false;
   private fatalError: WeirError | null = null;
   private drainQueued = false;
+  /** Partitions waiting out a backoff for their leader to move (see the header). */
+  private readonly leaderWaits = new Set<PartitionQueue>();
+  private leaderPoll: TimerHandle | null = null;
 
   constructor(options: SenderOptions) {
     this.options = options;
@@ -115,6 +124,7 @@ export class Sender {
 
   /** Sends what can go now: called when leaders became known. */
   wake(): void {
+    for (const queue of this.leaderWaits) if (this.leaderMoved(queue)) this.recover(queue);
     if (this.active.size > 0) this.scheduleDrain();
   }
 
@@ -159,6 +169,9 @@ export class Sender {
   failAll(err: WeirError): void {
     if (this.fatalError === null) this.fatalError = err;
     this.identity.stop();
+    this.leaderWaits.clear();
+    this.leaderPoll?.cancel();
+    this.leaderPoll = null;
     for (const queue of this.allQueues()) {
       queue.requeueRetries();
       for (const batch of queue.queued.drain()) this.settle(batch, err);
@@ -175,7 +188,7 @@ export class Sender {
     }
     let queue = byPartition[partition];
     if (queue === undefined) {
-      queue = new PartitionQueue();
+      queue = new PartitionQueue(topic, partition);
       byPartition[partition] = queue;
     }
     return queue;
@@ -315,9 +328,10 @@ export class Sender {
     const expectResponse = this.options.acks !== 'none';
     const request = { acks: WIRE_ACKS[this.options.acks], timeoutMs: 0, partitions };
     this.options.transport.send(request, expectResponse, leader).then(
-      (response) => this.onAnswer(batches, response, null),
+      (response) => this.onAnswer(leader, batches, response, null),
       (err: unknown) =>
         this.onAnswer(
+          leader,
           batches,
           null,
           isWeirError(err) ? err : new WeirError('NETWORK_EXCEPTION', String(err)),
@@ -326,6 +340,7 @@ export class Sender {
   }
 
   private onAnswer(
+    leader: number,
     batches: ProducerBatch[],
     response: ProduceResponse__Output | null,
     error: WeirError | null,
@@ -333,16 +348,16 @@ export class Sender {
     for (let i = 0; i < batches.length; i++) {
       const batch = batches[i]!;
       if (error !== null) {
-        this.onBatchAnswer(batch, error, null);
+        this.onBatchAnswer(leader, batch, error, null);
       } else if (response === null) {
-        this.onBatchAnswer(batch, null, null); // acks 'none': written is all we will know
+        this.onBatchAnswer(leader, batch, null, null); // acks 'none': written is all we will know
       } else {
         const result = findResult(response, i, batch);
         const err =
           result === null
             ? new WeirError('UNKNOWN_SERVER_ERROR', `no result for ${batch.topic}-${batch.partition}`)
             : fromWireError(result.error);
-        this.onBatchAnswer(batch, err, result);
+        this.onBatchAnswer(leader, batch, err, result);
       }
     }
     if (this.resetting) this.maybeReset();
@@ -350,6 +365,7 @@ export class Sender {
   }
 
   private onBatchAnswer(
+    leader: number,
     batch: ProducerBatch,
     err: WeirError | null,
     result: PartitionProduceResult__Output | null,
@@ -370,7 +386,10 @@ export class Sender {
       queue.retry.push(...pieces);
       queue.recovering = true;
     } else if (this.shouldRetry(queue, batch, err)) {
-      if (STALE_LEADER.has(err.code)) this.options.onStaleLeader(batch.topic);
+      if (STALE_LEADER.has(err.code)) {
+        queue.staleLeader = leader;
+        this.options.onStaleLeader(batch.topic);
+      }
       batch.state = 'retry';
       batch.lastError = err;
       queue.retry.push(batch);
@@ -408,12 +427,43 @@ export class Sender {
     let attempts = 0;
     for (const batch of queue.retry) attempts = Math.max(attempts, batch.attempts);
     const { retryBackoffMs, retryBackoffMaxMs, random } = this.options;
-    const delay = attempts === 0 ? 0 : backoffMs(attempts, retryBackoffMs, retryBackoffMaxMs, random);
-    queue.recoveryTimer = this.options.clock.schedule(delay, () => {
-      queue.recoveryTimer = null;
-      queue.requeueRetries();
-      if (queue.queued.length > 0) this.active.add(queue);
-      this.scheduleDrain();
+    const moved = queue.staleLeader !== null && this.leaderMoved(queue);
+    const delay =
+      attempts === 0 || moved ? 0 : backoffMs(attempts, retryBackoffMs, retryBackoffMaxMs, random);
+    queue.recoveryTimer = this.options.clock.schedule(delay, () => this.recover(queue));
+    if (queue.staleLeader !== null && !moved) {
+      this.leaderWaits.add(queue);
+      this.pollLeaders();
+    }
+  }
+
+  /** Ends a partition's recovery now: its failed batches go back to the head of its queue. */
+  private recover(queue: PartitionQueue): void {
+    this.leaderWaits.delete(queue);
+    queue.requeueRetries();
+    if (queue.queued.length > 0) this.active.add(queue);
+    this.scheduleDrain();
+  }
+
+  /** Whether a lookup since names a leader for the partition other than the one that failed it. */
+  private leaderMoved(queue: PartitionQueue): boolean {
+    const leader = this.options.leaderOf(queue.topic, queue.partition);
+    return leader !== NO_LEADER && leader !== queue.staleLeader;
+  }
+
+  /** While partitions wait for their leader to move, asks for their topics every retryBackoffMs. */
+  private pollLeaders(): void {
+    if (this.leaderPoll !== null) return;
+    this.leaderPoll = this.options.clock.schedule(this.options.retryBackoffMs, () => {
+      this.leaderPoll = null;
+      for (const queue of this.leaderWaits) {
+        // Recovered meanwhile some other way (a reset, the backoff ran out).
+        if (queue.staleLeader === null || queue.recoveryTimer === null) this.leaderWaits.delete(queue);
+      }
+      if (this.leaderWaits.size === 0 || this.fatalError !== null) return;
+      for (const topic of new Set(Array.from(this.leaderWaits, (q) => q.topic)))
+        this.options.onStaleLeader(topic);
+      this.pollLeaders();
     });
   }
 

@@ -103,11 +103,18 @@ async function missingAcked(
   topic: string,
   acked: readonly number[],
 ): Promise<{ missing: number[]; duplicates: number; records: number }> {
-  const admin = new Admin({ bootstrap });
-  const end = await admin
-    .describeTopic(topic)
-    .then((d) => d.partitions[0]!.highWatermark)
-    .finally(() => admin.close());
+  // The highest high watermark any broker reports: a follower learns its leader's with the next
+  // heartbeat, so one asked right after the last acknowledgement may not cover it yet (and the
+  // read would stop short of records that are there). Everything below any of them is committed.
+  let end = 0;
+  for (const address of bootstrap) {
+    const admin = new Admin({ bootstrap: address, requestTimeoutMs: 5_000 });
+    end = await admin
+      .describeTopic(topic)
+      .then((d) => Math.max(end, d.partitions[0]!.highWatermark))
+      .catch(() => end)
+      .finally(() => admin.close());
+  }
   let highest = 0;
   for (const seq of acked) highest = Math.max(highest, seq);
   const seen = new Uint8Array(highest + 1);

@@ -306,6 +306,15 @@ export class RaftNode {
     }
   }
 
+  /**
+   * Whether takeReady would hand out a hard state or messages. Most ticks of an idle group only
+   * count, so the driver skips taking (and allocating) an empty Ready; the log's own changes it
+   * sees on the log.
+   */
+  get hasReady(): boolean {
+    return this.hardStateDirty || this.outbox.length > 0;
+  }
+
   takeReady(): Ready {
     const ready: Ready = {
       hardState: this.hardStateDirty
@@ -550,6 +559,7 @@ export class RaftNode {
       pr.rejoinAfter = this.commitEnd;
       pr.probing = true;
     }
+    const amnesiacBefore = pr.amnesiac;
     pr.amnesiac = m.amnesiac;
     pr.active = true;
     // An amnesiac member is whole again only through a commit made after this answer (onAppend).
@@ -566,12 +576,15 @@ export class RaftNode {
     if (m.success) {
       assert(m.durableEnd <= m.matchEnd && m.matchEnd <= this.log.end, 'a follower acks what it matched');
       const advanced = m.matchEnd > pr.matchEnd;
+      const durableBefore = pr.durableEnd;
       pr.matchEnd = Math.max(pr.matchEnd, m.matchEnd);
       pr.durableEnd = Math.max(pr.durableEnd, m.durableEnd);
       pr.next = Math.max(pr.next, pr.matchEnd);
       pr.probing = false;
       this.progress!.noteAck(m.from, this.log.end, this.ticksNow);
-      this.maybeCommit();
+      // The commit point depends only on the copies' durable ends and amnesia: an idle group's
+      // heartbeat answer, which changes neither, cannot move it.
+      if (pr.durableEnd !== durableBefore || pr.amnesiac !== amnesiacBefore) this.maybeCommit();
       // (A leader the commit removed from the voters has stepped down.)
       if (advanced && this.roleNow === 'leader' && pr.next < this.log.end) this.sendAppend(m.from);
       return;

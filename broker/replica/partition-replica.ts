@@ -176,7 +176,11 @@ export class PartitionReplica {
     };
     const config = {
       voters,
-      electionTicks: 10,
+      // Elections after 0.8 to 1.6 s without a leader: a dead leader's writes resume within about
+      // 1.1 s on average (2 s at worst) of its death, while a live one still has four heartbeats'
+      // time (every 200 ms) to reach a follower, so a leader's loop may stall 0.8 s under load
+      // before anyone campaigns (and pre-vote keeps one that lost touch from deposing it).
+      electionTicks: 8,
       heartbeatTicks: 2,
       maxEntriesPerAppend: 64,
       random: options.random,

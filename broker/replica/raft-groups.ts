@@ -95,6 +95,10 @@ export interface RaftGroupsOptions {
   readonly onGroupFailed?: (group: string, err: unknown) => void;
 }
 
+function tickNode(n: RaftNode): void {
+  n.tick();
+}
+
 export class RaftGroups {
   private readonly self: number;
   private readonly transport: RaftTransport;
@@ -234,13 +238,16 @@ export class RaftGroups {
   }
 
   private scheduleTick(): void {
-    this.timer = this.clock.schedule(this.tickMs, () => {
-      if (this.closed) return;
-      for (const g of [...this.groups.values()]) this.stepAlone(g, (n) => n.tick());
-      this.flush();
-      this.scheduleTick();
-    });
+    this.timer = this.clock.schedule(this.tickMs, this.tickAll);
   }
+
+  private readonly tickAll = (): void => {
+    if (this.closed) return;
+    // A group removed meanwhile (a failure) is skipped by step; none is added during a tick.
+    for (const g of this.groups.values()) this.stepAlone(g, tickNode);
+    this.flush();
+    this.scheduleTick();
+  };
 
   /**
    * step() where no caller waits to hear of a failure (a peer's message, a tick, a flush): a group
@@ -259,9 +266,14 @@ export class RaftGroups {
   /** Runs `input` on a group's node and carries out its Ready. */
   private step(g: Group, input: (n: RaftNode) => void): void {
     if (g.removed) return;
-    input(g.node);
-    for (let ready = g.node.takeReady(); ; ready = g.node.takeReady()) {
-      if (!this.apply(g, ready)) break;
+    const n = g.node;
+    input(n);
+    // Nothing to carry out (an idle group's tick, mostly): no Ready is taken.
+    const log = g.storage.log;
+    if (n.hasReady || log.end !== g.persistedEnd || log.lastTerm !== g.persistedTerm) {
+      for (let ready = n.takeReady(); ; ready = n.takeReady()) {
+        if (!this.apply(g, ready)) break;
+      }
     }
     this.observe(g);
   }

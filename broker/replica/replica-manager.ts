@@ -108,7 +108,7 @@ export interface ReplicaManagerDeps {
 /** How long the broker's own replicated appends wait for a majority (Kafka's offsets.commit.timeout.ms). */
 const INTERNAL_COMMIT_TIMEOUT_MS = 5_000;
 
-/** How often every Raft group ticks: heartbeats every 2 ticks, elections after 10 to 20. */
+/** How often every Raft group ticks: heartbeats every 2 ticks, elections after 8 to 16. */
 const RAFT_TICK_MS = 100;
 
 export class ReplicaManager {

@@ -1,8 +1,9 @@
 // The broker-to-broker Raft traffic on the wire (proto/replication.proto, weir.replication.v1): the
 // service definition at run time, and the mapping between RaftGroups' Envelope and its proto form.
 //
-// proto/replication.proto is the source of truth; @grpc/proto-loader encodes and decodes it with
-// the same options as the client API (proto/grpc.ts), and the types come from the generator
+// proto/replication.proto is the source of truth; @grpc/proto-loader loads it with the same options
+// as the client API (proto/grpc.ts), the Send stream's frames are encoded and decoded by hand to the
+// same bytes and shapes (replication-codec.ts), and the types come from the generator
 // (scripts/gen-proto-types.sh). This module only maps shapes, and checks what arrives from a peer
 // before RaftNode sees it: RaftNode asserts on what it is given (a message addressed to it, entries
 // of a known kind), so a malformed message becomes a reason string here, never an assertion there.
@@ -34,6 +35,7 @@ import type { MembershipAt__Output } from '../../proto/generated/weir/replicatio
 import type { Entry, EntryKind, Message } from '../raft/messages.js';
 import type { Membership, MembershipAt } from '../raft/membership.js';
 import type { Envelope, GroupMessage } from './raft-groups.js';
+import { decodeFrame, encodeFrame } from './replication-codec.js';
 
 /** The replication service's full name, as a client-API server that does not serve it names it. */
 export const REPLICATION_SERVICE = 'weir.replication.v1.Replication';
@@ -49,6 +51,13 @@ let loaded: ProtoGrpcType | null = null;
 export function replicationProto(): ProtoGrpcType['weir']['replication']['v1'] {
   if (loaded === null) {
     const definition = protoLoader.loadSync(replicationProtoPath(), LOADER_OPTIONS);
+    // The Send stream's frames go through the hand-written codec (replication-codec.ts says why):
+    // the same bytes, both ends, with less work than the loader's.
+    const service = definition[REPLICATION_SERVICE] as protoLoader.ServiceDefinition;
+    definition[REPLICATION_SERVICE] = {
+      ...service,
+      Send: { ...service.Send!, requestSerialize: encodeFrame, requestDeserialize: decodeFrame },
+    };
     loaded = grpc.loadPackageDefinition(definition) as unknown as ProtoGrpcType;
   }
   return loaded.weir.replication.v1;

@@ -22,6 +22,8 @@ function toWireError(err: WeirError): Error__Output {
 /** Metadata and producer ids from memory; nothing goes over the network. */
 export class FakeConnection extends Connection {
   readonly topics = new Map<string, number>();
+  /** The node every partition's leader is, as lookups answer it (an election moves it). */
+  leader = 0;
   metadataCalls = 0;
   private nextProducerId = 1000;
 
@@ -44,7 +46,7 @@ export class FakeConnection extends Connection {
           internal: false,
           partitions: Array.from({ length: count ?? 0 }, (_, partition) => ({
             partition,
-            leader: 0,
+            leader: this.leader,
             replicas: [0],
             leaderEpoch: 0,
             isr: [0],
@@ -146,13 +148,24 @@ export class FakeBrokerTransport implements ProduceTransport {
   maxBatchBytes = Number.MAX_SAFE_INTEGER;
   /** Answers partitions with this error (e.g. a fenced epoch) while set. */
   forcedError: WeirError | null = null;
+  /** Nodes that cannot be reached: a request sent to one fails at once, as a refused connection. */
+  readonly down = new Set<number>();
+  /** The node each request was sent to, in order (undefined: any). */
+  readonly sentTo: (number | undefined)[] = [];
   requests = 0;
   closed = false;
   /** Per partition, the most batches ever sent and not yet answered at once. */
   readonly maxInFlightSeen = new Map<string, number>();
   private readonly inFlight = new Map<string, number>();
 
-  send(request: ProduceRequest, expectResponse: boolean): Promise<ProduceResponse__Output | null> {
+  send(
+    request: ProduceRequest,
+    expectResponse: boolean,
+    broker?: number,
+  ): Promise<ProduceResponse__Output | null> {
+    this.sentTo.push(broker);
+    if (broker !== undefined && this.down.has(broker))
+      return Promise.reject(new WeirError('NETWORK_EXCEPTION', `node ${broker} cannot be reached`));
     for (const data of request.partitions ?? []) {
       const key = `${data.topic}-${data.partition}`;
       const n = (this.inFlight.get(key) ?? 0) + 1;

@@ -312,6 +312,33 @@ describe('retries and ordering', () => {
     expect(h.clock.now() - start).toBeLessThan(3000 + 1000);
   });
 
+  it('resends to a new leader as soon as a lookup names it, not after its grown backoff', async () => {
+    // Given a leader that died: every resend to it fails at once, and the backoff between them
+    // grows to retryBackoffMaxMs while the others elect a new one.
+    const h = harness({ t: 1 }, { retryBackoffMs: 100, retryBackoffMaxMs: 5000, lingerMs: 0 });
+    await h.producer.connect();
+    h.transport.down.add(0);
+    let acked = false;
+    const sent = h.producer.send({ topic: 't', value: 'x' }).then(() => (acked = true));
+    for (let i = 0; i < 200 && h.transport.sentTo.length < 5; i++) {
+      await turn();
+      h.clock.advance(10);
+    }
+    expect(h.transport.sentTo).toEqual([0, 0, 0, 0, 0]);
+    // When the election is over (lookups now name node 1), mid-way through a 1.6 s backoff
+    h.connection.leader = 1;
+    for (let i = 0; i < 25 && !acked; i++) {
+      await turn();
+      h.transport.processAll();
+      h.clock.advance(10);
+    }
+    // then the batch went to node 1 within a lookup interval or two, not after the backoff.
+    expect(acked).toBe(true);
+    expect(h.transport.sentTo.at(-1)).toBe(1);
+    expect(values(h.transport.log('t', 0))).toEqual(['x']);
+    await sent;
+  });
+
   it('keeps every partition exactly once and in order under any mix of faults', async () => {
     const faultArb = fc.oneof(
       { weight: 6, arbitrary: fc.constant<Fault>({ kind: 'ok' }) },
