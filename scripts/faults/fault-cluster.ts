@@ -126,6 +126,8 @@ export class FaultCluster {
   readonly dir: string;
   readonly brokers: FaultBroker[] = [];
   private readonly logs: WriteStream[] = [];
+  /** The tail of what each broker printed (stdout and stderr), by node id. */
+  private readonly printed = new Map<number, string>();
   private destroyed = false;
   /** At exit (a test runner or campaign stopped midway), no broker outlives this process. */
   private readonly onExit = (): void => {
@@ -143,15 +145,28 @@ export class FaultCluster {
   /** Starts every broker and resolves once each has logged that it started. */
   static async start(options: FaultClusterOptions = {}): Promise<FaultCluster> {
     if (!existsSync(BROKER_BIN)) throw new Error(`${BROKER_BIN} is missing: run \`npm run build\` first`);
-    const cluster = new FaultCluster(options, options.clusterId ?? `faults-${process.pid}-${Date.now()}`);
-    try {
-      await cluster.layOut(options.brokers ?? 3);
-      await Promise.all(cluster.brokers.map((b) => cluster.launch(b)));
-    } catch (err) {
-      await cluster.destroy();
-      throw err;
+    // On loopback the ports are picked free and released before the brokers bind them, so another
+    // process may take one meanwhile (tests run in parallel): a broker that exits before it
+    // started, saying a port is in use, is started again with a new cluster on new ports.
+    for (let attempt = 1; ; attempt++) {
+      const cluster = new FaultCluster(options, options.clusterId ?? `faults-${process.pid}-${Date.now()}`);
+      try {
+        await cluster.layOut(options.brokers ?? 3);
+        await Promise.all(cluster.brokers.map((b) => cluster.launch(b)));
+        return cluster;
+      } catch (err) {
+        // A process's last output may be read after its exit is.
+        await new Promise((done) => setTimeout(done, 200));
+        const portTaken = options.net === undefined && cluster.logsMention('EADDRINUSE');
+        await cluster.destroy();
+        if (!portTaken || attempt >= 3) throw err;
+      }
     }
-    return cluster;
+  }
+
+  /** Whether what any broker printed so far (its last 8 KiB) holds `text`. */
+  private logsMention(text: string): boolean {
+    return [...this.printed.values()].some((out) => out.includes(text));
   }
 
   /** Broker `nodeId` (1-based). */
@@ -384,12 +399,19 @@ export class FaultCluster {
     const log = createWriteStream(join(this.dir, `broker-${b.nodeId}.log`), { flags: 'a' });
     this.logs.push(log);
     log.write(`--- start ${b.starts} pid ${child.pid}\n`);
-    child.stderr!.on('data', (d: Buffer) => log.write(d));
+    const keep = (d: Buffer | string): void => {
+      this.printed.set(b.nodeId, ((this.printed.get(b.nodeId) ?? '') + d.toString()).slice(-8192));
+    };
+    child.stderr!.on('data', (d: Buffer) => {
+      log.write(d);
+      keep(d);
+    });
     const lines = createInterface({ input: child.stdout! });
     return withTimeout(
       new Promise<void>((started, failed) => {
         lines.on('line', (line) => {
           log.write(`${line}\n`);
+          keep(line);
           if (line.includes('"msg":"broker started"')) started();
         });
         child.once('exit', (code, signal) =>
