@@ -33,13 +33,39 @@ async function describeUntil(
   }
 }
 
+/** A three-broker cluster and an admin bootstrapped with every broker. */
+async function started(name: string): Promise<{ c: TestCluster; bootstrap: string[]; admin: Admin }> {
+  const c = await TestCluster.start(3, { grpcPort: 0, httpPort: 0 }, name);
+  cluster = c;
+  await c.registered();
+  const bootstrap = c.running.map((b) => b.grpcAddress);
+  const admin = new Admin({ bootstrap });
+  closers.push(() => admin.close());
+  return { c, bootstrap, admin };
+}
+
+/** The values of partition 0 of `topic` from its start, `count` of them. */
+async function readBack(bootstrap: string[], topic: string, count: number): Promise<string[]> {
+  const consumer = new Consumer({ bootstrap, autoOffsetReset: 'earliest', retryBackoffMs: 50 });
+  closers.push(() => consumer.close());
+  consumer.assign([{ topic, partition: 0 }]);
+  const read: string[] = [];
+  await within(
+    (async () => {
+      for await (const record of consumer) {
+        read.push(record.value!.toString());
+        if (read.length >= count) break;
+      }
+    })(),
+    60_000,
+    `reading ${count} records`,
+  );
+  return read;
+}
+
 describe('reassigning a partition', () => {
   it('moves it off its leader under acks=all produce: nothing acknowledged lost, the old copy deleted', async () => {
-    cluster = await TestCluster.start(3, { grpcPort: 0, httpPort: 0 }, 'reassign');
-    await cluster.registered();
-    const bootstrap = cluster.running.map((b) => b.grpcAddress);
-    const admin = new Admin({ bootstrap });
-    closers.push(() => admin.close());
+    const { c, bootstrap, admin } = await started('reassign');
     const topic = uniqueTopic('moving');
     await admin.createTopic(topic, { partitions: 1, replicationFactor: 2 });
     // The preferred leader leads once the balancer settles; the move takes it out.
@@ -99,33 +125,20 @@ describe('reassigning a partition', () => {
     await within(Promise.all(sends), 60_000, 'every send');
 
     // The broker left out stops serving the partition and deletes its directory.
-    const dataDir = cluster.dataDirs[leaving - 1]!;
+    const dataDir = c.dataDirs[leaving - 1]!;
     await until(
       'the old copy deleted',
       () => ({
-        served: cluster!.node(leaving).broker.find(topic, 0) !== undefined,
+        served: c.node(leaving).broker.find(topic, 0) !== undefined,
         dirs: readdirSync(dataDir).filter((d) => d.startsWith(`${topic}-0`)),
       }),
       (v) => !v.served && v.dirs.length === 0,
     );
     expect(existsSync(dataDir)).toBe(true);
-    expect(cluster.node(newcomer).broker.find(topic, 0)).toBeDefined();
+    expect(c.node(newcomer).broker.find(topic, 0)).toBeDefined();
 
     // Every acknowledged record, once, in order, from the brokers the move left.
-    const consumer = new Consumer({ bootstrap, autoOffsetReset: 'earliest', retryBackoffMs: 50 });
-    closers.push(() => consumer.close());
-    consumer.assign([{ topic, partition: 0 }]);
-    const read: string[] = [];
-    await within(
-      (async () => {
-        for await (const record of consumer) {
-          read.push(record.value!.toString());
-          if (read.length >= sent.length) break;
-        }
-      })(),
-      60_000,
-      `reading ${sent.length} records`,
-    );
+    const read = await readBack(bootstrap, topic, sent.length);
     expect(read).toEqual(sent);
 
     // The partition takes writes on its new replicas, acknowledged by a majority of them.
@@ -133,11 +146,7 @@ describe('reassigning a partition', () => {
   }, 150_000);
 
   it('goes on after the leader stops mid-move and returns: the next leader reads the move from its log', async () => {
-    cluster = await TestCluster.start(3, { grpcPort: 0, httpPort: 0 }, 'reassign-restart');
-    await cluster.registered();
-    const bootstrap = cluster.running.map((b) => b.grpcAddress);
-    const admin = new Admin({ bootstrap });
-    closers.push(() => admin.close());
+    const { c, bootstrap, admin } = await started('reassign-restart');
     const topic = uniqueTopic('moving');
     await admin.createTopic(topic, { partitions: 1, replicationFactor: 2 });
     const placed = await describeUntil(admin, topic, 'a leader', (t) => t.partitions[0]!.leader > 0);
@@ -153,9 +162,9 @@ describe('reassigning a partition', () => {
     );
     const leader = placed.partitions[0]!.leader;
     await admin.reassignPartitions(topic, [{ partition: 0, replicas: [newcomer, ...from] }]);
-    await cluster.stop(leader);
+    await c.stop(leader);
     await new Promise((resolve) => setTimeout(resolve, 1_000));
-    await cluster.restart(leader);
+    await c.restart(leader);
     const done = await describeUntil(
       admin,
       topic,
@@ -164,35 +173,18 @@ describe('reassigning a partition', () => {
     );
     expect(done.partitions[0]!.replicas).toEqual([newcomer, ...from]);
     await producer.send({ topic, partition: 0, value: 'after' });
-    const consumer = new Consumer({ bootstrap, autoOffsetReset: 'earliest', retryBackoffMs: 50 });
-    closers.push(() => consumer.close());
-    consumer.assign([{ topic, partition: 0 }]);
-    const read: string[] = [];
-    await within(
-      (async () => {
-        for await (const record of consumer) {
-          read.push(record.value!.toString());
-          if (read.length > before.length) break;
-        }
-      })(),
-      60_000,
-      'reading back',
-    );
+    const read = await readBack(bootstrap, topic, before.length + 1);
     expect(read).toEqual([...before, 'after']);
     // The newcomer holds the whole log too.
     await until(
       'the newcomer caught up',
-      () => cluster!.node(newcomer).broker.find(topic, 0)?.highWatermark ?? -1,
+      () => c.node(newcomer).broker.find(topic, 0)?.highWatermark ?? -1,
       (hw) => hw >= before.length + 1,
     );
   }, 150_000);
 
   it('refuses brokers that are not live, and partitions the topic does not have', async () => {
-    cluster = await TestCluster.start(3, { grpcPort: 0, httpPort: 0 }, 'reassign-refusals');
-    await cluster.registered();
-    const bootstrap = cluster.running.map((b) => b.grpcAddress);
-    const admin = new Admin({ bootstrap });
-    closers.push(() => admin.close());
+    const { admin } = await started('reassign-refusals');
     const topic = uniqueTopic('refused');
     await admin.createTopic(topic, { partitions: 1, replicationFactor: 2 });
     const refused = await admin
@@ -209,11 +201,7 @@ describe('reassigning a partition', () => {
   }, 60_000);
 
   it('moves a partition of one replica to another broker, through a group of two', async () => {
-    cluster = await TestCluster.start(3, { grpcPort: 0, httpPort: 0 }, 'reassign-single');
-    await cluster.registered();
-    const bootstrap = cluster.running.map((b) => b.grpcAddress);
-    const admin = new Admin({ bootstrap });
-    closers.push(() => admin.close());
+    const { c, bootstrap, admin } = await started('reassign-single');
     const topic = uniqueTopic('single');
     await admin.createTopic(topic, { partitions: 1, replicationFactor: 1 });
     const placed = await describeUntil(admin, topic, 'a leader', (t) => t.partitions[0]!.leader > 0);
@@ -236,30 +224,17 @@ describe('reassigning a partition', () => {
     );
     await until(
       'the old copy gone',
-      () => cluster!.node(from!).broker.find(topic, 0),
+      () => c.node(from!).broker.find(topic, 0),
       (p) => p === undefined,
     );
     await producer.send({ topic, partition: 0, value: 'after' });
-    const consumer = new Consumer({ bootstrap, autoOffsetReset: 'earliest', retryBackoffMs: 50 });
-    closers.push(() => consumer.close());
-    consumer.assign([{ topic, partition: 0 }]);
-    const read: string[] = [];
-    await within(
-      (async () => {
-        for await (const record of consumer) {
-          read.push(record.value!.toString());
-          if (read.length > values.length) break;
-        }
-      })(),
-      60_000,
-      'reading back',
-    );
+    const read = await readBack(bootstrap, topic, values.length + 1);
     expect(read).toEqual([...values, 'after']);
     // Restarted, the new replica leads at once: its group is of one again.
-    await cluster.restart(to);
+    await c.restart(to);
     await until(
       'the moved replica leading after a restart',
-      () => cluster!.node(to).broker.find(topic, 0)?.role,
+      () => c.node(to).broker.find(topic, 0)?.role,
       (role) => role === 'leader',
     );
   }, 120_000);
