@@ -84,6 +84,12 @@ export interface ConnectionOptions {
   channelOptions?: grpc.ChannelOptions;
 }
 
+/** An open produce stream and the broker address it runs to. */
+export interface ProduceStreamCall {
+  address: string;
+  call: grpc.ClientDuplexStream<ProduceRequest, ProduceResponse__Output>;
+}
+
 /** Per-call overrides. */
 export interface CallOptions {
   timeoutMs?: number;
@@ -255,12 +261,22 @@ export class Connection {
   }
 
   /**
-   * A new bidirectional produce stream to a broker (default: any); no deadline, since it lives as
-   * long as the producer.
+   * The address a call to `broker` (default: any) goes to now. It changes as Metadata answers come
+   * in: a node not known yet goes to any broker until one names it.
    */
-  openProduceStream(broker?: number): grpc.ClientDuplexStream<ProduceRequest, ProduceResponse__Output> {
+  addressFor(broker?: number): string {
     this.checkOpen();
-    return this.target(broker).client.ProduceStream();
+    return this.target(broker).address;
+  }
+
+  /**
+   * A new bidirectional produce stream to a broker (default: any), and the address it went to; no
+   * deadline, since it lives as long as the producer.
+   */
+  openProduceStream(broker?: number): ProduceStreamCall {
+    this.checkOpen();
+    const channel = this.target(broker);
+    return { address: channel.address, call: channel.client.ProduceStream() };
   }
 
   // ---- consumer groups ----

@@ -11,7 +11,10 @@
 //
 // One stream per broker: a request carries only partitions led by the broker it is sent to, and
 // each broker's stream lives and dies on its own, so a leader that goes away fails only what was
-// sent to it.
+// sent to it. A stream runs to the address its node id stood for when it opened; a node the client
+// did not know then (fenced while it restarted, say) went to any broker, which answers
+// NOT_LEADER_OR_FOLLOWER. So each send checks where the node id goes now, and a stream to an
+// address the node no longer stands for is ended (after its answers) and a new one opened.
 
 import type * as grpc from '@grpc/grpc-js';
 import { WeirError, isWeirError } from '../proto/errors.js';
@@ -20,7 +23,7 @@ import type { Acks } from '../proto/generated/weir/v1/Acks.js';
 import type { PartitionProduceResult__Output } from '../proto/generated/weir/v1/PartitionProduceResult.js';
 import type { ProduceRequest } from '../proto/generated/weir/v1/ProduceRequest.js';
 import type { ProduceResponse__Output } from '../proto/generated/weir/v1/ProduceResponse.js';
-import type { Connection } from './connection.js';
+import type { Connection, ProduceStreamCall } from './connection.js';
 import type { AcksOption } from './producer-config.js';
 
 export const WIRE_ACKS: Readonly<Record<AcksOption, Acks>> = {
@@ -56,17 +59,22 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
+/** What the transport needs of a Connection (a test may give a fake). */
+export type ProduceStreams = Pick<Connection, 'addressFor' | 'openProduceStream'>;
+
 /** One open ProduceStream call and the requests waiting on it. */
 class StreamState {
   readonly key: number;
+  readonly address: string;
   readonly call: Stream;
   readonly pending = new Map<number, Pending>();
   dead = false;
   /** Called when nothing is pending any more (or the stream died); set while closing. */
   onIdle: (() => void) | null = null;
-  constructor(key: number, call: Stream) {
+  constructor(key: number, opened: ProduceStreamCall) {
     this.key = key;
-    this.call = call;
+    this.address = opened.address;
+    this.call = opened.call;
   }
 }
 
@@ -80,14 +88,16 @@ function asWeirError(err: unknown): WeirError {
 }
 
 export class StreamProduceTransport implements ProduceTransport {
-  private readonly connection: Connection;
+  private readonly connection: ProduceStreams;
   private readonly requestTimeoutMs: number;
   /** The open stream of each broker (by node id; ANY_BROKER for "any"). */
   private readonly streams = new Map<number, StreamState>();
+  /** Streams to an address their node id no longer stands for, ending after their answers. */
+  private readonly retired = new Set<StreamState>();
   private nextCorrelationId = 1;
   private closed = false;
 
-  constructor(connection: Connection, requestTimeoutMs: number) {
+  constructor(connection: ProduceStreams, requestTimeoutMs: number) {
     this.connection = connection;
     this.requestTimeoutMs = requestTimeoutMs;
   }
@@ -130,8 +140,9 @@ export class StreamProduceTransport implements ProduceTransport {
 
   async close(graceMs: number): Promise<void> {
     this.closed = true;
-    const states = [...this.streams.values()];
+    const states = [...this.streams.values(), ...this.retired];
     this.streams.clear();
+    this.retired.clear();
     await Promise.all(states.map((state) => this.closeStream(state, graceMs)));
   }
 
@@ -159,12 +170,13 @@ export class StreamProduceTransport implements ProduceTransport {
   }
 
   private stream(key: number): StreamState {
+    const broker = key === ANY_BROKER ? undefined : key;
     const current = this.streams.get(key);
-    if (current !== undefined && !current.dead) return current;
-    const state = new StreamState(
-      key,
-      this.connection.openProduceStream(key === ANY_BROKER ? undefined : key),
-    );
+    if (current !== undefined && !current.dead) {
+      if (current.address === this.connection.addressFor(broker)) return current;
+      this.retire(current);
+    }
+    const state = new StreamState(key, this.connection.openProduceStream(broker));
     this.streams.set(key, state);
     state.call.on('data', (response: ProduceResponse__Output) => {
       const pending = state.pending.get(response.correlationId);
@@ -182,6 +194,13 @@ export class StreamProduceTransport implements ProduceTransport {
       this.kill(state, new WeirError('NETWORK_EXCEPTION', 'the produce stream closed')),
     );
     return state;
+  }
+
+  /** Ends a stream once its requests are answered (or time out); new requests go elsewhere. */
+  private retire(state: StreamState): void {
+    this.streams.delete(state.key);
+    this.retired.add(state);
+    void this.closeStream(state, this.requestTimeoutMs).then(() => this.retired.delete(state));
   }
 
   private timedOut(state: StreamState, id: number): void {
