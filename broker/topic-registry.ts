@@ -68,9 +68,16 @@ export interface TopicRecord {
 /** Every broker holding a replica of partition `p` of `topic`: its replicas and a move's new ones. */
 export function holdersOf(topic: TopicRecord, p: number): number[] | undefined {
   const replicas = topic.replicas?.[p];
-  if (replicas === undefined) return undefined;
+  return replicas === undefined ? undefined : replicasWithTarget(replicas, topic.targets?.[p]);
+}
+
+/**
+ * A partition's replicas, then those a move in flight to `target` adds: while it moves, both the
+ * old and the new replicas hold it.
+ */
+export function replicasWithTarget(replicas: readonly number[], target?: readonly number[] | null): number[] {
   const out = [...replicas];
-  for (const id of topic.targets?.[p] ?? []) if (!out.includes(id)) out.push(id);
+  for (const id of target ?? []) if (!out.includes(id)) out.push(id);
   return out;
 }
 

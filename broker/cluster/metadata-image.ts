@@ -37,6 +37,7 @@
 // - removeTopic applies to a known topic.
 
 import type { MetadataRecord, RegisterBrokerRecord } from './metadata-records.js';
+import { replicasWithTarget } from '../topic-registry.js';
 
 /** A registered broker: its registration, and whether it is fenced. */
 export interface BrokerImage extends Omit<RegisterBrokerRecord, 'type'> {
@@ -55,9 +56,7 @@ export interface PartitionImage {
  * move in flight adds. While it moves, both the old and the new replicas serve it.
  */
 export function servingReplicas(p: PartitionImage): number[] {
-  const out = [...p.replicas];
-  for (const id of p.target ?? []) if (!out.includes(id)) out.push(id);
-  return out;
+  return replicasWithTarget(p.replicas, p.target);
 }
 
 export interface TopicImage {
