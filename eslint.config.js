@@ -75,7 +75,9 @@ const CLIENT = [
 
 export default tseslint.config(
   // proto/generated is written by scripts/gen-proto-types.sh.
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'proto/generated/**'] },
+  {
+    ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'proto/generated/**', 'proto/kafka/generated/**'],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
