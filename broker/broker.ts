@@ -26,7 +26,7 @@ import type { GroupBroker } from './group/group-broker.js';
 import { randomIds, type Ids } from './ids.js';
 import { Lifecycle } from './lifecycle.js';
 import type { MetadataEvent } from './log-reconcile.js';
-import { MetadataCache, type BrokerInfo, type ClusterView } from './metadata-cache.js';
+import { MetadataCache, type BrokerInfo, type ClusterView, type TopicMetadata } from './metadata-cache.js';
 import type { Acks, Partition, ProduceOutcome } from './partition.js';
 import {
   ReplicaManager,
@@ -350,10 +350,11 @@ export class Broker implements GroupBroker {
   }
 
   /**
-   * The leader (-1 when none is known) and replicas of a partition this broker holds; for one it
-   * does not hold (a topic still being made), this broker alone.
+   * The leader (-1 when none is known), replicas and in-sync replicas of a partition this broker
+   * holds; of one it does not hold, the leader and replicas the metadata log names (no in-sync
+   * set: only the leader knows it); with one broker, this broker alone.
    */
-  placement(topic: string, partition: number): { leader: number; replicas: number[] } {
+  placement(topic: string, partition: number): { leader: number; replicas: number[]; isr?: number[] } {
     const p = this.replicas.find(topic, partition);
     if (p !== undefined) return this.replicas.placementOf(p);
     return (
@@ -640,10 +641,8 @@ export class Broker implements GroupBroker {
     return this.replicas.raftTotals;
   }
 
-  metadata(
-    topics: readonly string[],
-  ): { name: string; partitions: number; internal: boolean; error: WeirError | null }[] {
-    return this.metadataCache.metadata(topics);
+  metadata(topics: readonly string[], autoCreate = true): TopicMetadata[] {
+    return this.metadataCache.metadata(topics, autoCreate);
   }
 
   /** Refuses new work (BROKER_SHUTTING_DOWN) and wakes waiting fetches and subscriptions. */

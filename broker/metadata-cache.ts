@@ -46,6 +46,16 @@ export interface MetadataCacheDeps {
   readonly requirePartition: (topic: string, partition: number) => void;
 }
 
+/** One topic as Metadata answers it: its partition count, or why there is none. */
+export interface TopicMetadata {
+  name: string;
+  /** Null for a topic that does not exist. */
+  topicId: string | null;
+  partitions: number;
+  internal: boolean;
+  error: WeirError | null;
+}
+
 export class MetadataCache {
   private readonly deps: MetadataCacheDeps;
 
@@ -83,14 +93,17 @@ export class MetadataCache {
     return self;
   }
 
-  metadata(
-    topics: readonly string[],
-  ): { name: string; partitions: number; internal: boolean; error: WeirError | null }[] {
+  /**
+   * Topics by name (every topic for an empty list). `autoCreate` false keeps a missing topic
+   * missing even when the broker auto-creates (a Kafka client's allow.auto.create.topics=false).
+   */
+  metadata(topics: readonly string[], autoCreate = true): TopicMetadata[] {
     const registry = this.deps.topics;
     const names = topics.length === 0 ? registry.all().map((t) => t.name) : topics;
     return names.map((name) => {
       // As Kafka's metadata request: a topic asked for by name is created when auto-create is on.
       if (
+        autoCreate &&
         this.deps.config().autoCreateTopics &&
         !this.deps.lifecycle.closing &&
         registry.get(name) === undefined
@@ -102,13 +115,14 @@ export class MetadataCache {
         }
       }
       const t = registry.get(name);
-      if (t !== undefined) return { name, partitions: t.partitions, internal: t.internal, error: null };
+      if (t !== undefined)
+        return { name, topicId: t.topicId, partitions: t.partitions, internal: t.internal, error: null };
       const reason = invalidTopicName(name);
       const error =
         reason !== null
           ? new WeirError('INVALID_TOPIC_EXCEPTION', reason)
           : new WeirError('UNKNOWN_TOPIC_OR_PARTITION', `topic '${name}' does not exist`);
-      return { name, partitions: 0, internal: false, error };
+      return { name, topicId: null, partitions: 0, internal: false, error };
     });
   }
 }

@@ -49,6 +49,7 @@ export const ERRORS = {
   UNKNOWN_MEMBER_ID: { id: 25, retriable: false, grpc: FAILED_PRECONDITION, http: 409, message: 'the group has no such member' },
   INVALID_SESSION_TIMEOUT: { id: 26, retriable: false, grpc: INVALID_ARGUMENT, http: 400, message: 'session timeout is outside the broker\'s bounds' },
   INVALID_TIMESTAMP: { id: 32, retriable: false, grpc: INVALID_ARGUMENT, http: 400, message: 'invalid timestamp' },
+  UNSUPPORTED_VERSION: { id: 35, retriable: false, grpc: UNIMPLEMENTED, http: 400, message: 'the broker does not support this version of this API' },
   TOPIC_ALREADY_EXISTS: { id: 36, retriable: false, grpc: ALREADY_EXISTS, http: 409, message: 'topic already exists' },
   INVALID_PARTITIONS: { id: 37, retriable: false, grpc: INVALID_ARGUMENT, http: 400, message: 'invalid partition count' },
   INVALID_REPLICATION_FACTOR: { id: 38, retriable: false, grpc: INVALID_ARGUMENT, http: 400, message: 'invalid replication factor' },
