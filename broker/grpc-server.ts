@@ -37,6 +37,7 @@ import { closeStalledHandshakes, http2ServersOf } from './grpc-handshake.js';
 import { EARLIEST, LATEST, fetchMaxBytes, type Broker, type TopicDescription } from './broker.js';
 import { fetchAnswer } from './fetch-records.js';
 import type { Acks, ProduceOutcome } from './partition.js';
+import { deadlineOf } from './produce-deadline.js';
 
 /** The weir service's full name, as health checks ask for it. */
 export const WEIR_SERVICE = 'weir.v1.Weir';
@@ -153,37 +154,6 @@ async function produce(
   }
   deadline.cancel();
   return { correlationId: request.correlationId, results };
-}
-
-/** A produce request's timeout when it gives none (Kafka's request.timeout.ms). */
-const DEFAULT_PRODUCE_TIMEOUT_MS = 30_000;
-
-/** One timer for a whole request: each wait races it, and it is cancelled once the answer is built. */
-function deadlineOf(timeoutMs: number): {
-  race<T>(settled: Promise<T>): Promise<T>;
-  cancel(): void;
-} {
-  const ms = timeoutMs > 0 ? timeoutMs : DEFAULT_PRODUCE_TIMEOUT_MS;
-  let timer: NodeJS.Timeout | null = null;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new WeirError(
-            'REQUEST_TIMED_OUT',
-            `the replicas did not acknowledge within the request's timeout of ${ms} ms; the batch may still commit`,
-          ),
-        ),
-      ms,
-    );
-  });
-  expired.catch(() => undefined);
-  return {
-    race: (settled) => Promise.race([settled, expired]),
-    cancel: () => {
-      if (timer !== null) clearTimeout(timer);
-    },
-  };
 }
 
 function elapsed(started: bigint): number {

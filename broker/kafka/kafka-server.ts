@@ -37,12 +37,18 @@ export interface KafkaRequestContext {
   readonly remoteAddress: string;
 }
 
+/** What a handler returns for a request that gets no answer (a Produce with acks=0). */
+export const NO_RESPONSE = Symbol('no response');
+
 export interface KafkaHandler<Req = unknown, Res = unknown> {
   readonly api: KafkaApiCodec<Req, Res>;
   /** The versions served, within the codec's (defaults to the codec's whole range). */
   readonly minVersion?: number;
   readonly maxVersion?: number;
-  handle(request: Req, context: KafkaRequestContext): Res | Promise<Res>;
+  handle(
+    request: Req,
+    context: KafkaRequestContext,
+  ): Res | typeof NO_RESPONSE | Promise<Res | typeof NO_RESPONSE>;
 }
 
 /** Builds a handler entry with its request and response types checked against the codec. */
@@ -159,7 +165,7 @@ export class KafkaServer {
     });
   }
 
-  /** The response's bytes (size prefix first), or null to close the connection. */
+  /** The response's bytes (size prefix first; none for no answer), or null to close the connection. */
   private async answer(frame: Buffer, remoteAddress: string): Promise<Buffer[] | null> {
     const r = new Reader(frame);
     let apiKey: number;
@@ -210,6 +216,7 @@ export class KafkaServer {
       this.options.onInternalError?.(err, api.name);
       return null;
     }
+    if (response === NO_RESPONSE) return [];
     // ApiVersions answers with header v0 whatever its version, so any client can read it.
     const taggedHeader = flexible && apiKey !== API_VERSIONS_KEY;
     return this.frame(correlationId, taggedHeader, (w) => api.writeResponse(w, version, response));

@@ -6,13 +6,14 @@
 import { connect, type Socket } from 'node:net';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Admin } from '../../client/index.js';
+import { Admin, Consumer, type ConsumerRecord } from '../../client/index.js';
 import { metadataHandler } from '../../broker/kafka/handlers.js';
+import { initProducerIdHandler, produceHandler } from '../../broker/kafka/produce-handlers.js';
 import { FrameReader } from '../../broker/kafka/frames.js';
 import { KafkaServer } from '../../broker/kafka/kafka-server.js';
 import { ApiVersionsApi, MetadataApi } from '../../proto/kafka/generated/index.js';
 import { Reader, Writer } from '../../proto/kafka/wire.js';
-import { startTestBroker, uniqueTopic, type TestBroker } from '../client/helpers.js';
+import { startTestBroker, uniqueTopic, within, type TestBroker } from '../client/helpers.js';
 
 const MAX_FRAME = 64 * 1024;
 let broker: TestBroker;
@@ -30,6 +31,10 @@ beforeAll(async () => {
       metadataHandler(broker.running.broker, (id) =>
         id === self ? { host: '127.0.0.1', port: server.port } : undefined,
       ),
+      produceHandler(broker.running.broker, (err) => {
+        throw err;
+      }),
+      initProducerIdHandler(broker.running.broker),
     ],
   });
   admin = new Admin({ bootstrap: broker.bootstrap });
@@ -99,17 +104,95 @@ class RawConnection {
   }
 }
 
+/** A kafkajs client of the listener; `retries` 0 unless a test needs them (idempotence does). */
+function kafkaClient(retries = 0): Kafka {
+  return new Kafka({
+    clientId: 'weir-test',
+    brokers: [`127.0.0.1:${server.port}`],
+    logLevel: logLevel.NOTHING,
+    retry: { retries },
+  });
+}
+
+/** Reads `count` records of one partition from the start through the gRPC API (bounded in time). */
+async function readBack(topic: string, partition: number, count: number): Promise<ConsumerRecord[]> {
+  const consumer = new Consumer({ bootstrap: broker.bootstrap, autoOffsetReset: 'earliest', maxWaitMs: 100 });
+  consumer.assign([{ topic, partition }]);
+  const out: ConsumerRecord[] = [];
+  try {
+    await within(
+      (async () => {
+        for await (const record of consumer) {
+          out.push(record);
+          if (out.length === count) break;
+        }
+      })(),
+      10_000,
+      `reading ${count} records`,
+    );
+  } finally {
+    await consumer.close();
+  }
+  return out;
+}
+
 describe('the Kafka listener', () => {
+  it("takes a Kafka producer's records, idempotent or not, with keys, headers and timestamps intact", async () => {
+    const topic = uniqueTopic('kprod');
+    await admin.createTopic(topic, { partitions: 2 });
+    const kafka = kafkaClient(2);
+    const sent = Array.from({ length: 30 }, (_, i) => ({
+      key: i % 5 === 0 ? null : `key-${i}`,
+      value: i % 7 === 0 ? null : `value-${i}-\u00e9\u{1f600}`,
+      headers: i % 3 === 0 ? { h: `header-${i}`, other: Buffer.from([i, 0, 255]) } : {},
+      timestamp: String(1_700_000_000_000 + i),
+      partition: i % 2,
+    }));
+    for (const idempotent of [false, true]) {
+      const producer = kafka.producer({ idempotent, allowAutoTopicCreation: false });
+      await producer.connect();
+      try {
+        const acks = idempotent ? -1 : 1;
+        const answers = await producer.send({ topic, acks, messages: sent.slice(0, 15) });
+        await producer.send({ topic, acks, messages: sent.slice(15) });
+        expect(answers.map((a) => a.errorCode)).toEqual(answers.map(() => 0));
+      } finally {
+        await producer.disconnect();
+      }
+    }
+    for (const partition of [0, 1]) {
+      const expected = [...sent, ...sent].filter((m) => m.partition === partition);
+      const got = await readBack(topic, partition, expected.length);
+      expect(got.map((r) => r.offset)).toEqual(expected.map((_, i) => i));
+      expect(got.map((r) => r.key?.toString() ?? null)).toEqual(expected.map((m) => m.key));
+      expect(got.map((r) => r.value?.toString() ?? null)).toEqual(expected.map((m) => m.value));
+      expect(got.map((r) => r.timestamp)).toEqual(expected.map((m) => Number(m.timestamp)));
+      expect(got.map((r) => Object.fromEntries(r.headers.map((h) => [h.key, h.value])))).toEqual(
+        expected.map((m) =>
+          Object.fromEntries(
+            Object.entries(m.headers).map(([k, v]) => [k, Buffer.isBuffer(v) ? v : Buffer.from(v)]),
+          ),
+        ),
+      );
+    }
+  });
+
+  it('answers a produce to a missing topic, with auto-create off, UNKNOWN_TOPIC_OR_PARTITION', async () => {
+    const producer = kafkaClient().producer({ allowAutoTopicCreation: false });
+    await producer.connect();
+    try {
+      await expect(
+        producer.send({ topic: uniqueTopic('nowhere'), messages: [{ value: 'x' }] }),
+      ).rejects.toThrow(/does not host this topic-partition|UNKNOWN_TOPIC/i);
+    } finally {
+      await producer.disconnect();
+    }
+  });
+
   it('serves a Kafka client its cluster and topic metadata', async () => {
     const topic = uniqueTopic('kmeta');
     await admin.createTopic(topic, { partitions: 3 });
-    const kafka = new Kafka({
-      clientId: 'weir-test',
-      brokers: [`127.0.0.1:${server.port}`],
-      logLevel: logLevel.NOTHING,
-      retry: { retries: 0 },
-    });
-    const kadmin = kafka.admin();
+    const kadmin = kafkaClient().admin();
     await kadmin.connect();
     try {
       const cluster = await kadmin.describeCluster();
@@ -177,7 +260,7 @@ describe('the Kafka listener', () => {
       expect(c.frames[0]!.readInt32BE(0)).toBe(7);
       const answer = ApiVersionsApi.readResponse(new Reader(c.frames[0]!, 4), 0);
       expect(answer.errorCode).toBe(35);
-      expect(answer.apiKeys.map((a) => a.apiKey)).toEqual([3, 18]);
+      expect(answer.apiKeys.map((a) => a.apiKey)).toEqual([0, 3, 18, 22]);
     } finally {
       c.close();
     }

@@ -2,6 +2,8 @@
 
 import type { ApiDef } from '../schema.js';
 import { ApiVersions } from './api-versions.js';
+import { InitProducerId } from './init-producer-id.js';
 import { Metadata } from './metadata.js';
+import { Produce } from './produce.js';
 
-export const KAFKA_APIS: readonly ApiDef[] = [ApiVersions, Metadata];
+export const KAFKA_APIS: readonly ApiDef[] = [Produce, Metadata, ApiVersions, InitProducerId];
