@@ -9,9 +9,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Admin, Consumer, type ConsumerRecord } from '../../client/index.js';
 import { metadataHandler } from '../../broker/kafka/handlers.js';
 import { initProducerIdHandler, produceHandler } from '../../broker/kafka/produce-handlers.js';
+import { fetchHandler, listOffsetsHandler } from '../../broker/kafka/fetch-handlers.js';
+import { batchSize } from '../../proto/batch-header.js';
+import { decodeBatch } from '../../proto/record-batch.js';
 import { FrameReader } from '../../broker/kafka/frames.js';
 import { KafkaServer } from '../../broker/kafka/kafka-server.js';
-import { ApiVersionsApi, MetadataApi } from '../../proto/kafka/generated/index.js';
+import {
+  ApiVersionsApi,
+  FetchApi,
+  MetadataApi,
+  type FetchResponse,
+} from '../../proto/kafka/generated/index.js';
 import { Reader, Writer } from '../../proto/kafka/wire.js';
 import { startTestBroker, uniqueTopic, within, type TestBroker } from '../client/helpers.js';
 
@@ -35,6 +43,8 @@ beforeAll(async () => {
         throw err;
       }),
       initProducerIdHandler(broker.running.broker),
+      fetchHandler(broker.running.broker),
+      listOffsetsHandler(broker.running.broker),
     ],
   });
   admin = new Admin({ bootstrap: broker.bootstrap });
@@ -218,6 +228,98 @@ describe('the Kafka listener', () => {
     }
   });
 
+  it('serves fetches by topic name and by topic id, and offsets by time, of what a Kafka producer wrote', async () => {
+    const topic = uniqueTopic('kfetch');
+    await admin.createTopic(topic, { partitions: 1 });
+    const kafka = kafkaClient();
+    const producer = kafka.producer({ allowAutoTopicCreation: false });
+    await producer.connect();
+    const values = Array.from({ length: 20 }, (_, i) => `fetched-${i}`);
+    try {
+      for (let i = 0; i < values.length; i += 5)
+        await producer.send({
+          topic,
+          messages: values
+            .slice(i, i + 5)
+            .map((value, k) => ({ value, timestamp: String(1_000_000 + (i + k) * 10) })),
+        });
+    } finally {
+      await producer.disconnect();
+    }
+    const kadmin = kafka.admin();
+    await kadmin.connect();
+    try {
+      expect(await kadmin.fetchTopicOffsets(topic)).toEqual([
+        expect.objectContaining({ partition: 0, low: '0', high: '20', offset: '20' }),
+      ]);
+      // The first record at or after a timestamp between the 8th and 9th records' is the 9th.
+      expect(await kadmin.fetchTopicOffsetsByTimestamp(topic, 1_000_075)).toEqual([
+        { partition: 0, offset: '8' },
+      ]);
+    } finally {
+      await kadmin.disconnect();
+    }
+
+    const topicId = broker.running.broker.metadata([topic], false)[0]!.topicId!;
+    const c = await RawConnection.open(server.port);
+    try {
+      for (const [version, correlationId] of [
+        [11, 1],
+        [13, 2],
+      ] as const) {
+        const flexible = version >= 12;
+        c.socket.write(
+          requestFrame(1, version, correlationId, flexible, (w) =>
+            FetchApi.writeRequest(w, version, {
+              ...FetchApi.defaultRequest(),
+              maxWaitMs: 100,
+              minBytes: 1,
+              topics: [
+                {
+                  topic,
+                  topicId,
+                  partitions: [
+                    {
+                      partition: 0,
+                      currentLeaderEpoch: -1,
+                      fetchOffset: 3,
+                      lastFetchedEpoch: -1,
+                      logStartOffset: -1,
+                      partitionMaxBytes: 1 << 20,
+                      replicaDirectoryId: '00000000-0000-0000-0000-000000000000',
+                    },
+                  ],
+                },
+              ],
+            }),
+          ),
+        );
+        await c.until(correlationId);
+        const frame = c.frames[correlationId - 1]!;
+        expect(frame.readInt32BE(0)).toBe(correlationId);
+        const r = new Reader(frame, 4);
+        if (flexible) r.taggedFields(() => {});
+        const answer: FetchResponse = FetchApi.readResponse(r, version);
+        expect(answer.errorCode).toBe(0);
+        const p = answer.responses[0]!.partitions[0]!;
+        expect(p.errorCode).toBe(0);
+        expect(p.highWatermark).toBe(20);
+        // Whole batches: the one holding offset 3 starts at 0; every record from there comes back.
+        const records = Buffer.isBuffer(p.records) ? p.records : Buffer.concat(p.records ?? []);
+        const got: { offset: number; value: string; timestamp: number }[] = [];
+        for (let off = 0; off < records.length; off += batchSize(records, off)) {
+          const decoded = decodeBatch(records, off);
+          if (!decoded.ok) throw new Error(decoded.reason);
+          for (const rec of decoded.batch.records)
+            got.push({ offset: rec.offset, value: rec.value!.toString(), timestamp: rec.timestamp });
+        }
+        expect(got).toEqual(values.map((value, i) => ({ offset: i, value, timestamp: 1_000_000 + i * 10 })));
+      }
+    } finally {
+      c.close();
+    }
+  });
+
   it('answers pipelined requests in order, each with its correlation id', async () => {
     const c = await RawConnection.open(server.port);
     try {
@@ -260,7 +362,7 @@ describe('the Kafka listener', () => {
       expect(c.frames[0]!.readInt32BE(0)).toBe(7);
       const answer = ApiVersionsApi.readResponse(new Reader(c.frames[0]!, 4), 0);
       expect(answer.errorCode).toBe(35);
-      expect(answer.apiKeys.map((a) => a.apiKey)).toEqual([0, 3, 18, 22]);
+      expect(answer.apiKeys.map((a) => a.apiKey)).toEqual([0, 1, 2, 3, 18, 22]);
     } finally {
       c.close();
     }

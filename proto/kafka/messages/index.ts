@@ -2,8 +2,17 @@
 
 import type { ApiDef } from '../schema.js';
 import { ApiVersions } from './api-versions.js';
+import { Fetch } from './fetch.js';
 import { InitProducerId } from './init-producer-id.js';
+import { ListOffsets } from './list-offsets.js';
 import { Metadata } from './metadata.js';
 import { Produce } from './produce.js';
 
-export const KAFKA_APIS: readonly ApiDef[] = [Produce, Metadata, ApiVersions, InitProducerId];
+export const KAFKA_APIS: readonly ApiDef[] = [
+  Produce,
+  Fetch,
+  ListOffsets,
+  Metadata,
+  ApiVersions,
+  InitProducerId,
+];

@@ -1,0 +1,154 @@
+// Fetch and ListOffsets on the Kafka listener. A Kafka fetch answer carries a partition's record
+// batches as the bytes stored, which is what the broker's fetch reads, so they go out as they are.
+//
+// Fetch sessions (KIP-227) are left out: every answer has session id 0, which tells the client the
+// broker keeps no session, so it sends full fetches. From version 13 topics are named by id; an id
+// the broker does not know gets UNKNOWN_TOPIC_ID. weir has no transactions, so the last stable
+// offset is the high watermark and no transaction is ever aborted.
+
+import { WeirError, isWeirError } from '../../proto/errors.js';
+import {
+  FetchApi,
+  ListOffsetsApi,
+  type FetchRequestTopic,
+  type FetchResponsePartition,
+  type FetchResponseTopic,
+  type ListOffsetsResponsePartition,
+} from '../../proto/kafka/generated/index.js';
+import type { Broker } from '../broker.js';
+import type { FetchPartitionRequest } from '../replica/replica-manager.js';
+import { kafkaHandler, type KafkaHandler } from './kafka-server.js';
+
+/** Topic names by id, rebuilt from the broker's topics when an id is not found. */
+class TopicIds {
+  private byId = new Map<string, string>();
+  constructor(private readonly broker: Broker) {}
+  name(id: string): string | undefined {
+    let name = this.byId.get(id);
+    if (name === undefined) {
+      this.byId = new Map(
+        this.broker.metadata([], false).flatMap((t) => (t.topicId === null ? [] : [[t.topicId, t.name]])),
+      );
+      name = this.byId.get(id);
+    }
+    return name;
+  }
+}
+
+function emptyPartition(partitionIndex: number, error: WeirError): FetchResponsePartition {
+  return {
+    ...partitionAnswer(partitionIndex),
+    errorCode: error.id,
+    highWatermark: -1,
+    lastStableOffset: -1,
+  };
+}
+
+function partitionAnswer(partitionIndex: number): FetchResponsePartition {
+  return {
+    partitionIndex,
+    errorCode: 0,
+    highWatermark: 0,
+    lastStableOffset: 0,
+    logStartOffset: -1,
+    divergingEpoch: { epoch: -1, endOffset: -1 },
+    currentLeader: { leaderId: -1, leaderEpoch: -1 },
+    snapshotId: { endOffset: -1, epoch: -1 },
+    abortedTransactions: null,
+    preferredReadReplica: -1,
+    records: null,
+  };
+}
+
+export function fetchHandler(broker: Broker): KafkaHandler {
+  const ids = new TopicIds(broker);
+  return kafkaHandler({
+    api: FetchApi,
+    handle: async (request, context) => {
+      const byId = context.apiVersion >= 13;
+      if (request.sessionId !== 0)
+        return {
+          ...FetchApi.defaultResponse(),
+          errorCode: new WeirError('FETCH_SESSION_ID_NOT_FOUND').id,
+          sessionId: 0,
+        };
+      // Which partitions to read; those of a topic id not known are answered without a read.
+      const reads: FetchPartitionRequest[] = [];
+      const topics = request.topics.map((t: FetchRequestTopic) => {
+        const name = byId ? ids.name(t.topicId) : t.topic;
+        if (name !== undefined)
+          for (const p of t.partitions)
+            reads.push({
+              topic: name,
+              partition: p.partition,
+              offset: p.fetchOffset,
+              maxBytes: p.partitionMaxBytes,
+            });
+        return { request: t, name };
+      });
+      const results = await broker.fetch(reads, request.maxBytes, request.minBytes, request.maxWaitMs);
+      let next = 0;
+      const responses: FetchResponseTopic[] = topics.map(({ request: t, name }) => ({
+        topic: t.topic,
+        topicId: t.topicId,
+        partitions: t.partitions.map((p) => {
+          if (name === undefined)
+            return emptyPartition(
+              p.partition,
+              new WeirError('UNKNOWN_TOPIC_ID', `no topic has id ${t.topicId}`),
+            );
+          const r = results[next++]!;
+          if (r.error !== null) return emptyPartition(p.partition, r.error);
+          return {
+            ...partitionAnswer(p.partition),
+            highWatermark: r.highWatermark,
+            lastStableOffset: r.highWatermark,
+            logStartOffset: r.logStartOffset,
+            records: r.batches,
+          };
+        }),
+      }));
+      return { ...FetchApi.defaultResponse(), responses };
+    },
+  });
+}
+
+/** Kafka's special timestamps: the earliest offset, and the earliest local one (no tiers here). */
+const EARLIEST = -2;
+const EARLIEST_LOCAL = -4;
+
+export function listOffsetsHandler(broker: Broker): KafkaHandler {
+  return kafkaHandler({
+    api: ListOffsetsApi,
+    // Version 7 adds the largest-timestamp lookup (-3), which weir has no index for yet.
+    maxVersion: 6,
+    handle: (request) => ({
+      ...ListOffsetsApi.defaultResponse(),
+      topics: request.topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitions.map((p): ListOffsetsResponsePartition => {
+          try {
+            const ts = p.timestamp === EARLIEST_LOCAL ? EARLIEST : p.timestamp;
+            const found = broker.listOffset(t.name, p.partitionIndex, ts);
+            return {
+              partitionIndex: p.partitionIndex,
+              errorCode: 0,
+              timestamp: found.timestamp,
+              offset: found.offset,
+              leaderEpoch: broker.find(t.name, p.partitionIndex)?.leaderEpoch ?? -1,
+            };
+          } catch (err) {
+            if (!isWeirError(err)) throw err;
+            return {
+              partitionIndex: p.partitionIndex,
+              errorCode: err.id,
+              timestamp: -1,
+              offset: -1,
+              leaderEpoch: -1,
+            };
+          }
+        }),
+      })),
+    }),
+  });
+}
