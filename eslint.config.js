@@ -62,8 +62,8 @@ const BROKER = [
   },
 ];
 // The surfaces decode, call the core and map errors; the core never calls back up into them.
-const SURFACES = 'the broker core may not import its surfaces (grpc-*, http-*, main)';
-const SURFACE_FILE = '(?:grpc-[^/]*|http-[^/]*|main\\.js)$';
+const SURFACES = 'the broker core may not import its surfaces (grpc-*, http-*, kafka/, main)';
+const SURFACE_FILE = '(?:grpc-[^/]*|http-[^/]*|kafka/.*|main\\.js)$';
 const RAFT = 'broker/raft may import only proto and node:* (it is a pure state machine)';
 /** @type {Forbidden[]} */
 const CLIENT = [
@@ -105,7 +105,7 @@ export default tseslint.config(
     [...BROKER, { regex: '^\\.\\./(?!\\.\\./proto/)', message: RAFT }, { regex: PACKAGE, message: RAFT }],
   ),
   // The surfaces themselves are above the core: only the layer rule applies to them.
-  layer(['broker/grpc-*.ts', 'broker/http-*.ts', 'broker/main.ts'], BROKER),
+  layer(['broker/grpc-*.ts', 'broker/http-*.ts', 'broker/kafka/**', 'broker/main.ts'], BROKER),
   layer(['client/**'], CLIENT),
   // `weir broker` loads the broker on demand, so the client commands never load it otherwise.
   layer(['client/cli/broker-command.ts'], CLIENT, '../../broker/main.js'),

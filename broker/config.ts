@@ -16,6 +16,8 @@ export interface BrokerConfig {
   readonly advertisedHost: string;
   readonly grpcPort: number;
   readonly httpPort: number;
+  /** The Kafka protocol listener's port: 0 any free port, -1 none. */
+  readonly kafkaPort: number;
   readonly nodeId: number;
   /**
    * The cluster's voters as `id@host:port` (each one's replication listener), comma-separated, as
@@ -110,6 +112,16 @@ export const BROKER_CONFIG_KEYS: readonly KeyDef[] = [
     default: 9094,
     ...PORT,
     doc: 'HTTP port for health, metrics and admin (0 = any free port)',
+  },
+  {
+    key: 'kafkaPort',
+    env: 'WEIR_KAFKA_PORT',
+    kind: 'int',
+    // Off until the Kafka listener serves consumer groups; 9092 once it does.
+    default: -1,
+    min: -1,
+    max: 65535,
+    doc: 'Kafka protocol port (0 = any free port, -1 = no Kafka listener); one broker only so far',
   },
   {
     key: 'nodeId',

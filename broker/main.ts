@@ -13,6 +13,9 @@ import { Broker } from './broker.js';
 import { resolveBrokerConfig, type BrokerConfig, type BrokerConfigInput } from './config.js';
 import { startGrpcServer } from './grpc-server.js';
 import { startHttpServer } from './http-server.js';
+import { WeirError } from '../proto/errors.js';
+import { startKafkaListener } from './kafka/kafka-listener.js';
+import type { KafkaServer } from './kafka/kafka-server.js';
 import { randomIds } from './ids.js';
 import { createLogger, type Logger } from './logger.js';
 import { BrokerMetrics } from './metrics.js';
@@ -47,6 +50,8 @@ export interface RunningBroker {
   readonly httpAddress: string;
   /** The broker-to-broker listener, with peers only. */
   readonly replicationAddress: string | null;
+  /** The Kafka protocol listener, when kafkaPort is not -1. */
+  readonly kafkaAddress: string | null;
   readonly nodeId: number;
   readonly config: BrokerConfig;
   readonly broker: Broker;
@@ -60,6 +65,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   const overrides: BrokerConfigInput = {
     grpcPort: port ?? 0,
     httpPort: 0,
+    kafkaPort: -1,
     logLevel: 'warn',
     ...rest,
   };
@@ -105,7 +111,13 @@ async function launch(configIn: BrokerConfig, logger: Logger, fs?: StorageFs): P
   let grpcServer: grpc.Server | null = null;
   let http: FastifyInstance | null = null;
   let replication: ReplicationServer | null = null;
+  let kafka: KafkaServer | null = null;
   try {
+    if (config.kafkaPort >= 0 && config.peers !== '')
+      throw new WeirError(
+        'INVALID_CONFIG',
+        'the Kafka listener serves one broker only so far: set kafkaPort -1 (no listener) with peers',
+      );
     // Peers reach this broker's Raft groups through a listener of its own, apart from clients'.
     if (config.peers !== '') {
       replication = await ReplicationServer.start({
@@ -143,7 +155,20 @@ async function launch(configIn: BrokerConfig, logger: Logger, fs?: StorageFs): P
       config.httpPort,
     );
     http = httpBound.app;
-    (broker as { config: BrokerConfig }).config = Object.freeze({ ...effective, httpPort: httpBound.port });
+    if (config.kafkaPort >= 0) {
+      kafka = await startKafkaListener(broker, {
+        host: config.host,
+        port: config.kafkaPort,
+        advertisedHost: config.advertisedHost,
+        maxRequestBytes: config.maxRequestBytes,
+        onInternalError: (err, api) => logger.error({ err, api }, 'Kafka request failed'),
+      });
+    }
+    (broker as { config: BrokerConfig }).config = Object.freeze({
+      ...effective,
+      httpPort: httpBound.port,
+      kafkaPort: kafka?.port ?? config.kafkaPort,
+    });
     broker.startClusterMember();
     ready = true;
     logger.info(
@@ -151,6 +176,7 @@ async function launch(configIn: BrokerConfig, logger: Logger, fs?: StorageFs): P
         grpc: `${config.host}:${grpcBound.port}`,
         http: `${config.host}:${httpBound.port}`,
         ...(replication === null ? {} : { replication: replication.address }),
+        ...(kafka === null ? {} : { kafka: `${config.host}:${kafka.port}` }),
         dataDir: config.dataDir,
         cleanShutdown: broker.cleanShutdown,
         ms: Date.now() - started,
@@ -162,6 +188,7 @@ async function launch(configIn: BrokerConfig, logger: Logger, fs?: StorageFs): P
       grpcAddress: `${config.host}:${grpcBound.port}`,
       httpAddress: `${config.host}:${httpBound.port}`,
       replicationAddress: replication?.address ?? null,
+      kafkaAddress: kafka === null ? null : `${config.host}:${kafka.port}`,
       nodeId: config.nodeId,
       config: broker.config,
       broker,
@@ -173,12 +200,14 @@ async function launch(configIn: BrokerConfig, logger: Logger, fs?: StorageFs): P
           grpcBound.drainStreams,
           httpBound.app,
           replication,
+          kafka,
           config.shutdownTimeoutMs,
           logger,
         )),
     };
   } catch (err) {
     grpcServer?.forceShutdown();
+    await kafka?.close();
     await http?.close();
     await replication?.close();
     await broker.close();
@@ -192,10 +221,12 @@ async function shutdown(
   drainStreams: () => void,
   http: FastifyInstance,
   replication: ReplicationServer | null,
+  kafka: KafkaServer | null,
   timeoutMs: number,
   logger: Logger,
 ): Promise<void> {
   broker.stopAccepting();
+  await kafka?.close();
   drainStreams();
   // The groups stopped with the broker's intake: peers' streams end now (BROKER_SHUTTING_DOWN).
   await replication?.close();

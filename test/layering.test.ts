@@ -21,7 +21,7 @@ async function layering(path: string, code: string): Promise<string[]> {
 const PROTO = 'proto may import only node:* and packages';
 const STORAGE = 'storage may import only proto and node:*';
 const BROKER = 'broker may import only storage, proto, node:* and packages';
-const SURFACES = 'the broker core may not import its surfaces (grpc-*, http-*, main)';
+const SURFACES = 'the broker core may not import its surfaces (grpc-*, http-*, kafka/, main)';
 const CLIENT = 'client may import only proto, node:* and packages';
 const RAFT = 'broker/raft may import only proto and node:* (it is a pure state machine)';
 

@@ -9,6 +9,7 @@ interface BrokerFlags {
   advertisedHost?: string;
   grpcPort?: number;
   httpPort?: number;
+  kafkaPort?: number;
   nodeId?: number;
   peers?: string;
   replicationPort?: number;
@@ -33,6 +34,11 @@ export function brokerCommand(): Command {
       '--http-port <n>',
       'HTTP port for health, metrics and admin (default 9094)',
       parseIntArg(0, 65535),
+    )
+    .option(
+      '--kafka-port <n>',
+      'Kafka protocol port, one broker only so far (default -1: none; 0 = any free port)',
+      parseIntArg(-1, 65535),
     )
     .option('--node-id <n>', "this broker's id (default 0)", parseIntArg(0, 0x7fff_ffff))
     .option(

@@ -7,13 +7,9 @@ import { connect, type Socket } from 'node:net';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Admin, Consumer, type ConsumerRecord } from '../../client/index.js';
-import { metadataHandler } from '../../broker/kafka/handlers.js';
-import { initProducerIdHandler, produceHandler } from '../../broker/kafka/produce-handlers.js';
-import { fetchHandler, listOffsetsHandler } from '../../broker/kafka/fetch-handlers.js';
 import { batchSize } from '../../proto/batch-header.js';
 import { decodeBatch } from '../../proto/record-batch.js';
 import { FrameReader } from '../../broker/kafka/frames.js';
-import { KafkaServer } from '../../broker/kafka/kafka-server.js';
 import {
   ApiVersionsApi,
   FetchApi,
@@ -25,34 +21,18 @@ import { startTestBroker, uniqueTopic, within, type TestBroker } from '../client
 
 const MAX_FRAME = 64 * 1024;
 let broker: TestBroker;
-let server: KafkaServer;
+let port: number;
 let admin: Admin;
 
 beforeAll(async () => {
-  broker = await startTestBroker();
-  const self = broker.running.broker.config.nodeId;
-  server = await KafkaServer.start({
-    host: '127.0.0.1',
-    port: 0,
-    maxFrameBytes: MAX_FRAME,
-    handlers: [
-      metadataHandler(broker.running.broker, (id) =>
-        id === self ? { host: '127.0.0.1', port: server.port } : undefined,
-      ),
-      produceHandler(broker.running.broker, (err) => {
-        throw err;
-      }),
-      initProducerIdHandler(broker.running.broker),
-      fetchHandler(broker.running.broker),
-      listOffsetsHandler(broker.running.broker),
-    ],
-  });
+  // The broker's own Kafka listener, on a port from the OS, with a small frame limit.
+  broker = await startTestBroker({ kafkaPort: 0, maxRequestBytes: MAX_FRAME });
+  port = Number(broker.running.kafkaAddress!.split(':').pop());
   admin = new Admin({ bootstrap: broker.bootstrap });
 });
 
 afterAll(async () => {
   await admin?.close();
-  await server?.close();
   await broker?.close();
 });
 
@@ -118,7 +98,7 @@ class RawConnection {
 function kafkaClient(retries = 0): Kafka {
   return new Kafka({
     clientId: 'weir-test',
-    brokers: [`127.0.0.1:${server.port}`],
+    brokers: [`127.0.0.1:${port}`],
     logLevel: logLevel.NOTHING,
     retry: { retries },
   });
@@ -207,7 +187,7 @@ describe('the Kafka listener', () => {
     try {
       const cluster = await kadmin.describeCluster();
       const self = broker.running.broker.config.nodeId;
-      expect(cluster.brokers).toEqual([{ nodeId: self, host: '127.0.0.1', port: server.port }]);
+      expect(cluster.brokers).toEqual([{ nodeId: self, host: '127.0.0.1', port: port }]);
       expect(cluster.clusterId).toBe(broker.running.broker.clusterId);
       const { topics } = await kadmin.fetchTopicMetadata({ topics: [topic] });
       expect(topics).toHaveLength(1);
@@ -261,7 +241,7 @@ describe('the Kafka listener', () => {
     }
 
     const topicId = broker.running.broker.metadata([topic], false)[0]!.topicId!;
-    const c = await RawConnection.open(server.port);
+    const c = await RawConnection.open(port);
     try {
       for (const [version, correlationId] of [
         [11, 1],
@@ -321,7 +301,7 @@ describe('the Kafka listener', () => {
   });
 
   it('answers pipelined requests in order, each with its correlation id', async () => {
-    const c = await RawConnection.open(server.port);
+    const c = await RawConnection.open(port);
     try {
       const frames = [
         requestFrame(18, 0, 101, false, () => {}),
@@ -345,7 +325,7 @@ describe('the Kafka listener', () => {
         ]),
       );
       const meta = MetadataApi.readResponse(new Reader(c.frames[1]!, 4), 1);
-      expect(meta.brokers.map((b) => b.port)).toEqual([server.port]);
+      expect(meta.brokers.map((b) => b.port)).toEqual([port]);
       // A flexible ApiVersions is still answered with header v0 (no tagged fields after the id).
       const v3 = ApiVersionsApi.readResponse(new Reader(c.frames[2]!, 4), 3);
       expect(v3.apiKeys).toEqual(v0.apiKeys);
@@ -355,7 +335,7 @@ describe('the Kafka listener', () => {
   });
 
   it('answers an ApiVersions newer than its own with version 0, UNSUPPORTED_VERSION and its list', async () => {
-    const c = await RawConnection.open(server.port);
+    const c = await RawConnection.open(port);
     try {
       c.socket.write(requestFrame(18, 99, 7, true, (w) => w.uvarint(0)));
       await c.until(1);
@@ -379,14 +359,14 @@ describe('the Kafka listener', () => {
       ['truncated header', Buffer.from([0x00, 0x00, 0x00, 0x03, 0x00, 0x03, 0x00])],
     ];
     for (const [what, bytes] of cases) {
-      const c = await RawConnection.open(server.port);
+      const c = await RawConnection.open(port);
       c.socket.write(bytes);
       await c.until(1);
       expect(c.frames, what).toEqual([]);
       expect(c.closed, what).toBe(true);
     }
     // The listener still serves everyone else.
-    const c = await RawConnection.open(server.port);
+    const c = await RawConnection.open(port);
     try {
       c.socket.write(requestFrame(18, 0, 5, false, () => {}));
       await c.until(1);

@@ -1,0 +1,42 @@
+// The Kafka listener of a running broker: the server with every API handler wired to the broker.
+// One broker only so far: Metadata names this broker alone, at its advertised host and Kafka port
+// (a cluster's brokers do not yet register their Kafka ports in the metadata log).
+
+import type { Broker } from '../broker.js';
+import { fetchHandler, listOffsetsHandler } from './fetch-handlers.js';
+import { metadataHandler } from './handlers.js';
+import { KafkaServer } from './kafka-server.js';
+import { initProducerIdHandler, produceHandler } from './produce-handlers.js';
+
+export interface KafkaListenerOptions {
+  host: string;
+  port: number;
+  advertisedHost: string;
+  /** The largest request frame accepted. */
+  maxRequestBytes: number;
+  onInternalError: (err: unknown, api: string) => void;
+}
+
+export async function startKafkaListener(
+  broker: Broker,
+  options: KafkaListenerOptions,
+): Promise<KafkaServer> {
+  const self = (): number => broker.config.nodeId;
+  let server: KafkaServer | null = null;
+  server = await KafkaServer.start({
+    host: options.host,
+    port: options.port,
+    maxFrameBytes: options.maxRequestBytes,
+    onInternalError: options.onInternalError,
+    handlers: [
+      metadataHandler(broker, (id) =>
+        id === self() && server !== null ? { host: options.advertisedHost, port: server.port } : undefined,
+      ),
+      produceHandler(broker, options.onInternalError),
+      initProducerIdHandler(broker),
+      fetchHandler(broker),
+      listOffsetsHandler(broker),
+    ],
+  });
+  return server;
+}
