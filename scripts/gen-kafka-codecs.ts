@@ -130,7 +130,14 @@ class FileWriter {
       nullOk === 'true' ? expr : `notNull(${expr}, ${nullOk}, '${f.name}')`;
     switch (f.type) {
       case 'array': {
-        const one = f.element === 'struct' ? `read${f.structName!}(r, v, c)` : this.readPrimitive(f.element!);
+        const element = f.element!;
+        const nullableElement = element === 'string' || element === 'bytes' || element === 'records';
+        const one =
+          element === 'struct'
+            ? `read${f.structName!}(r, v, c)`
+            : nullableElement
+              ? `notNull(${this.readPrimitive(element)}, false, '${f.name}[]')`
+              : this.readPrimitive(element);
         return guard(`readArray(r, c, () => ${one})`);
       }
       case 'struct':

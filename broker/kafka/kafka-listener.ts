@@ -3,6 +3,7 @@
 // (a cluster's brokers do not yet register their Kafka ports in the metadata log).
 
 import type { Broker } from '../broker.js';
+import { createPartitionsHandler, createTopicsHandler, deleteTopicsHandler } from './admin-handlers.js';
 import { fetchHandler, listOffsetsHandler } from './fetch-handlers.js';
 import { metadataHandler } from './handlers.js';
 import { KafkaServer } from './kafka-server.js';
@@ -36,6 +37,9 @@ export async function startKafkaListener(
       initProducerIdHandler(broker),
       fetchHandler(broker),
       listOffsetsHandler(broker),
+      createTopicsHandler(broker),
+      deleteTopicsHandler(broker),
+      createPartitionsHandler(broker),
     ],
   });
   return server;

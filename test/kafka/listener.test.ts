@@ -300,6 +300,52 @@ describe('the Kafka listener', () => {
     }
   });
 
+  it("creates topics, adds partitions and deletes topics for a Kafka admin client, with Kafka's errors", async () => {
+    const kadmin = kafkaClient().admin();
+    await kadmin.connect();
+    const name = uniqueTopic('kadmin');
+    try {
+      expect(
+        await kadmin.createTopics({
+          topics: [
+            { topic: name, numPartitions: 2, configEntries: [{ name: 'retention.ms', value: '60000' }] },
+          ],
+        }),
+      ).toBe(true);
+      const described = await admin.describeTopic(name);
+      expect(described.partitions).toHaveLength(2);
+      expect(described.configs['retention.ms']).toBe('60000');
+      // The same name again: TOPIC_ALREADY_EXISTS, which kafkajs reports as false.
+      expect(await kadmin.createTopics({ topics: [{ topic: name, numPartitions: 1 }] })).toBe(false);
+      // An unknown config: Kafka's INVALID_CONFIG for that topic.
+      await expect(
+        kadmin.createTopics({
+          topics: [
+            {
+              topic: uniqueTopic('bad'),
+              numPartitions: 1,
+              configEntries: [{ name: 'no.such.config', value: '1' }],
+            },
+          ],
+        }),
+      ).rejects.toMatchObject({ errors: [expect.objectContaining({ type: 'INVALID_CONFIG' })] });
+
+      await kadmin.createPartitions({ topicPartitions: [{ topic: name, count: 4 }] });
+      expect((await admin.describeTopic(name)).partitions).toHaveLength(4);
+      await expect(kadmin.createPartitions({ topicPartitions: [{ topic: name, count: 3 }] })).rejects.toThrow(
+        /INVALID_PARTITIONS|partition/i,
+      );
+
+      await kadmin.deleteTopics({ topics: [name] });
+      expect((await admin.listTopics()).map((t) => t.name)).not.toContain(name);
+      await expect(kadmin.deleteTopics({ topics: [name] })).rejects.toThrow(
+        /does not host this topic-partition|UNKNOWN_TOPIC/i,
+      );
+    } finally {
+      await kadmin.disconnect();
+    }
+  });
+
   it('answers pipelined requests in order, each with its correlation id', async () => {
     const c = await RawConnection.open(port);
     try {
@@ -342,7 +388,7 @@ describe('the Kafka listener', () => {
       expect(c.frames[0]!.readInt32BE(0)).toBe(7);
       const answer = ApiVersionsApi.readResponse(new Reader(c.frames[0]!, 4), 0);
       expect(answer.errorCode).toBe(35);
-      expect(answer.apiKeys.map((a) => a.apiKey)).toEqual([0, 1, 2, 3, 18, 22]);
+      expect(answer.apiKeys.map((a) => a.apiKey)).toEqual([0, 1, 2, 3, 18, 19, 20, 22, 37]);
     } finally {
       c.close();
     }

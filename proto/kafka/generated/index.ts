@@ -9,8 +9,14 @@ export * from './metadata.js';
 import { MetadataApi } from './metadata.js';
 export * from './api-versions.js';
 import { ApiVersionsApi } from './api-versions.js';
+export * from './create-topics.js';
+import { CreateTopicsApi } from './create-topics.js';
+export * from './delete-topics.js';
+import { DeleteTopicsApi } from './delete-topics.js';
 export * from './init-producer-id.js';
 import { InitProducerIdApi } from './init-producer-id.js';
+export * from './create-partitions.js';
+import { CreatePartitionsApi } from './create-partitions.js';
 
 /** Every API weir has definitions for, in API key order. */
-export const GENERATED_APIS = [ProduceApi, FetchApi, ListOffsetsApi, MetadataApi, ApiVersionsApi, InitProducerIdApi].sort((a, b) => a.apiKey - b.apiKey);
+export const GENERATED_APIS = [ProduceApi, FetchApi, ListOffsetsApi, MetadataApi, ApiVersionsApi, CreateTopicsApi, DeleteTopicsApi, InitProducerIdApi, CreatePartitionsApi].sort((a, b) => a.apiKey - b.apiKey);

@@ -7,6 +7,7 @@ import { InitProducerId } from './init-producer-id.js';
 import { ListOffsets } from './list-offsets.js';
 import { Metadata } from './metadata.js';
 import { Produce } from './produce.js';
+import { CreatePartitions, CreateTopics, DeleteTopics } from './topic-admin.js';
 
 export const KAFKA_APIS: readonly ApiDef[] = [
   Produce,
@@ -14,5 +15,8 @@ export const KAFKA_APIS: readonly ApiDef[] = [
   ListOffsets,
   Metadata,
   ApiVersions,
+  CreateTopics,
+  DeleteTopics,
   InitProducerId,
+  CreatePartitions,
 ];
