@@ -2,7 +2,8 @@
 // three `weir broker` processes, a topic of three replicas, some records, then the partition's
 // leader killed. The new leader's first entry is its no-op, a control batch, so the high watermark
 // the command reads at start lies past the last record. The command must still print every record
-// and exit 0 at once, rather than wait for a record that never comes and fail on --timeout-ms.
+// and exit 0 at once, rather than wait for a record that never comes and fail on --timeout-ms;
+// so must a member of a consumer group (--group).
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { Admin, Producer } from '../../client/index.js';
@@ -63,5 +64,21 @@ describe('weir consume to the high watermark', () => {
     );
     // Without the position passing the no-op, the watchdog fails the command (exit 1) instead.
     expect(okLines(result)).toEqual(values);
+    // So does a group member reading to the high watermark at start.
+    const member = await weir(
+      [
+        'consume',
+        TOPIC,
+        '--group',
+        'g',
+        '--from-beginning',
+        '--bootstrap',
+        bootstrap,
+        '--timeout-ms',
+        '10000',
+      ],
+      { timeoutMs: 40_000 },
+    );
+    expect(okLines(member)).toEqual(values);
   }, 90_000);
 });
