@@ -5,6 +5,11 @@
 // chunks lie between them. A seek, a pause or a reassignment bumps the partition's `epoch`, which
 // makes every chunk and every in-flight fetch result of the old epoch stale: they are dropped when
 // met, instead of being hunted down in the buffer.
+//
+// Once a chunk's last record is yielded the position is the chunk's end, past any control batch
+// (a new leader's no-op) after that record, and a chunk of control batches alone moves it when it
+// is reached: as in Kafka's consumer, a position at the high watermark means the partition was
+// read to its end, also when the log ends with a control batch (every leader change writes one).
 
 import type { WeirError } from '../proto/errors.js';
 import { Deque } from './deque.js';
@@ -66,6 +71,8 @@ export interface Chunk {
   readonly records: ConsumerRecord[];
   readonly highWatermark: number;
   readonly bytes: number;
+  /** The offset after the chunk's last whole batch: the position once its records are yielded. */
+  readonly nextOffset: number;
   /** Records before this index were yielded already. */
   index: number;
 }
@@ -116,7 +123,7 @@ export class FetchBuffer {
     if (chunk === undefined) return undefined;
     const record = chunk.records[chunk.index++]!;
     chunk.state.position = record.offset + 1;
-    if (chunk.index === chunk.records.length) this.dropHead();
+    if (chunk.index === chunk.records.length) this.passHead(chunk);
     return record;
   }
 
@@ -126,7 +133,7 @@ export class FetchBuffer {
     if (chunk === undefined) return undefined;
     const records = chunk.index === 0 ? chunk.records : chunk.records.slice(chunk.index);
     chunk.state.position = records[records.length - 1]!.offset + 1;
-    this.dropHead();
+    this.passHead(chunk);
     return {
       topic: chunk.state.topic,
       partition: chunk.state.partition,
@@ -135,14 +142,25 @@ export class FetchBuffer {
     };
   }
 
-  /** The first chunk that is still current, dropping stale ones on the way. */
+  /**
+   * The first chunk that is still current and has a record to yield, dropping stale ones on the
+   * way and passing the ends of those with no record left (control batches only).
+   */
   private head(): Chunk | undefined {
     for (let chunk = this.chunks.peek(); chunk !== undefined; chunk = this.chunks.peek()) {
       const state = chunk.state;
-      if (chunk.epoch === state.epoch && !state.paused && this.isCurrent(state)) return chunk;
-      this.dropHead();
+      if (chunk.epoch !== state.epoch || state.paused || !this.isCurrent(state)) this.dropHead();
+      else if (chunk.index < chunk.records.length) return chunk;
+      else this.passHead(chunk);
     }
     return undefined;
+  }
+
+  /** Drops the head chunk, every record of it yielded: its partition's position passes its end. */
+  private passHead(chunk: Chunk): void {
+    const state = chunk.state;
+    if (state.position === null || chunk.nextOffset > state.position) state.position = chunk.nextOffset;
+    this.dropHead();
   }
 
   private dropHead(): void {

@@ -356,9 +356,13 @@ export class Fetcher {
       if (decoded.nextOffset > offset) state.fetchOffset = decoded.nextOffset;
       else if (result.batches.length === 0 && result.nextOffset > offset)
         state.fetchOffset = result.nextOffset;
-      if (records.length > 0) {
+      // A fetch that moved on without a record (control batches only) is buffered too: its end
+      // becomes the position once the records fetched before it are yielded (fetch-buffer.ts).
+      const nextOffset = state.fetchOffset ?? offset;
+      if (records.length > 0 || nextOffset > offset) {
         const bytes = result.batches.length;
-        this.o.buffer.push({ state, epoch, records, highWatermark: result.highWatermark, bytes, index: 0 });
+        const highWatermark = result.highWatermark;
+        this.o.buffer.push({ state, epoch, records, highWatermark, bytes, nextOffset, index: 0 });
       }
       if (decoded.corrupt !== null) {
         const detail = `${state.topic}-${state.partition}: ${decoded.corrupt}`;

@@ -113,10 +113,22 @@ async function read(
   const stop = (): void => void consumer.close();
   const signals = onStopSignal(stop);
   output.whenClosed(stop);
+  // A partition whose log ends with a control batch (a new leader's no-op) yields no record at its
+  // end: it is done once the consumer's position, which passes control batches, reaches the end.
+  const passedEnds = (): void => {
+    for (const r of ranges) {
+      const key = keyOf(r.topic, r.partition);
+      const end = ends.get(key)!;
+      if (end === -1 || (consumer.position({ topic: r.topic, partition: r.partition }) ?? -1) < end) continue;
+      ends.set(key, -1);
+      if (--open === 0) stop();
+    }
+  };
   const watchdog = follow
     ? null
     : setInterval(() => {
-        if (writing || Date.now() - lastProgress < flags.timeoutMs) return;
+        if (!writing) passedEnds();
+        if (open === 0 || writing || Date.now() - lastProgress < flags.timeoutMs) return;
         failure = new Error(
           `no records from the broker in ${flags.timeoutMs} ms with ${open} partition(s) ` +
             'not yet read to their end: is the broker still up?',

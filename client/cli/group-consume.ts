@@ -95,6 +95,16 @@ class Progress {
       this.held.set(r.partition, true);
   }
 
+  /**
+   * The consumer's position in a held partition: past a control batch that ends the log (a new
+   * leader's no-op), which yields no record, the partition is read to its end all the same.
+   */
+  positioned(partition: number, position: number | null): void {
+    if (position === null || this.held.get(partition) !== false || position < this.endOf(partition)) return;
+    this.held.set(partition, true);
+    this.lastChange = Date.now();
+  }
+
   /** Whether every partition in `owned` was assigned through onAssigned and is read to its end. */
   allDone(owned: readonly TopicPartition[]): boolean {
     return owned.every((tp) => this.held.get(tp.partition) === true);
@@ -265,6 +275,7 @@ export async function readAsGroup(
     checking = true;
     try {
       const owned = consumer.assignment();
+      for (const tp of owned) progress.positioned(tp.partition, consumer.position(tp));
       const done = progress.allDone(owned);
       if (done && (await settled(admin, consumer, owned))) {
         if (owned.length === 0 && process.stderr.isTTY === true)

@@ -8,8 +8,10 @@
 // Usage: npm run faults:campaign -- [--runs N] [--seed S] [--seconds T] [--rf N] [--acks all|leader]
 //        [--no-namespaces] [--bitflip-every N (5; 0: never)] [--flip-field records|crc|length|
 //        base-offset|leader-epoch]
-// A failing run prints its seed; `--runs 1 --seed S` replays its fault schedule (the timing of a
-// real cluster is not replayed, so a replay may take another path).
+// A failing run prints its seed and the command that replays its fault schedule: `--runs 1 --seed
+// S` with the run's options, and `--bitflip-every 1` (or 0) because whether a run ends with a bit
+// flip depends on its place in the campaign, not on its seed. The timing of a real cluster is not
+// replayed, so a replay may take another path: run it a few times.
 
 import { parseArgs } from 'node:util';
 import type { AcksOption } from '../../client/index.js';
@@ -58,6 +60,11 @@ async function main(): Promise<void> {
     console.error('faults:campaign: --runs, --seed, --seconds and --rf take integers, --acks all or leader');
     process.exit(2);
   }
+  /** The command that runs seed `s` alone as this campaign ran it. */
+  const replayCommand = (s: number, flip: boolean): string =>
+    `npm run faults:campaign -- --runs 1 --seed ${s} --seconds ${seconds} --rf ${rf} --acks ${acks}` +
+    ` --bitflip-every ${flip ? 1 : 0}${flipField === undefined ? '' : ` --flip-field ${flipField}`}` +
+    (values['no-namespaces'] ? ' --no-namespaces' : '');
   const why = values['no-namespaces'] ? 'asked for (--no-namespaces)' : namespacesUnavailable();
   const namespaces = why === null;
   console.log(
@@ -125,6 +132,7 @@ async function main(): Promise<void> {
     else if (bitflip) console.log(`${head}: [served-wrong] ${describeResult(r)}`);
     else console.log(`${head}: ${describeResult(r)}`);
     for (const p of report.controllerProblems) console.log(`  controller: ${p}`);
+    if (broken) console.log(`  replay: ${replayCommand(report.seed, bitflip)}`);
     if (report.error === undefined && report.dir !== undefined) console.log(`  files kept in ${report.dir}`);
     if (broken) bad.push(report);
   }

@@ -314,6 +314,24 @@ export class FaultCluster {
     }
   }
 
+  /**
+   * A series without labels from broker `nodeId`'s /metrics, or null when it does not answer
+   * within a second (down, paused or cut off) or has no such series.
+   */
+  async metric(nodeId: number, name: string): Promise<number | null> {
+    const b = this.broker(nodeId);
+    if (!alive(b) || b.stopped) return null;
+    try {
+      const res = await fetch(`http://${b.host}:${b.ports.http}/metrics`, {
+        signal: AbortSignal.timeout(1000),
+      });
+      const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(await res.text());
+      return m === null ? null : Number(m[1]);
+    } catch {
+      return null;
+    }
+  }
+
   /** What every broker reports as controller, by node id (null: no answer). */
   async controllers(): Promise<(number | null)[]> {
     return Promise.all(this.brokers.map((b) => this.controllerOf(b.nodeId)));

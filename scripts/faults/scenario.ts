@@ -285,6 +285,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
           corruption: 'read-refused',
         };
       if (err instanceof ReadStalled) {
+        run.log(err.message);
         failed = true;
         return {
           ...base,

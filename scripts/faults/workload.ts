@@ -155,8 +155,10 @@ export class Workload {
 
 /** The consumer got no further for the whole read's time: a broker keeps failing it, or has nothing. */
 export class ReadStalled extends Error {
-  constructor(partitions: number[], timeoutMs: number) {
-    super(`read back: partitions ${partitions.join(',')} not read to their end in ${timeoutMs} ms`);
+  /** `at`: each partition left, with the consumer's position and the end it was to reach. */
+  constructor(at: { partition: number; position: number | null; end: number }[], timeoutMs: number) {
+    const where = at.map((p) => `${p.partition} (at ${p.position ?? 'none'} of ${p.end})`).join(', ');
+    super(`read back: partitions ${where} not read to their end in ${timeoutMs} ms`);
   }
 }
 
@@ -207,7 +209,7 @@ export async function readBack(
     for (const tp of tps) consumer.seek(tp, 'earliest');
     const records = consumer[Symbol.asyncIterator]();
     // A log may end with a control batch (a new leader's no-op): no record reaches the end then,
-    // but the consumer's position passes it.
+    // but the consumer's position passes it (client/fetch-buffer.ts).
     const passedEnd = (): void => {
       for (const p of [...todo])
         if ((consumer.position({ topic, partition: p }) ?? -1) >= ends.get(p)!) todo.delete(p);
@@ -221,7 +223,14 @@ export async function readBack(
     let pending = nextRecord();
     while (todo.size > 0) {
       const left = deadline - Date.now();
-      if (left <= 0) throw new ReadStalled([...todo], timeoutMs);
+      if (left <= 0) {
+        const at = [...todo].map((p) => ({
+          partition: p,
+          position: consumer.position({ topic, partition: p }),
+          end: ends.get(p)!,
+        }));
+        throw new ReadStalled(at, timeoutMs);
+      }
       const next = await Promise.race([pending, sleep(Math.min(left, 200)).then(() => null)]);
       if (next === null) {
         passedEnd();

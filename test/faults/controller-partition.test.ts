@@ -4,6 +4,19 @@
 // once the cut heals every broker names the new controller, the old one included. The
 // links cut are checked to be cut (a TCP connect across them times out) before anything else.
 //
+// The cut waits until every replica of the metadata log is whole, not only until every broker
+// names the controller. A new cluster's replicas all start amnesiac (none has state yet: see
+// partition-replica.ts); each is whole once it wins an election or catches up to a commit its
+// leader made after hearing from it, which comes a heartbeat or more after the follower named that
+// leader (at its first append). Cut off in between, the majority side holds one whole replica and
+// one amnesiac one, and elects nobody until the cut heals: an amnesiac voter's grant counts only
+// when a majority of the group is amnesiac (vote-tally.ts), which is the rule that keeps a replica
+// that lost acknowledged entries from electing a leader without them. The test is about a
+// controller lost by a running cluster, not one lost during the cluster's first second.
+//
+// A failing run keeps its brokers' logs and data directories and says where; each
+// `weir-N/__cluster_metadata-0/raft-state` holds that replica's term, vote and amnesia.
+//
 // Skipped, with the reason, without root, `ip` or `nft` (see scripts/faults/netns.ts).
 
 import { execFile } from 'node:child_process';
@@ -18,8 +31,11 @@ if (unavailable !== null) console.warn(`test/faults/controller-partition: skippe
 let net: NamespaceNet | null = null;
 let cluster: FaultCluster | null = null;
 
-afterEach(async () => {
-  await cluster?.destroy();
+afterEach(async ({ task }) => {
+  // A failing run keeps its brokers' logs and data directories (see the file comment).
+  const keep = task.result?.state === 'fail' && cluster !== null;
+  if (keep) console.warn(`controller-partition: files kept in ${cluster!.dir}`);
+  await cluster?.destroy({ keep });
   net?.destroy();
   cluster = null;
   net = null;
@@ -30,6 +46,18 @@ async function reaches(n: NamespaceNet, from: number, to: number): Promise<boole
   const probe = `require('net').connect(9095, '${n.addresses[to]}').on('connect', () => process.exit(0)).on('error', () => process.exit(1)); setTimeout(() => process.exit(2), 1000)`;
   const [cmd, ...args] = n.wrap(from, [process.execPath, '-e', probe]);
   return new Promise((done) => execFile(cmd!, args, (err) => done(err === null)));
+}
+
+/**
+ * How often broker `nodeId`'s replicas were made whole (caught up to their leader, or elected while
+ * a majority was amnesiac), from its /metrics; null when it does not answer.
+ */
+async function madeWhole(c: FaultCluster, nodeId: number): Promise<number | null> {
+  const [caughtUp, elected] = await Promise.all([
+    c.metric(nodeId, 'weir_raft_amnesia_cleared_total'),
+    c.metric(nodeId, 'weir_raft_amnesiac_elections_won_total'),
+  ]);
+  return caughtUp === null || elected === null ? null : caughtUp + elected;
 }
 
 /** Every broker's answer, once all answer and agree on one controller that `ok` accepts. */
@@ -50,6 +78,12 @@ describe.skipIf(unavailable !== null)('the controller cut off from the other two
       )
     )[0]!;
     const others = [1, 2, 3].filter((id) => id !== first);
+    // Each broker's one replica (of the metadata log: no topic exists) started amnesiac.
+    await pollUntil(
+      () => Promise.all([1, 2, 3].map((id) => madeWhole(c, id))),
+      (counts) => counts.every((n) => n !== null && n >= 1),
+      'every replica of the metadata log whole',
+    );
 
     // Given the links are up, when the controller is isolated, then its links are really cut.
     expect(await reaches(net, first - 1, others[0]! - 1)).toBe(true);
