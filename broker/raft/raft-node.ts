@@ -595,15 +595,19 @@ export class RaftNode {
   }
 
   /**
-   * Leader: may the group go quiet? Only with nothing to carry on: no transfer, nothing
-   * uncommitted, its own log durable, and every member (learners too, so none is left behind)
-   * holding the whole log durably, whole, and known where it matches. The quiesce heartbeat then
-   * tells them the commit end.
+   * Leader: may the group go quiet? Only with nothing to carry on: no transfer, no learner, nothing
+   * uncommitted, its own log durable, and every member holding the whole log durably, whole, and
+   * known where it matches. The quiesce heartbeat then tells them the commit end; a voter that
+   * misses it stays awake, and its campaign wakes the leader.
    */
   private mayQuiesce(): boolean {
     if (this.config.quiesce !== true || this.peers.length === 0) return false;
     if (this.transferTicks > 0) return false;
     if (this.config.faults?.quiesceBehind === true) return true;
+    // A learner never campaigns, so one that missed the quiesce heartbeat (a dropped envelope)
+    // would never wake the leader to learn the commit end. Learners are a move's passing state:
+    // the move's next step wakes the group anyway.
+    if (this.membershipNow.learners.length > 0) return false;
     const end = this.log.end;
     if (this.commitEnd !== end || this.durableEnd !== end) return false;
     for (const p of this.peers) {
