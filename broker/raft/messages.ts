@@ -87,6 +87,11 @@ export interface AppendRequest extends Envelope {
    * holds the log up to it has lost nothing.
    */
   readonly rejoinEnd: number;
+  /**
+   * A leader's last heartbeat before its group goes quiet: a follower whose log matches the leader's
+   * whole log, and which the commit end above covers, stops its election timer until woken.
+   */
+  readonly quiesce?: boolean;
 }
 
 export interface AppendResponse extends Envelope {

@@ -44,6 +44,13 @@ export interface RaftFaults {
    * move brings back to a group it left takes an earlier configuration naming it for its own.
    */
   readonly joinerVotes?: boolean;
+  /**
+   * Quiescence checks nothing: a leader quiesces its group whatever its followers hold, and a
+   * follower told to quiesce does so whether or not its log matches the leader's.
+   */
+  readonly quiesceBehind?: boolean;
+  /** A quiesced follower ignores peerDown: it never wakes when its leader's broker goes. */
+  readonly ignorePeerDown?: boolean;
 }
 
 export interface RaftConfig {
@@ -65,6 +72,12 @@ export interface RaftConfig {
    * controller's broker epoch, which grows with every registration.
    */
   readonly incarnation?: number;
+  /**
+   * Idle groups quiesce (raft-node.ts, quiescence): a leader whose followers hold its whole log and
+   * its commit stops heartbeating, and its followers stop their election timers. The driver then
+   * owes the group a failure detector (RaftNode.peerDown). Off when not given.
+   */
+  readonly quiesce?: boolean;
   readonly faults?: RaftFaults;
 }
 

@@ -15,6 +15,17 @@
 // replica exposes is its commit end capped by its own durable end, so a read below it survives the
 // loss of every node's power. Membership changes one replica at a time (membership.ts): learners
 // receive the log without voting or counting, and the latest config entry in the log rules.
+//
+// Quiescence (RaftConfig.quiesce), for the thousands of idle groups a broker hosts: a leader with
+// nothing uncommitted, nothing in flight and every member holding its whole log durably sends one
+// last heartbeat marked `quiesce` and then sends none; a follower whose log that heartbeat matches
+// to the end and whose commit it covers stops its election timer. A quiet node's ticks count
+// nothing. Any proposal, membership change or transfer, a (pre-)vote request, a message of a newer
+// term, an answer showing a member behind, or the driver's peerUp wakes the group. A quiet
+// follower cannot notice its leader's death by silence, so the driver's failure detector tells it
+// (peerDown): it wakes with its lease on the leader run out and campaigns after the rest of an
+// election timeout. A wrong suspicion is safe: the campaign is an ordinary pre-vote, which wakes
+// a quiet leader and which the others refuse while they heard from it within a timeout.
 
 import assert from 'node:assert';
 import type { RaftConfig } from './raft-config.js';
@@ -77,6 +88,14 @@ export class RaftNode {
   private electionElapsed = 0;
   private electionTimeout = 0;
   private heartbeatElapsed = 0;
+  /** Quiesced: no heartbeats (leader) or election timer (follower), and ticks count nothing. */
+  private quiet = false;
+  /**
+   * The peers the driver's failure detector suspects (peerDown, until peerUp); null: none yet. No
+   * group quiesces with a suspect in it: a leader needs its heartbeats' answers for check-quorum,
+   * and a follower must not be put back to sleep by a late quiesce heartbeat of a leader deemed gone.
+   */
+  private suspects: Set<number> | null = null;
   /** Ticks since the current leader was last heard from: the pre-vote lease. */
   private sinceLeader = Infinity;
   /** Votes (or pre-votes) of the current round, this replica's own included. */
@@ -154,7 +173,14 @@ export class RaftNode {
   get membershipAt(): number {
     return this.membershipOffset;
   }
-  /** Ticks since this node was made. */
+  /** Quiesced (an idle group): see the header. */
+  get quiesced(): boolean {
+    return this.quiet;
+  }
+  /**
+   * Ticks since this node was made, those spent quiesced left out: a quiet leader's followers hold
+   * its whole log, so their lag (replica-sync.ts) stands still meanwhile.
+   */
   get ticks(): number {
     return this.ticksNow;
   }
@@ -176,6 +202,7 @@ export class RaftNode {
   }
 
   tick(): void {
+    if (this.quiet) return;
     this.ticksNow++;
     this.electionElapsed++;
     this.sinceLeader++;
@@ -185,6 +212,7 @@ export class RaftNode {
       this.heartbeatElapsed++;
       if (this.heartbeatElapsed >= this.config.heartbeatTicks) {
         this.heartbeatElapsed = 0;
+        if (this.mayQuiesce()) return this.quiesce();
         for (const p of this.peers) this.sendAppend(p);
       }
       if (this.electionElapsed >= this.config.electionTicks) {
@@ -211,6 +239,7 @@ export class RaftNode {
     // wins none, then anyone may) costs the group its leader for nothing.
     if (this.roleNow !== 'leader' || this.transferTicks > 0) return null;
     assert(count >= 1, 'an entry takes at least one offset');
+    this.wake();
     const offset = this.appendLocal({ offset: this.log.end, count, term: this.term, kind: 'data', data });
     for (const p of this.peers) this.sendAppend(p);
     this.maybeCommit();
@@ -238,6 +267,7 @@ export class RaftNode {
       const pr = this.progress!.of(change.id);
       if (pr.amnesiac || pr.durableEnd < this.commitEnd) return `learner ${change.id} has not caught up`;
     }
+    this.wake();
     const offset = this.appendLocal({
       offset: this.log.end,
       count: 1,
@@ -290,9 +320,13 @@ export class RaftNode {
       return;
     }
     switch (m.type) {
+      // Somebody campaigns: a quiet leader heartbeats again (its followers then refuse the
+      // campaign), and a quiet follower's lease on its leader starts running out.
       case 'preVote':
+        this.wake();
         return this.joining ? undefined : this.onPreVote(m);
       case 'vote':
+        this.wake();
         return this.joining ? undefined : this.onVote(m);
       case 'preVoteResponse':
       case 'voteResponse':
@@ -341,6 +375,8 @@ export class RaftNode {
     const pr = this.progress!.of(to);
     if (pr.amnesiac || pr.matchEnd < this.log.end || pr.durableEnd < this.log.end)
       return `${to} has not caught up`;
+    // Awake: should the target not win, the group needs its leader's heartbeats again.
+    this.wake();
     this.outbox.push({ type: 'timeoutNow', from: this.id, to, term: this.term });
     this.transferTicks = this.config.electionTicks;
     return null;
@@ -361,6 +397,7 @@ export class RaftNode {
   // Elections.
 
   private startPreVote(): void {
+    this.quiet = false;
     this.roleNow = 'preCandidate';
     this.leader = null;
     this.votes = this.newTally();
@@ -373,6 +410,7 @@ export class RaftNode {
   private startElection(): void {
     this.started++;
     this.setTerm(this.term + 1, this.id);
+    this.quiet = false;
     this.roleNow = 'candidate';
     this.leader = null;
     this.votes = this.newTally();
@@ -420,6 +458,7 @@ export class RaftNode {
 
   private becomeFollower(term: number, leader: number | null): void {
     if (term > this.term) this.setTerm(term, null);
+    this.quiet = false;
     this.roleNow = 'follower';
     this.leader = leader;
     this.progress = null;
@@ -432,6 +471,7 @@ export class RaftNode {
 
   private becomeLeader(): void {
     this.won++;
+    this.quiet = false;
     this.roleNow = 'leader';
     this.leader = this.id;
     this.transferTicks = 0;
@@ -476,6 +516,7 @@ export class RaftNode {
   private onAppend(m: AppendRequest): void {
     if (this.roleNow !== 'follower' || this.leader !== m.from) this.becomeFollower(this.term, m.from);
     assert(this.roleNow === 'follower' && this.leader === m.from, 'one leader per term');
+    this.quiet = false;
     this.electionElapsed = 0;
     this.sinceLeader = 0;
     const log = this.log;
@@ -496,6 +537,8 @@ export class RaftNode {
     } else if (!matches) {
       const hint = lastOffsetWithTermAtMost(log, p, m.prevTerm);
       this.outbox.push(this.appendAnswer(m.from, false, p, 0, 0, hint, log.termAt(hint)));
+      // Negative control: quiet though its log does not match the leader's.
+      if (m.quiesce === true && this.config.faults?.quiesceBehind === true) this.quiet = true;
       return;
     }
     for (const e of m.entries) {
@@ -531,6 +574,103 @@ export class RaftNode {
     this.updateHighWatermark();
     this.maybeRejoin();
     this.sendAppendSuccess(m.from);
+    if (m.quiesce === true) this.quiet = this.followerMayQuiesce(m);
+  }
+
+  /**
+   * Told to quiesce: only with the leader's whole log matched (the heartbeat came from its log end,
+   * with nothing after it), all of it committed, and whole: otherwise the election timer runs on,
+   * and its campaign (a pre-vote) wakes the leader, which catches it up.
+   */
+  private followerMayQuiesce(m: AppendRequest): boolean {
+    if (this.config.faults?.quiesceBehind === true) return true;
+    return (
+      this.suspects?.has(m.from) !== true &&
+      m.entries.length === 0 &&
+      this.matchedEnd === m.prevOffset + 1 &&
+      this.log.end === this.matchedEnd &&
+      m.commitEnd >= this.matchedEnd &&
+      !this.amnesiac
+    );
+  }
+
+  /**
+   * Leader: may the group go quiet? Only with nothing to carry on: no transfer, no learner, nothing
+   * uncommitted, its own log durable, and every member holding the whole log durably, whole, and
+   * known where it matches. The quiesce heartbeat then tells them the commit end; a voter that
+   * misses it stays awake, and its campaign wakes the leader.
+   */
+  private mayQuiesce(): boolean {
+    if (this.config.quiesce !== true || this.peers.length === 0) return false;
+    if (this.transferTicks > 0) return false;
+    if (this.config.faults?.quiesceBehind === true) return true;
+    // A learner never campaigns, so one that missed the quiesce heartbeat (a dropped envelope)
+    // would never wake the leader to learn the commit end. Learners are a move's passing state:
+    // the move's next step wakes the group anyway.
+    if (this.membershipNow.learners.length > 0) return false;
+    const end = this.log.end;
+    if (this.commitEnd !== end || this.durableEnd !== end) return false;
+    for (const p of this.peers) {
+      if (this.suspects?.has(p) === true) return false;
+      const pr = this.progress!.of(p);
+      if (pr.probing || pr.amnesiac || pr.matchEnd !== end || pr.durableEnd !== end) return false;
+    }
+    return true;
+  }
+
+  /** Leader: the last heartbeat, marked, and then none until woken. */
+  private quiesce(): void {
+    for (const p of this.peers) this.sendAppend(p, true);
+    this.quiet = true;
+  }
+
+  /**
+   * A quiet node takes part again: a leader heartbeats at once (and its check-quorum starts
+   * afresh), a follower starts its election timer.
+   */
+  private wake(): void {
+    if (!this.quiet) return;
+    this.quiet = false;
+    if (this.roleNow === 'leader') {
+      this.heartbeatElapsed = 0;
+      this.electionElapsed = 0;
+      this.progress!.takeQuorumActive(this.otherVoters, this.voter, this.quorum);
+      for (const p of this.peers) this.sendAppend(p);
+    } else {
+      this.resetElectionTimer();
+    }
+  }
+
+  /**
+   * The driver's failure detector suspects broker `peer` has gone (it has heard nothing from it
+   * for a while). A quiet follower of it wakes, its lease on that leader run out (it grants
+   * pre-votes and campaigns within an election timeout); a quiet leader wakes to heartbeat, so
+   * check-quorum judges it again. Otherwise nothing: an awake node has its own timers. A wrong
+   * suspicion costs at most an election. While suspected, the peer keeps any group it is in awake.
+   */
+  peerDown(peer: number): void {
+    if (this.config.faults?.ignorePeerDown === true) return;
+    (this.suspects ??= new Set()).add(peer);
+    if (!this.quiet) return;
+    if (this.roleNow === 'leader') {
+      if (this.peers.includes(peer)) this.wake();
+      return;
+    }
+    if (this.leader !== peer) return;
+    this.wake();
+    const base = this.config.electionTicks;
+    // The detector already waited about an election timeout: what is left is the random part.
+    this.sinceLeader = base;
+    this.electionElapsed = base;
+  }
+
+  /**
+   * Broker `peer` is heard from again after a silence (or a new connection): a quiet leader of it
+   * wakes, as the member may have restarted and lost what it held; nothing else changes.
+   */
+  peerUp(peer: number): void {
+    this.suspects?.delete(peer);
+    if (this.quiet && this.roleNow === 'leader' && this.peers.includes(peer)) this.wake();
   }
 
   /** An amnesiac follower that holds, durably, the log up to its leader's commit point is whole again. */
@@ -562,6 +702,10 @@ export class RaftNode {
     const amnesiacBefore = pr.amnesiac;
     pr.amnesiac = m.amnesiac;
     pr.active = true;
+    // A quiet leader hears an answer from a member that is not (or no longer) caught up: wake.
+    const end = this.log.end;
+    if (this.quiet && (newIncarnation || m.amnesiac || !m.success || m.matchEnd < end || m.durableEnd < end))
+      if (this.config.faults?.quiesceBehind !== true) this.wake();
     // An amnesiac member is whole again only through a commit made after this answer (onAppend).
     // With nothing in flight to commit (an idle partition that a move adds a replica to: every new
     // replica joins amnesiac) none would come, and the member would never be whole, so never
@@ -603,7 +747,7 @@ export class RaftNode {
     this.sendAppend(m.from);
   }
 
-  private sendAppend(to: number): void {
+  private sendAppend(to: number, quiesce = false): void {
     const log = this.log;
     const pr = this.progress!.of(to);
     // A follower behind our log start gets the log from its start (Kafka's follower restarts from
@@ -627,6 +771,7 @@ export class RaftNode {
       startState: fromStart ? log.startState : null,
       incarnation: pr.incarnation,
       rejoinEnd: pr.amnesiac && this.commitEnd > pr.rejoinAfter ? this.commitEnd : 0,
+      ...(quiesce ? { quiesce } : null),
     });
     // Pipelined: the next append carries what comes after these, not these again.
     const last = entries[entries.length - 1];

@@ -182,6 +182,8 @@ export class PartitionReplica {
       // before anyone campaigns (and pre-vote keeps one that lost touch from deposing it).
       electionTicks: 8,
       heartbeatTicks: 2,
+      // An idle group stops heartbeating; RaftGroups' failure detector stands in for the silence.
+      quiesce: true,
       maxEntriesPerAppend: 64,
       random: options.random,
       incarnation: start.incarnation ?? 0,

@@ -9,6 +9,14 @@
 // policy counts it (at once when written, under the page-cache policy; once flushed, under fsync).
 // Time comes from the Clock port and randomness from the config, so a test drives it exactly.
 //
+// It is also the groups' failure detector, which quiesced groups (RaftConfig.quiesce) need: a quiet
+// follower hears nothing from a live leader, so silence no longer tells it the leader is gone.
+// Every `pulseTicks` each peer broker gets an envelope, empty if no group has anything for it (one
+// per peer, whatever the number of groups); a peer heard from neither way for `peerTimeoutTicks` is
+// suspected, and every group is told (RaftNode.peerDown: its quiet followers wake and campaign);
+// heard from again, every group is told too (peerUp: its quiet leaders wake, since the peer may have
+// restarted and lost what it held).
+//
 // It also adds up what the groups did for the metrics (RaftTotals): elections each node started and
 // won, and each leader append's time to commit, measured on the monotonic clock (a measurement
 // only: nothing the groups decide depends on it).
@@ -88,6 +96,10 @@ export interface RaftGroupsOptions {
   readonly transport: RaftTransport;
   readonly clock: Clock;
   readonly tickMs: number;
+  /** Ticks between liveness envelopes to each peer broker (default 2: a leader's heartbeat). */
+  readonly pulseTicks?: number;
+  /** Ticks of silence after which a peer broker is suspected gone (default 8: an election timeout). */
+  readonly peerTimeoutTicks?: number;
   /**
    * A group failed on its own (a storage error while it took a peer's message, ticked or heard of
    * a flush): it is removed, and this says why. A failure of a proposal goes to its proposer.
@@ -98,6 +110,16 @@ export interface RaftGroupsOptions {
 function tickNode(n: RaftNode): void {
   n.tick();
 }
+
+/** A peer broker as the failure detector sees it. */
+interface PeerState {
+  /** The detector's tick at which anything last came from it. */
+  heardAt: number;
+  suspected: boolean;
+}
+
+/** How often the set of peer brokers is read off the groups' memberships, in ticks. */
+const PEER_SCAN_TICKS = 10;
 
 export class RaftGroups {
   private readonly self: number;
@@ -110,6 +132,12 @@ export class RaftGroups {
   private readonly outbox = new Map<number, GroupMessage[]>();
   private timer: TimerHandle | null = null;
   private closed = false;
+  private readonly pulseTicks: number;
+  private readonly peerTimeoutTicks: number;
+  /** Ticks of this driver's timer: the failure detector's clock. */
+  private tickCount = 0;
+  /** Every peer broker some group has as a member (re-read every PEER_SCAN_TICKS), and its state. */
+  private readonly peers = new Map<number, PeerState>();
   /** Envelopes sent, for tests and metrics. */
   envelopesSent = 0;
   /** What every group did since this broker started, for the metrics. */
@@ -123,6 +151,9 @@ export class RaftGroups {
     this.transport = options.transport;
     this.clock = options.clock;
     this.tickMs = options.tickMs;
+    this.pulseTicks = options.pulseTicks ?? 2;
+    this.peerTimeoutTicks = options.peerTimeoutTicks ?? 8;
+    assert(this.pulseTicks >= 1 && this.pulseTicks < this.peerTimeoutTicks, 'pulses come within the timeout');
     this.onGroupFailed = options.onGroupFailed ?? ((): void => undefined);
     this.scheduleTick();
   }
@@ -218,6 +249,7 @@ export class RaftGroups {
   receive(envelope: Envelope): void {
     if (this.closed) return;
     assert(envelope.to === this.self, `an envelope for ${envelope.to} reached ${this.self}`);
+    this.heardFrom(envelope.from);
     for (const { group, message } of envelope.messages) {
       const g = this.groups.get(group);
       // A group this broker does not (or no longer) hosts: the sender learns it from metadata.
@@ -243,11 +275,53 @@ export class RaftGroups {
 
   private readonly tickAll = (): void => {
     if (this.closed) return;
+    this.tickCount++;
     // A group removed meanwhile (a failure) is skipped by step; none is added during a tick.
     for (const g of this.groups.values()) this.stepAlone(g, tickNode);
+    if (this.tickCount % PEER_SCAN_TICKS === 1) this.scanPeers();
+    this.detectFailures();
+    if (this.tickCount % this.pulseTicks === 0) this.pulse();
     this.flush();
     this.scheduleTick();
   };
+
+  /** Which peer brokers the groups have: a peer no group has any more is forgotten. */
+  private scanPeers(): void {
+    const seen = new Set<number>();
+    for (const g of this.groups.values()) {
+      const m = g.node.membership;
+      for (const id of m.voters) seen.add(id);
+      for (const id of m.learners) seen.add(id);
+    }
+    seen.delete(this.self);
+    for (const id of this.peers.keys()) if (!seen.has(id)) this.peers.delete(id);
+    // A peer starts as heard from now: it gets a timeout's grace before it is suspected.
+    for (const id of seen)
+      if (!this.peers.has(id)) this.peers.set(id, { heardAt: this.tickCount, suspected: false });
+  }
+
+  /** A peer silent for peerTimeoutTicks is suspected gone; every group hears of it once. */
+  private detectFailures(): void {
+    for (const [id, p] of this.peers) {
+      if (p.suspected || this.tickCount - p.heardAt < this.peerTimeoutTicks) continue;
+      p.suspected = true;
+      for (const g of this.groups.values()) this.stepAlone(g, (n) => n.peerDown(id));
+    }
+  }
+
+  private heardFrom(id: number): void {
+    const p = this.peers.get(id);
+    if (p === undefined) return; // not a peer of any group yet (the next scan adds it)
+    p.heardAt = this.tickCount;
+    if (!p.suspected) return;
+    p.suspected = false;
+    for (const g of this.groups.values()) this.stepAlone(g, (n) => n.peerUp(id));
+  }
+
+  /** Every peer broker gets an envelope this tick, an empty one if nothing else goes to it. */
+  private pulse(): void {
+    for (const id of this.peers.keys()) if (!this.outbox.has(id)) this.outbox.set(id, []);
+  }
 
   /**
    * step() where no caller waits to hear of a failure (a peer's message, a tick, a flush): a group

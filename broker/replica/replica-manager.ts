@@ -44,6 +44,8 @@ export interface PartitionStats extends LogStats {
   /** A move in flight (with peers): the replicas it adds, and those it removes once done. */
   readonly addingReplicas?: number[];
   readonly removingReplicas?: number[];
+  /** This broker's replica of the group is quiesced (idle: no heartbeats, no election timer). */
+  readonly quiesced?: boolean;
 }
 
 export interface FetchPartitionRequest {
@@ -368,7 +370,9 @@ export class ReplicaManager {
     const leader = p.leaderId ?? -1;
     const replicas = [...this.holdersOf(p.topic, p.id)];
     const { term, isr, followers } = this.syncOf(p, replicas);
-    return { partition: p.id, leader, replicas, isr, term, followers, ...p.stats() };
+    const stats = { partition: p.id, leader, replicas, isr, term, followers, ...p.stats() };
+    // Only said when so (only groups with peers quiesce): one broker's stats are as they were.
+    return this.groups.node(`${p.topic}/${p.id}`)?.quiesced === true ? { ...stats, quiesced: true } : stats;
   }
 
   /**

@@ -198,6 +198,7 @@ function writeGroupMessage(w: Writer, g: WireGroupMessage): void {
     w.sint(10, num(m.incarnation));
     w.uint(11, num(m.rejoinEnd));
     if (m.startState !== undefined) w.bytes(12, m.startState as Uint8Array);
+    if (m.quiesce !== undefined) w.bool(13, m.quiesce);
     w.end(a);
   } else if (g.appendResponse) {
     const m = g.appendResponse;
@@ -545,6 +546,7 @@ function readAppendRequest(r: Reader): NonNullable<GroupMessage__Output['appendR
     commitEnd: 0,
     incarnation: 0,
     rejoinEnd: 0,
+    quiesce: false,
   };
   while (r.more) {
     const [f, t] = r.tag();
@@ -563,6 +565,7 @@ function readAppendRequest(r: Reader): NonNullable<GroupMessage__Output['appendR
     else if (f === 9) m.commitEnd = r.varint();
     else if (f === 10) m.incarnation = r.sint();
     else if (f === 11) m.rejoinEnd = r.varint();
+    else if (f === 13) m.quiesce = r.bool();
     else r.skip(t);
   }
   return m;

@@ -131,6 +131,8 @@ function groupMessageToWire({ group, message: m }: GroupMessage): WireGroupMessa
           incarnation: m.incarnation,
           rejoinEnd: m.rejoinEnd,
           ...(m.startState === null ? {} : { startState: m.startState }),
+          // Set only when true: an idle group's every other heartbeat stays as it was on the wire.
+          ...(m.quiesce === true ? { quiesce: true } : {}),
         },
       };
     case 'appendResponse':
@@ -284,6 +286,7 @@ function messageFromWire(w: GroupMessage__Output): Message | string {
         commitEnd: m.commitEnd,
         incarnation: m.incarnation,
         rejoinEnd: m.rejoinEnd,
+        ...(m.quiesce ? { quiesce: true } : {}),
       };
     }
     case 'timeoutNow': {

@@ -70,6 +70,11 @@ const controls: [string, SimOptions, ViolationKind[]][] = [
     },
     ['liveness'],
   ],
+  // Quiescence that checks nothing: a leader goes quiet with a follower behind, and the follower
+  // goes quiet on the leader's word, so nothing brings it up to date while the group is idle.
+  ['a group that goes quiet while a follower is behind', { faults: { quiesceBehind: true } }, ['liveness']],
+  // Quiet followers deaf to the failure detector: their leader dies and none of them campaigns.
+  ['quiet followers that ignore their leader’s death', { faults: { ignorePeerDown: true } }, ['liveness']],
 ];
 
 describe.skipIf(process.env['WEIR_SIM_SEED'] !== undefined || process.env['WEIR_SIM_SEEDS'] !== undefined)(

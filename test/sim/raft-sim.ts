@@ -10,9 +10,18 @@
 // everything, the scenario's intensities included (swarm testing: some seeds are calm, some
 // stormy), so a failing seed replays exactly.
 //
-// A run is a chaotic phase, then a healed one (no drops, no partitions, every replica up) in which a
-// leader must emerge, a new append must commit and every replica must converge within a bound of
-// virtual time. The checker (raft-checker.ts) runs after every step.
+// Groups quiesce (RaftConfig.quiesce), so each replica also runs the broker's failure detector
+// (raft-groups.ts): replicas send each other liveness pulses every heartbeat over the same faulty
+// network, and a peer silent for an election timeout is suspected (RaftNode.peerDown), heard again
+// cleared (peerUp). During the chaos the detector is also wrong at random: it suspects live peers,
+// and clears suspicions, for no reason.
+//
+// A run is a chaotic phase, then a healed one (no drops, no partitions, every replica up) with
+// three liveness stages, each within a bound of virtual time: left alone, the group elects a leader
+// and every member converges on its log and commit, and the group goes quiet; then a new append
+// commits and every member converges; then, where a majority of whole voters would remain, the
+// quiet group's leader dies for good and the others must notice, elect, commit a new append and
+// converge. The checker (raft-checker.ts) runs after every step.
 
 import { AssertionError } from 'node:assert';
 import type { Message } from '../../broker/raft/messages.js';
@@ -32,6 +41,9 @@ import { SimMoves, type MovesCounts, type MovesHost } from './raft-sim-moves.js'
 const TICK_MS = 10;
 const ELECTION_TICKS = 10;
 const HEARTBEAT_TICKS = 2;
+/** The failure detector's pulse interval and timeout, as RaftGroups': a heartbeat, an election timeout. */
+const PULSE_MS = HEARTBEAT_TICKS * TICK_MS;
+const SUSPECT_MS = ELECTION_TICKS * TICK_MS;
 /** After the faults heal, the group must elect, commit and converge within this much virtual time. */
 export const LIVENESS_BOUND_MS = 8_000;
 
@@ -39,6 +51,7 @@ type SimEvent =
   | { kind: 'tick' }
   | { kind: 'replicaTick'; r: SimReplica }
   | { kind: 'deliver'; m: Message }
+  | { kind: 'pulseAll' }
   | { kind: 'sync'; r: SimReplica; seq: number; incarnation: number; state: DiskState }
   | { kind: 'restart'; r: SimReplica }
   | { kind: 'recovered'; r: SimReplica; incarnation: number }
@@ -60,6 +73,8 @@ export interface SimOptions {
    */
   readonly joinWithTargetVoters?: boolean;
   readonly strictDurable?: boolean;
+  /** Groups quiesce (the default, as in a broker); false runs the protocol without it. */
+  readonly quiesce?: boolean;
   readonly trace?: (line: string) => void;
 }
 
@@ -98,7 +113,15 @@ export class RaftSimulation implements ReplicaHost, MovesHost {
   private readonly deferred: SimEvent[][] = [];
   private now = 0;
   private calm = false;
-  private calmSince = 0;
+  /** The healed phase's liveness stage (see the header), and when it began. */
+  private stage: 'settle' | 'marker' | 'requiesce' | 'failover' = 'settle';
+  private stageSince = 0;
+  /** The leader the failover stage killed: it stays down. */
+  private killed: SimReplica | null = null;
+  /** Per observer, per peer: when a pulse last came, and whether the peer is suspected. */
+  private readonly heardAt: number[][] = [];
+  private readonly suspected: boolean[][] = [];
+  private suspicions = 0;
   private clientSeq = 0;
   private pending: {
     id: number;
@@ -155,6 +178,7 @@ export class RaftSimulation implements ReplicaHost, MovesHost {
         heartbeatTicks: HEARTBEAT_TICKS,
         // Enough that a wiped replica catches up on a long log within the liveness bound.
         maxEntriesPerAppend: 64,
+        quiesce: options.quiesce ?? true,
         random: this.rand,
         faults: options.faults ?? {},
       });
@@ -163,6 +187,8 @@ export class RaftSimulation implements ReplicaHost, MovesHost {
       r.removed = this.s.reassign && !voters.includes(id);
       this.replicas.push(r);
       this.deferred.push([]);
+      this.heardAt.push(ids.map(() => 0));
+      this.suspected.push(ids.map(() => false));
     }
     if (this.s.reassign) {
       const rates = {
@@ -178,6 +204,7 @@ export class RaftSimulation implements ReplicaHost, MovesHost {
   run(): SimResult {
     for (const r of this.replicas) if (!r.removed) this.restart(r);
     this.queue.push(TICK_MS, { kind: 'tick' });
+    this.queue.push(PULSE_MS, { kind: 'pulseAll' });
     for (const r of this.replicas) this.queue.push(r.tickMs, { kind: 'replicaTick', r });
     this.queue.push(this.s.chaosMs, { kind: 'calm' });
     for (;;) {
@@ -247,12 +274,16 @@ export class RaftSimulation implements ReplicaHost, MovesHost {
         else r.step((n) => n.receive(ev.m));
         return false;
       }
+      case 'pulseAll':
+        this.queue.push(this.now + PULSE_MS, ev);
+        this.pulseAll();
+        return false;
       case 'sync':
         if (this.frozen(ev.r)) this.deferred[ev.r.id]!.push(ev);
         else ev.r.sync(ev.seq, ev.incarnation, ev.state);
         return false;
       case 'restart':
-        if (ev.r.node === null && !ev.r.removed) this.restart(ev.r);
+        if (ev.r.node === null && !ev.r.removed && ev.r !== this.killed) this.restart(ev.r);
         return false;
       case 'recovered':
         if (ev.r.incarnation === ev.incarnation) ev.r.step((n) => n.recoveryDone());
@@ -274,7 +305,7 @@ export class RaftSimulation implements ReplicaHost, MovesHost {
       case 'calm':
         this.trace('faults stop');
         this.calm = true;
-        this.calmSince = this.now;
+        this.stageSince = this.now;
         this.blocked.clear(); // pauses end on their own, within half a second
         for (const r of this.replicas) {
           if (r.node === null && !r.removed) this.queue.push(this.now + 1, { kind: 'restart', r });
@@ -287,7 +318,8 @@ export class RaftSimulation implements ReplicaHost, MovesHost {
     this.queue.push(this.now + TICK_MS, { kind: 'tick' });
     // The move in flight goes on once the faults stop: it must finish.
     this.moves?.tick(this.calm);
-    if (this.calm) return this.checkConverged();
+    this.detectFailures();
+    if (this.calm) return this.checkLiveness();
     this.injectFaults();
     for (let a = this.s.appendRate; a > 0 && this.rand() < a; a--) this.clientAppend(false);
     for (const p of this.producers) if (!p.waiting && this.rand() < this.s.produceRate) this.produce(p);
@@ -529,6 +561,9 @@ export class RaftSimulation implements ReplicaHost, MovesHost {
     // A process's clock runs fast or slow by up to the scenario's skew, drawn again at each start.
     r.tickMs = Math.max(1, Math.round(TICK_MS * (1 + (2 * this.rand() - 1) * this.s.clockSkew)));
     r.start();
+    // A new process: it has heard from nobody yet, and suspects nobody.
+    this.heardAt[r.id]!.fill(this.now);
+    this.suspected[r.id]!.fill(false);
     const d = r.durableLog;
     this.trace(`start ${r.id} term ${r.durableHardState.term} log [${d.start}, ${diskLogEnd(d)})`);
     this.queue.push(this.now + Math.floor(this.rand() * 100), {
@@ -646,28 +681,152 @@ export class RaftSimulation implements ReplicaHost, MovesHost {
     });
   }
 
-  /** In the healed phase: has a leader committed a new append that every replica now holds? */
-  private checkConverged(): boolean {
-    if (this.now - this.calmSince > LIVENESS_BOUND_MS) {
+  /**
+   * Every running replica not paused pulses every other: the pulse arrives unless the pair is
+   * partitioned, the receiver is down or paused, or (during the chaos) the network drops it. Taken
+   * as arriving at once: its delay is small beside the timeout, and events per pair per pulse
+   * would double the simulation's cost.
+   */
+  private pulseAll(): void {
+    for (const a of this.replicas) {
+      if (a.node === null || a.pausedUntil > this.now) continue;
+      for (const b of this.replicas) {
+        if (b === a || b.node === null || this.frozen(b) || this.blocked.has(`${a.id}>${b.id}`)) continue;
+        if (!this.calm && this.rand() < this.s.dropRate) continue;
+        this.heard(b, a.id);
+      }
+    }
+  }
+
+  /** A pulse from `from` reached `r`: a suspicion of it is cleared. */
+  private heard(r: SimReplica, from: number): void {
+    this.heardAt[r.id]![from] = this.now;
+    if (!this.suspected[r.id]![from]) return;
+    this.suspected[r.id]![from] = false;
+    r.step((n) => n.peerUp(from));
+  }
+
+  /**
+   * Each running replica suspects the peers it has not heard from within SUSPECT_MS; during the
+   * chaos the detector also errs at random, both ways.
+   */
+  private detectFailures(): void {
+    for (const r of this.replicas) {
+      if (r.node === null || r.pausedUntil > this.now) continue;
+      for (const p of this.replicas) {
+        if (p === r || this.suspected[r.id]![p.id] || this.now - this.heardAt[r.id]![p.id]! < SUSPECT_MS)
+          continue;
+        this.suspect(r, p.id);
+      }
+    }
+    if (this.calm || this.s.detectorErrorRate === 0 || this.rand() >= this.s.detectorErrorRate) return;
+    const r = this.replicas[Math.floor(this.rand() * this.replicas.length)]!;
+    const p = Math.floor(this.rand() * this.replicas.length);
+    if (p === r.id || r.node === null) return;
+    if (this.rand() < 0.5) this.suspect(r, p);
+    else r.step((n) => n.peerUp(p));
+  }
+
+  private suspect(r: SimReplica, peer: number): void {
+    this.suspected[r.id]![peer] = true;
+    this.suspicions++;
+    this.trace(`${r.id} suspects ${peer}`);
+    r.step((n) => n.peerDown(peer));
+  }
+
+  /** In the healed phase: the liveness stages (see the header); true once the last is met. */
+  private checkLiveness(): boolean {
+    if (this.now - this.stageSince > LIVENESS_BOUND_MS) {
       if (this.moves?.inFlight === true)
         throw new Violation('liveness', `a move still in flight ${LIVENESS_BOUND_MS} ms after healing`);
       const state = this.replicas.map(
-        (r) => `${r.id}:${r.node?.role}/${r.node?.currentTerm}/hw${r.node?.highWatermark}`,
+        (r) =>
+          `${r.id}:${r.node?.role}/${r.node?.currentTerm}/hw${r.node?.highWatermark}/end${r.node?.logEnd}${r.node?.quiesced === true ? '/quiet' : ''}`,
       );
       throw new Violation(
         'liveness',
-        `no convergence ${LIVENESS_BOUND_MS} ms after healing (${state.join(' ')})`,
+        `stage ${this.stage} not met within ${LIVENESS_BOUND_MS} ms (${state.join(' ')})`,
       );
     }
+    switch (this.stage) {
+      case 'settle':
+        // Left alone (no appends), a leader emerges and catches every member up, then goes quiet.
+        if (this.moves?.inFlight === true || !this.convergedQuiet()) return false;
+        return this.nextStage('marker');
+      case 'marker':
+        if (!this.checkConverged()) return false;
+        return this.nextStage('requiesce');
+      case 'requiesce': {
+        if (this.options.quiesce === false) return true;
+        if (!this.convergedQuiet()) return false;
+        const leader = this.currentLeader()!;
+        const lead = leader.node!;
+        // The leader's death must leave a majority of whole voters to elect from.
+        const voters = lead.membership.voters;
+        if (voters.length < 3 || voters.some((v) => this.replicas[v]!.node?.isAmnesiac !== false))
+          return true;
+        this.trace(`the quiet group's leader ${leader.id} dies for good`);
+        this.killed = leader;
+        leader.crash('process');
+        this.marker = 'none';
+        return this.nextStage('failover');
+      }
+      case 'failover':
+        return this.checkConverged();
+    }
+  }
+
+  private nextStage(stage: 'marker' | 'requiesce' | 'failover'): boolean {
+    this.trace(`liveness stage ${stage}`);
+    this.stage = stage;
+    this.stageSince = this.now;
+    return false;
+  }
+
+  /**
+   * A leader whose every member holds its log and commit, and (with quiescence, in a group of
+   * more than one) it and its voters quiet. A learner may be left awake by a heartbeat the network
+   * delayed past the quiesce one (a broker's stream keeps their order): it sends nothing and never
+   * campaigns, so it costs nothing; an awake voter would campaign and wake the leader.
+   */
+  private convergedQuiet(): boolean {
+    const leader = this.currentLeader();
+    if (leader === undefined || !this.membersMatch(leader)) return false;
+    const lead = leader.node!;
+    // A group of one, or one with learners (a leader does not quiesce it), stays awake.
+    if (
+      this.options.quiesce === false ||
+      lead.membership.voters.length < 2 ||
+      lead.membership.learners.length > 0
+    )
+      return true;
+    return lead.quiesced && lead.membership.voters.every((v) => this.replicas[v]!.node?.quiesced === true);
+  }
+
+  /** In the healed phase: has a leader committed a new append that every replica now holds? */
+  private checkConverged(): boolean {
     if (this.marker === 'none' && this.clientAppend(true)) this.marker = 'proposed';
     if (this.marker !== 'acked' || this.moves?.inFlight === true) return false;
-    const leader = this.replicas.find((r) => r.node?.role === 'leader');
-    const lead = leader?.node;
-    if (lead === undefined || lead === null) return false;
-    const leadEntries = leader!.log!.all();
+    const leader = this.currentLeader();
+    return leader !== undefined && this.membersMatch(leader);
+  }
+
+  /** The leader of the newest term among the running replicas (a deposed one may not know yet). */
+  private currentLeader(): SimReplica | undefined {
+    let best: SimReplica | undefined;
+    for (const r of this.replicas)
+      if (r.node?.role === 'leader' && (best === undefined || r.node.currentTerm > best.node!.currentTerm))
+        best = r;
+    return best;
+  }
+
+  /** Every member of `leader`'s group but a killed one holds its log and high watermark. */
+  private membersMatch(leader: SimReplica): boolean {
+    const lead = leader.node!;
+    const leadEntries = leader.log!.all();
     for (const r of this.replicas) {
-      // A replica outside the group is left where it was.
-      if (!isMember(lead.membership, r.id)) continue;
+      // A replica outside the group is left where it was; the killed leader stays dead.
+      if (!isMember(lead.membership, r.id) || r === this.killed) continue;
       const n = r.node;
       if (n === null || n.highWatermark !== lead.highWatermark || n.logEnd !== lead.logEnd) return false;
       // Byte-identical where both still hold the log (retention runs on each replica on its own).
@@ -750,6 +909,8 @@ function scenario(rand: () => number) {
     changeRate: pick(rand, [0.005, 0.02, 0.05]),
     /** Replicas join and leave the group: five replicas then, three of them voters at first. */
     membership: rand() < 0.3,
+    /** How often, per tick, the failure detector errs (a false suspicion, or a cleared one). */
+    detectorErrorRate: pick(rand, [0, 0.01, 0.05]),
   };
   return {
     ...s,

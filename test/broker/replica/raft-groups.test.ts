@@ -32,11 +32,14 @@ interface Cluster {
   pump(): Promise<void>;
   /** Moves time on tick by tick, pumping after each. */
   advance(ms: number): Promise<void>;
+  /** The broker stops: it ticks no more, and nothing reaches it or leaves it. */
+  stop(id: number): void;
 }
 
 function cluster(
   persistWhen: GroupStorage['persistWhen'],
   flushed: () => Promise<void> = () => Promise.resolve(),
+  quiesce = false,
 ): Cluster {
   const clock = new ManualClock();
   const random = seededRandom(7);
@@ -45,6 +48,7 @@ function cluster(
   const brokers = new Map<number, RaftGroups>();
   const logs = new Map<string, MemoryRaftLog>();
   const hardStates = new Map<string, HardState>();
+  const stopped = new Set<number>();
   for (const self of BROKERS) {
     const transport = {
       send: (e: Envelope) => {
@@ -71,6 +75,7 @@ function cluster(
         heartbeatTicks: 2,
         maxEntriesPerAppend: 8,
         random,
+        quiesce,
       };
       const hardState = { term: 0, votedFor: null, amnesiac: false };
       const listener = { roleChanged: () => undefined, highWatermark: () => undefined };
@@ -82,7 +87,8 @@ function cluster(
       await new Promise((resolve) => setImmediate(resolve)); // flush completions
       const e = queue.shift();
       if (e === undefined) return;
-      brokers.get(e.to)!.receive(e);
+      // A stopped broker sends and takes nothing.
+      if (!stopped.has(e.from) && !stopped.has(e.to)) brokers.get(e.to)!.receive(e);
     }
     throw new Error('the envelopes never stopped');
   };
@@ -92,7 +98,11 @@ function cluster(
       await pump();
     }
   };
-  return { clock, brokers, logs, hardStates, sent, pump, advance };
+  const stop = (id: number): void => {
+    stopped.add(id);
+    brokers.get(id)!.close();
+  };
+  return { clock, brokers, logs, hardStates, sent, pump, advance, stop };
 }
 
 function leaderOf(c: Cluster, group: string): number | null {
@@ -289,5 +299,36 @@ describe('the totals of a broker’s groups', () => {
     const counted = all.reduce((n, t) => n + t.commitBuckets.reduce((a, x) => a + x, 0), 0);
     expect(counted).toBe(all.reduce((n, t) => n + t.commitCount, 0));
     for (const b of c.brokers.values()) b.close();
+  });
+});
+
+describe('raft groups that quiesce', () => {
+  it('exchange only one empty envelope per peer per heartbeat once idle, and fail over when a broker stops', async () => {
+    const c = cluster('written', undefined, true);
+    // Given every group elected and idle long enough to go quiet
+    await c.advance(1_000);
+    const groups = Array.from({ length: GROUPS }, (_, p) => `t-${p}`);
+    expect(groups.every((g) => leaderOf(c, g) !== null)).toBe(true);
+    expect(groups.every((g) => BROKERS.every((b) => c.brokers.get(b)!.node(g)!.quiesced))).toBe(true);
+
+    // Then the brokers only pulse each other: one empty envelope per pair per heartbeat (2 ticks)
+    c.sent.length = 0;
+    await c.advance(20 * TICK_MS);
+    expect(c.sent.every((e) => e.messages.length === 0)).toBe(true);
+    expect(c.sent.length).toBe(10 * BROKERS.length * (BROKERS.length - 1));
+
+    // When a broker that leads some groups stops
+    const counts = new Map<number, number>();
+    for (const g of groups) counts.set(leaderOf(c, g)!, (counts.get(leaderOf(c, g)!) ?? 0) + 1);
+    const victim = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]![0];
+    const led = groups.filter((g) => leaderOf(c, g) === victim);
+    c.stop(victim);
+
+    // Then the others suspect it, their quiet followers wake, and every group it led elects anew
+    await c.advance(1_000);
+    for (const g of led) {
+      const now = BROKERS.filter((b) => b !== victim && c.brokers.get(b)!.node(g)!.role === 'leader');
+      expect(now).toHaveLength(1);
+    }
   });
 });

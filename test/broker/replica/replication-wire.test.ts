@@ -68,22 +68,24 @@ function message(from: number, to: number): fc.Arbitrary<Message> {
       granted: fc.boolean(),
       amnesiac: fc.boolean(),
     }),
-    fc.record({
-      ...ends,
-      type: fc.constant('append' as const),
-      prevOffset: offsetOrBefore,
-      prevTerm: term,
-      entries: fc.array(entry, { maxLength: 5 }),
-      fromStart: fc.boolean(),
-      startMembership: fc.option(fc.record({ offset: offsetOrBefore, membership }), { nil: null }),
-      startState: fc.option(
-        fc.uint8Array({ maxLength: 64 }).map((a) => Buffer.from(a)),
-        { nil: null },
-      ),
-      commitEnd: end,
-      incarnation: offsetOrBefore,
-      rejoinEnd: end,
-    }),
+    fc
+      .record({
+        ...ends,
+        type: fc.constant('append' as const),
+        prevOffset: offsetOrBefore,
+        prevTerm: term,
+        entries: fc.array(entry, { maxLength: 5 }),
+        fromStart: fc.boolean(),
+        startMembership: fc.option(fc.record({ offset: offsetOrBefore, membership }), { nil: null }),
+        startState: fc.option(
+          fc.uint8Array({ maxLength: 64 }).map((a) => Buffer.from(a)),
+          { nil: null },
+        ),
+        commitEnd: end,
+        incarnation: offsetOrBefore,
+        rejoinEnd: end,
+      })
+      .chain((m) => fc.boolean().map((quiesce) => (quiesce ? { ...m, quiesce } : m))),
     fc.record({
       ...ends,
       type: fc.constant('appendResponse' as const),
@@ -159,6 +161,7 @@ const EVERY_KIND: Envelope = {
         commitEnd: 10,
         incarnation: -1,
         rejoinEnd: 0,
+        quiesce: true,
       },
     },
     {
@@ -205,13 +208,13 @@ describe('an envelope on the wire', () => {
       golden.toString('hex'),
     );
     expect(envelopeFromWire(send.requestDeserialize(golden).envelope!)).toEqual(EVERY_KIND);
-    // By hand: Frame.envelope (field 2, 192 bytes), Envelope.from = 1, to = 2; then the first
+    // By hand: Frame.envelope (field 2, 194 bytes), Envelope.from = 1, to = 2; then the first
     // message's VoteRequest (field 2 of GroupMessage, 12 bytes): from 1, to 2, term 5, pre_vote,
     // last_offset -1 as a sint64 (zigzag 1, one byte), last_term 0; and the append's start_state
-    // (field 12, length-delimited: tag 0x62, 14 bytes).
-    expect(golden.subarray(0, 7).toString('hex')).toBe('12c00108011002');
+    // (field 12, length-delimited: tag 0x62, 14 bytes), then its quiesce (field 13, varint: 0x68, 1).
+    expect(golden.subarray(0, 7).toString('hex')).toBe('12c20108011002');
     expect(golden.toString('hex')).toContain('0a03612d30120c080110021805200128013000');
-    expect(golden.toString('hex')).toContain(`620e${Buffer.from('producer state').toString('hex')}`);
+    expect(golden.toString('hex')).toContain(`620e${Buffer.from('producer state').toString('hex')}6801`);
   });
 
   it('carries 1 MiB batches whole, and the receiver reads them in place', () => {

@@ -24,6 +24,7 @@ export interface AppendRequest {
   incarnation?: number | string | Long;
   rejoinEnd?: number | string | Long;
   startState?: Buffer | Uint8Array | string;
+  quiesce?: boolean;
   _startState?: 'startState';
 }
 
@@ -40,5 +41,6 @@ export interface AppendRequest__Output {
   incarnation: number;
   rejoinEnd: number;
   startState?: Buffer;
+  quiesce: boolean;
   _startState?: 'startState';
 }
