@@ -182,7 +182,13 @@ export class PartitionReplica {
       // before anyone campaigns (and pre-vote keeps one that lost touch from deposing it).
       electionTicks: 8,
       heartbeatTicks: 2,
-      maxEntriesPerAppend: 64,
+      // An append to a follower carries up to 1 MiB of batches (however small they are: the count
+      // only stops a run of tiny ones at a sane length), and up to four go unanswered: a follower
+      // far behind is fed in 1 MiB steps as fast as it answers, and a producer's entries for a
+      // follower whose window is full go in its next append.
+      maxEntriesPerAppend: 4096,
+      maxBytesPerAppend: 1024 * 1024,
+      maxInflightAppends: 4,
       random: options.random,
       incarnation: start.incarnation ?? 0,
     };
