@@ -53,12 +53,17 @@ const NO_ENTRIES: readonly Entry[] = Object.freeze([]);
 /** RaftConfig.maxInflightAppends when not given. */
 export const DEFAULT_MAX_INFLIGHT_APPENDS = 8;
 
-/** A success answer covered these appends: they leave the follower's window. */
+/**
+ * After a success answer: the appends its match covers leave the follower's window, and so does a
+ * probe's (which left `next` where it was): answered, or lost, it is not waited for, since `next`
+ * is where sending goes on. Otherwise a lost probe would hold a window of one shut for good, each
+ * heartbeat from `next` answered with success.
+ */
 function answered(pr: Progress): void {
   const inflight = pr.inflight;
-  let n = 0;
-  while (n < inflight.length && inflight[n]! <= pr.matchEnd) n++;
-  if (n > 0) inflight.splice(0, n);
+  let kept = 0;
+  for (const end of inflight) if (end > pr.matchEnd && end <= pr.next) inflight[kept++] = end;
+  inflight.length = kept;
 }
 
 export class RaftNode {

@@ -488,8 +488,8 @@ describe('leadership transfer', () => {
 describe('feeding a follower that is behind', () => {
   // Six entries of 400 bytes in term 1 (offsets 0-5); the leader of term 2 adds its no-op at 6.
   const big = (offset: number): Entry => entry(offset, 1, 'x'.repeat(400));
-  /** Leader 0 of [0, 1, 2] in term 2, appends of at most 1,000 bytes, two unanswered per follower. */
-  function leaderWithWindow(): RaftNode {
+  /** Leader 0 of [0, 1, 2] in term 2, appends of at most 1,000 bytes, `window` unanswered per follower. */
+  function leaderWithWindow(window = 2): RaftNode {
     const n = new RaftNode(
       {
         id: 0,
@@ -498,7 +498,7 @@ describe('feeding a follower that is behind', () => {
         heartbeatTicks: 2,
         maxEntriesPerAppend: 8,
         maxBytesPerAppend: 1_000,
-        maxInflightAppends: 2,
+        maxInflightAppends: window,
         random: () => 0,
       },
       { term: 1, votedFor: 0, amnesiac: false },
@@ -567,5 +567,16 @@ describe('feeding a follower that is behind', () => {
     expect(ticks(n, 2).flatMap((r) => appendsTo1(r))).toEqual([[1, []]]);
     // The follower took it: pipelined again from there (the no-op and the proposal are small).
     expect(appendsTo1(run(n, (x) => x.receive(appendAck(1, 0, 2, 4))))).toEqual([[3, [4, 5, 6, 7]]]);
+  });
+
+  it('a lost probe does not keep a window of one shut', () => {
+    const n = leaderWithWindow(1);
+    expect(appendsTo1(run(n, (x) => x.receive(rejection(6, -1))))).toEqual([[-1, [0, 1]]]);
+    // That append is lost; the heartbeat (the window is full) probes without entries, and the
+    // follower, empty, matches there.
+    expect(ticks(n, 2).flatMap((r) => appendsTo1(r))).toEqual([[-1, []]]);
+    run(n, (x) => x.receive(appendAck(1, 0, 2, 0)));
+    // The lost append is not waited for: the next heartbeat carries the entries again.
+    expect(ticks(n, 2).flatMap((r) => appendsTo1(r))).toEqual([[-1, [0, 1]]]);
   });
 });
