@@ -35,6 +35,11 @@ export interface Progress {
    * shows as a rejection of a later one, which backs `next` up).
    */
   probing: boolean;
+  /**
+   * The ends of the appends with entries sent and not yet answered, oldest first: a follower's
+   * success answer clears those its match covers, a rejection all of them (the leader backs up).
+   */
+  readonly inflight: number[];
 }
 
 function fresh(logEnd: number, now: number, caughtUp: boolean): Progress {
@@ -52,6 +57,7 @@ function fresh(logEnd: number, now: number, caughtUp: boolean): Progress {
     ackedLogEnd: Infinity,
     ackedTick: 0,
     probing: true,
+    inflight: [],
   };
 }
 

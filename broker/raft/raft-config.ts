@@ -64,6 +64,18 @@ export interface RaftConfig {
   readonly electionTicks: number;
   readonly heartbeatTicks: number;
   readonly maxEntriesPerAppend: number;
+  /**
+   * Entry bytes one append carries at most (the first entry goes whatever its size). Not given:
+   * only the entry count bounds an append.
+   */
+  readonly maxBytesPerAppend?: number;
+  /**
+   * Appends carrying entries a leader has unanswered to one follower (one while it probes for where
+   * their logs match). Further entries wait for an answer, and then go together in the next append:
+   * a follower far behind is fed as fast as it answers and no faster, and a lost append shows on the
+   * next heartbeat, which goes out without entries. Not given: 8.
+   */
+  readonly maxInflightAppends?: number;
   /** Uniform in [0, 1); the only source of randomness (election timeouts). */
   readonly random: () => number;
   /**
@@ -89,4 +101,10 @@ export function validateRaftConfig(c: RaftConfig): void {
     'heartbeats come well within a timeout',
   );
   assert(c.maxEntriesPerAppend >= 1, 'an append can carry an entry');
+  assert(c.maxBytesPerAppend === undefined || c.maxBytesPerAppend >= 0, 'a byte budget is not negative');
+  assert(
+    c.maxInflightAppends === undefined ||
+      (Number.isInteger(c.maxInflightAppends) && c.maxInflightAppends >= 1),
+    'an append can be in flight',
+  );
 }

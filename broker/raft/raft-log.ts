@@ -31,8 +31,11 @@ export interface RaftLogStore {
    * or after the log start with that term. A leader-epoch cache answers it without reading the log.
    */
   termStart(offset: number): number;
-  /** Up to `max` entries, the first at or after `from` (from >= start). */
-  read(from: number, max: number): Entry[];
+  /**
+   * Up to `max` entries, the first at or after `from` (from >= start), and no more than `maxBytes`
+   * of their data once the first is counted: the first entry is returned whatever its size.
+   */
+  read(from: number, max: number, maxBytes?: number): Entry[];
   /** Appends at the end: entry.offset >= end, and its term is no lower than the last. */
   append(entry: Entry): void;
   /** Removes every entry at or after `from`, which is an entry's first offset or the end. */
@@ -169,11 +172,19 @@ export class MemoryRaftLog implements RaftLogStore {
     return e?.offset === offset ? e : undefined;
   }
 
-  read(from: number, max: number): Entry[] {
+  read(from: number, max: number, maxBytes = Infinity): Entry[] {
     assert(from >= this.logStart, `read from ${from} below the log start ${this.logStart}`);
     let i = this.indexAtOrBefore(from);
     if (i < 0 || this.entries[i]!.offset < from) i++;
-    return this.entries.slice(i, i + max);
+    const last = Math.min(this.entries.length, i + max);
+    let end = i;
+    let bytes = 0;
+    while (end < last) {
+      bytes += this.entries[end]!.data.length;
+      if (bytes > maxBytes && end > i) break;
+      end++;
+    }
+    return this.entries.slice(i, end);
   }
 
   append(entry: Entry): void {

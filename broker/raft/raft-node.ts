@@ -10,7 +10,9 @@
 // that has not heard from a majority within an election timeout steps down), a no-op entry first in
 // each leader's term (§5.4.2: commit moves only through an entry of the leader's own term; a group
 // of one needs none),
-// term-by-term backing up on a rejected append, and durability-aware acks: an entry counts toward
+// term-by-term backing up on a rejected append, pipelined appends within a window per follower (a
+// byte budget per append and a bound on those unanswered, so a follower far behind is fed at the
+// pace it answers, not at the pace of proposals), and durability-aware acks: an entry counts toward
 // the majority only once it is fsynced on that replica, leader included. The high watermark a
 // replica exposes is its commit end capped by its own durable end, so a read below it survives the
 // loss of every node's power. Membership changes one replica at a time (membership.ts): learners
@@ -58,6 +60,22 @@ import type {
 export type Role = 'follower' | 'preCandidate' | 'candidate' | 'leader';
 
 const EMPTY = new Uint8Array(0);
+const NO_ENTRIES: readonly Entry[] = Object.freeze([]);
+/** RaftConfig.maxInflightAppends when not given. */
+export const DEFAULT_MAX_INFLIGHT_APPENDS = 8;
+
+/**
+ * After a success answer: the appends its match covers leave the follower's window, and so does a
+ * probe's (which left `next` where it was): answered, or lost, it is not waited for, since `next`
+ * is where sending goes on. Otherwise a lost probe would hold a window of one shut for good, each
+ * heartbeat from `next` answered with success.
+ */
+function answered(pr: Progress): void {
+  const inflight = pr.inflight;
+  let kept = 0;
+  for (const end of inflight) if (end > pr.matchEnd && end <= pr.next) inflight[kept++] = end;
+  inflight.length = kept;
+}
 
 export class RaftNode {
   readonly id: number;
@@ -213,7 +231,7 @@ export class RaftNode {
       if (this.heartbeatElapsed >= this.config.heartbeatTicks) {
         this.heartbeatElapsed = 0;
         if (this.mayQuiesce()) return this.quiesce();
-        for (const p of this.peers) this.sendAppend(p);
+        for (const p of this.peers) this.sendAppend(p, 'heartbeat');
       }
       if (this.electionElapsed >= this.config.electionTicks) {
         this.electionElapsed = 0;
@@ -620,7 +638,7 @@ export class RaftNode {
 
   /** Leader: the last heartbeat, marked, and then none until woken. */
   private quiesce(): void {
-    for (const p of this.peers) this.sendAppend(p, true);
+    for (const p of this.peers) this.sendAppend(p, 'quiesce');
     this.quiet = true;
   }
 
@@ -635,7 +653,7 @@ export class RaftNode {
       this.heartbeatElapsed = 0;
       this.electionElapsed = 0;
       this.progress!.takeQuorumActive(this.otherVoters, this.voter, this.quorum);
-      for (const p of this.peers) this.sendAppend(p);
+      for (const p of this.peers) this.sendAppend(p, 'heartbeat');
     } else {
       this.resetElectionTimer();
     }
@@ -698,6 +716,7 @@ export class RaftNode {
       pr.incarnation = m.incarnation;
       pr.rejoinAfter = this.commitEnd;
       pr.probing = true;
+      pr.inflight.length = 0;
     }
     const amnesiacBefore = pr.amnesiac;
     pr.amnesiac = m.amnesiac;
@@ -725,12 +744,14 @@ export class RaftNode {
       pr.durableEnd = Math.max(pr.durableEnd, m.durableEnd);
       pr.next = Math.max(pr.next, pr.matchEnd);
       pr.probing = false;
+      answered(pr);
       this.progress!.noteAck(m.from, this.log.end, this.ticksNow);
       // The commit point depends only on the copies' durable ends and amnesia: an idle group's
       // heartbeat answer, which changes neither, cannot move it.
       if (pr.durableEnd !== durableBefore || pr.amnesiac !== amnesiacBefore) this.maybeCommit();
-      // (A leader the commit removed from the voters has stepped down.)
-      if (advanced && this.roleNow === 'leader' && pr.next < this.log.end) this.sendAppend(m.from);
+      // (A leader the commit removed from the voters has stepped down.) The answer made room in
+      // the window: fill it.
+      if (advanced && this.roleNow === 'leader') this.fillWindow(m.from, pr);
       return;
     }
     // What a follower only appended can vanish in its crash; what it fsynced cannot. A rejection
@@ -738,6 +759,8 @@ export class RaftNode {
     // further than the durable match.
     if (m.prevOffset < pr.durableEnd) return;
     pr.probing = true;
+    // What was sent after the mismatch is sent again from where the logs match.
+    pr.inflight.length = 0;
     const log = this.log;
     const back = lastOffsetWithTermAtMost(log, m.hintOffset, m.hintTerm);
     pr.matchEnd = pr.durableEnd;
@@ -747,14 +770,26 @@ export class RaftNode {
     this.sendAppend(m.from);
   }
 
-  private sendAppend(to: number, quiesce = false): void {
+  /**
+   * Sends `to` the entries from its `next` if its window has room (see RaftConfig.maxInflightAppends);
+   * with a full window, a heartbeat goes without entries, from `next` all the same: a follower that
+   * lost an earlier append rejects it and the leader backs up. A quiesce heartbeat is a heartbeat
+   * marked as the last before the group goes quiet. Whether entries went.
+   */
+  private sendAppend(to: number, kind: 'append' | 'heartbeat' | 'quiesce' = 'append'): boolean {
+    const heartbeat = kind !== 'append';
     const log = this.log;
     const pr = this.progress!.of(to);
     // A follower behind our log start gets the log from its start (Kafka's follower restarts from
     // the leader's log start offset).
     if (pr.next < log.start) pr.next = log.start;
     const next = pr.next;
-    const entries = log.read(next, this.config.maxEntriesPerAppend);
+    const window = pr.probing ? 1 : (this.config.maxInflightAppends ?? DEFAULT_MAX_INFLIGHT_APPENDS);
+    const full = pr.inflight.length >= window;
+    if (full && !heartbeat) return false;
+    const entries = full
+      ? NO_ENTRIES
+      : log.read(next, this.config.maxEntriesPerAppend, this.config.maxBytesPerAppend);
     const fromStart = next === log.start && next > 0;
     const prev = next - 1;
     this.outbox.push({
@@ -771,11 +806,21 @@ export class RaftNode {
       startState: fromStart ? log.startState : null,
       incarnation: pr.incarnation,
       rejoinEnd: pr.amnesiac && this.commitEnd > pr.rejoinAfter ? this.commitEnd : 0,
-      ...(quiesce ? { quiesce } : null),
+      ...(kind === 'quiesce' ? { quiesce: true } : null),
     });
-    // Pipelined: the next append carries what comes after these, not these again.
     const last = entries[entries.length - 1];
-    if (!pr.probing && last !== undefined) pr.next = entryEnd(last);
+    if (last === undefined) return false;
+    pr.inflight.push(entryEnd(last));
+    // Pipelined: the next append carries what comes after these, not these again.
+    if (!pr.probing) pr.next = entryEnd(last);
+    return true;
+  }
+
+  /** Sends `to` appends until its window is full or it has been sent the whole log. */
+  private fillWindow(to: number, pr: Progress): void {
+    while (pr.next < this.log.end && this.sendAppend(to)) {
+      // Each append sent moved `next` on or filled the window (probing: one at a time).
+    }
   }
 
   private sendAppendSuccess(to: number): void {

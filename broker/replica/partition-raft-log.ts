@@ -205,11 +205,11 @@ export class PartitionRaftLog implements RaftLogStore {
     return base <= offset ? base : offset;
   }
 
-  read(from: number, max: number): Entry[] {
+  read(from: number, max: number, maxBytes = Infinity): Entry[] {
     assert.ok(from >= this.start, `read from ${from} below the log start ${this.start}`);
     const out: Entry[] = [];
     let at = from;
-    let budget = this.maxReadBytes;
+    let budget = Math.min(this.maxReadBytes, maxBytes);
     // A log read stops at a segment's end: read on until `max` entries or the byte budget, which
     // the first entry may exceed on its own.
     while (out.length < max && at < this.end && (budget > 0 || out.length === 0)) {

@@ -184,7 +184,13 @@ export class PartitionReplica {
       heartbeatTicks: 2,
       // An idle group stops heartbeating; RaftGroups' failure detector stands in for the silence.
       quiesce: true,
-      maxEntriesPerAppend: 64,
+      // An append to a follower carries up to 1 MiB of batches (however small they are: the count
+      // only stops a run of tiny ones at a sane length), and up to four go unanswered: a follower
+      // far behind is fed in 1 MiB steps as fast as it answers, and a producer's entries for a
+      // follower whose window is full go in its next append.
+      maxEntriesPerAppend: 4096,
+      maxBytesPerAppend: 1024 * 1024,
+      maxInflightAppends: 4,
       random: options.random,
       incarnation: start.incarnation ?? 0,
     };

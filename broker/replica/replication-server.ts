@@ -15,6 +15,8 @@
 // answers NOT_CONTROLLER when this broker is not it), and Controller an admin request a broker
 // forwards to it (`controller`); either from another cluster is refused too.
 
+import type { EventEmitter } from 'node:events';
+import type { Http2Session, ServerOptions as Http2ServerOptions } from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import { WeirError } from '../../proto/errors.js';
 import { toServiceError } from '../../proto/grpc.js';
@@ -30,6 +32,41 @@ import { envelopeFromWire, replicationProto } from './replication-wire.js';
 
 /** The largest message (one envelope) a replication server takes, by default. */
 export const REPLICATION_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The HTTP/2 receive window of a peer's stream and of its connection: a follower catching up is
+ * sent up to a few MiB unanswered (RaftConfig.maxInflightAppends), which HTTP/2's default 64 KiB
+ * would let through one window update at a time.
+ */
+export const REPLICATION_RECEIVE_WINDOW_BYTES = 8 * 1024 * 1024;
+
+/**
+ * grpc-js 1.14 takes 'grpc-node.flow_control_window' on a client only; its server keeps Node's
+ * default window. This sets it through the server's internals: the settings its HTTP/2 server is
+ * created with (the window of each stream; before bind), and each new session's connection window
+ * (after bind). If a grpc-js version lacks either field, the window stays the default: slower, not
+ * wrong.
+ */
+function widenReceiveWindow(server: grpc.Server, bytes: number, phase: 'beforeBind' | 'afterBind'): void {
+  const internals = server as unknown as {
+    commonServerOptions?: Http2ServerOptions;
+    http2Servers?: Map<EventEmitter, unknown>;
+  };
+  if (phase === 'beforeBind') {
+    const options = internals.commonServerOptions;
+    if (options !== undefined) options.settings = { ...options.settings, initialWindowSize: bytes };
+    return;
+  }
+  for (const http2Server of internals.http2Servers?.keys() ?? []) {
+    http2Server.on('session', (session: Http2Session) => {
+      try {
+        session.setLocalWindowSize(bytes);
+      } catch {
+        // A session already closing: nothing to widen.
+      }
+    });
+  }
+}
 
 export interface ReplicationServerOptions {
   /** This broker's node id: a stream must be addressed to it. */
@@ -225,6 +262,7 @@ export class ReplicationServer {
       'grpc.max_receive_message_length': options.maxMessageBytes ?? REPLICATION_MAX_MESSAGE_BYTES,
       'grpc.max_send_message_length': -1,
     });
+    widenReceiveWindow(server, REPLICATION_RECEIVE_WINDOW_BYTES, 'beforeBind');
     let running: ReplicationServer | null = null;
     const handlers: ReplicationHandlers = {
       Send(call, callback) {
@@ -255,6 +293,7 @@ export class ReplicationServer {
         (err, p) => (err ? reject(err) : resolve(p)),
       );
     });
+    widenReceiveWindow(server, REPLICATION_RECEIVE_WINDOW_BYTES, 'afterBind');
     running = new ReplicationServer(options, server, port);
     return running;
   }

@@ -254,8 +254,8 @@ class CheckedLog implements RaftLogStore {
   termStart(offset: number): number {
     return this.inner.termStart(offset);
   }
-  read(from: number, max: number): Entry[] {
-    return this.inner.read(from, max);
+  read(from: number, max: number, maxBytes?: number): Entry[] {
+    return this.inner.read(from, max, maxBytes);
   }
   append(entry: Entry): void {
     const prevTerm = this.inner.lastTerm;

@@ -484,3 +484,99 @@ describe('leadership transfer', () => {
     expect(n.propose(data('again'))).toBe(1);
   });
 });
+
+describe('feeding a follower that is behind', () => {
+  // Six entries of 400 bytes in term 1 (offsets 0-5); the leader of term 2 adds its no-op at 6.
+  const big = (offset: number): Entry => entry(offset, 1, 'x'.repeat(400));
+  /** Leader 0 of [0, 1, 2] in term 2, appends of at most 1,000 bytes, `window` unanswered per follower. */
+  function leaderWithWindow(window = 2): RaftNode {
+    const n = new RaftNode(
+      {
+        id: 0,
+        voters: [0, 1, 2],
+        electionTicks: 10,
+        heartbeatTicks: 2,
+        maxEntriesPerAppend: 8,
+        maxBytesPerAppend: 1_000,
+        maxInflightAppends: window,
+        random: () => 0,
+      },
+      { term: 1, votedFor: 0, amnesiac: false },
+      new MemoryRaftLog([0, 1, 2, 3, 4, 5].map(big)),
+    );
+    electedByPeer1(n);
+    n.takeReady();
+    return n;
+  }
+  const rejection = (prevOffset: number, hintOffset: number): Message => ({
+    type: 'appendResponse',
+    from: 1,
+    to: 0,
+    term: 2,
+    success: false,
+    prevOffset,
+    matchEnd: 0,
+    durableEnd: 0,
+    hintOffset,
+    hintTerm: hintOffset < 0 ? 0 : 1,
+    incarnation: 0,
+    amnesiac: false,
+  });
+  /** The appends to follower 1 in a Ready: their previous offsets and the offsets they carry. */
+  const appendsTo1 = (r: Ready): [number, number[]][] =>
+    r.messages.flatMap((m) =>
+      m.type === 'append' && m.to === 1 ? [[m.prevOffset, m.entries.map((e) => e.offset)]] : [],
+    );
+
+  it('sends at most the byte budget per append (one entry whatever its size), and no more than the window unanswered', () => {
+    const n = leaderWithWindow();
+    const proposal = data('z'.repeat(400));
+    // Follower 1 is empty: one append from its start, two entries (800 bytes; a third passes 1,000).
+    expect(appendsTo1(run(n, (x) => x.receive(rejection(6, -1))))).toEqual([[-1, [0, 1]]]);
+    // Probing: nothing more until it answers, even for a new entry (at 7).
+    expect(appendsTo1(run(n, (x) => x.propose(proposal)))).toEqual([]);
+    // Its answer opens a window of two appends (the no-op at 6 has no data).
+    expect(appendsTo1(run(n, (x) => x.receive(appendAck(1, 0, 2, 2))))).toEqual([
+      [1, [2, 3]],
+      [3, [4, 5, 6]],
+    ]);
+    expect(appendsTo1(run(n, (x) => x.propose(proposal)))).toEqual([]);
+    // A heartbeat to a full window carries no entries, from where the next append would start.
+    expect(ticks(n, 2).flatMap((r) => appendsTo1(r))).toEqual([[6, []]]);
+    // An answer makes room for one more append: both proposals.
+    expect(appendsTo1(run(n, (x) => x.receive(appendAck(1, 0, 2, 4))))).toEqual([[6, [7, 8]]]);
+    // One that covers no further append frees nothing, and nothing is left to send anyway.
+    expect(appendsTo1(run(n, (x) => x.receive(appendAck(1, 0, 2, 6))))).toEqual([]);
+  });
+
+  it('one entry larger than the byte budget still goes, alone', () => {
+    const log = new MemoryRaftLog([entry(0, 1, 'y'.repeat(3_000)), big(1)]);
+    expect(log.read(0, 8, 1_000).map((e) => e.offset)).toEqual([0]);
+    expect(log.read(1, 8, 1_000).map((e) => e.offset)).toEqual([1]);
+    expect(log.read(0, 8).map((e) => e.offset)).toEqual([0, 1]);
+  });
+
+  it('a rejected pipelined append backs the leader up to the follower’s hint, one append at a time again', () => {
+    const n = leaderWithWindow();
+    run(n, (x) => x.receive(rejection(6, -1)));
+    run(n, (x) => x.receive(appendAck(1, 0, 2, 2)));
+    // The append of 2-3 was lost: the follower refuses the one of 4-5 (prev 3), holding up to 1.
+    expect(appendsTo1(run(n, (x) => x.receive(rejection(3, 1))))).toEqual([[1, [2, 3]]]);
+    // Probing again: one append in flight, a proposal waits.
+    expect(appendsTo1(run(n, (x) => x.propose(data('p'))))).toEqual([]);
+    expect(ticks(n, 2).flatMap((r) => appendsTo1(r))).toEqual([[1, []]]);
+    // The follower took it: pipelined again from there (the no-op and the proposal are small).
+    expect(appendsTo1(run(n, (x) => x.receive(appendAck(1, 0, 2, 4))))).toEqual([[3, [4, 5, 6, 7]]]);
+  });
+
+  it('a lost probe does not keep a window of one shut', () => {
+    const n = leaderWithWindow(1);
+    expect(appendsTo1(run(n, (x) => x.receive(rejection(6, -1))))).toEqual([[-1, [0, 1]]]);
+    // That append is lost; the heartbeat (the window is full) probes without entries, and the
+    // follower, empty, matches there.
+    expect(ticks(n, 2).flatMap((r) => appendsTo1(r))).toEqual([[-1, []]]);
+    run(n, (x) => x.receive(appendAck(1, 0, 2, 0)));
+    // The lost append is not waited for: the next heartbeat carries the entries again.
+    expect(ticks(n, 2).flatMap((r) => appendsTo1(r))).toEqual([[-1, [0, 1]]]);
+  });
+});

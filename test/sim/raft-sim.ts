@@ -179,6 +179,11 @@ export class RaftSimulation implements ReplicaHost, MovesHost {
         // Enough that a wiped replica catches up on a long log within the liveness bound.
         maxEntriesPerAppend: 64,
         quiesce: options.quiesce ?? true,
+        // The seed picks how a leader feeds a follower (without drawing from the random stream, so
+        // the rest of the seed's run is as before): one append unanswered at a time, two, or eight;
+        // appends of a few entries (a client's is 10 to 20 bytes) or of 64.
+        maxInflightAppends: [1, 2, 8][seed % 3],
+        maxBytesPerAppend: seed % 2 === 0 ? 100 : undefined,
         random: this.rand,
         faults: options.faults ?? {},
       });

@@ -4,6 +4,7 @@
 // an accepted stream hands envelopes over as they were sent; shutdown ends open streams. The client
 // API server does not serve the service, and a transport pointed at it says so.
 
+import { connect } from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_CODE_KEY } from '../../../proto/grpc.js';
@@ -12,7 +13,10 @@ import type { Frame } from '../../../proto/generated/weir/replication/v1/Frame.j
 import type { ReplicationClient } from '../../../proto/generated/weir/replication/v1/Replication.js';
 import type { Envelope } from '../../../broker/replica/raft-groups.js';
 import { GrpcRaftTransport } from '../../../broker/replica/grpc-raft-transport.js';
-import { ReplicationServer } from '../../../broker/replica/replication-server.js';
+import {
+  REPLICATION_RECEIVE_WINDOW_BYTES,
+  ReplicationServer,
+} from '../../../broker/replica/replication-server.js';
 import { envelopeToWire, replicationProto } from '../../../broker/replica/replication-wire.js';
 import { ManualClock } from '../../../storage/clock.js';
 import { removeDir, startTestBroker, type TestBroker } from '../support.js';
@@ -155,6 +159,23 @@ describe('a replication server', () => {
     expect(err?.details).toContain(message);
     expect(received).toEqual([]);
     expect(refused.map((r) => r.code)).toEqual([code]);
+  });
+
+  it('opens HTTP/2 windows of REPLICATION_RECEIVE_WINDOW_BYTES to its peers, stream and connection', async () => {
+    const session = connect(`http://${server.address}`);
+    try {
+      const settings = await new Promise<{ initialWindowSize?: number }>((resolve) =>
+        session.once('remoteSettings', resolve),
+      );
+      expect(settings.initialWindowSize).toBe(REPLICATION_RECEIVE_WINDOW_BYTES);
+      // The connection's window comes as a WINDOW_UPDATE after the settings.
+      await until(
+        'the connection window',
+        () => (session.state.remoteWindowSize ?? 0) >= REPLICATION_RECEIVE_WINDOW_BYTES,
+      );
+    } finally {
+      session.destroy();
+    }
   });
 
   it('ends every open stream when it shuts down', async () => {
