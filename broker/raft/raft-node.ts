@@ -871,8 +871,23 @@ export class RaftNode {
       this.amnesiac,
       ignoreAmnesia,
       this.voter,
-      this.config.faults?.wholeMajorityOnly === true,
+      !this.halfWholeSuffices,
     );
+  }
+
+  /**
+   * Whether half the voters (rounded up) whole, within a majority, elect and commit (VoteTally),
+   * rather than a whole majority. That is what lets a new partition's even-sized group, whose
+   * replicas all start amnesiac, commit and make its followers whole, and a group of two with one
+   * amnesiac replica elect at all. It holds only while the group keeps its first configuration with
+   * no learner: once a change is under way or made, a configuration one change newer than this
+   * replica knows may have committed entries with a majority that misses half of these voters (a
+   * candidate removed by a change it never received, granted by a replica behind and a wiped one,
+   * was elected over the replica that held the change and was only down), so a whole majority it is.
+   */
+  private get halfWholeSuffices(): boolean {
+    if (this.config.faults?.wholeMajorityOnly === true) return false;
+    return this.membershipOffset === -1 && this.membershipNow.learners.length === 0;
   }
 
   /**
@@ -940,10 +955,9 @@ export class RaftNode {
     const own = this.voter ? this.durableEnd : null;
     // Copies count once a majority holds the entry with half the voters (rounded up) whole among
     // them: every majority that elects a later leader then meets a whole holder (see VoteTally).
-    const whole =
-      faults?.wholeMajorityOnly === true
-        ? needed
-        : Math.min(needed, Math.ceil(this.membershipNow.voters.length / 2));
+    const whole = this.halfWholeSuffices
+      ? Math.min(needed, Math.ceil(this.membershipNow.voters.length / 2))
+      : needed;
     const end = progress.quorumDurableEnd(own, counted, Math.max(1, needed), countAmnesiac, whole);
     // §5.4.2: counting replicas proves nothing about an entry of an earlier term (except alone: a
     // group of one has no other copy that could have been elected over it).

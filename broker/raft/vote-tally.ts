@@ -14,6 +14,9 @@
 // fewer, and a majority of grants with that many whole ones wins. Without that a group of two with
 // one amnesiac replica never elects anyone once the whole one's log is behind (a new partition's
 // replicas both start amnesiac, and a power loss can leave the leader's log behind the follower's).
+// That argument holds within one configuration only, so the replica allows it only while its group
+// keeps its first configuration (RaftNode.halfWholeSuffices); after a membership change, a whole
+// majority it is.
 
 export class VoteTally {
   private readonly votes = new Map<number, { granted: boolean; amnesiac: boolean }>();
