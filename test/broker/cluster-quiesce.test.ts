@@ -5,64 +5,31 @@
 // is acknowledged there. Real gRPC streams on loopback, real files; no timing is asserted.
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { startBroker, type RunningBroker } from '../../broker/main.js';
+import type { RunningBroker } from '../../broker/main.js';
 import { Admin } from '../../client/index.js';
-import { freePort, removeDir, tempDir } from './support.js';
+import { TestCluster, until } from './cluster-support.js';
 
 const TOPIC = 'idle';
-const running = new Set<RunningBroker>();
-const admins: Admin[] = [];
-const dirs: string[] = [];
+let cluster: TestCluster | null = null;
+let admin: Admin | null = null;
 
 afterEach(async () => {
-  await Promise.all(admins.splice(0).map((a) => a.close()));
-  await Promise.all([...running].map((b) => b.close()));
-  running.clear();
-  for (const d of dirs.splice(0)) removeDir(d);
+  await admin?.close();
+  admin = null;
+  await cluster?.close();
+  cluster = null;
 });
-
-/** Polls until `done` holds (bounded: 30 s), returning its last value. */
-async function until<T>(what: string, probe: () => T | Promise<T>, done: (v: T) => boolean): Promise<T> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const v = await probe();
-    if (done(v)) return v;
-    if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(v)} after 30 s`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const stats = (b: RunningBroker) => b.broker.describePartition(TOPIC, 0);
 const record = (value: string) => [{ key: null, value: Buffer.from(value), headers: [], timestamp: 0 }];
 
 describe('an idle replicated partition', () => {
   it('goes quiet on every replica, and elects a new leader and takes a write once its leader stops', async () => {
-    const ports = [await freePort(), await freePort(), await freePort()];
-    const peers = ports.map((p, i) => `${i + 1}@127.0.0.1:${p}`).join(',');
-    const brokers = await Promise.all(
-      ports.map(async (port, i) => {
-        const dataDir = tempDir('weir-quiesce-');
-        dirs.push(dataDir);
-        const b = await startBroker({
-          dataDir,
-          nodeId: i + 1,
-          peers,
-          replicationPort: port,
-          clusterId: 'quiesce-test',
-          logLevel: 'silent',
-        });
-        running.add(b);
-        return b;
-      }),
-    );
+    cluster = await TestCluster.start(3, {}, 'quiesce-test');
+    const brokers = cluster.running;
     // Given three brokers and a topic replicated on all of them, with a record written
-    await until(
-      'three brokers registered',
-      () => brokers.map((b) => b.broker.cluster().brokers.length),
-      (n) => n.every((x) => x === 3),
-    );
-    const admin = new Admin({ bootstrap: brokers[0]!.grpcAddress });
-    admins.push(admin);
+    await cluster.registered();
+    admin = new Admin({ bootstrap: brokers[0]!.grpcAddress });
     await admin.createTopic(TOPIC, { partitions: 1, replicationFactor: 3 });
     await until(
       'the topic on every broker',
@@ -90,8 +57,7 @@ describe('an idle replicated partition', () => {
     const term = stats(leader).term;
 
     // When the leader's broker stops
-    await leader.close();
-    running.delete(leader);
+    await cluster.stop(leaderId);
     const others = brokers.filter((b) => b !== leader);
 
     // Then the quiet followers notice, and one of them is elected in a later term

@@ -1,10 +1,12 @@
 // Shared helpers for client tests: a real broker in this process on ephemeral ports and a temp
-// data directory, and a bounded wait for a condition (never a sleep used as an assertion).
+// data directory, a bounded wait for a condition (never a sleep used as an assertion), and a
+// bounded read of records from the start of partitions.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startBroker, type RunningBroker, type StartBrokerOptions } from '../../broker/main.js';
+import { Consumer, type ConsumerRecord, type TopicPartition } from '../../client/index.js';
 
 export interface TestBroker {
   readonly running: RunningBroker;
@@ -54,4 +56,31 @@ let topicCounter = 0;
 export function uniqueTopic(prefix = 't'): string {
   topicCounter++;
   return `${prefix}-${process.pid}-${topicCounter}`;
+}
+
+/** Reads `count` records from the start of the given partitions through a Consumer (bounded: 10 s). */
+export async function readRecords(
+  bootstrap: string,
+  tps: readonly TopicPartition[],
+  count: number,
+): Promise<ConsumerRecord[]> {
+  const consumer = new Consumer({ bootstrap, autoOffsetReset: 'earliest', maxWaitMs: 200 });
+  consumer.assign([...tps]);
+  const out: ConsumerRecord[] = [];
+  try {
+    if (count === 0) return out;
+    await within(
+      (async () => {
+        for await (const record of consumer) {
+          out.push(record);
+          if (out.length === count) break;
+        }
+      })(),
+      10_000,
+      `reading ${count} records`,
+    );
+  } finally {
+    await consumer.close();
+  }
+  return out;
 }

@@ -12,7 +12,7 @@ import {
   type ConsumerRecord,
   type TopicPartition,
 } from '../../client/index.js';
-import { startTestBroker, uniqueTopic, within, type TestBroker } from './helpers.js';
+import { readRecords, startTestBroker, uniqueTopic, within, type TestBroker } from './helpers.js';
 
 let broker: TestBroker;
 let admin: Admin;
@@ -37,26 +37,8 @@ async function topic(partitions: number, configs: Record<string, string> = {}): 
 }
 
 /** Reads `count` records from the start of the given partitions (bounded in time). */
-async function readAll(tps: TopicPartition[], count: number): Promise<ConsumerRecord[]> {
-  const consumer = new Consumer({ bootstrap: broker.bootstrap, autoOffsetReset: 'earliest', maxWaitMs: 200 });
-  consumer.assign(tps);
-  const out: ConsumerRecord[] = [];
-  try {
-    if (count === 0) return out;
-    await within(
-      (async () => {
-        for await (const record of consumer) {
-          out.push(record);
-          if (out.length === count) break;
-        }
-      })(),
-      10_000,
-      `reading ${count} records`,
-    );
-  } finally {
-    await consumer.close();
-  }
-  return out;
+function readAll(tps: TopicPartition[], count: number): Promise<ConsumerRecord[]> {
+  return readRecords(broker.bootstrap, tps, count);
 }
 
 function partitionsOf(name: string, count: number): TopicPartition[] {

@@ -6,7 +6,7 @@
 import { connect, type Socket } from 'node:net';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Admin, Consumer, type ConsumerRecord } from '../../client/index.js';
+import { Admin, type ConsumerRecord } from '../../client/index.js';
 import { batchSize } from '../../proto/batch-header.js';
 import { decodeBatch } from '../../proto/record-batch.js';
 import { FrameReader } from '../../broker/kafka/frames.js';
@@ -17,7 +17,7 @@ import {
   type FetchResponse,
 } from '../../proto/kafka/generated/index.js';
 import { Reader, Writer } from '../../proto/kafka/wire.js';
-import { startTestBroker, uniqueTopic, within, type TestBroker } from '../client/helpers.js';
+import { readRecords, startTestBroker, uniqueTopic, type TestBroker } from '../client/helpers.js';
 
 const MAX_FRAME = 64 * 1024;
 let broker: TestBroker;
@@ -105,25 +105,8 @@ function kafkaClient(retries = 0): Kafka {
 }
 
 /** Reads `count` records of one partition from the start through the gRPC API (bounded in time). */
-async function readBack(topic: string, partition: number, count: number): Promise<ConsumerRecord[]> {
-  const consumer = new Consumer({ bootstrap: broker.bootstrap, autoOffsetReset: 'earliest', maxWaitMs: 100 });
-  consumer.assign([{ topic, partition }]);
-  const out: ConsumerRecord[] = [];
-  try {
-    await within(
-      (async () => {
-        for await (const record of consumer) {
-          out.push(record);
-          if (out.length === count) break;
-        }
-      })(),
-      10_000,
-      `reading ${count} records`,
-    );
-  } finally {
-    await consumer.close();
-  }
-  return out;
+function readBack(topic: string, partition: number, count: number): Promise<ConsumerRecord[]> {
+  return readRecords(broker.bootstrap, [{ topic, partition }], count);
 }
 
 describe('the Kafka listener', () => {
