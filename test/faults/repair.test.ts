@@ -65,20 +65,6 @@ async function describe0(
   }
 }
 
-/** A sample of broker `nodeId`'s /metrics (a series without labels), or null when it does not answer. */
-async function metric(c: FaultCluster, nodeId: number, name: string): Promise<number | null> {
-  const b = c.broker(nodeId);
-  try {
-    const res = await fetch(`http://${b.host}:${b.ports.http}/metrics`, {
-      signal: AbortSignal.timeout(1000),
-    });
-    const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(await res.text());
-    return m === null ? null : Number(m[1]);
-  } catch {
-    return null;
-  }
-}
-
 /** The batches below `hw`, as bytes. */
 function below(batches: readonly ReplicaBatch[], hw: number): Buffer[] {
   return batches.filter((b) => b.lastOffset < hw).map((b) => b.bytes);
@@ -136,16 +122,16 @@ describe('a replica damaged at rest', () => {
     await pollUntil(
       async () => {
         more.push(...(await produce(bootstrap, `after${more.length}`, 50)));
-        return metric(c, victim, 'weir_raft_amnesia_cleared_total');
+        return c.metric(victim, 'weir_raft_amnesia_cleared_total');
       },
       (n) => n !== null && n >= 1,
       `broker ${victim}'s replica whole again`,
       20_000,
       200,
     );
-    expect(await metric(c, victim, 'weir_raft_amnesiac_elections_won_total')).toBe(0);
+    expect(await c.metric(victim, 'weir_raft_amnesiac_elections_won_total')).toBe(0);
     await sleep(6000); // past a round of the leader balancer: the whole replica may lead again
-    expect(await metric(c, victim, 'weir_raft_amnesiac_elections_won_total')).toBe(0);
+    expect(await c.metric(victim, 'weir_raft_amnesiac_elections_won_total')).toBe(0);
     more.push(...(await produce(bootstrap, 'last', 50)));
 
     const log = readFileSync(join(c.dir, `broker-${victim}.log`), 'utf8');
@@ -184,8 +170,8 @@ describe('a replica damaged at rest', () => {
 
       // Counted since the broker started: a new partition's first leader is elected by amnesiac
       // replicas (none has state yet), so what counts is that the repair adds none.
-      const winsBefore = await metric(c, victim, 'weir_raft_amnesiac_elections_won_total');
-      const clearedBefore = (await metric(c, victim, 'weir_raft_amnesia_cleared_total'))!;
+      const winsBefore = await c.metric(victim, 'weir_raft_amnesiac_elections_won_total');
+      const clearedBefore = (await c.metric(victim, 'weir_raft_amnesia_cleared_total'))!;
       // Bit rot under the running leader, in a batch length: its next read of that batch meets it.
       console.info(`flipped ${c.flipBit(victim, TOPIC, 0, seededRandom(5), 'length', true)}`);
       const back = await readBack(bootstrap, TOPIC, 1);
@@ -195,14 +181,14 @@ describe('a replica damaged at rest', () => {
       await pollUntil(
         async () => {
           more.push(...(await produce(bootstrap, `after${more.length}`, 50)));
-          return metric(c, victim, 'weir_raft_amnesia_cleared_total');
+          return c.metric(victim, 'weir_raft_amnesia_cleared_total');
         },
         (n) => n !== null && n > clearedBefore,
         `broker ${victim}'s replica whole again`,
         30_000,
         200,
       );
-      expect(await metric(c, victim, 'weir_raft_amnesiac_elections_won_total')).toBe(winsBefore);
+      expect(await c.metric(victim, 'weir_raft_amnesiac_elections_won_total')).toBe(winsBefore);
       const log = readFileSync(join(c.dir, `broker-${victim}.log`), 'utf8');
       expect(log).toContain('"kind":"damaged"');
       expect(log).toContain('"kind":"repaired"');
