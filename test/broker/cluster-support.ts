@@ -19,11 +19,29 @@ export class TestCluster {
     this.brokers = brokers;
   }
 
-  /** Starts `size` brokers (node ids 1..size) that name each other as peers. */
+  /**
+   * Starts `size` brokers (node ids 1..size) that name each other as peers. The replication ports
+   * are picked free and released before the brokers bind them, so another process may take one in
+   * between: a start that fails with EADDRINUSE is made again on new ports (up to three times).
+   */
   static async start(
     size = 3,
     overrides: Omit<StartBrokerOptions, 'dataDir'> = {},
     clusterId = 'test-cluster',
+  ): Promise<TestCluster> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await TestCluster.startOnce(size, overrides, clusterId);
+      } catch (err) {
+        if (attempt >= 3 || !String((err as Error).message).includes('EADDRINUSE')) throw err;
+      }
+    }
+  }
+
+  private static async startOnce(
+    size: number,
+    overrides: Omit<StartBrokerOptions, 'dataDir'>,
+    clusterId: string,
   ): Promise<TestCluster> {
     const ports: number[] = [];
     for (let i = 0; i < size; i++) ports.push(await freePort());
