@@ -14,6 +14,7 @@ import {
 } from '../../proto/kafka/generated/index.js';
 import type { Broker } from '../broker.js';
 import { kafkaHandler, type KafkaHandler } from './kafka-server.js';
+import { TopicIds } from './topic-ids.js';
 
 /** A failure as an error code and message; what is not a WeirError is a bug and is passed on. */
 function failure(err: unknown): { errorCode: number; errorMessage: string } {
@@ -86,6 +87,7 @@ export function createTopicsHandler(broker: Broker): KafkaHandler {
 }
 
 export function deleteTopicsHandler(broker: Broker): KafkaHandler {
+  const ids = new TopicIds(broker);
   return kafkaHandler({
     api: DeleteTopicsApi,
     handle: async (request, context) => {
@@ -99,7 +101,7 @@ export function deleteTopicsHandler(broker: Broker): KafkaHandler {
         let name = t.name;
         try {
           if (name === null) {
-            name = broker.metadata([], false).find((m) => m.topicId === t.topicId)?.name ?? null;
+            name = ids.name(t.topicId) ?? null;
             if (name === null) throw new WeirError('UNKNOWN_TOPIC_ID', `no topic has id ${t.topicId}`);
           }
           const topicId = broker.metadata([name], false)[0]?.topicId ?? ZERO_UUID;

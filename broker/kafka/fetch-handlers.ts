@@ -18,22 +18,7 @@ import {
 import type { Broker } from '../broker.js';
 import type { FetchPartitionRequest } from '../replica/replica-manager.js';
 import { kafkaHandler, type KafkaHandler } from './kafka-server.js';
-
-/** Topic names by id, rebuilt from the broker's topics when an id is not found. */
-class TopicIds {
-  private byId = new Map<string, string>();
-  constructor(private readonly broker: Broker) {}
-  name(id: string): string | undefined {
-    let name = this.byId.get(id);
-    if (name === undefined) {
-      this.byId = new Map(
-        this.broker.metadata([], false).flatMap((t) => (t.topicId === null ? [] : [[t.topicId, t.name]])),
-      );
-      name = this.byId.get(id);
-    }
-    return name;
-  }
-}
+import { TopicIds } from './topic-ids.js';
 
 function emptyPartition(partitionIndex: number, error: WeirError): FetchResponsePartition {
   return {

@@ -5,7 +5,7 @@
 import type { Broker } from '../broker.js';
 import { createPartitionsHandler, createTopicsHandler, deleteTopicsHandler } from './admin-handlers.js';
 import { fetchHandler, listOffsetsHandler } from './fetch-handlers.js';
-import { metadataHandler } from './handlers.js';
+import { metadataHandler } from './metadata-handler.js';
 import { KafkaServer } from './kafka-server.js';
 import { initProducerIdHandler, produceHandler } from './produce-handlers.js';
 

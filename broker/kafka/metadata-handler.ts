@@ -1,4 +1,4 @@
-// The Kafka APIs the listener serves, each a thin mapping from Kafka's request to the broker core
+// Metadata on the Kafka listener: a thin mapping from Kafka's request to the broker core
 // the gRPC API uses too (the same topics, errors and placement), and back to Kafka's response.
 
 import { WeirError } from '../../proto/errors.js';
