@@ -4,6 +4,11 @@
 
 import type { Broker } from '../broker.js';
 import { createPartitionsHandler, createTopicsHandler, deleteTopicsHandler } from './admin-handlers.js';
+import {
+  alterConfigsHandler,
+  describeConfigsHandler,
+  incrementalAlterConfigsHandler,
+} from './config-handlers.js';
 import { fetchHandler, listOffsetsHandler } from './fetch-handlers.js';
 import { metadataHandler } from './metadata-handler.js';
 import { KafkaServer } from './kafka-server.js';
@@ -40,6 +45,9 @@ export async function startKafkaListener(
       createTopicsHandler(broker),
       deleteTopicsHandler(broker),
       createPartitionsHandler(broker),
+      describeConfigsHandler(broker),
+      alterConfigsHandler(broker),
+      incrementalAlterConfigsHandler(broker),
     ],
   });
   return server;
