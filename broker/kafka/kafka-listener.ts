@@ -9,9 +9,11 @@ import {
   describeConfigsHandler,
   incrementalAlterConfigsHandler,
 } from './config-handlers.js';
+import { describeClusterHandler } from './describe-cluster-handler.js';
 import { fetchHandler, listOffsetsHandler } from './fetch-handlers.js';
 import { metadataHandler } from './metadata-handler.js';
 import { KafkaServer } from './kafka-server.js';
+import { offsetForLeaderEpochHandler } from './leader-epochs.js';
 import { initProducerIdHandler, produceHandler } from './produce-handlers.js';
 
 export interface KafkaListenerOptions {
@@ -48,6 +50,11 @@ export async function startKafkaListener(
       describeConfigsHandler(broker),
       alterConfigsHandler(broker),
       incrementalAlterConfigsHandler(broker),
+      // The same brokers at the same addresses as Metadata's.
+      describeClusterHandler(broker, (id) =>
+        id === self() && server !== null ? { host: options.advertisedHost, port: server.port } : undefined,
+      ),
+      offsetForLeaderEpochHandler(broker),
     ],
   });
   return server;
