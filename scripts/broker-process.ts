@@ -16,7 +16,21 @@ export async function startBrokerProcess(
 ): Promise<{ child: ChildProcess; bootstrap: string }> {
   const child = spawn(
     node,
-    [BIN, 'broker', '--data-dir', dataDir, '--grpc-port', '0', '--http-port', '0', '--log-level', 'info'],
+    // Free ports for all, and no Kafka listener: 9092, its default, may be another's.
+    [
+      BIN,
+      'broker',
+      '--data-dir',
+      dataDir,
+      '--grpc-port',
+      '0',
+      '--http-port',
+      '0',
+      '--kafka-port',
+      '-1',
+      '--log-level',
+      'info',
+    ],
     { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } },
   );
   const lines = createInterface({ input: child.stdout! });
