@@ -149,7 +149,8 @@ export function listOffsetsHandler(broker: Broker): KafkaHandler {
               errorCode: 0,
               timestamp: found.timestamp,
               offset: found.offset,
-              leaderEpoch: partition?.leaderEpoch ?? -1,
+              // Looked up again: the lookup may have created the topic (auto-create).
+              leaderEpoch: broker.find(t.name, p.partitionIndex)?.leaderEpoch ?? -1,
             };
           } catch (err) {
             if (!isWeirError(err)) throw err;
