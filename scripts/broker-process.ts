@@ -18,6 +18,8 @@ export async function startBrokerProcess(
 ): Promise<{ child: ChildProcess; bootstrap: string; kafka?: string }> {
   const child = spawn(
     node,
+    // Free ports for all, and no Kafka listener unless extraArgs open one (a later --kafka-port
+    // wins): 9092, its default, may be another's.
     [
       BIN,
       'broker',
@@ -27,6 +29,8 @@ export async function startBrokerProcess(
       '0',
       '--http-port',
       '0',
+      '--kafka-port',
+      '-1',
       '--log-level',
       'info',
       ...extraArgs,

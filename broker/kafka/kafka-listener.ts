@@ -4,9 +4,16 @@
 
 import type { Broker } from '../broker.js';
 import { createPartitionsHandler, createTopicsHandler, deleteTopicsHandler } from './admin-handlers.js';
+import {
+  alterConfigsHandler,
+  describeConfigsHandler,
+  incrementalAlterConfigsHandler,
+} from './config-handlers.js';
+import { describeClusterHandler } from './describe-cluster-handler.js';
 import { fetchHandler, listOffsetsHandler } from './fetch-handlers.js';
 import { metadataHandler } from './metadata-handler.js';
 import { KafkaServer } from './kafka-server.js';
+import { offsetForLeaderEpochHandler } from './leader-epochs.js';
 import { initProducerIdHandler, produceHandler } from './produce-handlers.js';
 
 export interface KafkaListenerOptions {
@@ -40,6 +47,14 @@ export async function startKafkaListener(
       createTopicsHandler(broker),
       deleteTopicsHandler(broker),
       createPartitionsHandler(broker),
+      describeConfigsHandler(broker),
+      alterConfigsHandler(broker),
+      incrementalAlterConfigsHandler(broker),
+      // The same brokers at the same addresses as Metadata's.
+      describeClusterHandler(broker, (id) =>
+        id === self() && server !== null ? { host: options.advertisedHost, port: server.port } : undefined,
+      ),
+      offsetForLeaderEpochHandler(broker),
     ],
   });
   return server;
