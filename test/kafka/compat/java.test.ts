@@ -1,16 +1,18 @@
 // The Java client (kafka-clients 3.9 and 4.x, the program in test/kafka/compat/java/) against a
 // real `weir broker` process: an idempotent, acks=all producer of binary keys, values and headers
-// with set timestamps, whose first answer is lost on the way (the proxy cuts the connection), and
+// with set timestamps, uncompressed then gzip, whose first answer is lost on the way (the proxy
+// cuts the connection), and
 // an assign + seek consumer; the records must come back byte for byte, once each, at the offsets
 // the producer was told. Then Kafka's errors: a missing topic, a record too large, a deleted
 // topic. One JVM run per client version does all of it. scripts/ci/kafka-clients.sh builds the
 // program (Maven) in CI; elsewhere the test skips until it is built.
 
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Admin, Producer, type ConsumerRecord } from '../../../client/index.js';
+import { batchAttributes, batchSize, COMPRESSION_MASK } from '../../../proto/batch-header.js';
 import { readRecords, uniqueTopic } from '../../client/helpers.js';
 import { apiKeysServed, JOIN_GROUP_KEY } from './api-versions.js';
 import { startBrokerProcess, toolMissing, type BrokerProcess } from './broker-process.js';
@@ -128,6 +130,15 @@ function recordsFile(name: string, sent: readonly Sent[]): string {
   return path;
 }
 
+/** The compression codec of each batch stored in a partition's first segment (0 none, 1 gzip). */
+function storedCodecs(topic: string, partition: number): number[] {
+  const log = readFileSync(join(broker.dataDir, `${topic}-${partition}`, '00000000000000000000.log'));
+  const codecs: number[] = [];
+  for (let off = 0; off < log.length; off += batchSize(log, off))
+    codecs.push(batchAttributes(log, off) & COMPRESSION_MASK);
+  return codecs;
+}
+
 /** A record as the Java program prints it, from weir's client. */
 function asJava(r: ConsumerRecord): JavaLine {
   return {
@@ -163,7 +174,8 @@ describe.skipIf(missing !== null)('the Java client against a weir broker process
       proxy.dropNextResponse((q) => q.apiKey === 0); // the first Produce: written, its answer lost
 
       const out = await java(version, [
-        `produce:${topic}:${recordsFile(`${version}.tsv`, sent)}`,
+        `produce:${topic}:${recordsFile(`${version}-a.tsv`, sent.slice(0, 20))}:none`,
+        `produce:${topic}:${recordsFile(`${version}-b.tsv`, sent.slice(20))}:gzip`,
         `consume:${topic}:2:${sent.length}`,
         `missing:${uniqueTopic('java-missing')}`,
         `big:${topic}:1500000`,
@@ -198,6 +210,9 @@ describe.skipIf(missing !== null)('the Java client against a weir broker process
           })),
         );
       }
+      // Stored as sent: the first half uncompressed, the second gzip.
+      for (const partition of [0, 1])
+        expect(new Set(storedCodecs(topic, partition))).toEqual(new Set([0, 1]));
       // The offsets and timestamps the producer was told, per record in send order.
       const perPartition = [0, 0];
       expect(ops('sent')).toEqual(
@@ -243,7 +258,7 @@ describe.skipIf(missing !== null)('the Java client against a weir broker process
       const topic = uniqueTopic('java-group');
       await admin.createTopic(topic, { partitions: 2 });
       const sent = records(10);
-      await java(version, [`produce:${topic}:${recordsFile(`${version}-group.tsv`, sent)}`]);
+      await java(version, [`produce:${topic}:${recordsFile(`${version}-group.tsv`, sent)}:none`]);
       const out = await java(version, [`group:${topic}:${uniqueTopic('g')}:${sent.length}`]);
       expect(out.filter((l) => l.op === 'record')).toHaveLength(sent.length);
       expect(out.find((l) => l.op === 'consumed')).toEqual({ op: 'consumed', count: sent.length });

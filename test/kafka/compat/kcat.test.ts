@@ -1,9 +1,14 @@
 // kcat (librdkafka, the strictest of the common clients) against a real `weir broker` process
-// through its Kafka listener: metadata, produce with keys, headers and gzip, idempotent produce whose
+// through its Kafka listener: metadata, produce with keys and headers, idempotent produce whose
 // answer is lost (one retry, no duplicate), consume from the beginning and from the end, offsets
 // by time, and Kafka's errors for a missing topic, a record too large and a deleted topic. What
 // kcat wrote is read back through weir's own gRPC client, and what weir's client wrote is read with
 // kcat, both byte for byte. scripts/ci/kafka-clients.sh installs kcat in CI.
+//
+// No compression here: librdkafka 2.0 (Debian 12's kcat) compresses gzip and snappy only for a
+// broker that lists Produce v2 and Fetch v2 (its "MsgVer1" feature), and lz4 only for one that
+// lists FindCoordinator; weir lists Produce from v3 and Fetch from v4, as Kafka 4 does, and no
+// FindCoordinator yet, so kcat sends such batches uncompressed, saying so only in its debug log.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Admin, Producer, type ConsumerRecord } from '../../../client/index.js';
@@ -105,27 +110,9 @@ describe.skipIf(missing !== null)('kcat (librdkafka) against a weir broker proce
       'k4:',
       'cl\u00e9-\u{1f600}:emoji \u{1f600}',
     ];
-    for (const [partition, compression] of [
-      [0, 'none'],
-      [1, 'gzip'],
-    ] as const) {
+    for (const partition of [0, 1]) {
       const r = await kcat(
-        [
-          '-P',
-          '-t',
-          topic,
-          '-p',
-          String(partition),
-          '-K:',
-          '-z',
-          compression,
-          '-H',
-          'h1=x',
-          '-H',
-          'h2=',
-          '-H',
-          'h1=again',
-        ],
+        ['-P', '-t', topic, '-p', String(partition), '-K:', '-H', 'h1=x', '-H', 'h2=', '-H', 'h1=again'],
         lines.join('\n') + '\n',
       );
       expect(r.code, r.stderr).toBe(0);

@@ -6,9 +6,10 @@
 // exception's class; the program goes on with the next step.
 //
 //   java weir.compat.Compat BOOTSTRAP STEP...
-//   produce:TOPIC:FILE            records from FILE (one per line: partition, timestamp, key, value,
+//   produce:TOPIC:FILE:CODEC      records from FILE (one per line: partition, timestamp, key, value,
 //                                 headers, tab-separated; '-' for null, hex otherwise, headers as
-//                                 name=hex joined by ','), idempotent, acks=all; prints "sent"
+//                                 name=hex joined by ','), idempotent, acks=all, compression.type
+//                                 CODEC (none, gzip...); prints "sent"
 //   consume:TOPIC:PARTITIONS:N    assign + seek to 0 on partitions 0..PARTITIONS-1, poll until N
 //                                 records (or 20 s); prints "record" each, then "consumed"
 //   group:TOPIC:GROUP:N           subscribe as GROUP (group.protocol=classic), poll until N records
@@ -46,7 +47,7 @@ public final class Compat {
       String[] step = args[i].split(":");
       try {
         switch (step[0]) {
-          case "produce" -> produce(bootstrap, step[1], Path.of(step[2]));
+          case "produce" -> produce(bootstrap, step[1], Path.of(step[2]), step[3]);
           case "consume" -> consume(bootstrap, step[1], Integer.parseInt(step[2]), Integer.parseInt(step[3]), null);
           case "group" -> consume(bootstrap, step[1], 0, Integer.parseInt(step[3]), step[2]);
           case "missing" -> sendOne(bootstrap, step[1], new byte[] {1}, "2000");
@@ -78,9 +79,11 @@ public final class Compat {
     return p;
   }
 
-  private static void produce(String bootstrap, String topic, Path file) throws Exception {
+  private static void produce(String bootstrap, String topic, Path file, String codec) throws Exception {
     List<Future<RecordMetadata>> sent = new ArrayList<>();
-    try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(producerConfig(bootstrap))) {
+    Properties config = producerConfig(bootstrap);
+    config.put("compression.type", codec);
+    try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(config)) {
       for (String l : Files.readAllLines(file, StandardCharsets.UTF_8)) {
         if (l.isEmpty()) continue;
         String[] f = l.split("\t", -1);
