@@ -51,8 +51,22 @@ interface KcatRecord {
 }
 
 async function consumeAll(topic: string, extra: readonly string[] = []): Promise<KcatRecord[]> {
-  const r = await kcat(['-C', '-t', topic, '-o', 'beginning', '-e', '-J', '-q', ...extra]);
+  // check.crcs: librdkafka verifies every served batch's CRC-32C.
+  const r = await kcat([
+    '-C',
+    '-t',
+    topic,
+    '-o',
+    'beginning',
+    '-e',
+    '-J',
+    '-q',
+    '-X',
+    'check.crcs=true',
+    ...extra,
+  ]);
   expect(r.code, r.stderr).toBe(0);
+  expect(r.stderr).not.toMatch(/ERROR|CRC/i);
   return r.stdout
     .split('\n')
     .filter((l) => l !== '')
