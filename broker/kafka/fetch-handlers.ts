@@ -22,6 +22,11 @@ import { kafkaHandler, type KafkaHandler } from './kafka-server.js';
 import { fenceError } from './leader-epochs.js';
 import { TopicIds } from './topic-ids.js';
 
+// A partition answered with an error still carries a records field, and it must be empty, not null:
+// Kafka writes an empty record set there, and librdkafka (kcat, confluent-kafka) fails to parse a
+// null one (size -1 before v12, "invalid MessageSetSize -1") and fetches again at once, in a loop.
+const NO_RECORDS = Buffer.alloc(0);
+
 function emptyPartition(partitionIndex: number, error: WeirError): FetchResponsePartition {
   return {
     ...partitionAnswer(partitionIndex),
@@ -43,7 +48,7 @@ function partitionAnswer(partitionIndex: number): FetchResponsePartition {
     snapshotId: { endOffset: -1, epoch: -1 },
     abortedTransactions: null,
     preferredReadReplica: -1,
-    records: null,
+    records: NO_RECORDS,
   };
 }
 
