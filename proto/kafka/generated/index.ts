@@ -17,6 +17,26 @@ export * from './init-producer-id.js';
 import { InitProducerIdApi } from './init-producer-id.js';
 export * from './create-partitions.js';
 import { CreatePartitionsApi } from './create-partitions.js';
+export * from './find-coordinator.js';
+import { FindCoordinatorApi } from './find-coordinator.js';
+export * from './offset-commit.js';
+import { OffsetCommitApi } from './offset-commit.js';
+export * from './offset-fetch.js';
+import { OffsetFetchApi } from './offset-fetch.js';
+export * from './join-group.js';
+import { JoinGroupApi } from './join-group.js';
+export * from './heartbeat.js';
+import { HeartbeatApi } from './heartbeat.js';
+export * from './leave-group.js';
+import { LeaveGroupApi } from './leave-group.js';
+export * from './sync-group.js';
+import { SyncGroupApi } from './sync-group.js';
+export * from './describe-groups.js';
+import { DescribeGroupsApi } from './describe-groups.js';
+export * from './list-groups.js';
+import { ListGroupsApi } from './list-groups.js';
+export * from './delete-groups.js';
+import { DeleteGroupsApi } from './delete-groups.js';
 
 /** Every API weir has definitions for, in API key order. */
-export const GENERATED_APIS = [ProduceApi, FetchApi, ListOffsetsApi, MetadataApi, ApiVersionsApi, CreateTopicsApi, DeleteTopicsApi, InitProducerIdApi, CreatePartitionsApi].sort((a, b) => a.apiKey - b.apiKey);
+export const GENERATED_APIS = [ProduceApi, FetchApi, ListOffsetsApi, MetadataApi, ApiVersionsApi, CreateTopicsApi, DeleteTopicsApi, InitProducerIdApi, CreatePartitionsApi, FindCoordinatorApi, OffsetCommitApi, OffsetFetchApi, JoinGroupApi, HeartbeatApi, LeaveGroupApi, SyncGroupApi, DescribeGroupsApi, ListGroupsApi, DeleteGroupsApi].sort((a, b) => a.apiKey - b.apiKey);
