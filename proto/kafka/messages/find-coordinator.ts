@@ -8,11 +8,7 @@ export const FindCoordinator = api(
   'FindCoordinator',
   '0-6',
   '3+',
-  [
-    f('key', 'string', '0-3'),
-    f('keyType', 'int8', '1+'),
-    list('coordinatorKeys', 'string', '4+'),
-  ],
+  [f('key', 'string', '0-3'), f('keyType', 'int8', '1+'), list('coordinatorKeys', 'string', '4+')],
   [
     f('throttleTimeMs', 'int32', '1+'),
     f('errorCode', 'int16', '0-3'),
