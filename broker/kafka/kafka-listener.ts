@@ -5,7 +5,15 @@
 import type { Broker } from '../broker.js';
 import { createPartitionsHandler, createTopicsHandler, deleteTopicsHandler } from './admin-handlers.js';
 import { fetchHandler, listOffsetsHandler } from './fetch-handlers.js';
-import { metadataHandler } from './metadata-handler.js';
+import {
+  heartbeatHandler,
+  joinGroupHandler,
+  leaveGroupHandler,
+  syncGroupHandler,
+} from './classic-group-handlers.js';
+import { deleteGroupsHandler, describeGroupsHandler, listGroupsHandler } from './group-admin-handlers.js';
+import { findCoordinatorHandler, offsetCommitHandler, offsetFetchHandler } from './group-handlers.js';
+import { metadataHandler, type KafkaAddressOf } from './metadata-handler.js';
 import { KafkaServer } from './kafka-server.js';
 import { initProducerIdHandler, produceHandler } from './produce-handlers.js';
 
@@ -24,15 +32,16 @@ export async function startKafkaListener(
 ): Promise<KafkaServer> {
   const self = (): number => broker.config.nodeId;
   let server: KafkaServer | null = null;
+  // Where Kafka clients reach a broker: Metadata's brokers and FindCoordinator's answers.
+  const kafkaAddressOf: KafkaAddressOf = (id) =>
+    id === self() && server !== null ? { host: options.advertisedHost, port: server.port } : undefined;
   server = await KafkaServer.start({
     host: options.host,
     port: options.port,
     maxFrameBytes: options.maxRequestBytes,
     onInternalError: options.onInternalError,
     handlers: [
-      metadataHandler(broker, (id) =>
-        id === self() && server !== null ? { host: options.advertisedHost, port: server.port } : undefined,
-      ),
+      metadataHandler(broker, kafkaAddressOf),
       produceHandler(broker, options.onInternalError),
       initProducerIdHandler(broker),
       fetchHandler(broker),
@@ -40,6 +49,16 @@ export async function startKafkaListener(
       createTopicsHandler(broker),
       deleteTopicsHandler(broker),
       createPartitionsHandler(broker),
+      findCoordinatorHandler(broker, kafkaAddressOf),
+      offsetCommitHandler(broker),
+      offsetFetchHandler(broker),
+      joinGroupHandler(broker),
+      syncGroupHandler(broker),
+      heartbeatHandler(broker),
+      leaveGroupHandler(broker),
+      listGroupsHandler(broker),
+      describeGroupsHandler(broker),
+      deleteGroupsHandler(broker),
     ],
   });
   return server;
