@@ -10,6 +10,7 @@ import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker, type RunningBroker } from '../../broker/main.js';
 import { Admin } from '../../client/index.js';
+import { describeText } from '../../client/cli/group-command.js';
 import { uniqueTopic, waitFor } from '../client/helpers.js';
 
 const PARTITIONS = 4;
@@ -148,6 +149,11 @@ describe('consumer groups on the Kafka listener', () => {
       );
       expect(described[one.memberId]).toEqual(one.assigned);
       expect(described[two.memberId]).toEqual(two.assigned);
+      // `weir group describe` prints the same: the Kafka client's assignor, each partition's owner.
+      const text = describeText(d);
+      expect(text).toContain('assignor: RoundRobinAssigner');
+      for (const p of one.assigned)
+        expect(text).toMatch(new RegExp(`${topic} +${p} +10 +10 +0 +${one.memberId}`));
 
       // When one member leaves, the other is given every partition and reads what comes next.
       await two.consumer.disconnect();
