@@ -303,6 +303,17 @@ export class GroupCoordinator {
     return group.heartbeat(req, this.context());
   }
 
+  /**
+   * A consumer-protocol member as it is now, so a Kafka heartbeat that leaves its subscription or
+   * owned partitions out ("unchanged") can be completed; undefined if the group has no such member.
+   */
+  consumerMember(groupId: string, memberId: string): MemberDescription | undefined {
+    return this.groups
+      .get(groupId)
+      ?.describeMembers()
+      .find((m) => m.memberId === memberId);
+  }
+
   // ---- the classic protocol ----
 
   /** JoinGroup: answered when the group's join barrier completes (see classic-group.ts). */

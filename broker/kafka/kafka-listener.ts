@@ -11,6 +11,7 @@ import {
   leaveGroupHandler,
   syncGroupHandler,
 } from './classic-group-handlers.js';
+import { consumerGroupDescribeHandler, consumerGroupHeartbeatHandler } from './consumer-group-handlers.js';
 import { deleteGroupsHandler, describeGroupsHandler, listGroupsHandler } from './group-admin-handlers.js';
 import { findCoordinatorHandler, offsetCommitHandler, offsetFetchHandler } from './group-handlers.js';
 import { metadataHandler, type KafkaAddressOf } from './metadata-handler.js';
@@ -59,6 +60,8 @@ export async function startKafkaListener(
       listGroupsHandler(broker),
       describeGroupsHandler(broker),
       deleteGroupsHandler(broker),
+      consumerGroupHeartbeatHandler(broker),
+      consumerGroupDescribeHandler(broker),
     ],
   });
   return server;

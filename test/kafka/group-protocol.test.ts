@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FrameReader } from '../../broker/kafka/frames.js';
 import { ERRORS, isWeirError } from '../../proto/errors.js';
 import {
+  ConsumerGroupDescribeApi,
+  ConsumerGroupHeartbeatApi,
   FindCoordinatorApi,
   HeartbeatApi,
   JoinGroupApi,
@@ -286,5 +288,72 @@ describe('the group APIs of the Kafka listener', () => {
       protocols,
     });
     expect(classicJoin.errorCode).toBe(code('INCONSISTENT_GROUP_PROTOCOL'));
+  });
+
+  it('serves the KIP-848 protocol to Kafka clients: heartbeats by topic id, with unchanged fields left out', async () => {
+    const topic = uniqueTopic('k848');
+    await admin.createTopic(topic, { partitions: 3 });
+    const groupId = `g-${topic}`;
+    const topicId = broker.running.broker.metadata([topic], false)[0]!.topicId!;
+    const join = await call(ConsumerGroupHeartbeatApi, 1, {
+      groupId,
+      memberId: 'member-one',
+      memberEpoch: 0,
+      rebalanceTimeoutMs: 10_000,
+      subscribedTopicNames: [topic],
+      serverAssignor: 'uniform',
+      topicPartitions: [],
+    });
+    expect(join).toMatchObject({ errorCode: 0, memberId: 'member-one' });
+    expect(join.memberEpoch).toBeGreaterThan(0);
+    expect(join.assignment!.topicPartitions).toEqual([{ topicId, partitions: [0, 1, 2] }]);
+    // Nothing changed: subscription and owned partitions left out, and the member stays as it is.
+    const again = await call(ConsumerGroupHeartbeatApi, 1, {
+      groupId,
+      memberId: 'member-one',
+      memberEpoch: join.memberEpoch,
+    });
+    expect(again).toMatchObject({ errorCode: 0, memberEpoch: join.memberEpoch });
+    expect(again.assignment!.topicPartitions).toEqual([{ topicId, partitions: [0, 1, 2] }]);
+    const stale = await call(ConsumerGroupHeartbeatApi, 1, {
+      groupId,
+      memberId: 'member-one',
+      memberEpoch: 99,
+    });
+    expect(stale.errorCode).toBe(code('FENCED_MEMBER_EPOCH'));
+
+    const rejoin = await call(ConsumerGroupHeartbeatApi, 0, {
+      groupId,
+      memberId: 'member-one',
+      memberEpoch: 0,
+      subscribedTopicNames: [topic],
+      topicPartitions: [],
+    });
+    expect(rejoin.errorCode).toBe(0);
+    const described = await call(ConsumerGroupDescribeApi, 0, { groupIds: [groupId, 'no-such-group'] });
+    expect(described.groups.map((g) => [g.groupId, g.errorCode])).toEqual([
+      [groupId, 0],
+      ['no-such-group', code('GROUP_ID_NOT_FOUND')],
+    ]);
+    expect(described.groups[0]).toMatchObject({ groupEpoch: rejoin.memberEpoch, assignorName: 'uniform' });
+    expect(described.groups[0]!.members.map((m) => [m.memberId, m.subscribedTopicNames])).toEqual([
+      ['member-one', [topic]],
+    ]);
+    // The same group refuses a classic member while it has this one.
+    const classic = await call(JoinGroupApi, 5, {
+      groupId,
+      sessionTimeoutMs: 10_000,
+      rebalanceTimeoutMs: 10_000,
+      memberId: '',
+      protocolType: 'consumer',
+      protocols: [{ name: 'range', metadata: Buffer.alloc(0) }],
+    });
+    expect(classic.errorCode).toBe(code('INCONSISTENT_GROUP_PROTOCOL'));
+    const leave = await call(ConsumerGroupHeartbeatApi, 1, {
+      groupId,
+      memberId: 'member-one',
+      memberEpoch: -1,
+    });
+    expect(leave).toMatchObject({ errorCode: 0, memberEpoch: -1, assignment: null });
   });
 });

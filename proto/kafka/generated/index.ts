@@ -37,6 +37,10 @@ export * from './list-groups.js';
 import { ListGroupsApi } from './list-groups.js';
 export * from './delete-groups.js';
 import { DeleteGroupsApi } from './delete-groups.js';
+export * from './consumer-group-heartbeat.js';
+import { ConsumerGroupHeartbeatApi } from './consumer-group-heartbeat.js';
+export * from './consumer-group-describe.js';
+import { ConsumerGroupDescribeApi } from './consumer-group-describe.js';
 
 /** Every API weir has definitions for, in API key order. */
-export const GENERATED_APIS = [ProduceApi, FetchApi, ListOffsetsApi, MetadataApi, ApiVersionsApi, CreateTopicsApi, DeleteTopicsApi, InitProducerIdApi, CreatePartitionsApi, FindCoordinatorApi, OffsetCommitApi, OffsetFetchApi, JoinGroupApi, HeartbeatApi, LeaveGroupApi, SyncGroupApi, DescribeGroupsApi, ListGroupsApi, DeleteGroupsApi].sort((a, b) => a.apiKey - b.apiKey);
+export const GENERATED_APIS = [ProduceApi, FetchApi, ListOffsetsApi, MetadataApi, ApiVersionsApi, CreateTopicsApi, DeleteTopicsApi, InitProducerIdApi, CreatePartitionsApi, FindCoordinatorApi, OffsetCommitApi, OffsetFetchApi, JoinGroupApi, HeartbeatApi, LeaveGroupApi, SyncGroupApi, DescribeGroupsApi, ListGroupsApi, DeleteGroupsApi, ConsumerGroupHeartbeatApi, ConsumerGroupDescribeApi].sort((a, b) => a.apiKey - b.apiKey);

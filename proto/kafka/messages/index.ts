@@ -2,6 +2,7 @@
 
 import type { ApiDef } from '../schema.js';
 import { ApiVersions } from './api-versions.js';
+import { ConsumerGroupDescribe, ConsumerGroupHeartbeat } from './consumer-group.js';
 import { Fetch } from './fetch.js';
 import { FindCoordinator } from './find-coordinator.js';
 import { Heartbeat, JoinGroup, LeaveGroup, SyncGroup } from './classic-group.js';
@@ -33,4 +34,6 @@ export const KAFKA_APIS: readonly ApiDef[] = [
   DescribeGroups,
   ListGroups,
   DeleteGroups,
+  ConsumerGroupHeartbeat,
+  ConsumerGroupDescribe,
 ];
