@@ -642,7 +642,8 @@ export class GroupCoordinator {
     asked: readonly { topic: string; partitions: readonly number[] }[],
   ): Promise<PartitionResult[]> {
     this.routeRead(groupId);
-    const group = this.requireGroup(groupId);
+    const classic = this.classic.get(groupId);
+    const group = classic ?? this.requireGroup(groupId);
     const partition = this.route(groupId);
     for (const { topic } of asked)
       if (this.broker.partitionCount(topic) === 0)
@@ -657,7 +658,7 @@ export class GroupCoordinator {
           : committed.filter((tp) => tp.topic === topic).map((tp) => tp.partition);
       for (const p of chosen) {
         let error: WeirError | null = null;
-        if (group?.isSubscribedTo(topic) === true)
+        if (group !== undefined && this.subscribes(group, topic))
           error = new WeirError(
             'GROUP_SUBSCRIBED_TO_TOPIC',
             `group '${groupId}' has a member subscribed to '${topic}'; stop it (or change its subscription) first`,
@@ -671,6 +672,13 @@ export class GroupCoordinator {
     }
     if (tombstones.length > 0) await this.append(partition, tombstones);
     return results;
+  }
+
+  /** Whether a member subscribes to `topic` (a classic member: as its consumer protocol bytes say). */
+  private subscribes(group: ConsumerGroup | ClassicGroup, topic: string): boolean {
+    if (group instanceof ConsumerGroup) return group.isSubscribedTo(topic);
+    if (group.protocolType !== CONSUMER_PROTOCOL_TYPE) return false;
+    return group.describeMembers().some((m) => subscribedTopics(m.metadata)?.includes(topic) === true);
   }
 
   /**

@@ -207,7 +207,13 @@ describe('consumer groups on the Kafka listener', () => {
         protocol: 'RoundRobinAssigner',
       });
       expect(groups[0]!.members.map((m) => m.memberId)).toEqual([one.memberId]);
-      // Not while it has a member.
+      // Not while it has a member: its offsets stay, as do those of the topic it subscribes to.
+      await expect(admin.deleteOffsets(groupId, [{ topic }])).rejects.toMatchObject({
+        code: 'GROUP_SUBSCRIBED_TO_TOPIC',
+      });
+      await expect(admin.resetOffsets(groupId, { topic, to: { earliest: true } })).rejects.toMatchObject({
+        code: 'NON_EMPTY_GROUP',
+      });
       await expect(kadmin.deleteGroups([groupId])).rejects.toMatchObject({
         groups: [expect.objectContaining({ groupId, errorCode: 68 })],
       });
