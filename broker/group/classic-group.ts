@@ -370,7 +370,9 @@ export class ClassicGroup {
 
   /** Kafka's barrier: every member has rejoined and no member id handed out is still to join. */
   private maybeCompleteJoin(ctx: GroupContext, replies: ClassicReply[]): void {
-    if (this.stateNow !== 'PreparingRebalance' || this.pending.size > 0) return;
+    if (this.stateNow !== 'PreparingRebalance') return;
+    // With no members left the group empties at once; ids handed out join it afresh.
+    if (this.members.size > 0 && this.pending.size > 0) return;
     for (const m of this.members.values()) if (m.joinTicket === null) return;
     this.completeJoin(ctx, replies);
   }

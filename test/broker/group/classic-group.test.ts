@@ -310,6 +310,18 @@ describe('a classic group', () => {
     expect(f.group.state).toBe('PreparingRebalance');
   });
 
+  it('empties when its last member leaves while an id handed out has not joined yet', () => {
+    const f = new Fixture();
+    const a = f.newMember('a');
+    f.sync(a.id, 1, { [a.id]: 'A' });
+    const asked = f.joinAnswer(f.join(''))!;
+    expect(asked.error?.code).toBe('MEMBER_ID_REQUIRED');
+    f.group.leave([{ memberId: a.id, instanceId: null }], f.ctx());
+    expect(f.group.state).toBe('Empty');
+    const t = f.join(asked.memberId);
+    expect(f.joinAnswer(t)).toMatchObject({ error: null, leader: asked.memberId });
+  });
+
   it('forgets an id handed out with MEMBER_ID_REQUIRED that never joins', () => {
     const f = new Fixture();
     const first = f.join('');
