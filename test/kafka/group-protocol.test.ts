@@ -10,9 +10,11 @@ import { ERRORS, isWeirError } from '../../proto/errors.js';
 import {
   ConsumerGroupDescribeApi,
   ConsumerGroupHeartbeatApi,
+  DescribeGroupsApi,
   FindCoordinatorApi,
   HeartbeatApi,
   JoinGroupApi,
+  ListGroupsApi,
   OffsetCommitApi,
   OffsetFetchApi,
   SyncGroupApi,
@@ -349,6 +351,21 @@ describe('the group APIs of the Kafka listener', () => {
       protocols: [{ name: 'range', metadata: Buffer.alloc(0) }],
     });
     expect(classic.errorCode).toBe(code('INCONSISTENT_GROUP_PROTOCOL'));
+    // ListGroups names its type and state; DescribeGroups, the classic API, does not describe it.
+    const listed = await call(ListGroupsApi, 5, { statesFilter: [], typesFilter: ['consumer'] });
+    expect(listed.groups.find((g) => g.groupId === groupId)).toEqual({
+      groupId,
+      protocolType: 'consumer',
+      groupState: 'Stable',
+      groupType: 'consumer',
+    });
+    const classicOnly = await call(ListGroupsApi, 5, { statesFilter: [], typesFilter: ['classic'] });
+    expect(classicOnly.groups.map((g) => g.groupId)).not.toContain(groupId);
+    const byClassicApi = await call(DescribeGroupsApi, 5, { groups: [groupId, 'never-seen'] });
+    expect(byClassicApi.groups.map((g) => [g.groupId, g.errorCode, g.groupState])).toEqual([
+      [groupId, code('GROUP_ID_NOT_FOUND'), ''],
+      ['never-seen', 0, 'Dead'],
+    ]);
     const leave = await call(ConsumerGroupHeartbeatApi, 1, {
       groupId,
       memberId: 'member-one',
