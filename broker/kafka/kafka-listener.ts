@@ -11,7 +11,16 @@ import {
 } from './config-handlers.js';
 import { describeClusterHandler } from './describe-cluster-handler.js';
 import { fetchHandler, listOffsetsHandler } from './fetch-handlers.js';
-import { metadataHandler } from './metadata-handler.js';
+import {
+  heartbeatHandler,
+  joinGroupHandler,
+  leaveGroupHandler,
+  syncGroupHandler,
+} from './classic-group-handlers.js';
+import { consumerGroupDescribeHandler, consumerGroupHeartbeatHandler } from './consumer-group-handlers.js';
+import { deleteGroupsHandler, describeGroupsHandler, listGroupsHandler } from './group-admin-handlers.js';
+import { findCoordinatorHandler, offsetCommitHandler, offsetFetchHandler } from './group-handlers.js';
+import { metadataHandler, type KafkaAddressOf } from './metadata-handler.js';
 import { KafkaServer } from './kafka-server.js';
 import { offsetForLeaderEpochHandler } from './leader-epochs.js';
 import { initProducerIdHandler, produceHandler } from './produce-handlers.js';
@@ -31,15 +40,16 @@ export async function startKafkaListener(
 ): Promise<KafkaServer> {
   const self = (): number => broker.config.nodeId;
   let server: KafkaServer | null = null;
+  // Where Kafka clients reach a broker: Metadata's brokers and FindCoordinator's answers.
+  const kafkaAddressOf: KafkaAddressOf = (id) =>
+    id === self() && server !== null ? { host: options.advertisedHost, port: server.port } : undefined;
   server = await KafkaServer.start({
     host: options.host,
     port: options.port,
     maxFrameBytes: options.maxRequestBytes,
     onInternalError: options.onInternalError,
     handlers: [
-      metadataHandler(broker, (id) =>
-        id === self() && server !== null ? { host: options.advertisedHost, port: server.port } : undefined,
-      ),
+      metadataHandler(broker, kafkaAddressOf),
       produceHandler(broker, options.onInternalError),
       initProducerIdHandler(broker),
       fetchHandler(broker),
@@ -51,10 +61,20 @@ export async function startKafkaListener(
       alterConfigsHandler(broker),
       incrementalAlterConfigsHandler(broker),
       // The same brokers at the same addresses as Metadata's.
-      describeClusterHandler(broker, (id) =>
-        id === self() && server !== null ? { host: options.advertisedHost, port: server.port } : undefined,
-      ),
+      describeClusterHandler(broker, kafkaAddressOf),
       offsetForLeaderEpochHandler(broker),
+      findCoordinatorHandler(broker, kafkaAddressOf),
+      offsetCommitHandler(broker),
+      offsetFetchHandler(broker),
+      joinGroupHandler(broker),
+      syncGroupHandler(broker),
+      heartbeatHandler(broker),
+      leaveGroupHandler(broker),
+      listGroupsHandler(broker),
+      describeGroupsHandler(broker),
+      deleteGroupsHandler(broker),
+      consumerGroupHeartbeatHandler(broker),
+      consumerGroupDescribeHandler(broker),
     ],
   });
   return server;
