@@ -7,8 +7,9 @@
 //   snappy  the xerial stream framing in 32 KiB blocks, as the Java client writes it: every client
 //           reads it (the Java client, librdkafka and kafkajs's snappy codec recognise its header),
 //           while raw snappy, which librdkafka and kafkajs write, is read here too.
-//   lz4     an LZ4 frame with 64 KiB independent blocks and no checksums beyond the header's, as
-//           the Java client writes it for magic v2.
+//   lz4     one LZ4 frame with independent blocks and no checksums beyond the header's, as the
+//           Java client writes it for magic v2; the block size (64 KiB to 4 MiB) is lz4-napi's
+//           choice for the input, and every reader takes any.
 //   zstd    one zstd frame at level 3, zstd's default and the Java client's.
 //
 // Inflating never goes past a caller's limit (a guard against decompression bombs): gzip through
