@@ -3,8 +3,8 @@
 // the thread pool and checking every record (as produce does), and a consumer decoding it
 // (decodeBatch, inflation included). The end-to-end figures are `npm run bench -- --compression C`.
 //
-// Method. Records of 100 B and 1 KiB of hex text (distinct values, about 2:1 for every codec, as
-// `weir bench produce --compression` sends), in batches of 64 KiB of records (the SDK's default
+// Method. Records of 100 B and 1 KiB of text (distinct values of random words from a small
+// vocabulary, as `weir bench produce --compression` sends), in batches of 64 KiB of records (the SDK's default
 // batchBytes). Each step runs over --mb MiB of records (default 64), --reps times (default 5); the
 // figure is the median of records per CPU-second of this process (user + system, thread-pool time
 // included), which a shared, busy machine disturbs less than wall time. Ratio is record bytes to
@@ -12,8 +12,8 @@
 //
 // Usage: npm run bench:compression -- [--mb N] [--reps N]
 
-import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { textValue } from '../client/cli/bench-produce.js';
 import { inflateRecords } from '../proto/batch-inflate.js';
 import { COMPRESSIONS, type Compression } from '../proto/compression.js';
 import { decodeBatch, encodeBatch, invalidRecords, type RecordInput } from '../proto/record-batch.js';
@@ -64,7 +64,7 @@ async function main(): Promise<void> {
       Array.from({ length: perBatch }, (_, i) => ({
         timestamp: 1_700_000_000_000 + i,
         key: null,
-        value: Buffer.from(randomBytes(size / 2).toString('hex')),
+        value: textValue(size),
       })),
     );
     for (const codec of COMPRESSIONS) {

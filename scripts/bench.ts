@@ -11,8 +11,8 @@
 // --peers DIR runs the peer brokers' scripts from DIR (NATS JetStream, Redis Streams, RabbitMQ
 // streams; see DIR/README.md) in the same run and prints weir's figures as ratios to theirs.
 // --node PATH runs the broker and the clients under another Node binary.
-// --compression CODEC produces with gzip, snappy, lz4 or zstd; the values are then distinct hex
-// text (about 2:1 for every codec) rather than one random value, and the broker inflates every
+// --compression CODEC produces with gzip, snappy, lz4 or zstd; the values are then distinct text
+// (random words of a small vocabulary) rather than one random value, and the broker inflates every
 // batch to check it on produce, while consumers inflate what they read.
 //
 // Usage: npm run bench -- [--reps N] [--quick] [--peers DIR] [--node PATH] [--compression CODEC]

@@ -38,7 +38,7 @@ function produceBench(): Command {
     )
     .option('--partitions <n>', 'partitions of the topic if it has to be created', parseIntArg(1, MAX_INT), 1)
     .addOption(
-      new Option('--compression <codec>', 'compress batches (values become distinct hex text)')
+      new Option('--compression <codec>', 'compress batches (values become distinct text)')
         .choices(COMPRESSIONS)
         .default('none'),
     )
