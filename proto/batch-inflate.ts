@@ -41,6 +41,20 @@ const WALK_CHUNK_BYTES = 256 * 1024;
 /** The longest varint: a record whose length prefix is cut holds fewer bytes than this. */
 const MAX_VARINT_BYTES = 5;
 
+/**
+ * Whether any whole batch in `batches` (back to back, as a produce or fetch carries them) is
+ * compressed with `codec`. Stops at the first batch that is cut or too short to be one.
+ */
+export function holdsCodec(batches: Buffer, codec: number): boolean {
+  for (let off = 0; off + BATCH_HEADER_SIZE <= batches.length;) {
+    const size = batchSize(batches, off);
+    if (size < BATCH_HEADER_SIZE) return false;
+    if ((batchAttributes(batches, off) & COMPRESSION_MASK) === codec) return true;
+    off += size;
+  }
+  return false;
+}
+
 /** Whether the batch at off (header valid) has compressed records. */
 export function isCompressed(buf: Buffer, off: number): boolean {
   return (batchAttributes(buf, off) & COMPRESSION_MASK) !== COMPRESSION_NONE;

@@ -4,8 +4,12 @@
 // Fetch sessions (KIP-227) are left out: every answer has session id 0, which tells the client the
 // broker keeps no session, so it sends full fetches. From version 13 topics are named by id; an id
 // the broker does not know gets UNKNOWN_TOPIC_ID. weir has no transactions, so the last stable
-// offset is the high watermark and no transaction is ever aborted.
+// offset is the high watermark and no transaction is ever aborted. A fetch older than v10 whose
+// answer would hold zstd batches gets UNSUPPORTED_COMPRESSION_TYPE for that partition, as in Kafka
+// (KIP-110): such a client cannot read them.
 
+import { holdsCodec } from '../../proto/batch-inflate.js';
+import { COMPRESSION_ZSTD } from '../../proto/compression.js';
 import { WeirError, isWeirError } from '../../proto/errors.js';
 import {
   FetchApi,
@@ -19,6 +23,9 @@ import type { Broker } from '../broker.js';
 import type { FetchPartitionRequest } from '../replica/replica-manager.js';
 import { kafkaHandler, type KafkaHandler } from './kafka-server.js';
 import { TopicIds } from './topic-ids.js';
+
+/** The first Fetch version that may be answered with zstd batches. */
+export const ZSTD_MIN_FETCH_VERSION = 10;
 
 function emptyPartition(partitionIndex: number, error: WeirError): FetchResponsePartition {
   return {
@@ -84,6 +91,14 @@ export function fetchHandler(broker: Broker): KafkaHandler {
             );
           const r = results[next++]!;
           if (r.error !== null) return emptyPartition(p.partition, r.error);
+          if (context.apiVersion < ZSTD_MIN_FETCH_VERSION && holdsCodec(r.batches, COMPRESSION_ZSTD))
+            return emptyPartition(
+              p.partition,
+              new WeirError(
+                'UNSUPPORTED_COMPRESSION_TYPE',
+                `zstd batches need Fetch v${ZSTD_MIN_FETCH_VERSION}`,
+              ),
+            );
           return {
             ...partitionAnswer(p.partition),
             highWatermark: r.highWatermark,

@@ -11,12 +11,13 @@ import { compress as snappyCompress, uncompress as snappyUncompress } from 'snap
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Admin, type ConsumerRecord } from '../../client/index.js';
 import { COMPRESSION_MASK, batchAttributes, batchSize } from '../../proto/batch-header.js';
-import { decodeBatch } from '../../proto/record-batch.js';
+import { decodeBatch, encodeBatch } from '../../proto/record-batch.js';
 import { FrameReader } from '../../broker/kafka/frames.js';
 import {
   ApiVersionsApi,
   FetchApi,
   MetadataApi,
+  ProduceApi,
   type FetchResponse,
 } from '../../proto/kafka/generated/index.js';
 import { Reader, Writer } from '../../proto/kafka/wire.js';
@@ -171,6 +172,70 @@ describe('the Kafka listener', () => {
       expect((await readBack(topic, 0, values.length)).map((r) => r.value?.toString())).toEqual(values);
     },
   );
+
+  it('takes zstd batches from Produce v7 on and serves them from Fetch v10 on, as Kafka does', async () => {
+    const topic = uniqueTopic('kzstd');
+    await admin.createTopic(topic, { partitions: 1 });
+    const batch = encodeBatch([{ timestamp: 1, key: null, value: Buffer.from('z') }], {
+      compression: 'zstd',
+    });
+    const c = await RawConnection.open(port);
+    try {
+      const produce = async (version: number, correlationId: number): Promise<number> => {
+        c.socket.write(
+          requestFrame(0, version, correlationId, false, (w) =>
+            ProduceApi.writeRequest(w, version, {
+              ...ProduceApi.defaultRequest(),
+              acks: 1,
+              timeoutMs: 5000,
+              topicData: [{ name: topic, partitionData: [{ index: 0, records: batch }] }],
+            }),
+          ),
+        );
+        await c.until(correlationId);
+        const r = new Reader(c.frames[correlationId - 1]!, 4);
+        return ProduceApi.readResponse(r, version).responses[0]!.partitionResponses[0]!.errorCode;
+      };
+      const fetch = async (version: number, correlationId: number): Promise<number> => {
+        c.socket.write(
+          requestFrame(1, version, correlationId, false, (w) =>
+            FetchApi.writeRequest(w, version, {
+              ...FetchApi.defaultRequest(),
+              maxWaitMs: 0,
+              minBytes: 0,
+              topics: [
+                {
+                  topic,
+                  topicId: '00000000-0000-0000-0000-000000000000',
+                  partitions: [
+                    {
+                      partition: 0,
+                      currentLeaderEpoch: -1,
+                      fetchOffset: 0,
+                      lastFetchedEpoch: -1,
+                      logStartOffset: -1,
+                      partitionMaxBytes: 1 << 20,
+                      replicaDirectoryId: '00000000-0000-0000-0000-000000000000',
+                    },
+                  ],
+                },
+              ],
+            }),
+          ),
+        );
+        await c.until(correlationId);
+        const r = new Reader(c.frames[correlationId - 1]!, 4);
+        return FetchApi.readResponse(r, version).responses[0]!.partitions[0]!.errorCode;
+      };
+      const UNSUPPORTED_COMPRESSION_TYPE = 76;
+      expect(await produce(6, 1)).toBe(UNSUPPORTED_COMPRESSION_TYPE);
+      expect(await produce(7, 2)).toBe(0);
+      expect(await fetch(9, 3)).toBe(UNSUPPORTED_COMPRESSION_TYPE);
+      expect(await fetch(10, 4)).toBe(0);
+    } finally {
+      c.socket.destroy();
+    }
+  });
 
   it("takes a Kafka producer's records, idempotent or not, with keys, headers and timestamps intact", async () => {
     const topic = uniqueTopic('kprod');
