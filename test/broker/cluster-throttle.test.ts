@@ -9,6 +9,7 @@ import { resolveBrokerConfig } from '../../broker/config.js';
 import type { RunningBroker } from '../../broker/main.js';
 import { BURST_SECONDS } from '../../broker/replica/replication-throttle.js';
 import { TestCluster, until } from './cluster-support.js';
+import { http, sample } from './http-support.js';
 
 const TOPIC = 'throttled';
 /** The throttle, and the backlog: about eight seconds of it. */
@@ -101,7 +102,10 @@ describe('replicationThrottleBytes', () => {
     const floorSecs = (backlogBytes * 0.95 - RATE * BURST_SECONDS - MAX_APPEND_BYTES) / RATE;
     expect(floorSecs).toBeGreaterThan(4);
     expect(secs).toBeGreaterThanOrEqual(floorSecs);
-    expect(leader.broker.raftTotals().throttledSeconds).toBeGreaterThan(0);
+    // /metrics says what it let through and that it held the follower back.
+    const text = (await http(leader.httpAddress, 'GET', '/metrics')).body as string;
+    expect(sample(text, 'weir_replication_catchup_bytes_total')).toBeGreaterThanOrEqual(sent);
+    expect(sample(text, 'weir_replication_throttled_seconds_total')).toBeGreaterThan(0);
     // It is back in sync: fed in full from there, whatever is written.
     await until(
       'the follower in sync again',
