@@ -11,6 +11,10 @@
 // ticks, at which held-back members are offered credit again, so the rate is reached, not only
 // bounded.
 //
+// Credit goes to whichever group asks first: followers held back are offered it again at each tick
+// in the order the driver ticks its groups, and at their answers. Several catch-ups at once share
+// the rate, the earlier groups taking more of it; their total is what the bucket bounds.
+//
 // Time comes from the Clock port (wall ms): a clock set back counts as no time passing, one set
 // forward fills the bucket at most to its burst.
 //
