@@ -42,6 +42,12 @@ export interface BrokerConfig {
    * as Kafka's replica.lag.time.max.ms (broker/replica/replica-sync.ts).
    */
   readonly replicaLagTimeMaxMs: number;
+  /**
+   * Bytes per second this broker's leaders send, all partitions together, to followers that are
+   * catching up (Kafka's leader.replication.throttled.rate); 0: not throttled
+   * (broker/raft/catch-up-quota.ts says which followers, broker/replica/replication-throttle.ts how).
+   */
+  readonly replicationThrottleBytes: number;
   readonly requestTimeoutMs: number;
   readonly shutdownTimeoutMs: number;
   readonly handshakeTimeoutMs: number;
@@ -222,6 +228,15 @@ export const BROKER_CONFIG_KEYS: readonly KeyDef[] = [
     min: 1,
     max: 3_600_000,
     doc: "a follower that has not caught up with its leader's log end for this long leaves the in-sync replicas (Kafka's replica.lag.time.max.ms)",
+  },
+  {
+    key: 'replicationThrottleBytes',
+    env: 'WEIR_REPLICATION_THROTTLE_BYTES',
+    kind: 'int',
+    default: 0,
+    min: 0,
+    max: 1024 * 1024 * 1024 * 1024,
+    doc: "bytes/s this broker's leaders send to followers catching up, all partitions together (Kafka's leader.replication.throttled.rate); 0 = not throttled",
   },
   {
     key: 'requestTimeoutMs',

@@ -2,7 +2,8 @@
 // snapshot of every partition's stats as the partition gauges (partition-gauges.ts says why not
 // prom-client): the partitions this broker leads with fewer in-sync replicas than replicas, each
 // follower's lag where this broker leads, and what the broker's Raft groups did since it started
-// (elections started and won, the time from a leader's append to its commit).
+// (elections started and won, the time from a leader's append to its commit, what the replication
+// throttle let through to followers catching up and how long it held them back).
 //
 // A partition led here with followers has two follower series each; every other partition has
 // none, so a broker that leads a tenth of its partitions writes a fifth as many lines as it has
@@ -23,6 +24,8 @@ export const REPLICATION_METRICS = {
   rejoined: 'weir_raft_amnesia_cleared_total',
   amnesiacWins: 'weir_raft_amnesiac_elections_won_total',
   commitLatency: 'weir_raft_commit_latency_seconds',
+  catchUpBytes: 'weir_replication_catchup_bytes_total',
+  throttledSeconds: 'weir_replication_throttled_seconds_total',
 } as const;
 
 function family(name: string, type: string, help: string, body: string): string {
@@ -129,5 +132,17 @@ function renderTotals(t: RaftTotals | undefined): string {
     "Time from a leader's append to its commit (the high watermark passing it), on this broker's leaders.",
     body,
   );
-  return [started, won, rejoined, amnesiacWins, latency].join('\n');
+  const catchUp = family(
+    n.catchUpBytes,
+    'counter',
+    "Entry bytes this broker's leaders sent to followers catching up, under the replication throttle (0 without one).",
+    `${n.catchUpBytes} ${t?.catchUpBytes ?? 0}\n`,
+  );
+  const throttled = family(
+    n.throttledSeconds,
+    'counter',
+    'Seconds during which the replication throttle held back appends to followers catching up.',
+    `${n.throttledSeconds} ${t?.throttledSeconds ?? 0}\n`,
+  );
+  return [started, won, rejoined, amnesiacWins, latency, catchUp, throttled].join('\n');
 }

@@ -46,6 +46,19 @@ export function benchProduce(node: string, bootstrap: string, args: string[]): B
 }
 
 /** The partition's log end offset as broker `b` holds it, or null when it cannot say. */
+/** The in-sync replicas of `topic`'s partition 0 as broker `b` describes them (its leader knows them all). */
+async function inSync(b: ClusterBroker, topic: string): Promise<number[] | null> {
+  if (b.child === null) return null;
+  const admin = new Admin({ bootstrap: b.address, requestTimeoutMs: 2_000 });
+  try {
+    return (await admin.describeTopic(topic)).partitions[0]?.isr ?? null;
+  } catch {
+    return null;
+  } finally {
+    admin.close();
+  }
+}
+
 async function logEnd(b: ClusterBroker, topic: string): Promise<number | null> {
   if (b.child === null) return null;
   const admin = new Admin({ bootstrap: b.address, requestTimeoutMs: 2_000 });
@@ -266,6 +279,8 @@ export interface CatchUpResult {
   behindBytes: number;
   writeSecs: number;
   caughtUpSecs: number | null;
+  /** From the restart until the leader lists the follower in sync again (the producer still on). */
+  inSyncSecs: number | null;
   baselineRecordsPerSec: number;
   duringRecordsPerSec: number;
 }
@@ -274,11 +289,19 @@ export interface CatchUpResult {
  * Produces 1 KiB records as fast as they are acknowledged: `baselineSecs` with all three replicas
  * (the baseline), then with one follower killed until `behindBytes` more are written, then
  * restarts it and measures the time until its log end reaches the leader's as it was at the restart,
- * and the producer's records/s meanwhile.
+ * and the producer's records/s meanwhile; then, the producer still on, the time until the leader
+ * lists the follower in sync again (up to `inSyncSecs` more: under a replication throttle below
+ * the producer's rate it never is).
  */
 export async function catchUp(
   cluster: LocalCluster,
-  opts: { behindBytes: number; baselineSecs: number; timeoutSecs: number; log: (s: string) => void },
+  opts: {
+    behindBytes: number;
+    baselineSecs: number;
+    timeoutSecs: number;
+    inSyncSecs: number;
+    log: (s: string) => void;
+  },
 ): Promise<CatchUpResult> {
   const topic = 'catchup';
   const size = 1024;
@@ -324,10 +347,26 @@ export async function catchUp(
       opts.log(`  ${(err as Error).message}`);
     }
     const during = ((producer.acked - a0) * 1000) / (performance.now() - t0);
+    let inSyncSecs: number | null = null;
+    if (caughtUpSecs !== null) {
+      try {
+        const id = follower.spec.nodeId;
+        await until(
+          'the follower back in sync',
+          async () => ((await inSync(cluster.broker(leader), topic))?.includes(id) === true ? true : null),
+          opts.inSyncSecs * 1000,
+          200,
+        );
+        inSyncSecs = (performance.now() - t0) / 1000;
+      } catch (err) {
+        opts.log(`  ${(err as Error).message}`);
+      }
+    }
     return {
       behindBytes: opts.behindBytes,
       writeSecs,
       caughtUpSecs,
+      inSyncSecs,
       baselineRecordsPerSec: baseline,
       duringRecordsPerSec: during,
     };

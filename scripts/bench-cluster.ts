@@ -14,7 +14,9 @@
 //   catchup   1 KiB records as fast as they are acknowledged; a follower killed while
 //             --catchup-mb are written, then restarted while the producer goes on: the time until
 //             its log reaches the leader's end as it was at the restart, and the producer's
-//             records/s meanwhile as a share of its baseline (all three replicas up).
+//             records/s meanwhile as a share of its baseline (all three replicas up); then the
+//             time until the leader lists it in sync again. WEIR_REPLICATION_THROTTLE_BYTES in the
+//             environment sets the brokers' replication throttle.
 //   idle      each broker's CPU (utime+stime from /proc over --idle-secs, share of one core) and
 //             RSS, first with no topic, then with --idle-partitions partitions of RF=3.
 //   kafka     Apache Kafka, 3 brokers, RF=3, acks=all, through the peers kit's kafka/kafka.sh
@@ -100,6 +102,9 @@ const records100 = num('records-100', args['records-100'] ?? (quick ? '100000' :
 const records1k = num('records-1k', args['records-1k'] ?? (quick ? '25000' : '250000'));
 /** 2 GiB is the issue's figure; 512 MiB by default keeps a run on a 2-core box to minutes. */
 const catchupBytes = num('catchup-mb', args['catchup-mb'] ?? (quick ? '64' : '512')) * (1 << 20);
+/** The brokers inherit the environment: WEIR_REPLICATION_THROTTLE_BYTES sets their throttle. */
+const throttleBytes = Number(process.env['WEIR_REPLICATION_THROTTLE_BYTES'] ?? '0');
+const throttle = throttleBytes > 0 ? `${fmtMB(throttleBytes)}/s` : 'off';
 const RATE = 5_000;
 
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
@@ -298,7 +303,13 @@ function printSummary(s: {
     console.log(
       `CATCHUP weir-cluster follower behind by ${fmtMB(c.behindBytes)} (1 KiB records): ` +
         (c.caughtUpSecs === null ? 'did NOT catch up' : `caught up in ${c.caughtUpSecs.toFixed(1)} s`) +
-        `; producer meanwhile ${fmt(c.duringRecordsPerSec)} records/s = ${((100 * c.duringRecordsPerSec) / c.baselineRecordsPerSec).toFixed(0)}% of its baseline ${fmt(c.baselineRecordsPerSec)}`,
+        `; producer meanwhile ${fmt(c.duringRecordsPerSec)} records/s = ${((100 * c.duringRecordsPerSec) / c.baselineRecordsPerSec).toFixed(0)}% of its baseline ${fmt(c.baselineRecordsPerSec)}` +
+        (c.caughtUpSecs === null
+          ? ''
+          : c.inSyncSecs === null
+            ? '; NOT back in sync 120 s later'
+            : `; back in sync after ${c.inSyncSecs.toFixed(1)} s`) +
+        `; replication throttle ${throttle}`,
     );
   const i = s.idle;
   if (i !== undefined) {
@@ -360,7 +371,13 @@ async function main(): Promise<void> {
   });
   await attempt('catchup', async () => {
     summary.catchup = await withCluster('catchup', (c) =>
-      catchUp(c, { behindBytes: catchupBytes, baselineSecs: quick ? 3 : 10, timeoutSecs: 1_800, log }),
+      catchUp(c, {
+        behindBytes: catchupBytes,
+        baselineSecs: quick ? 3 : 10,
+        timeoutSecs: 1_800,
+        inSyncSecs: 120,
+        log,
+      }),
     );
   });
   await attempt('idle', async () => void (summary.idle = await idleRun(clockTicks())));

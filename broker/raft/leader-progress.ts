@@ -40,6 +40,11 @@ export interface Progress {
    * success answer clears those its match covers, a rejection all of them (the leader backs up).
    */
   readonly inflight: number[];
+  /**
+   * An append was held back for want of catch-up quota (catch-up-quota.ts): the leader offers the
+   * member the quota again at its next tick.
+   */
+  held: boolean;
 }
 
 function fresh(logEnd: number, now: number, caughtUp: boolean): Progress {
@@ -58,6 +63,7 @@ function fresh(logEnd: number, now: number, caughtUp: boolean): Progress {
     ackedTick: 0,
     probing: true,
     inflight: [],
+    held: false,
   };
 }
 

@@ -5,6 +5,7 @@
 // it from its offset on.
 
 import assert from 'node:assert';
+import type { CatchUpQuota } from './catch-up-quota.js';
 
 /**
  * Deliberately broken variants for the simulation's negative controls: each removes one safety
@@ -90,6 +91,11 @@ export interface RaftConfig {
    * owes the group a failure detector (RaftNode.peerDown). Off when not given.
    */
   readonly quiesce?: boolean;
+  /**
+   * A leader's budget for appends to members catching up (catch-up-quota.ts). Not given: every
+   * member is fed as fast as its window allows.
+   */
+  readonly catchUpQuota?: CatchUpQuota;
   readonly faults?: RaftFaults;
 }
 
@@ -107,4 +113,5 @@ export function validateRaftConfig(c: RaftConfig): void {
       (Number.isInteger(c.maxInflightAppends) && c.maxInflightAppends >= 1),
     'an append can be in flight',
   );
+  assert(c.catchUpQuota === undefined || c.catchUpQuota.lagTicks >= 0, 'a lag limit is not negative');
 }

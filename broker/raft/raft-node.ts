@@ -16,7 +16,9 @@
 // the majority only once it is fsynced on that replica, leader included. The high watermark a
 // replica exposes is its commit end capped by its own durable end, so a read below it survives the
 // loss of every node's power. Membership changes one replica at a time (membership.ts): learners
-// receive the log without voting or counting, and the latest config entry in the log rules.
+// receive the log without voting or counting, and the latest config entry in the log rules. A
+// catch-up quota (catch-up-quota.ts), when the driver gives one, holds back appends to members far
+// behind that the commit does not need; the node asks it, and offers it again on each tick.
 //
 // Quiescence (RaftConfig.quiesce), for the thousands of idle groups a broker hosts: a leader with
 // nothing uncommitted, nothing in flight and every member holding its whole log durably sends one
@@ -34,6 +36,7 @@ import type { RaftConfig } from './raft-config.js';
 import { validateRaftConfig } from './raft-config.js';
 import { entryEnd, isUpToDate, lastOffsetWithTermAtMost, type RaftLogStore } from './raft-log.js';
 import { LeaderProgress, type Progress } from './leader-progress.js';
+import { catchingUp } from './catch-up-quota.js';
 import {
   applyChange,
   isVoter,
@@ -75,6 +78,13 @@ function answered(pr: Progress): void {
   let kept = 0;
   for (const end of inflight) if (end > pr.matchEnd && end <= pr.next) inflight[kept++] = end;
   inflight.length = kept;
+}
+
+/** The data bytes of `entries`: what an append costs the catch-up quota. */
+function entryBytes(entries: readonly Entry[]): number {
+  let bytes = 0;
+  for (const e of entries) bytes += e.data.length;
+  return bytes;
 }
 
 export class RaftNode {
@@ -227,6 +237,7 @@ export class RaftNode {
     if (this.roleNow === 'leader') {
       // A transfer not done within an election timeout is given up: proposals are taken again.
       if (this.transferTicks > 0) this.transferTicks--;
+      if (this.config.catchUpQuota !== undefined) this.offerQuota();
       this.heartbeatElapsed++;
       if (this.heartbeatElapsed >= this.config.heartbeatTicks) {
         this.heartbeatElapsed = 0;
@@ -786,10 +797,16 @@ export class RaftNode {
     const next = pr.next;
     const window = pr.probing ? 1 : (this.config.maxInflightAppends ?? DEFAULT_MAX_INFLIGHT_APPENDS);
     const full = pr.inflight.length >= window;
-    if (full && !heartbeat) return false;
-    const entries = full
-      ? NO_ENTRIES
-      : log.read(next, this.config.maxEntriesPerAppend, this.config.maxBytesPerAppend);
+    // Asked before the read: a member held back costs the leader no read of its log.
+    const quota = !full && next < log.end && this.throttled(pr) ? this.config.catchUpQuota! : null;
+    const held = quota !== null && !quota.admits();
+    if (held) pr.held = true;
+    const send = !full && !held;
+    if (!send && !heartbeat) return false;
+    const entries = send
+      ? log.read(next, this.config.maxEntriesPerAppend, this.config.maxBytesPerAppend)
+      : NO_ENTRIES;
+    if (quota !== null && send) quota.charge(entryBytes(entries));
     const fromStart = next === log.start && next > 0;
     const prev = next - 1;
     this.outbox.push({
@@ -814,6 +831,29 @@ export class RaftNode {
     // Pipelined: the next append carries what comes after these, not these again.
     if (!pr.probing) pr.next = entryEnd(last);
     return true;
+  }
+
+  /**
+   * Whether appends to the member `pr` count against the catch-up quota: it is catching up, and a
+   * majority of the voters is not, so the commit does not wait for it (catch-up-quota.ts).
+   */
+  private throttled(pr: Progress): boolean {
+    const quota = this.config.catchUpQuota;
+    if (quota === undefined || !catchingUp(pr, this.ticksNow, quota.lagTicks)) return false;
+    let keepingPace = this.voter ? 1 : 0;
+    for (const v of this.otherVoters)
+      if (!catchingUp(this.progress!.of(v), this.ticksNow, quota.lagTicks)) keepingPace++;
+    return keepingPace >= this.quorum;
+  }
+
+  /** Leader's tick: the members held back for want of quota are offered it again. */
+  private offerQuota(): void {
+    for (const p of this.peers) {
+      const pr = this.progress!.of(p);
+      if (!pr.held) continue;
+      pr.held = false;
+      this.fillWindow(p, pr);
+    }
   }
 
   /** Sends `to` appends until its window is full or it has been sent the whole log. */

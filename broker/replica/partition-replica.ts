@@ -51,6 +51,7 @@ import {
   type PartitionLog,
   type StorageFs,
 } from '../../storage/index.js';
+import type { CatchUpQuota } from '../raft/catch-up-quota.js';
 import type { HardState } from '../raft/messages.js';
 import type { Role } from '../raft/raft-node.js';
 import { PartitionRaftLog } from './partition-raft-log.js';
@@ -112,6 +113,8 @@ export interface ReplicaOptions {
   readonly voters: readonly number[];
   readonly random: () => number;
   readonly start: ReplicaStart;
+  /** The broker's replication throttle, if this group's catch-up traffic is throttled. */
+  readonly catchUpQuota?: CatchUpQuota;
 }
 
 export class PartitionReplica {
@@ -194,6 +197,7 @@ export class PartitionReplica {
       maxInflightAppends: 4,
       random: options.random,
       incarnation: start.incarnation ?? 0,
+      ...(options.catchUpQuota === undefined ? null : { catchUpQuota: options.catchUpQuota }),
     };
     const replica = new PartitionReplica(raftLog, groups, key);
     groups.add(key, config, hardState, storage, events);

@@ -20,6 +20,9 @@
 // It also adds up what the groups did for the metrics (RaftTotals): elections each node started and
 // won, and each leader append's time to commit, measured on the monotonic clock (a measurement
 // only: nothing the groups decide depends on it).
+//
+// With a replication throttle, it holds the broker's one bucket (replication-throttle.ts), which
+// the groups it is handed to (RaftConfig.catchUpQuota) share.
 
 import assert from 'node:assert/strict';
 import type { Clock, TimerHandle } from '../../proto/clock.js';
@@ -29,6 +32,7 @@ import type { RaftConfig } from '../raft/raft-config.js';
 import type { RaftLogStore } from '../raft/raft-log.js';
 import { RaftNode, type Role } from '../raft/raft-node.js';
 import { RaftTotals } from './raft-totals.js';
+import { ReplicationThrottle } from './replication-throttle.js';
 
 /** One group's message inside an envelope. */
 export interface GroupMessage {
@@ -105,6 +109,12 @@ export interface RaftGroupsOptions {
    * a flush): it is removed, and this says why. A failure of a proposal goes to its proposer.
    */
   readonly onGroupFailed?: (group: string, err: unknown) => void;
+  /**
+   * Bytes per second of appends to members catching up, over all groups given `throttle`, and the
+   * ticks without holding the leader's whole log after which a member counts as catching up. Not
+   * given: no throttle.
+   */
+  readonly throttle?: { readonly bytesPerSecond: number; readonly lagTicks: number };
 }
 
 function tickNode(n: RaftNode): void {
@@ -142,6 +152,8 @@ export class RaftGroups {
   envelopesSent = 0;
   /** What every group did since this broker started, for the metrics. */
   readonly totals = new RaftTotals();
+  /** The broker's replication throttle, for the groups to share (null: none). */
+  readonly throttle: ReplicationThrottle | null;
   /** The milliseconds commit latency is measured in: monotonic, not the Clock port's wall time. */
   private readonly monotonicMs: () => number = () => performance.now();
 
@@ -155,6 +167,9 @@ export class RaftGroups {
     this.peerTimeoutTicks = options.peerTimeoutTicks ?? 8;
     assert(this.pulseTicks >= 1 && this.pulseTicks < this.peerTimeoutTicks, 'pulses come within the timeout');
     this.onGroupFailed = options.onGroupFailed ?? ((): void => undefined);
+    const t = options.throttle;
+    this.throttle =
+      t === undefined ? null : new ReplicationThrottle({ ...t, clock: this.clock, totals: this.totals });
     this.scheduleTick();
   }
 

@@ -1,7 +1,8 @@
 // What every Raft group of one broker did, added up since the broker started: elections started
-// and won, and how long the leader's appends took to commit. Kept as plain counts (a histogram's
-// cumulative buckets, its sum and count), not metric objects, so the replica layer does not depend
-// on the metrics library; the metrics read them at scrape time.
+// and won, how long the leader's appends took to commit, and what the replication throttle let
+// through and held back. Kept as plain counts (a histogram's cumulative buckets, its sum and
+// count), not metric objects, so the replica layer does not depend on the metrics library; the
+// metrics read them at scrape time.
 
 import assert from 'node:assert/strict';
 
@@ -25,6 +26,12 @@ export class RaftTotals {
   readonly commitBuckets: number[] = COMMIT_LATENCY_BUCKETS_SECONDS.map(() => 0);
   commitCount = 0;
   commitSeconds = 0;
+  /**
+   * The replication throttle (replication-throttle.ts): entry bytes sent to members catching up,
+   * and seconds during which appends to them were held back for want of credit.
+   */
+  catchUpBytes = 0;
+  throttledSeconds = 0;
 
   observeCommit(seconds: number): void {
     assert(seconds >= 0, 'a commit follows its append');

@@ -74,7 +74,7 @@ export interface LeadershipListener {
 export interface ReplicaManagerDeps {
   readonly config: Pick<
     BrokerConfig,
-    'nodeId' | 'maxInflatedBatchBytes' | 'maxFetchWaitMs' | 'replicaLagTimeMaxMs'
+    'nodeId' | 'maxInflatedBatchBytes' | 'maxFetchWaitMs' | 'replicaLagTimeMaxMs' | 'replicationThrottleBytes'
   >;
   /** Record timestamps. */
   readonly clock: Clock;
@@ -112,6 +112,14 @@ const INTERNAL_COMMIT_TIMEOUT_MS = 5_000;
 
 /** How often every Raft group ticks: heartbeats every 2 ticks, elections after 8 to 16. */
 const RAFT_TICK_MS = 100;
+
+/**
+ * With a replication throttle, a follower that has not held its leader's whole log for this long
+ * is catching up, and its appends are throttled (broker/raft/catch-up-quota.ts): long enough that
+ * a follower keeping pace is never taken for one (it counts as caught up at each answer), short
+ * enough that a broker back after a few seconds away is throttled from its first append.
+ */
+const CATCH_UP_AFTER_MS = 2_000;
 
 export class ReplicaManager {
   private readonly config: ReplicaManagerDeps['config'];
@@ -170,6 +178,14 @@ export class ReplicaManager {
       transport,
       clock: this.clock,
       tickMs: RAFT_TICK_MS,
+      ...(deps.config.replicationThrottleBytes > 0
+        ? {
+            throttle: {
+              bytesPerSecond: deps.config.replicationThrottleBytes,
+              lagTicks: CATCH_UP_AFTER_MS / RAFT_TICK_MS,
+            },
+          }
+        : null),
       onGroupFailed: (group, err) => {
         const at = group.lastIndexOf('/');
         this.find(group.slice(0, at), Number(group.slice(at + 1)))?.groupFailed();
@@ -274,6 +290,11 @@ export class ReplicaManager {
       voters: [...this.votersOf(p.topic, p.id)],
       random: this.random,
       start,
+      // Internal topics (the metadata log, the group coordinator's offsets) are small and every
+      // broker needs them current: their catch-up is never throttled.
+      ...(this.groups.throttle === null || p.topic.startsWith('__')
+        ? null
+        : { catchUpQuota: this.groups.throttle }),
     };
     return PartitionReplica.join(log, LeaderEpochCache.open(this.fs, log.dir), options, events);
   }

@@ -17,6 +17,7 @@ interface BrokerFlags {
   config?: string;
   autoCreateTopics?: boolean;
   replicaLagTimeMaxMs?: number;
+  replicationThrottleBytes?: number;
   logLevel?: string;
 }
 
@@ -57,6 +58,11 @@ export function brokerCommand(): Command {
       '--replica-lag-time-max-ms <ms>',
       "a follower behind its leader's log end this long leaves the in-sync replicas (default 30000)",
       parseIntArg(1, 3_600_000),
+    )
+    .option(
+      '--replication-throttle-bytes <n>',
+      'bytes/s this broker sends to followers catching up, all partitions together (default 0: not throttled)',
+      parseIntArg(0, 1024 * 1024 * 1024 * 1024),
     )
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
     .action(async (flags: BrokerFlags) => {

@@ -37,6 +37,8 @@ import { lastSequence } from '../../broker/producer-state.js';
 import { seededRandom } from '../storage/helpers.js';
 import { amnesiacAtJoin } from '../../broker/replica/partition-replica.js';
 import { SimMoves, type MovesCounts, type MovesHost } from './raft-sim-moves.js';
+import { ReplicationThrottle } from '../../broker/replica/replication-throttle.js';
+import { RaftTotals } from '../../broker/replica/raft-totals.js';
 
 const TICK_MS = 10;
 const ELECTION_TICKS = 10;
@@ -75,6 +77,11 @@ export interface SimOptions {
   readonly strictDurable?: boolean;
   /** Groups quiesce (the default, as in a broker); false runs the protocol without it. */
   readonly quiesce?: boolean;
+  /**
+   * Each replica leads with the broker's replication throttle (replication-throttle.ts) of this
+   * many bytes per second of virtual time, on the virtual clock. Not given: none.
+   */
+  readonly throttleBytes?: number;
   readonly trace?: (line: string) => void;
 }
 
@@ -101,6 +108,8 @@ export interface SimResult {
 
 export class RaftSimulation implements ReplicaHost, MovesHost {
   readonly checker: RaftChecker;
+  /** What every replica's replication throttle let through and held back (SimOptions.throttleBytes). */
+  readonly throttleTotals = new RaftTotals();
   private readonly rand: () => number;
   private readonly queue = new EventQueue<SimEvent>();
   readonly replicas: SimReplica[] = [];
@@ -186,6 +195,9 @@ export class RaftSimulation implements ReplicaHost, MovesHost {
         maxBytesPerAppend: seed % 2 === 0 ? 100 : undefined,
         random: this.rand,
         faults: options.faults ?? {},
+        ...(options.throttleBytes === undefined
+          ? null
+          : { catchUpQuota: this.throttle(options.throttleBytes) }),
       });
       const r = new SimReplica(id, this, config, this.s.policy, this.s.freshAmnesiac);
       // With moves, the pool's replicas outside the group do not exist yet.
@@ -204,6 +216,19 @@ export class RaftSimulation implements ReplicaHost, MovesHost {
       };
       this.moves = new SimMoves(this, this.rand, rates, voters);
     }
+  }
+
+  /** A replication throttle on the virtual clock (a replica's restart makes a new one, as a broker's). */
+  private throttle(bytesPerSecond: number): ReplicationThrottle {
+    const clock = {
+      now: (): number => this.now,
+      schedule: (): never => {
+        throw new Error('the throttle keeps no timers');
+      },
+    };
+    // Catching up after half an election timeout without the leader's whole log.
+    const lagTicks = ELECTION_TICKS / 2;
+    return new ReplicationThrottle({ bytesPerSecond, lagTicks, clock, totals: this.throttleTotals });
   }
 
   run(): SimResult {
