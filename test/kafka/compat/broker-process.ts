@@ -4,10 +4,11 @@
 // SIGTERM (SIGKILL if it hangs) and removes the directory.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { batchAttributes, batchSize, COMPRESSION_MASK } from '../../../proto/batch-header.js';
 
 const BIN = join(import.meta.dirname, '../../../dist/client/cli/bin.js');
 
@@ -110,4 +111,16 @@ export function toolMissing(command: string, installedBy: string): string | null
     throw new Error(`${why}: CI must run this suite`);
   console.warn(`skipping: ${why}`);
   return why;
+}
+
+/**
+ * The compression codec of each batch stored in a partition's first segment (0 none, 1 gzip,
+ * 2 snappy, 3 lz4, 4 zstd), read from the broker's files: what a client sent, as it was stored.
+ */
+export function storedCodecs(dataDir: string, topic: string, partition: number): number[] {
+  const log = readFileSync(join(dataDir, `${topic}-${partition}`, '00000000000000000000.log'));
+  const codecs: number[] = [];
+  for (let off = 0; off < log.length; off += batchSize(log, off))
+    codecs.push(batchAttributes(log, off) & COMPRESSION_MASK);
+  return codecs;
 }

@@ -7,15 +7,19 @@
 // topic. One JVM run per client version does all of it. scripts/ci/kafka-clients.sh builds the
 // program (Maven) in CI; elsewhere the test skips until it is built.
 
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Admin, Producer, type ConsumerRecord } from '../../../client/index.js';
-import { batchAttributes, batchSize, COMPRESSION_MASK } from '../../../proto/batch-header.js';
 import { readRecords, uniqueTopic } from '../../client/helpers.js';
 import { apiKeysServed, JOIN_GROUP_KEY } from './api-versions.js';
-import { startBrokerProcess, toolMissing, type BrokerProcess } from './broker-process.js';
+import {
+  startBrokerProcess,
+  storedCodecs as storedCodecsIn,
+  toolMissing,
+  type BrokerProcess,
+} from './broker-process.js';
 import { startKafkaProxy, type KafkaProxy } from './kafka-proxy.js';
 import { runTool } from './run-tool.js';
 
@@ -130,13 +134,8 @@ function recordsFile(name: string, sent: readonly Sent[]): string {
   return path;
 }
 
-/** The compression codec of each batch stored in a partition's first segment (0 none, 1 gzip). */
 function storedCodecs(topic: string, partition: number): number[] {
-  const log = readFileSync(join(broker.dataDir, `${topic}-${partition}`, '00000000000000000000.log'));
-  const codecs: number[] = [];
-  for (let off = 0; off < log.length; off += batchSize(log, off))
-    codecs.push(batchAttributes(log, off) & COMPRESSION_MASK);
-  return codecs;
+  return storedCodecsIn(broker.dataDir, topic, partition);
 }
 
 /** A record as the Java program prints it, from weir's client. */

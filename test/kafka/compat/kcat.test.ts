@@ -5,15 +5,16 @@
 // kcat wrote is read back through weir's own gRPC client, and what weir's client wrote is read with
 // kcat, both byte for byte. scripts/ci/kafka-clients.sh installs kcat in CI.
 //
-// No compression here: librdkafka 2.0 (Debian 12's kcat) compresses gzip and snappy only for a
-// broker that lists Produce v2 and Fetch v2 (its "MsgVer1" feature), and lz4 only for one that
-// lists FindCoordinator; weir lists Produce from v3 and Fetch from v4, as Kafka 4 does, and no
-// FindCoordinator yet, so kcat sends such batches uncompressed, saying so only in its debug log.
+// Each codec (-z gzip, snappy, lz4, zstd) is checked as stored, from the broker's files: librdkafka
+// 2.0 silently sends gzip, snappy and lz4 batches uncompressed to a broker that lists no Produce v2
+// and Fetch v2 (its "MsgVer1" feature), as weir and Kafka 4 do, so a read-back alone would not show
+// what was stored. A group consumer (-G) reads them and its commits show through weir's own group
+// describe.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Admin, Producer, type ConsumerRecord } from '../../../client/index.js';
 import { readRecords, uniqueTopic, waitFor } from '../../client/helpers.js';
-import { startBrokerProcess, toolMissing, type BrokerProcess } from './broker-process.js';
+import { startBrokerProcess, storedCodecs, toolMissing, type BrokerProcess } from './broker-process.js';
 import { startKafkaProxy } from './kafka-proxy.js';
 import { runTool, startTool, type ToolResult } from './run-tool.js';
 
@@ -238,6 +239,53 @@ describe.skipIf(missing !== null)('kcat (librdkafka) against a weir broker proce
     } finally {
       await proxy.close();
     }
+  });
+
+  it('produces with each codec (-z), stored as sent, and a group consumer (-G) reads and commits them', async () => {
+    const topic = uniqueTopic('kcat-codecs');
+    await admin.createTopic(topic, { partitions: 1 });
+    const codecs = ['gzip', 'snappy', 'lz4', 'zstd'] as const;
+    const sent: string[] = [];
+    for (const codec of codecs) {
+      const lines = Array.from({ length: 20 }, (_, i) => `${codec}-${i}-${'text '.repeat(8)}`);
+      const r = await kcat(['-P', '-t', topic, '-p', '0', '-z', codec], lines.join('\n') + '\n');
+      expect(r.code, r.stderr).toBe(0);
+      sent.push(...lines);
+    }
+    // One produce per codec, each a batch of its own. zstd (4) is stored as sent. gzip, snappy and
+    // lz4 librdkafka 2.0 sends uncompressed to a broker that lists no Produce v2 (weir, as Kafka 4):
+    // each batch is its codec or none, never another.
+    const stored = storedCodecs(broker.dataDir, topic, 0);
+    expect(stored).toHaveLength(codecs.length);
+    expect(stored[3]).toBe(4);
+    stored.slice(0, 3).forEach((codec, i) => expect([0, i + 1]).toContain(codec));
+    const groupId = uniqueTopic('kcat-group');
+    // -G: a balanced consumer group (the classic protocol); -e stops at the end, after a commit.
+    const r = await kcat([
+      '-G',
+      groupId,
+      topic,
+      '-o',
+      'beginning',
+      '-e',
+      '-q',
+      '-f',
+      '%s\n',
+      '-X',
+      'enable.auto.commit=true',
+      '-X',
+      'auto.commit.interval.ms=100',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.split('\n').filter((l) => l !== '')).toEqual(sent);
+    // kcat commits on its way out; poll weir's describe until the commit shows.
+    const committed = async (): Promise<number | undefined> =>
+      (await admin.describeGroup(groupId)).offsets.find((o) => o.topic === topic && o.partition === 0)
+        ?.committed;
+    const deadline = Date.now() + 15_000;
+    while ((await committed()) !== sent.length && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await committed()).toBe(sent.length);
   });
 
   describe('errors, as Kafka gives them', () => {
