@@ -121,7 +121,7 @@ export const BROKER_CONFIG_KEYS: readonly KeyDef[] = [
     default: -1,
     min: -1,
     max: 65535,
-    doc: 'Kafka protocol port (0 = any free port, -1 = no Kafka listener); one broker only so far',
+    doc: 'Kafka protocol port (0 = any free port, -1 = no Kafka listener); with peers, registered in the metadata log',
   },
   {
     key: 'nodeId',
