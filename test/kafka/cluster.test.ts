@@ -1,0 +1,220 @@
+// The Kafka listener on a three-broker cluster: every broker's Metadata names every broker with its
+// Kafka port and each partition's leader as the cluster has it; a broker that does not lead a
+// partition answers its produce, fetch and offset requests NOT_LEADER_OR_FOLLOWER; and a Kafka
+// client bootstrapped at one broker produces (idempotent, acks=-1) to partitions led by different
+// brokers, keeps producing through a leader's stop, and every acknowledged record is there once.
+
+import { Kafka, logLevel } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ListOffsetsApi, ProduceApi } from '../../proto/kafka/generated/index.js';
+import { encodeBatch } from '../../proto/record-batch.js';
+import { TestCluster, until } from '../broker/cluster-support.js';
+import { uniqueTopic } from '../client/helpers.js';
+import { fetchPartition, kafkaCall, readPartition } from './kafka-raw.js';
+
+const NOT_LEADER_OR_FOLLOWER = 6;
+const PARTITIONS = 3;
+
+let cluster: TestCluster;
+
+beforeAll(async () => {
+  cluster = await TestCluster.start(3, { kafkaPort: 0 });
+  await cluster.registered();
+}, 60_000);
+
+afterAll(async () => {
+  await cluster?.close();
+});
+
+function kafkaPort(nodeId: number): number {
+  const address = cluster.kafkaAddress(nodeId);
+  return Number(address.slice(address.lastIndexOf(':') + 1));
+}
+
+/** A kafkajs client that knows only broker `nodeId` to begin with. */
+function kafkaAt(nodeId: number, retries = 0): Kafka {
+  return new Kafka({
+    clientId: 'weir-cluster-test',
+    brokers: [cluster.kafkaAddress(nodeId)],
+    logLevel: logLevel.NOTHING,
+    retry: { retries, initialRetryTime: 100, maxRetryTime: 1000 },
+  });
+}
+
+/** The node id of the broker whose replica leads the partition now, or null. */
+function leaderOf(topic: string, partition: number): number | null {
+  for (const b of cluster.running) if (b.broker.find(topic, partition)?.role === 'leader') return b.nodeId;
+  return null;
+}
+
+function leaders(topic: string): (number | null)[] {
+  return Array.from({ length: PARTITIONS }, (_, p) => leaderOf(topic, p));
+}
+
+/** Polls an async probe until `done` holds (bounded: 30 s), returning the last value. */
+async function eventually<T>(what: string, probe: () => Promise<T>, done: (v: T) => boolean): Promise<T> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const v = await probe();
+    if (done(v)) return v;
+    if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(v)} after 30 s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * Creates an RF=3 topic through broker 2's Kafka listener (the controller's or forwarded to it) and
+ * waits until its partitions are led by at least two different brokers (the preferred leaders are
+ * spread over the brokers, and the balancer hands leadership back to them).
+ */
+async function createTopic(topic: string): Promise<void> {
+  const admin = kafkaAt(2, 3).admin();
+  await admin.connect();
+  try {
+    expect(
+      await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 3 }] }),
+    ).toBe(true);
+  } finally {
+    await admin.disconnect();
+  }
+  await until(
+    'partitions led by different brokers',
+    () => leaders(topic),
+    (l) => l.every((x) => x !== null) && new Set(l).size >= 2,
+  );
+}
+
+describe('the Kafka listener on a cluster', () => {
+  it("lists every broker with its Kafka port, the controller, and each partition's leader, replicas and ISR", async () => {
+    const topic = uniqueTopic('kcmeta');
+    await createTopic(topic);
+    const expected = [1, 2, 3].map((nodeId) => ({ nodeId, host: '127.0.0.1', port: kafkaPort(nodeId) }));
+    for (const nodeId of [1, 2, 3]) {
+      const admin = kafkaAt(nodeId).admin();
+      await admin.connect();
+      try {
+        const described = await admin.describeCluster();
+        expect(described.brokers.sort((a, b) => a.nodeId - b.nodeId)).toEqual(expected);
+        expect([1, 2, 3]).toContain(described.controller);
+        expect(described.controller).toBe(cluster.node(nodeId).broker.cluster().controllerId);
+        // Leaders move only on an election or the balancer's hand-back: wait for a steady view. The
+        // in-sync replicas are the leader's to know: a broker that follows names the leader alone.
+        await eventually(
+          `broker ${nodeId}'s leaders, replicas and ISR as the replicas have them`,
+          async () => (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0]!.partitions,
+          (partitions) =>
+            partitions.length === PARTITIONS &&
+            partitions.every(
+              (p) =>
+                p.partitionErrorCode === 0 &&
+                p.leader === leaderOf(topic, p.partitionId) &&
+                [...p.replicas].sort().join() === '1,2,3' &&
+                p.isr.includes(p.leader) &&
+                (p.leader !== nodeId || p.isr.length >= 2),
+            ),
+        );
+      } finally {
+        await admin.disconnect();
+      }
+    }
+  });
+
+  it('answers a produce, fetch or offset request to a replica that does not lead NOT_LEADER_OR_FOLLOWER', async () => {
+    const topic = uniqueTopic('kcfollow');
+    await createTopic(topic);
+    const leader = leaderOf(topic, 0)!;
+    const follower = [1, 2, 3].find((id) => id !== leader)!;
+    const port = kafkaPort(follower);
+    const produced = await kafkaCall(port, ProduceApi, 8, {
+      transactionalId: null,
+      acks: -1,
+      timeoutMs: 5000,
+      topicData: [
+        {
+          name: topic,
+          partitionData: [
+            { index: 0, records: encodeBatch([{ key: null, value: Buffer.from('x'), timestamp: 1 }]) },
+          ],
+        },
+      ],
+    });
+    expect(produced.responses[0]!.partitionResponses[0]!.errorCode).toBe(NOT_LEADER_OR_FOLLOWER);
+    expect((await fetchPartition(port, topic, 0, 0)).errorCode).toBe(NOT_LEADER_OR_FOLLOWER);
+    const offsets = await kafkaCall(port, ListOffsetsApi, 5, {
+      replicaId: -1,
+      isolationLevel: 0,
+      topics: [{ name: topic, partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -1 }] }],
+    });
+    expect(offsets.topics[0]!.partitions[0]!.errorCode).toBe(NOT_LEADER_OR_FOLLOWER);
+    // Nothing was appended by the follower's refusal.
+    expect(await readPartition(kafkaPort(leader), topic, 0)).toEqual([]);
+  });
+
+  it('takes an idempotent acks=-1 producer bootstrapped at one broker through the stop of a leader, each acknowledged record once', async () => {
+    const topic = uniqueTopic('kcfail');
+    await createTopic(topic);
+    const bootstrap = 1;
+    // The leader stopped: one that is not the bootstrap broker, of a partition the test writes to.
+    const victimPartition = leaders(topic).findIndex((l) => l !== bootstrap);
+    const victim = leaderOf(topic, victimPartition)!;
+    const producer = kafkaAt(bootstrap, 20).producer({
+      idempotent: true,
+      allowAutoTopicCreation: false,
+      retry: { retries: 20, initialRetryTime: 100, maxRetryTime: 1000 },
+    });
+    await producer.connect();
+    const sent: string[][] = Array.from({ length: PARTITIONS }, () => []);
+    const acknowledged: string[][] = Array.from({ length: PARTITIONS }, () => []);
+    let n = 0;
+    // One record per partition per send, so each send goes to every leader. A record is
+    // acknowledged when the send's answer has its partition: kafkajs keeps a send's answers by
+    // broker, and when a partition's new leader already answered for another partition of the same
+    // send, it resolves without that partition (never sent again), so only the answer says.
+    const sendRound = async (): Promise<void> => {
+      const messages = Array.from({ length: PARTITIONS }, (_, partition) => ({
+        partition,
+        key: `k-${n}`,
+        value: `v-${partition}-${n++}`,
+      }));
+      for (const m of messages) sent[m.partition]!.push(m.value);
+      const answers = await producer.send({ topic, acks: -1, messages });
+      for (const a of answers) {
+        expect(a.errorCode).toBe(0);
+        acknowledged[a.partition]!.push(messages[a.partition]!.value);
+      }
+    };
+    let ackedBeforeStop: number;
+    try {
+      for (let i = 0; i < 20; i++) await sendRound();
+      ackedBeforeStop = acknowledged[victimPartition]!.length;
+      const stopping = cluster.stop(victim);
+      for (let i = 0; i < 40; i++) await sendRound();
+      await stopping;
+      await until(
+        'a new leader for every partition',
+        () => leaders(topic),
+        (l) => l.every((x) => x !== null && x !== victim),
+      );
+    } finally {
+      await producer.disconnect();
+    }
+    expect(ackedBeforeStop).toBe(20);
+    // The partition whose leader stopped went on taking records, from its new leader.
+    expect(acknowledged[victimPartition]!.length).toBeGreaterThanOrEqual(20 + 35);
+    for (let p = 0; p < PARTITIONS; p++) {
+      const got = (await readPartition(kafkaPort(leaderOf(topic, p)!), topic, p)).map((r) => r.value!);
+      // None twice (no retry appended again), and in the order sent.
+      expect(new Set(got).size, `partition ${p}`).toBe(got.length);
+      expect(
+        got.map((v) => sent[p]!.indexOf(v)),
+        `partition ${p}`,
+      ).toEqual(got.map((v) => sent[p]!.indexOf(v)).sort((a, b) => a - b));
+      expect(got.every((v) => sent[p]!.includes(v))).toBe(true);
+      // Every acknowledged record is there.
+      expect(
+        acknowledged[p]!.filter((v) => !got.includes(v)),
+        `partition ${p}: lost`,
+      ).toEqual([]);
+    }
+  });
+});
