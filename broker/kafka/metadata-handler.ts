@@ -75,7 +75,8 @@ function partitionOf(broker: Broker, topic: string, partition: number): Metadata
     leaderId: placed.leader,
     leaderEpoch,
     replicaNodes: placed.replicas,
-    isrNodes: placed.isr ?? placed.replicas,
+    // Where no replica is held the progress of none is known: the leader alone, as a follower says.
+    isrNodes: placed.isr ?? (placed.leader < 0 ? [] : [placed.leader]),
     offlineReplicas: [],
   };
 }
