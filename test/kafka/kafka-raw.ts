@@ -87,13 +87,22 @@ export async function fetchPartition(
   return answer.responses[0]!.partitions[0]!;
 }
 
+/** A record as read back, with the producer id/epoch and sequence its batch gave it. */
+export interface PartitionRecord {
+  readonly offset: number;
+  readonly key: string | null;
+  readonly value: string | null;
+  readonly producer: string;
+  readonly sequence: number;
+}
+
 /** Every data record of a partition up to its high watermark, read from its leader's Kafka listener. */
 export async function readPartition(
   port: number,
   topic: string,
   partition: number,
-): Promise<{ offset: number; key: string | null; value: string | null }[]> {
-  const out: { offset: number; key: string | null; value: string | null }[] = [];
+): Promise<PartitionRecord[]> {
+  const out: PartitionRecord[] = [];
   let next = 0;
   for (;;) {
     const p = await fetchPartition(port, topic, partition, next);
@@ -109,7 +118,13 @@ export async function readPartition(
       }
       for (const r of decoded.batch.records) {
         if (r.offset < next) continue;
-        out.push({ offset: r.offset, key: r.key?.toString() ?? null, value: r.value?.toString() ?? null });
+        out.push({
+          offset: r.offset,
+          key: r.key?.toString() ?? null,
+          value: r.value?.toString() ?? null,
+          producer: `${decoded.batch.producerId}/${decoded.batch.producerEpoch}`,
+          sequence: decoded.batch.baseSequence + (r.offset - decoded.batch.baseOffset),
+        });
         next = r.offset + 1;
       }
     }
