@@ -1,9 +1,10 @@
 // The Kafka listener on a three-broker cluster: every broker's Metadata names every broker with its
 // Kafka port and each partition's leader as the cluster has it; a broker that does not lead a
 // partition answers its produce, fetch and offset requests NOT_LEADER_OR_FOLLOWER; topic requests
-// to any broker reach the controller; and a Kafka client bootstrapped at one broker produces
-// (idempotent, acks=-1) to partitions led by different brokers, keeps producing through a leader's
-// stop, and every acknowledged record is there once.
+// to any broker reach the controller; a stopped broker leaves Metadata once fenced and comes back
+// at its Kafka port; and a Kafka client bootstrapped at one broker produces (idempotent, acks=-1)
+// to partitions led by different brokers, keeps producing through a leader's stop, and every
+// acknowledged record is there once.
 
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -192,6 +193,37 @@ describe('the Kafka listener on a cluster', () => {
     expect(deleted.responses.map((r) => r.errorCode)).toEqual([0]);
     expect(cluster.node(via).broker.partitionCount(topic)).toBe(0);
     await until('no broker knows the topic', counts, (c) => c.every((n) => n === 0));
+  });
+
+  it('drops a stopped broker from Metadata once it is fenced, and lists it again at its Kafka port when it is back', async () => {
+    const admin = kafkaAt(1).admin();
+    await admin.connect();
+    // The client may try the stopped broker first: a refused connection is an answer to poll again.
+    const listed = async (): Promise<string> => {
+      try {
+        return (await admin.describeCluster()).brokers
+          .map((b) => `${b.nodeId}@${b.port}`)
+          .sort()
+          .join(',');
+      } catch (err) {
+        return (err as Error).message;
+      }
+    };
+    const all = [1, 2, 3].map((id) => `${id}@${kafkaPort(id)}`).join(',');
+    try {
+      expect(await listed()).toBe(all);
+      await cluster.stop(3);
+      await eventually(
+        'broker 3 gone from Metadata',
+        listed,
+        (l) => l === all.split(',').slice(0, 2).join(','),
+      );
+      await cluster.restart(3);
+      await eventually('broker 3 back in Metadata', listed, (l) => l === all);
+    } finally {
+      await admin.disconnect();
+    }
+    await cluster.registered();
   });
 
   it('takes an idempotent acks=-1 producer bootstrapped at one broker through the stop of a leader, each acknowledged record once', async () => {
