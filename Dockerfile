@@ -41,8 +41,9 @@ COPY --from=build /src/proto/weir.proto /src/proto/replication.proto proto/
 RUN mkdir -p /var/lib/weir && chown node:node /var/lib/weir
 VOLUME /var/lib/weir
 USER node
-# gRPC, HTTP (health, metrics, admin), replication between brokers.
-EXPOSE 9093 9094 9095
+# Kafka's protocol (one broker; none with peers), gRPC, HTTP (health, metrics, admin), replication
+# between brokers.
+EXPOSE 9092 9093 9094 9095
 # /readyz answers 200 once the broker serves and while its storage is healthy; node's own fetch,
 # since the slim image has no curl. The port follows WEIR_HTTP_PORT when it is set. Unhealthy
 # unless an answer came: node can run out of work with a fetch unsettled, and exits 0 then.

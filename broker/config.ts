@@ -16,7 +16,10 @@ export interface BrokerConfig {
   readonly advertisedHost: string;
   readonly grpcPort: number;
   readonly httpPort: number;
-  /** The Kafka protocol listener's port: 0 any free port, -1 none. */
+  /**
+   * The Kafka protocol listener's port: 0 any free port, -1 none. Unset: 9092 on one broker, none
+   * with peers (see kafkaPortDefault).
+   */
   readonly kafkaPort: number;
   readonly nodeId: number;
   /**
@@ -72,6 +75,8 @@ interface KeyDef {
 }
 
 const PORT = { min: 0, max: 65535 };
+/** Kafka's port, the Kafka listener's default on one broker. */
+export const KAFKA_PORT = 9092;
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 export const BROKER_CONFIG_KEYS: readonly KeyDef[] = [
@@ -117,11 +122,12 @@ export const BROKER_CONFIG_KEYS: readonly KeyDef[] = [
     key: 'kafkaPort',
     env: 'WEIR_KAFKA_PORT',
     kind: 'int',
-    // Off until the Kafka listener serves consumer groups; 9092 once it does.
-    default: -1,
+    // Kafka's own port on one broker; a broker with peers opens none unless given one (see
+    // kafkaPortDefault).
+    default: KAFKA_PORT,
     min: -1,
     max: 65535,
-    doc: 'Kafka protocol port (0 = any free port, -1 = no Kafka listener); with peers, registered in the metadata log',
+    doc: 'Kafka protocol port (default 9092 on one broker, none with peers; 0 = any free port, -1 = no Kafka listener)',
   },
   {
     key: 'nodeId',
@@ -391,9 +397,11 @@ function apply(
   input: Readonly<Record<string, unknown>>,
   source: string,
   topicDefaults: Record<string, string | number>,
+  given: Set<string>,
 ): void {
   for (const [key, raw] of Object.entries(input)) {
     if (raw === undefined) continue;
+    given.add(key);
     if (key === 'topicDefaults') {
       if (typeof raw !== 'object' || raw === null)
         invalid(source, 'topicDefaults must be an object of topic configs');
@@ -427,10 +435,21 @@ export function advertisedHostFor(host: string, machineHostname: () => string = 
   return WILDCARD_HOSTS.has(host) ? machineHostname() : host;
 }
 
+/**
+ * The Kafka port of a broker that was given none: Kafka's 9092 on one broker, so Kafka clients
+ * find it where they look first; none with peers, whose brokers often share a machine (and so
+ * could not all take 9092): each is given its own port, which it registers in the metadata log.
+ */
+export function kafkaPortDefault(peers: string): number {
+  return peers === '' ? KAFKA_PORT : -1;
+}
+
 /** Resolves the broker config from its sources; throws INVALID_CONFIG naming the bad key. */
 export function resolveBrokerConfig(sources: ConfigSources = {}): BrokerConfig {
   const out: Record<string, unknown> = Object.fromEntries(BROKER_CONFIG_KEYS.map((d) => [d.key, d.default]));
   const topicDefaults: Record<string, string | number> = {};
+  /** The keys some source set, as against those left at their defaults. */
+  const given = new Set<string>();
   if (sources.file !== undefined) {
     let parsed: unknown;
     try {
@@ -441,14 +460,16 @@ export function resolveBrokerConfig(sources: ConfigSources = {}): BrokerConfig {
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
       invalid(`config file ${sources.file}`, 'must hold a JSON object');
     }
-    apply(out, parsed as Record<string, unknown>, `config file ${sources.file}`, topicDefaults);
+    apply(out, parsed as Record<string, unknown>, `config file ${sources.file}`, topicDefaults, given);
   }
   const env = sources.env ?? {};
   for (const def of BROKER_CONFIG_KEYS) {
     const raw = env[def.env];
-    if (raw !== undefined && raw !== '') out[def.key] = parseValue(def, raw, `environment ${def.env}`);
+    if (raw === undefined || raw === '') continue;
+    out[def.key] = parseValue(def, raw, `environment ${def.env}`);
+    given.add(def.key);
   }
-  apply(out, sources.overrides ?? {}, 'option', topicDefaults);
+  apply(out, sources.overrides ?? {}, 'option', topicDefaults, given);
   const session = out.groupSessionTimeoutMs as number;
   const [minSession, maxSession] = [
     out.groupMinSessionTimeoutMs as number,
@@ -472,6 +493,7 @@ export function resolveBrokerConfig(sources: ConfigSources = {}): BrokerConfig {
       invalid('peers', `this broker (nodeId ${String(out.nodeId)}) is not among them`);
     if (out.clusterId === '') invalid('clusterId', 'a cluster id is required with peers');
   }
+  if (!given.has('kafkaPort')) out.kafkaPort = kafkaPortDefault(out.peers as string);
   if (out.advertisedHost === '') out.advertisedHost = advertisedHostFor(out.host as string);
   return Object.freeze({ ...(out as Omit<BrokerConfig, 'topicDefaults'>), topicDefaults: logDefaults });
 }

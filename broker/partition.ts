@@ -27,7 +27,14 @@ import {
 import { INFLATED_TOO_LARGE, inflateRecords, isCompressed, type Inflated } from '../proto/batch-inflate.js';
 import { WeirError } from '../proto/errors.js';
 import { invalidRecords } from '../proto/record-batch.js';
-import type { AppendResult, LogConfig, PartitionLog, ReadOptions, ReadResult } from '../storage/index.js';
+import type {
+  AppendResult,
+  EpochEntry,
+  LogConfig,
+  PartitionLog,
+  ReadOptions,
+  ReadResult,
+} from '../storage/index.js';
 import { ProducerStateTable, lastSequence } from './producer-state.js';
 import type { PartitionReplica, ReplicaEvents } from './replica/partition-replica.js';
 
@@ -298,6 +305,14 @@ export class Partition {
   /** The epoch stamped into every batch this replica appends as leader. */
   get leaderEpoch(): number {
     return this.epoch;
+  }
+
+  /**
+   * Where each leader epoch starts in the log, oldest first (OffsetForLeaderEpoch); empty before
+   * the replica joins its group. An epoch in which nothing was appended yet is not among them.
+   */
+  leaderEpochs(): EpochEntry[] {
+    return this.replica?.leaderEpochs ?? [];
   }
 
   get highWatermark(): number {

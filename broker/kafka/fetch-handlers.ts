@@ -4,7 +4,8 @@
 // Fetch sessions (KIP-227) are left out: every answer has session id 0, which tells the client the
 // broker keeps no session, so it sends full fetches. From version 13 topics are named by id; an id
 // the broker does not know gets UNKNOWN_TOPIC_ID. weir has no transactions, so the last stable
-// offset is the high watermark and no transaction is ever aborted.
+// offset is the high watermark and no transaction is ever aborted. A partition named with the
+// client's leader epoch is fenced as leader-epochs.ts says.
 
 import { WeirError, isWeirError } from '../../proto/errors.js';
 import {
@@ -18,7 +19,13 @@ import {
 import type { Broker } from '../broker.js';
 import type { FetchPartitionRequest } from '../replica/replica-manager.js';
 import { kafkaHandler, type KafkaHandler } from './kafka-server.js';
+import { fenceError } from './leader-epochs.js';
 import { TopicIds } from './topic-ids.js';
+
+// A partition answered with an error still carries a records field, and it must be empty, not null:
+// Kafka writes an empty record set there, and librdkafka (kcat, confluent-kafka) fails to parse a
+// null one (size -1 before v12, "invalid MessageSetSize -1") and fetches again at once, in a loop.
+const NO_RECORDS = Buffer.alloc(0);
 
 function emptyPartition(partitionIndex: number, error: WeirError): FetchResponsePartition {
   return {
@@ -41,7 +48,7 @@ function partitionAnswer(partitionIndex: number): FetchResponsePartition {
     snapshotId: { endOffset: -1, epoch: -1 },
     abortedTransactions: null,
     preferredReadReplica: -1,
-    records: null,
+    records: NO_RECORDS,
   };
 }
 
@@ -57,31 +64,38 @@ export function fetchHandler(broker: Broker): KafkaHandler {
           errorCode: new WeirError('FETCH_SESSION_ID_NOT_FOUND').id,
           sessionId: 0,
         };
-      // Which partitions to read; those of a topic id not known are answered without a read.
+      // Which partitions to read; those of a topic id not known, and those whose leader epoch is
+      // fenced, are answered without a read.
       const reads: FetchPartitionRequest[] = [];
       const topics = request.topics.map((t: FetchRequestTopic) => {
         const name = byId ? ids.name(t.topicId) : t.topic;
+        const fenced = t.partitions.map((p) => (name === undefined ? null : fenceOf(broker, name, p)));
         if (name !== undefined)
-          for (const p of t.partitions)
-            reads.push({
-              topic: name,
-              partition: p.partition,
-              offset: p.fetchOffset,
-              maxBytes: p.partitionMaxBytes,
-            });
-        return { request: t, name };
+          t.partitions.forEach((p, i) => {
+            if (fenced[i] === null)
+              reads.push({
+                topic: name,
+                partition: p.partition,
+                offset: p.fetchOffset,
+                maxBytes: p.partitionMaxBytes,
+              });
+          });
+        return { request: t, name, fenced };
       });
       const results = await broker.fetch(reads, request.maxBytes, request.minBytes, request.maxWaitMs);
       let next = 0;
-      const responses: FetchResponseTopic[] = topics.map(({ request: t, name }) => ({
+      const responses: FetchResponseTopic[] = topics.map(({ request: t, name, fenced }) => ({
         topic: t.topic,
         topicId: t.topicId,
-        partitions: t.partitions.map((p) => {
+        partitions: t.partitions.map((p, i) => {
           if (name === undefined)
             return emptyPartition(
               p.partition,
               new WeirError('UNKNOWN_TOPIC_ID', `no topic has id ${t.topicId}`),
             );
+          const fence = fenced[i];
+          if (fence !== null && fence !== undefined)
+            return { ...emptyPartition(p.partition, fence.error), currentLeader: fence.leader };
           const r = results[next++]!;
           if (r.error !== null) return emptyPartition(p.partition, r.error);
           return {
@@ -96,6 +110,23 @@ export function fetchHandler(broker: Broker): KafkaHandler {
       return { ...FetchApi.defaultResponse(), responses };
     },
   });
+}
+
+/**
+ * The fencing error of a partition named with the client's leader epoch (Fetch v9+), and the
+ * leader as this broker knows it (a client of v12+ takes it without asking Metadata again); null
+ * when the partition is not here (the read answers why) or the epoch is current or not given.
+ */
+function fenceOf(
+  broker: Broker,
+  topic: string,
+  p: { partition: number; currentLeaderEpoch: number },
+): { error: WeirError; leader: { leaderId: number; leaderEpoch: number } } | null {
+  const partition = broker.find(topic, p.partition);
+  if (partition === undefined) return null;
+  const error = fenceError(partition, p.currentLeaderEpoch);
+  if (error === null) return null;
+  return { error, leader: { leaderId: partition.leaderId ?? -1, leaderEpoch: partition.leaderEpoch } };
 }
 
 /** Kafka's special timestamps: the earliest offset, and the earliest local one (no tiers here). */
@@ -113,6 +144,9 @@ export function listOffsetsHandler(broker: Broker): KafkaHandler {
         name: t.name,
         partitions: t.partitions.map((p): ListOffsetsResponsePartition => {
           try {
+            const partition = broker.find(t.name, p.partitionIndex);
+            const fenced = partition === undefined ? null : fenceError(partition, p.currentLeaderEpoch);
+            if (fenced !== null) throw fenced;
             const ts = p.timestamp === EARLIEST_LOCAL ? EARLIEST : p.timestamp;
             const found = broker.listOffset(t.name, p.partitionIndex, ts);
             return {
@@ -120,6 +154,7 @@ export function listOffsetsHandler(broker: Broker): KafkaHandler {
               errorCode: 0,
               timestamp: found.timestamp,
               offset: found.offset,
+              // Looked up again: the lookup may have created the topic (auto-create).
               leaderEpoch: broker.find(t.name, p.partitionIndex)?.leaderEpoch ?? -1,
             };
           } catch (err) {

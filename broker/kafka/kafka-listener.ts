@@ -5,9 +5,16 @@
 
 import type { Broker } from '../broker.js';
 import { createPartitionsHandler, createTopicsHandler, deleteTopicsHandler } from './admin-handlers.js';
+import {
+  alterConfigsHandler,
+  describeConfigsHandler,
+  incrementalAlterConfigsHandler,
+} from './config-handlers.js';
+import { describeClusterHandler } from './describe-cluster-handler.js';
 import { fetchHandler, listOffsetsHandler } from './fetch-handlers.js';
-import { metadataHandler } from './metadata-handler.js';
+import { metadataHandler, type KafkaAddressOf } from './metadata-handler.js';
 import { KafkaServer } from './kafka-server.js';
+import { offsetForLeaderEpochHandler } from './leader-epochs.js';
 import { initProducerIdHandler, produceHandler } from './produce-handlers.js';
 
 export interface KafkaListenerOptions {
@@ -25,19 +32,19 @@ export async function startKafkaListener(
 ): Promise<KafkaServer> {
   const self = (): number => broker.config.nodeId;
   let server: KafkaServer | null = null;
+  // This broker's own port from the server: the broker's config carries it only once the listener
+  // is bound and started; the others' from the metadata log.
+  const addressOf: KafkaAddressOf = (id) =>
+    id === self() && server !== null
+      ? { host: options.advertisedHost, port: server.port }
+      : broker.kafkaAddressOf(id);
   server = await KafkaServer.start({
     host: options.host,
     port: options.port,
     maxFrameBytes: options.maxRequestBytes,
     onInternalError: options.onInternalError,
     handlers: [
-      // This broker's own port from the server: the broker's config carries it only once the
-      // listener is bound and started; the others' from the metadata log.
-      metadataHandler(broker, (id) =>
-        id === self() && server !== null
-          ? { host: options.advertisedHost, port: server.port }
-          : broker.kafkaAddressOf(id),
-      ),
+      metadataHandler(broker, addressOf),
       produceHandler(broker, options.onInternalError),
       initProducerIdHandler(broker),
       fetchHandler(broker),
@@ -45,6 +52,12 @@ export async function startKafkaListener(
       createTopicsHandler(broker),
       deleteTopicsHandler(broker),
       createPartitionsHandler(broker),
+      describeConfigsHandler(broker),
+      alterConfigsHandler(broker),
+      incrementalAlterConfigsHandler(broker),
+      // The same brokers at the same addresses as Metadata's.
+      describeClusterHandler(broker, addressOf),
+      offsetForLeaderEpochHandler(broker),
     ],
   });
   return server;

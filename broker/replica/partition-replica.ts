@@ -46,6 +46,7 @@ import {
   NO_VOTE,
   RaftStateFile,
   type AppendResult,
+  type EpochEntry,
   type LeaderEpochCache,
   type PartitionLog,
   type StorageFs,
@@ -241,6 +242,11 @@ export class PartitionReplica {
   /** What the Raft log keeps of the batches below its start (the producer state), if anything. */
   get startState(): Uint8Array | null {
     return this.raftLog.startState;
+  }
+
+  /** Where each leader epoch (Raft term) starts in the log, oldest first: the leader-epoch cache. */
+  get leaderEpochs(): EpochEntry[] {
+    return this.raftLog.cache.list();
   }
 
   /** Hands the leadership to replica `to` if it has caught up; null once asked, or why not. */

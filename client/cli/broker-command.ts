@@ -37,7 +37,7 @@ export function brokerCommand(): Command {
     )
     .option(
       '--kafka-port <n>',
-      'Kafka protocol port (default -1: none; 0 = any free port)',
+      'Kafka protocol port (default 9092 on one broker, none with --peers; 0 = any free port, -1 = none)',
       parseIntArg(-1, 65535),
     )
     .option('--node-id <n>', "this broker's id (default 0)", parseIntArg(0, 0x7fff_ffff))

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
 import { hostname } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -43,6 +44,17 @@ function exited(child: ChildProcess, ms = 20_000): Promise<{ code: number | null
   });
 }
 
+/** Whether a TCP connection to the port on 127.0.0.1 is accepted. */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(false));
+  });
+}
+
 /** Resolves with the first JSON log line whose msg is `msg`. */
 function logLine(child: ChildProcess, msg: string, ms = 20_000): Promise<Record<string, unknown>> {
   const lines = createInterface({ input: child.stdout! });
@@ -74,6 +86,8 @@ describe('weir broker', () => {
       '0',
       '--http-port',
       '0',
+      '--kafka-port',
+      '0',
       '--log-level',
       'info',
     ]);
@@ -81,6 +95,9 @@ describe('weir broker', () => {
     const http = started['http'] as string;
     const health = await fetch(`http://${http}/readyz`);
     expect(health.status).toBe(200);
+    // The Kafka listener, on a port from the OS (its default, 9092, is not for tests to take).
+    expect(started['kafka']).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(await accepts(Number((started['kafka'] as string).split(':')[1]))).toBe(true);
     const done = exited(child);
     child.kill('SIGTERM');
     expect((await done).code).toBe(0);
@@ -107,6 +124,8 @@ describe('weir broker', () => {
           '0',
           '--http-port',
           '0',
+          '--kafka-port',
+          '-1',
           ...args,
         ],
         env,
@@ -134,7 +153,11 @@ describe('weir broker', () => {
 
   it.each([
     [['broker', '--grpc-port', 'lots'], {}, /grpc-port/],
-    [['broker', '--grpc-port', '0', '--http-port', '0'], { WEIR_NODE_ID: '-4' }, /WEIR_NODE_ID.*nodeId/],
+    [
+      ['broker', '--grpc-port', '0', '--http-port', '0', '--kafka-port', '-1'],
+      { WEIR_NODE_ID: '-4' },
+      /WEIR_NODE_ID.*nodeId/,
+    ],
     [['broker', '--config', '/nonexistent/weir.json'], {}, /config file/],
   ])('refuses %j with a one-line reason', async (args, env, reason) => {
     const dataDir = mkdtempSync(join(tmpdir(), 'weir-cli-'));
@@ -156,7 +179,7 @@ describe('weir broker', () => {
     const metadata = join(dataDir, 'weir-metadata.json');
     writeFileSync(metadata, '{"version":1,"topics":[');
     const { code, stderr } = await exited(
-      run(['broker', '--data-dir', dataDir, '--grpc-port', '0', '--http-port', '0']),
+      run(['broker', '--data-dir', dataDir, '--grpc-port', '0', '--http-port', '0', '--kafka-port', '-1']),
     );
     expect(code).not.toBe(0);
     const errors = stderr.split('\n').filter((l) => l.startsWith('error'));

@@ -90,7 +90,10 @@ async function startReadmeBroker(name: string): Promise<string> {
   const dataDir = join(work, name);
   const child = spawn(
     'sh',
-    ['-c', `exec ${line as string} --data-dir '${dataDir}' --grpc-port 0 --http-port 0 --log-level info`],
+    [
+      '-c',
+      `exec ${line as string} --data-dir '${dataDir}' --grpc-port 0 --http-port 0 --kafka-port 0 --log-level info`,
+    ],
     { cwd: project, env: userEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true },
   );
   brokers.push(child);

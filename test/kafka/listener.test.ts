@@ -371,7 +371,9 @@ describe('the Kafka listener', () => {
       expect(c.frames[0]!.readInt32BE(0)).toBe(7);
       const answer = ApiVersionsApi.readResponse(new Reader(c.frames[0]!, 4), 0);
       expect(answer.errorCode).toBe(35);
-      expect(answer.apiKeys.map((a) => a.apiKey)).toEqual([0, 1, 2, 3, 18, 19, 20, 22, 37]);
+      expect(answer.apiKeys.map((a) => a.apiKey)).toEqual([
+        0, 1, 2, 3, 18, 19, 20, 22, 23, 32, 33, 37, 44, 60,
+      ]);
     } finally {
       c.close();
     }

@@ -17,6 +17,16 @@ export * from './init-producer-id.js';
 import { InitProducerIdApi } from './init-producer-id.js';
 export * from './create-partitions.js';
 import { CreatePartitionsApi } from './create-partitions.js';
+export * from './describe-configs.js';
+import { DescribeConfigsApi } from './describe-configs.js';
+export * from './alter-configs.js';
+import { AlterConfigsApi } from './alter-configs.js';
+export * from './incremental-alter-configs.js';
+import { IncrementalAlterConfigsApi } from './incremental-alter-configs.js';
+export * from './describe-cluster.js';
+import { DescribeClusterApi } from './describe-cluster.js';
+export * from './offset-for-leader-epoch.js';
+import { OffsetForLeaderEpochApi } from './offset-for-leader-epoch.js';
 
 /** Every API weir has definitions for, in API key order. */
-export const GENERATED_APIS = [ProduceApi, FetchApi, ListOffsetsApi, MetadataApi, ApiVersionsApi, CreateTopicsApi, DeleteTopicsApi, InitProducerIdApi, CreatePartitionsApi].sort((a, b) => a.apiKey - b.apiKey);
+export const GENERATED_APIS = [ProduceApi, FetchApi, ListOffsetsApi, MetadataApi, ApiVersionsApi, CreateTopicsApi, DeleteTopicsApi, InitProducerIdApi, CreatePartitionsApi, DescribeConfigsApi, AlterConfigsApi, IncrementalAlterConfigsApi, DescribeClusterApi, OffsetForLeaderEpochApi].sort((a, b) => a.apiKey - b.apiKey);

@@ -8,6 +8,9 @@ import { ListOffsets } from './list-offsets.js';
 import { Metadata } from './metadata.js';
 import { Produce } from './produce.js';
 import { CreatePartitions, CreateTopics, DeleteTopics } from './topic-admin.js';
+import { AlterConfigs, DescribeConfigs, IncrementalAlterConfigs } from './configs.js';
+import { DescribeCluster } from './describe-cluster.js';
+import { OffsetForLeaderEpoch } from './offset-for-leader-epoch.js';
 
 export const KAFKA_APIS: readonly ApiDef[] = [
   Produce,
@@ -19,4 +22,9 @@ export const KAFKA_APIS: readonly ApiDef[] = [
   DeleteTopics,
   InitProducerId,
   CreatePartitions,
+  DescribeConfigs,
+  AlterConfigs,
+  IncrementalAlterConfigs,
+  DescribeCluster,
+  OffsetForLeaderEpoch,
 ];

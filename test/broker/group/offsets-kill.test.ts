@@ -48,7 +48,20 @@ describe('given a broker process that acknowledged commits', () => {
     dirs.push(dataDir);
     const child = spawn(
       process.execPath,
-      [BIN, 'broker', '--data-dir', dataDir, '--grpc-port', '0', '--http-port', '0', '--log-level', 'info'],
+      [
+        BIN,
+        'broker',
+        '--data-dir',
+        dataDir,
+        '--grpc-port',
+        '0',
+        '--http-port',
+        '0',
+        '--kafka-port',
+        '-1',
+        '--log-level',
+        'info',
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     children.push(child);
