@@ -18,7 +18,8 @@ import {
 import { encodeBatch } from '../../proto/record-batch.js';
 import { TestCluster, until } from '../broker/cluster-support.js';
 import { uniqueTopic } from '../client/helpers.js';
-import { fetchPartition, kafkaCall, readPartition } from './kafka-raw.js';
+import { fetchPartition, readPartition } from './kafka-raw.js';
+import { kafkaRequest } from './kafka-request.js';
 
 const NOT_LEADER_OR_FOLLOWER = 6;
 const PARTITIONS = 3;
@@ -134,7 +135,7 @@ describe('the Kafka listener on a cluster', () => {
     const leader = leaderOf(topic, 0)!;
     const follower = [1, 2, 3].find((id) => id !== leader)!;
     const port = kafkaPort(follower);
-    const produced = await kafkaCall(port, ProduceApi, 8, {
+    const produced = await kafkaRequest(port, ProduceApi, 8, {
       transactionalId: null,
       acks: -1,
       timeoutMs: 5000,
@@ -149,7 +150,7 @@ describe('the Kafka listener on a cluster', () => {
     });
     expect(produced.responses[0]!.partitionResponses[0]!.errorCode).toBe(NOT_LEADER_OR_FOLLOWER);
     expect((await fetchPartition(port, topic, 0, 0)).errorCode).toBe(NOT_LEADER_OR_FOLLOWER);
-    const offsets = await kafkaCall(port, ListOffsetsApi, 5, {
+    const offsets = await kafkaRequest(port, ListOffsetsApi, 5, {
       replicaId: -1,
       isolationLevel: 0,
       topics: [{ name: topic, partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -1 }] }],
@@ -168,7 +169,7 @@ describe('the Kafka listener on a cluster', () => {
     const topic = uniqueTopic('kcadmin');
     const counts = (): number[] => [1, 2, 3].map((id) => cluster.node(id).broker.partitionCount(topic));
 
-    const created = await kafkaCall(port, CreateTopicsApi, 4, {
+    const created = await kafkaRequest(port, CreateTopicsApi, 4, {
       ...CreateTopicsApi.defaultRequest(),
       topics: [{ name: topic, numPartitions: 2, replicationFactor: 2, assignments: [], configs: [] }],
     });
@@ -176,7 +177,7 @@ describe('the Kafka listener on a cluster', () => {
     expect(cluster.node(via).broker.partitionCount(topic)).toBe(2);
     await until('every broker knows the topic', counts, (c) => c.every((n) => n === 2));
 
-    const grown = await kafkaCall(port, CreatePartitionsApi, 1, {
+    const grown = await kafkaRequest(port, CreatePartitionsApi, 1, {
       topics: [{ name: topic, count: 5, assignments: null }],
       timeoutMs: 10_000,
       validateOnly: false,
@@ -185,7 +186,7 @@ describe('the Kafka listener on a cluster', () => {
     expect(cluster.node(via).broker.partitionCount(topic)).toBe(5);
     await until('every broker knows the new partitions', counts, (c) => c.every((n) => n === 5));
 
-    const deleted = await kafkaCall(port, DeleteTopicsApi, 3, {
+    const deleted = await kafkaRequest(port, DeleteTopicsApi, 3, {
       ...DeleteTopicsApi.defaultRequest(),
       topicNames: [topic],
       timeoutMs: 10_000,

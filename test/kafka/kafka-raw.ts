@@ -1,57 +1,11 @@
-// One Kafka request on a fresh connection and its decoded answer, for tests that ask a particular
-// broker something a Kafka client would not (a follower's answer to a produce or fetch, a read of
-// exactly one partition). Non-flexible versions only: request header v1, response header v0.
+// Reads of one partition from a particular broker's Kafka listener (kafka-request.ts sends them),
+// for tests that ask a broker something a Kafka client would not: a follower's answer to a fetch,
+// or every record of a partition with the producer sequence each was written with.
 
-import { connect } from 'node:net';
-import { FrameReader } from '../../broker/kafka/frames.js';
 import { batchIsControl, batchSize } from '../../proto/batch-header.js';
 import { FetchApi, type FetchResponsePartition } from '../../proto/kafka/generated/index.js';
-import { Reader, Writer } from '../../proto/kafka/wire.js';
 import { decodeBatch } from '../../proto/record-batch.js';
-
-interface KafkaApi<Req, Res> {
-  readonly apiKey: number;
-  writeRequest(w: Writer, version: number, request: Req): void;
-  readResponse(r: Reader, version: number): Res;
-}
-
-const TIMEOUT_MS = 10_000;
-
-/** Sends `request` as `api` at `version` to 127.0.0.1:`port` and reads the answer (10 s at most). */
-export function kafkaCall<Req, Res>(
-  port: number,
-  api: KafkaApi<Req, Res>,
-  version: number,
-  request: Req,
-): Promise<Res> {
-  const w = new Writer();
-  w.int32(0);
-  w.int16(api.apiKey);
-  w.int16(version);
-  w.int32(1);
-  w.string('raw-test', false);
-  api.writeRequest(w, version, request);
-  const frame = w.toBuffer();
-  frame.writeInt32BE(frame.length - 4, 0);
-  return new Promise<Res>((resolve, reject) => {
-    const reader = new FrameReader(64 * 1024 * 1024);
-    const socket = connect(port, '127.0.0.1', () => socket.write(frame));
-    socket.setTimeout(TIMEOUT_MS, () => socket.destroy(new Error(`no answer from port ${port}`)));
-    socket.on('error', reject);
-    socket.on('close', () => reject(new Error(`port ${port} closed the connection`)));
-    socket.on('data', (chunk: Buffer) => {
-      const frames = reader.push(chunk);
-      if (frames.length === 0) return;
-      try {
-        resolve(api.readResponse(new Reader(frames[0]!, 4), version));
-      } catch (err) {
-        reject(err as Error);
-      } finally {
-        socket.destroy();
-      }
-    });
-  });
-}
+import { kafkaRequest } from './kafka-request.js';
 
 /** A Fetch v11 (topics by name) of one partition from `offset`, without waiting for data. */
 export async function fetchPartition(
@@ -60,7 +14,7 @@ export async function fetchPartition(
   partition: number,
   offset: number,
 ): Promise<FetchResponsePartition> {
-  const answer = await kafkaCall(port, FetchApi, 11, {
+  const answer = await kafkaRequest(port, FetchApi, 11, {
     ...FetchApi.defaultRequest(),
     replicaId: -1,
     maxWaitMs: 0,
