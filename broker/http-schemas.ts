@@ -270,7 +270,7 @@ export const groupIdParams = {
 
 const groupSummaryProperties = {
   groupId: string,
-  /** Empty, Reconciling or Stable. */
+  /** Empty, Reconciling or Stable (a classic group: Empty, PreparingRebalance, CompletingRebalance or Stable). */
   state: string,
   members: integer,
   generation: integer,

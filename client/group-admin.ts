@@ -12,8 +12,13 @@ import type { GroupRpc } from './group-rpc.js';
 import { checkGroupId, fromWirePartitions, toWirePartitions } from './group-partitions.js';
 import { checkTopic, checkTopicPartition, type TopicPartition } from './records.js';
 
-/** Empty: no members. Reconciling: members are still moving to the current assignment. */
-export type GroupState = 'Empty' | 'Reconciling' | 'Stable';
+/**
+ * Empty: no members. Reconciling: members are still moving to the current assignment. A group of
+ * Kafka's classic protocol (Kafka clients on the broker's Kafka listener) has Kafka's classic
+ * states: PreparingRebalance while members rejoin, CompletingRebalance until the leader's
+ * assignment is handed out, then Stable.
+ */
+export type GroupState = 'Empty' | 'Reconciling' | 'Stable' | 'PreparingRebalance' | 'CompletingRebalance';
 
 export interface GroupSummary {
   groupId: string;

@@ -2,7 +2,7 @@
 // follow Kafka's producer where it has the same setting; the names carry their units.
 
 import { WeirError } from '../proto/errors.js';
-import type { Compression } from '../proto/record-batch.js';
+import { COMPRESSIONS, type Compression } from '../proto/compression.js';
 import { systemClock, type Clock, type Random } from './clock.js';
 import type { ClientConnectionOptions } from './connection.js';
 import { boolOption, countOption, enumOption, functionOption, intOption } from './options.js';
@@ -134,7 +134,7 @@ export function resolveProducerConfig(options: ProducerOptions): ProducerConfig 
     ),
     maxBlockMs: intOption('maxBlockMs', options.maxBlockMs, 60_000, 0, INT32_MAX),
     metadataMaxAgeMs: intOption('metadataMaxAgeMs', options.metadataMaxAgeMs, 300_000, 0, INT32_MAX),
-    compression: enumOption<Compression>('compression', options.compression, 'none', ['none', 'gzip']),
+    compression: enumOption<Compression>('compression', options.compression, 'none', COMPRESSIONS),
     partitioner: functionOption<Partitioner>('partitioner', options.partitioner),
     clock: options.clock ?? systemClock,
     random: options.random ?? Math.random,

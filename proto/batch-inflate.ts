@@ -1,17 +1,17 @@
 // Inflating the records of a compressed batch off the event loop, within a size limit.
 //
-// record-batch.ts inflates synchronously (gunzipSync): right for a client decoding what it asked
-// for, wrong for a broker, where one large batch would stall every other request while it
-// inflates. These functions use zlib's asynchronous API, which runs on libuv's thread pool, and
-// never inflate past a limit: a batch is limited by its compressed size (max.message.bytes), and a
-// few hundred kilobytes of gzip can hold gigabytes. Uncompressed batches never come here.
+// record-batch.ts inflates synchronously: right for a client decoding what it asked for, wrong
+// for a broker, where one large batch would stall every other request while it inflates. These
+// functions inflate on libuv's thread pool (compression.ts) and never past a limit: a batch is
+// limited by its compressed size (max.message.bytes), and a few hundred kilobytes of any codec can
+// hold gigabytes. Uncompressed batches never come here.
 //
 // Two shapes, for two callers: produce validates every record, so it inflates a batch whole
 // (inflateRecords) and hands the bytes to invalidRecords; a fetch answered as records wants only as
 // many records as its max_bytes, so it inflates as it walks and stops when it has enough
 // (forEachInflatedRecord).
 
-import { createGunzip, gunzip, type InputType, type ZlibOptions } from 'node:zlib';
+import { createGunzip } from 'node:zlib';
 import {
   BATCH_HEADER_SIZE,
   COMPRESSION_MASK,
@@ -23,51 +23,50 @@ import {
   batchRecordsCount,
   batchSize,
 } from './batch-header.js';
-import { COMPRESSION_GZIP, COMPRESSION_NONE, type RecordEntry, type RecordVisitor } from './record-batch.js';
+import {
+  COMPRESSION_GZIP,
+  COMPRESSION_NONE,
+  INFLATED_TOO_LARGE,
+  inflate,
+  type Inflated,
+} from './compression.js';
+import type { RecordEntry, RecordVisitor } from './record-batch.js';
 import { readRecord, recordView } from './record.js';
 import { readVarint, varintCursor } from './varint.js';
 
-/** The batch's records would inflate past the limit; nothing past the limit was inflated. */
-export const INFLATED_TOO_LARGE = Symbol('inflated too large');
-
-/** What inflation yields: the records, the reason they could not be had, or too large. */
-export type Inflated = Buffer | string | typeof INFLATED_TOO_LARGE;
+export { INFLATED_TOO_LARGE, type Inflated } from './compression.js';
 
 /** Output chunks of a walk: large enough that a big record takes few turns of the event loop. */
 const WALK_CHUNK_BYTES = 256 * 1024;
 /** The longest varint: a record whose length prefix is cut holds fewer bytes than this. */
 const MAX_VARINT_BYTES = 5;
 
+/**
+ * Whether any whole batch in `batches` (back to back, as a produce or fetch carries them) is
+ * compressed with `codec`. Stops at the first batch that is cut or too short to be one.
+ */
+export function holdsCodec(batches: Buffer, codec: number): boolean {
+  for (let off = 0; off + BATCH_HEADER_SIZE <= batches.length;) {
+    const size = batchSize(batches, off);
+    if (size < BATCH_HEADER_SIZE) return false;
+    if ((batchAttributes(batches, off) & COMPRESSION_MASK) === codec) return true;
+    off += size;
+  }
+  return false;
+}
+
 /** Whether the batch at off (header valid) has compressed records. */
 export function isCompressed(buf: Buffer, off: number): boolean {
   return (batchAttributes(buf, off) & COMPRESSION_MASK) !== COMPRESSION_NONE;
 }
 
-function gunzipAsync(input: InputType, options: ZlibOptions): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    gunzip(input, options, (err, out) => (err === null ? resolve(out) : reject(err)));
-  });
-}
-
-function isTooLarge(err: unknown): boolean {
-  return (err as { code?: unknown } | null)?.code === 'ERR_BUFFER_TOO_LARGE';
-}
-
 /**
  * The records of the compressed batch at off (header valid), inflated on the thread pool but not
- * past maxBytes. Codecs other than gzip are a reason, worded as record-batch.ts words it.
+ * past maxBytes. Codecs 5-7 are a reason, worded as record-batch.ts words it.
  */
-export async function inflateRecords(buf: Buffer, off: number, maxBytes: number): Promise<Inflated> {
+export function inflateRecords(buf: Buffer, off: number, maxBytes: number): Promise<Inflated> {
   const codec = batchAttributes(buf, off) & COMPRESSION_MASK;
-  if (codec !== COMPRESSION_GZIP) return `unsupported compression codec ${codec}`;
-  try {
-    return await gunzipAsync(buf.subarray(off + BATCH_HEADER_SIZE, off + batchSize(buf, off)), {
-      maxOutputLength: maxBytes,
-    });
-  } catch (err) {
-    if (isTooLarge(err)) return INFLATED_TOO_LARGE;
-    return `gzip: ${err instanceof Error ? err.message : String(err)}`;
-  }
+  return inflate(codec, buf.subarray(off + BATCH_HEADER_SIZE, off + batchSize(buf, off)), maxBytes);
 }
 
 /**
@@ -96,10 +95,12 @@ function join(p: Pending): void {
 }
 
 /**
- * Walks the records of the compressed (gzip) batch at off, which is valid (stored batches were
- * checked on produce), inflating on the thread pool only as far as the walk goes: a visitor that
- * returns false stops inflation too. Past maxInflatedBytes the walk ends with INFLATED_TOO_LARGE.
- * Keys and values in the entry are views into the inflated bytes; the entry is reused.
+ * Walks the records of the compressed batch at off, which is valid (stored batches were checked
+ * on produce), inflating on the thread pool. A gzip batch inflates only as far as the walk goes (a
+ * visitor that returns false stops inflation too); the other codecs' libraries inflate in one
+ * shot, so their batches inflate whole, within the same limit. Past maxInflatedBytes the walk ends
+ * with INFLATED_TOO_LARGE. Keys and values in the entry are views into the inflated bytes; the
+ * entry is reused.
  */
 export async function forEachInflatedRecord<S>(
   buf: Buffer,
@@ -109,7 +110,11 @@ export async function forEachInflatedRecord<S>(
   state: S,
 ): Promise<string | null | typeof INFLATED_TOO_LARGE> {
   const codec = batchAttributes(buf, off) & COMPRESSION_MASK;
-  if (codec !== COMPRESSION_GZIP) return `unsupported compression codec ${codec}`;
+  if (codec !== COMPRESSION_GZIP) {
+    const inflated = await inflateRecords(buf, off, maxInflatedBytes);
+    if (typeof inflated !== 'object') return inflated;
+    return walkInflated(buf, off, inflated, visit, state);
+  }
   const count = batchRecordsCount(buf, off);
   const baseOffset = batchBaseOffset(buf, off);
   const baseTimestamp = batchBaseTimestamp(buf, off);
@@ -155,4 +160,31 @@ export async function forEachInflatedRecord<S>(
   join(pending);
   const reason = readRecord(pending.head, pending.pos, pending.head.length, view);
   return `record ${walked}: ${reason ?? 'not reached'}`;
+}
+
+/** Walks records already inflated whole, as forEachInflatedRecord walks gzip's as they come. */
+function walkInflated<S>(
+  buf: Buffer,
+  off: number,
+  data: Buffer,
+  visit: RecordVisitor<S>,
+  state: S,
+): string | null {
+  const count = batchRecordsCount(buf, off);
+  const baseOffset = batchBaseOffset(buf, off);
+  const baseTimestamp = batchBaseTimestamp(buf, off);
+  const logAppendTime = (batchAttributes(buf, off) & TIMESTAMP_TYPE_BIT) !== 0;
+  const maxTimestamp = batchMaxTimestamp(buf, off);
+  const view = recordView();
+  const entry: RecordEntry = { offset: 0, timestamp: 0, data, view };
+  let pos = 0;
+  for (let i = 0; i < count; i++) {
+    const reason = readRecord(data, pos, data.length, view);
+    if (reason !== null) return `record ${i}: ${reason}`;
+    entry.offset = baseOffset + view.offsetDelta;
+    entry.timestamp = logAppendTime ? maxTimestamp : baseTimestamp + view.timestampDelta;
+    pos = view.end;
+    if (visit(entry, state) === false) return null;
+  }
+  return null;
 }

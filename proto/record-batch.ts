@@ -5,7 +5,7 @@
 //  61    records               recordsCount records back to back (see record.ts), when
 //                              attributes bits 0-2 are 0 (no compression)
 //  61    compressed records    otherwise: the same record bytes, compressed as one stream
-//                              (1 gzip, 2 snappy, 3 lz4, 4 zstd); only gzip is read and written here
+//                              (1 gzip, 2 snappy, 3 lz4, 4 zstd; see compression.ts)
 //
 // What a valid batch is, beyond a valid header and CRC (invalidBatch): exactly recordsCount
 // records fill the records area with no byte left over; each record is well formed (readRecord);
@@ -21,7 +21,6 @@
 // bad records or options, since those come from the caller.
 
 import assert from 'node:assert/strict';
-import { gunzipSync, gzipSync } from 'node:zlib';
 import {
   ATTRIBUTES_OFFSET,
   BASE_OFFSET_OFFSET,
@@ -65,6 +64,16 @@ import {
   invalidBatchHeader,
   writeInt64,
 } from './batch-header.js';
+import {
+  COMPRESSION_NONE,
+  COMPRESSION_ZSTD,
+  INFLATED_TOO_LARGE,
+  compressSync,
+  compressionCodec,
+  compressionName,
+  inflateSync,
+  type Compression,
+} from './compression.js';
 import { crc32c } from './crc32c.js';
 import { WeirError } from './errors.js';
 import {
@@ -81,11 +90,15 @@ import { sizeOfVarint } from './varint.js';
 
 export type { LogRecord, RecordHeader, RecordHeaderInput, RecordInput, RecordView } from './record.js';
 
-export const COMPRESSION_NONE = 0;
-export const COMPRESSION_GZIP = 1;
-export const COMPRESSION_SNAPPY = 2;
-export const COMPRESSION_LZ4 = 3;
-export const COMPRESSION_ZSTD = 4;
+export {
+  COMPRESSION_GZIP,
+  COMPRESSION_LZ4,
+  COMPRESSION_NONE,
+  COMPRESSION_SNAPPY,
+  COMPRESSION_ZSTD,
+  COMPRESSIONS,
+} from './compression.js';
+export type { Compression } from './compression.js';
 
 /** Kafka's NO_TIMESTAMP: the timestamps of a batch with no records. */
 export const NO_TIMESTAMP = -1;
@@ -93,7 +106,6 @@ export const NO_TIMESTAMP = -1;
 /** A compressed batch may not inflate past this; a guard against decompression bombs. */
 export const MAX_DECOMPRESSED_BYTES = 256 * 1024 * 1024;
 
-export type Compression = 'none' | 'gzip';
 export type TimestampType = 'create-time' | 'log-append-time';
 
 assert.equal(COMPRESSION_ZSTD & COMPRESSION_MASK, COMPRESSION_ZSTD);
@@ -200,7 +212,7 @@ function checkRecord(record: RecordInput, index: number): void {
 
 /**
  * Encodes records as one complete RecordBatch v2 (CRC filled in). The size is computed first and
- * the batch written into one buffer; with gzip, the records are written into one buffer,
+ * the batch written into one buffer; compressed, the records are written into one buffer,
  * compressed, and the header put in front. Throws WeirError on bad records or options.
  */
 export function encodeBatch(records: readonly RecordInput[], options: EncodeBatchOptions = {}): Buffer {
@@ -216,9 +228,8 @@ export function encodeBatch(records: readonly RecordInput[], options: EncodeBatc
   const producerEpoch = int(options.producerEpoch, NO_PRODUCER_EPOCH, -1, 0x7fff, 'producerEpoch');
   const baseSequence = int(options.baseSequence, NO_SEQUENCE, -1, 0x7fff_ffff, 'baseSequence');
   const compression = options.compression ?? 'none';
-  if (compression !== 'none' && compression !== 'gzip') {
-    invalidInput('INVALID_REQUEST', `compression ${String(compression)} not supported`);
-  }
+  const codec = compressionCodec(compression);
+  if (codec < 0) invalidInput('INVALID_REQUEST', `compression ${String(compression)} not supported`);
   const logAppendTime = options.timestampType === 'log-append-time';
 
   const count = records.length;
@@ -270,13 +281,11 @@ export function encodeBatch(records: readonly RecordInput[], options: EncodeBatc
     throw new WeirError('MESSAGE_TOO_LARGE', `${recordsSize} bytes of records`);
   }
 
-  let codec = COMPRESSION_NONE;
   let batch: Buffer;
-  if (compression === 'gzip') {
-    codec = COMPRESSION_GZIP;
+  if (codec !== COMPRESSION_NONE) {
     const plain = Buffer.allocUnsafe(recordsSize);
     writeRecords(plain, 0, records, baseTimestamp, offsetDeltas, bodySizes);
-    const compressed = gzipSync(plain);
+    const compressed = compressSync(compression, plain);
     batch = Buffer.allocUnsafe(BATCH_HEADER_SIZE + compressed.length);
     compressed.copy(batch, BATCH_HEADER_SIZE);
   } else {
@@ -332,15 +341,11 @@ function recordsData(
   const codec = batchAttributes(buf, off) & COMPRESSION_MASK;
   if (codec === COMPRESSION_NONE) return { data: buf, start: off + BATCH_HEADER_SIZE, end };
   if (inflated !== null) return { data: inflated, start: 0, end: inflated.length };
-  if (codec !== COMPRESSION_GZIP) return `unsupported compression codec ${codec}`;
-  let data: Buffer;
-  try {
-    data = gunzipSync(buf.subarray(off + BATCH_HEADER_SIZE, end), {
-      maxOutputLength: MAX_DECOMPRESSED_BYTES,
-    });
-  } catch (err) {
-    return `gzip: ${err instanceof Error ? err.message : String(err)}`;
+  const data = inflateSync(codec, buf.subarray(off + BATCH_HEADER_SIZE, end), MAX_DECOMPRESSED_BYTES);
+  if (data === INFLATED_TOO_LARGE) {
+    return `${compressionName(codec)}: records inflate past ${MAX_DECOMPRESSED_BYTES} bytes`;
   }
+  if (typeof data === 'string') return data;
   return { data, start: 0, end: data.length };
 }
 
@@ -395,9 +400,9 @@ function walkRecords<S>(
 
 /**
  * Why the records of the batch at off are not valid, or null. Checks the header (not the CRC:
- * pair with invalidBatch) and then every record, building no objects. gzip batches are inflated
- * to be checked, unless the caller passes their records already inflated; other codecs are
- * reported as unsupported.
+ * pair with invalidBatch) and then every record, building no objects. Compressed batches are
+ * inflated to be checked, unless the caller passes their records already inflated; codecs 5-7
+ * are reported as unsupported.
  */
 export function invalidRecords(
   buf: Buffer,

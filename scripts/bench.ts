@@ -11,8 +11,11 @@
 // --peers DIR runs the peer brokers' scripts from DIR (NATS JetStream, Redis Streams, RabbitMQ
 // streams; see DIR/README.md) in the same run and prints weir's figures as ratios to theirs.
 // --node PATH runs the broker and the clients under another Node binary.
+// --compression CODEC produces with gzip, snappy, lz4 or zstd; the values are then distinct text
+// (random words of a small vocabulary) rather than one random value, and the broker inflates every
+// batch to check it on produce, while consumers inflate what they read.
 //
-// Usage: npm run bench -- [--reps N] [--quick] [--peers DIR] [--node PATH]
+// Usage: npm run bench -- [--reps N] [--quick] [--peers DIR] [--node PATH] [--compression CODEC]
 
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -27,8 +30,10 @@ const { values: args } = parseArgs({
     quick: { type: 'boolean', default: false },
     peers: { type: 'string' },
     node: { type: 'string', default: process.execPath },
+    compression: { type: 'string', default: 'none' },
   },
 });
+const compression = args.compression;
 const node = args.node;
 const reps = Number(args.reps);
 const quick = args.quick;
@@ -94,6 +99,8 @@ async function main(): Promise<void> {
           String(size),
           '--acks',
           'leader',
+          '--compression',
+          compression,
         ]);
         const c = weir<ConsumeReport>(bootstrap, [
           'bench',
@@ -144,7 +151,9 @@ async function main(): Promise<void> {
     rmSync(dataDir, { recursive: true, force: true });
   }
 
-  console.log(`\n== weir, broker and clients in separate processes, Node ${version}, medians of ${reps}`);
+  console.log(
+    `\n== weir, broker and clients in separate processes, Node ${version}, compression ${compression}, medians of ${reps}`,
+  );
   for (const r of results) {
     console.log(
       `MEDIAN weir size=${r.size}: produce ${fmt(r.produce)} msg/s ${((r.produce * r.size) / 1e6).toFixed(1)} MB/s | consume ${fmt(r.consume)} msg/s ${((r.consume * r.size) / 1e6).toFixed(1)} MB/s`,

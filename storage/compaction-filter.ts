@@ -1,15 +1,16 @@
 // What compaction keeps of one batch, and the key map that decides it (see compaction.ts).
 //
-// Uncompressed batches are walked synchronously: their records are read in place. A gzip batch
-// can inflate to tens of MiB, so its records are walked while they inflate on libuv's thread pool
-// (forEachInflatedRecord), never past a limit, and its rebuilt records are deflated there too: the
+// Uncompressed batches are walked synchronously: their records are read in place. A compressed
+// batch can inflate to tens of MiB, so its records are walked while they inflate on libuv's thread
+// pool (forEachInflatedRecord), never past a limit, and its rebuilt records are compressed there
+// again, with the batch's own codec: the
 // event loop keeps serving produce and fetch while compaction works through large batches.
 //
 // The inflating walk trusts the records of a stored batch (checked on produce, covered by the CRC)
 // except for their order: the key map's "latest offset wins" needs offsets that increase, so a
 // batch whose offsets do not is corrupt rather than silently mis-compacted.
 
-import { gzip } from 'node:zlib';
+import assert from 'node:assert/strict';
 import {
   BATCH_HEADER_SIZE,
   BATCH_LENGTH_OFFSET,
@@ -25,6 +26,7 @@ import {
   invalidBatch,
 } from '../proto/batch-header.js';
 import { INFLATED_TOO_LARGE, forEachInflatedRecord } from '../proto/batch-inflate.js';
+import { compress, compressionName } from '../proto/compression.js';
 import { WeirError } from '../proto/errors.js';
 import { forEachRecord, type RecordEntry } from '../proto/record-batch.js';
 import type { LogSegment } from './segment.js';
@@ -79,10 +81,11 @@ function isCompressed(buf: Buffer, off: number): boolean {
   return (batchAttributes(buf, off) & COMPRESSION_MASK) !== 0;
 }
 
-function gzipAsync(input: Buffer): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    gzip(input, (err, out) => (err === null ? resolve(out) : reject(err)));
-  });
+/** The kept records compressed again with the batch's codec (a stored batch's codec is 1-4). */
+function recompress(buf: Buffer, off: number, plain: Buffer): Promise<Buffer> {
+  const codec = compressionName(batchAttributes(buf, off) & COMPRESSION_MASK);
+  assert(codec !== null && codec !== 'none', 'a batch checked on produce has codec 1-4');
+  return compress(codec, plain);
 }
 
 /** Starts the walk of the batch at off; for a compressed batch, checks what the walk will not. */
@@ -125,7 +128,7 @@ function mapRecord(entry: RecordEntry, s: KeyMapWalk): boolean {
   return true;
 }
 
-/** Adds the records of the batch at off to the key map; a promise while a gzip batch inflates. */
+/** Adds the records of the batch at off to the key map; a promise while a compressed batch inflates. */
 export function mapBatch(buf: Buffer, off: number, s: KeyMapWalk): Promise<void> | undefined {
   beginBatch(buf, off, s);
   if (isCompressed(buf, off)) return mapInflated(buf, off, s);
@@ -186,7 +189,7 @@ function resetFilter(buf: Buffer, off: number, s: BatchFilter): void {
 
 /**
  * The batch at off with only the records `keeps` allows, or null when every record is kept; a
- * promise of it while a gzip batch inflates and deflates. Either way the header stays as it was
+ * promise of it while a compressed batch inflates and is compressed again. Either way the header stays as it was
  * (base offset, last offset delta, timestamps, producer fields): record bytes carry their offset
  * and timestamp deltas from it, so kept records need no re-encoding.
  */
@@ -214,7 +217,7 @@ async function filterInflated(buf: Buffer, off: number, s: BatchFilter): Promise
   if (s.dropped === 0) return null;
   // Nothing left to compress: an empty batch, with the compression bits cleared.
   if (s.kept === 0) return withHeader(buf, off, Buffer.allocUnsafe(BATCH_HEADER_SIZE), 0);
-  const compressed = await gzipAsync(s.plain.subarray(0, s.plainBytes));
+  const compressed = await recompress(buf, off, s.plain.subarray(0, s.plainBytes));
   const out = Buffer.allocUnsafe(BATCH_HEADER_SIZE + compressed.length);
   compressed.copy(out, BATCH_HEADER_SIZE);
   return withHeader(buf, off, out, s.kept);

@@ -8,16 +8,16 @@
 //     timestamps, producer fields) and the kept records' bytes as they were, with a new count,
 //     length and CRC: record bytes carry their own offset and timestamp deltas, so they need no
 //     re-encoding;
-//   - a gzip batch with records to drop keeps its header too, with its kept records' bytes
-//     deflated again;
+//   - a compressed batch with records to drop keeps its header too, with its kept records' bytes
+//     compressed again with its codec;
 //   - a batch left with no records is dropped, except the last of a run, which stays as an empty
 //     batch so the run's last offset is still known when a crash leaves a `.swap` behind.
 // The cleaned segment is fsynced, then swapped in by PartitionLog.replaceSegments
 // (`.cleaned` -> `.swap` -> live). A crash before the `.swap` rename loses only the cleaned copy; a
 // crash after it completes the swap on the next open. Either way no record is lost or duplicated.
 //
-// Both passes read a segment a bounded chunk of whole batches at a time, and a gzip batch is
-// inflated and deflated on the thread pool (compaction-filter.ts): the walk awaits, so the log is
+// Both passes read a segment a bounded chunk of whole batches at a time, and a compressed batch is
+// inflated and compressed again on the thread pool (compaction-filter.ts): the walk awaits, so the log is
 // checked for changes after every await, as around pause().
 //
 // The active segment is never compacted, and records without a key are kept. Which closed bytes

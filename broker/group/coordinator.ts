@@ -24,6 +24,16 @@ import type { GroupBroker } from './group-broker.js';
 import type { TopicPartition } from './assignors.js';
 import { resetOffset, type OffsetReset, type ResetTarget } from './offset-reset.js';
 import { CommittedOffsets, type Committed } from './committed-offsets.js';
+import type {
+  ClassicGroup,
+  JoinAnswer,
+  JoinRequest,
+  MemberRef,
+  SyncAnswer,
+  SyncRequest,
+} from './classic-group.js';
+import { ClassicGroups } from './classic-groups.js';
+import { CONSUMER_PROTOCOL_TYPE, assignedPartitions, subscribedTopics } from './consumer-protocol.js';
 import { compareTopicPartitions, partitionKey, splitPartitionKey } from './partition-key.js';
 import {
   ConsumerGroup,
@@ -79,9 +89,12 @@ export interface FetchedOffset extends PartitionResult {
   readonly commitTimestamp: number;
 }
 
+/** Which protocol a group's members speak: classic (JoinGroup/SyncGroup) or consumer (KIP-848). */
+export type GroupType = 'classic' | 'consumer';
+
 export interface GroupSummary {
   readonly groupId: string;
-  readonly state: GroupState;
+  readonly state: GroupState | ClassicGroup['state'];
   readonly members: number;
   readonly generation: number;
 }
@@ -134,6 +147,8 @@ export class GroupCoordinator {
   private readonly limits: GroupLimits;
   private readonly offsets = new CommittedOffsets();
   private readonly groups = new Map<string, ConsumerGroup>();
+  /** Groups of the classic protocol; a group id is in this or in `groups`, never both. */
+  private readonly classic: ClassicGroups;
   private readonly topics: TopicView;
   private sweepTimer: TimerHandle | null = null;
   private readonly sweepIntervalMs: number;
@@ -146,6 +161,7 @@ export class GroupCoordinator {
   constructor(broker: GroupBroker, log: (message: string) => void = () => {}) {
     this.broker = broker;
     this.log = log;
+    this.classic = new ClassicGroups(log);
     const c = broker.config;
     this.limits = {
       heartbeatIntervalMs: c.groupHeartbeatIntervalMs,
@@ -201,10 +217,12 @@ export class GroupCoordinator {
     const movedAway = (groupId: string): boolean => gone.has(groupHash(groupId) % count);
     this.offsets.forget(movedAway);
     for (const groupId of [...this.groups.keys()]) if (movedAway(groupId)) this.groups.delete(groupId);
+    this.classic.drop(movedAway, new WeirError('NOT_COORDINATOR', 'the group coordinator moved'));
   }
 
   close(): void {
     this.closed = true;
+    this.classic.drop(() => true, new WeirError('NOT_COORDINATOR', 'the broker is shutting down'));
     this.sweepTimer?.cancel();
     this.sweepTimer = null;
   }
@@ -265,6 +283,16 @@ export class GroupCoordinator {
 
   heartbeat(groupId: string, req: HeartbeatRequest): HeartbeatResult {
     this.route(groupId);
+    // A group is of one protocol at a time, as in Kafka (without its migration between the two).
+    const classic = this.classic.get(groupId);
+    if (classic !== undefined) {
+      if (classic.size > 0)
+        throw new WeirError(
+          'GROUP_ID_NOT_FOUND',
+          `group '${groupId}' is a classic group (JoinGroup/SyncGroup), not a consumer group`,
+        );
+      this.classic.delete(groupId);
+    }
     let group = this.groups.get(groupId);
     if (group === undefined) {
       if (req.memberEpoch !== 0)
@@ -273,6 +301,62 @@ export class GroupCoordinator {
       this.groups.set(groupId, group);
     }
     return group.heartbeat(req, this.context());
+  }
+
+  /**
+   * A consumer-protocol member as it is now, so a Kafka heartbeat that leaves its subscription or
+   * owned partitions out ("unchanged") can be completed; undefined if the group has no such member.
+   */
+  consumerMember(groupId: string, memberId: string): MemberDescription | undefined {
+    return this.groups
+      .get(groupId)
+      ?.describeMembers()
+      .find((m) => m.memberId === memberId);
+  }
+
+  // ---- the classic protocol ----
+
+  /** JoinGroup: answered when the group's join barrier completes (see classic-group.ts). */
+  joinGroup(groupId: string, req: JoinRequest): Promise<JoinAnswer> {
+    this.route(groupId);
+    const consumer = this.groups.get(groupId);
+    if (consumer !== undefined) {
+      if (consumer.size > 0)
+        throw new WeirError(
+          'INCONSISTENT_GROUP_PROTOCOL',
+          `group '${groupId}' is a consumer group (KIP-848); its members use the consumer protocol`,
+        );
+      this.groups.delete(groupId);
+    }
+    return this.classic.join(groupId, req, this.context());
+  }
+
+  /** SyncGroup: the leader's answer hands out the assignment; a follower's waits for it. */
+  syncGroup(groupId: string, req: SyncRequest): Promise<SyncAnswer> {
+    this.route(groupId);
+    return this.classic.sync(groupId, req, this.context());
+  }
+
+  classicHeartbeat(groupId: string, req: MemberRef & { generation: number }): void {
+    this.route(groupId);
+    this.classic.heartbeat(groupId, req, this.context());
+  }
+
+  leaveGroup(groupId: string, who: readonly MemberRef[]): (WeirError | null)[] {
+    this.route(groupId);
+    return this.classic.leave(groupId, who, this.context());
+  }
+
+  /** The classic group, 'consumer' when the group speaks the consumer protocol, or undefined. */
+  classicGroup(groupId: string): ClassicGroup | 'consumer' | undefined {
+    this.routeRead(groupId);
+    if (this.groups.has(groupId)) return 'consumer';
+    return this.classic.get(groupId);
+  }
+
+  /** Which protocol the group speaks (a group known only by its offsets counts as classic, as in Kafka). */
+  groupType(groupId: string): GroupType {
+    return this.groups.has(groupId) ? 'consumer' : 'classic';
   }
 
   private context(): GroupContext {
@@ -295,6 +379,7 @@ export class GroupCoordinator {
   /** Evicts members whose session or revocation deadline passed. */
   sweep(): void {
     const ctx = this.context();
+    this.classic.tick(ctx);
     for (const group of this.groups.values()) {
       if (group.nextDeadline() > ctx.now) continue;
       for (const memberId of group.expire(ctx))
@@ -333,11 +418,14 @@ export class GroupCoordinator {
     memberId: string,
     generation: number,
     requests: readonly CommitRequest[],
+    instanceId: string | null = null,
   ): Promise<PartitionResult[]> {
     const partition = this.route(groupId);
     const group = this.groups.get(groupId);
+    const classic = this.classic.get(groupId);
     let refused = new Set<string>();
-    if (group !== undefined) refused = group.checkCommit(memberId, generation, requests);
+    if (classic !== undefined) classic.checkCommit({ memberId, instanceId }, generation);
+    else if (group !== undefined) refused = group.checkCommit(memberId, generation, requests);
     else if (memberId !== '' || generation !== -1)
       throw new WeirError('UNKNOWN_MEMBER_ID', `group '${groupId}' has no member '${memberId}'`);
     const now = this.broker.clock.now();
@@ -426,12 +514,12 @@ export class GroupCoordinator {
   // ---- administration ----
 
   listGroups(): GroupSummary[] {
-    const ids = new Set([...this.groups.keys(), ...this.offsets.groupIds()]);
+    const ids = new Set([...this.groups.keys(), ...this.classic.ids(), ...this.offsets.groupIds()]);
     return [...ids].sort().map((id) => this.summary(id));
   }
 
   private summary(groupId: string): GroupSummary {
-    const group = this.groups.get(groupId);
+    const group = this.groups.get(groupId) ?? this.classic.get(groupId);
     return {
       groupId,
       state: group?.state ?? 'Empty',
@@ -442,6 +530,8 @@ export class GroupCoordinator {
 
   describeGroup(groupId: string): GroupDescription {
     this.routeRead(groupId);
+    const classic = this.classic.get(groupId);
+    if (classic !== undefined) return this.describeClassic(classic);
     const group = this.requireGroup(groupId);
     const committed = this.offsets.of(groupId);
     const keys = new Set([...committed.keys(), ...(group?.ownedPartitions().keys() ?? [])]);
@@ -457,6 +547,42 @@ export class GroupCoordinator {
       memberList: group?.describeMembers() ?? [],
       offsets,
       rebalances: group?.rebalances() ?? [],
+    };
+  }
+
+  /**
+   * A classic group in the same shape as a consumer group: members' subscriptions and assignments
+   * read from Kafka's consumer protocol bytes (when the protocol type is "consumer"), the member
+   * epoch is the generation, the assignor the protocol the group chose.
+   */
+  private describeClassic(group: ClassicGroup): GroupDescription {
+    const consumer = group.protocolType === CONSUMER_PROTOCOL_TYPE;
+    const members = group.describeMembers().map((m) => ({
+      memberId: m.memberId,
+      instanceId: m.instanceId ?? '',
+      clientId: m.clientId,
+      host: m.host,
+      memberEpoch: group.generation,
+      assignment: consumer ? (assignedPartitions(m.assignment) ?? []) : [],
+      pendingRevocation: [],
+      subscribedTopics: consumer ? (subscribedTopics(m.metadata) ?? []) : [],
+      subscribedPattern: '',
+    }));
+    const committed = this.offsets.of(group.groupId);
+    const keys = new Set(committed.keys());
+    for (const m of members) for (const tp of m.assignment) keys.add(partitionKey(tp.topic, tp.partition));
+    const offsets = [...keys]
+      .map(splitPartitionKey)
+      .sort(compareTopicPartitions)
+      .map(({ topic, partition }) =>
+        this.offsetOf(topic, partition, committed.get(partitionKey(topic, partition))),
+      );
+    return {
+      ...this.summary(group.groupId),
+      assignor: group.protocolName ?? '',
+      memberList: members,
+      offsets,
+      rebalances: group.rebalances(),
     };
   }
 
@@ -490,10 +616,12 @@ export class GroupCoordinator {
 
   async deleteGroup(groupId: string): Promise<void> {
     this.routeRead(groupId);
-    const group = this.requireGroup(groupId);
+    const classic = this.classic.get(groupId);
+    const group = classic ?? this.requireGroup(groupId);
     const partition = this.route(groupId);
     if (group !== undefined && group.size > 0)
       throw new WeirError('NON_EMPTY_GROUP', `group '${groupId}' has ${group.size} members`);
+    if (classic !== undefined) this.classic.delete(groupId);
     const tombstones: OffsetEntry[] = [...this.offsets.of(groupId).keys()].map((key) => ({
       key: { group: groupId, ...splitPartitionKey(key) },
       value: null,
@@ -514,7 +642,8 @@ export class GroupCoordinator {
     asked: readonly { topic: string; partitions: readonly number[] }[],
   ): Promise<PartitionResult[]> {
     this.routeRead(groupId);
-    const group = this.requireGroup(groupId);
+    const classic = this.classic.get(groupId);
+    const group = classic ?? this.requireGroup(groupId);
     const partition = this.route(groupId);
     for (const { topic } of asked)
       if (this.broker.partitionCount(topic) === 0)
@@ -529,7 +658,7 @@ export class GroupCoordinator {
           : committed.filter((tp) => tp.topic === topic).map((tp) => tp.partition);
       for (const p of chosen) {
         let error: WeirError | null = null;
-        if (group?.isSubscribedTo(topic) === true)
+        if (group !== undefined && this.subscribes(group, topic))
           error = new WeirError(
             'GROUP_SUBSCRIBED_TO_TOPIC',
             `group '${groupId}' has a member subscribed to '${topic}'; stop it (or change its subscription) first`,
@@ -543,6 +672,13 @@ export class GroupCoordinator {
     }
     if (tombstones.length > 0) await this.append(partition, tombstones);
     return results;
+  }
+
+  /** Whether a member subscribes to `topic` (a classic member: as its consumer protocol bytes say). */
+  private subscribes(group: ConsumerGroup | ClassicGroup, topic: string): boolean {
+    if (group instanceof ConsumerGroup) return group.isSubscribedTo(topic);
+    if (group.protocolType !== CONSUMER_PROTOCOL_TYPE) return false;
+    return group.describeMembers().some((m) => subscribedTopics(m.metadata)?.includes(topic) === true);
   }
 
   /**
@@ -559,7 +695,7 @@ export class GroupCoordinator {
     if (to.kind === 'timestamp' && (!Number.isSafeInteger(to.timestamp) || to.timestamp < 0))
       throw new WeirError('INVALID_TIMESTAMP', `timestamp ${to.timestamp}`);
     const groupPartition = this.route(groupId);
-    const group = this.groups.get(groupId);
+    const group = this.groups.get(groupId) ?? this.classic.get(groupId);
     if (group !== undefined && group.size > 0)
       throw new WeirError(
         'NON_EMPTY_GROUP',

@@ -5,8 +5,12 @@
 // broker keeps no session, so it sends full fetches. From version 13 topics are named by id; an id
 // the broker does not know gets UNKNOWN_TOPIC_ID. weir has no transactions, so the last stable
 // offset is the high watermark and no transaction is ever aborted. A partition named with the
-// client's leader epoch is fenced as leader-epochs.ts says.
+// client's leader epoch is fenced as leader-epochs.ts says. A fetch older than v10 whose answer
+// would hold zstd batches gets UNSUPPORTED_COMPRESSION_TYPE for that partition, as in Kafka
+// (KIP-110): such a client cannot read them.
 
+import { holdsCodec } from '../../proto/batch-inflate.js';
+import { COMPRESSION_ZSTD } from '../../proto/compression.js';
 import { WeirError, isWeirError } from '../../proto/errors.js';
 import {
   FetchApi,
@@ -26,6 +30,9 @@ import { TopicIds } from './topic-ids.js';
 // Kafka writes an empty record set there, and librdkafka (kcat, confluent-kafka) fails to parse a
 // null one (size -1 before v12, "invalid MessageSetSize -1") and fetches again at once, in a loop.
 const NO_RECORDS = Buffer.alloc(0);
+
+/** The first Fetch version that may be answered with zstd batches. */
+export const ZSTD_MIN_FETCH_VERSION = 10;
 
 function emptyPartition(partitionIndex: number, error: WeirError): FetchResponsePartition {
   return {
@@ -98,6 +105,14 @@ export function fetchHandler(broker: Broker): KafkaHandler {
             return { ...emptyPartition(p.partition, fence.error), currentLeader: fence.leader };
           const r = results[next++]!;
           if (r.error !== null) return emptyPartition(p.partition, r.error);
+          if (context.apiVersion < ZSTD_MIN_FETCH_VERSION && holdsCodec(r.batches, COMPRESSION_ZSTD))
+            return emptyPartition(
+              p.partition,
+              new WeirError(
+                'UNSUPPORTED_COMPRESSION_TYPE',
+                `zstd batches need Fetch v${ZSTD_MIN_FETCH_VERSION}`,
+              ),
+            );
           return {
             ...partitionAnswer(p.partition),
             highWatermark: r.highWatermark,

@@ -12,6 +12,15 @@ import {
 } from './config-handlers.js';
 import { describeClusterHandler } from './describe-cluster-handler.js';
 import { fetchHandler, listOffsetsHandler } from './fetch-handlers.js';
+import {
+  heartbeatHandler,
+  joinGroupHandler,
+  leaveGroupHandler,
+  syncGroupHandler,
+} from './classic-group-handlers.js';
+import { consumerGroupDescribeHandler, consumerGroupHeartbeatHandler } from './consumer-group-handlers.js';
+import { deleteGroupsHandler, describeGroupsHandler, listGroupsHandler } from './group-admin-handlers.js';
+import { findCoordinatorHandler, offsetCommitHandler, offsetFetchHandler } from './group-handlers.js';
 import { metadataHandler, type KafkaAddressOf } from './metadata-handler.js';
 import { KafkaServer } from './kafka-server.js';
 import { offsetForLeaderEpochHandler } from './leader-epochs.js';
@@ -32,9 +41,10 @@ export async function startKafkaListener(
 ): Promise<KafkaServer> {
   const self = (): number => broker.config.nodeId;
   let server: KafkaServer | null = null;
-  // This broker's own port from the server: the broker's config carries it only once the listener
-  // is bound and started; the others' from the metadata log.
-  const addressOf: KafkaAddressOf = (id) =>
+  // Where Kafka clients reach a broker: Metadata's brokers and FindCoordinator's answers. This
+  // broker's own port from the server (the broker's config carries it only once the listener is
+  // bound and started); the others' from their registrations in the metadata log.
+  const kafkaAddressOf: KafkaAddressOf = (id) =>
     id === self() && server !== null
       ? { host: options.advertisedHost, port: server.port }
       : broker.kafkaAddressOf(id);
@@ -44,7 +54,7 @@ export async function startKafkaListener(
     maxFrameBytes: options.maxRequestBytes,
     onInternalError: options.onInternalError,
     handlers: [
-      metadataHandler(broker, addressOf),
+      metadataHandler(broker, kafkaAddressOf),
       produceHandler(broker, options.onInternalError),
       initProducerIdHandler(broker),
       fetchHandler(broker),
@@ -56,8 +66,20 @@ export async function startKafkaListener(
       alterConfigsHandler(broker),
       incrementalAlterConfigsHandler(broker),
       // The same brokers at the same addresses as Metadata's.
-      describeClusterHandler(broker, addressOf),
+      describeClusterHandler(broker, kafkaAddressOf),
       offsetForLeaderEpochHandler(broker),
+      findCoordinatorHandler(broker, kafkaAddressOf),
+      offsetCommitHandler(broker),
+      offsetFetchHandler(broker),
+      joinGroupHandler(broker),
+      syncGroupHandler(broker),
+      heartbeatHandler(broker),
+      leaveGroupHandler(broker),
+      listGroupsHandler(broker),
+      describeGroupsHandler(broker),
+      deleteGroupsHandler(broker),
+      consumerGroupHeartbeatHandler(broker),
+      consumerGroupDescribeHandler(broker),
     ],
   });
   return server;

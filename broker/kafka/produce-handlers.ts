@@ -1,7 +1,10 @@
 // Produce and InitProducerId on the Kafka listener. A Kafka producer's batches are RecordBatch v2
 // bytes, which is what weir stores, so they go to the same append path the gRPC API uses (the
-// same checks, idempotence and replication); only the request and answer shapes differ.
+// same checks, idempotence and replication); only the request and answer shapes differ. zstd
+// batches need Produce v7 or later, as in Kafka (KIP-110): an older client cannot have meant them.
 
+import { holdsCodec } from '../../proto/batch-inflate.js';
+import { COMPRESSION_ZSTD } from '../../proto/compression.js';
 import { WeirError, isWeirError } from '../../proto/errors.js';
 import {
   InitProducerIdApi,
@@ -13,6 +16,9 @@ import type { Broker } from '../broker.js';
 import type { Acks, ProduceOutcome } from '../partition.js';
 import { deadlineOf } from '../produce-deadline.js';
 import { NO_RESPONSE, kafkaHandler, type KafkaHandler } from './kafka-server.js';
+
+/** The first Produce version that may carry zstd batches. */
+export const ZSTD_MIN_PRODUCE_VERSION = 7;
 
 /** Kafka's acks: 0 none, 1 the leader, -1 all in-sync replicas (a majority of the Raft group). */
 function acksOf(acks: number): Acks {
@@ -60,7 +66,7 @@ export function produceHandler(
 ): KafkaHandler {
   return kafkaHandler({
     api: ProduceApi,
-    handle: async (request) => {
+    handle: async (request, context) => {
       let acks: Acks | null = null;
       let refused: WeirError | null = null;
       try {
@@ -86,6 +92,11 @@ export function produceHandler(
                 'a produce request needs record batches for each partition',
               );
             const records = Buffer.isBuffer(p.records) ? p.records : Buffer.concat(p.records);
+            if (context.apiVersion < ZSTD_MIN_PRODUCE_VERSION && holdsCodec(records, COMPRESSION_ZSTD))
+              throw new WeirError(
+                'UNSUPPORTED_COMPRESSION_TYPE',
+                `zstd batches need Produce v${ZSTD_MIN_PRODUCE_VERSION} or later, not v${context.apiVersion}`,
+              );
             return broker.produce(topic.name, p.index, records, acks!);
           } catch (err) {
             return Promise.reject(err);

@@ -3,6 +3,7 @@
 // percentiles; --json prints one object for scripts.
 
 import { Command, Option } from 'commander';
+import { COMPRESSIONS } from '../../proto/compression.js';
 import { bootstrapOption, parseIntArg } from './common.js';
 import { benchConsume, type BenchConsumeFlags } from './bench-consume.js';
 import { benchProduce, type BenchProduceFlags } from './bench-produce.js';
@@ -36,6 +37,11 @@ function produceBench(): Command {
       parseIntArg(1, MAX_INT),
     )
     .option('--partitions <n>', 'partitions of the topic if it has to be created', parseIntArg(1, MAX_INT), 1)
+    .addOption(
+      new Option('--compression <codec>', 'compress batches (values become distinct text)')
+        .choices(COMPRESSIONS)
+        .default('none'),
+    )
     .option('--json', 'print one JSON object')
     .action((flags: BenchProduceFlags) => benchProduce(flags));
 }

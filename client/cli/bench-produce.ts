@@ -1,18 +1,20 @@
 // `weir bench produce`: how fast the SDK Producer gets records acknowledged, and how long each
 // send() waits for its answer.
 //
-// Throughput run (default): one prebuilt array of messages sharing one prebuilt value buffer is
-// sent again and again with send({ topic, records }), many calls in flight (up to about twice the
-// producer's buffer), so nothing per record is allocated by the benchmark itself. Latency is per
-// send() call, from the call to its promise resolving: what a caller of that size feels, queueing
-// in the producer included.
+// Throughput run (default): one prebuilt array of messages sharing one prebuilt value buffer
+// (with --compression, values from a pool of 1,024 distinct ones of text, words drawn at random
+// from a small vocabulary, so a batch compresses as text does rather than as one value repeated)
+// is sent again and again with send({ topic, records }), many calls in flight (up to about twice
+// the producer's buffer), so nothing per record is allocated by the benchmark itself. Latency is
+// per send() call, from the call to its promise resolving: what a caller of that size feels,
+// queueing in the producer included.
 //
 // Fixed-rate run (--rate R): every millisecond the records due by then are sent one send() each,
 // and each record's latency is measured, so the figures show the latency at a load below the
 // maximum rather than under saturation.
 
 import { randomBytes } from 'node:crypto';
-import { Admin, Producer, isWeirError, type AcksOption, type Message } from '../index.js';
+import { Admin, Producer, isWeirError, type AcksOption, type Compression, type Message } from '../index.js';
 import { withConnection } from './common.js';
 import { LatencySamples, ms, type LatencySummary } from './latency.js';
 import { grouped } from './units.js';
@@ -28,7 +30,34 @@ export interface BenchProduceFlags {
   lingerMs?: number;
   recordsPerSend?: number;
   partitions: number;
+  compression: Compression;
   json?: boolean;
+}
+
+/** Distinct values with --compression: more than a batch of 100 B records holds. */
+const COMPRESSIBLE_VALUES = 1024;
+
+/** Words of the text values: 64 of them, so a word carries 6 bits in about 6 bytes. */
+const WORDS = (
+  'alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar ' +
+  'papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu order user item price ' +
+  'status pending shipped created updated deleted amount currency region europe america asia ' +
+  'account session request response error warning info debug timeout retry success failure ' +
+  'payment invoice customer product'
+).split(' ');
+
+/** `size` bytes of text: words drawn at random, separated by spaces. */
+export function textValue(size: number): Buffer {
+  const out = Buffer.alloc(size, 0x20);
+  const picks = randomBytes(size);
+  for (let pos = 0, i = 0; pos < size; i++) pos += out.write(WORDS[picks[i]! % WORDS.length]!, pos) + 1;
+  return out;
+}
+
+/** The values to send: one random value, or with a codec a pool of distinct text values. */
+function benchValues(size: number, compression: Compression): Buffer[] {
+  if (compression === 'none') return [randomBytes(size)];
+  return Array.from({ length: COMPRESSIBLE_VALUES }, () => textValue(size));
 }
 
 /** Bytes per send() call in a throughput run, unless --records-per-send says otherwise. */
@@ -61,11 +90,13 @@ async function throughputRun(
   producer: Producer,
   topic: string,
   records: number,
-  value: Buffer,
+  values: readonly Buffer[],
   perSend: number,
 ): Promise<RunResult> {
-  const messages: Message[] = Array.from({ length: perSend }, () => ({ value }));
-  const window = Math.max(2, Math.floor(IN_FLIGHT_BYTES / (perSend * Math.max(1, value.length))));
+  const messages: Message[] = Array.from({ length: perSend }, (_, i) => ({
+    value: values[i % values.length]!,
+  }));
+  const window = Math.max(2, Math.floor(IN_FLIGHT_BYTES / (perSend * Math.max(1, values[0]!.length))));
   const latency = new LatencySamples(Math.ceil(records / perSend));
   const inFlight: Promise<void>[] = [];
   let failure: unknown = null;
@@ -135,15 +166,16 @@ export async function benchProduce(flags: BenchProduceFlags): Promise<void> {
       acks: flags.acks,
       ...(flags.batchBytes === undefined ? {} : { batchBytes: flags.batchBytes }),
       ...(flags.lingerMs === undefined ? {} : { lingerMs: flags.lingerMs }),
+      compression: flags.compression,
     });
     let run: RunResult;
     try {
       await producer.connect();
-      const value = randomBytes(flags.recordSize);
+      const values = benchValues(flags.recordSize, flags.compression);
       run =
         flags.rate === undefined
-          ? await throughputRun(producer, flags.topic, flags.records, value, perSend)
-          : await fixedRateRun(producer, flags.topic, flags.records, value, flags.rate);
+          ? await throughputRun(producer, flags.topic, flags.records, values, perSend)
+          : await fixedRateRun(producer, flags.topic, flags.records, values[0]!, flags.rate);
     } finally {
       await producer.close();
     }
@@ -155,6 +187,7 @@ export async function benchProduce(flags: BenchProduceFlags): Promise<void> {
       records: flags.records,
       recordSize: flags.recordSize,
       acks: flags.acks,
+      compression: flags.compression,
       batchBytes: flags.batchBytes ?? null,
       lingerMs: flags.lingerMs ?? null,
       rate: flags.rate ?? null,
@@ -176,6 +209,7 @@ export async function benchProduce(flags: BenchProduceFlags): Promise<void> {
       [
         `produce ${grouped(flags.records)} records of ${flags.recordSize} B to ${flags.topic} ` +
           `(${partitions} partition${partitions === 1 ? '' : 's'}), acks=${flags.acks}` +
+          (flags.compression === 'none' ? '' : ` compression=${flags.compression}`) +
           (flags.batchBytes === undefined ? '' : ` batch-bytes=${flags.batchBytes}`) +
           (flags.lingerMs === undefined ? '' : ` linger-ms=${flags.lingerMs}`) +
           (flags.rate === undefined ? '' : ` rate=${grouped(flags.rate)}/s`),

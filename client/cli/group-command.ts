@@ -9,6 +9,10 @@
 // committed" is -1 in `committed`, and an unknown lag (nothing committed, or the topic is gone) is
 // null, as in the SDK and the HTTP API, so a script summing lags gets the sum of the known ones.
 //
+// A classic group (Kafka clients on the Kafka listener) shows in the same form: its states are
+// Kafka's classic ones, the assignor is the client-side one the group chose, each member's epoch is
+// the generation, and its partitions are those its assignment bytes name.
+//
 // A group's total lag (list's LAG column, describe's header) is the sum of the partitions' known
 // lags, and unknown ('-', null in JSON) when no partition's lag is known.
 //

@@ -239,7 +239,7 @@ export function produceCommand(): Command {
     )
     .option(
       '--compression <codec>',
-      `compress batches: ${COMPRESSIONS.join(' or ')}`,
+      `compress batches: ${COMPRESSIONS.join(', ')}`,
       parseCompression,
       'none' as CompressionFlag,
     )

@@ -11,6 +11,7 @@
 // (line) number; the records before a bad one are still sent.
 
 import { InvalidArgumentError } from 'commander';
+import { COMPRESSIONS, type Compression } from '../../proto/compression.js';
 import type { Message, ProducerHeader } from '../index.js';
 import { UsageError } from './common.js';
 import { DelimiterSplitter } from './delimiter-splitter.js';
@@ -21,17 +22,14 @@ export type { Framer } from './line-splitter.js';
 export type InputFormat = 'lines' | 'json' | 'raw';
 export const INPUT_FORMATS: readonly InputFormat[] = ['lines', 'json', 'raw'];
 
-/** The codecs the producer can write; Kafka's others (snappy, lz4, zstd) are not supported yet. */
-export const COMPRESSIONS = ['none', 'gzip'] as const;
-export type CompressionFlag = (typeof COMPRESSIONS)[number];
+/** The codecs the producer can write: Kafka's four, and none. */
+export { COMPRESSIONS };
+export type CompressionFlag = Compression;
 
 export function parseCompression(raw: string): CompressionFlag {
   const name = raw.trim().toLowerCase();
   if ((COMPRESSIONS as readonly string[]).includes(name)) return name as CompressionFlag;
-  throw new InvalidArgumentError(
-    `'${raw}' is not supported: weir produces with ${COMPRESSIONS.join(' or ')}` +
-      (['snappy', 'lz4', 'zstd'].includes(name) ? ` (${name} is not implemented yet)` : ''),
-  );
+  throw new InvalidArgumentError(`'${raw}' is not supported: weir produces with ${COMPRESSIONS.join(', ')}`);
 }
 
 const ESCAPES: Record<string, string> = { n: '\n', r: '\r', t: '\t', '0': '\0', '\\': '\\' };

@@ -9,7 +9,13 @@ import { fetchAnswer } from '../../broker/fetch-records.js';
 import { isWeirError } from '../../proto/errors.js';
 import type { FetchResponse__Output } from '../../proto/generated/weir/v1/FetchResponse.js';
 import type { ProduceResponse__Output } from '../../proto/generated/weir/v1/ProduceResponse.js';
-import { decodeBatch, encodeBatch, type RecordInput } from '../../proto/record-batch.js';
+import {
+  COMPRESSIONS,
+  decodeBatch,
+  encodeBatch,
+  type Compression,
+  type RecordInput,
+} from '../../proto/record-batch.js';
 import { removeDir, startTestBroker, type TestBroker } from './support.js';
 
 const MiB = 1024 * 1024;
@@ -18,16 +24,22 @@ const CAP = 4 * MiB;
 let b: TestBroker;
 beforeAll(async () => {
   b = await startTestBroker({ maxInflatedBatchBytes: CAP });
-  for (const name of ['bomb', 'many', 'loop']) await b.call('CreateTopic', { name, partitions: 1 });
+  for (const name of ['many', 'loop']) await b.call('CreateTopic', { name, partitions: 1 });
+  for (const codec of CODECS) {
+    await b.call('CreateTopic', { name: `bomb-${codec}`, partitions: 1 });
+    await b.call('CreateTopic', { name: `many-${codec}`, partitions: 1 });
+  }
 });
 afterAll(async () => {
   await b.close();
   removeDir(b.dataDir);
 });
 
-/** One gzip batch of one record whose value is `bytes` zeros: a few kilobytes on the wire. */
-function zeros(bytes: number): Buffer {
-  return encodeBatch([{ timestamp: 1, key: null, value: Buffer.alloc(bytes) }], { compression: 'gzip' });
+const CODECS = ['gzip', 'snappy', 'lz4', 'zstd'] as const;
+
+/** One batch of one record whose value is `bytes` zeros: a few kilobytes on the wire (snappy: ~5%). */
+function zeros(bytes: number, compression: Compression = 'gzip'): Buffer {
+  return encodeBatch([{ timestamp: 1, key: null, value: Buffer.alloc(bytes) }], { compression });
 }
 
 function produce(topic: string, batches: Buffer): Promise<ProduceResponse__Output> {
@@ -62,25 +74,31 @@ describe('the inflated size cap', () => {
     expect(isWeirError(refused, 'INVALID_CONFIG')).toBe(true);
   });
 
-  it('given a gzip batch whose record inflates past it, produce refuses it and writes nothing', async () => {
-    const bomb = zeros(8 * CAP);
-    expect(bomb.length).toBeLessThan(64 * 1024);
-    const res = await produce('bomb', bomb);
-    expect(res.results[0]?.error).toMatchObject({ code: 'MESSAGE_TOO_LARGE' });
-    expect(res.results[0]?.error?.message).toContain(`inflated size limit of ${CAP} bytes`);
-    expect(res.results[0]?.error?.message).toContain('maxInflatedBatchBytes');
+  it.each(CODECS)(
+    'given a %s batch whose record inflates past it, produce refuses it and writes nothing',
+    async (codec) => {
+      // snappy compresses at most ~20x and lz4 ~250x, so their bombs are larger on the wire: snappy's
+      // inflates less, to stay under max.message.bytes.
+      const bomb = zeros((codec === 'snappy' ? 2 : 8) * CAP, codec);
+      expect(bomb.length).toBeLessThan(codec === 'snappy' ? 512 * 1024 : 256 * 1024);
+      const topic = `bomb-${codec}`;
+      const res = await produce(topic, bomb);
+      expect(res.results[0]?.error).toMatchObject({ code: 'MESSAGE_TOO_LARGE' });
+      expect(res.results[0]?.error?.message).toContain(`inflated size limit of ${CAP} bytes`);
+      expect(res.results[0]?.error?.message).toContain('maxInflatedBatchBytes');
 
-    // A good batch after it lands at offset 0: nothing of the bomb was appended.
-    const ok = await produce('bomb', zeros(CAP / 2));
-    expect(ok.results[0]).toMatchObject({ baseOffset: 0, lastOffset: 0 });
-    const fetched = await fetchRecords('bomb', 0, 0);
-    expect(fetched.results[0]?.records.map((r) => [r.offset, r.value?.length])).toEqual([[0, CAP / 2]]);
-  });
+      // A good batch after it lands at offset 0: nothing of the bomb was appended.
+      const ok = await produce(topic, zeros(CAP / 2, codec));
+      expect(ok.results[0]).toMatchObject({ baseOffset: 0, lastOffset: 0 });
+      const fetched = await fetchRecords(topic, 0, 0);
+      expect(fetched.results[0]?.records.map((r) => [r.offset, r.value?.length])).toEqual([[0, CAP / 2]]);
+    },
+  );
 
   it('given a request whose second batch is a bomb, the first is not written either', async () => {
-    const res = await produce('bomb', Buffer.concat([zeros(10), zeros(8 * CAP)]));
+    const res = await produce('bomb-gzip', Buffer.concat([zeros(10), zeros(8 * CAP)]));
     expect(res.results[0]?.error).toMatchObject({ code: 'MESSAGE_TOO_LARGE' });
-    const fetched = await fetchRecords('bomb', 1, 0);
+    const fetched = await fetchRecords('bomb-gzip', 1, 0);
     expect(fetched.results[0]?.highWatermark).toBe(1);
   });
 });
@@ -135,6 +153,40 @@ describe('given one stored gzip batch of 2000 records of 600 bytes', () => {
     expect(res.records.length + rest.records.length).toBe(COUNT);
     expect(rest.records.at(-1)?.value).toEqual(Buffer.alloc(600, ((COUNT - 1) % 26) + 97));
     expect(rest.nextOffset).toBe(COUNT);
+  });
+});
+
+describe.each(CODECS)('given one stored %s batch of 300 records', (codec) => {
+  const topic = `many-${codec}`;
+  beforeAll(async () => {
+    const records: RecordInput[] = Array.from({ length: 300 }, (_, i) => ({
+      timestamp: 1000 + i,
+      key: Buffer.from(`k${i}`),
+      value: Buffer.alloc(600, (i % 26) + 97),
+    }));
+    expect((await produce(topic, encodeBatch(records, { compression: codec }))).results[0]).toMatchObject({
+      baseOffset: 0,
+      lastOffset: 299,
+    });
+  });
+
+  it('when fetched as records from inside it, then records continue from that offset, within max_bytes', async () => {
+    const res = (await fetchRecords(topic, 150, 2048)).results[0]!;
+    expect(res.records.map((r) => r.key?.toString())).toEqual(['k150', 'k151', 'k152']);
+    expect(res.records[2]?.value).toEqual(Buffer.alloc(600, (152 % 26) + 97));
+    expect(res.nextOffset).toBe(153);
+  });
+
+  it('when fetched as batches, then the stored bytes come back with their codec', async () => {
+    const raw = await b.call<unknown, FetchResponse__Output>('Fetch', {
+      partitions: [{ topic, partition: 0, offset: 0 }],
+      maxBytes: 0,
+    });
+    const decoded = decodeBatch(raw.results[0]!.batches);
+    expect(decoded.ok && decoded.batch.compression).toBe(COMPRESSIONS.indexOf(codec));
+    expect(decoded.ok && decoded.batch.records.map((r) => r.offset)).toEqual(
+      Array.from({ length: 300 }, (_, i) => i),
+    );
   });
 });
 

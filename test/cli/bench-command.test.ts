@@ -3,6 +3,8 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Admin } from '../../client/index.js';
+import { COMPRESSION_MASK, batchAttributes } from '../../proto/batch-header.js';
+import { COMPRESSION_ZSTD } from '../../proto/compression.js';
 import { expectFailure, okLines, startCliBroker, weir, type CliBroker } from './cli-support.js';
 
 let broker: CliBroker;
@@ -71,6 +73,35 @@ describe('weir bench', () => {
     expectLatency(r['latencyMs'], 5);
     const topic = await admin.describeTopic('bench');
     expect(topic.partitions.map((p) => p.highWatermark)).toEqual([5000]);
+  });
+
+  it('produce --compression sends batches in that codec, which consume reads back', async () => {
+    const r = report(
+      await weir([
+        'bench',
+        'produce',
+        '--topic',
+        'bench-zstd',
+        '--records',
+        '3000',
+        '--record-size',
+        '100',
+        '--compression',
+        'zstd',
+        '--json',
+        ...b,
+      ]),
+    );
+    expect(r).toMatchObject({ records: 3000, compression: 'zstd' });
+    const c = report(await weir(['bench', 'consume', '--topic', 'bench-zstd', '--json', ...b]));
+    expect(c['records']).toBe(3000);
+    const [stored] = await broker.running.broker.fetch(
+      [{ topic: 'bench-zstd', partition: 0, offset: 0, maxBytes: 0 }],
+      0,
+      0,
+      0,
+    );
+    expect(batchAttributes(stored!.batches, 0) & COMPRESSION_MASK).toBe(COMPRESSION_ZSTD);
   });
 
   it('produce --rate sends one record per send() and measures each', async () => {

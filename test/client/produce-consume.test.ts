@@ -13,6 +13,8 @@ import {
   type TopicPartition,
 } from '../../client/index.js';
 import { readRecords, startTestBroker, uniqueTopic, within, type TestBroker } from './helpers.js';
+import { COMPRESSION_MASK, batchAttributes } from '../../proto/batch-header.js';
+import { COMPRESSIONS } from '../../proto/compression.js';
 
 let broker: TestBroker;
 let admin: Admin;
@@ -188,6 +190,47 @@ describe('round trip', () => {
     const want = (k: number): string[] =>
       [0, 1, 2].flatMap((i) => Array.from({ length: 500 }, (_, n) => `s${i}-${n * 10 + k}`));
     for (let k = 0; k < 10; k++) expect(perKey.get(`${k}`)).toEqual(want(k));
+  });
+});
+
+describe.each(['gzip', 'snappy', 'lz4', 'zstd'] as const)('a producer with compression %s', (compression) => {
+  it('sends batches in that codec, which a consumer reads back in order, with keys and headers', async () => {
+    const name = await topic(1);
+    const p = new Producer({ bootstrap: broker.bootstrap, compression, lingerMs: 5 });
+    const records = Array.from({ length: 3000 }, (_, j) => ({
+      key: `k${j % 7}`,
+      value: `${compression}-${j}-${'v'.repeat(j % 50)}`,
+      headers: j % 3 === 0 ? [{ key: 'h', value: Buffer.from([j & 0xff]) }] : [],
+    }));
+    try {
+      const results = await p.send({ topic: name, records });
+      expect(results.map((r) => r.offset)).toEqual(records.map((_, j) => j));
+    } finally {
+      await p.close();
+    }
+    const [stored] = await broker.running.broker.fetch(
+      [{ topic: name, partition: 0, offset: 0, maxBytes: 0 }],
+      0,
+      0,
+      0,
+    );
+    expect(batchAttributes(stored!.batches, 0) & COMPRESSION_MASK).toBe(COMPRESSIONS.indexOf(compression));
+    const consumer = new Consumer({ bootstrap: broker.bootstrap, autoOffsetReset: 'earliest' });
+    consumer.assign(partitionsOf(name, 1));
+    const got: { key: string; value: string; headers: number }[] = [];
+    await within(
+      (async () => {
+        for await (const batch of consumer.batches()) {
+          for (const r of batch.records)
+            got.push({ key: r.key!.toString(), value: r.value!.toString(), headers: r.headers.length });
+          if (got.length >= records.length) break;
+        }
+      })(),
+      20_000,
+      'reading every record',
+    );
+    await consumer.close();
+    expect(got).toEqual(records.map((r) => ({ key: r.key, value: r.value, headers: r.headers.length })));
   });
 });
 

@@ -417,7 +417,7 @@ describe('options, input and lifecycle', () => {
       { maxInFlight: 6 },
       { batchBytes: 0 },
       { lingerMs: -1 },
-      { compression: 'zstd' as never },
+      { compression: 'brotli' as never },
     ];
     for (const options of bad) {
       let caught: unknown;

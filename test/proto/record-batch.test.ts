@@ -280,7 +280,7 @@ describe('encodeBatch options', () => {
   );
   it(
     'given an unknown compression, then INVALID_REQUEST',
-    bad('INVALID_REQUEST', ABC, { compression: 'zstd' as unknown as 'gzip' }),
+    bad('INVALID_REQUEST', ABC, { compression: 'brotli' as unknown as 'gzip' }),
   );
 });
 
@@ -380,9 +380,7 @@ describe('record-level validation: one test per reason', () => {
       },
       'record 1: timestamp out of range',
     ],
-    ['snappy', () => withCodec(2), 'unsupported compression codec 2'],
-    ['lz4', () => withCodec(3), 'unsupported compression codec 3'],
-    ['zstd', () => withCodec(4), 'unsupported compression codec 4'],
+    ['an unknown codec 5', () => withCodec(5), 'unsupported compression codec 5'],
     ['an unknown codec 7', () => withCodec(7), 'unsupported compression codec 7'],
     [
       'a gzip batch whose records miss one',
@@ -436,7 +434,7 @@ describe('record-level validation: one test per reason', () => {
     bomb.writeInt32BE(bomb.length - 12, BATCH_LENGTH_OFFSET);
     bomb.writeInt16BE(COMPRESSION_GZIP, ATTRIBUTES_OFFSET);
     recrc(bomb);
-    expect(invalidRecords(bomb)).toMatch(/^gzip: .*larger than/);
+    expect(invalidRecords(bomb)).toBe(`gzip: records inflate past ${MAX_DECOMPRESSED_BYTES} bytes`);
   });
 
   it('given a CRC mismatch, then decodeBatch and forEachRecord refuse it; invalidRecords leaves the CRC to invalidBatch', () => {

@@ -239,45 +239,50 @@ function roll(log: PartitionLog): void {
     log.append(encodeBatch([rec(null, `pad-${i}-${'p'.repeat(200)}`)]));
 }
 
-describe('compaction of gzip batches', () => {
-  it('given gzip batches that lose some records and batches that lose none, keeps exactly the latest records', async () => {
-    const log = openLog(join(root, `gz-${n++}`));
-    // A batch whose records span many inflate chunks, half of them superseded later.
-    const big = [];
-    for (let i = 0; i < 40; i++)
-      big.push(rec(`big-${i}`, `${i}-${String.fromCharCode(97 + (i % 26)).repeat(20 * KiB)}`));
-    log.append(encodeBatch(big, { compression: 'gzip' }));
-    log.append(
-      encodeBatch([rec('a', 'a0'), rec('b', 'b0'), rec(null, 'free'), rec('c', 'c0')], {
-        compression: 'gzip',
-      }),
-    );
-    log.append(encodeBatch([rec('d', 'd0'), rec('e', 'e0')], { compression: 'gzip' }));
-    log.append(encodeBatch([rec('a', 'a1'), rec('c', null)]));
-    const superseding = [];
-    for (let i = 0; i < 40; i += 2) superseding.push(rec(`big-${i}`, `again-${i}`));
-    log.append(encodeBatch(superseding, { compression: 'gzip' }));
-    log.append(encodeBatch([rec('b', 'b1'), rec('a', 'a2')], { compression: 'gzip' }));
-    roll(log);
-    const before = readAll(log);
-    const activeBase = log.activeSegment.baseOffset;
-    const storedBefore = storedBatches(log);
+const CODECS = ['gzip', 'snappy', 'lz4', 'zstd'] as const;
 
-    const outcome = await compactLog(log, 5_500, { fs: nodeFs, pause: noPause });
+describe('compaction of compressed batches', () => {
+  it.each(CODECS)(
+    'given %s batches that lose some records and batches that lose none, keeps exactly the latest records, in the same codec',
+    async (compression) => {
+      const log = openLog(join(root, `gz-${n++}`));
+      // A batch whose records span many inflate chunks, half of them superseded later.
+      const big = [];
+      for (let i = 0; i < 40; i++)
+        big.push(rec(`big-${i}`, `${i}-${String.fromCharCode(97 + (i % 26)).repeat(20 * KiB)}`));
+      log.append(encodeBatch(big, { compression }));
+      log.append(
+        encodeBatch([rec('a', 'a0'), rec('b', 'b0'), rec(null, 'free'), rec('c', 'c0')], {
+          compression,
+        }),
+      );
+      log.append(encodeBatch([rec('d', 'd0'), rec('e', 'e0')], { compression }));
+      log.append(encodeBatch([rec('a', 'a1'), rec('c', null)]));
+      const superseding = [];
+      for (let i = 0; i < 40; i += 2) superseding.push(rec(`big-${i}`, `again-${i}`));
+      log.append(encodeBatch(superseding, { compression }));
+      log.append(encodeBatch([rec('b', 'b1'), rec('a', 'a2')], { compression }));
+      roll(log);
+      const before = readAll(log);
+      const activeBase = log.activeSegment.baseOffset;
+      const storedBefore = storedBatches(log);
 
-    expect(outcome.aborted).toBe(false);
-    expect(outcome.recordsRemoved).toBe(20 + 4);
-    expect(readAll(log)).toEqual(expectedAfter(before, activeBase, null, 5_000));
-    // The batches that lost nothing are their stored bytes; those that lost some are still gzip.
-    const after = storedBatches(log);
-    const dEBase = 40 + 4;
-    expect(after.get(dEBase)).toEqual(storedBefore.get(dEBase));
-    for (const base of [0, 40]) {
-      const d = decodeBatch(after.get(base) as Buffer);
-      expect(d.ok && d.batch.compression).toBe(1);
-    }
-    await log.close();
-  });
+      const outcome = await compactLog(log, 5_500, { fs: nodeFs, pause: noPause });
+
+      expect(outcome.aborted).toBe(false);
+      expect(outcome.recordsRemoved).toBe(20 + 4);
+      expect(readAll(log)).toEqual(expectedAfter(before, activeBase, null, 5_000));
+      // The batches that lost nothing are their stored bytes; those that lost some keep their codec.
+      const after = storedBatches(log);
+      const dEBase = 40 + 4;
+      expect(after.get(dEBase)).toEqual(storedBefore.get(dEBase));
+      for (const base of [0, 40]) {
+        const d = decodeBatch(after.get(base) as Buffer);
+        expect(d.ok && d.batch.compression).toBe(CODECS.indexOf(compression) + 1);
+      }
+      await log.close();
+    },
+  );
 
   it('while it inflates a large gzip batch, other callbacks run', async () => {
     const events: string[] = [];

@@ -2,7 +2,12 @@
 
 import type { ApiDef } from '../schema.js';
 import { ApiVersions } from './api-versions.js';
+import { ConsumerGroupDescribe, ConsumerGroupHeartbeat } from './consumer-group.js';
 import { Fetch } from './fetch.js';
+import { FindCoordinator } from './find-coordinator.js';
+import { Heartbeat, JoinGroup, LeaveGroup, SyncGroup } from './classic-group.js';
+import { DeleteGroups, DescribeGroups, ListGroups } from './group-admin.js';
+import { OffsetCommit, OffsetFetch } from './group-offsets.js';
 import { InitProducerId } from './init-producer-id.js';
 import { ListOffsets } from './list-offsets.js';
 import { Metadata } from './metadata.js';
@@ -27,4 +32,16 @@ export const KAFKA_APIS: readonly ApiDef[] = [
   IncrementalAlterConfigs,
   DescribeCluster,
   OffsetForLeaderEpoch,
+  FindCoordinator,
+  OffsetCommit,
+  OffsetFetch,
+  JoinGroup,
+  Heartbeat,
+  LeaveGroup,
+  SyncGroup,
+  DescribeGroups,
+  ListGroups,
+  DeleteGroups,
+  ConsumerGroupHeartbeat,
+  ConsumerGroupDescribe,
 ];
