@@ -1,10 +1,11 @@
 // The Kafka listener on a three-broker cluster: every broker's Metadata names every broker with its
 // Kafka port and each partition's leader as the cluster has it; a broker that does not lead a
 // partition answers its produce, fetch and offset requests NOT_LEADER_OR_FOLLOWER; topic requests
-// to any broker reach the controller; a stopped broker leaves Metadata once fenced and comes back
-// at its Kafka port; and a Kafka client bootstrapped at one broker produces (idempotent, acks=-1)
-// to partitions led by different brokers, keeps producing through a leader's stop, and every
-// acknowledged record is there once.
+// to any broker reach the controller; a kafkajs consumer group finds its coordinator through any
+// broker; a stopped broker leaves Metadata once fenced and comes back at its Kafka port; and a
+// Kafka client bootstrapped at one broker produces (idempotent, acks=-1) to partitions led by
+// different brokers, keeps producing through a leader's stop, and every acknowledged record is
+// there once.
 
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -195,6 +196,50 @@ describe('the Kafka listener on a cluster', () => {
     expect(cluster.node(via).broker.partitionCount(topic)).toBe(0);
     await until('no broker knows the topic', counts, (c) => c.every((n) => n === 0));
   });
+
+  it('serves a kafkajs consumer group, its coordinator found through any broker, every partition read from its leader', async () => {
+    const topic = uniqueTopic('kcgroup');
+    await createTopic(topic);
+    const producer = kafkaAt(1, 10).producer({ idempotent: true, allowAutoTopicCreation: false });
+    await producer.connect();
+    const sent = Array.from({ length: 30 }, (_, i) => `g-${i}`);
+    try {
+      for (let p = 0; p < PARTITIONS; p++)
+        await producer.send({
+          topic,
+          acks: -1,
+          messages: sent.filter((_, i) => i % PARTITIONS === p).map((value) => ({ partition: p, value })),
+        });
+    } finally {
+      await producer.disconnect();
+    }
+    // Bootstrapped at broker 3: the group's coordinator (the leader of its __consumer_offsets
+    // partition) may be any broker, found with FindCoordinator at its Kafka address.
+    const consumer = kafkaAt(3, 10).consumer({
+      groupId: `g-${topic}`,
+      sessionTimeout: 6000,
+      heartbeatInterval: 300,
+      maxWaitTimeInMs: 100,
+    });
+    const received: string[] = [];
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topic, fromBeginning: true });
+      await consumer.run({
+        eachMessage: async ({ message }) => {
+          received.push(message.value!.toString());
+        },
+      });
+      await until(
+        'every record consumed',
+        () => received.length,
+        (n) => n >= sent.length,
+      );
+    } finally {
+      await consumer.disconnect();
+    }
+    expect([...received].sort()).toEqual([...sent].sort());
+  }, 60_000);
 
   it('drops a stopped broker from Metadata once it is fenced, and lists it again at its Kafka port when it is back', async () => {
     const admin = kafkaAt(1).admin();
