@@ -26,7 +26,13 @@ import type { GroupBroker } from './group/group-broker.js';
 import { randomIds, type Ids } from './ids.js';
 import { Lifecycle } from './lifecycle.js';
 import type { MetadataEvent } from './log-reconcile.js';
-import { MetadataCache, type BrokerInfo, type ClusterView, type TopicMetadata } from './metadata-cache.js';
+import {
+  MetadataCache,
+  type BrokerInfo,
+  type ClusterView,
+  type KafkaAddress,
+  type TopicMetadata,
+} from './metadata-cache.js';
 import type { Acks, Partition, ProduceOutcome } from './partition.js';
 import {
   ReplicaManager,
@@ -184,6 +190,8 @@ export class Broker implements GroupBroker {
               grpcPort: this.config.grpcPort,
               httpPort: this.config.httpPort,
               replicationPort: this.config.replicationPort,
+              // Kafka clients are told every broker's listener (kafka/metadata-handler.ts).
+              ...(this.config.kafkaPort > 0 ? { kafkaPort: this.config.kafkaPort } : {}),
             }),
             report: onClusterEvent,
             newTopicId: () => ids.uuid(),
@@ -377,9 +385,18 @@ export class Broker implements GroupBroker {
   clusterHeartbeat(request: HeartbeatRequest__Output): { live: boolean } {
     if (this.member === null)
       throw new WeirError('NOT_CONTROLLER', `broker ${this.config.nodeId} has no peers`);
-    const { nodeId, incarnation, host, grpcPort, httpPort, replicationPort } = request;
+    const { nodeId, incarnation, host, grpcPort, httpPort, replicationPort, kafkaPort } = request;
     return this.member.heartbeat(
-      { nodeId, incarnation, host, grpcPort, httpPort, replicationPort },
+      // The wire's 0: no Kafka listener.
+      {
+        nodeId,
+        incarnation,
+        host,
+        grpcPort,
+        httpPort,
+        replicationPort,
+        ...(kafkaPort > 0 ? { kafkaPort } : {}),
+      },
       this.clock.now(),
     );
   }
@@ -605,6 +622,11 @@ export class Broker implements GroupBroker {
   /** The brokers of the cluster and its controller (one broker: this one). */
   cluster(): ClusterView {
     return this.metadataCache.cluster();
+  }
+
+  /** Where Kafka clients reach a live broker, if it has a Kafka listener (see MetadataCache). */
+  kafkaAddressOf(nodeId: number): KafkaAddress | undefined {
+    return this.metadataCache.kafkaAddressOf(nodeId);
   }
 
   /**

@@ -452,8 +452,8 @@ export function advertisedHostFor(host: string, machineHostname: () => string = 
 
 /**
  * The Kafka port of a broker that was given none: Kafka's 9092 on one broker, so Kafka clients
- * find it where they look first; none with peers, whose Kafka listener does not serve a cluster
- * yet (a broker with peers refuses a Kafka port).
+ * find it where they look first; none with peers, whose brokers often share a machine (and so
+ * could not all take 9092): each is given its own port, which it registers in the metadata log.
  */
 export function kafkaPortDefault(peers: string): number {
   return peers === '' ? KAFKA_PORT : -1;

@@ -13,7 +13,6 @@ import { Broker } from './broker.js';
 import { resolveBrokerConfig, type BrokerConfig, type BrokerConfigInput } from './config.js';
 import { startGrpcServer } from './grpc-server.js';
 import { startHttpServer } from './http-server.js';
-import { WeirError } from '../proto/errors.js';
 import { startKafkaListener } from './kafka/kafka-listener.js';
 import type { KafkaServer } from './kafka/kafka-server.js';
 import { randomIds } from './ids.js';
@@ -113,11 +112,6 @@ async function launch(configIn: BrokerConfig, logger: Logger, fs?: StorageFs): P
   let replication: ReplicationServer | null = null;
   let kafka: KafkaServer | null = null;
   try {
-    if (config.kafkaPort >= 0 && config.peers !== '')
-      throw new WeirError(
-        'INVALID_CONFIG',
-        'the Kafka listener serves one broker only so far: set kafkaPort -1 (no listener) with peers',
-      );
     // Peers reach this broker's Raft groups through a listener of its own, apart from clients'.
     if (config.peers !== '') {
       replication = await ReplicationServer.start({

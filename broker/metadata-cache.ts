@@ -16,6 +16,18 @@ export interface BrokerInfo {
   readonly httpPort: number;
 }
 
+/** A broker as the metadata log registers it: its addresses, the Kafka listener's port among them. */
+export interface RegisteredBroker extends BrokerInfo {
+  /** Absent when the broker has no Kafka listener. */
+  readonly kafkaPort?: number;
+}
+
+/** Where Kafka clients reach a broker: its advertised host and its Kafka listener's port. */
+export interface KafkaAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
 export interface ClusterView {
   readonly clusterId: string;
   readonly controllerId: number;
@@ -29,13 +41,13 @@ export interface MetadataCacheDeps {
    */
   readonly config: () => Pick<
     BrokerConfig,
-    'nodeId' | 'advertisedHost' | 'grpcPort' | 'httpPort' | 'autoCreateTopics'
+    'nodeId' | 'advertisedHost' | 'grpcPort' | 'httpPort' | 'kafkaPort' | 'autoCreateTopics'
   >;
   readonly lifecycle: Lifecycle;
   /** The controller's node id: the metadata log's leader (one broker: itself), -1 when unknown. */
   readonly controller: () => number;
   /** With peers: the brokers registered and unfenced in the committed metadata log; else null. */
-  readonly registered: () => readonly BrokerInfo[] | null;
+  readonly registered: () => readonly RegisteredBroker[] | null;
   /** The topics as the registry holds them. */
   readonly topics: {
     readonly clusterId: string;
@@ -83,6 +95,20 @@ export class MetadataCache {
     brokers.push(self);
     brokers.sort((a, b) => a.nodeId - b.nodeId);
     return { clusterId: this.clusterId, controllerId: this.deps.controller(), brokers };
+  }
+
+  /**
+   * Where Kafka clients reach a live broker of the cluster (one broker: this one): this broker's
+   * own listener as it runs now, another's as its registration in the committed metadata log
+   * says. Undefined for a broker without a Kafka listener, or not live.
+   */
+  kafkaAddressOf(nodeId: number): KafkaAddress | undefined {
+    const self = this.deps.config();
+    if (nodeId === self.nodeId)
+      // Until the listener is bound the port is the config's (0: any, -1: none): no address yet.
+      return self.kafkaPort > 0 ? { host: self.advertisedHost, port: self.kafkaPort } : undefined;
+    const b = this.deps.registered()?.find((r) => r.nodeId === nodeId);
+    return b?.kafkaPort === undefined ? undefined : { host: b.host, port: b.kafkaPort };
   }
 
   /** The broker leading a partition (one broker: this one, for every partition). */

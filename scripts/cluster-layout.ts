@@ -2,8 +2,9 @@
 // environment that configures it. The environment variables are exactly those docker-compose.yml
 // sets for its services (test/scripts/cluster-launcher.test.ts holds the two together), so a
 // cluster of local processes and the compose cluster are one configuration, and clients find
-// both on the same ports: broker N serves gRPC on basePort + 100 * (N - 1), HTTP one above it and
-// replication two above (19093/19094/19095, 19193/..., 19293/... by default).
+// both on the same ports: broker N serves gRPC on basePort + 100 * (N - 1), HTTP one above it,
+// replication two above and Kafka's protocol one below (19093/19094/19095/19092, 19193/...,
+// 19293/... by default), as a lone broker's 9093/9094/9095 and Kafka's own 9092.
 
 import { join, resolve } from 'node:path';
 
@@ -16,7 +17,7 @@ export interface ClusterOptions {
   readonly brokers: number;
   /** Broker 1's gRPC port; see the file comment for the others. */
   readonly basePort: number;
-  /** Explicit ports per broker (gRPC, HTTP, replication), overriding basePort: for tests. */
+  /** Explicit ports per broker (gRPC, HTTP, replication, Kafka), overriding basePort: for tests. */
   readonly ports: readonly BrokerPorts[] | null;
   /** Parent of every broker's data directory (`weir-N` under it). */
   readonly dataDir: string;
@@ -29,6 +30,8 @@ export interface BrokerPorts {
   readonly grpc: number;
   readonly http: number;
   readonly replication: number;
+  /** The Kafka listener's port; -1 for none. */
+  readonly kafka: number;
 }
 
 export interface BrokerSpec extends BrokerPorts {
@@ -62,7 +65,8 @@ function portOf(raw: string, what: string): number {
 
 /**
  * Options from the command line's raw strings (undefined = default), validated and frozen.
- * `ports` is `grpc:http:replication` per broker, comma-separated.
+ * `ports` is `grpc:http:replication[:kafka]` per broker, comma-separated (no Kafka port: no Kafka
+ * listener).
  */
 export function clusterOptions(raw: {
   brokers?: string | undefined;
@@ -78,16 +82,14 @@ export function clusterOptions(raw: {
       ? null
       : raw.ports.split(',').map((triple, i): BrokerPorts => {
           const parts = triple.split(':');
-          if (parts.length !== 3)
+          if (parts.length !== 3 && parts.length !== 4)
             throw new ClusterOptionError(
-              `--ports: broker ${i + 1} needs grpc:http:replication, got '${triple}'`,
+              `--ports: broker ${i + 1} needs grpc:http:replication[:kafka], got '${triple}'`,
             );
-          const [grpc, http, replication] = parts.map((p) => portOf(p, `--ports (broker ${i + 1})`)) as [
-            number,
-            number,
-            number,
-          ];
-          return { grpc, http, replication };
+          const [grpc, http, replication, kafka = -1] = parts.map((p) =>
+            portOf(p, `--ports (broker ${i + 1})`),
+          ) as [number, number, number, number?];
+          return { grpc, http, replication, kafka };
         });
   const brokers = raw.brokers === undefined ? (ports?.length ?? d.brokers) : Number(raw.brokers);
   if (!Number.isSafeInteger(brokers) || brokers < 1 || brokers > MAX_BROKERS)
@@ -100,6 +102,8 @@ export function clusterOptions(raw: {
     throw new ClusterOptionError(
       `--base-port ${basePort} leaves no room for ${brokers} brokers (up to ${highest})`,
     );
+  if (ports === null && basePort < 2)
+    throw new ClusterOptionError(`--base-port ${basePort} leaves no room for the Kafka port below it`);
   const nonEmpty = (value: string | undefined, fallback: string, what: string): string => {
     if (value === undefined) return fallback;
     if (value === '') throw new ClusterOptionError(`${what} must not be empty`);
@@ -124,6 +128,7 @@ export function clusterLayout(options: ClusterOptions): BrokerSpec[] {
         grpc: options.basePort + PORT_STRIDE * i,
         http: options.basePort + PORT_STRIDE * i + 1,
         replication: options.basePort + PORT_STRIDE * i + 2,
+        kafka: options.basePort + PORT_STRIDE * i - 1,
       },
   );
   const peers = ports.map((p, i) => `${i + 1}@${options.host}:${p.replication}`).join(',');
@@ -144,6 +149,7 @@ export function clusterLayout(options: ClusterOptions): BrokerSpec[] {
         WEIR_GRPC_PORT: String(p.grpc),
         WEIR_HTTP_PORT: String(p.http),
         WEIR_REPLICATION_PORT: String(p.replication),
+        WEIR_KAFKA_PORT: String(p.kafka),
         WEIR_DATA_DIR: dataDir,
       }),
     });

@@ -7,7 +7,7 @@
 // running, as they would under compose, so that a controller can be killed to watch the election.
 //
 // Usage: npm run cluster -- [--brokers N] [--base-port P] [--data-dir DIR] [--cluster-id ID]
-//        [--host H] [--ports grpc:http:replication,...]
+//        [--host H] [--ports grpc:http:replication[:kafka],...]
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -49,7 +49,9 @@ function describe(b: Running): string {
   const host = spec.env.WEIR_ADVERTISED_HOST;
   return (
     `${spec.name} pid ${b.child.pid}: gRPC ${host}:${spec.grpc}, HTTP http://${host}:${spec.http}, ` +
-    `replication ${host}:${spec.replication}, data ${spec.dataDir}`
+    `replication ${host}:${spec.replication}, ` +
+    (spec.kafka < 0 ? '' : `Kafka ${host}:${spec.kafka}, `) +
+    `data ${spec.dataDir}`
   );
 }
 
@@ -101,6 +103,11 @@ async function main(): Promise<void> {
   for (const b of brokers) console.log(describe(b));
   const bootstrap = brokers.map((b) => `${b.spec.env.WEIR_ADVERTISED_HOST}:${b.spec.grpc}`).join(',');
   console.log(`bootstrap: ${bootstrap}  (Ctrl-C stops them all)`);
+  const kafka = brokers.filter((b) => b.spec.kafka >= 0);
+  if (kafka.length > 0)
+    console.log(
+      `Kafka bootstrap: ${kafka.map((b) => `${b.spec.env.WEIR_ADVERTISED_HOST}:${b.spec.kafka}`).join(',')}`,
+    );
 
   let stopping = false;
   for (const b of brokers) {

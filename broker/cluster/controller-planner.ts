@@ -237,14 +237,20 @@ export function planAlterConfigs(
 }
 
 /**
- * A broker's registration. A retry of the registration in force (same incarnation and endpoints)
- * plans nothing, so a broker that did not hear the answer can ask again without fencing itself.
+ * A broker's registration. A retry of the registration in force (same incarnation and endpoints,
+ * the Kafka listener's among them) plans nothing, so a broker that did not hear the answer can ask
+ * again without fencing itself. A broker without a Kafka listener registers without its port.
  */
 export function planRegisterBroker(
   image: MetadataImage,
   registration: Omit<RegisterBrokerRecord, 'type'>,
 ): MetadataRecord[] {
-  const record: RegisterBrokerRecord = { type: 'registerBroker', ...registration };
+  const { kafkaPort, ...endpoints } = registration;
+  const record: RegisterBrokerRecord = {
+    type: 'registerBroker',
+    ...endpoints,
+    ...(kafkaPort === undefined ? {} : { kafkaPort }),
+  };
   const reason = invalidMetadataRecord(record);
   if (reason !== null) throw new WeirError('INVALID_REQUEST', reason);
   const current = image.broker(record.nodeId);
@@ -254,7 +260,8 @@ export function planRegisterBroker(
     current.host === record.host &&
     current.grpcPort === record.grpcPort &&
     current.httpPort === record.httpPort &&
-    current.replicationPort === record.replicationPort
+    current.replicationPort === record.replicationPort &&
+    current.kafkaPort === record.kafkaPort
   )
     return [];
   return [record];

@@ -214,6 +214,15 @@ export class MetadataImage {
 }
 
 function registered(r: RegisterBrokerRecord): BrokerImage {
-  const { nodeId, incarnation, host, grpcPort, httpPort, replicationPort } = r;
-  return Object.freeze({ nodeId, incarnation, host, grpcPort, httpPort, replicationPort, fenced: true });
+  const { nodeId, incarnation, host, grpcPort, httpPort, replicationPort, kafkaPort } = r;
+  return Object.freeze({
+    nodeId,
+    incarnation,
+    host,
+    grpcPort,
+    httpPort,
+    replicationPort,
+    ...(kafkaPort === undefined ? {} : { kafkaPort }),
+    fenced: true,
+  });
 }

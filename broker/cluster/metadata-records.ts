@@ -8,7 +8,8 @@
 //
 //   offset 0   version   uint8   METADATA_RECORD_VERSION (0)
 //   offset 1   body      UTF-8 JSON of one object: "type" first, then the type's fields in the
-//                        order of RECORD_FIELDS, and no other key
+//                        order of RECORD_FIELDS, and no other key; an optional field
+//                        (OPTIONAL_FIELDS) is left out when it has no value
 //
 // Why JSON after a version byte and not a binary layout: the metadata log is small and rarely
 // written (a record per admin request or broker state change), and JSON keeps it readable by the
@@ -18,6 +19,12 @@
 // encoding of a value (JSON.stringify's: no spaces, no other key order, no repeated key, numbers
 // as integers): a record the log holds is applied by every broker for the life of the cluster, so
 // nothing loose may enter it, and a record has one form to compare, hash or search for.
+//
+// A field added to a record type after logs were written is optional: a record without it is the
+// record the older broker wrote, byte for byte, so older logs still load and stay canonical (the
+// Kafka listener's port of registerBroker came this way). A broker older than the field refuses a
+// record that carries it (an unknown field) and reports it; the cluster's brokers are upgraded
+// before one is started with a Kafka listener.
 
 import assert from 'node:assert/strict';
 import { WeirError } from '../../proto/errors.js';
@@ -43,6 +50,8 @@ export interface RegisterBrokerRecord {
   readonly grpcPort: number;
   readonly httpPort: number;
   readonly replicationPort: number;
+  /** The Kafka listener's port, at `host`; absent when the broker has no Kafka listener. */
+  readonly kafkaPort?: number;
 }
 export interface FenceBrokerRecord {
   readonly type: 'fenceBroker';
@@ -148,7 +157,15 @@ const replicas: FieldCheck = (v) => {
 
 /** Each type's fields, in encoding order. */
 export const RECORD_FIELDS: { readonly [T in MetadataRecordType]: Readonly<Record<string, FieldCheck>> } = {
-  registerBroker: { nodeId, incarnation, host, grpcPort: port, httpPort: port, replicationPort: port },
+  registerBroker: {
+    nodeId,
+    incarnation,
+    host,
+    grpcPort: port,
+    httpPort: port,
+    replicationPort: port,
+    kafkaPort: port,
+  },
   fenceBroker: { nodeId, incarnation },
   unfenceBroker: { nodeId, incarnation },
   topic: {
@@ -163,6 +180,15 @@ export const RECORD_FIELDS: { readonly [T in MetadataRecordType]: Readonly<Recor
   removeTopic: { name: topicName },
 };
 
+/** Fields of RECORD_FIELDS a record may leave out (added after logs without them were written). */
+export const OPTIONAL_FIELDS: { readonly [T in MetadataRecordType]?: ReadonlySet<string> } = {
+  registerBroker: new Set(['kafkaPort']),
+};
+
+function isOptional(type: MetadataRecordType, field: string): boolean {
+  return OPTIONAL_FIELDS[type]?.has(field) === true;
+}
+
 function isRecordType(t: unknown): t is MetadataRecordType {
   return typeof t === 'string' && Object.hasOwn(RECORD_FIELDS, t);
 }
@@ -175,7 +201,10 @@ export function invalidMetadataRecord(value: unknown): string | null {
   if (!isRecordType(r.type)) return `unknown type ${JSON.stringify(r.type)}`;
   const fields = RECORD_FIELDS[r.type];
   for (const [name, check] of Object.entries(fields)) {
-    if (!Object.hasOwn(r, name)) return `${r.type}: missing field ${name}`;
+    if (!Object.hasOwn(r, name)) {
+      if (isOptional(r.type, name)) continue;
+      return `${r.type}: missing field ${name}`;
+    }
     const bad = check(r[name]);
     if (bad !== null) return `${r.type}.${name}: ${bad}`;
   }
@@ -196,11 +225,12 @@ export function encodeMetadataRecord(record: MetadataRecord): Buffer {
   return out;
 }
 
-/** The body of a valid record: "type", then its fields in RECORD_FIELDS order. */
+/** The body of a valid record: "type", then its fields in RECORD_FIELDS order (optional ones it has). */
 function canonicalJson(record: MetadataRecord): string {
   const ordered: Record<string, unknown> = { type: record.type };
   const fields = record as unknown as Record<string, unknown>;
-  for (const name of Object.keys(RECORD_FIELDS[record.type])) ordered[name] = fields[name];
+  for (const name of Object.keys(RECORD_FIELDS[record.type]))
+    if (Object.hasOwn(fields, name)) ordered[name] = fields[name];
   return JSON.stringify(ordered);
 }
 

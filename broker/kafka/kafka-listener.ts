@@ -1,6 +1,7 @@
 // The Kafka listener of a running broker: the server with every API handler wired to the broker.
-// One broker only so far: Metadata names this broker alone, at its advertised host and Kafka port
-// (a cluster's brokers do not yet register their Kafka ports in the metadata log).
+// On a cluster every broker may have one: each registers its listener's port in the metadata log
+// with its registration, so Metadata on any broker names every live broker with a listener, at its
+// advertised host and Kafka port, and a Kafka client bootstrapped at one broker finds the rest.
 
 import type { Broker } from '../broker.js';
 import { createPartitionsHandler, createTopicsHandler, deleteTopicsHandler } from './admin-handlers.js';
@@ -40,9 +41,13 @@ export async function startKafkaListener(
 ): Promise<KafkaServer> {
   const self = (): number => broker.config.nodeId;
   let server: KafkaServer | null = null;
-  // Where Kafka clients reach a broker: Metadata's brokers and FindCoordinator's answers.
+  // Where Kafka clients reach a broker: Metadata's brokers and FindCoordinator's answers. This
+  // broker's own port from the server (the broker's config carries it only once the listener is
+  // bound and started); the others' from their registrations in the metadata log.
   const kafkaAddressOf: KafkaAddressOf = (id) =>
-    id === self() && server !== null ? { host: options.advertisedHost, port: server.port } : undefined;
+    id === self() && server !== null
+      ? { host: options.advertisedHost, port: server.port }
+      : broker.kafkaAddressOf(id);
   server = await KafkaServer.start({
     host: options.host,
     port: options.port,

@@ -11,7 +11,10 @@ import { ZERO_UUID } from '../../proto/kafka/codec-support.js';
 import type { Broker } from '../broker.js';
 import { kafkaHandler, type KafkaHandler } from './kafka-server.js';
 
-/** Where Kafka clients reach a broker: its advertised host and Kafka port, if it has a listener. */
+/**
+ * Where Kafka clients reach a broker: its advertised host and Kafka port, if it is live and has a
+ * listener (on a cluster, as its registration in the metadata log says).
+ */
 export type KafkaAddressOf = (nodeId: number) => { host: string; port: number } | undefined;
 
 const NONE = 0;
@@ -21,8 +24,10 @@ function errorCode(err: WeirError | null): number {
 }
 
 /**
- * Metadata: brokers with their Kafka listener's address, the controller, and per partition its
- * leader, leader epoch (the Raft term), replicas and in-sync replicas. A topic asked for by name
+ * Metadata: the live brokers with a Kafka listener, at its address; the controller (the metadata
+ * log's leader); and per partition its leader, leader epoch (the Raft term), replicas and in-sync
+ * replicas, by node id, as this broker sees them (a partition it holds no replica of: the
+ * metadata log's replicas, the preferred one as the leader). A topic asked for by name
  * is created when the broker auto-creates topics and the client allows it.
  */
 export function metadataHandler(broker: Broker, kafkaAddressOf: KafkaAddressOf): KafkaHandler {
@@ -70,7 +75,8 @@ function partitionOf(broker: Broker, topic: string, partition: number): Metadata
     leaderId: placed.leader,
     leaderEpoch,
     replicaNodes: placed.replicas,
-    isrNodes: placed.isr ?? placed.replicas,
+    // Where no replica is held the progress of none is known: the leader alone, as a follower says.
+    isrNodes: placed.isr ?? (placed.leader < 0 ? [] : [placed.leader]),
     offlineReplicas: [],
   };
 }

@@ -48,7 +48,7 @@ export const BROKER_BIN = join(REPO, 'dist', 'client', 'cli', 'bin.js');
 const START_TIMEOUT_MS = 30_000;
 const EXIT_TIMEOUT_MS = 10_000;
 /** Ports of a broker inside a namespace: alone at its address, it takes the defaults. */
-const NAMESPACE_PORTS = Object.freeze({ grpc: 9093, http: 9094, replication: 9095 });
+const NAMESPACE_PORTS = Object.freeze({ grpc: 9093, http: 9094, replication: 9095, kafka: 9092 });
 
 export interface FaultClusterOptions {
   readonly brokers?: number;
@@ -63,6 +63,8 @@ interface Ports {
   grpc: number;
   http: number;
   replication: number;
+  /** Every broker has a Kafka listener too: Kafka clients' runs bootstrap from it. */
+  kafka: number;
 }
 
 export interface FaultBroker {
@@ -179,6 +181,12 @@ export class FaultCluster {
   grpcAddress(nodeId: number): string {
     const b = this.broker(nodeId);
     return `${b.host}:${b.ports.grpc}`;
+  }
+
+  /** Broker `nodeId`'s Kafka listener, host:port. */
+  kafkaAddress(nodeId: number): string {
+    const b = this.broker(nodeId);
+    return `${b.host}:${b.ports.kafka}`;
   }
 
   /** Every broker's gRPC address, comma-separated, as a bootstrap list. */
@@ -368,7 +376,12 @@ export class FaultCluster {
     for (let i = 0; i < count; i++) {
       const ports: Ports =
         net === undefined
-          ? { grpc: await freePort(), http: await freePort(), replication: await freePort() }
+          ? {
+              grpc: await freePort(),
+              http: await freePort(),
+              replication: await freePort(),
+              kafka: await freePort(),
+            }
           : { ...NAMESPACE_PORTS };
       const dataDir = join(this.dir, `weir-${i + 1}`);
       mkdirSync(dataDir, { recursive: true });
@@ -396,6 +409,7 @@ export class FaultCluster {
       WEIR_GRPC_PORT: String(b.ports.grpc),
       WEIR_HTTP_PORT: String(b.ports.http),
       WEIR_REPLICATION_PORT: String(b.ports.replication),
+      WEIR_KAFKA_PORT: String(b.ports.kafka),
       WEIR_DATA_DIR: b.dataDir,
       WEIR_LOG_LEVEL: 'info',
       ...this.options.env,

@@ -1,5 +1,8 @@
 // Three real brokers with peers in one process, on loopback ports the OS picked and temp data
 // directories, for tests of the cluster: start them, restart one, wait for a condition, stop all.
+// With `kafkaPort: 0` among the overrides every broker opens a Kafka listener on a port from the
+// OS, and a restarted broker opens it again on the same port, so a Kafka client's bootstrap
+// address stays good.
 
 import { startBroker, type RunningBroker } from '../../broker/main.js';
 import type { StartBrokerOptions } from '../../broker/main.js';
@@ -7,6 +10,8 @@ import { freePort, removeDir, tempDir } from './support.js';
 
 export class TestCluster {
   readonly brokers: (RunningBroker | null)[];
+  /** Each broker's Kafka listener port once bound (index nodeId - 1), kept for its restarts. */
+  private readonly kafkaPorts: (number | undefined)[] = [];
 
   private constructor(
     readonly clusterId: string,
@@ -57,8 +62,9 @@ export class TestCluster {
     return cluster;
   }
 
-  private startNode(nodeId: number): Promise<RunningBroker> {
-    return startBroker({
+  private async startNode(nodeId: number): Promise<RunningBroker> {
+    const kept = this.kafkaPorts[nodeId - 1];
+    const b = await startBroker({
       dataDir: this.dataDirs[nodeId - 1]!,
       nodeId,
       peers: this.peers,
@@ -66,7 +72,17 @@ export class TestCluster {
       clusterId: this.clusterId,
       logLevel: 'silent',
       ...this.overrides,
+      ...(kept === undefined ? {} : { kafkaPort: kept }),
     });
+    if (b.kafkaAddress !== null) this.kafkaPorts[nodeId - 1] = portOf(b.kafkaAddress);
+    return b;
+  }
+
+  /** Broker `nodeId`'s Kafka listener address (host:port); throws when it has none. */
+  kafkaAddress(nodeId: number): string {
+    const address = this.node(nodeId).kafkaAddress;
+    if (address === null) throw new Error(`broker ${nodeId} has no Kafka listener`);
+    return address;
   }
 
   /** The running broker of `nodeId`; throws when it is stopped. */
@@ -116,6 +132,10 @@ export class TestCluster {
     this.brokers.fill(null);
     for (const d of this.dataDirs) removeDir(d);
   }
+}
+
+function portOf(address: string): number {
+  return Number(address.slice(address.lastIndexOf(':') + 1));
 }
 
 /** Polls until `done` holds (bounded: `ms`, 30 s by default), returning the last value. */

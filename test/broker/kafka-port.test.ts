@@ -1,5 +1,5 @@
 // The Kafka listener's port as the broker config resolves it: Kafka's 9092 on one broker when no
-// source names it, none on a broker with peers (its listener does not serve clusters yet), and any
+// source names it, none on a broker with peers (brokers of a cluster often share a machine), and any
 // port a source gives (0: any free port, -1: none) over either default. The embedded broker opens
 // none unless asked, so tests and embedders never take 9092 by surprise.
 
@@ -43,7 +43,7 @@ describe('the Kafka port', () => {
     const file = join(tempDir(), 'weir.json');
     writeFileSync(file, JSON.stringify({ kafkaPort: 0 }));
     expect(resolveBrokerConfig({ file }).kafkaPort).toBe(0);
-    // Given with peers, it stays given (and the broker refuses it at start, as before).
+    // Given with peers, it stays given: the broker opens it and registers it with the controller.
     expect(resolveBrokerConfig({ overrides: { ...PEERS, kafkaPort: 0 } }).kafkaPort).toBe(0);
     expect(() => resolveBrokerConfig({ overrides: { kafkaPort: -2 } })).toThrow(/kafkaPort/);
   });

@@ -1,5 +1,6 @@
 // `npm run cluster` (scripts/cluster.ts): given free ports, its brokers elect one controller that
-// every one of them reports; SIGTERM to the launcher stops every broker it started, and it exits 0.
+// every one of them reports, and a Kafka client given one broker is told of all three; SIGTERM to
+// the launcher stops every broker it started, and it exits 0.
 // And the launcher and docker-compose.yml stay one configuration: the same environment variables,
 // node ids and client ports.
 
@@ -7,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../broker/support.js';
 import {
@@ -57,6 +59,29 @@ async function agreedController(httpPorts: number[]): Promise<number> {
   }
 }
 
+/** The brokers a Kafka client at `port` is told of, as `nodeId@port`, once there are three (45 s). */
+async function kafkaBrokers(port: number): Promise<string[]> {
+  const kafka = new Kafka({
+    brokers: [`127.0.0.1:${port}`],
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 0 },
+  });
+  const admin = kafka.admin();
+  const deadline = Date.now() + 45_000;
+  let seen: string[] = [];
+  try {
+    await admin.connect();
+    while (seen.length < 3 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      const { brokers } = await admin.describeCluster();
+      seen = brokers.map((b) => `${b.nodeId}@${b.port}`).sort();
+    }
+    return seen;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** Resolves with the launcher's exit code, or rejects after `ms`. */
 function exitOf(child: ChildProcess, ms: number): Promise<number | string> {
   return new Promise((resolve, reject) => {
@@ -77,8 +102,8 @@ describe('npm run cluster', () => {
     if (!existsSync(LAUNCHER))
       throw new Error('dist/scripts/cluster.js is missing: run `npm run build` first (npm test does)');
     const ports: number[] = [];
-    for (let i = 0; i < 9; i++) ports.push(await freePort());
-    const triples = [0, 1, 2].map((i) => ports.slice(3 * i, 3 * i + 3).join(':'));
+    for (let i = 0; i < 12; i++) ports.push(await freePort());
+    const quads = [0, 1, 2].map((i) => ports.slice(4 * i, 4 * i + 4).join(':'));
     const dataDir = mkdtempSync(join(tmpdir(), 'weir-cluster-'));
     dirs.push(dataDir);
 
@@ -89,7 +114,7 @@ describe('npm run cluster', () => {
         '--brokers',
         '3',
         '--ports',
-        triples.join(','),
+        quads.join(','),
         '--data-dir',
         dataDir,
         '--cluster-id',
@@ -118,13 +143,17 @@ describe('npm run cluster', () => {
     pids.push(...children.map((c) => c.pid));
     expect(children.map((c) => [c.nodeId, c.grpc])).toEqual([
       [1, ports[0]],
-      [2, ports[3]],
-      [3, ports[6]],
+      [2, ports[4]],
+      [3, ports[8]],
     ]);
     for (const id of [1, 2, 3]) expect(existsSync(join(dataDir, `weir-${id}`))).toBe(true);
 
-    const controller = await agreedController([ports[1]!, ports[4]!, ports[7]!]);
+    const controller = await agreedController([ports[1]!, ports[5]!, ports[9]!]);
     expect([1, 2, 3]).toContain(controller);
+    // A Kafka client given broker 2 alone is told of all three, at their Kafka ports.
+    expect(await kafkaBrokers(ports[7]!)).toEqual(
+      [1, 2, 3].map((nodeId, i) => `${nodeId}@${ports[4 * i + 3]}`),
+    );
 
     launcher.kill('SIGTERM');
     expect(await exitOf(launcher, 30_000), output).toBe(0);
@@ -160,8 +189,10 @@ describe('the launcher and docker-compose.yml', () => {
       expect(env.WEIR_NODE_ID).toBe(broker.env.WEIR_NODE_ID);
       expect(env.WEIR_GRPC_PORT).toBe(broker.env.WEIR_GRPC_PORT);
       expect(env.WEIR_HTTP_PORT).toBe(broker.env.WEIR_HTTP_PORT);
+      expect(env.WEIR_KAFKA_PORT).toBe(broker.env.WEIR_KAFKA_PORT);
       expect(compose).toContain(`'${broker.grpc}:${broker.grpc}'`);
       expect(compose).toContain(`'${broker.http}:${broker.http}'`);
+      expect(compose).toContain(`'${broker.kafka}:${broker.kafka}'`);
       // The same voters: node ids 1..3, each at its own service's replication listener.
       expect(env.WEIR_PEERS).toBe('1@weir-1:9095,2@weir-2:9095,3@weir-3:9095');
       expect(broker.env.WEIR_PEERS).toBe(
@@ -174,17 +205,24 @@ describe('the launcher and docker-compose.yml', () => {
 describe('cluster options', () => {
   it('lays brokers out 100 ports apart from the base port', () => {
     const layout = clusterLayout(clusterOptions({ brokers: '2', basePort: '7000', dataDir: '/d' }));
-    expect(layout.map((b) => [b.grpc, b.http, b.replication, b.dataDir])).toEqual([
-      [7000, 7001, 7002, '/d/weir-1'],
-      [7100, 7101, 7102, '/d/weir-2'],
+    expect(layout.map((b) => [b.grpc, b.http, b.replication, b.kafka, b.dataDir])).toEqual([
+      [7000, 7001, 7002, 6999, '/d/weir-1'],
+      [7100, 7101, 7102, 7099, '/d/weir-2'],
     ]);
+  });
+
+  it('takes a Kafka port as a fourth port of a broker, and opens no Kafka listener without one', () => {
+    const layout = clusterLayout(clusterOptions({ ports: '1:2:3:4,5:6:7' }));
+    expect(layout.map((b) => b.env.WEIR_KAFKA_PORT)).toEqual(['4', '-1']);
   });
 
   it.each([
     [{ brokers: '0' }, '--brokers must be between 1 and 9'],
     [{ brokers: 'x' }, '--brokers must be between 1 and 9'],
     [{ basePort: '65500' }, '--base-port 65500 leaves no room for 3 brokers'],
-    [{ ports: '1:2' }, 'broker 1 needs grpc:http:replication'],
+    [{ ports: '1:2' }, 'broker 1 needs grpc:http:replication[:kafka]'],
+    [{ ports: '1:2:3:4:5' }, 'broker 1 needs grpc:http:replication[:kafka]'],
+    [{ basePort: '1' }, 'leaves no room for the Kafka port below it'],
     [{ ports: '1:2:99999' }, 'must be a port between 1 and 65535'],
     [{ ports: '1:2:3', brokers: '2' }, '--ports lists 1 brokers, --brokers asks for 2'],
     [{ clusterId: '' }, '--cluster-id must not be empty'],

@@ -42,15 +42,20 @@ interface Draws {
 
 function records(d: Draws): fc.Arbitrary<MetadataRecord> {
   return fc.oneof(
-    fc.record({
-      type: fc.constant('registerBroker' as const),
-      nodeId: d.nodeId,
-      incarnation: d.incarnation,
-      host,
-      grpcPort: port,
-      httpPort: port,
-      replicationPort: port,
-    }),
+    fc.record(
+      {
+        type: fc.constant('registerBroker' as const),
+        nodeId: d.nodeId,
+        incarnation: d.incarnation,
+        host,
+        grpcPort: port,
+        httpPort: port,
+        replicationPort: port,
+        kafkaPort: port,
+      },
+      // A broker without a Kafka listener registers without its port.
+      { requiredKeys: ['type', 'nodeId', 'incarnation', 'host', 'grpcPort', 'httpPort', 'replicationPort'] },
+    ),
     fc.record({ type: fc.constant('fenceBroker' as const), nodeId: d.nodeId, incarnation: d.incarnation }),
     fc.record({ type: fc.constant('unfenceBroker' as const), nodeId: d.nodeId, incarnation: d.incarnation }),
     fc.record({

@@ -373,6 +373,23 @@ describe('planRegisterBroker', () => {
     expect(planRegisterBroker(image, { ...registration(1), httpPort: 8081 })).toHaveLength(1);
   });
 
+  it('registers a Kafka listener that opened, moved or closed, and carries its port into the image', () => {
+    const image = new MetadataImage();
+    image.apply({ type: 'registerBroker', ...registration(1) });
+    const opened = planRegisterBroker(image, { ...registration(1), kafkaPort: 9092 });
+    expect(opened).toEqual([{ type: 'registerBroker', ...registration(1), kafkaPort: 9092 }]);
+    image.apply(opened[0]!);
+    expect(image.broker(1)?.kafkaPort).toBe(9092);
+    expect(planRegisterBroker(image, { ...registration(1), kafkaPort: 9092 })).toEqual([]);
+    expect(planRegisterBroker(image, { ...registration(1), kafkaPort: 19092 })).toHaveLength(1);
+    // A port given as undefined is no port: the record leaves the field out.
+    const closed = planRegisterBroker(image, { ...registration(1), kafkaPort: undefined });
+    expect(closed).toEqual([{ type: 'registerBroker', ...registration(1) }]);
+    expect(Object.hasOwn(closed[0]!, 'kafkaPort')).toBe(false);
+    image.apply(closed[0]!);
+    expect(image.broker(1)?.kafkaPort).toBeUndefined();
+  });
+
   it('plans nothing for a retry of the registration in force', () => {
     const image = new MetadataImage();
     image.apply({ type: 'registerBroker', ...registration(1) });

@@ -48,6 +48,28 @@ describe('encoding', () => {
     expect(decodeMetadataRecord(raw(json))).toEqual(record);
   });
 
+  it("writes a broker's Kafka port after its other ports, and leaves it out when there is none", () => {
+    const without: MetadataRecord = {
+      type: 'registerBroker',
+      nodeId: 2,
+      incarnation: INC,
+      host: 'b2',
+      grpcPort: 1,
+      httpPort: 2,
+      replicationPort: 3,
+    };
+    const head = `{"type":"registerBroker","nodeId":2,"incarnation":"${INC}","host":"b2","grpcPort":1,"httpPort":2,"replicationPort":3`;
+    expect(
+      encodeMetadataRecord({ ...without, kafkaPort: 4 })
+        .subarray(1)
+        .toString(),
+    ).toBe(`${head},"kafkaPort":4}`);
+    // A registration as logs older than the field hold it: the same bytes, and it decodes.
+    expect(encodeMetadataRecord(without).subarray(1).toString()).toBe(`${head}}`);
+    expect(decodeMetadataRecord(raw(`${head}}`))).toEqual(without);
+    expect(decodeMetadataRecord(raw(`${head},"kafkaPort":4}`))).toEqual({ ...without, kafkaPort: 4 });
+  });
+
   it('writes a removed config as null', () => {
     const record: MetadataRecord = { type: 'config', topic: 't', key: 'retention.ms', value: null };
     expect(encodeMetadataRecord(record).subarray(1).toString()).toBe(
@@ -160,6 +182,27 @@ describe('decode refuses', () => {
         `{"type":"registerBroker","nodeId":1,"incarnation":"${INC}","host":"h","grpcPort":0,"httpPort":1,"replicationPort":1}`,
       ),
       /grpcPort: 0 is not an integer from 1 to 65535/,
+    ],
+    [
+      'Kafka port 0',
+      raw(
+        `{"type":"registerBroker","nodeId":1,"incarnation":"${INC}","host":"h","grpcPort":1,"httpPort":1,"replicationPort":1,"kafkaPort":0}`,
+      ),
+      /kafkaPort: 0 is not an integer from 1 to 65535/,
+    ],
+    [
+      'a null Kafka port',
+      raw(
+        `{"type":"registerBroker","nodeId":1,"incarnation":"${INC}","host":"h","grpcPort":1,"httpPort":1,"replicationPort":1,"kafkaPort":null}`,
+      ),
+      /kafkaPort: null is not an integer/,
+    ],
+    [
+      'a Kafka port before the other ports',
+      raw(
+        `{"type":"registerBroker","nodeId":1,"incarnation":"${INC}","host":"h","kafkaPort":1,"grpcPort":1,"httpPort":1,"replicationPort":1}`,
+      ),
+      /not in the one encoding/,
     ],
     [
       'a host with a space',

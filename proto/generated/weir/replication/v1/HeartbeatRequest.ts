@@ -9,6 +9,7 @@ export interface HeartbeatRequest {
   grpcPort?: number;
   httpPort?: number;
   replicationPort?: number;
+  kafkaPort?: number;
 }
 
 export interface HeartbeatRequest__Output {
@@ -19,4 +20,5 @@ export interface HeartbeatRequest__Output {
   grpcPort: number;
   httpPort: number;
   replicationPort: number;
+  kafkaPort: number;
 }
