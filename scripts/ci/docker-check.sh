@@ -74,12 +74,19 @@ node_bin=$(readlink -f "$(command -v node)")
 npm_dir=$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")
 # Named after what goes in, so a later run reuses it and with it Docker's build cache; a new node,
 # npm or CA bundle makes a new one.
-inputs=$(cat "$node_bin" "$npm_dir/package.json" /etc/ssl/certs/ca-certificates.crt | sha256sum | cut -c1-12)
+# The libraries the native addons in node_modules link to go in too (lz4-napi needs librt, which
+# node itself does not): the official image has the whole C library, this stand-in only what is
+# listed. ldd skips an addon built for another platform.
+addon_libs=$(find node_modules -name '*.node' -type f -print0 | xargs -0 -r -n1 ldd 2>/dev/null |
+  grep -o '/[^ :]*' | sort -u || true)
+inputs=$( (cat "$node_bin" "$npm_dir/package.json" /etc/ssl/certs/ca-certificates.crt; echo "$addon_libs") |
+  sha256sum | cut -c1-12)
 BASE_IMAGE=weir-node-base:$(node --version)-$inputs
 
 make_base() {
   tools=("$node_bin" /bin/sh /usr/bin/env /bin/mkdir /bin/chown)
-  for f in "${tools[@]}" $(ldd "${tools[@]}" | grep -o '/[^ :]*' | sort -u); do
+  # shellcheck disable=SC2086 # one path per word
+  for f in "${tools[@]}" $( (ldd "${tools[@]}" | grep -o '/[^ :]*'; echo $addon_libs) | sort -u); do
     cp --parents -L "$f" "$root"
   done
   mkdir -p "$root/usr/bin" "$root/usr/lib/node_modules" "$root/tmp" "$root/root" "$root/home/node" "$root/etc/ssl"

@@ -10,7 +10,12 @@
 # of seconds each, on no I/O or Node API that differs between versions), already run once by
 # `npm test`; running them twice would take CI's two cores near its time limit. It leaves out
 # test/kafka/compat/** too: real Kafka clients (kcat, the JVM) whose time is theirs, not Node's,
-# against the same broker code that test/kafka/listener.test.ts runs on every version.
+# against the same broker code that test/kafka/listener.test.ts runs on every version. And it
+# leaves out the in-process three-broker clusters (test/{broker,client}/cluster-*, test/kafka/
+# cluster): the replication, controller and group failover logic on top of the same Node APIs;
+# they run under Node 20, and on every version the real-process cluster tests (test/faults/**,
+# test/cli/cluster-*) still run brokers replicating over gRPC. Without them CI stays under its
+# 20 minutes on two cores.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -28,6 +33,8 @@ for version in "${VERSIONS[@]}"; do
     echo "node-versions: $bin/node is not Node $version" >&2
     exit 1
   fi
-  echo "== the test suite on Node v$version, without test/sim/** and test/kafka/compat/**"
-  PATH="$bin:$PATH" node node_modules/vitest/vitest.mjs run --exclude 'test/sim/**' --exclude 'test/kafka/compat/**'
+  echo "== the test suite on Node v$version, without test/sim/**, test/kafka/compat/** and the in-process clusters"
+  PATH="$bin:$PATH" node node_modules/vitest/vitest.mjs run --exclude 'test/sim/**' --exclude 'test/kafka/compat/**' \
+    --exclude 'test/broker/cluster-*.test.ts' --exclude 'test/client/cluster-*.test.ts' \
+    --exclude 'test/kafka/cluster.test.ts'
 done
