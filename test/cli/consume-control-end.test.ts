@@ -64,7 +64,24 @@ describe('weir consume to the high watermark', () => {
     );
     // Without the position passing the no-op, the watchdog fails the command (exit 1) instead.
     expect(okLines(result)).toEqual(values);
-    // So does a group member reading to the high watermark at start.
+    // So does a group member reading to the high watermark at start, once the group has a
+    // coordinator again (its __consumer_offsets partition may have been led by the killed broker;
+    // how long that takes is not what this test is about).
+    await pollUntil(
+      async () => {
+        const admin = new Admin({ bootstrap, requestTimeoutMs: 2000 });
+        try {
+          return (await admin.findCoordinator('g')).coordinator.nodeId;
+        } catch {
+          return -1;
+        } finally {
+          await admin.close().catch(() => {});
+        }
+      },
+      (id) => id >= 0 && id !== first,
+      'a live coordinator for group g',
+      30_000,
+    );
     const member = await weir(
       [
         'consume',
