@@ -3,9 +3,7 @@
 // Kafka 3.x/4.x clients (OffsetFetch v8+ asks about several groups at once), and a group id used
 // by both protocols, which Kafka refuses either way.
 
-import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FrameReader } from '../../broker/kafka/frames.js';
 import { ERRORS, isWeirError } from '../../proto/errors.js';
 import {
   ConsumerGroupDescribeApi,
@@ -19,9 +17,9 @@ import {
   OffsetFetchApi,
   SyncGroupApi,
 } from '../../proto/kafka/generated/index.js';
-import { Reader, Writer } from '../../proto/kafka/wire.js';
 import { Admin } from '../../client/index.js';
 import { startTestBroker, uniqueTopic, type TestBroker } from '../client/helpers.js';
+import { kafkaRequest, type RequestCodec } from './kafka-request.js';
 
 let broker: TestBroker;
 let port: number;
@@ -38,45 +36,13 @@ afterAll(async () => {
   await broker?.close();
 });
 
-interface Codec<Req, Res> {
-  readonly apiKey: number;
-  readonly flexibleFrom: number;
-  defaultRequest(): Req;
-  writeRequest(w: Writer, v: number, m: Req): void;
-  readResponse(r: Reader, v: number): Res;
-}
-
-/** One request on a fresh connection; its response decoded. */
-async function call<Req, Res>(api: Codec<Req, Res>, version: number, request: Partial<Req>): Promise<Res> {
-  const flexible = version >= api.flexibleFrom;
-  const w = new Writer();
-  w.int32(0);
-  w.int16(api.apiKey);
-  w.int16(version);
-  w.int32(1);
-  w.string('group-protocol-test', false);
-  if (flexible) w.uvarint(0);
-  api.writeRequest(w, version, { ...api.defaultRequest(), ...request });
-  const frame = w.toBuffer();
-  frame.writeInt32BE(frame.length - 4, 0);
-  const socket = connect(port, '127.0.0.1');
-  const frames = new FrameReader(1 << 20);
-  try {
-    const body = await new Promise<Buffer>((resolve, reject) => {
-      socket.on('data', (chunk: Buffer) => {
-        const got = frames.push(chunk);
-        if (got.length > 0) resolve(got[0]!);
-      });
-      socket.on('error', reject);
-      socket.on('close', () => reject(new Error('connection closed')));
-      socket.write(frame);
-    });
-    const r = new Reader(body, 4);
-    if (flexible) r.taggedFields(() => {});
-    return api.readResponse(r, version);
-  } finally {
-    socket.destroy();
-  }
+/** One request on a fresh connection, the API's default request with `request`'s fields. */
+function call<Req, Res>(
+  api: RequestCodec<Req, Res> & { defaultRequest(): Req },
+  version: number,
+  request: Partial<Req>,
+): Promise<Res> {
+  return kafkaRequest(port, api, version, { ...api.defaultRequest(), ...request });
 }
 
 const code = (name: keyof typeof ERRORS): number => ERRORS[name].id;

@@ -13,7 +13,6 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Admin, Producer, type ConsumerRecord } from '../../../client/index.js';
 import { readRecords, uniqueTopic } from '../../client/helpers.js';
-import { apiKeysServed, JOIN_GROUP_KEY } from './api-versions.js';
 import {
   startBrokerProcess,
   storedCodecs as storedCodecsIn,
@@ -246,14 +245,10 @@ describe.skipIf(missing !== null)('the Java client against a weir broker process
     },
   );
 
-  // group.protocol=classic: runs once the listener serves consumer groups (JoinGroup and the rest).
+  // group.protocol=classic: JoinGroup, SyncGroup, Heartbeat and commits from the Java client.
   it.for(JAVA_CLIENT_VERSIONS)(
     'kafka-clients %s: a classic consumer group reads a topic',
-    async (version, ctx) => {
-      if (!(await apiKeysServed(broker.kafka)).has(JOIN_GROUP_KEY)) {
-        ctx.skip('the Kafka listener serves no JoinGroup yet');
-        return;
-      }
+    async (version) => {
       const topic = uniqueTopic('java-group');
       await admin.createTopic(topic, { partitions: 2 });
       const sent = records(10);
