@@ -43,6 +43,8 @@ function offsetCount(batch: Buffer): number {
   return batchLastOffsetDelta(batch, 0) + 1;
 }
 
+/** A request's "no leader epoch known": no fencing (requireLeaderEpoch). */
+export const NO_LEADER_EPOCH = -1;
 export type Acks = 'none' | 'leader' | 'all';
 export type ReplicaRole = 'leader' | 'follower';
 /** How many of the newest segments are read at start-up to rebuild producer state. */
@@ -289,6 +291,26 @@ export class Partition {
     const failed = this.log.failed;
     if (failed !== null) throw failed;
     if (this.replicaRole !== 'leader') throw this.notLeader();
+  }
+
+  /**
+   * Leader-epoch fencing (Kafka's KIP-320) of a request naming the epoch its client knows (-1:
+   * none, no check): FENCED_LEADER_EPOCH when it is older than this replica's (the client's
+   * metadata is stale), UNKNOWN_LEADER_EPOCH when newer (this replica has not heard of the new
+   * leader yet); both retriable after a metadata refresh.
+   */
+  requireLeaderEpoch(currentLeaderEpoch: number): void {
+    if (currentLeaderEpoch === NO_LEADER_EPOCH || currentLeaderEpoch === this.epoch) return;
+    const where = `${this.topic}/${this.id}`;
+    if (currentLeaderEpoch < this.epoch)
+      throw new WeirError(
+        'FENCED_LEADER_EPOCH',
+        `${where}: leader epoch ${currentLeaderEpoch} is older than this replica's ${this.epoch}`,
+      );
+    throw new WeirError(
+      'UNKNOWN_LEADER_EPOCH',
+      `${where}: leader epoch ${currentLeaderEpoch} is newer than this replica's ${this.epoch}`,
+    );
   }
 
   /** NOT_LEADER_OR_FOLLOWER, naming the leader when this replica knows it. */

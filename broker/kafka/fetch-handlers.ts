@@ -5,9 +5,10 @@
 // broker keeps no session, so it sends full fetches. From version 13 topics are named by id; an id
 // the broker does not know gets UNKNOWN_TOPIC_ID. weir has no transactions, so the last stable
 // offset is the high watermark and no transaction is ever aborted. A partition named with the
-// client's leader epoch is fenced as leader-epochs.ts says. A fetch older than v10 whose answer
-// would hold zstd batches gets UNSUPPORTED_COMPRESSION_TYPE for that partition, as in Kafka
-// (KIP-110): such a client cannot read them.
+// client's leader epoch is fenced at each read (Partition.requireLeaderEpoch), after a long-poll
+// too. A fetch older than v10 whose answer would hold zstd batches gets
+// UNSUPPORTED_COMPRESSION_TYPE for that partition, as in Kafka (KIP-110): such a client cannot
+// read them.
 
 import { holdsCodec } from '../../proto/batch-inflate.js';
 import { COMPRESSION_ZSTD } from '../../proto/compression.js';
@@ -23,7 +24,6 @@ import {
 import type { Broker } from '../broker.js';
 import type { FetchPartitionRequest } from '../replica/replica-manager.js';
 import { kafkaHandler, type KafkaHandler } from './kafka-server.js';
-import { fenceError } from './leader-epochs.js';
 import { TopicIds } from './topic-ids.js';
 
 // A partition answered with an error still carries a records field, and it must be empty, not null:
@@ -71,40 +71,34 @@ export function fetchHandler(broker: Broker): KafkaHandler {
           errorCode: new WeirError('FETCH_SESSION_ID_NOT_FOUND').id,
           sessionId: 0,
         };
-      // Which partitions to read; those of a topic id not known, and those whose leader epoch is
-      // fenced, are answered without a read.
+      // Which partitions to read; those of a topic id not known are answered without a read.
       const reads: FetchPartitionRequest[] = [];
       const topics = request.topics.map((t: FetchRequestTopic) => {
         const name = byId ? ids.name(t.topicId) : t.topic;
-        const fenced = t.partitions.map((p) => (name === undefined ? null : fenceOf(broker, name, p)));
         if (name !== undefined)
-          t.partitions.forEach((p, i) => {
-            if (fenced[i] === null)
-              reads.push({
-                topic: name,
-                partition: p.partition,
-                offset: p.fetchOffset,
-                maxBytes: p.partitionMaxBytes,
-              });
-          });
-        return { request: t, name, fenced };
+          for (const p of t.partitions)
+            reads.push({
+              topic: name,
+              partition: p.partition,
+              offset: p.fetchOffset,
+              maxBytes: p.partitionMaxBytes,
+              currentLeaderEpoch: p.currentLeaderEpoch,
+            });
+        return { request: t, name };
       });
       const results = await broker.fetch(reads, request.maxBytes, request.minBytes, request.maxWaitMs);
       let next = 0;
-      const responses: FetchResponseTopic[] = topics.map(({ request: t, name, fenced }) => ({
+      const responses: FetchResponseTopic[] = topics.map(({ request: t, name }) => ({
         topic: t.topic,
         topicId: t.topicId,
-        partitions: t.partitions.map((p, i) => {
+        partitions: t.partitions.map((p) => {
           if (name === undefined)
             return emptyPartition(
               p.partition,
               new WeirError('UNKNOWN_TOPIC_ID', `no topic has id ${t.topicId}`),
             );
-          const fence = fenced[i];
-          if (fence !== null && fence !== undefined)
-            return { ...emptyPartition(p.partition, fence.error), currentLeader: fence.leader };
           const r = results[next++]!;
-          if (r.error !== null) return emptyPartition(p.partition, r.error);
+          if (r.error !== null) return errorPartition(broker, name, p.partition, r.error);
           if (context.apiVersion < ZSTD_MIN_FETCH_VERSION && holdsCodec(r.batches, COMPRESSION_ZSTD))
             return emptyPartition(
               p.partition,
@@ -128,20 +122,23 @@ export function fetchHandler(broker: Broker): KafkaHandler {
 }
 
 /**
- * The fencing error of a partition named with the client's leader epoch (Fetch v9+), and the
- * leader as this broker knows it (a client of v12+ takes it without asking Metadata again); null
- * when the partition is not here (the read answers why) or the epoch is current or not given.
+ * A partition's error answer; a fenced one (FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH) carries the
+ * leader as this broker knows it, which a client of v12+ takes without asking Metadata again.
  */
-function fenceOf(
+function errorPartition(
   broker: Broker,
   topic: string,
-  p: { partition: number; currentLeaderEpoch: number },
-): { error: WeirError; leader: { leaderId: number; leaderEpoch: number } } | null {
-  const partition = broker.find(topic, p.partition);
-  if (partition === undefined) return null;
-  const error = fenceError(partition, p.currentLeaderEpoch);
-  if (error === null) return null;
-  return { error, leader: { leaderId: partition.leaderId ?? -1, leaderEpoch: partition.leaderEpoch } };
+  index: number,
+  error: WeirError,
+): FetchResponsePartition {
+  const answer = emptyPartition(index, error);
+  if (error.code !== 'FENCED_LEADER_EPOCH' && error.code !== 'UNKNOWN_LEADER_EPOCH') return answer;
+  const partition = broker.find(topic, index);
+  if (partition === undefined) return answer;
+  return {
+    ...answer,
+    currentLeader: { leaderId: partition.leaderId ?? -1, leaderEpoch: partition.leaderEpoch },
+  };
 }
 
 /** Kafka's special timestamps: the earliest offset, and the earliest local one (no tiers here). */
@@ -159,9 +156,7 @@ export function listOffsetsHandler(broker: Broker): KafkaHandler {
         name: t.name,
         partitions: t.partitions.map((p): ListOffsetsResponsePartition => {
           try {
-            const partition = broker.find(t.name, p.partitionIndex);
-            const fenced = partition === undefined ? null : fenceError(partition, p.currentLeaderEpoch);
-            if (fenced !== null) throw fenced;
+            broker.find(t.name, p.partitionIndex)?.requireLeaderEpoch(p.currentLeaderEpoch);
             const ts = p.timestamp === EARLIEST_LOCAL ? EARLIEST : p.timestamp;
             const found = broker.listOffset(t.name, p.partitionIndex, ts);
             return {

@@ -5,9 +5,8 @@
 //
 // Two uses, as in Kafka (KIP-320):
 // - fencing: a Fetch, ListOffsets or OffsetForLeaderEpoch that names the epoch the client knows
-//   (-1: none) is answered FENCED_LEADER_EPOCH when that epoch is older than this replica's (the
-//   client's metadata is stale) and UNKNOWN_LEADER_EPOCH when it is newer (this replica has not
-//   heard of the new leader yet); both are retriable after a metadata refresh;
+//   is checked against this replica's (Partition.requireLeaderEpoch; a fetch at each read, so
+//   also after its long-poll);
 // - OffsetForLeaderEpoch: where an epoch ends here, so a consumer that read records of epoch E
 //   can tell whether the leader still has them (truncation detection).
 
@@ -18,29 +17,7 @@ import {
 } from '../../proto/kafka/generated/index.js';
 import { UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET, type EpochEntry } from '../../storage/index.js';
 import type { Broker } from '../broker.js';
-import type { Partition } from '../partition.js';
 import { kafkaHandler, type KafkaHandler } from './kafka-server.js';
-
-/** The request's "no epoch known": no fencing. */
-export const NO_EPOCH = -1;
-
-/** The fencing error for a request naming `currentLeaderEpoch`, or null when it may go on. */
-export function fenceError(partition: Partition, currentLeaderEpoch: number): WeirError | null {
-  if (currentLeaderEpoch === NO_EPOCH) return null;
-  const epoch = partition.leaderEpoch;
-  const where = `${partition.topic}/${partition.id}`;
-  if (currentLeaderEpoch < epoch)
-    return new WeirError(
-      'FENCED_LEADER_EPOCH',
-      `${where}: leader epoch ${currentLeaderEpoch} is older than this replica's ${epoch}`,
-    );
-  if (currentLeaderEpoch > epoch)
-    return new WeirError(
-      'UNKNOWN_LEADER_EPOCH',
-      `${where}: leader epoch ${currentLeaderEpoch} is newer than this replica's ${epoch}`,
-    );
-  return null;
-}
 
 /** Where a log's epochs stand: their starts, the leader's epoch now, the log's bounds. */
 export interface EpochHistory {
@@ -90,8 +67,7 @@ function endOffsetOf(
     const partition = broker.find(topic, p.partition);
     if (partition === undefined)
       throw new WeirError('UNKNOWN_TOPIC_OR_PARTITION', `${topic}/${p.partition} is not on this broker`);
-    const fenced = fenceError(partition, p.currentLeaderEpoch);
-    if (fenced !== null) throw fenced;
+    partition.requireLeaderEpoch(p.currentLeaderEpoch);
     partition.requireLeader();
     const found = epochEndOffset(
       {

@@ -53,6 +53,8 @@ export interface FetchPartitionRequest {
   readonly partition: number;
   readonly offset: number;
   readonly maxBytes: number;
+  /** The leader epoch the client knows (Kafka's Fetch v9+), fenced at each read; absent: none. */
+  readonly currentLeaderEpoch?: number;
 }
 
 export interface FetchPartitionResult {
@@ -622,6 +624,7 @@ export class ReplicaManager {
       try {
         const p = this.partition(req.topic, req.partition);
         p.requireLeader();
+        if (req.currentLeaderEpoch !== undefined) p.requireLeaderEpoch(req.currentLeaderEpoch);
         const limit = Math.min(partitionFetchMaxBytes(req.maxBytes), budget);
         // The first partition with data always gets at least one batch, as Kafka's fetch does.
         const read = p.read(req.offset, limit, { maxOffset: p.highWatermark, minOneBatch: nothingYet });
