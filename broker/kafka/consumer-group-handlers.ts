@@ -18,34 +18,22 @@ import type { HeartbeatRequest } from '../group/consumer-group.js';
 import type { Broker } from '../broker.js';
 import { ZERO_UUID } from '../../proto/kafka/codec-support.js';
 import { kafkaHandler, type KafkaHandler } from './kafka-server.js';
+import { TopicIds } from './topic-ids.js';
 import { hostOf } from './group-errors.js';
 
 /** Kafka's server-side assignors by weir's: "uniform" is the sticky one. */
 const ASSIGNOR_OF_KAFKA: Readonly<Record<string, string>> = { uniform: 'sticky', range: 'range' };
 
-/** Topic ids both ways, rebuilt from the broker's topics when one is missing. */
-class TopicIdMap {
-  private byId = new Map<string, string>();
-  private byName = new Map<string, string>();
-  constructor(private readonly broker: Broker) {}
+/** A topic's name by id; UNKNOWN_TOPIC_ID when no topic has it. */
+function nameById(ids: TopicIds, id: string): string {
+  const name = ids.name(id);
+  if (name === undefined) throw new WeirError('UNKNOWN_TOPIC_ID', `no topic has id ${id}`);
+  return name;
+}
 
-  private refresh(): void {
-    const topics = this.broker.metadata([], false).filter((t) => t.topicId !== null);
-    this.byId = new Map(topics.map((t) => [t.topicId!, t.name]));
-    this.byName = new Map(topics.map((t) => [t.name, t.topicId!]));
-  }
-
-  name(id: string): string {
-    if (!this.byId.has(id)) this.refresh();
-    const name = this.byId.get(id);
-    if (name === undefined) throw new WeirError('UNKNOWN_TOPIC_ID', `no topic has id ${id}`);
-    return name;
-  }
-
-  id(name: string): string {
-    if (!this.byName.has(name)) this.refresh();
-    return this.byName.get(name) ?? ZERO_UUID;
-  }
+/** A topic's id by name; the zero id for a topic that is gone. */
+function idByName(ids: TopicIds, name: string): string {
+  return ids.id(name) ?? ZERO_UUID;
 }
 
 /** Partitions by topic, as Kafka lists them. */
@@ -61,7 +49,7 @@ function byTopic(tps: readonly TopicPartition[]): Map<string, number[]> {
 
 function heartbeatOf(
   broker: Broker,
-  ids: TopicIdMap,
+  ids: TopicIds,
   req: ConsumerGroupHeartbeatRequest,
   clientId: string,
   host: string,
@@ -71,7 +59,7 @@ function heartbeatOf(
     req.topicPartitions === null
       ? [...(current?.assignment ?? []), ...(current?.pendingRevocation ?? [])]
       : req.topicPartitions.flatMap((t) => {
-          const topic = ids.name(t.topicId);
+          const topic = nameById(ids, t.topicId);
           return t.partitions.map((partition) => ({ topic, partition }));
         });
   let assignor = '';
@@ -97,7 +85,7 @@ function heartbeatOf(
 }
 
 export function consumerGroupHeartbeatHandler(broker: Broker): KafkaHandler {
-  const ids = new TopicIdMap(broker);
+  const ids = new TopicIds(broker);
   return kafkaHandler({
     api: ConsumerGroupHeartbeatApi,
     handle: (request, context) => {
@@ -118,7 +106,7 @@ export function consumerGroupHeartbeatHandler(broker: Broker): KafkaHandler {
               ? null
               : {
                   topicPartitions: [...byTopic(result.assignment)].map(([topic, partitions]) => ({
-                    topicId: ids.id(topic),
+                    topicId: idByName(ids, topic),
                     partitions,
                   })),
                 },
@@ -135,7 +123,7 @@ export function consumerGroupHeartbeatHandler(broker: Broker): KafkaHandler {
   });
 }
 
-function describeOne(broker: Broker, ids: TopicIdMap, groupId: string): ConsumerGroupDescribeGroup {
+function describeOne(broker: Broker, ids: TopicIds, groupId: string): ConsumerGroupDescribeGroup {
   const answer: ConsumerGroupDescribeGroup = {
     errorCode: 0,
     errorMessage: null,
@@ -153,7 +141,7 @@ function describeOne(broker: Broker, ids: TopicIdMap, groupId: string): Consumer
     const d = broker.groups.describeGroup(groupId);
     const assignmentOf = (tps: readonly TopicPartition[]) => ({
       topicPartitions: [...byTopic(tps)].map(([topicName, partitions]) => ({
-        topicId: ids.id(topicName),
+        topicId: idByName(ids, topicName),
         topicName,
         partitions,
       })),
@@ -186,7 +174,7 @@ function describeOne(broker: Broker, ids: TopicIdMap, groupId: string): Consumer
 }
 
 export function consumerGroupDescribeHandler(broker: Broker): KafkaHandler {
-  const ids = new TopicIdMap(broker);
+  const ids = new TopicIds(broker);
   return kafkaHandler({
     api: ConsumerGroupDescribeApi,
     handle: (request) => ({
