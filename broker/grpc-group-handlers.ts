@@ -1,7 +1,6 @@
 // The consumer-group calls of the gRPC surface: decode, call the group coordinator, encode. As in
 // grpc-server.ts, no group logic lives here.
 
-import type * as grpc from '@grpc/grpc-js';
 import { WeirError } from '../proto/errors.js';
 import type { ResetOffsetsRequest__Output } from '../proto/generated/weir/v1/ResetOffsetsRequest.js';
 import type { WeirHandlers } from '../proto/generated/weir/v1/Weir.js';
@@ -10,6 +9,7 @@ import { fromWirePartitions, toWirePartitions } from '../proto/topic-partitions.
 import type { Broker } from './broker.js';
 import type { ResetTarget } from './group/coordinator.js';
 import { unary, type GrpcSurfaceHooks } from './grpc-unary.js';
+import { hostOf } from './peer-host.js';
 
 type GroupMethods =
   | 'FindCoordinator'
@@ -21,13 +21,6 @@ type GroupMethods =
   | 'DeleteGroup'
   | 'ResetOffsets'
   | 'DeleteOffsets';
-
-/** The client's address without its port, as the group's description shows it. */
-function hostOf(call: grpc.ServerUnaryCall<unknown, unknown>): string {
-  const peer = call.getPeer();
-  const host = peer.replace(/:\d+$/, '');
-  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
-}
 
 function resetTarget(req: ResetOffsetsRequest__Output): ResetTarget {
   switch (req.to) {
@@ -59,7 +52,7 @@ export function groupHandlers(broker: Broker, hooks: GrpcSurfaceHooks): Pick<Wei
         memberEpoch: req.memberEpoch,
         instanceId: req.instanceId,
         clientId: req.clientId,
-        host: hostOf(call),
+        host: hostOf(call.getPeer()),
         sessionTimeoutMs: req.sessionTimeoutMs,
         rebalanceTimeoutMs: req.rebalanceTimeoutMs,
         subscribedTopics: req.subscribedTopics,

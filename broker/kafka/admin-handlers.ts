@@ -3,7 +3,7 @@
 // made from a Kafka client are the same as those made with `weir topic create`. Each topic gets
 // its own answer; one topic's error does not fail the others.
 
-import { WeirError, isWeirError } from '../../proto/errors.js';
+import { WeirError } from '../../proto/errors.js';
 import { ZERO_UUID } from '../../proto/kafka/codec-support.js';
 import {
   CreatePartitionsApi,
@@ -13,14 +13,9 @@ import {
   type CreateTopicsResponseTopic,
 } from '../../proto/kafka/generated/index.js';
 import type { Broker } from '../broker.js';
+import { failure } from './error-answers.js';
 import { kafkaHandler, type KafkaHandler } from './kafka-server.js';
 import { TopicIds } from './topic-ids.js';
-
-/** A failure as an error code and message; what is not a WeirError is a bug and is passed on. */
-function failure(err: unknown): { errorCode: number; errorMessage: string } {
-  if (!isWeirError(err)) throw err;
-  return { errorCode: err.id, errorMessage: err.message };
-}
 
 /** Kafka's -1 for "the broker's default", as weir's admin call takes it. */
 function partitionsOf(broker: Broker, t: CreateTopicsRequestTopic): number {

@@ -13,7 +13,8 @@ import {
 import type { Broker } from '../broker.js';
 import type { JoinAnswer } from '../group/classic-group.js';
 import { kafkaHandler, type KafkaHandler } from './kafka-server.js';
-import { errorCodeOf, hostOf } from './group-errors.js';
+import { hostOf } from '../peer-host.js';
+import { errorCodeOf } from './error-answers.js';
 
 function joinResponse(a: JoinAnswer, version: number): JoinGroupResponse {
   return {

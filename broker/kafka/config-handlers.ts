@@ -8,7 +8,7 @@
 // was. The broker's configs are read-only (weir reads its config once, at start): altering them is
 // INVALID_REQUEST, as Kafka answers for configs it cannot change while running.
 
-import { WeirError, isWeirError } from '../../proto/errors.js';
+import { WeirError } from '../../proto/errors.js';
 import {
   AlterConfigsApi,
   DescribeConfigsApi,
@@ -30,6 +30,7 @@ import {
   topicConfigs,
   type DescribedConfig,
 } from './config-catalog.js';
+import { failure } from './error-answers.js';
 import { kafkaHandler, type KafkaHandler } from './kafka-server.js';
 
 /** IncrementalAlterConfigs operations. */
@@ -37,12 +38,6 @@ const OP_SET = 0;
 const OP_DELETE = 1;
 const OP_APPEND = 2;
 const OP_SUBTRACT = 3;
-
-/** A failure as an error code and message; what is not a WeirError is a bug and is passed on. */
-function failure(err: unknown): { errorCode: number; errorMessage: string } {
-  if (!isWeirError(err)) throw err;
-  return { errorCode: err.id, errorMessage: err.message };
-}
 
 /** A broker resource names this broker by its id; '' is the cluster-wide default, which is empty. */
 function brokerResource(broker: Broker, name: string): 'self' | 'cluster' {

@@ -19,7 +19,7 @@ import type { Broker } from '../broker.js';
 import { ZERO_UUID } from '../../proto/kafka/codec-support.js';
 import { kafkaHandler, type KafkaHandler } from './kafka-server.js';
 import { TopicIds } from './topic-ids.js';
-import { hostOf } from './group-errors.js';
+import { hostOf } from '../peer-host.js';
 
 /** Kafka's server-side assignors by weir's: "uniform" is the sticky one. */
 const ASSIGNOR_OF_KAFKA: Readonly<Record<string, string>> = { uniform: 'sticky', range: 'range' };

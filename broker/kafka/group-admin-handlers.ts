@@ -11,7 +11,7 @@ import {
 } from '../../proto/kafka/generated/index.js';
 import type { Broker } from '../broker.js';
 import { kafkaHandler, type KafkaHandler } from './kafka-server.js';
-import { errorCodeOf } from './group-errors.js';
+import { errorCodeOf } from './error-answers.js';
 
 /** A filter matches when empty, or when it names the value (case aside, as Kafka compares). */
 function passes(filter: readonly string[], value: string): boolean {
