@@ -624,7 +624,7 @@ export class Broker implements GroupBroker {
     return this.metadataCache.cluster();
   }
 
-  /** Where Kafka clients reach a live broker, if it has a Kafka listener (see MetadataCache). */
+  /** Where Kafka clients reach another live broker, if it has a Kafka listener (see MetadataCache). */
   kafkaAddressOf(nodeId: number): KafkaAddress | undefined {
     return this.metadataCache.kafkaAddressOf(nodeId);
   }

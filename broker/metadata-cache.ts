@@ -98,15 +98,11 @@ export class MetadataCache {
   }
 
   /**
-   * Where Kafka clients reach a live broker of the cluster (one broker: this one): this broker's
-   * own listener as it runs now, another's as its registration in the committed metadata log
-   * says. Undefined for a broker without a Kafka listener, or not live.
+   * Where Kafka clients reach another live broker of the cluster, as its registration in the
+   * committed metadata log says; undefined for one without a Kafka listener, or not live. This
+   * broker's own address is its listener's (kafka-listener.ts), which knows the bound port.
    */
   kafkaAddressOf(nodeId: number): KafkaAddress | undefined {
-    const self = this.deps.config();
-    if (nodeId === self.nodeId)
-      // Until the listener is bound the port is the config's (0: any, -1: none): no address yet.
-      return self.kafkaPort > 0 ? { host: self.advertisedHost, port: self.kafkaPort } : undefined;
     const b = this.deps.registered()?.find((r) => r.nodeId === nodeId);
     return b?.kafkaPort === undefined ? undefined : { host: b.host, port: b.kafkaPort };
   }

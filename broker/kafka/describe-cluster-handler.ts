@@ -8,7 +8,7 @@ import { WeirError } from '../../proto/errors.js';
 import { DescribeClusterApi } from '../../proto/kafka/generated/index.js';
 import type { Broker } from '../broker.js';
 import { kafkaHandler, type KafkaHandler } from './kafka-server.js';
-import type { KafkaAddressOf } from './metadata-handler.js';
+import { kafkaBrokers, type KafkaAddressOf } from './metadata-handler.js';
 
 const ENDPOINT_BROKER = 1;
 
@@ -25,12 +25,10 @@ export function describeClusterHandler(broker: Broker, kafkaAddressOf: KafkaAddr
         return { ...answer, errorCode: err.id, errorMessage: err.message };
       }
       const cluster = broker.cluster();
-      const brokers = cluster.brokers.flatMap((b) => {
-        const address = kafkaAddressOf(b.nodeId);
-        return address === undefined
-          ? []
-          : [{ brokerId: b.nodeId, host: address.host, port: address.port, rack: null }];
-      });
+      const brokers = kafkaBrokers(cluster.brokers, kafkaAddressOf).map(({ nodeId, ...b }) => ({
+        brokerId: nodeId,
+        ...b,
+      }));
       return { ...answer, clusterId: cluster.clusterId, controllerId: cluster.controllerId, brokers };
     },
   });

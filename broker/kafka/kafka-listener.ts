@@ -44,10 +44,10 @@ export async function startKafkaListener(
   // Where Kafka clients reach a broker: Metadata's brokers and FindCoordinator's answers. This
   // broker's own port from the server (the broker's config carries it only once the listener is
   // bound and started); the others' from their registrations in the metadata log.
-  const kafkaAddressOf: KafkaAddressOf = (id) =>
-    id === self() && server !== null
-      ? { host: options.advertisedHost, port: server.port }
-      : broker.kafkaAddressOf(id);
+  const kafkaAddressOf: KafkaAddressOf = (id) => {
+    if (id !== self()) return broker.kafkaAddressOf(id);
+    return server === null ? undefined : { host: options.advertisedHost, port: server.port };
+  };
   server = await KafkaServer.start({
     host: options.host,
     port: options.port,

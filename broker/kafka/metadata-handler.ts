@@ -17,6 +17,19 @@ import { kafkaHandler, type KafkaHandler } from './kafka-server.js';
  */
 export type KafkaAddressOf = (nodeId: number) => { host: string; port: number } | undefined;
 
+/** The live brokers with a Kafka listener, at its address, as Metadata and DescribeCluster list them. */
+export function kafkaBrokers(
+  brokers: readonly { nodeId: number }[],
+  kafkaAddressOf: KafkaAddressOf,
+): { nodeId: number; host: string; port: number; rack: null }[] {
+  return brokers.flatMap((b) => {
+    const address = kafkaAddressOf(b.nodeId);
+    return address === undefined
+      ? []
+      : [{ nodeId: b.nodeId, host: address.host, port: address.port, rack: null }];
+  });
+}
+
 const NONE = 0;
 
 function errorCode(err: WeirError | null): number {
@@ -35,12 +48,7 @@ export function metadataHandler(broker: Broker, kafkaAddressOf: KafkaAddressOf):
     api: MetadataApi,
     handle: (request, context) => {
       const cluster = broker.cluster();
-      const brokers = cluster.brokers.flatMap((b) => {
-        const address = kafkaAddressOf(b.nodeId);
-        return address === undefined
-          ? []
-          : [{ nodeId: b.nodeId, host: address.host, port: address.port, rack: null }];
-      });
+      const brokers = kafkaBrokers(cluster.brokers, kafkaAddressOf);
       // v0: an empty list means every topic; v1+: a null list does, an empty one none.
       const all = request.topics === null || (context.apiVersion === 0 && request.topics.length === 0);
       const names = all ? [] : request.topics!.flatMap((t) => (t.name === null ? [] : [t.name]));
