@@ -30,7 +30,7 @@ import {
   inflate,
   type Inflated,
 } from './compression.js';
-import type { RecordEntry, RecordVisitor } from './record-batch.js';
+import { forEachRecordInflated, type RecordEntry, type RecordVisitor } from './record-batch.js';
 import { readRecord, recordView } from './record.js';
 import { readVarint, varintCursor } from './varint.js';
 
@@ -113,7 +113,7 @@ export async function forEachInflatedRecord<S>(
   if (codec !== COMPRESSION_GZIP) {
     const inflated = await inflateRecords(buf, off, maxInflatedBytes);
     if (typeof inflated !== 'object') return inflated;
-    return walkInflated(buf, off, inflated, visit, state);
+    return forEachRecordInflated(buf, off, inflated, visit, state);
   }
   const count = batchRecordsCount(buf, off);
   const baseOffset = batchBaseOffset(buf, off);
@@ -160,31 +160,4 @@ export async function forEachInflatedRecord<S>(
   join(pending);
   const reason = readRecord(pending.head, pending.pos, pending.head.length, view);
   return `record ${walked}: ${reason ?? 'not reached'}`;
-}
-
-/** Walks records already inflated whole, as forEachInflatedRecord walks gzip's as they come. */
-function walkInflated<S>(
-  buf: Buffer,
-  off: number,
-  data: Buffer,
-  visit: RecordVisitor<S>,
-  state: S,
-): string | null {
-  const count = batchRecordsCount(buf, off);
-  const baseOffset = batchBaseOffset(buf, off);
-  const baseTimestamp = batchBaseTimestamp(buf, off);
-  const logAppendTime = (batchAttributes(buf, off) & TIMESTAMP_TYPE_BIT) !== 0;
-  const maxTimestamp = batchMaxTimestamp(buf, off);
-  const view = recordView();
-  const entry: RecordEntry = { offset: 0, timestamp: 0, data, view };
-  let pos = 0;
-  for (let i = 0; i < count; i++) {
-    const reason = readRecord(data, pos, data.length, view);
-    if (reason !== null) return `record ${i}: ${reason}`;
-    entry.offset = baseOffset + view.offsetDelta;
-    entry.timestamp = logAppendTime ? maxTimestamp : baseTimestamp + view.timestampDelta;
-    pos = view.end;
-    if (visit(entry, state) === false) return null;
-  }
-  return null;
 }

@@ -432,6 +432,21 @@ export function forEachRecord<S>(
   return walkRecords(buf, off, visit, state);
 }
 
+/**
+ * Walks the records of the compressed batch at off, whose header and CRC were checked already
+ * (a stored batch), from its records inflated beforehand (batch-inflate.ts); each record is
+ * checked as forEachRecord checks it. Returns the first reason, or null.
+ */
+export function forEachRecordInflated<S>(
+  buf: Buffer,
+  off: number,
+  inflated: Buffer,
+  visit: RecordVisitor<S>,
+  state: S,
+): string | null {
+  return walkRecords(buf, off, visit, state, inflated);
+}
+
 function collectRecord(entry: RecordEntry, records: LogRecord[]): void {
   const { data, view } = entry;
   records.push({
