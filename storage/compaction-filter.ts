@@ -25,7 +25,7 @@ import {
   computeBatchCrc,
   invalidBatch,
 } from '../proto/batch-header.js';
-import { INFLATED_TOO_LARGE, forEachInflatedRecord } from '../proto/batch-inflate.js';
+import { INFLATED_TOO_LARGE, forEachInflatedRecord, isCompressed } from '../proto/batch-inflate.js';
 import { compress, compressionName } from '../proto/compression.js';
 import { WeirError } from '../proto/errors.js';
 import { forEachRecord, type RecordEntry } from '../proto/record-batch.js';
@@ -75,10 +75,6 @@ export function corrupt(seg: LogSegment, reason: string): never {
 function keyOf(entry: RecordEntry): string | null {
   const { view, data } = entry;
   return view.keyLength < 0 ? null : data.toString('latin1', view.keyStart, view.keyStart + view.keyLength);
-}
-
-function isCompressed(buf: Buffer, off: number): boolean {
-  return (batchAttributes(buf, off) & COMPRESSION_MASK) !== 0;
 }
 
 /** The kept records compressed again with the batch's codec (a stored batch's codec is 1-4). */

@@ -513,6 +513,11 @@ export class GroupCoordinator {
 
   // ---- administration ----
 
+  /** Whether the group has committed offsets here (a group known by them alone is Empty). */
+  hasCommitted(groupId: string): boolean {
+    return this.offsets.has(groupId);
+  }
+
   listGroups(): GroupSummary[] {
     const ids = new Set([...this.groups.keys(), ...this.classic.ids(), ...this.offsets.groupIds()]);
     return [...ids].sort().map((id) => this.summary(id));

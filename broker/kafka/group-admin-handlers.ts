@@ -51,8 +51,7 @@ function describeOne(broker: Broker, groupId: string): DescribedGroup {
       throw new WeirError('GROUP_ID_NOT_FOUND', `group '${groupId}' is a consumer group, not a classic one`);
     if (group === undefined) {
       // Known only by its committed offsets: an empty group, as Kafka shows one; else none.
-      const known = broker.groups.listGroups().some((g) => g.groupId === groupId);
-      return known ? { ...answer, groupState: 'Empty' } : answer;
+      return broker.groups.hasCommitted(groupId) ? { ...answer, groupState: 'Empty' } : answer;
     }
     return {
       ...answer,

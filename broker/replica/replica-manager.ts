@@ -294,7 +294,7 @@ export class ReplicaManager {
       start,
       // Internal topics (the metadata log, the group coordinator's offsets) are small and every
       // broker needs them current: their catch-up is never throttled.
-      ...(this.groups.throttle === null || p.topic.startsWith('__')
+      ...(this.groups.throttle === null || p.topic.startsWith(INTERNAL_PREFIX)
         ? null
         : { catchUpQuota: this.groups.throttle }),
     };
