@@ -4,7 +4,8 @@
 // cuts the connection), and
 // an assign + seek consumer; the records must come back byte for byte, once each, at the offsets
 // the producer was told. Then Kafka's errors: a missing topic, a record too large, a deleted
-// topic. One JVM run per client version does all of it. scripts/ci/kafka-clients.sh builds the
+// topic. One JVM run per client version does all of it. Then each codec as the Java client frames
+// it (gzip, xerial snappy, LZ4 frames, zstd), and a classic consumer group. scripts/ci/kafka-clients.sh builds the
 // program (Maven) in CI; elsewhere the test skips until it is built.
 
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -242,6 +243,37 @@ describe.skipIf(missing !== null)('the Java client against a weir broker process
       expect(errors).toHaveLength(2);
       expect(ops('partitions')).toEqual([{ op: 'partitions', count: 0 }]);
       expect(ops('consumed')[1]).toEqual({ op: 'consumed', count: 0 });
+    },
+  );
+
+  // The Java client's framings: xerial snappy, LZ4 frames, zstd frames (and gzip), each step a
+  // producer of its own, every batch stored as the client compressed it and read back as sent.
+  it.for(JAVA_CLIENT_VERSIONS)(
+    'kafka-clients %s: produces with each codec, stored as sent, and reads it back',
+    async (version) => {
+      const topic = uniqueTopic('java-codecs');
+      await admin.createTopic(topic, { partitions: 2 });
+      const sent = records(40);
+      const codecs = ['gzip', 'snappy', 'lz4', 'zstd'] as const;
+      const steps = codecs.map((codec, i) => {
+        const part = sent.slice(i * 10, (i + 1) * 10);
+        return `produce:${topic}:${recordsFile(`${version}-${codec}.tsv`, part)}:${codec}`;
+      });
+      const out = await java(version, [...steps, `consume:${topic}:2:${sent.length}`]);
+      // Each codec's ten records go to both partitions: each partition holds batches of all four
+      // codecs (1 gzip, 2 snappy, 3 lz4, 4 zstd), in the order produced, and of no other.
+      for (const partition of [0, 1]) {
+        const stored = storedCodecs(topic, partition);
+        expect(stored.filter((c, i) => i === 0 || c !== stored[i - 1])).toEqual([1, 2, 3, 4]);
+      }
+      const got = [
+        ...(await readRecords(broker.grpc, [{ topic, partition: 0 }], sent.length / 2)),
+        ...(await readRecords(broker.grpc, [{ topic, partition: 1 }], sent.length / 2)),
+      ];
+      expect(got.map((r) => hexOrNull(r.value)).sort()).toEqual(sent.map((r) => hexOrNull(r.value)).sort());
+      const byPartition = (lines: JavaLine[]): JavaLine[] =>
+        [...lines].sort((a, b) => (a.partition as number) - (b.partition as number));
+      expect(byPartition(out.filter((l) => l.op === 'record'))).toEqual(byPartition(got.map(asJava)));
     },
   );
 
