@@ -5,7 +5,8 @@ import { spawnSync } from 'node:child_process';
 import { Admin, Consumer, type Message } from '../client/index.js';
 import { BIN } from './broker-process.js';
 import { TrackedProducer } from './tracked-producer.js';
-import { LocalCluster, sleep, until, type ClusterBroker } from './local-cluster.js';
+import { sleep, until, type ClusterBroker, type LocalCluster } from './local-cluster.js';
+import { procStats } from './proc-stats.js';
 
 export interface Latency {
   p50: number;
@@ -393,12 +394,12 @@ export async function idleCost(
   ticksPerSec: number,
 ): Promise<IdleBroker[]> {
   const pids = cluster.brokers.map((b) => b.child?.pid ?? -1);
-  const before = pids.map((pid) => LocalCluster.procStats(pid));
+  const before = pids.map((pid) => procStats(pid));
   const t0 = performance.now();
   await sleep(secs * 1000);
   const elapsed = (performance.now() - t0) / 1000;
   return pids.map((pid, i) => {
-    const after = LocalCluster.procStats(pid);
+    const after = procStats(pid);
     return {
       nodeId: cluster.brokers[i]!.spec.nodeId,
       cpuShare: (after.ticks - before[i]!.ticks) / ticksPerSec / elapsed,

@@ -30,7 +30,6 @@
 //        [--idle-partitions N] [--idle-secs S] [--peers DIR] [--kafka-warmup N] [--node PATH]
 //        [--dir DIR]
 
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -52,6 +51,7 @@ import {
 } from './bench-cluster-parts.js';
 import { KafkaPeer } from './kafka-peer.js';
 import { LocalCluster } from './local-cluster.js';
+import { clockTicks } from './proc-stats.js';
 
 const PARTS = ['produce', 'failover', 'catchup', 'idle', 'kafka'] as const;
 type Part = (typeof PARTS)[number];
@@ -249,12 +249,6 @@ async function kafkaRuns(): Promise<ProduceFigures[]> {
     await kafka.stop();
     running.delete(kafka);
   }
-}
-
-function clockTicks(): number {
-  const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
-  const n = Number(r.stdout?.trim());
-  return Number.isFinite(n) && n > 0 ? n : 100;
 }
 
 function printSummary(s: {

@@ -17,12 +17,14 @@
 //        [--node PATH]
 
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BIN, startBrokerProcess } from './broker-process.js';
+import { KafkaPeer } from './kafka-peer.js';
+import { clockTicks, procStats } from './proc-stats.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const { values: args } = parseArgs({
@@ -57,18 +59,9 @@ type Path = 'weir-kafka' | 'weir-grpc' | 'kafka';
 /** path → "produce acks=X size=N" or "consume size=N" → runs. */
 type Results = Map<Path, Map<string, Figure[]>>;
 
-function clockTicks(): number {
-  const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
-  const n = Number(r.stdout?.trim());
-  return Number.isFinite(n) && n > 0 ? n : 100;
-}
-
 /** utime + stime of a process, in seconds. */
 function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name, which is in parentheses and may hold spaces.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICKS;
+  return procStats(pid).ticks / TICKS;
 }
 
 function cpuOf(pids: readonly number[]): number {
@@ -217,20 +210,16 @@ async function stopChild(child: ChildProcess): Promise<void> {
   await new Promise((r) => child.once('exit', r));
 }
 
-function kafkaRuns(results: Results): void {
-  if (!existsSync(kafkaScript)) throw new Error(`${kafkaScript} not found (--peers DIR)`);
+async function kafkaRuns(results: Results): Promise<void> {
   if (!existsSync(kafkaLib)) run('bash', [kafkaScript, 'setup'], 'kafka.sh setup');
-  const kafkaSh = (argv: string[]): string => run('bash', [kafkaScript, ...argv], `kafka.sh ${argv[0]}`);
-  kafkaSh(['start', '1']);
+  const kafka = new KafkaPeer(kafkaScript, 1);
   try {
-    const pids = kafkaSh(['pids'])
-      .split('\n')
-      .filter((l) => l.trim() !== '')
-      .map(Number);
-    const bootstrap = '127.0.0.1:19092';
+    await kafka.start();
+    const pids = kafka.brokerPids;
+    const bootstrap = kafka.bootstrap;
     const warmup = Number(args['kafka-warmup'] ?? (quick ? 200_000 : 2_000_000));
     if (warmup > 0) {
-      kafkaSh(['topic', 'warmup', '1', '1']);
+      kafka.createTopic('warmup');
       producePerf(bootstrap, 'warmup', 100, warmup, '1');
       consumePerf(bootstrap, 'warmup', warmup);
     }
@@ -238,7 +227,7 @@ function kafkaRuns(results: Results): void {
       for (let rep = 1; rep <= reps; rep++) {
         for (const acks of ACKS) {
           const topic = `kafka-${size}-${acks}-${rep}`;
-          kafkaSh(['topic', topic, '1', '1']);
+          kafka.createTopic(topic);
           record(
             results,
             'kafka',
@@ -255,7 +244,7 @@ function kafkaRuns(results: Results): void {
       }
     }
   } finally {
-    kafkaSh(['stop']);
+    await kafka.stop();
   }
 }
 
@@ -296,7 +285,7 @@ function summary(results: Results, version: string): void {
 async function main(): Promise<void> {
   const results: Results = new Map();
   const version = await weirRuns(results);
-  if (!args['skip-kafka']) kafkaRuns(results);
+  if (!args['skip-kafka']) await kafkaRuns(results);
   summary(results, version);
 }
 

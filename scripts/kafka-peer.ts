@@ -1,6 +1,6 @@
-// Apache Kafka as the cluster benchmark's peer, through the peers kit's kafka/kafka.sh: three
-// brokers (each broker and controller), a one-partition topic of replication factor 3 per record
-// size, and Kafka's own ProducerPerformance with acks=all. The brokers' PIDs are read as soon as
+// Apache Kafka as the benchmarks' peer, through the peers kit's kafka/kafka.sh: one or three
+// brokers (each broker and controller), topics of one partition replicated on every broker, and
+// Kafka's own ProducerPerformance with acks=all (the cluster benchmark's figures). The brokers' PIDs are read as soon as
 // they start, so that stop() can end exactly them (kafka.sh stop sends SIGTERM; any still running
 // after the grace period get SIGKILL), whatever failed before.
 
@@ -40,8 +40,23 @@ function portTaken(port: number): Promise<boolean> {
 export class KafkaPeer {
   private pids: number[] = [];
 
-  constructor(private readonly script: string) {
+  constructor(
+    private readonly script: string,
+    private readonly brokers: 1 | 3 = 3,
+  ) {
     if (!existsSync(script)) throw new Error(`${script} not found`);
+  }
+
+  /** The brokers' client addresses, comma-separated. */
+  get bootstrap(): string {
+    return KAFKA_PORTS.slice(0, this.brokers)
+      .map((port) => `127.0.0.1:${port}`)
+      .join(',');
+  }
+
+  /** The PIDs of the brokers started (their CPU is read from /proc). */
+  get brokerPids(): readonly number[] {
+    return this.pids;
   }
 
   private run(args: string[], timeoutMs = 600_000): string {
@@ -56,10 +71,10 @@ export class KafkaPeer {
   }
 
   async start(): Promise<void> {
-    for (const port of KAFKA_PORTS)
+    for (const port of KAFKA_PORTS.slice(0, this.brokers))
       if (await portTaken(port)) throw new Error(`port ${port} is taken: another Kafka is running`);
     try {
-      this.run(['start', '3'], 180_000);
+      this.run(['start', String(this.brokers)], 180_000);
     } finally {
       this.pids = this.run(['pids'])
         .split('\n')
@@ -68,7 +83,7 @@ export class KafkaPeer {
     }
   }
 
-  /** A topic of one partition and replication factor 3, then `count` records of `size` B with acks=all. */
+  /** `count` records of `size` B with acks=all to `topic`. */
   produce(topic: string, size: number, count: number): KafkaProduce {
     const line = this.run(['produce', topic, String(size), String(count), 'all']).trim();
     // "2000000 records sent, 609830.0 records/sec (58.16 MB/sec), ..."
@@ -77,8 +92,9 @@ export class KafkaPeer {
     return { recordsPerSec: Number(m[1]), line };
   }
 
+  /** A topic of one partition, on every broker. */
   createTopic(topic: string): void {
-    this.run(['topic', topic, '1', '3']);
+    this.run(['topic', topic, '1', String(this.brokers)]);
   }
 
   async stop(): Promise<void> {

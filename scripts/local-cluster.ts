@@ -5,7 +5,7 @@
 // handle, and stop() ends all of them: SIGTERM, then SIGKILL after a grace period.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -192,17 +192,6 @@ export class LocalCluster {
       if (Date.now() >= deadline) throw new Error(`no leader of ${topic} named within ${timeoutMs} ms`);
       await sleep(100);
     }
-  }
-
-  /** utime + stime of broker `b`'s process in clock ticks, and its RSS in bytes, from /proc. */
-  static procStats(pid: number): { ticks: number; rssBytes: number } {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const rssKb = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 'NaN');
-    return { ticks, rssBytes: rssKb * 1024 };
   }
 }
 
