@@ -523,6 +523,19 @@ export class GroupCoordinator {
     return [...ids].sort().map((id) => this.summary(id));
   }
 
+  /**
+   * listGroups with each group's protocol, as Kafka's ListGroups names it: its type, and its
+   * protocol type ('consumer' for a KIP-848 group; a classic group's members' own, '' if none).
+   */
+  listGroupTypes(): (GroupSummary & { readonly type: GroupType; readonly protocolType: string })[] {
+    return this.listGroups().map((g) => {
+      const type = this.groupType(g.groupId);
+      const protocolType =
+        type === 'consumer' ? 'consumer' : (this.classic.get(g.groupId)?.protocolType ?? '');
+      return { ...g, type, protocolType };
+    });
+  }
+
   private summary(groupId: string): GroupSummary {
     const group = this.groups.get(groupId) ?? this.classic.get(groupId);
     return {

@@ -22,13 +22,9 @@ export function listGroupsHandler(broker: Broker): KafkaHandler {
   return kafkaHandler({
     api: ListGroupsApi,
     handle: (request) => {
-      const groups = broker.groups.listGroups().flatMap((g) => {
-        const type = broker.groups.groupType(g.groupId);
-        const classic = type === 'classic' ? broker.groups.classicGroup(g.groupId) : undefined;
-        const protocolType =
-          type === 'consumer' ? 'consumer' : typeof classic === 'object' ? (classic.protocolType ?? '') : '';
-        if (!passes(request.statesFilter, g.state) || !passes(request.typesFilter, type)) return [];
-        return [{ groupId: g.groupId, protocolType, groupState: g.state, groupType: type }];
+      const groups = broker.groups.listGroupTypes().flatMap((g) => {
+        if (!passes(request.statesFilter, g.state) || !passes(request.typesFilter, g.type)) return [];
+        return [{ groupId: g.groupId, protocolType: g.protocolType, groupState: g.state, groupType: g.type }];
       });
       return { ...ListGroupsApi.defaultResponse(), groups };
     },
